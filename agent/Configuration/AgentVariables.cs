@@ -1,0 +1,68 @@
+namespace Sidecar.Configuration;
+
+/// <summary>
+/// The environment variables the agent understands (SPEC section 2). This table is the single
+/// source for the mapping onto configuration keys, for error messages that name the variable the
+/// user set, and for the test that keeps the README and the examples from drifting.
+/// </summary>
+internal static class AgentVariables
+{
+    public static readonly IReadOnlyList<AgentVariable> All =
+    [
+        new("SIDECAR_PORT", "Sidecar:Port"),
+        new("SIDECAR_BIND_ADDRESS", "Sidecar:BindAddress"),
+        new("SIDECAR_PUBLIC_HEALTH_PORT", "Sidecar:PublicHealthPort"),
+        new("SIDECAR_LOG_FORMAT", "Sidecar:LogFormat"),
+        new("SIDECAR_LOG_LEVEL", "Sidecar:LogLevel"),
+        new("SIDECAR_DRAIN", "Sidecar:Drain"),
+        new("SIDECAR_DATA_DIR", "Sidecar:DataDir"),
+
+        new("APP_NAME", "App:Name", "SPRING_APPLICATION_NAME"),
+        new("APP_PORT", "App:Port"),
+        new("APP_HEALTH_URL", "App:Health:Url"),
+        new("APP_HEALTH_INTERVAL", "App:Health:Interval"),
+        new("APP_HEALTH_TIMEOUT", "App:Health:Timeout"),
+        new("APP_HEALTH_FAILURE_THRESHOLD", "App:Health:FailureThreshold"),
+        new("APP_HOST", "App:Host"),
+        new("APP_IP", "App:Ip"),
+        new("APP_METADATA", "App:Metadata"),
+
+        new("EUREKA_URLS", "Eureka:Urls", "EUREKA_CLIENT_SERVICEURL_DEFAULTZONE"),
+        new("EUREKA_ZONE", "Eureka:Zone"),
+        new("EUREKA_PREFER_IP", "Eureka:PreferIp"),
+        new("EUREKA_INSTANCE_ID", "Eureka:InstanceId"),
+        new("EUREKA_RENEW_INTERVAL", "Eureka:RenewInterval"),
+        new("EUREKA_FETCH_INTERVAL", "Eureka:FetchInterval"),
+
+        new("CONFIG_SERVER_URLS", "AppConfig:ServerUrls", "SPRING_CLOUD_CONFIG_URI"),
+        new("CONFIG_PROFILE", "AppConfig:Profile", "SPRING_PROFILES_ACTIVE"),
+        new("CONFIG_LABEL", "AppConfig:Label", "SPRING_CLOUD_CONFIG_LABEL"),
+        new("CONFIG_POLL_INTERVAL", "AppConfig:PollInterval"),
+        new("CONFIG_FAIL_FAST", "AppConfig:FailFast"),
+        new("CONFIG_FILE", "AppConfig:File"),
+
+        new("ROUTES", "Forwarding:Routes"),
+    ];
+
+    private static readonly Dictionary<string, AgentVariable> ByKey =
+        All.ToDictionary(v => v.Key, StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>How to name a setting in an error message: the variable and its key, or the key alone.</summary>
+    public static string Describe(string key) =>
+        ByKey.TryGetValue(key, out var variable) ? $"{variable.Name} ({key})" : key;
+
+    /// <summary>True when <paramref name="name"/> is a documented variable or one of its aliases.</summary>
+    public static bool IsKnown(string name)
+    {
+        foreach (var variable in All)
+        {
+            if (string.Equals(variable.Name, name, StringComparison.Ordinal) ||
+                Array.IndexOf(variable.Aliases, name) >= 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}

@@ -1,0 +1,83 @@
+using System.Net;
+using Serilog.Events;
+
+namespace Sidecar.Configuration;
+
+/// <summary>The agent's own settings (<c>Sidecar:*</c>, the <c>SIDECAR_*</c> variables).</summary>
+internal sealed record SidecarOptions
+{
+    /// <summary>Port of the agent's API. Default 8078.</summary>
+    public int Port { get; init; } = 8078;
+
+    /// <summary>Address of the agent's API. Default 127.0.0.1: the API reaches other services, so it stays on loopback unless told otherwise.</summary>
+    public IPAddress BindAddress { get; init; } = IPAddress.Loopback;
+
+    /// <summary>Optional second listener on all interfaces serving only the health routes. Default none.</summary>
+    public int? PublicHealthPort { get; init; }
+
+    /// <summary><c>text</c> (default) or <c>json</c> (compact JSON lines).</summary>
+    public LogFormat LogFormat { get; init; } = LogFormat.Text;
+
+    /// <summary>Minimum log level. Default Information.</summary>
+    public LogEventLevel LogLevel { get; init; } = LogEventLevel.Information;
+
+    /// <summary>On SIGTERM, how long the instance stays OUT_OF_SERVICE, still forwarding, before the lease is cancelled. Default 5 s.</summary>
+    public TimeSpan Drain { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Where last-known-good config and registry snapshots are kept. Default: a per-app folder under the temp dir.</summary>
+    public string DataDir { get; init; } = "";
+
+    internal static SidecarOptions Read(SettingsReader r, AppOptions app)
+    {
+        var port = r.Port("Sidecar:Port", 8078)!.Value;
+        var publicPort = r.Port("Sidecar:PublicHealthPort");
+        if (publicPort == port)
+        {
+            r.AddError("Sidecar:PublicHealthPort", $"'{publicPort}' is already the API port (SIDECAR_PORT)");
+        }
+
+        return new SidecarOptions
+        {
+            Port = port,
+            BindAddress = r.IPAddress("Sidecar:BindAddress", IPAddress.Loopback)!,
+            PublicHealthPort = publicPort,
+            LogFormat = r.Enum("Sidecar:LogFormat", LogFormat.Text),
+            LogLevel = ReadLevel(r),
+            Drain = r.Duration("Sidecar:Drain", TimeSpan.FromSeconds(5), TimeSpan.Zero, TimeSpan.FromMinutes(10)),
+            DataDir = r.String("Sidecar:DataDir") ?? DefaultDataDir(app.Name, port),
+        };
+    }
+
+    // One folder per app (or per agent port when the app has no name), so two agents on a machine never share snapshots.
+    private static string DefaultDataDir(string? appName, int port)
+    {
+        var name = appName is null ? $"port-{port}" : string.Concat(appName.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_'));
+        return Path.Combine(Path.GetTempPath(), "sidecar-agent", name);
+    }
+
+    // Serilog's names plus the Microsoft.Extensions.Logging ones users also write.
+    private static LogEventLevel ReadLevel(SettingsReader r)
+    {
+        const string key = "Sidecar:LogLevel";
+        var value = r.String(key);
+        switch (value?.ToLowerInvariant())
+        {
+            case null: return LogEventLevel.Information;
+            case "verbose" or "trace": return LogEventLevel.Verbose;
+            case "debug": return LogEventLevel.Debug;
+            case "information" or "info": return LogEventLevel.Information;
+            case "warning" or "warn": return LogEventLevel.Warning;
+            case "error": return LogEventLevel.Error;
+            case "fatal" or "critical": return LogEventLevel.Fatal;
+            default:
+                r.AddError(key, $"'{value}' is not one of verbose, debug, information, warning, error, fatal");
+                return LogEventLevel.Information;
+        }
+    }
+}
+
+internal enum LogFormat
+{
+    Text,
+    Json,
+}

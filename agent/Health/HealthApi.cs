@@ -1,0 +1,68 @@
+using Sidecar.Registration;
+
+namespace Sidecar.Health;
+
+/// <summary>
+/// The health routes. Every answer comes from the monitor's last probe: nothing here waits for
+/// the app, so a hung app never hangs a kubelet probe or a load balancer.
+/// </summary>
+internal static class HealthApi
+{
+    // Prana's bodies and content type; Prana answered 200 for both, fixed here (SPEC section 3).
+    private const string OkBody = "<health>ok</health>";
+    private const string FailBody = "<health>fail</health>";
+
+    public static IEndpointRouteBuilder MapHealthApi(this IEndpointRouteBuilder endpoints)
+    {
+        endpoints.MapGet("/healthcheck", (AppHealthMonitor monitor) => monitor.Current.Status == InstanceStatus.Up
+            ? TypedResults.Text(OkBody, "application/xml", statusCode: StatusCodes.Status200OK)
+            : TypedResults.Text(FailBody, "application/xml", statusCode: StatusCodes.Status503ServiceUnavailable));
+
+        endpoints.MapGet("/v1/health", (AppHealthMonitor monitor, IEnumerable<IReadinessCheck> checks) =>
+            TypedResults.Json(Report(monitor, checks), HealthJsonContext.Default.HealthReport));
+
+        endpoints.MapGet("/v1/health/live", () => TypedResults.Text("live", "text/plain"));
+
+        endpoints.MapGet("/v1/health/ready", (AppHealthMonitor monitor, IEnumerable<IReadinessCheck> checks) =>
+        {
+            var report = Report(monitor, checks);
+            return TypedResults.Json(report, HealthJsonContext.Default.HealthReport,
+                statusCode: report.Ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
+        });
+
+        return endpoints;
+    }
+
+    internal static HealthReport Report(AppHealthMonitor monitor, IEnumerable<IReadinessCheck> readinessChecks)
+    {
+        var health = monitor.Current;
+        var checks = new List<HealthCheckReport>
+        {
+            new("app", health.Status == InstanceStatus.Up, health.Status.ToWire()),
+        };
+
+        var registration = "disabled";
+        foreach (var check in readinessChecks)
+        {
+            var result = check.Check();
+            checks.Add(new HealthCheckReport(check.Name, result.Ready, result.Detail));
+            if (check.Name == RegistrationNames.ReadinessCheck)
+            {
+                registration = result.Detail;
+            }
+        }
+
+        var ready = checks.TrueForAll(c => c.Ready);
+        return new HealthReport(
+            health.Status.ToWire(),
+            health.Since,
+            health.ProbeEnabled ? monitor.ProbeUrl?.ToString() : null,
+            health.LastProbeTime,
+            health.LastResult?.Detail,
+            health.LastResult?.Duration.TotalMilliseconds,
+            health.ConsecutiveFailures,
+            registration,
+            ready,
+            checks);
+    }
+}

@@ -1,0 +1,24 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace Sidecar.Health;
+
+internal static class HealthExtensions
+{
+    /// <summary>The app health monitor and its HTTP probe. Safe to call twice.</summary>
+    public static IServiceCollection AddAppHealth(this IServiceCollection services, AppHealthOptions options)
+    {
+        services.TryAddSingleton(TimeProvider.System);
+        if (options.Url is not null)
+        {
+            services.TryAddSingleton<IAppHealthProbe, HttpAppHealthProbe>();
+        }
+
+        services.TryAddSingleton(sp => new AppHealthMonitor(
+            options,
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<AppHealthMonitor>>(),
+            sp.GetService<IAppHealthProbe>()));
+        services.AddHostedService(sp => sp.GetRequiredService<AppHealthMonitor>());
+        return services;
+    }
+}

@@ -1,0 +1,9 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Sidecar.Hosting;
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = false)]
+[JsonSerializable(typeof(ProblemBody))]
+[JsonSerializable(typeof(AgentIndex))]
+internal sealed partial class HostingJsonContext : JsonSerializerContext;

@@ -1,0 +1,66 @@
+using System.Net;
+using Microsoft.AspNetCore.Connections.Features;
+using Sidecar.Configuration;
+
+namespace Sidecar.Hosting;
+
+internal static class ListenerExtensions
+{
+    // Set on every connection accepted by the public health listener (see UsePublicHealthGuard).
+    private const string PublicConnectionKey = "sidecar.public-health";
+
+    /// <summary>The routes the public health listener serves; everything else is refused there (SPEC section 2 and Security).</summary>
+    public static readonly IReadOnlySet<string> PublicHealthRoutes = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
+    {
+        "/ping", "/healthcheck", "/status", "/v1/health", "/v1/health/live", "/v1/health/ready",
+    };
+
+    /// <summary>
+    /// The API on <c>SIDECAR_BIND_ADDRESS:SIDECAR_PORT</c> (loopback by default) and, when
+    /// <c>SIDECAR_PUBLIC_HEALTH_PORT</c> is set, a listener on all interfaces for the health routes only.
+    /// </summary>
+    public static void AddAgentListeners(this WebApplicationBuilder builder, SidecarOptions options)
+    {
+        builder.Services.AddHostedService<StartupLogger>();
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Listen(options.BindAddress, options.Port);
+            if (options.PublicHealthPort is { } publicPort)
+            {
+                kestrel.Listen(IPAddress.Any, publicPort, listen => listen.Use(next => connection =>
+                {
+                    connection.Items[PublicConnectionKey] = true;
+                    return next(connection);
+                }));
+            }
+        });
+    }
+
+    /// <summary>On the public health listener: GET and HEAD of the health routes only, nothing else.</summary>
+    public static IApplicationBuilder UsePublicHealthGuard(this IApplicationBuilder app) => app.Use((context, next) =>
+    {
+        if (!IsPublicConnection(context))
+        {
+            return next(context);
+        }
+
+        if (!PublicHealthRoutes.Contains(context.Request.Path.Value ?? ""))
+        {
+            return Problems.WriteAsync(context, StatusCodes.Status404NotFound, "not-found", "Not found",
+                "This listener serves the health routes only.");
+        }
+
+        if (!HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method))
+        {
+            context.Response.Headers.Allow = "GET, HEAD";
+            return Problems.WriteAsync(context, StatusCodes.Status405MethodNotAllowed, "method-not-allowed", "Method not allowed",
+                "This listener is read-only.");
+        }
+
+        return next(context);
+    });
+
+    internal static bool IsPublicConnection(HttpContext context) =>
+        context.Features.Get<IConnectionItemsFeature>()?.Items.ContainsKey(PublicConnectionKey) == true;
+}

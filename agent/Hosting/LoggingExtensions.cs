@@ -1,0 +1,41 @@
+using Serilog;
+using Serilog.Events;
+using Serilog.Formatting.Compact;
+using Sidecar.Configuration;
+
+namespace Sidecar.Hosting;
+
+internal static class LoggingExtensions
+{
+    private const string TextTemplate = "{Timestamp:HH:mm:ss.fff} {Level:u3} {SourceContext}: {Message:lj}{NewLine}{Exception}";
+
+    /// <summary>
+    /// Serilog, configured in this one place: readable text by default, compact JSON lines with
+    /// <c>SIDECAR_LOG_FORMAT=json</c>. ASP.NET Core's own per-request lines are silenced; the
+    /// agent writes one line per request itself (<see cref="RequestLoggingMiddleware"/>).
+    /// </summary>
+    public static void AddAgentLogging(this WebApplicationBuilder builder, SidecarOptions options)
+    {
+        builder.Logging.ClearProviders();
+        builder.Services.AddSerilog(configuration =>
+        {
+            configuration
+                .MinimumLevel.Is(options.LogLevel)
+                .MinimumLevel.Override("Microsoft", LevelAtLeast(options.LogLevel, LogEventLevel.Warning))
+                .MinimumLevel.Override("System.Net.Http", LevelAtLeast(options.LogLevel, LogEventLevel.Warning))
+                .Enrich.FromLogContext();
+
+            if (options.LogFormat == LogFormat.Json)
+            {
+                configuration.WriteTo.Console(new RenderedCompactJsonFormatter());
+            }
+            else
+            {
+                configuration.WriteTo.Console(outputTemplate: TextTemplate, formatProvider: System.Globalization.CultureInfo.InvariantCulture);
+            }
+        });
+    }
+
+    private static LogEventLevel LevelAtLeast(LogEventLevel configured, LogEventLevel floor) =>
+        configured > floor ? configured : floor;
+}

@@ -1,0 +1,68 @@
+using System.Collections;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Sidecar.Configuration;
+using Sidecar.Hosting;
+
+namespace Sidecar.Tests.Support;
+
+/// <summary>
+/// The real agent (Program.CreateApp, every capability wired as in production) started in-process
+/// on loopback port 0, reading only the environment the test gives it.
+/// </summary>
+public sealed class AgentHarness : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private AgentHarness(WebApplication app, Uri baseUri, Uri? publicHealthUri)
+    {
+        _app = app;
+        BaseUri = baseUri;
+        PublicHealthUri = publicHealthUri;
+        Client = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    public Uri BaseUri { get; }
+
+    /// <summary>The public health listener, when the environment asked for one.</summary>
+    public Uri? PublicHealthUri { get; }
+
+    public HttpClient Client { get; }
+
+    public IServiceProvider Services => _app.Services;
+
+    /// <param name="environment">The agent's environment variables (SPEC section 2 names or Section__Key).</param>
+    /// <param name="services">Replacements registered after the agent's own (a FakeTimeProvider, a fake probe).</param>
+    public static async Task<AgentHarness> StartAsync(IDictionary<string, string?> environment, Action<IServiceCollection>? services = null)
+    {
+        var wantsPublic = environment.ContainsKey("SIDECAR_PUBLIC_HEALTH_PORT");
+        var overrides = new AgentHostOverrides
+        {
+            Environment = new Hashtable(environment.ToDictionary(p => p.Key, p => (object?)p.Value)),
+            Options = o => o with { Sidecar = o.Sidecar with { Port = 0, PublicHealthPort = wantsPublic ? 0 : null } },
+            Services = services,
+        };
+
+        var app = Program.CreateApp([], overrides);
+        await app.StartAsync();
+        var addresses = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses;
+        var api = addresses.First(a => a.Contains("127.0.0.1", StringComparison.Ordinal));
+        var publicAddress = addresses.FirstOrDefault(a => !a.Contains("127.0.0.1", StringComparison.Ordinal));
+        Uri? publicUri = publicAddress is null ? null : new Uri($"http://127.0.0.1:{new Uri(publicAddress.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal)).Port}/");
+        return new AgentHarness(app, new Uri(api + "/"), publicUri);
+    }
+
+    public T Get<T>()
+        where T : notnull => _app.Services.GetRequiredService<T>();
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await _app.StopAsync(cts.Token);
+        await _app.DisposeAsync();
+    }
+}

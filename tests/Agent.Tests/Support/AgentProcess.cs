@@ -1,0 +1,137 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Sidecar.Tests.Support;
+
+/// <summary>The agent as a real child process (the built agent.dll under <c>dotnet</c>), for what only a process shows: exit codes, stderr, signals.</summary>
+public sealed class AgentProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _stdout = new();
+    private readonly StringBuilder _stderr = new();
+
+    private AgentProcess(Process process)
+    {
+        _process = process;
+    }
+
+    public static string AgentDll => Path.Combine(AppContext.BaseDirectory, "agent.dll");
+
+    public string Stdout
+    {
+        get
+        {
+            lock (_stdout)
+            {
+                return _stdout.ToString();
+            }
+        }
+    }
+
+    public string Stderr
+    {
+        get
+        {
+            lock (_stderr)
+            {
+                return _stderr.ToString();
+            }
+        }
+    }
+
+    public int Id => _process.Id;
+
+    public bool HasExited => _process.HasExited;
+
+    public int ExitCode => _process.ExitCode;
+
+    /// <summary>Starts the agent with exactly <paramref name="environment"/> added to a minimal environment.</summary>
+    public static AgentProcess Start(IReadOnlyDictionary<string, string> environment, params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = AppContext.BaseDirectory,
+        };
+        start.ArgumentList.Add("exec");
+        start.ArgumentList.Add(AgentDll);
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        // Only what the runtime needs from ours, so a developer's own SIDECAR_* or APP_* never leak in.
+        var inherited = start.Environment.Keys.Where(k => !(k is "PATH" or "HOME" or "DOTNET_ROOT" or "TMPDIR" || k.StartsWith("DOTNET_", StringComparison.Ordinal))).ToList();
+        foreach (var key in inherited)
+        {
+            start.Environment.Remove(key);
+        }
+
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
+
+        var process = new Process { StartInfo = start, EnableRaisingEvents = true };
+        var agent = new AgentProcess(process);
+        process.OutputDataReceived += (_, e) => Append(agent._stdout, e.Data);
+        process.ErrorDataReceived += (_, e) => Append(agent._stderr, e.Data);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return agent;
+    }
+
+    /// <summary>Runs the agent to its end and returns its exit code (the test fails if it does not end in time).</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await _process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            Assert.Fail($"the agent did not exit within {timeout}; stdout: {Stdout} stderr: {Stderr}");
+        }
+
+        _process.WaitForExit(); // flushes the redirected streams
+        return _process.ExitCode;
+    }
+
+    /// <summary>Waits until stdout contains <paramref name="text"/>.</summary>
+    public Task WaitForOutputAsync(string text, TimeSpan? timeout = null) =>
+        Eventually.TrueAsync(() => Stdout.Contains(text, StringComparison.Ordinal) || _process.HasExited, $"the agent printed '{text}'", timeout ?? TimeSpan.FromSeconds(20));
+
+    /// <summary>Sends SIGTERM, as a container runtime does.</summary>
+    public void Terminate() => _ = Kill(_process.Id, 15);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+    }
+
+    private static void Append(StringBuilder builder, string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (builder)
+        {
+            builder.AppendLine(line);
+        }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
+}
