@@ -19,8 +19,8 @@ internal static class Program
         builder.AddAgentLogging(options.Sidecar);
         builder.AddAgentListeners(options.Sidecar);
         builder.Services.AddAppHealth(options.Health);
-        builder.Services.AddRegistration();
-        builder.Services.AddDiscovery();
+        builder.Services.AddRegistration(options);
+        builder.Services.AddDiscovery(options);
         overrides?.Services?.Invoke(builder.Services);
 
         var app = builder.Build();
@@ -28,6 +28,7 @@ internal static class Program
         app.MapAgentIndex();
         app.MapHealthApi();
         app.MapRegistrationApi();
+        app.MapDiscoveryApi();
         return app;
     }
 }

@@ -1,4 +1,5 @@
 using Sidecar.Health;
+using Sidecar.Registration;
 
 namespace Sidecar.Configuration;
 
@@ -14,6 +15,8 @@ internal sealed record AgentOptions
 
     public required AppHealthOptions Health { get; init; }
 
+    public required EurekaOptions Eureka { get; init; }
+
     /// <exception cref="InvalidConfigurationException">When any setting is invalid.</exception>
     public static AgentOptions Load(IConfiguration configuration)
     {
@@ -24,6 +27,7 @@ internal sealed record AgentOptions
             App = app,
             Sidecar = SidecarOptions.Read(r, app),
             Health = AppHealthOptions.Read(r, app),
+            Eureka = EurekaOptions.Read(r, app),
         };
 
         return r.Errors.Count == 0 ? options : throw new InvalidConfigurationException(r.Errors);

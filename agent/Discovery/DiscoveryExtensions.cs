@@ -1,13 +1,31 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Sidecar.Configuration;
+using Sidecar.Registration;
 
 namespace Sidecar.Discovery;
 
 internal static class DiscoveryExtensions
 {
-    /// <summary>The service catalog over every registered <see cref="IServiceInstanceSource"/>. Safe to call twice.</summary>
-    public static IServiceCollection AddDiscovery(this IServiceCollection services)
+    /// <summary>
+    /// The service catalog over every registered <see cref="IServiceInstanceSource"/> and, in
+    /// registered mode, the Eureka registry (cache, refresher, disk snapshot) as one of those sources.
+    /// Safe to call twice.
+    /// </summary>
+    public static IServiceCollection AddDiscovery(this IServiceCollection services, AgentOptions options)
     {
+        services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ServiceCatalog>();
+        if (!options.Eureka.Enabled || services.Any(d => d.ServiceType == typeof(EurekaRegistry)))
+        {
+            return services;
+        }
+
+        services.TryAddSingleton<EurekaHttpClient>();
+        services.AddSingleton<EurekaRegistry>();
+        services.TryAddSingleton<RegistrySnapshotStore>();
+        services.TryAddSingleton<EurekaRegistryRefresher>();
+        services.AddHostedService(sp => sp.GetRequiredService<EurekaRegistryRefresher>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IServiceInstanceSource, EurekaInstanceSource>());
         return services;
     }
 }

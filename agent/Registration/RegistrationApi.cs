@@ -1,20 +1,120 @@
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Sidecar.Configuration;
 using Sidecar.Health;
+using Sidecar.Hosting;
 
 namespace Sidecar.Registration;
 
 internal static class RegistrationApi
 {
-    public static IServiceCollection AddRegistration(this IServiceCollection services)
+    private const int MaxStatusBodyBytes = 4096;
+
+    /// <summary>
+    /// The instance status (always) and, in registered mode (<c>EUREKA_URLS</c> set), the Eureka
+    /// client, the registration lifecycle and its <c>registration</c> readiness check. Safe to call twice.
+    /// </summary>
+    public static IServiceCollection AddRegistration(this IServiceCollection services, AgentOptions options)
     {
-        services.AddSingleton<InstanceStatusProvider>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<InstanceStatusProvider>();
+        if (!options.Eureka.Enabled || services.Any(d => d.ServiceType == typeof(EurekaRegistrationService)))
+        {
+            return services;
+        }
+
+        services.TryAddSingleton<EurekaHttpClient>();
+        services.TryAddSingleton(_ => new LocalInstance(options.App, options.Eureka, options.Sidecar));
+        services.AddSingleton<EurekaRegistrationService>();
+        services.AddHostedService(sp => sp.GetRequiredService<EurekaRegistrationService>());
+        services.AddSingleton<IReadinessCheck>(sp => sp.GetRequiredService<EurekaRegistrationService>());
+
+        // The drain runs inside the host's shutdown: give it the drain plus time to cancel the lease (3 attempts of up to 8 s).
+        var needed = options.Sidecar.Drain + (3 * options.Eureka.ReadTimeout) + TimeSpan.FromSeconds(5);
+        services.Configure<HostOptions>(host =>
+        {
+            if (host.ShutdownTimeout < needed)
+            {
+                host.ShutdownTimeout = needed;
+            }
+        });
         return services;
     }
 
     public static IEndpointRouteBuilder MapRegistrationApi(this IEndpointRouteBuilder endpoints)
     {
-        // Prana's /status: {"status":"UP"}, the instance status as registered.
+        // Prana's /status: {"status":"UP"}, the instance status as registered (OUT_OF_SERVICE when the app or the drain says so).
         endpoints.MapGet("/status", (InstanceStatusProvider status) =>
             TypedResults.Json(new StatusReport(status.Current.ToWire()), HealthJsonContext.Default.StatusReport));
+
+        // The app takes itself out of rotation and back. Refused on the public health listener (UsePublicHealthGuard).
+        endpoints.MapPut("/v1/registration/status", async (HttpContext context, InstanceStatusProvider status) =>
+        {
+            var (requested, error) = await ReadRequestedStatusAsync(context.Request, context.RequestAborted).ConfigureAwait(false);
+            if (requested is not { } outOfService)
+            {
+                return Problems.Result(StatusCodes.Status400BadRequest, "bad-request", "Invalid status",
+                    error + "; send {\"status\":\"OUT_OF_SERVICE\"} or {\"status\":\"UP\"}");
+            }
+
+            if (status.Draining)
+            {
+                return Problems.Result(StatusCodes.Status409Conflict, "shutting-down", "The agent is shutting down",
+                    "The instance stays OUT_OF_SERVICE until its lease is cancelled.");
+            }
+
+            status.SetAppOutOfService(outOfService);
+            return TypedResults.Json(new StatusReport(status.Current.ToWire()), HealthJsonContext.Default.StatusReport);
+        });
         return endpoints;
+    }
+
+    /// <summary>Reads <c>{"status":"OUT_OF_SERVICE"}</c> (true) or <c>{"status":"UP"}</c> (false), case-insensitive.</summary>
+    internal static async Task<(bool? OutOfService, string Error)> ReadRequestedStatusAsync(HttpRequest request, CancellationToken cancellationToken)
+    {
+        if (request.ContentLength > MaxStatusBodyBytes)
+        {
+            return (null, $"the body is larger than {MaxStatusBodyBytes} bytes");
+        }
+
+        var buffer = new byte[MaxStatusBodyBytes + 1];
+        var length = 0;
+        int read;
+        while (length < buffer.Length && (read = await request.Body.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false)) > 0)
+        {
+            length += read;
+        }
+
+        if (length > MaxStatusBodyBytes)
+        {
+            return (null, $"the body is larger than {MaxStatusBodyBytes} bytes");
+        }
+
+        if (length == 0)
+        {
+            return (null, "the body is empty");
+        }
+
+        try
+        {
+            using var document = JsonDocument.Parse(buffer.AsMemory(0, length));
+            if (document.RootElement.ValueKind != JsonValueKind.Object ||
+                !document.RootElement.TryGetProperty("status", out var value) ||
+                value.ValueKind != JsonValueKind.String)
+            {
+                return (null, "the body has no \"status\" string");
+            }
+
+            return value.GetString()?.Trim().ToUpperInvariant() switch
+            {
+                "OUT_OF_SERVICE" => (true, ""),
+                "UP" => (false, ""),
+                var other => (null, $"'{other}' is not a status the app can set"),
+            };
+        }
+        catch (JsonException)
+        {
+            return (null, "the body is not JSON");
+        }
     }
 }

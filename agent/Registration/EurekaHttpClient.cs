@@ -1,0 +1,256 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using Sidecar.Configuration;
+using Sidecar.Discovery;
+using Sidecar.Health;
+
+namespace Sidecar.Registration;
+
+/// <summary>
+/// The Eureka REST client shared by registration and discovery: one <see cref="HttpClient"/> over
+/// one <see cref="SocketsHttpHandler"/>, reused for the agent's lifetime. Every request sends
+/// <c>Accept: application/json</c> (servers answer XML otherwise) and URL-encodes ids.
+/// Failover follows Netflix's RetryableEurekaHttpClient (protocols/eureka.md, "Timing and failover"):
+/// the last server that answered is tried first; then the others in configured order, skipping
+/// quarantined ones until about two thirds have failed; at most 3 attempts, each on another server.
+/// </summary>
+internal sealed partial class EurekaHttpClient : IDisposable
+{
+    private const int MaxAttempts = 3;
+    private const double QuarantineRefreshShare = 0.66;
+    private const int MaxBodyBytes = 64 * 1024 * 1024;
+
+    private readonly EurekaEndpoint[] _endpoints;
+    private readonly HttpClient _http;
+    private readonly TimeSpan _readTimeout;
+    private readonly ILogger<EurekaHttpClient> _logger;
+    private readonly HashSet<EurekaEndpoint> _quarantine = [];
+    private readonly Lock _lock = new();
+    private EurekaEndpoint? _current;
+
+    public EurekaHttpClient(EurekaOptions options, ILogger<EurekaHttpClient> logger)
+        : this(options, logger, null)
+    {
+    }
+
+    internal EurekaHttpClient(EurekaOptions options, ILogger<EurekaHttpClient> logger, HttpMessageHandler? handler)
+    {
+        _endpoints = [.. options.Urls.Select(EurekaEndpoint.From)];
+        _readTimeout = options.ReadTimeout;
+        _logger = logger;
+        _http = new HttpClient(handler ?? new SocketsHttpHandler
+        {
+            UseProxy = false,
+            UseCookies = false,
+            AllowAutoRedirect = false,
+            AutomaticDecompression = DecompressionMethods.GZip, // sends Accept-Encoding: gzip, which Eureka honours
+            ConnectTimeout = options.ConnectTimeout,
+            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(2), // outlives the 30 s heartbeat, so one connection serves them all
+        })
+        {
+            Timeout = Timeout.InfiniteTimeSpan, // the per-attempt read time-out is ours (see SendOnceAsync)
+        };
+        _http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("sidecar-agent", Hosting.AgentIndexApi.Version));
+    }
+
+    public IReadOnlyList<EurekaEndpoint> Endpoints => _endpoints;
+
+    /// <summary>The server the last accepted answer came from (tried first next time); null before the first.</summary>
+    public EurekaEndpoint? Current
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _current;
+            }
+        }
+    }
+
+    public Task<EurekaResponse> RegisterAsync(EurekaInstanceInfo instance, CancellationToken cancellationToken) =>
+        SendAsync(EurekaOperation.Register, HttpMethod.Post, $"apps/{Segment(instance.App)}", EurekaJsonWriter.InstanceBody(instance), cancellationToken);
+
+    public Task<EurekaResponse> RenewAsync(string app, string instanceId, InstanceStatus status, long lastDirtyTimestamp, CancellationToken cancellationToken) =>
+        SendAsync(EurekaOperation.Renew, HttpMethod.Put,
+            $"apps/{Segment(app)}/{Segment(instanceId)}?status={status.ToWire()}&lastDirtyTimestamp={Number(lastDirtyTimestamp)}", null, cancellationToken);
+
+    public Task<EurekaResponse> CancelAsync(string app, string instanceId, CancellationToken cancellationToken) =>
+        SendAsync(EurekaOperation.Cancel, HttpMethod.Delete, $"apps/{Segment(app)}/{Segment(instanceId)}", null, cancellationToken);
+
+    /// <summary>The override API: the server keeps <paramref name="status"/> until the override is removed, whatever the client registers.</summary>
+    public Task<EurekaResponse> UpdateStatusAsync(string app, string instanceId, InstanceStatus status, long lastDirtyTimestamp, CancellationToken cancellationToken) =>
+        SendAsync(EurekaOperation.StatusUpdate, HttpMethod.Put,
+            $"apps/{Segment(app)}/{Segment(instanceId)}/status?value={status.ToWire()}&lastDirtyTimestamp={Number(lastDirtyTimestamp)}", null, cancellationToken);
+
+    /// <summary>Removes the override and sets <paramref name="status"/> (without a value the server would set UNKNOWN and fail the next renew).</summary>
+    public Task<EurekaResponse> DeleteStatusOverrideAsync(string app, string instanceId, InstanceStatus status, long lastDirtyTimestamp, CancellationToken cancellationToken) =>
+        SendAsync(EurekaOperation.DeleteStatusOverride, HttpMethod.Delete,
+            $"apps/{Segment(app)}/{Segment(instanceId)}/status?value={status.ToWire()}&lastDirtyTimestamp={Number(lastDirtyTimestamp)}", null, cancellationToken);
+
+    public Task<EurekaResponse> GetApplicationsAsync(CancellationToken cancellationToken) =>
+        SendAsync(EurekaOperation.GetApplications, HttpMethod.Get, "apps/", null, cancellationToken);
+
+    public Task<EurekaResponse> GetDeltaAsync(CancellationToken cancellationToken) =>
+        SendAsync(EurekaOperation.GetDelta, HttpMethod.Get, "apps/delta", null, cancellationToken);
+
+    public void Dispose() => _http.Dispose();
+
+    /// <summary>
+    /// Netflix's legacy server status evaluator: which answers end the failover. 2xx always; 404 for
+    /// register and renew (the lease is unknown: the caller registers again); any answer to a cancel
+    /// (best effort); 403/404 to a delta (delta disabled: the caller fetches in full). Anything else,
+    /// 5xx in particular, and every connection error, moves on to the next server.
+    /// </summary>
+    internal static bool IsAccepted(EurekaOperation operation, int statusCode) => statusCode switch
+    {
+        >= 200 and < 300 => true,
+        404 when operation is EurekaOperation.Register or EurekaOperation.Renew or EurekaOperation.StatusUpdate or EurekaOperation.DeleteStatusOverride => true,
+        _ when operation == EurekaOperation.Cancel => true,
+        403 or 404 when operation == EurekaOperation.GetDelta => true,
+        _ => false,
+    };
+
+    private async Task<EurekaResponse> SendAsync(EurekaOperation operation, HttpMethod method, string relative, byte[]? body, CancellationToken cancellationToken)
+    {
+        var candidates = Candidates();
+        EurekaResponse? last = null;
+        for (var attempt = 0; attempt < MaxAttempts && attempt < candidates.Count; attempt++)
+        {
+            var endpoint = candidates[attempt];
+            var response = await SendOnceAsync(endpoint, operation, method, relative, body, cancellationToken).ConfigureAwait(false);
+            if (response.Accepted)
+            {
+                lock (_lock)
+                {
+                    _current = endpoint;
+                }
+
+                return response;
+            }
+
+            lock (_lock)
+            {
+                _quarantine.Add(endpoint);
+                if (_current == endpoint)
+                {
+                    _current = null;
+                }
+            }
+
+            var next = attempt + 1 < MaxAttempts && attempt + 1 < candidates.Count ? candidates[attempt + 1].Display : null;
+            LogAttemptFailed(_logger, operation, endpoint.Display, response.Describe(), next ?? "none left");
+            last = response;
+        }
+
+        return last ?? new EurekaResponse(false, 0, null, [], "no Eureka server configured");
+    }
+
+    // The sticky server first, then the others in order without the quarantined ones (all of them once too many failed).
+    private List<EurekaEndpoint> Candidates()
+    {
+        lock (_lock)
+        {
+            var threshold = Math.Min(_endpoints.Length, (int)(_endpoints.Length * QuarantineRefreshShare));
+            if (_quarantine.Count > 0 && _quarantine.Count >= threshold)
+            {
+                _quarantine.Clear();
+            }
+
+            var candidates = new List<EurekaEndpoint>(_endpoints.Length);
+            if (_current is not null)
+            {
+                candidates.Add(_current);
+            }
+
+            foreach (var endpoint in _endpoints)
+            {
+                if (endpoint != _current && !_quarantine.Contains(endpoint))
+                {
+                    candidates.Add(endpoint);
+                }
+            }
+
+            return candidates;
+        }
+    }
+
+    private async Task<EurekaResponse> SendOnceAsync(EurekaEndpoint endpoint, EurekaOperation operation, HttpMethod method, string relative, byte[]? body, CancellationToken cancellationToken)
+    {
+        // Real time, not the injected clock: this bounds real I/O (Netflix's read time-out, 8 s).
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_readTimeout);
+        using var request = new HttpRequestMessage(method, new Uri(endpoint.BaseUri.AbsoluteUri + relative));
+        request.Headers.Authorization = endpoint.Authorization;
+        if (body is not null)
+        {
+            request.Content = new ByteArrayContent(body);
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        }
+
+        try
+        {
+            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+            var code = (int)response.StatusCode;
+            if (!IsAccepted(operation, code))
+            {
+                return new EurekaResponse(false, code, endpoint, [], $"{code} {response.ReasonPhrase}".TrimEnd());
+            }
+
+            var content = operation is EurekaOperation.GetApplications or EurekaOperation.GetDelta && code == 200
+                ? await ReadBodyAsync(response.Content, timeout.Token).ConfigureAwait(false)
+                : [];
+            return new EurekaResponse(true, code, endpoint, content, null);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return new EurekaResponse(false, 0, endpoint, [], $"no answer within {DurationParser.Format(_readTimeout)}");
+        }
+        catch (HttpRequestException ex)
+        {
+            return new EurekaResponse(false, (int?)ex.StatusCode ?? 0, endpoint, [], Describe(ex));
+        }
+        catch (IOException ex)
+        {
+            return new EurekaResponse(false, 0, endpoint, [], "connection broken: " + ex.Message);
+        }
+        catch (InvalidDataException ex)
+        {
+            return new EurekaResponse(false, 0, endpoint, [], "invalid answer: " + ex.Message);
+        }
+    }
+
+    private static async Task<byte[]> ReadBodyAsync(HttpContent content, CancellationToken cancellationToken)
+    {
+        if (content.Headers.ContentLength > MaxBodyBytes)
+        {
+            throw new InvalidDataException($"registry answer larger than {MaxBodyBytes} bytes");
+        }
+
+        return await content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    // Ids are path segments: "host:app:8080" travels as "host%3Aapp%3A8080" (protocols/eureka.md).
+    private static string Segment(string value) => Uri.EscapeDataString(value);
+
+    private static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
+
+    private static string Describe(HttpRequestException ex) => ex.InnerException switch
+    {
+        SocketException { SocketErrorCode: SocketError.ConnectionRefused } => "connection refused",
+        SocketException socket => "connection failed: " + socket.SocketErrorCode,
+        IOException => "connection broken",
+        _ => ex.HttpRequestError switch
+        {
+            HttpRequestError.ConnectionError => "connection failed",
+            HttpRequestError.NameResolutionError => "host name not found",
+            HttpRequestError.ResponseEnded or HttpRequestError.InvalidResponse => "invalid response",
+            _ => ex.Message,
+        },
+    };
+
+    [LoggerMessage(EventId = 200, Level = LogLevel.Warning, Message = "Eureka {Operation} failed on {Server}: {Error}; next server: {Next}")]
+    private static partial void LogAttemptFailed(ILogger logger, EurekaOperation operation, string server, string error, string next);
+}

@@ -1,0 +1,467 @@
+using Sidecar.Configuration;
+using Sidecar.Discovery;
+using Sidecar.Health;
+
+namespace Sidecar.Registration;
+
+/// <summary>
+/// Keeps this instance registered in Eureka (SPEC section 4, Registration):
+/// <list type="bullet">
+/// <item>registers at start, STARTING until the app's first healthy probe (UP at once without a probe);</item>
+/// <item>renews every <see cref="EurekaOptions.RenewInterval"/>; a renew answered 404, or failed on
+/// every server, registers again (backing off from 1 s to the renew interval while every server fails);</item>
+/// <item>sends every health change at once by re-registering (Steeltoe v4 and Netflix do the same),
+/// rate-limited by <see cref="StatusUpdateRateLimiter"/>;</item>
+/// <item>sends OUT_OF_SERVICE (the app's own, or the drain's) through the override API, because a
+/// server keeps an existing UP or OUT_OF_SERVICE against a client's re-registration (Netflix's
+/// LeaseExistsRule), and removes the override the same way;</item>
+/// <item>on shutdown: OUT_OF_SERVICE, the drain (the agent keeps serving: this runs in
+/// <see cref="StoppingAsync"/>, before Kestrel stops), then cancels the lease.</item>
+/// </list>
+/// Every call for this instance goes through one gate, so status changes, renewals and the shutdown
+/// never interleave on the wire.
+/// </summary>
+internal sealed partial class EurekaRegistrationService : BackgroundService, IHostedLifecycleService, IReadinessCheck
+{
+    private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromSeconds(1);
+
+    private readonly EurekaOptions _options;
+    private readonly TimeSpan _drain;
+    private readonly LocalInstance _instance;
+    private readonly EurekaHttpClient _client;
+    private readonly InstanceStatusProvider _status;
+    private readonly AppHealthMonitor _health;
+    private readonly TimeProvider _time;
+    private readonly ILogger<EurekaRegistrationService> _logger;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly AsyncSignal _wake = new();
+    private readonly StatusUpdateRateLimiter _limiter;
+
+    // Guarded by _gate.
+    private Reported? _reported; // what Eureka was last told; null while the lease is not known to exist
+    private long _lastDirtyTimestamp;
+    private DateTimeOffset _nextRenew;
+    private DateTimeOffset _retryAt;
+    private TimeSpan _retryDelay = FirstRetryDelay;
+    private bool _cancelled;
+
+    private readonly Lock _readinessLock = new();
+    private ReadinessResult _readiness;
+    private volatile bool _everRegistered;
+    private volatile bool _deregistered;
+
+    public EurekaRegistrationService(
+        EurekaOptions options,
+        SidecarOptions sidecar,
+        LocalInstance instance,
+        EurekaHttpClient client,
+        InstanceStatusProvider status,
+        AppHealthMonitor health,
+        TimeProvider time,
+        ILogger<EurekaRegistrationService> logger)
+    {
+        _options = options;
+        _drain = sidecar.Drain;
+        _instance = instance;
+        _client = client;
+        _status = status;
+        _health = health;
+        _time = time;
+        _logger = logger;
+        _limiter = new StatusUpdateRateLimiter(options.StatusUpdateBurst, options.StatusUpdatesPerMinute, time);
+        _readiness = new ReadinessResult(false, "registering with " + string.Join(", ", client.Endpoints.Select(e => e.Display)));
+        _health.StatusChanged += OnStatusChanged;
+        _status.Changed += OnStatusChanged;
+    }
+
+    public string Name => RegistrationNames.ReadinessCheck;
+
+    /// <summary>True once Eureka accepted this instance; stays true while Eureka is down, so an outage of Eureka never makes the whole fleet unready.</summary>
+    public bool EverRegistered => _everRegistered;
+
+    public ReadinessResult Check()
+    {
+        if (_deregistered)
+        {
+            return new ReadinessResult(false, "deregistered");
+        }
+
+        // Draining: callers are being moved away, so the kubelet should move them too.
+        if (_status.Draining)
+        {
+            return new ReadinessResult(false, "draining: OUT_OF_SERVICE in Eureka");
+        }
+
+        lock (_readinessLock)
+        {
+            return _readiness;
+        }
+    }
+
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>SIGTERM, step 1 and 2: OUT_OF_SERVICE reaches Eureka, then the drain, while the agent still serves and forwards.</summary>
+    public async Task StoppingAsync(CancellationToken cancellationToken)
+    {
+        _status.BeginDrain();
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_reported is not null)
+            {
+                await SyncStatusAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+
+        if (!_everRegistered || _drain <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        LogDraining(_logger, DurationParser.Format(_drain));
+        try
+        {
+            await Task.Delay(_drain, _time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // The host's shutdown time-out came first: cancel the lease now.
+        }
+    }
+
+    /// <summary>SIGTERM, step 3: the loop stops, then the lease is cancelled.</summary>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken).ConfigureAwait(false);
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (!_everRegistered || _cancelled)
+            {
+                return;
+            }
+
+            _cancelled = true;
+            var response = await _client.CancelAsync(_instance.EurekaAppName, _instance.InstanceId, cancellationToken).ConfigureAwait(false);
+            if (response.Succeeded)
+            {
+                LogCancelled(_logger, _instance.EurekaAppName, _instance.InstanceId, response.Server!.Display);
+            }
+            else
+            {
+                LogCancelFailed(_logger, _instance.EurekaAppName, _instance.InstanceId, response.Describe());
+            }
+
+            _reported = null;
+            _deregistered = true;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public override void Dispose()
+    {
+        _health.StatusChanged -= OnStatusChanged;
+        _status.Changed -= OnStatusChanged;
+        _gate.Dispose();
+        base.Dispose();
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        _nextRenew = _time.GetUtcNow();
+        _retryAt = _nextRenew;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            _wake.Reset();
+            DateTimeOffset wakeAt;
+            try
+            {
+                await _gate.WaitAsync(stoppingToken).ConfigureAwait(false);
+                try
+                {
+                    wakeAt = await StepAsync(stoppingToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    _gate.Release();
+                }
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+#pragma warning disable CA1031 // the loop must outlive any surprise: log it and try again later
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                LogLoopFailed(_logger, ex);
+                wakeAt = _time.GetUtcNow() + _options.RenewInterval;
+            }
+
+            try
+            {
+                await WaitAsync(wakeAt, stoppingToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+        }
+    }
+
+    /// <summary>One round: register, send a status change, or renew, whichever is due; returns when to look again.</summary>
+    private async Task<DateTimeOffset> StepAsync(CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        if (_reported is null)
+        {
+            if (now < _retryAt)
+            {
+                return _retryAt;
+            }
+
+            if (await RegisterAsync(Desired(), cancellationToken).ConfigureAwait(false))
+            {
+                return _time.GetUtcNow(); // look again at once: the status may have moved meanwhile
+            }
+
+            return _retryAt;
+        }
+
+        if (Desired() != _reported)
+        {
+            if (now < _retryAt)
+            {
+                return Earliest(_retryAt, _nextRenew);
+            }
+
+            var waitFor = await SyncStatusAsync(cancellationToken).ConfigureAwait(false);
+            if (waitFor is { } tokenAt)
+            {
+                return Earliest(tokenAt, _nextRenew);
+            }
+
+            return _time.GetUtcNow();
+        }
+
+        if (now >= _nextRenew)
+        {
+            await RenewAsync(cancellationToken).ConfigureAwait(false);
+            return _reported is null ? _retryAt : _nextRenew;
+        }
+
+        return _nextRenew;
+    }
+
+    private async Task<bool> RegisterAsync(Reported desired, CancellationToken cancellationToken)
+    {
+        var dirty = NextDirtyTimestamp();
+        var overridden = desired.Override ? InstanceStatus.OutOfService : InstanceStatus.Unknown;
+        var body = _instance.ToInstanceInfo(desired.Status, overridden, dirty);
+        var response = await _client.RegisterAsync(body, cancellationToken).ConfigureAwait(false);
+        if (!response.Succeeded)
+        {
+            Failed("register", response);
+            return false;
+        }
+
+        // A re-registration never removes an override the server holds: remember it, so the next round deletes it.
+        var keptOverride = _reported is { Override: true } && !desired.Override;
+        _reported = keptOverride ? new Reported(InstanceStatus.OutOfService, true) : desired;
+        _lastDirtyTimestamp = dirty;
+        _nextRenew = _time.GetUtcNow() + _options.RenewInterval;
+        _retryDelay = FirstRetryDelay;
+        _retryAt = DateTimeOffset.MinValue;
+        _everRegistered = true;
+        LogRegistered(_logger, _instance.EurekaAppName, _instance.InstanceId, response.Server!.Display, desired.Status.ToWire());
+        Registered(response);
+        return true;
+    }
+
+    /// <summary>Sends the difference between the desired status and what Eureka was told; returns when a rate-limited change may go.</summary>
+    private async Task<DateTimeOffset?> SyncStatusAsync(CancellationToken cancellationToken)
+    {
+        var desired = Desired();
+        var reported = _reported!;
+        if (desired == reported)
+        {
+            return null;
+        }
+
+        EurekaResponse response;
+        string operation;
+        if (desired.Override != reported.Override)
+        {
+            // The app's or the drain's OUT_OF_SERVICE, and its end: at once, through the override API.
+            var dirty = NextDirtyTimestamp();
+            if (desired.Override)
+            {
+                operation = "status override";
+                response = await _client.UpdateStatusAsync(_instance.EurekaAppName, _instance.InstanceId, InstanceStatus.OutOfService, dirty, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                operation = "status override removal";
+                response = await _client.DeleteStatusOverrideAsync(_instance.EurekaAppName, _instance.InstanceId, desired.Status, dirty, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (response.Succeeded)
+            {
+                _reported = desired;
+                _lastDirtyTimestamp = dirty;
+                LogStatusSent(_logger, _instance.EurekaAppName, _instance.InstanceId, reported.Status.ToWire(), desired.Status.ToWire(), operation);
+                Registered(response);
+                return null;
+            }
+        }
+        else
+        {
+            // A health change: re-register with the new status, within the rate limit.
+            if (!_limiter.TryTake(out var nextAt))
+            {
+                LogRateLimited(_logger, desired.Status.ToWire(), nextAt);
+                return nextAt;
+            }
+
+            var previous = reported.Status;
+            if (await RegisterAsync(desired, cancellationToken).ConfigureAwait(false))
+            {
+                LogStatusSent(_logger, _instance.EurekaAppName, _instance.InstanceId, previous.ToWire(), desired.Status.ToWire(), "registration");
+                return null;
+            }
+
+            return null; // RegisterAsync logged it and set the retry
+        }
+
+        if (response.NotFound)
+        {
+            // The server lost the lease (restart, eviction): register again, with the status it should have.
+            LogLeaseUnknown(_logger, operation, response.Server!.Display);
+            _reported = null;
+            _retryAt = DateTimeOffset.MinValue;
+            return null;
+        }
+
+        Failed(operation, response);
+        return null;
+    }
+
+    private async Task RenewAsync(CancellationToken cancellationToken)
+    {
+        var response = await _client.RenewAsync(_instance.EurekaAppName, _instance.InstanceId, _reported!.Status, _lastDirtyTimestamp, cancellationToken).ConfigureAwait(false);
+        if (response.Succeeded)
+        {
+            _nextRenew = _time.GetUtcNow() + _options.RenewInterval;
+            Registered(response);
+            return;
+        }
+
+        if (response.NotFound)
+        {
+            // Lease unknown (server restarted or evicted us) or our dirty timestamp is newer: register again now.
+            LogLeaseUnknown(_logger, "renew", response.Server!.Display);
+            _reported = null;
+            _retryAt = DateTimeOffset.MinValue;
+            return;
+        }
+
+        // Every server failed: the lease may be gone by the time one is back, so register again (SPEC: any renew failure re-registers).
+        _reported = null;
+        Failed("renew", response);
+    }
+
+    // Backs off from 1 s to the renew interval while every server fails.
+    private void Failed(string operation, EurekaResponse response)
+    {
+        var delay = _retryDelay;
+        _retryAt = _time.GetUtcNow() + delay;
+        _retryDelay = TimeSpan.FromTicks(Math.Min(_retryDelay.Ticks * 2, _options.RenewInterval.Ticks));
+        LogFailed(_logger, operation, _instance.EurekaAppName, _instance.InstanceId, response.Describe(), DurationParser.Format(delay));
+        if (_everRegistered)
+        {
+            SetReadiness(true, $"registered; last {operation} failed on every Eureka server: {response.Describe()}");
+        }
+        else
+        {
+            SetReadiness(false, $"not registered: {operation} failed on every Eureka server: {response.Describe()}");
+        }
+    }
+
+    private void Registered(EurekaResponse response) =>
+        SetReadiness(true, $"registered with {response.Server!.Display} as {_reported?.Status.ToWire() ?? "UNKNOWN"}");
+
+    private void SetReadiness(bool ready, string detail)
+    {
+        lock (_readinessLock)
+        {
+            _readiness = new ReadinessResult(ready, detail);
+        }
+    }
+
+    private Reported Desired() => _status.IsOutOfService
+        ? new Reported(InstanceStatus.OutOfService, true)
+        : new Reported(_status.Health, false);
+
+    // lastDirtyTimestamp changes with every change of the instance and never goes back, even within one millisecond.
+    private long NextDirtyTimestamp() => Math.Max(_time.GetUtcNow().ToUnixTimeMilliseconds(), _lastDirtyTimestamp + 1);
+
+    private async Task WaitAsync(DateTimeOffset wakeAt, CancellationToken cancellationToken)
+    {
+        var delay = wakeAt - _time.GetUtcNow();
+        if (delay <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var delayTask = Task.Delay(delay > TimeSpan.FromDays(1) ? TimeSpan.FromDays(1) : delay, _time, timer.Token);
+        await Task.WhenAny(delayTask, _wake.WaitAsync()).ConfigureAwait(false);
+        await timer.CancelAsync().ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+    }
+
+    private void OnStatusChanged(object? sender, EventArgs e) => _wake.Set();
+
+    private static DateTimeOffset Earliest(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
+
+    /// <summary>What Eureka holds for this instance: its status and whether an OUT_OF_SERVICE override is set.</summary>
+    private sealed record Reported(InstanceStatus Status, bool Override);
+
+    [LoggerMessage(EventId = 210, Level = LogLevel.Information, Message = "Registered {App}/{InstanceId} with {Server} as {Status}")]
+    private static partial void LogRegistered(ILogger logger, string app, string instanceId, string server, string status);
+
+    [LoggerMessage(EventId = 211, Level = LogLevel.Information, Message = "Eureka status of {App}/{InstanceId}: {Previous} -> {Status} (by {Operation})")]
+    private static partial void LogStatusSent(ILogger logger, string app, string instanceId, string previous, string status, string operation);
+
+    [LoggerMessage(EventId = 212, Level = LogLevel.Warning, Message = "Eureka {Server} does not know this lease ({Operation} answered 404): registering again")]
+    private static partial void LogLeaseUnknown(ILogger logger, string operation, string server);
+
+    [LoggerMessage(EventId = 213, Level = LogLevel.Warning, Message = "Eureka {Operation} of {App}/{InstanceId} failed on every server ({Error}); retrying in {Delay}")]
+    private static partial void LogFailed(ILogger logger, string operation, string app, string instanceId, string error, string delay);
+
+    [LoggerMessage(EventId = 214, Level = LogLevel.Information, Message = "Status change to {Status} rate-limited; sending it at {NextAt:O}")]
+    private static partial void LogRateLimited(ILogger logger, string status, DateTimeOffset nextAt);
+
+    [LoggerMessage(EventId = 215, Level = LogLevel.Information, Message = "Draining for {Drain}: OUT_OF_SERVICE in Eureka, still serving")]
+    private static partial void LogDraining(ILogger logger, string drain);
+
+    [LoggerMessage(EventId = 216, Level = LogLevel.Information, Message = "Cancelled the lease of {App}/{InstanceId} on {Server}")]
+    private static partial void LogCancelled(ILogger logger, string app, string instanceId, string server);
+
+    [LoggerMessage(EventId = 217, Level = LogLevel.Warning, Message = "Could not cancel the lease of {App}/{InstanceId}: {Error}; Eureka will expire it")]
+    private static partial void LogCancelFailed(ILogger logger, string app, string instanceId, string error);
+
+    [LoggerMessage(EventId = 218, Level = LogLevel.Error, Message = "Registration loop failed; trying again at the next renew")]
+    private static partial void LogLoopFailed(ILogger logger, Exception exception);
+}
