@@ -14,6 +14,7 @@ internal static class AgentCommandLine
 
     private const string Usage = """
         usage: agent [--Section:Key=value ...]        serve the API (settings: environment variables, see README)
+               agent registry [--port 8761]             an in-memory Eureka registry, for development only
                agent --help | --version
         """;
 
@@ -29,6 +30,11 @@ internal static class AgentCommandLine
         {
             await Console.Out.WriteLineAsync("agent " + AgentIndexApi.Version).ConfigureAwait(false);
             return 0;
+        }
+
+        if (args.Length > 0 && args[0] == "registry")
+        {
+            return await DevRegistry.DevRegistryCommand.RunAsync(args[1..]).ConfigureAwait(false);
         }
 
         if (args.Length > 0 && !args[0].StartsWith('-'))

@@ -1,0 +1,139 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Sidecar.Configuration;
+using Sidecar.Hosting;
+
+namespace Sidecar.DevRegistry;
+
+/// <summary>
+/// <c>agent registry [--port 8761] [--bind 127.0.0.1]</c>: an in-memory, single-node,
+/// Eureka-compatible registry for local development and demos only (SPEC section 1). It is the
+/// same server logic the tests' fake Eureka runs; production uses a real Eureka cluster.
+/// </summary>
+internal static class DevRegistryCommand
+{
+    public const int DefaultPort = 8761;
+
+    public const string Usage = """
+        usage: agent registry [--port 8761] [--bind 127.0.0.1]
+          An in-memory Eureka-compatible registry for local development and demos only:
+          one node, no persistence, no replication, no self-preservation.
+          Point agents at it with EUREKA_URLS=http://127.0.0.1:8761/eureka/
+        """;
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        if (!TryParse(args, out var port, out var bind, out var error))
+        {
+            if (error is null)
+            {
+                await Console.Out.WriteLineAsync(Usage).ConfigureAwait(false);
+                return 0;
+            }
+
+            await Console.Error.WriteLineAsync("agent: " + error + "; run 'agent registry --help'").ConfigureAwait(false);
+            return AgentCommandLine.ConfigurationError;
+        }
+
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.AddAgentLogging(new SidecarOptions());
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Listen(bind, port);
+        });
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton(sp => new EurekaServerRegistry(sp.GetRequiredService<TimeProvider>()));
+        builder.Services.AddSingleton(sp => new EurekaServerHandler(
+            sp.GetRequiredService<EurekaServerRegistry>(),
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("Sidecar.DevRegistry")));
+
+        var app = builder.Build();
+        await using (app.ConfigureAwait(false))
+        {
+            var handler = app.Services.GetRequiredService<EurekaServerHandler>();
+            app.Run(context => context.Request.Path == "/" ? HomeAsync(context, handler) : handler.HandleAsync(context));
+            try
+            {
+                await app.StartAsync().ConfigureAwait(false);
+            }
+            catch (IOException ex) when (ex.InnerException is AddressInUseException or SocketException)
+            {
+                await Console.Error.WriteLineAsync("agent: cannot listen: " + ex.Message).ConfigureAwait(false);
+                return AgentCommandLine.ConfigurationError;
+            }
+
+            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
+                ?? $"http://{bind}:{port}";
+            await Console.Out.WriteLineAsync(
+                $"agent registry: in-memory Eureka-compatible registry for development only (one node, no persistence, no replication, no self-preservation); EUREKA_URLS={address}{handler.BasePath}")
+                .ConfigureAwait(false);
+            await app.WaitForShutdownAsync().ConfigureAwait(false);
+            return 0;
+        }
+    }
+
+    internal static bool TryParse(string[] args, out int port, out IPAddress bind, out string? error)
+    {
+        port = DefaultPort;
+        bind = IPAddress.Loopback;
+        error = null;
+        for (var i = 0; i < args.Length; i++)
+        {
+            var arg = args[i];
+            if (arg is "-h" or "--help")
+            {
+                return false;
+            }
+
+            var equals = arg.IndexOf('=', StringComparison.Ordinal);
+            var name = equals < 0 ? arg : arg[..equals];
+            string? value = equals < 0 ? (i + 1 < args.Length ? args[++i] : null) : arg[(equals + 1)..];
+            switch (name)
+            {
+                case "--port":
+                    if (!int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out port) || port is < 0 or > 65535)
+                    {
+                        error = $"--port '{value}' is not a port (0-65535)";
+                        return false;
+                    }
+
+                    break;
+                case "--bind":
+                    if (value is null || !SettingsReader.TryParseIp(value, out bind))
+                    {
+                        error = $"--bind '{value}' is not an IP address";
+                        return false;
+                    }
+
+                    break;
+                default:
+                    error = $"unknown option '{arg}'";
+                    return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static Task HomeAsync(HttpContext context, EurekaServerHandler handler)
+    {
+        var instances = handler.Registry.Instances();
+        var text = new StringBuilder()
+            .AppendLine("sidecar-agent dev registry: DEVELOPMENT ONLY, in memory, one node.")
+            .Append("Eureka API: ").AppendLine(handler.BasePath)
+            .Append(CultureInfo.InvariantCulture, $"{instances.Count} instances:").AppendLine();
+        foreach (var instance in instances.OrderBy(i => i.App, StringComparer.Ordinal).ThenBy(i => i.InstanceId, StringComparer.Ordinal))
+        {
+            text.Append(CultureInfo.InvariantCulture, $"  {instance.App} {instance.InstanceId} {instance.HostName}:{instance.Port} {Health.InstanceStatusNames.ToWire(instance.Status)}").AppendLine();
+        }
+
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        return context.Response.WriteAsync(text.ToString());
+    }
+}
