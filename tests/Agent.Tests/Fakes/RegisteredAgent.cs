@@ -1,0 +1,76 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Sidecar.Health;
+using Sidecar.Tests.Support;
+
+namespace Sidecar.Tests.Fakes;
+
+/// <summary>Starts the real agent in registered mode against fake Eureka nodes, with a fake clock and a fake app health probe when given.</summary>
+internal static class RegisteredAgent
+{
+    /// <summary>
+    /// orders on host-a (10.0.0.5) port 8080, registered with <paramref name="servers"/>; no drain (tests
+    /// that drain set it), and a data directory of its own so parallel tests never share snapshots.
+    /// </summary>
+    public static Dictionary<string, string?> Environment(params FakeEureka[] servers) => new()
+    {
+        ["APP_NAME"] = "orders",
+        ["APP_PORT"] = "8080",
+        ["APP_HOST"] = "host-a",
+        ["APP_IP"] = "10.0.0.5",
+        ["EUREKA_URLS"] = string.Join(",", servers.Select(s => s.ServiceUrl.AbsoluteUri)),
+        ["SIDECAR_DRAIN"] = "0s",
+        ["SIDECAR_DATA_DIR"] = NewDataDir(),
+    };
+
+    public static string NewDataDir() => Path.Combine(Path.GetTempPath(), "sidecar-agent-tests", Guid.NewGuid().ToString("N"));
+
+    public static Task<AgentHarness> StartAsync(Dictionary<string, string?> environment, FakeTimeProvider? time = null, IAppHealthProbe? probe = null) =>
+        AgentHarness.StartAsync(environment, services =>
+        {
+            if (time is not null)
+            {
+                services.AddSingleton<TimeProvider>(time);
+            }
+
+            if (probe is not null)
+            {
+                services.AddSingleton(probe);
+            }
+        });
+
+    /// <summary>A fake clock at a fixed, realistic date (timestamps on the wire look like real ones).</summary>
+    public static FakeTimeProvider NewClock() => new(new DateTimeOffset(2026, 4, 12, 21, 23, 34, TimeSpan.Zero));
+
+    /// <summary>
+    /// Advances the fake clock one step at a time (the agent's loops arm their timers asynchronously)
+    /// until <paramref name="condition"/> holds; fails when it does not within <paramref name="limit"/> of fake time.
+    /// Returns the fake time it took.
+    /// </summary>
+    public static async Task<TimeSpan> AdvanceUntilAsync(FakeTimeProvider time, TimeSpan limit, Func<bool> condition, string because, TimeSpan? step = null)
+    {
+        var stepSize = step ?? TimeSpan.FromSeconds(1);
+        var advanced = TimeSpan.Zero;
+        while (true)
+        {
+            // Let the loops react to the last step on real threads before judging.
+            for (var i = 0; i < 25 && !condition(); i++)
+            {
+                await Task.Delay(4);
+            }
+
+            if (condition())
+            {
+                return advanced;
+            }
+
+            if (advanced >= limit)
+            {
+                Assert.Fail($"Within {limit} of fake time: {because}");
+            }
+
+            time.Advance(stepSize);
+            advanced += stepSize;
+        }
+    }
+}
