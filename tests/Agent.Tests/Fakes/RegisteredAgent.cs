@@ -49,7 +49,7 @@ internal static class RegisteredAgent
     /// </summary>
     public static async Task<TimeSpan> AdvanceUntilAsync(FakeTimeProvider time, TimeSpan limit, Func<bool> condition, string because, TimeSpan? step = null)
     {
-        var stepSize = step ?? TimeSpan.FromSeconds(1);
+        var stepSize = step ?? TimeSpan.FromSeconds(5);
         var advanced = TimeSpan.Zero;
         while (true)
         {
