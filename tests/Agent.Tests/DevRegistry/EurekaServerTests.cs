@@ -1,0 +1,306 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using Sidecar.Discovery;
+using Sidecar.Health;
+using Sidecar.Tests.Fakes;
+
+namespace Sidecar.Tests.DevRegistry;
+
+/// <summary>
+/// The server logic behind the fake Eureka and <c>agent registry</c> is as strict as a real server
+/// (protocols/eureka.md, "Server rules a faithful fake reproduces"), spoken to over HTTP.
+/// </summary>
+public sealed class EurekaServerTests : IAsyncLifetime
+{
+    private const string Body = """
+        {"instance":{"instanceId":"host-a:orders:8080","app":"ORDERS","hostName":"host-a","ipAddr":"10.0.0.5","status":"UP",
+         "overriddenstatus":"UNKNOWN","port":{"$":8080,"@enabled":"true"},"securePort":{"$":443,"@enabled":"false"},"vipAddress":"orders",
+         "dataCenterInfo":{"@class":"com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo","name":"MyOwn"},
+         "leaseInfo":{"renewalIntervalInSecs":30,"durationInSecs":90},"metadata":{"zone":"z1"},
+         "lastUpdatedTimestamp":"1000","lastDirtyTimestamp":"1000"}}
+        """;
+
+    private readonly Microsoft.Extensions.Time.Testing.FakeTimeProvider _time = Fakes.RegisteredAgent.NewClock();
+    private FakeEureka _eureka = null!;
+    private HttpClient _json = null!;
+
+    public async Task InitializeAsync()
+    {
+        _eureka = await FakeEureka.StartAsync(_time, deltaRetention: TimeSpan.FromMinutes(3));
+        _json = new HttpClient { BaseAddress = _eureka.ServiceUrl };
+        _json.DefaultRequestHeaders.Accept.ParseAdd("application/json");
+    }
+
+    public async Task DisposeAsync()
+    {
+        _json.Dispose();
+        await _eureka.DisposeAsync();
+    }
+
+    private Task<HttpResponseMessage> Register(string body, string app = "ORDERS", string contentType = "application/json") =>
+        _json.PostAsync($"apps/{app}", new StringContent(body, Encoding.UTF8, contentType));
+
+    private async Task<EurekaApplications> Applications(string path = "apps/") =>
+        EurekaJsonReader.ReadApplications(await _json.GetByteArrayAsync(path));
+
+    [Fact]
+    public async Task Register_Answers204WithNoBody_AndUpperCasesTheApp()
+    {
+        using var response = await Register(Body.Replace("\"app\":\"ORDERS\"", "\"app\":\"orders\"", StringComparison.Ordinal), app: "orders");
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        Assert.Empty(await response.Content.ReadAsByteArrayAsync());
+        var instance = Assert.Single(Assert.Single((await Applications()).Applications).Instances);
+        Assert.Equal("ORDERS", instance.App);
+        Assert.Equal(EurekaActionType.Added, instance.ActionType);
+        Assert.Equal(_time.GetUtcNow().ToUnixTimeMilliseconds(), instance.LastUpdatedTimestamp);
+    }
+
+    [Theory]
+    [InlineData("\"instanceId\":\"host-a:orders:8080\",", "Missing instanceId")]
+    [InlineData("\"hostName\":\"host-a\",", "Missing hostname")]
+    [InlineData("\"ipAddr\":\"10.0.0.5\",", "Missing ip address")]
+    [InlineData("\"app\":\"ORDERS\",", "Missing appName")]
+    [InlineData("\"dataCenterInfo\":{\"@class\":\"com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo\",\"name\":\"MyOwn\"},", "Missing dataCenterInfo")]
+    [InlineData("\"name\":\"MyOwn\"", "Missing dataCenterInfo Name")]
+    public async Task Register_WithoutARequiredField_Answers400(string removed, string message)
+    {
+        using var response = await Register(Body.Replace(removed, "", StringComparison.Ordinal).Replace(",}", "}", StringComparison.Ordinal));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(message, await response.Content.ReadAsStringAsync());
+        Assert.Empty(_eureka.Registry.Instances());
+    }
+
+    [Fact]
+    public async Task Register_UnderAnotherAppName_Answers400()
+    {
+        using var response = await Register(Body, app: "PAYMENTS");
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("Mismatched appName, expecting PAYMENTS but was ORDERS", await response.Content.ReadAsStringAsync());
+    }
+
+    [Theory]
+    [InlineData("not json", "application/json", HttpStatusCode.BadRequest)]
+    [InlineData("<instance/>", "application/xml", HttpStatusCode.UnsupportedMediaType)]
+    public async Task Register_WithABodyItCannotRead_IsRefused(string body, string contentType, HttpStatusCode expected)
+    {
+        using var response = await Register(body, contentType: contentType);
+
+        Assert.Equal(expected, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task RenewAndCancel_OfAnUnknownId_Answer404()
+    {
+        using var renew = await _json.PutAsync("apps/ORDERS/nobody?status=UP&lastDirtyTimestamp=1", null);
+        using var cancel = await _json.DeleteAsync("apps/ORDERS/nobody");
+        using var status = await _json.PutAsync("apps/ORDERS/nobody/status?value=OUT_OF_SERVICE", null);
+
+        Assert.Equal(HttpStatusCode.NotFound, renew.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, cancel.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, status.StatusCode);
+    }
+
+    [Fact]
+    public async Task Ids_AreUrlDecoded_EncodedAndRawAreTheSameInstance()
+    {
+        await Register(Body);
+
+        using var encoded = await _json.PutAsync("apps/ORDERS/host-a%3Aorders%3A8080?status=UP&lastDirtyTimestamp=1000", null);
+        using var raw = await _json.PutAsync("apps/orders/host-a:orders:8080?status=UP&lastDirtyTimestamp=1000", null);
+
+        Assert.Equal(HttpStatusCode.OK, encoded.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, raw.StatusCode);
+    }
+
+    [Fact]
+    public async Task Answers_AreXml_UnlessJsonIsAsked()
+    {
+        await Register(Body);
+        using var plain = new HttpClient { BaseAddress = _eureka.ServiceUrl };
+
+        using var xml = await plain.GetAsync("apps/");
+        using var json = await _json.GetAsync("apps/");
+
+        Assert.Equal("application/xml", xml.Content.Headers.ContentType?.MediaType);
+        var text = await xml.Content.ReadAsStringAsync();
+        Assert.Contains("<applications><versions__delta>", text, StringComparison.Ordinal);
+        Assert.Contains("<port enabled=\"true\">8080</port>", text, StringComparison.Ordinal);
+        Assert.Equal("application/json", json.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task WithRefuseXml_AClientNotAskingForJson_Gets406()
+    {
+        _eureka.Handler.RefuseXml = true;
+        using var plain = new HttpClient { BaseAddress = _eureka.ServiceUrl };
+        plain.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("*/*"));
+
+        using var response = await plain.GetAsync("apps/");
+
+        Assert.Equal(HttpStatusCode.NotAcceptable, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task AppsAndAppsSlash_BothAnswerTheRegistry()
+    {
+        await Register(Body);
+
+        Assert.Single((await Applications("apps")).Applications);
+        Assert.Single((await Applications("apps/")).Applications);
+    }
+
+    [Fact]
+    public async Task TheHash_IsOverTheWholeRegistry_InFullAnswersAndDeltas()
+    {
+        var longLease = Body.Replace("\"durationInSecs\":90", "\"durationInSecs\":600", StringComparison.Ordinal);
+        await Register(longLease);
+        await Register(longLease.Replace("host-a:orders:8080", "host-b:orders:8080", StringComparison.Ordinal).Replace("\"status\":\"UP\"", "\"status\":\"DOWN\"", StringComparison.Ordinal));
+        _time.Advance(TimeSpan.FromMinutes(5)); // both changes are out of the delta window now, the leases are not
+        await _json.PutAsync("apps/ORDERS/host-a:orders:8080?status=UP&lastDirtyTimestamp=1000", null);
+
+        Assert.Equal("DOWN_1_UP_1_", (await Applications()).AppsHashCode);
+        var delta = await Applications("apps/delta");
+        Assert.Equal("DOWN_1_UP_1_", delta.AppsHashCode);
+        Assert.Empty(delta.Applications);
+    }
+
+    [Fact]
+    public async Task TheDelta_KeepsChangesForTheRetentionWindow_WithTheirActionType()
+    {
+        await Register(Body);
+        await _json.PutAsync("apps/ORDERS/host-a:orders:8080/status?value=OUT_OF_SERVICE&lastDirtyTimestamp=2000", null);
+        await _json.DeleteAsync("apps/ORDERS/host-a:orders:8080");
+
+        var delta = await Applications("apps/delta");
+        Assert.Equal([EurekaActionType.Added, EurekaActionType.Modified, EurekaActionType.Deleted], delta.AllInstances().Select(i => i.ActionType));
+        Assert.Equal([EurekaActionType.Added, EurekaActionType.Modified, EurekaActionType.Deleted], (await Applications("apps/delta")).AllInstances().Select(i => i.ActionType));
+
+        _time.Advance(EurekaServerRetention + TimeSpan.FromSeconds(1));
+        Assert.Empty((await Applications("apps/delta")).Applications);
+    }
+
+    [Fact]
+    public async Task ALeaseNotRenewedWithinItsDuration_Expires()
+    {
+        await Register(Body.Replace("\"durationInSecs\":90", "\"durationInSecs\":10", StringComparison.Ordinal));
+
+        _time.Advance(TimeSpan.FromSeconds(9));
+        using (var renew = await _json.PutAsync("apps/ORDERS/host-a:orders:8080?status=UP&lastDirtyTimestamp=1000", null))
+        {
+            Assert.Equal(HttpStatusCode.OK, renew.StatusCode);
+        }
+
+        _time.Advance(TimeSpan.FromSeconds(11));
+        using var late = await _json.PutAsync("apps/ORDERS/host-a:orders:8080?status=UP&lastDirtyTimestamp=1000", null);
+        Assert.Equal(HttpStatusCode.NotFound, late.StatusCode);
+        Assert.Empty((await Applications()).Applications);
+        Assert.Equal(EurekaActionType.Deleted, (await Applications("apps/delta")).AllInstances().Last().ActionType);
+    }
+
+    [Fact]
+    public async Task ARenewWithANewerDirtyTimestamp_Answers404_SoTheClientRegistersAgain()
+    {
+        await Register(Body);
+
+        using var response = await _json.PutAsync("apps/ORDERS/host-a:orders:8080?status=UP&lastDirtyTimestamp=2000", null);
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task StatusResolution_AnOverrideWinsOverAClientUp_ButAClientDownWins()
+    {
+        await Register(Body);
+        using (var overridden = await _json.PutAsync("apps/ORDERS/host-a:orders:8080/status?value=OUT_OF_SERVICE&lastDirtyTimestamp=1000", null))
+        {
+            Assert.Equal(HttpStatusCode.OK, overridden.StatusCode);
+        }
+
+        await Register(Body.Replace("\"1000\"", "\"3000\"", StringComparison.Ordinal));
+        Assert.Equal(InstanceStatus.OutOfService, Status());
+
+        await Register(Body.Replace("\"status\":\"UP\"", "\"status\":\"DOWN\"", StringComparison.Ordinal).Replace("\"1000\"", "\"4000\"", StringComparison.Ordinal));
+        Assert.Equal(InstanceStatus.Down, Status());
+    }
+
+    [Fact]
+    public async Task StatusResolution_AClientCannotMoveItselfFromUpToOutOfServiceByRegistering()
+    {
+        await Register(Body);
+
+        await Register(Body.Replace("\"status\":\"UP\"", "\"status\":\"OUT_OF_SERVICE\"", StringComparison.Ordinal).Replace("\"1000\"", "\"2000\"", StringComparison.Ordinal));
+
+        Assert.Equal(InstanceStatus.Up, Status());
+    }
+
+    [Fact]
+    public async Task TheOverrideValue_IsCaseSensitive()
+    {
+        await Register(Body);
+
+        using var response = await _json.PutAsync("apps/ORDERS/host-a:orders:8080/status?value=out_of_service", null);
+
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+        Assert.Equal(InstanceStatus.Up, Status());
+    }
+
+    [Fact]
+    public async Task RemovingTheOverride_WithAValue_SetsIt_WithoutOne_TheNextRenewIs404()
+    {
+        await Register(Body);
+        await _json.PutAsync("apps/ORDERS/host-a:orders:8080/status?value=OUT_OF_SERVICE", null);
+
+        using (var withValue = await _json.DeleteAsync("apps/ORDERS/host-a:orders:8080/status?value=UP"))
+        {
+            Assert.Equal(HttpStatusCode.OK, withValue.StatusCode);
+        }
+
+        Assert.Equal(InstanceStatus.Up, Status());
+        Assert.Equal(InstanceStatus.Unknown, _eureka.Instance("ORDERS", "host-a:orders:8080")!.OverriddenStatus);
+
+        await _json.PutAsync("apps/ORDERS/host-a:orders:8080/status?value=OUT_OF_SERVICE", null);
+        await _json.DeleteAsync("apps/ORDERS/host-a:orders:8080/status");
+        Assert.Equal(InstanceStatus.Unknown, Status());
+        using var renew = await _json.PutAsync("apps/ORDERS/host-a:orders:8080?status=UP", null);
+        Assert.Equal(HttpStatusCode.NotFound, renew.StatusCode);
+    }
+
+    [Fact]
+    public async Task Vips_AnswerTheApplicationsBehindThem_OrNone()
+    {
+        await Register(Body);
+
+        Assert.Single((await Applications("vips/ORDERS")).Applications);
+        Assert.Empty((await Applications("vips/nothing")).Applications);
+    }
+
+    [Fact]
+    public async Task Metadata_CanBeUpdated()
+    {
+        await Register(Body);
+
+        using var response = await _json.PutAsync("apps/ORDERS/host-a:orders:8080/metadata?team=payments", null);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("payments", _eureka.Instance("ORDERS", "host-a:orders:8080")!.Metadata["team"]);
+        Assert.Equal("z1", _eureka.Instance("ORDERS", "host-a:orders:8080")!.Metadata["zone"]);
+    }
+
+    [Fact]
+    public async Task UnknownPathsAndMethods_AreRefused()
+    {
+        using var unknown = await _json.GetAsync("nothing/here");
+        using var method = await _json.PatchAsync("apps/ORDERS", null);
+
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, method.StatusCode);
+    }
+
+    private static TimeSpan EurekaServerRetention => Sidecar.DevRegistry.EurekaServerRegistry.DefaultDeltaRetention;
+
+    private InstanceStatus? Status() => _eureka.Instance("ORDERS", "host-a:orders:8080")?.Status;
+}

@@ -1,0 +1,83 @@
+using System.Globalization;
+using System.Net;
+using Sidecar.Health;
+using Sidecar.Tests.Fakes;
+using Sidecar.Tests.Support;
+
+namespace Sidecar.Tests.Registration;
+
+/// <summary>SIGTERM on the real process: OUT_OF_SERVICE first, then the drain (still serving), then the lease cancelled, then exit 0.</summary>
+public sealed class ShutdownTests
+{
+    [Fact]
+    public async Task SigTerm_SendsOutOfService_DrainsWhileServing_CancelsTheLease_AndExitsWith0()
+    {
+        await using var eureka = await FakeEureka.StartAsync();
+        var port = LoopbackServer.FreePort();
+        await using var agent = AgentProcess.Start(new Dictionary<string, string>
+        {
+            ["APP_NAME"] = "orders",
+            ["APP_PORT"] = "8080",
+            ["APP_HOST"] = "host-a",
+            ["APP_IP"] = "10.0.0.5",
+            ["APP_HEALTH_URL"] = "",
+            ["EUREKA_URLS"] = eureka.ServiceUrl.AbsoluteUri,
+            ["SIDECAR_PORT"] = port.ToString(CultureInfo.InvariantCulture),
+            ["SIDECAR_DRAIN"] = "1500ms",
+            ["SIDECAR_DATA_DIR"] = RegisteredAgent.NewDataDir(),
+        });
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+        await Eventually.TrueAsync(() => eureka.Instance("ORDERS", "host-a:orders:8080")?.Status == InstanceStatus.Up, "the agent registered", TimeSpan.FromSeconds(20));
+
+        agent.Terminate();
+
+        // The drain: OUT_OF_SERVICE in Eureka, the lease still there, the agent still answering (and no longer ready).
+        await Eventually.TrueAsync(() => eureka.Instance("ORDERS", "host-a:orders:8080")?.Status == InstanceStatus.OutOfService, "OUT_OF_SERVICE reached Eureka");
+        Assert.Equal("pong", await client.GetStringAsync("ping"));
+        Assert.Contains("OUT_OF_SERVICE", await client.GetStringAsync("status"), StringComparison.Ordinal);
+        using (var ready = await client.GetAsync("v1/health/ready"))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        }
+
+        Assert.Empty(eureka.RequestsFor("DELETE"));
+
+        Assert.Equal(0, await agent.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        var exitedAt = DateTimeOffset.UtcNow;
+
+        var outOfService = Assert.Single(eureka.RequestsFor("PUT", "/status"));
+        var cancel = Assert.Single(eureka.RequestsFor("DELETE"));
+        Assert.StartsWith("?value=OUT_OF_SERVICE", outOfService.Query, StringComparison.Ordinal);
+        Assert.Equal("/eureka/apps/ORDERS/host-a%3Aorders%3A8080", cancel.RawTarget);
+        Assert.Equal(200, cancel.StatusCode);
+        Assert.True(outOfService.At < cancel.At, "the status change came before the cancel");
+        Assert.True(cancel.At - outOfService.At >= TimeSpan.FromMilliseconds(1400), $"the drain lasted {cancel.At - outOfService.At}");
+        Assert.True(cancel.At <= exitedAt, "the cancel came before the exit");
+        Assert.Null(eureka.Instance("ORDERS", "host-a:orders:8080"));
+        Assert.Contains("Draining for 1500ms", agent.Stdout, StringComparison.Ordinal);
+        Assert.Contains("Cancelled the lease of ORDERS/host-a:orders:8080", agent.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SigTerm_WithEurekaDown_StillExitsWith0()
+    {
+        await using var eureka = await FakeEureka.StartAsync();
+        await eureka.DownAsync();
+        var port = LoopbackServer.FreePort();
+        await using var agent = AgentProcess.Start(new Dictionary<string, string>
+        {
+            ["APP_NAME"] = "orders",
+            ["APP_PORT"] = "8080",
+            ["APP_HEALTH_URL"] = "",
+            ["EUREKA_URLS"] = eureka.ServiceUrl.AbsoluteUri,
+            ["SIDECAR_PORT"] = port.ToString(CultureInfo.InvariantCulture),
+            ["SIDECAR_DATA_DIR"] = RegisteredAgent.NewDataDir(),
+        });
+        await agent.WaitForOutputAsync("listening on");
+
+        agent.Terminate();
+
+        Assert.Equal(0, await agent.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.DoesNotContain("   at ", agent.Stdout + agent.Stderr, StringComparison.Ordinal);
+    }
+}
