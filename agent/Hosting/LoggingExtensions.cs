@@ -1,6 +1,5 @@
 using Serilog;
 using Serilog.Events;
-using Serilog.Formatting.Compact;
 using Sidecar.Configuration;
 
 namespace Sidecar.Hosting;
@@ -27,7 +26,7 @@ internal static class LoggingExtensions
 
             if (options.LogFormat == LogFormat.Json)
             {
-                configuration.WriteTo.Console(new RenderedCompactJsonFormatter());
+                configuration.WriteTo.Console(new JsonLinesFormatter());
             }
             else
             {
