@@ -1,4 +1,5 @@
 using Sidecar.Health;
+using Sidecar.Supervisor;
 
 namespace Sidecar.Configuration;
 
@@ -14,8 +15,12 @@ internal sealed record AgentOptions
 
     public required AppHealthOptions Health { get; init; }
 
+    public required SupervisorOptions Supervisor { get; init; }
+
+    /// <param name="configuration">Every configuration source, the short variables included.</param>
+    /// <param name="command">The app's command line in supervisor mode (<c>agent run -- CMD...</c>); empty otherwise.</param>
     /// <exception cref="InvalidConfigurationException">When any setting is invalid.</exception>
-    public static AgentOptions Load(IConfiguration configuration)
+    public static AgentOptions Load(IConfiguration configuration, IReadOnlyList<string>? command = null)
     {
         var r = new SettingsReader(configuration);
         var app = AppOptions.Read(r);
@@ -24,6 +29,7 @@ internal sealed record AgentOptions
             App = app,
             Sidecar = SidecarOptions.Read(r, app),
             Health = AppHealthOptions.Read(r, app),
+            Supervisor = SupervisorOptions.Read(r, command ?? []),
         };
 
         return r.Errors.Count == 0 ? options : throw new InvalidConfigurationException(r.Errors);
