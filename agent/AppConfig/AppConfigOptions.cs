@@ -67,7 +67,10 @@ internal sealed record AppConfigOptions
         }
 
         var profiles = r.List("AppConfig:Profile");
-        var pollInterval = r.Duration("AppConfig:PollInterval", TimeSpan.FromSeconds(30), TimeSpan.Zero, TimeSpan.FromDays(1));
+        // SPEC: "0 = never"; a bare 0 needs no unit (DurationParser wants one for any other number).
+        var pollInterval = r.String("AppConfig:PollInterval") == "0"
+            ? TimeSpan.Zero
+            : r.Duration("AppConfig:PollInterval", TimeSpan.FromSeconds(30), TimeSpan.Zero, TimeSpan.FromDays(1));
         if (pollInterval > TimeSpan.Zero && pollInterval < TimeSpan.FromSeconds(1))
         {
             r.AddError("AppConfig:PollInterval", $"'{r.String("AppConfig:PollInterval")}' must be 0 (never) or at least 1s");

@@ -270,6 +270,9 @@ public sealed class FakeConfigServer : IAsyncDisposable
                 context.Response.ContentLength = body.Length;
                 await context.Response.Body.WriteAsync(body.AsMemory(0, body.Length / 2));
                 await context.Response.Body.FlushAsync();
+
+                // Let the client read the status line and the first half before the connection is reset.
+                await Task.Delay(200);
                 context.Abort();
                 return;
             default:
