@@ -31,6 +31,7 @@ internal sealed partial class AppConfigRefresher : BackgroundService
     private ConfigFetchResult? _lastGood;
     private (long Version, string ServerHash, string? ServerVersion)? _saved;
     private string? _failure;
+    private LastKnownGoodCopy? _servedCopy;
     private string _since = "";
 
     public AppConfigRefresher(
@@ -200,6 +201,7 @@ internal sealed partial class AppConfigRefresher : BackgroundService
         else if (saved is not null)
         {
             _serverValues = new Dictionary<string, string>(saved.Values, StringComparer.Ordinal);
+            _servedCopy = saved;
             _failure = fetched.Error;
             var snapshot = _store.Initialize(Effective(), ContinueVersion(saved));
             _saved = (saved.ConfigVersion, AppConfigSnapshot.Hash(saved.Values), saved.ServerVersion);
@@ -367,7 +369,8 @@ internal sealed partial class AppConfigRefresher : BackgroundService
         else if (_serverValues is not null)
         {
             status = new AppConfigStatus(AppConfigSource.LastKnownGood, true,
-                $"last-known-good: copy from {_lastKnownGood.FilePath} ({keys}) served since {_since}; the Config Server gave none{failure}");
+                $"last-known-good: copy saved {_servedCopy?.SavedAt.ToString("u", CultureInfo.InvariantCulture)} from {_servedCopy?.Server} ({keys}), " +
+                $"served since {_since} because the Config Server gave no config: {_failure}");
         }
         else
         {

@@ -210,7 +210,7 @@ internal sealed partial class ConfigServerClient : IDisposable
     [LoggerMessage(EventId = 400, Level = LogLevel.Debug, Message = "Config server {Server} is unreachable: {Error}")]
     private static partial void LogUnreachable(ILogger logger, string server, string error);
 
-    [LoggerMessage(EventId = 401, Level = LogLevel.Information, Message = "Config label {Label} not found on {Server}; trying label {Next}")]
+    [LoggerMessage(EventId = 401, Level = LogLevel.Debug, Message = "Config label {Label} not found on {Server}; trying label {Next}")]
     private static partial void LogLabelNotFound(ILogger logger, string label, string server, string next);
 }
 
