@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Sidecar.Configuration;
+using Sidecar.Hosting;
 
 namespace Sidecar.AppConfig;
 
@@ -51,7 +52,8 @@ internal sealed partial class AppConfigRefresher : BackgroundService
     }
 
     /// <summary>The first load, then the poll loop.</summary>
-    /// <exception cref="InvalidConfigurationException">When <c>CONFIG_FILE</c> cannot be read, or with fail-fast when no config can be loaded.</exception>
+    /// <exception cref="InvalidConfigurationException">When <c>CONFIG_FILE</c> cannot be read.</exception>
+    /// <exception cref="AgentStartException">With fail-fast, when neither the server nor a saved copy gives a config.</exception>
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
         await LoadAsync(cancellationToken).ConfigureAwait(false);
@@ -210,10 +212,9 @@ internal sealed partial class AppConfigRefresher : BackgroundService
         else if (_options.FailFast)
         {
             var attempts = _options.Retry.MaxAttempts;
-            throw new InvalidConfigurationException([
-                $"{AgentVariables.Describe("AppConfig:FailFast")}: no config loaded after {attempts} attempt{(attempts == 1 ? "" : "s")} " +
-                $"({fetched.Error}) and no last-known-good copy in {_lastKnownGood.FilePath}",
-            ]);
+            throw new AgentStartException(
+                $"CONFIG_FAIL_FAST: no config from the Config Server after {attempts} attempt{(attempts == 1 ? "" : "s")} " +
+                $"({fetched.Error}) and no last-known-good copy in {_lastKnownGood.FilePath}");
         }
         else
         {

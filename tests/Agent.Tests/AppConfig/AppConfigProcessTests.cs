@@ -30,7 +30,7 @@ public sealed class AppConfigProcessTests : IDisposable
         Assert.Equal(2, exitCode);
         var line = Assert.Single(agent.Stderr.TrimEnd().Split('\n'));
         Assert.Equal(
-            $"agent: invalid configuration: CONFIG_FAIL_FAST (AppConfig:FailFast): no config loaded after 6 attempts " +
+            $"agent: CONFIG_FAIL_FAST: no config from the Config Server after 6 attempts " +
             $"(every config server is unreachable: {url}: connection refused) and no last-known-good copy in {_support.LastKnownGoodPath}",
             line);
         Assert.DoesNotContain("   at ", agent.Stdout + agent.Stderr, StringComparison.Ordinal);

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using Sidecar.AppConfig;
-using Sidecar.Configuration;
+using Sidecar.Hosting;
 using Sidecar.Tests.Fakes;
 using Sidecar.Tests.Support;
 
@@ -209,9 +209,9 @@ public sealed class AppConfigRefreshTests : IAsyncLifetime
             _support.Time.Advance(TimeSpan.FromMilliseconds(1));
         }
 
-        var error = await Assert.ThrowsAsync<InvalidConfigurationException>(() => starting);
+        var error = await Assert.ThrowsAsync<AgentStartException>(() => starting);
         Assert.Equal(6, _server.Requests.Count);
-        Assert.Contains("CONFIG_FAIL_FAST (AppConfig:FailFast): no config loaded after 6 attempts", error.Message, StringComparison.Ordinal);
+        Assert.StartsWith("CONFIG_FAIL_FAST: no config from the Config Server after 6 attempts", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
