@@ -13,9 +13,5 @@ internal sealed class AppConfigReadinessCheck(AppConfigStore store) : IReadiness
 
     public string Name => CheckName;
 
-    public ReadinessResult Check()
-    {
-        var status = store.Status;
-        return new ReadinessResult(status.Ready, status.Detail);
-    }
+    public ReadinessResult Check() => store.Status;
 }

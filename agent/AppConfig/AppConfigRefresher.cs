@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Sidecar.Configuration;
+using Sidecar.Health;
 using Sidecar.Hosting;
 
 namespace Sidecar.AppConfig;
@@ -355,31 +356,31 @@ internal sealed partial class AppConfigRefresher : BackgroundService
         var snapshot = _store.Current;
         var keys = $"{snapshot.Values.Count} keys, version {snapshot.Version}";
         var failure = _failure is null ? "" : $"; last refresh failed: {_failure}";
-        AppConfigStatus status;
+        ReadinessResult status;
         if (_client is null)
         {
             status = _options.File is { } file
-                ? new AppConfigStatus(AppConfigSource.File, true, $"file: {file} ({keys})")
-                : new AppConfigStatus(AppConfigSource.None, true, "none: no CONFIG_FILE and no CONFIG_SERVER_URLS");
+                ? new ReadinessResult(true, $"file: {file} ({keys})")
+                : new ReadinessResult(true, "none: no CONFIG_FILE and no CONFIG_SERVER_URLS");
         }
         else if (_lastGood is { Environment: { } environment } good)
         {
-            status = new AppConfigStatus(AppConfigSource.Server, true,
+            status = new ReadinessResult(true,
                 $"server: {good.Server}{Describe(environment.Label ?? good.Label, environment.Version)} ({keys}) read {_since}{failure}");
         }
         else if (_serverValues is not null)
         {
-            status = new AppConfigStatus(AppConfigSource.LastKnownGood, true,
+            status = new ReadinessResult(true,
                 $"last-known-good: copy saved {_servedCopy?.SavedAt.ToString("u", CultureInfo.InvariantCulture)} from {_servedCopy?.Server} ({keys}), " +
                 $"served since {_since} because the Config Server gave no config: {_failure}");
         }
         else
         {
-            status = new AppConfigStatus(AppConfigSource.None, false,
+            status = new ReadinessResult(false,
                 $"unavailable: no config from the Config Server and no last-known-good copy ({keys}){failure}");
         }
 
-        _store.SetStatus(status);
+        _store.Status = status;
     }
 
     private static string Describe(string? label, string? version) =>

@@ -1,3 +1,5 @@
+using Sidecar.Health;
+
 namespace Sidecar.AppConfig;
 
 /// <summary>
@@ -10,13 +12,34 @@ internal sealed class AppConfigStore
 {
     private readonly Lock _publishing = new();
     private AppConfigSnapshot _current = new(0, new Dictionary<string, string>());
-    private AppConfigStatus _status = AppConfigStatus.Loading;
+    private ReadinessResult _status = new(false, "loading");
 
     public AppConfigSnapshot Current => Volatile.Read(ref _current);
 
-    public AppConfigStatus Status => Volatile.Read(ref _status);
+    /// <summary>
+    /// Where the served config comes from, for the <c>config</c> entry of <c>/v1/health</c>: one line
+    /// starting with the source (<c>server:</c>, <c>last-known-good:</c>, <c>file:</c>, <c>none:</c>,
+    /// <c>unavailable:</c>); not ready only while a Config Server is configured and neither it nor a
+    /// saved copy ever gave a config.
+    /// </summary>
+    public ReadinessResult Status
+    {
+        get
+        {
+            lock (_publishing)
+            {
+                return _status;
+            }
+        }
 
-    public void SetStatus(AppConfigStatus status) => Volatile.Write(ref _status, status);
+        set
+        {
+            lock (_publishing)
+            {
+                _status = value;
+            }
+        }
+    }
 
     /// <summary>Serves <paramref name="values"/> as version <paramref name="version"/> (the first load, which may continue a saved version).</summary>
     public AppConfigSnapshot Initialize(IReadOnlyDictionary<string, string> values, long version)
@@ -81,28 +104,4 @@ internal sealed record AppConfigChange(long PreviousVersion, long Version, IRead
 
         return new AppConfigChange(previous.Version, next.Version, added, changed, removed);
     }
-}
-
-/// <summary>Where the served config comes from, for <c>/v1/health</c> (check <c>config</c>) and the log.</summary>
-/// <param name="Source">What is served.</param>
-/// <param name="Ready">False only while a Config Server is configured and nothing was ever loaded from it or its saved copy.</param>
-/// <param name="Detail">One human line, starting with the source: <c>server: ...</c>, <c>last-known-good: ...</c>.</param>
-internal sealed record AppConfigStatus(AppConfigSource Source, bool Ready, string Detail)
-{
-    public static readonly AppConfigStatus Loading = new(AppConfigSource.None, false, "loading");
-}
-
-internal enum AppConfigSource
-{
-    /// <summary>Nothing: no file, no server (or nothing loaded yet).</summary>
-    None,
-
-    /// <summary>The local file only (no Config Server configured).</summary>
-    File,
-
-    /// <summary>The Config Server (over the file).</summary>
-    Server,
-
-    /// <summary>The last-known-good copy of an earlier server load (over the file): every server was unreachable at start.</summary>
-    LastKnownGood,
 }

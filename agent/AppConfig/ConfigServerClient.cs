@@ -48,8 +48,6 @@ internal sealed partial class ConfigServerClient : IDisposable
         };
     }
 
-    public IReadOnlyList<ConfigServerEndpoint> Endpoints => _endpoints;
-
     /// <summary>Asks the servers in order until one answers.</summary>
     public async Task<ConfigFetchResult> FetchAsync(CancellationToken cancellationToken)
     {
