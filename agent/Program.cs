@@ -1,3 +1,4 @@
+using Sidecar.AppConfig;
 using Sidecar.Configuration;
 using Sidecar.Discovery;
 using Sidecar.Health;
@@ -25,6 +26,7 @@ internal static class Program
         builder.Services.AddAppHealth(options.Health);
         builder.Services.AddRegistration();
         builder.Services.AddDiscovery();
+        builder.Services.AddAppConfig(options.AppConfig, options.Sidecar);
         builder.Services.AddSupervisor(options.Supervisor);
         overrides?.Services?.Invoke(builder.Services);
 
@@ -33,6 +35,7 @@ internal static class Program
         app.MapAgentIndex();
         app.MapHealthApi();
         app.MapRegistrationApi();
+        app.MapAppConfigApi();
         return app;
     }
 }

@@ -1,3 +1,4 @@
+using Sidecar.AppConfig;
 using Sidecar.Health;
 using Sidecar.Supervisor;
 
@@ -17,6 +18,8 @@ internal sealed record AgentOptions
 
     public required SupervisorOptions Supervisor { get; init; }
 
+    public required AppConfigOptions AppConfig { get; init; }
+
     /// <param name="configuration">Every configuration source, the short variables included.</param>
     /// <param name="command">The app's command line in supervisor mode (<c>agent run -- CMD...</c>); empty otherwise.</param>
     /// <exception cref="InvalidConfigurationException">When any setting is invalid.</exception>
@@ -30,6 +33,7 @@ internal sealed record AgentOptions
             Sidecar = SidecarOptions.Read(r, app),
             Health = AppHealthOptions.Read(r, app),
             Supervisor = SupervisorOptions.Read(r, command ?? []),
+            AppConfig = AppConfigOptions.Read(r, app),
         };
 
         return r.Errors.Count == 0 ? options : throw new InvalidConfigurationException(r.Errors);
