@@ -1,8 +1,10 @@
+using Sidecar.AppConfig;
 using Sidecar.Configuration;
 using Sidecar.Discovery;
 using Sidecar.Health;
 using Sidecar.Hosting;
 using Sidecar.Registration;
+using Sidecar.Supervisor;
 
 namespace Sidecar;
 
@@ -12,15 +14,20 @@ internal static class Program
 
     /// <summary>The agent's wiring: each capability adds its services and maps its routes here.</summary>
     /// <exception cref="InvalidConfigurationException">When a setting is invalid.</exception>
-    internal static WebApplication CreateApp(string[] args, AgentHostOverrides? overrides = null)
+    /// <param name="args">Configuration switches (<c>--Section:Key=value</c>).</param>
+    /// <param name="overrides">A test's environment and adjustments; null in production.</param>
+    /// <param name="command">The app to supervise (<c>agent run -- CMD...</c>); empty otherwise.</param>
+    internal static WebApplication CreateApp(string[] args, AgentHostOverrides? overrides = null, IReadOnlyList<string>? command = null)
     {
         var builder = WebApplication.CreateSlimBuilder(args);
-        var options = builder.AddAgentConfiguration(overrides);
+        var options = builder.AddAgentConfiguration(overrides, command ?? []);
         builder.AddAgentLogging(options.Sidecar);
         builder.AddAgentListeners(options.Sidecar);
         builder.Services.AddAppHealth(options.Health);
         builder.Services.AddRegistration(options);
         builder.Services.AddDiscovery(options);
+        builder.Services.AddAppConfig(options.AppConfig, options.Sidecar);
+        builder.Services.AddSupervisor(options.Supervisor);
         overrides?.Services?.Invoke(builder.Services);
 
         var app = builder.Build();
@@ -29,6 +36,7 @@ internal static class Program
         app.MapHealthApi();
         app.MapRegistrationApi();
         app.MapDiscoveryApi();
+        app.MapAppConfigApi();
         return app;
     }
 }

@@ -1,5 +1,7 @@
+using Sidecar.AppConfig;
 using Sidecar.Health;
 using Sidecar.Registration;
+using Sidecar.Supervisor;
 
 namespace Sidecar.Configuration;
 
@@ -17,8 +19,14 @@ internal sealed record AgentOptions
 
     public required EurekaOptions Eureka { get; init; }
 
+    public required SupervisorOptions Supervisor { get; init; }
+
+    public required AppConfigOptions AppConfig { get; init; }
+
+    /// <param name="configuration">Every configuration source, the short variables included.</param>
+    /// <param name="command">The app's command line in supervisor mode (<c>agent run -- CMD...</c>); empty otherwise.</param>
     /// <exception cref="InvalidConfigurationException">When any setting is invalid.</exception>
-    public static AgentOptions Load(IConfiguration configuration)
+    public static AgentOptions Load(IConfiguration configuration, IReadOnlyList<string>? command = null)
     {
         var r = new SettingsReader(configuration);
         var app = AppOptions.Read(r);
@@ -28,6 +36,8 @@ internal sealed record AgentOptions
             Sidecar = SidecarOptions.Read(r, app),
             Health = AppHealthOptions.Read(r, app),
             Eureka = EurekaOptions.Read(r, app),
+            Supervisor = SupervisorOptions.Read(r, command ?? []),
+            AppConfig = AppConfigOptions.Read(r, app),
         };
 
         return r.Errors.Count == 0 ? options : throw new InvalidConfigurationException(r.Errors);

@@ -10,7 +10,10 @@ internal static class ConfigurationExtensions
     /// variables (below the command line), reads and validates every option, and registers them.
     /// </summary>
     /// <exception cref="InvalidConfigurationException">When a setting is invalid.</exception>
-    public static AgentOptions AddAgentConfiguration(this WebApplicationBuilder builder, AgentHostOverrides? overrides)
+    /// <param name="builder">The agent's builder.</param>
+    /// <param name="overrides">A test's environment and adjustments; null in production.</param>
+    /// <param name="command">The app's command line in supervisor mode; empty otherwise.</param>
+    public static AgentOptions AddAgentConfiguration(this WebApplicationBuilder builder, AgentHostOverrides? overrides, IReadOnlyList<string> command)
     {
         var sources = builder.Configuration.Sources;
         if (overrides?.Environment is { } environment)
@@ -38,7 +41,13 @@ internal static class ConfigurationExtensions
             sources.Add(mapped);
         }
 
-        var options = AgentOptions.Load(builder.Configuration);
+        if (command.Count > 0 && string.IsNullOrWhiteSpace(builder.Configuration["App:Port"]))
+        {
+            // Supervisor mode without APP_PORT: pick a free port and hand it to the app (like dapr run's app port).
+            builder.Configuration.AddInMemoryCollection([new("App:Port", FreeLoopbackPort().ToString(System.Globalization.CultureInfo.InvariantCulture))]);
+        }
+
+        var options = AgentOptions.Load(builder.Configuration, command);
         if (overrides?.Options is { } adjust)
         {
             options = adjust(options);
@@ -49,7 +58,19 @@ internal static class ConfigurationExtensions
         builder.Services.AddSingleton(options.App);
         builder.Services.AddSingleton(options.Health);
         builder.Services.AddSingleton(options.Eureka);
+        builder.Services.AddSingleton(options.Supervisor);
+        builder.Services.AddSingleton(options.AppConfig);
+        builder.Services.AddSingleton<AgentExit>();
+        // Stopping may take the drain plus the app's grace period: never cut it short.
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.Sidecar.Drain + options.Supervisor.GracePeriod + TimeSpan.FromSeconds(15));
         return options;
+    }
+
+    private static int FreeLoopbackPort()
+    {
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        return ((System.Net.IPEndPoint)socket.LocalEndPoint!).Port;
     }
 
     // The same Section__Key convention the environment provider applies, for a test's environment.

@@ -1,6 +1,5 @@
 using Serilog;
 using Serilog.Events;
-using Serilog.Formatting.Compact;
 using Sidecar.Configuration;
 
 namespace Sidecar.Hosting;
@@ -23,11 +22,13 @@ internal static class LoggingExtensions
                 .MinimumLevel.Is(options.LogLevel)
                 .MinimumLevel.Override("Microsoft", LevelAtLeast(options.LogLevel, LogEventLevel.Warning))
                 .MinimumLevel.Override("System.Net.Http", LevelAtLeast(options.LogLevel, LogEventLevel.Warning))
+                // A start-up failure is reported once, as one line, by AgentCommandLine: not again with a stack trace.
+                .MinimumLevel.Override("Microsoft.Extensions.Hosting.Internal.Host", LogEventLevel.Fatal)
                 .Enrich.FromLogContext();
 
             if (options.LogFormat == LogFormat.Json)
             {
-                configuration.WriteTo.Console(new RenderedCompactJsonFormatter());
+                configuration.WriteTo.Console(new JsonLinesFormatter());
             }
             else
             {

@@ -1,6 +1,7 @@
 using Sidecar.Configuration;
 using Sidecar.Discovery;
 using Sidecar.Health;
+using Sidecar.Hosting;
 
 namespace Sidecar.Registration;
 
@@ -31,6 +32,7 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
     private readonly EurekaHttpClient _client;
     private readonly InstanceStatusProvider _status;
     private readonly AppHealthMonitor _health;
+    private readonly AgentExit _exit;
     private readonly TimeProvider _time;
     private readonly ILogger<EurekaRegistrationService> _logger;
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -57,9 +59,11 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
         EurekaHttpClient client,
         InstanceStatusProvider status,
         AppHealthMonitor health,
+        AgentExit exit,
         TimeProvider time,
         ILogger<EurekaRegistrationService> logger)
     {
+        _exit = exit;
         _options = options;
         _drain = sidecar.Drain;
         _instance = instance;
@@ -119,7 +123,8 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
             _gate.Release();
         }
 
-        if (!_everRegistered || _drain <= TimeSpan.Zero)
+        // No drain when nobody ever found us, or when the supervised app is already gone (nothing left to drain for).
+        if (!_everRegistered || _drain <= TimeSpan.Zero || _exit.AppGone)
         {
             return;
         }

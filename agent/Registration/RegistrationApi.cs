@@ -29,8 +29,10 @@ internal static class RegistrationApi
         services.AddHostedService(sp => sp.GetRequiredService<EurekaRegistrationService>());
         services.AddSingleton<IReadinessCheck>(sp => sp.GetRequiredService<EurekaRegistrationService>());
 
-        // The drain runs inside the host's shutdown: give it the drain plus time to cancel the lease (3 attempts of up to 8 s).
-        var needed = options.Sidecar.Drain + (3 * options.Eureka.ReadTimeout) + TimeSpan.FromSeconds(5);
+        // The drain runs inside the host's shutdown: give it the drain, the supervised app's grace period,
+        // and time to cancel the lease (3 attempts of up to the read time-out).
+        var grace = options.Supervisor.Command.Count > 0 ? options.Supervisor.GracePeriod : TimeSpan.Zero;
+        var needed = options.Sidecar.Drain + grace + (3 * options.Eureka.ReadTimeout) + TimeSpan.FromSeconds(5);
         services.Configure<HostOptions>(host =>
         {
             if (host.ShutdownTimeout < needed)

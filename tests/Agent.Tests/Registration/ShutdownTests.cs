@@ -80,4 +80,64 @@ public sealed class ShutdownTests
         Assert.Equal(0, await agent.WaitForExitAsync(TimeSpan.FromSeconds(30)));
         Assert.DoesNotContain("   at ", agent.Stdout + agent.Stderr, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task SigTerm_InSupervisorMode_ReachesTheAppAfterOutOfServiceAndTheDrain_AndBeforeTheCancel()
+    {
+        await using var eureka = await FakeEureka.StartAsync();
+        var marker = Path.Combine(Directory.CreateTempSubdirectory("eureka-supervisor").FullName, "sigterm-at");
+        var script = $$"""
+            import signal, sys, time
+            def stop(*_):
+                open(r"{{marker}}", "w").write(str(int(time.time() * 1000)))
+                sys.exit(0)
+            signal.signal(signal.SIGTERM, stop)
+            print("child " + "ready", flush=True)
+            while True: time.sleep(0.02)
+            """;
+        await using var agent = AgentProcess.Start(new Dictionary<string, string>
+        {
+            ["APP_NAME"] = "orders",
+            ["APP_PORT"] = "8080",
+            ["APP_HOST"] = "host-a",
+            ["APP_HEALTH_URL"] = "",
+            ["EUREKA_URLS"] = eureka.ServiceUrl.AbsoluteUri,
+            ["SIDECAR_PORT"] = LoopbackServer.FreePort().ToString(CultureInfo.InvariantCulture),
+            ["SIDECAR_DRAIN"] = "500ms",
+            ["SIDECAR_DATA_DIR"] = RegisteredAgent.NewDataDir(),
+        }, "run", "--", "python3", "-c", script);
+        await agent.WaitForOutputAsync("child ready");
+        await Eventually.TrueAsync(() => eureka.Instance("ORDERS", "host-a:orders:8080")?.Status == InstanceStatus.Up, "the agent registered", TimeSpan.FromSeconds(20));
+
+        agent.Terminate();
+
+        Assert.Equal(0, await agent.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        var sigtermAt = DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(await File.ReadAllTextAsync(marker), CultureInfo.InvariantCulture));
+        var outOfService = Assert.Single(eureka.RequestsFor("PUT", "/status"));
+        var cancel = Assert.Single(eureka.RequestsFor("DELETE"));
+        Assert.True(outOfService.At + TimeSpan.FromMilliseconds(450) <= sigtermAt, $"OUT_OF_SERVICE at {outOfService.At:O}, then the drain, then the app's SIGTERM at {sigtermAt:O}");
+        Assert.True(sigtermAt <= cancel.At, $"the app's SIGTERM at {sigtermAt:O} before the cancel at {cancel.At:O}");
+        Directory.Delete(Path.GetDirectoryName(marker)!, recursive: true);
+    }
+
+    [Fact]
+    public async Task TheSupervisedAppExitingOnItsOwn_CancelsTheLeaseWithoutADrain_AndExitsWithItsCode()
+    {
+        await using var eureka = await FakeEureka.StartAsync();
+        await using var agent = AgentProcess.Start(new Dictionary<string, string>
+        {
+            ["APP_NAME"] = "orders",
+            ["APP_PORT"] = "8080",
+            ["APP_HOST"] = "host-a",
+            ["APP_HEALTH_URL"] = "",
+            ["EUREKA_URLS"] = eureka.ServiceUrl.AbsoluteUri,
+            ["SIDECAR_PORT"] = LoopbackServer.FreePort().ToString(CultureInfo.InvariantCulture),
+            ["SIDECAR_DRAIN"] = "1m",
+            ["SIDECAR_DATA_DIR"] = RegisteredAgent.NewDataDir(),
+        }, "run", "--", "python3", "-c", "import time, sys; time.sleep(2); sys.exit(3)");
+
+        Assert.Equal(3, await agent.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Single(eureka.RequestsFor("DELETE"));
+        Assert.DoesNotContain("Draining", agent.Stdout, StringComparison.Ordinal);
+    }
 }

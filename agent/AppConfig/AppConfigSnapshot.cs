@@ -1,0 +1,116 @@
+using System.Buffers;
+using System.Collections.Frozen;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+
+namespace Sidecar.AppConfig;
+
+/// <summary>
+/// One version of the app's effective config: immutable, so a request reads it without locks and
+/// never sees half a refresh. <see cref="Superseded"/> completes when a newer version replaces it,
+/// which is what a long-poll waits on.
+/// </summary>
+internal sealed class AppConfigSnapshot
+{
+    private readonly TaskCompletionSource _superseded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public AppConfigSnapshot(long version, IReadOnlyDictionary<string, string> values)
+    {
+        Version = version;
+        ETag = "\"" + version.ToString(CultureInfo.InvariantCulture) + "\"";
+        Values = values.ToFrozenDictionary(StringComparer.Ordinal);
+        var keys = new string[Values.Count];
+        Values.Keys.CopyTo(keys, 0);
+        Array.Sort(keys, StringComparer.Ordinal);
+        Keys = keys;
+        ContentHash = Hash(keys, Values);
+        Json = WriteJson(keys, Values, "");
+    }
+
+    /// <summary>The agent's config version: starts at 1 and grows by one on every real change.</summary>
+    public long Version { get; }
+
+    /// <summary><see cref="Version"/> as a quoted entity tag.</summary>
+    public string ETag { get; }
+
+    public FrozenDictionary<string, string> Values { get; }
+
+    /// <summary>The keys in ordinal order: <c>/v1/config</c> lists them sorted and finds a prefix by binary search.</summary>
+    public IReadOnlyList<string> Keys { get; }
+
+    /// <summary>SHA-256 of the sorted keys and values: equal content, equal hash.</summary>
+    public string ContentHash { get; }
+
+    /// <summary>The whole config as a flat JSON object, written once so <c>GET /v1/config</c> only copies bytes.</summary>
+    public ReadOnlyMemory<byte> Json { get; }
+
+    /// <summary>Completes when a newer snapshot replaces this one.</summary>
+    public Task Superseded => _superseded.Task;
+
+    internal void MarkSuperseded() => _superseded.TrySetResult();
+
+    /// <summary>The keys starting with <paramref name="prefix"/>, as a flat JSON object.</summary>
+    public ReadOnlyMemory<byte> JsonWithPrefix(string prefix) =>
+        prefix.Length == 0 ? Json : WriteJson(Keys, Values, prefix);
+
+    public static string Hash(IReadOnlyDictionary<string, string> values)
+    {
+        var keys = values.Keys.ToArray();
+        Array.Sort(keys, StringComparer.Ordinal);
+        return Hash(keys, values);
+    }
+
+    private static string Hash(IReadOnlyList<string> sortedKeys, IReadOnlyDictionary<string, string> values)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        Span<byte> separator = [0];
+        foreach (var key in sortedKeys)
+        {
+            hash.AppendData(Encoding.UTF8.GetBytes(key));
+            hash.AppendData(separator);
+            hash.AppendData(Encoding.UTF8.GetBytes(values[key]));
+            hash.AppendData(separator);
+        }
+
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    private static ReadOnlyMemory<byte> WriteJson(IReadOnlyList<string> sortedKeys, IReadOnlyDictionary<string, string> values, string prefix)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            for (var i = FirstWithPrefix(sortedKeys, prefix); i < sortedKeys.Count && sortedKeys[i].StartsWith(prefix, StringComparison.Ordinal); i++)
+            {
+                writer.WriteString(sortedKeys[i], values[sortedKeys[i]]);
+            }
+
+            writer.WriteEndObject();
+        }
+
+        return buffer.WrittenMemory;
+    }
+
+    // Keys sharing a prefix are contiguous in ordinal order: find the first by binary search.
+    private static int FirstWithPrefix(IReadOnlyList<string> sortedKeys, string prefix)
+    {
+        int low = 0, high = sortedKeys.Count;
+        while (low < high)
+        {
+            var mid = (low + high) >>> 1;
+            if (string.CompareOrdinal(sortedKeys[mid], prefix) < 0)
+            {
+                low = mid + 1;
+            }
+            else
+            {
+                high = mid;
+            }
+        }
+
+        return low;
+    }
+}

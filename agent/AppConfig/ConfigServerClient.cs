@@ -1,0 +1,275 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Text;
+using Sidecar.Configuration;
+using Sidecar.Hosting;
+
+namespace Sidecar.AppConfig;
+
+/// <summary>
+/// Reads the app's environment from a Spring Cloud Config Server (protocols/config-server.md):
+/// <c>GET {uri}/{application}/{profiles}[/{label}]</c> with <c>Accept: application/json</c>, Basic auth,
+/// <c>X-Config-Token</c> and configured headers. Servers are tried in order, but only a server that gives
+/// no answer (refused, reset, time-out before the status line) moves on to the next; one that answers,
+/// whatever it answers, decides. Labels are tried in order on a 404. Never throws for the server's failures.
+/// </summary>
+internal sealed partial class ConfigServerClient : IDisposable
+{
+    // An environment is a few KiB; a cap keeps a broken proxy from making the agent buffer gigabytes.
+    internal const int MaxBodyBytes = 16 * 1024 * 1024;
+
+    private readonly AppConfigOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger<ConfigServerClient> _logger;
+    private readonly HttpClient _client;
+    private readonly ConfigServerEndpoint[] _endpoints;
+
+    public ConfigServerClient(AppConfigOptions options, TimeProvider time, ILogger<ConfigServerClient> logger)
+    {
+        _options = options;
+        _time = time;
+        _logger = logger;
+        _endpoints = options.ServerUrls.Select(u => ConfigServerEndpoint.Create(u, options)).ToArray();
+        _client = new HttpClient(new SocketsHttpHandler
+        {
+            // The agent's own environment may point HTTP_PROXY at the agent (supervisor mode): never use it.
+            UseProxy = false,
+            UseCookies = false,
+
+            // A redirect would carry X-Config-Token and custom headers to another host: not followed.
+            AllowAutoRedirect = false,
+            AutomaticDecompression = DecompressionMethods.All,
+            ConnectTimeout = options.Timeout,
+            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(2),
+        })
+        {
+            Timeout = System.Threading.Timeout.InfiniteTimeSpan, // our own token carries the time-out (on the injected clock)
+        };
+    }
+
+    /// <summary>Asks the servers in order until one answers.</summary>
+    public async Task<ConfigFetchResult> FetchAsync(CancellationToken cancellationToken)
+    {
+        var unreachable = new List<string>(_endpoints.Length);
+        foreach (var endpoint in _endpoints)
+        {
+            var result = await FetchFromAsync(endpoint, cancellationToken).ConfigureAwait(false);
+            if (!result.Unreachable)
+            {
+                return result;
+            }
+
+            LogUnreachable(_logger, endpoint.Display, result.Error!);
+            unreachable.Add(result.Error!);
+        }
+
+        return ConfigFetchResult.Failure(null, "every config server is unreachable: " + string.Join("; ", unreachable), unreachable: true);
+    }
+
+    public void Dispose() => _client.Dispose();
+
+    private async Task<ConfigFetchResult> FetchFromAsync(ConfigServerEndpoint endpoint, CancellationToken cancellationToken)
+    {
+        string?[] labels = _options.Labels.Count > 0 ? [.. _options.Labels] : [null];
+        for (var i = 0; i < labels.Length; i++)
+        {
+            var label = labels[i];
+            var result = await RequestAsync(endpoint, label, cancellationToken).ConfigureAwait(false);
+            if (result.StatusCode == StatusCodes.Status404NotFound && label is not null && i + 1 < labels.Length)
+            {
+                // protocols/config-server.md, Errors: 404 for an unknown label, try the next one.
+                LogLabelNotFound(_logger, label, endpoint.Display, labels[i + 1]!);
+                continue;
+            }
+
+            return result;
+        }
+
+        throw new System.Diagnostics.UnreachableException(); // the last label always returns
+    }
+
+    private async Task<ConfigFetchResult> RequestAsync(ConfigServerEndpoint endpoint, string? label, CancellationToken cancellationToken)
+    {
+        var url = endpoint.EnvironmentUrl(_options.AppName!, _options.Profiles, label);
+        var where = label is null ? endpoint.Display : $"{endpoint.Display} (label {label})";
+        using var timeout = new CancellationTokenSource(_options.Timeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        using var request = new HttpRequestMessage(HttpMethod.Get, url);
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        request.Headers.UserAgent.Add(new ProductInfoHeaderValue("sidecar-agent", AgentIndexApi.Version));
+        if (endpoint.Authorization is { } authorization)
+        {
+            request.Headers.Authorization = authorization;
+        }
+
+        if (_options.Token is { } token)
+        {
+            request.Headers.TryAddWithoutValidation("X-Config-Token", token);
+        }
+
+        foreach (var (name, value) in _options.Headers)
+        {
+            request.Headers.Remove(name);
+            request.Headers.TryAddWithoutValidation(name, value);
+        }
+
+        HttpResponseMessage response;
+        try
+        {
+            response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            return ConfigFetchResult.Failure(label, $"{where}: no answer within {DurationParser.Format(_options.Timeout)}", unreachable: true);
+        }
+        catch (HttpRequestException ex)
+        {
+            return ConfigFetchResult.Failure(label, $"{where}: {Describe(ex)}", unreachable: true);
+        }
+
+        using (response)
+        {
+            var code = (int)response.StatusCode;
+            if (code != StatusCodes.Status200OK)
+            {
+                var hint = code switch
+                {
+                    401 or 403 => " (check the credentials: URL userinfo, AppConfig:Username/Password, AppConfig:Token)",
+                    404 when label is not null => $" (label '{label}' not found)",
+                    >= 300 and < 400 => " (redirects are not followed: set CONFIG_SERVER_URLS to the final URL)",
+                    _ => "",
+                };
+                return ConfigFetchResult.Failure(label, $"{where}: HTTP {code} {response.ReasonPhrase}{hint}".TrimEnd(), unreachable: false, statusCode: code);
+            }
+
+            try
+            {
+                var body = await ReadBodyAsync(response.Content, linked.Token).ConfigureAwait(false);
+                var environment = ConfigServerEnvironment.Parse(body);
+                return ConfigFetchResult.Success(endpoint.Display, label, environment);
+            }
+            catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                return ConfigFetchResult.Failure(label, $"{where}: the answer did not complete within {DurationParser.Format(_options.Timeout)}", unreachable: false);
+            }
+            catch (Exception ex) when (ex is HttpRequestException or IOException)
+            {
+                return ConfigFetchResult.Failure(label, $"{where}: the answer was cut short", unreachable: false);
+            }
+            catch (FormatException ex)
+            {
+                return ConfigFetchResult.Failure(label, $"{where}: invalid answer: {ex.Message}", unreachable: false);
+            }
+        }
+    }
+
+    private static async Task<ReadOnlyMemory<byte>> ReadBodyAsync(HttpContent content, CancellationToken cancellationToken)
+    {
+        if (content.Headers.ContentLength > MaxBodyBytes)
+        {
+            throw new FormatException($"the answer is larger than {MaxBodyBytes / (1024 * 1024)} MiB");
+        }
+
+        var stream = await content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            using var buffer = new MemoryStream();
+            var chunk = new byte[16 * 1024];
+            int read;
+            while ((read = await stream.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                if (buffer.Length + read > MaxBodyBytes)
+                {
+                    throw new FormatException($"the answer is larger than {MaxBodyBytes / (1024 * 1024)} MiB");
+                }
+
+                buffer.Write(chunk, 0, read);
+            }
+
+            return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+        }
+    }
+
+    private static string Describe(HttpRequestException ex) => ex.InnerException switch
+    {
+        SocketException { SocketErrorCode: SocketError.ConnectionRefused } => "connection refused",
+        SocketException socket => "connection failed: " + socket.SocketErrorCode,
+        _ => ex.HttpRequestError switch
+        {
+            HttpRequestError.ConnectionError => "connection failed",
+            HttpRequestError.NameResolutionError => "host name not found",
+            HttpRequestError.SecureConnectionError => "TLS handshake failed",
+            HttpRequestError.ResponseEnded => "connection closed before an answer",
+            _ => "no answer: " + ex.HttpRequestError,
+        },
+    };
+
+    [LoggerMessage(EventId = 400, Level = LogLevel.Debug, Message = "Config server {Server} is unreachable: {Error}")]
+    private static partial void LogUnreachable(ILogger logger, string server, string error);
+
+    [LoggerMessage(EventId = 401, Level = LogLevel.Debug, Message = "Config label {Label} not found on {Server}; trying label {Next}")]
+    private static partial void LogLabelNotFound(ILogger logger, string label, string server, string next);
+}
+
+/// <summary>One configured server: its URL without userinfo (safe to log) and the Basic credentials for it.</summary>
+internal sealed record ConfigServerEndpoint(Uri BaseUri, string Display, AuthenticationHeaderValue? Authorization)
+{
+    /// <summary>The URL's userinfo wins for that URL; otherwise <c>AppConfig:Username</c>/<c>Password</c> (as Spring's config client does).</summary>
+    public static ConfigServerEndpoint Create(Uri url, AppConfigOptions options)
+    {
+        string? user = options.Username, password = options.Password;
+        if (url.UserInfo is { Length: > 0 } userInfo && userInfo != ":")
+        {
+            var colon = userInfo.IndexOf(':', StringComparison.Ordinal);
+            user = Uri.UnescapeDataString(colon < 0 ? userInfo : userInfo[..colon]);
+            password = colon < 0 ? "" : Uri.UnescapeDataString(userInfo[(colon + 1)..]);
+        }
+
+        var bare = url.GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped);
+        if (!bare.EndsWith('/'))
+        {
+            bare += "/";
+        }
+
+        var authorization = user is null && password is null
+            ? null
+            : new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{user}:{password}")));
+        return new ConfigServerEndpoint(new Uri(bare), bare, authorization);
+    }
+
+    /// <summary><c>{base}/{application}/{profiles}[/{label}]</c>, each segment escaped, a <c>/</c> in a label sent as <c>(_)</c>.</summary>
+    public Uri EnvironmentUrl(string application, IReadOnlyList<string> profiles, string? label)
+    {
+        var builder = new StringBuilder(BaseUri.AbsoluteUri);
+        builder.Append(Segment(application)).Append('/');
+        for (var i = 0; i < profiles.Count; i++)
+        {
+            builder.Append(i == 0 ? "" : ",").Append(Segment(profiles[i]));
+        }
+
+        if (label is not null)
+        {
+            builder.Append('/').Append(Segment(label.Replace("/", "(_)", StringComparison.Ordinal)));
+        }
+
+        return new Uri(builder.ToString());
+    }
+
+    // Escapes everything but RFC 3986 unreserved characters, keeping ( and ) readable as Spring writes (_).
+    private static string Segment(string value) =>
+        Uri.EscapeDataString(value).Replace("%28", "(", StringComparison.Ordinal).Replace("%29", ")", StringComparison.Ordinal);
+}
+
+/// <summary>The outcome of one fetch: an environment, or why there is none.</summary>
+/// <param name="Unreachable">True when no server answered at all (so the next URL was, or would be, tried).</param>
+internal sealed record ConfigFetchResult(string? Server, string? Label, ConfigServerEnvironment? Environment, string? Error, bool Unreachable, int? StatusCode)
+{
+    public bool Succeeded => Environment is not null;
+
+    public static ConfigFetchResult Success(string server, string? label, ConfigServerEnvironment environment) =>
+        new(server, label, environment, null, false, StatusCodes.Status200OK);
+
+    public static ConfigFetchResult Failure(string? label, string error, bool unreachable, int? statusCode = null) =>
+        new(null, label, null, error, unreachable, statusCode);
+}

@@ -1,0 +1,144 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Sidecar.Configuration;
+using Sidecar.Hosting;
+
+namespace Sidecar.Supervisor;
+
+/// <summary>
+/// Supervisor mode (SPEC section 1, like <c>dapr run</c>): starts the app as a child once the API
+/// listens, with <c>SIDECAR_URL</c>, <c>SIDECAR_PORT</c> and <c>APP_PORT</c> in its environment and
+/// its output passed through. On SIGTERM the host first runs the registration's drain
+/// (OUT_OF_SERVICE while still forwarding), then this service's stop sends the child SIGTERM and
+/// kills it after the grace period, then the lease is cancelled. When the app exits on its own,
+/// the agent stops without a drain and exits with the app's exit code.
+/// </summary>
+internal sealed partial class AppProcess(
+    SupervisorOptions options,
+    SidecarOptions sidecar,
+    AppOptions app,
+    AgentExit exit,
+    IHostApplicationLifetime lifetime,
+    ILogger<AppProcess> logger) : IHostedLifecycleService, IDisposable
+{
+    private const int SigTerm = 15;
+    private Process? _process;
+    private Task _exited = Task.CompletedTask;
+
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>The API is listening: the app may call it from its first line.</summary>
+    public Task StartedAsync(CancellationToken cancellationToken)
+    {
+        var start = new ProcessStartInfo(options.Command[0]) { UseShellExecute = false };
+        for (var i = 1; i < options.Command.Count; i++)
+        {
+            start.ArgumentList.Add(options.Command[i]);
+        }
+
+        var host = sidecar.BindAddress.Equals(System.Net.IPAddress.Any) ? "127.0.0.1" : sidecar.BindAddress.ToString();
+        start.Environment["SIDECAR_URL"] = $"http://{host}:{sidecar.Port}";
+        start.Environment["SIDECAR_PORT"] = sidecar.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (app.Port is { } port)
+        {
+            start.Environment["APP_PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        var process = new Process { StartInfo = start, EnableRaisingEvents = true };
+        try
+        {
+            process.Start();
+        }
+        catch (Win32Exception ex)
+        {
+            process.Dispose();
+            var reason = ex.NativeErrorCode switch
+            {
+                2 => "no such file or directory (is it on PATH?)",
+                13 => "permission denied (is it executable?)",
+                8 => "not an executable file",
+                _ => ex.Message,
+            };
+            throw new AgentStartException($"cannot start '{options.Command[0]}': {reason}");
+        }
+
+        _process = process;
+        LogStarted(logger, Describe(options.Command), process.Id);
+        _exited = WatchAsync(process);
+        return Task.CompletedTask;
+    }
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>Runs after the drain (StoppingAsync of registration): SIGTERM, then SIGKILL after the grace period.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_process is not { } process || process.HasExited)
+        {
+            return;
+        }
+
+        LogStopping(logger, process.Id, DurationParser.Format(options.GracePeriod));
+        _ = Kill(process.Id, SigTerm);
+        try
+        {
+            await _exited.WaitAsync(options.GracePeriod, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            LogKilling(logger, process.Id);
+            process.Kill(entireProcessTree: true);
+            await _exited.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+        }
+    }
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public void Dispose() => _process?.Dispose();
+
+    private async Task WatchAsync(Process process)
+    {
+        await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+        var code = process.ExitCode;
+        var stopping = lifetime.ApplicationStopping.IsCancellationRequested;
+        if (stopping)
+        {
+            // We asked it to stop: its code is still the one to report.
+            exit.SetCode(code);
+            LogExitedOnRequest(logger, code);
+            return;
+        }
+
+        exit.AppExited(code);
+        LogExitedOnItsOwn(logger, code);
+        lifetime.StopApplication();
+    }
+
+    private static string Describe(IReadOnlyList<string> command) =>
+        string.Join(' ', command.Select(a => a.Contains(' ', StringComparison.Ordinal) ? $"\"{a}\"" : a));
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
+
+    [LoggerMessage(EventId = 600, Level = LogLevel.Information, Message = "Started the app: {Command} (pid {Pid})")]
+    private static partial void LogStarted(ILogger logger, string command, int pid);
+
+    [LoggerMessage(EventId = 601, Level = LogLevel.Information, Message = "Stopping the app (pid {Pid}): SIGTERM, killed after {Grace}")]
+    private static partial void LogStopping(ILogger logger, int pid, string grace);
+
+    [LoggerMessage(EventId = 602, Level = LogLevel.Warning, Message = "The app (pid {Pid}) ignored SIGTERM for the whole grace period: killed")]
+    private static partial void LogKilling(ILogger logger, int pid);
+
+    [LoggerMessage(EventId = 603, Level = LogLevel.Information, Message = "The app exited with code {Code}")]
+    private static partial void LogExitedOnRequest(ILogger logger, int code);
+
+    [LoggerMessage(EventId = 604, Level = LogLevel.Warning, Message = "The app exited on its own with code {Code}: deregistering and stopping")]
+    private static partial void LogExitedOnItsOwn(ILogger logger, int code);
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark on this machine: direct, nginx, haproxy, and the agent (NativeAOT) in its
+# /v1/invoke and forward-proxy forms, with discovery from the dev registry. Prints one table and
+# writes it to bench/RESULTS.md. Usage: bash bench/run.sh [--quick]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+for tool in nginx haproxy wrk hey; do
+  command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("$tool")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bench: installing ${missing[*]} from Debian's packages"
+  sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get install -y "${missing[@]}" >/dev/null 2>&1 || { $sudo_cmd apt-get update >/dev/null && $sudo_cmd apt-get install -y "${missing[@]}" >/dev/null; }
+fi
+
+if [ ! -x artifacts/agent/agent ] || [ -n "$(find agent -newer artifacts/agent/agent -name '*.cs' -print -quit)" ]; then
+  echo "bench: publishing the NativeAOT agent (.ci/publish)"
+  bash .ci/publish artifacts/agent >/dev/null
+fi
+
+exec python3 bench/bench.py "$@"

@@ -1,0 +1,148 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Sidecar.Tests.Support;
+
+namespace Sidecar.Tests.AppConfig;
+
+/// <summary><c>/dynamicproperties</c>, <c>/v1/config</c> and <c>/v1/config/{key}</c> on the real agent, config from a local file.</summary>
+public sealed class AppConfigApiTests : IAsyncLifetime
+{
+    private readonly ConfigTestSupport _support = new();
+    private AgentHarness _agent = null!;
+
+    private HttpClient Client => _agent.Client;
+
+    public async Task InitializeAsync()
+    {
+        var file = _support.WriteFile("app.json", """
+            {"db": {"url": "jdbc:x", "pool": 10}, "dbx": "other", "feature": {"on": true}, "empty": null, "list": ["a"]}
+            """);
+        _agent = await _support.StartAgentAsync(_support.Environment(null, ("CONFIG_FILE", file)));
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _agent.DisposeAsync();
+        _support.Dispose();
+    }
+
+    [Fact]
+    public async Task DynamicProperties_AnswersEachIdAsAString_AndNullWhenAbsent()
+    {
+        var body = await Client.GetStringAsync("dynamicproperties?id=db.pool&id=feature.on&id=missing&id=empty&id=db.pool");
+
+        Assert.Equal("""{"db.pool":"10","feature.on":"true","missing":null,"empty":""}""", body);
+        Assert.Equal("{}", await Client.GetStringAsync("dynamicproperties"));
+    }
+
+    [Fact]
+    public async Task Config_AnswersEveryKeySorted_WithTheVersionAsETag()
+    {
+        using var response = await Client.GetAsync("v1/config");
+
+        Assert.Equal("application/json; charset=utf-8", response.Content.Headers.ContentType!.ToString());
+        Assert.Equal("\"1\"", response.Headers.ETag!.ToString());
+        Assert.Equal("""{"db.pool":"10","db.url":"jdbc:x","dbx":"other","empty":"","feature.on":"true","list[0]":"a"}""", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task Config_WithAPrefix_AnswersOnlyThoseKeys()
+    {
+        Assert.Equal("""{"db.pool":"10","db.url":"jdbc:x"}""", await Client.GetStringAsync("v1/config?prefix=db."));
+        Assert.Equal("{}", await Client.GetStringAsync("v1/config?prefix=zzz"));
+    }
+
+    [Theory]
+    [InlineData("\"1\"")]
+    [InlineData("W/\"1\"")]
+    [InlineData("\"7\", \"1\"")]
+    [InlineData("*")]
+    public async Task Config_IfNoneMatchTheCurrentVersion_Answers304AtOnce(string ifNoneMatch)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "v1/config");
+        request.Headers.TryAddWithoutValidation("If-None-Match", ifNoneMatch);
+
+        using var response = await Client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.NotModified, response.StatusCode);
+        Assert.Equal("\"1\"", response.Headers.ETag!.ToString());
+    }
+
+    [Fact]
+    public async Task Config_IfNoneMatchAnOlderVersion_AnswersAtOnceEvenWithAWait()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "v1/config?wait=5m");
+        request.Headers.IfNoneMatch.Add(new EntityTagHeaderValue("\"0\""));
+
+        using var response = await Client.SendAsync(request).WaitAsync(TimeSpan.FromSeconds(5));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Theory]
+    [InlineData("30s", 30)]
+    [InlineData("1h", 300)] // capped at 5 minutes
+    public async Task Config_LongPollWithoutAChange_Answers304WhenTheWaitEnds(string wait, int seconds)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"v1/config?wait={wait}");
+        request.Headers.IfNoneMatch.Add(new EntityTagHeaderValue("\"1\""));
+        var longPoll = Client.SendAsync(request);
+        await Task.Delay(300);
+
+        _support.Time.Advance(TimeSpan.FromSeconds(seconds - 1));
+        await Task.Delay(200);
+        Assert.False(longPoll.IsCompleted, "the long-poll ended before its wait");
+        _support.Time.Advance(TimeSpan.FromSeconds(1));
+
+        using var response = await longPoll.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(HttpStatusCode.NotModified, response.StatusCode);
+        Assert.Equal("\"1\"", response.Headers.ETag!.ToString());
+    }
+
+    [Theory]
+    [InlineData("abc")]
+    [InlineData("-5s")]
+    [InlineData("10")]
+    public async Task Config_ABadWait_Answers400Problem(string wait)
+    {
+        using var response = await Client.GetAsync($"v1/config?wait={wait}");
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType!.MediaType);
+        Assert.Equal("invalid-wait", response.Headers.GetValues("X-Sidecar-Error").Single());
+    }
+
+    [Fact]
+    public async Task ConfigKey_AnswersTheValueAsText()
+    {
+        using var response = await Client.GetAsync("v1/config/db.url");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/plain; charset=utf-8", response.Content.Headers.ContentType!.ToString());
+        Assert.Equal("jdbc:x", await response.Content.ReadAsStringAsync());
+        Assert.Equal("a", await Client.GetStringAsync("v1/config/list[0]"));
+        Assert.Equal("", await Client.GetStringAsync("v1/config/empty"));
+    }
+
+    [Fact]
+    public async Task ConfigKey_Absent_Answers404Problem()
+    {
+        using var response = await Client.GetAsync("v1/config/no.such.key");
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("config-key-not-found", response.Headers.GetValues("X-Sidecar-Error").Single());
+        var problem = await response.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Contains("no.such.key", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Health_ShowsWhereTheConfigComesFrom()
+    {
+        var check = await ConfigTestSupport.ConfigHealthAsync(Client);
+
+        Assert.True(check.GetProperty("ready").GetBoolean());
+        Assert.StartsWith("file: ", check.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,163 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Sidecar.AppConfig;
+using Sidecar.Tests.Fakes;
+
+namespace Sidecar.Tests.AppConfig;
+
+/// <summary>The last-known-good copy: written atomically after good loads, served when every server is down at start, never trusted when damaged.</summary>
+public sealed class LastKnownGoodTests : IAsyncLifetime
+{
+    private readonly ConfigTestSupport _support = new();
+    private FakeConfigServer _server = null!;
+
+    public async Task InitializeAsync()
+    {
+        _server = await FakeConfigServer.StartAsync();
+        _server.Set("orders", new Dictionary<string, object?> { ["db.url"] = "jdbc:orders", ["db.password"] = "pw" });
+        _server.Set("application", new Dictionary<string, object?> { ["greeting"] = "hello" });
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _server.DisposeAsync();
+        _support.Dispose();
+    }
+
+    private async Task<(Dictionary<string, string> Values, string ETag)> RunOnceWithTheServerUpAsync(params (string, string?)[] extra)
+    {
+        await using var agent = await _support.StartAgentAsync(_support.Environment(_server, extra));
+        return await ConfigTestSupport.GetConfigAsync(agent.Client);
+    }
+
+    [Fact]
+    public async Task Restart_WithEveryServerDown_ServesTheLastKnownGoodCopy_AndSaysSoInHealthAndLog()
+    {
+        var served = await RunOnceWithTheServerUpAsync();
+        await _server.StopAsync();
+
+        await using var agent = await _support.StartAgentAsync(_support.Environment(_server));
+
+        var (values, etag) = await ConfigTestSupport.GetConfigAsync(agent.Client);
+        Assert.Equal(served.Values, values);
+        Assert.Equal(served.ETag, etag); // same content, same version across the restart
+        var health = await ConfigTestSupport.ConfigHealthAsync(agent.Client);
+        Assert.True(health.GetProperty("ready").GetBoolean());
+        Assert.StartsWith("last-known-good: ", health.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Contains("connection refused", health.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.True(_support.Logs.Contains("serving the last-known-good copy"));
+    }
+
+    [Fact]
+    public async Task Restart_WithFailFastAndEveryServerDown_StartsFromTheCopy()
+    {
+        await RunOnceWithTheServerUpAsync();
+        await _server.StopAsync();
+
+        await using var agent = await _support.StartAgentAsync(_support.Environment(_server,
+            ("CONFIG_FAIL_FAST", "true"), ("AppConfig__Retry__MaxAttempts", "1")));
+
+        Assert.Equal("jdbc:orders", (await ConfigTestSupport.GetConfigAsync(agent.Client)).Values["db.url"]);
+    }
+
+    [Fact]
+    public async Task Restart_ServerBackWithNewContent_ContinuesTheVersionFromTheCopy()
+    {
+        await RunOnceWithTheServerUpAsync();
+        _server.SetProperty("orders", "db.url", "jdbc:new");
+
+        var (values, etag) = await RunOnceWithTheServerUpAsync();
+
+        Assert.Equal("jdbc:new", values["db.url"]);
+        Assert.Equal("\"2\"", etag);
+    }
+
+    [Theory]
+    [InlineData("truncated")]
+    [InlineData("flipped-byte")]
+    [InlineData("garbage")]
+    [InlineData("empty")]
+    [InlineData("header-only")]
+    [InlineData("other-format")]
+    public async Task Start_WithADamagedCopy_IgnoresIt_AndLogsWhy(string damage)
+    {
+        await RunOnceWithTheServerUpAsync();
+        var bytes = File.ReadAllBytes(_support.LastKnownGoodPath);
+        var newline = Array.IndexOf(bytes, (byte)'\n');
+        byte[] damaged = damage switch
+        {
+            "truncated" => bytes[..(bytes.Length - 10)],
+            "flipped-byte" => Flip(bytes, bytes.AsSpan().LastIndexOf("jdbc:orders"u8) + 5), // still valid JSON: only the checksum can tell
+            "garbage" => "{\"db.url\":\"jdbc:evil\"}"u8.ToArray(),
+            "empty" => [],
+            "header-only" => bytes[..(newline + 1)],
+            _ => [.. "sidecar-config-lkg 9"u8, .. bytes[(newline - 80)..]],
+        };
+        File.WriteAllBytes(_support.LastKnownGoodPath, damaged);
+        await _server.StopAsync();
+
+        await using var agent = await _support.StartAgentAsync(_support.Environment(_server));
+
+        Assert.Empty((await ConfigTestSupport.GetConfigAsync(agent.Client)).Values);
+        var health = await ConfigTestSupport.ConfigHealthAsync(agent.Client);
+        Assert.False(health.GetProperty("ready").GetBoolean());
+        Assert.StartsWith("unavailable:", health.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.True(_support.Logs.Contains("Ignoring the last-known-good config copy"), _support.Logs.Text);
+    }
+
+    [Fact]
+    public async Task Start_WithACopyForOtherProfiles_IgnoresIt()
+    {
+        await RunOnceWithTheServerUpAsync(("CONFIG_PROFILE", "dev"));
+        await _server.StopAsync();
+
+        await using var agent = await _support.StartAgentAsync(_support.Environment(_server, ("CONFIG_PROFILE", "prod")));
+
+        Assert.Empty((await ConfigTestSupport.GetConfigAsync(agent.Client)).Values);
+        Assert.True(_support.Logs.Contains("it is for orders/dev, not orders/prod"));
+    }
+
+    [Fact]
+    public async Task Save_IsOwnerOnly_LeavesNoTempFile_AndRoundTrips()
+    {
+        await RunOnceWithTheServerUpAsync();
+
+        Assert.Equal([LastKnownGoodStore.FileName], Directory.GetFiles(_support.DataDir).Select(Path.GetFileName));
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(_support.LastKnownGoodPath));
+        }
+
+        var store = new LastKnownGoodStore(_support.DataDir, NullLogger<LastKnownGoodStore>.Instance);
+        var copy = store.TryRead("orders", ["default"], []);
+        Assert.NotNull(copy);
+        Assert.Equal("jdbc:orders", copy.Values["db.url"]);
+        Assert.Equal("rev-1", copy.ServerVersion);
+        Assert.Equal(1, copy.ConfigVersion);
+    }
+
+    [Fact]
+    public void Save_ReplacesTheCopyWhole()
+    {
+        var store = new LastKnownGoodStore(_support.DataDir, NullLogger<LastKnownGoodStore>.Instance);
+        LastKnownGoodCopy Copy(string value) => new()
+        {
+            Application = "orders",
+            Profiles = ["default"],
+            Labels = [],
+            ConfigVersion = 3,
+            Values = new Dictionary<string, string> { ["k"] = value },
+        };
+
+        Assert.True(store.TrySave(Copy(new string('a', 10_000))));
+        Assert.True(store.TrySave(Copy("short")));
+
+        Assert.Equal("short", store.TryRead("orders", ["default"], [])!.Values["k"]);
+    }
+
+    private static byte[] Flip(byte[] bytes, int index)
+    {
+        var copy = (byte[])bytes.Clone();
+        copy[index] ^= 0x01;
+        return copy;
+    }
+}
