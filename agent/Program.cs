@@ -1,5 +1,6 @@
 using Sidecar.Configuration;
 using Sidecar.Discovery;
+using Sidecar.Forwarding;
 using Sidecar.Health;
 using Sidecar.Hosting;
 using Sidecar.Registration;
@@ -21,6 +22,7 @@ internal static class Program
         builder.Services.AddAppHealth(options.Health);
         builder.Services.AddRegistration();
         builder.Services.AddDiscovery();
+        builder.Services.AddForwarding(options.Forwarding);
         overrides?.Services?.Invoke(builder.Services);
 
         var app = builder.Build();
@@ -28,6 +30,7 @@ internal static class Program
         app.MapAgentIndex();
         app.MapHealthApi();
         app.MapRegistrationApi();
+        app.MapForwarding();
         return app;
     }
 }

@@ -1,3 +1,4 @@
+using Sidecar.Forwarding;
 using Sidecar.Health;
 
 namespace Sidecar.Configuration;
@@ -14,16 +15,20 @@ internal sealed record AgentOptions
 
     public required AppHealthOptions Health { get; init; }
 
+    public required ForwardingOptions Forwarding { get; init; }
+
     /// <exception cref="InvalidConfigurationException">When any setting is invalid.</exception>
     public static AgentOptions Load(IConfiguration configuration)
     {
         var r = new SettingsReader(configuration);
         var app = AppOptions.Read(r);
+        var sidecar = SidecarOptions.Read(r, app);
         var options = new AgentOptions
         {
             App = app,
-            Sidecar = SidecarOptions.Read(r, app),
+            Sidecar = sidecar,
             Health = AppHealthOptions.Read(r, app),
+            Forwarding = ForwardingOptions.Read(r, sidecar),
         };
 
         return r.Errors.Count == 0 ? options : throw new InvalidConfigurationException(r.Errors);

@@ -48,6 +48,7 @@ internal static class ConfigurationExtensions
         builder.Services.AddSingleton(options.Sidecar);
         builder.Services.AddSingleton(options.App);
         builder.Services.AddSingleton(options.Health);
+        builder.Services.AddSingleton(options.Forwarding);
         return options;
     }
 
