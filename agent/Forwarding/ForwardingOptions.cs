@@ -119,7 +119,8 @@ internal sealed record ForwardingOptions
             }
 
             var urls = new List<Uri>();
-            foreach (var text in entry[(equals + 1)..].Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            var texts = entry[(equals + 1)..].Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            foreach (var text in texts)
             {
                 if (!SettingsReader.TryParseHttpUrl(text, out var url))
                 {
@@ -139,10 +140,15 @@ internal sealed record ForwardingOptions
                 }
             }
 
-            if (urls.Count == 0)
+            if (texts.Length == 0)
             {
-                r.AddError(RoutesKey, $"service '{name}' has no valid URL");
+                r.AddError(RoutesKey, $"service '{name}' has no URL");
                 continue;
+            }
+
+            if (urls.Count < texts.Length)
+            {
+                continue; // each bad URL was reported
             }
 
             routes[name] = urls;

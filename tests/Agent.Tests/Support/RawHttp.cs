@@ -25,12 +25,12 @@ public static class RawHttp
     }
 
     /// <param name="request">The request head, lines separated by \r\n, without the final empty line; <c>Connection: close</c> is added unless it has a Connection header (which must then include close).</param>
-    public static async Task<Answer> SendAsync(int port, string request, string? body = null)
+    public static async Task<Answer> SendAsync(int port, string request, string? requestBody = null)
     {
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync(IPAddress.Loopback, port);
         var close = request.Contains("\r\nConnection:", StringComparison.OrdinalIgnoreCase) ? "" : "\r\nConnection: close";
-        var text = request.TrimEnd() + close + "\r\n\r\n" + body;
+        var text = request.TrimEnd() + close + "\r\n\r\n" + requestBody;
         await socket.SendAsync(Encoding.Latin1.GetBytes(text));
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(15));
         var received = new MemoryStream();
@@ -52,6 +52,32 @@ public static class RawHttp
         var split = answer.IndexOf("\r\n\r\n", StringComparison.Ordinal);
         var head = split < 0 ? answer : answer[..split];
         var status = head.Length >= 12 && int.TryParse(head.AsSpan(9, 3), out var code) ? code : 0;
-        return new Answer(status, head, split < 0 ? "" : answer[(split + 4)..]);
+        var body = split < 0 ? "" : answer[(split + 4)..];
+        var answerHead = new Answer(status, head, "");
+        if (string.Equals(answerHead.Header("Transfer-Encoding"), "chunked", StringComparison.OrdinalIgnoreCase))
+        {
+            body = Dechunk(body);
+        }
+
+        return answerHead with { Body = body };
+    }
+
+    private static string Dechunk(string chunked)
+    {
+        var result = new StringBuilder();
+        var position = 0;
+        while (position < chunked.Length)
+        {
+            var lineEnd = chunked.IndexOf("\r\n", position, StringComparison.Ordinal);
+            if (lineEnd < 0 || !int.TryParse(chunked.AsSpan(position, lineEnd - position), System.Globalization.NumberStyles.HexNumber, null, out var size) || size == 0)
+            {
+                break;
+            }
+
+            result.Append(chunked, lineEnd + 2, Math.Min(size, chunked.Length - lineEnd - 2));
+            position = lineEnd + 2 + size + 2;
+        }
+
+        return result.ToString();
     }
 }
