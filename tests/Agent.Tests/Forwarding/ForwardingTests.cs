@@ -588,4 +588,141 @@ public sealed class ForwardingTests
         Assert.Equal("application/vnd.tea+json", response.Content.Headers.ContentType?.MediaType);
         Assert.Equal("application/json", orders.Last.Headers["Accept"]);
     }
+
+    [Fact]
+    public async Task APost_WhoseConnectionTimesOut_IsRetriedOnAnotherInstance()
+    {
+        using var blackHole = BlackHole.Start();
+        await using var good = await Upstream.StartAsync("good");
+        await using var agent = await StartAgentAsync($"orders=http://127.0.0.1:{blackHole.Port};{good.Url}",
+            ("Forwarding__ConnectTimeout", "200ms"), ("Forwarding__RetryBackoff", "1ms"));
+
+        for (var i = 0; i < 6; i++)
+        {
+            using var response = await agent.Client.PostAsync("v1/invoke/orders/x", new StringContent("once"));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        Assert.Equal(6, good.Count);
+    }
+
+    [Fact]
+    public async Task ABadPath_Is400Problem()
+    {
+        await using var orders = await Upstream.StartAsync("orders");
+        await using var agent = await StartAgentAsync(Routes("orders", orders));
+
+        using var response = await agent.Client.GetAsync("proxy?vip=orders&path=%2F..%2F..%2Fetc%2Fpasswd");
+
+        await ForwardingTests.AssertProblemAsync(response, HttpStatusCode.BadRequest, "bad-path");
+        Assert.Equal(0, orders.Count);
+    }
+
+    [Fact]
+    public async Task Head_PassesTheHeadersWithoutABody()
+    {
+        await using var orders = await Upstream.StartAsync("orders", (context, _) =>
+        {
+            context.Response.ContentLength = 1234;
+            context.Response.Headers.ETag = "\"v1\"";
+            return Task.CompletedTask;
+        });
+        await using var agent = await StartAgentAsync(Routes("orders", orders));
+
+        using var response = await agent.Client.SendAsync(new HttpRequestMessage(HttpMethod.Head, "v1/invoke/orders/x"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(1234, response.Content.Headers.ContentLength);
+        Assert.Equal("\"v1\"", response.Headers.ETag?.Tag);
+        Assert.Equal("HEAD", orders.Last.Method);
+    }
+
+    [Fact]
+    public async Task ADeadline_ReachedMidBody_CutsTheResponse_NeverPassingItOffAsWhole()
+    {
+        await using var orders = await Upstream.StartAsync("orders", async (context, _) =>
+        {
+            context.Response.ContentLength = 1000;
+            await context.Response.WriteAsync("first part");
+            await context.Response.Body.FlushAsync();
+            await Task.Delay(Timeout.Infinite, context.RequestAborted);
+        });
+        await using var agent = await StartAgentAsync(Routes("orders", orders));
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, "v1/invoke/orders/x");
+        request.Headers.Add("X-Request-Timeout", "300ms");
+        using var response = await agent.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        await Assert.ThrowsAnyAsync<Exception>(() => response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task AnUpstreamDyingMidBody_CutsTheResponse()
+    {
+        await using var orders = await Upstream.StartAsync("orders", async (context, _) =>
+        {
+            context.Response.ContentLength = 1000;
+            await context.Response.WriteAsync("first part");
+            await context.Response.Body.FlushAsync();
+            await Task.Delay(200); // the headers reach the agent first (an immediate reset could discard them)
+            context.Abort();
+        });
+        await using var agent = await StartAgentAsync(Routes("orders", orders));
+
+        using var response = await agent.Client.GetAsync("v1/invoke/orders/x", HttpCompletionOption.ResponseHeadersRead);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        await Assert.ThrowsAnyAsync<Exception>(() => response.Content.ReadAsStringAsync());
+        Assert.Equal(1, orders.Count);
+    }
+
+    [Fact]
+    public async Task ACallerLeaving_CancelsTheUpstreamCall()
+    {
+        var upstreamCancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var orders = await Upstream.StartAsync("orders", async (context, _) =>
+        {
+            context.RequestAborted.Register(() => upstreamCancelled.TrySetResult());
+            await Task.Delay(Timeout.Infinite, context.RequestAborted);
+        });
+        await using var agent = await StartAgentAsync(Routes("orders", orders));
+
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => agent.Client.GetAsync("v1/invoke/orders/x", cts.Token));
+
+        await upstreamCancelled.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(1, orders.Count);
+    }
+
+    /// <summary>A port whose accept queue is full: connections to it neither succeed nor fail, they time out.</summary>
+    private sealed class BlackHole : IDisposable
+    {
+        private readonly System.Net.Sockets.Socket _listener;
+        private readonly System.Net.Sockets.Socket _filler;
+
+        private BlackHole(System.Net.Sockets.Socket listener, System.Net.Sockets.Socket filler)
+        {
+            _listener = listener;
+            _filler = filler;
+        }
+
+        public int Port => ((IPEndPoint)_listener.LocalEndPoint!).Port;
+
+        public static BlackHole Start()
+        {
+            var listener = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            listener.Listen(0);
+            var filler = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            filler.Connect(IPAddress.Loopback, ((IPEndPoint)listener.LocalEndPoint!).Port);
+            return new BlackHole(listener, filler);
+        }
+
+        public void Dispose()
+        {
+            _filler.Dispose();
+            _listener.Dispose();
+        }
+    }
 }
