@@ -1,6 +1,7 @@
 using Sidecar.AppConfig;
 using Sidecar.Configuration;
 using Sidecar.Discovery;
+using Sidecar.Forwarding;
 using Sidecar.Health;
 using Sidecar.Hosting;
 using Sidecar.Registration;
@@ -25,6 +26,7 @@ internal static class Program
         builder.AddAgentListeners(options.Sidecar);
         builder.Services.AddAppHealth(options.Health);
         builder.Services.AddRegistration(options);
+        builder.Services.AddForwarding(options.Forwarding); // before discovery: static ROUTES win over Eureka for a shared name
         builder.Services.AddDiscovery(options);
         builder.Services.AddAppConfig(options.AppConfig, options.Sidecar);
         builder.Services.AddSupervisor(options.Supervisor);
@@ -37,6 +39,7 @@ internal static class Program
         app.MapRegistrationApi();
         app.MapDiscoveryApi();
         app.MapAppConfigApi();
+        app.MapForwarding();
         return app;
     }
 }

@@ -1,4 +1,5 @@
 using Sidecar.AppConfig;
+using Sidecar.Forwarding;
 using Sidecar.Health;
 using Sidecar.Registration;
 using Sidecar.Supervisor;
@@ -23,6 +24,8 @@ internal sealed record AgentOptions
 
     public required AppConfigOptions AppConfig { get; init; }
 
+    public required ForwardingOptions Forwarding { get; init; }
+
     /// <param name="configuration">Every configuration source, the short variables included.</param>
     /// <param name="command">The app's command line in supervisor mode (<c>agent run -- CMD...</c>); empty otherwise.</param>
     /// <exception cref="InvalidConfigurationException">When any setting is invalid.</exception>
@@ -30,14 +33,16 @@ internal sealed record AgentOptions
     {
         var r = new SettingsReader(configuration);
         var app = AppOptions.Read(r);
+        var sidecar = SidecarOptions.Read(r, app);
         var options = new AgentOptions
         {
             App = app,
-            Sidecar = SidecarOptions.Read(r, app),
+            Sidecar = sidecar,
             Health = AppHealthOptions.Read(r, app),
             Eureka = EurekaOptions.Read(r, app),
             Supervisor = SupervisorOptions.Read(r, command ?? []),
             AppConfig = AppConfigOptions.Read(r, app),
+            Forwarding = ForwardingOptions.Read(r, sidecar),
         };
 
         return r.Errors.Count == 0 ? options : throw new InvalidConfigurationException(r.Errors);

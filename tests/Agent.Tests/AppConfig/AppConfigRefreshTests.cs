@@ -80,7 +80,8 @@ public sealed class AppConfigRefreshTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("\"2\"", response.Headers.ETag!.ToString());
         Assert.Contains("\"db.url\":\"jdbc:edited\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
-        Assert.True(_support.Logs.Contains("Config changed, version 1 -> 2: added [], changed [db.url], removed []"));
+        // The change is logged right after waiters are woken: wait for the line rather than race it.
+        await Eventually.TrueAsync(() => _support.Logs.Contains("Config changed, version 1 -> 2: added [], changed [db.url], removed []"), "the change is logged");
     }
 
     [Fact]

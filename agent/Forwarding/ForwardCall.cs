@@ -1,0 +1,478 @@
+using System.Net;
+using Microsoft.AspNetCore.Http.Features;
+using Polly;
+using Polly.Timeout;
+using Sidecar.Hosting;
+
+namespace Sidecar.Forwarding;
+
+/// <summary>
+/// One forwarded request from start to end: the body (buffered when small enough to be sent again),
+/// the instances tried, the retry decision and the answer (the upstream's response, streamed, or
+/// the agent's own problem). One object per request; everything else it needs is cached elsewhere.
+/// </summary>
+#pragma warning disable CA1001 // its stream wraps Kestrel's request body, which Kestrel disposes
+internal sealed class ForwardCall
+#pragma warning restore CA1001
+{
+    private static readonly UriCreationOptions RawPathAndQuery = new() { DangerousDisablePathAndQueryCanonicalization = true };
+
+    private readonly Forwarder _forwarder;
+    private readonly string _target;
+    private readonly HttpMethod _method;
+    private readonly bool _idempotent;
+    private byte[]? _buffered;
+    private ForwardedRequestStream? _stream;
+    private InstanceState? _current;
+    private InstanceState? _next;
+    private InstanceState? _firstTried;
+    private List<InstanceState>? _moreTried;
+    private TimeSpan? _retryAfter;
+    private long _deadlineAt;
+    private CancellationToken _deadlineToken;
+
+    public ForwardCall(Forwarder forwarder, HttpContext context, ServicePool pool, string target, TimeSpan deadline)
+    {
+        _forwarder = forwarder;
+        Context = context;
+        Pool = pool;
+        _target = target;
+        Deadline = deadline;
+        var method = context.Request.Method;
+        _method = HttpMethod.Parse(method);
+        _idempotent = HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsOptions(method) ||
+                      HttpMethods.IsPut(method) || HttpMethods.IsDelete(method) ||
+                      !string.IsNullOrEmpty(context.Request.Headers["Idempotency-Key"]);
+        Forwarded = ProxyHeaders.ForwardedValues(context);
+    }
+
+    public HttpContext Context { get; }
+
+    public ServicePool Pool { get; }
+
+    /// <summary>The total deadline of this call.</summary>
+    public TimeSpan Deadline { get; }
+
+    /// <summary>The per-try time-out; none for a streamed body, which the deadline alone bounds.</summary>
+    public TimeSpan TryTimeout => _stream is null ? Pool.Policy.TryTimeout : Timeout.InfiniteTimeSpan;
+
+    public int Attempts { get; private set; }
+
+    public bool HasTriedAny => _firstTried is not null;
+
+    /// <summary>The X-Forwarded-* and trace values, computed once and sent with every attempt.</summary>
+    public ForwardedValues Forwarded { get; }
+
+    // A body can be sent again when it is buffered, or when it was never read (the request never left).
+    private bool CanReplayBody => _stream is null || !_stream.Started;
+
+    public bool HasTried(InstanceState state) =>
+        ReferenceEquals(_firstTried, state) || (_moreTried is not null && _moreTried.Contains(state));
+
+    /// <summary>Runs the call and writes the answer. Never throws for upstream or deadline failures.</summary>
+    public async Task RunAsync()
+    {
+        try
+        {
+            if (!await PrepareBodyAsync().ConfigureAwait(false))
+            {
+                return;
+            }
+
+            _next = Pool.Pick(this);
+            if (_next is null)
+            {
+                await WriteProblemAsync(StatusCodes.Status503ServiceUnavailable, ForwardingProblems.NoInstance, "No available instance",
+                    $"No instance of '{Pool.Name}' is UP and in rotation.").ConfigureAwait(false);
+                return;
+            }
+
+            Pool.Budget.Deposit();
+            var time = Pool.Time;
+            _deadlineAt = time.GetTimestamp() + (long)(Deadline.TotalSeconds * time.TimestampFrequency);
+            var context = ResilienceContextPool.Shared.Get(Context.RequestAborted);
+            context.Properties.Set(ForwardingPipelines.CallKey, this);
+            Outcome<bool> outcome;
+            try
+            {
+                outcome = await Pool.Pipelines.Deadline.ExecuteOutcomeAsync(
+                    static (ctx, call) => call.ExecuteAsync(ctx), context, this).ConfigureAwait(false);
+            }
+            finally
+            {
+                ResilienceContextPool.Shared.Return(context);
+            }
+
+            if (outcome.Exception is not null && !Context.RequestAborted.IsCancellationRequested)
+            {
+                // The deadline fired (Polly turns the cancellation into TimeoutRejectedException); once the
+                // response has started, Problems.WriteAsync aborts the connection instead.
+                await WriteProblemAsync(StatusCodes.Status504GatewayTimeout, ForwardingProblems.DeadlineExceeded, "Deadline exceeded",
+                    $"The call to '{Pool.Name}' did not complete within its deadline of {Configuration.DurationParser.Format(Deadline)} ({Attempts} attempt(s)).").ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            ReleaseCurrent();
+        }
+    }
+
+    private async ValueTask<Outcome<bool>> ExecuteAsync(ResilienceContext context)
+    {
+        _deadlineToken = context.CancellationToken;
+        var outcome = await Pool.Pipelines.Attempts.ExecuteOutcomeAsync(
+            static (ctx, call) => call.AttemptAsync(ctx), context, this).ConfigureAwait(false);
+
+        if (outcome.Exception is { } exception)
+        {
+            if (exception is OperationCanceledException && (Context.RequestAborted.IsCancellationRequested || _deadlineToken.IsCancellationRequested))
+            {
+                return Outcome.FromException<bool>(exception);
+            }
+
+            await WriteFailureAsync(exception).ConfigureAwait(false);
+            return Outcome.FromResult(true);
+        }
+
+        using var response = outcome.Result!;
+        return await CopyResponseAsync(response, context.CancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask<Outcome<HttpResponseMessage>> AttemptAsync(ResilienceContext context)
+    {
+        // The previous attempt's instance is no longer in flight for this call.
+        _current?.Release();
+        _current = null;
+        var instance = _next ?? Pool.Pick(this);
+        _next = null;
+        if (instance is null)
+        {
+            return Outcome.FromException<HttpResponseMessage>(new NoInstanceException());
+        }
+
+        _current = instance;
+        Remember(instance);
+        Attempts++;
+        _retryAfter = null;
+
+        var request = CreateRequest(instance);
+        try
+        {
+            var response = await _forwarder.Invoker.SendAsync(request, context.CancellationToken).ConfigureAwait(false);
+            if ((int)response.StatusCode >= 500)
+            {
+                Pool.RecordFailure(instance);
+            }
+            else
+            {
+                ServicePool.RecordSuccess(instance);
+            }
+
+            return Outcome.FromResult(response);
+        }
+#pragma warning disable CA1031 // every failure becomes an outcome the retry strategy judges
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            // The caller leaving, the deadline, or our own body trouble say nothing about the instance.
+            if (!Context.RequestAborted.IsCancellationRequested && !_deadlineToken.IsCancellationRequested &&
+                _stream is not { TooLarge: true } and not { ClientFailed: true })
+            {
+                Pool.RecordFailure(instance);
+            }
+
+            request.Dispose();
+            return Outcome.FromException<HttpResponseMessage>(ex);
+        }
+    }
+
+    /// <summary>
+    /// The retry rules of SPEC section 4: any method when the request never left; 502, 503, 504 and
+    /// per-try time-outs only for idempotent methods or with an <c>Idempotency-Key</c>; never 4xx; never
+    /// a body that was already streamed; a <c>Retry-After</c> beyond the deadline ends the call; and
+    /// only while the retry budget lasts.
+    /// </summary>
+    public bool ShouldRetry(Outcome<HttpResponseMessage> outcome, int attemptNumber)
+    {
+        if (attemptNumber >= Pool.Policy.Retries || Context.RequestAborted.IsCancellationRequested || _deadlineToken.IsCancellationRequested)
+        {
+            return false;
+        }
+
+        if (outcome.Exception is { } exception)
+        {
+            if (exception is NoInstanceException || _stream is { TooLarge: true } or { ClientFailed: true })
+            {
+                return false;
+            }
+
+            var retry = ForwardingErrors.NeverLeft(exception)
+                ? CanReplayBody
+                : exception is TimeoutRejectedException or HttpRequestException or IOException && _idempotent && CanReplayBody;
+            return retry && SpendBudget();
+        }
+
+        var response = outcome.Result!;
+        switch ((int)response.StatusCode)
+        {
+            case 502 or 504:
+                return _idempotent && CanReplayBody && SpendBudget();
+            case 503:
+                if (!_idempotent || !CanReplayBody)
+                {
+                    return false;
+                }
+
+                if (RetryAfter(response) is { } delay)
+                {
+                    // Waiting past the deadline is pointless: the caller gets the 503 and its Retry-After.
+                    if (delay >= Remaining())
+                    {
+                        return false;
+                    }
+
+                    _retryAfter = delay;
+                }
+
+                return SpendBudget();
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>The <c>Retry-After</c> delay of the response being retried, once; null for the usual backoff.</summary>
+    public TimeSpan? TakeRetryAfter()
+    {
+        var delay = _retryAfter;
+        _retryAfter = null;
+        return delay;
+    }
+
+    private bool SpendBudget()
+    {
+        if (Pool.Budget.TryWithdraw())
+        {
+            return true;
+        }
+
+        _forwarder.Log.BudgetExhausted(Pool.Name);
+        return false;
+    }
+
+    private TimeSpan Remaining() => Pool.Time.GetElapsedTime(Pool.Time.GetTimestamp(), _deadlineAt);
+
+    private TimeSpan? RetryAfter(HttpResponseMessage response)
+    {
+        var header = response.Headers.RetryAfter;
+        if (header?.Delta is { } delta)
+        {
+            return delta < TimeSpan.Zero ? TimeSpan.Zero : delta;
+        }
+
+        if (header?.Date is { } date)
+        {
+            var delay = date - Pool.Time.GetUtcNow();
+            return delay < TimeSpan.Zero ? TimeSpan.Zero : delay;
+        }
+
+        return null;
+    }
+
+    private HttpRequestMessage CreateRequest(InstanceState instance)
+    {
+        // The path was checked to be origin-form (TargetPath), so the authority is the instance's, always.
+        var uri = new Uri(instance.Prefix + _target, in RawPathAndQuery);
+        var request = new HttpRequestMessage(_method, uri)
+        {
+            Version = HttpVersion.Version11,
+            VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
+        };
+
+        if (_buffered is not null || _stream is not null)
+        {
+            request.Content = new ForwardedContent(this);
+        }
+
+        ProxyHeaders.CopyRequestHeaders(Context, request, Forwarded);
+        return request;
+    }
+
+    internal bool TryComputeBodyLength(out long length)
+    {
+        if (_buffered is not null)
+        {
+            length = _buffered.Length;
+            return true;
+        }
+
+        length = _stream?.DeclaredLength ?? 0;
+        return _stream?.DeclaredLength is not null;
+    }
+
+    internal Task WriteBodyAsync(Stream target, CancellationToken cancellationToken) =>
+        _buffered is not null
+            ? target.WriteAsync(_buffered, cancellationToken).AsTask()
+            : _stream!.CopyToAsync(target, cancellationToken);
+
+    /// <summary>
+    /// Bodies up to <c>RetryBufferSize</c> are read whole (so a retry can send them again); larger or
+    /// unknown-length bodies stream. False when the agent has answered (413).
+    /// </summary>
+    private async Task<bool> PrepareBodyAsync()
+    {
+        var request = Context.Request;
+        var policy = Pool.Policy;
+        var declared = request.ContentLength;
+        if (policy.MaxBodySize > 0 && declared > policy.MaxBodySize)
+        {
+            await WriteTooLargeAsync().ConfigureAwait(false);
+            return false;
+        }
+
+        // The forwarder enforces its own limit (MaxBodySize); Kestrel's default of ~28.6 MiB would cut uploads short.
+        if (Context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = null;
+        }
+
+        var canHaveBody = Context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody ?? declared > 0;
+        if (!canHaveBody)
+        {
+            // An explicit "Content-Length: 0" is kept (a POST without it is refused by some servers).
+            _buffered = declared == 0 ? [] : null;
+            return true;
+        }
+
+        var bufferSize = policy.RetryBufferSize;
+        if (declared is { } length && length <= bufferSize)
+        {
+            var buffer = new byte[length];
+            await request.Body.ReadExactlyAsync(buffer, Context.RequestAborted).ConfigureAwait(false);
+            _buffered = buffer;
+            return true;
+        }
+
+        if (declared is not null)
+        {
+            _stream = new ForwardedRequestStream(request.Body, [], declared, policy.MaxBodySize);
+            return true;
+        }
+
+        // Chunked: read up to the buffer size plus one byte to learn whether the body fits.
+        var scratch = System.Buffers.ArrayPool<byte>.Shared.Rent(bufferSize + 1);
+        try
+        {
+            var read = await request.Body.ReadAtLeastAsync(scratch.AsMemory(0, bufferSize + 1), bufferSize + 1, throwOnEndOfStream: false, Context.RequestAborted).ConfigureAwait(false);
+            if (policy.MaxBodySize > 0 && read > policy.MaxBodySize)
+            {
+                await WriteTooLargeAsync().ConfigureAwait(false);
+                return false;
+            }
+
+            // Copies, not the pooled array: a cancelled send may still be reading the content.
+            if (read <= bufferSize)
+            {
+                _buffered = scratch.AsSpan(0, read).ToArray();
+            }
+            else
+            {
+                _stream = new ForwardedRequestStream(request.Body, scratch.AsSpan(0, read).ToArray(), null, policy.MaxBodySize);
+            }
+
+            return true;
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(scratch);
+        }
+    }
+
+    private async ValueTask<Outcome<bool>> CopyResponseAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        var answer = Context.Response;
+        answer.StatusCode = (int)response.StatusCode;
+        ProxyHeaders.CopyResponseHeaders(response, answer.Headers);
+        try
+        {
+            var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            await body.CopyToAsync(answer.Body, cancellationToken).ConfigureAwait(false);
+            return Outcome.FromResult(true);
+        }
+        catch (OperationCanceledException ex)
+        {
+            // The deadline or the caller: the outer pipeline decides (504, or an aborted connection).
+            return Outcome.FromException<bool>(ex);
+        }
+        catch (Exception ex) when (ex is IOException or HttpRequestException)
+        {
+            // The upstream died mid-body (or the caller left): a half answer must not look whole.
+            if (!Context.RequestAborted.IsCancellationRequested && _current is { } instance)
+            {
+                Pool.RecordFailure(instance);
+            }
+
+            _forwarder.Log.ResponseAborted(Pool.Name, ex.Message);
+            Context.Abort();
+            return Outcome.FromResult(true);
+        }
+    }
+
+    private Task WriteFailureAsync(Exception exception)
+    {
+        if (exception is NoInstanceException)
+        {
+            return WriteProblemAsync(StatusCodes.Status503ServiceUnavailable, ForwardingProblems.NoInstance, "No available instance",
+                $"No instance of '{Pool.Name}' is UP and in rotation.");
+        }
+
+        if (_stream is { TooLarge: true })
+        {
+            return WriteTooLargeAsync();
+        }
+
+        if (_stream is { ClientFailed: true })
+        {
+            return WriteProblemAsync(StatusCodes.Status400BadRequest, ForwardingProblems.BadRequest, "Bad request",
+                "The request body could not be read from the caller.");
+        }
+
+        if (exception is TimeoutRejectedException)
+        {
+            return WriteProblemAsync(StatusCodes.Status504GatewayTimeout, ForwardingProblems.UpstreamTimeout, "Upstream time-out",
+                $"'{Pool.Name}' did not answer within the per-try time-out of {Configuration.DurationParser.Format(Pool.Policy.TryTimeout)} ({Attempts} attempt(s)).");
+        }
+
+        return WriteProblemAsync(StatusCodes.Status502BadGateway, ForwardingProblems.UpstreamUnreachable, "Upstream unreachable",
+            $"'{Pool.Name}' could not be reached ({Attempts} attempt(s)): {ForwardingErrors.Describe(exception)}");
+    }
+
+    private Task WriteTooLargeAsync() =>
+        WriteProblemAsync(StatusCodes.Status413PayloadTooLarge, ForwardingProblems.BodyTooLarge, "Request body too large",
+            $"Calls to '{Pool.Name}' accept bodies up to {Pool.Policy.MaxBodySize} bytes (Forwarding:MaxBodySize).");
+
+    private Task WriteProblemAsync(int status, string code, string title, string detail)
+    {
+        _forwarder.Log.CallFailed(Pool.Name, status, code, Attempts, detail);
+        return Problems.WriteAsync(Context, status, code, title, detail);
+    }
+
+    private void Remember(InstanceState instance)
+    {
+        if (_firstTried is null)
+        {
+            _firstTried = instance;
+        }
+        else if (!HasTried(instance))
+        {
+            (_moreTried ??= []).Add(instance);
+        }
+    }
+
+    private void ReleaseCurrent()
+    {
+        _current?.Release();
+        _current = null;
+        _next?.Release();
+        _next = null;
+    }
+}

@@ -1,0 +1,150 @@
+using System.Net;
+using Microsoft.AspNetCore.Http.Features;
+using Sidecar.Hosting;
+
+namespace Sidecar.Forwarding;
+
+/// <summary>
+/// The forward-proxy way in (SPEC section 3): a client with <c>HTTP_PROXY=http://127.0.0.1:8078</c>
+/// sends <c>GET http://orders/api/x</c> (absolute-form; Kestrel keeps it in
+/// <see cref="IHttpRequestFeature.RawTarget"/> and has checked that Host matches it), and a client
+/// whose DNS points a service name at the agent sends <c>Host: orders</c>. Both are forwarded like
+/// <c>/v1/invoke/orders/api/x</c>. An absolute-form target naming anything else than a known
+/// service or the agent itself is refused: the agent is never an open proxy. Requests addressed to
+/// the agent (its own address and port) go on to its API. The public health listener never forwards.
+/// </summary>
+internal sealed class ForwardProxyMiddleware(RequestDelegate next, Forwarder forwarder)
+{
+    public Task InvokeAsync(HttpContext context)
+    {
+        if (ListenerExtensions.IsPublicConnection(context))
+        {
+            return next(context);
+        }
+
+        var raw = context.Features.GetRequiredFeature<IHttpRequestFeature>().RawTarget;
+        if (raw.Length > 0 && raw[0] == '/')
+        {
+            return ForwardIfHostIsAService(context, raw);
+        }
+
+        if (HttpMethods.IsConnect(context.Request.Method))
+        {
+            context.Response.Headers.Allow = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
+            return Problems.WriteAsync(context, StatusCodes.Status405MethodNotAllowed, ForwardingProblems.TunnelNotSupported, "Tunnelling not supported",
+                "The agent does not open tunnels (CONNECT); call http://{service}/... through it and let the instance's scheme apply.");
+        }
+
+        if (raw == "*")
+        {
+            return next(context); // OPTIONS * is about the agent itself
+        }
+
+        if (!TrySplitAbsolute(raw, out var authority, out var target))
+        {
+            return Problems.WriteAsync(context, StatusCodes.Status400BadRequest, ForwardingProblems.BadRequest, "Bad request",
+                "The request target is neither a path nor an http:// URL.");
+        }
+
+        if (authority.Contains('@', StringComparison.Ordinal))
+        {
+            return Problems.WriteAsync(context, StatusCodes.Status400BadRequest, ForwardingProblems.BadRequest, "Bad request",
+                "User info in the request target is not allowed.");
+        }
+
+        SplitHostPort(authority, raw.StartsWith("https:", StringComparison.OrdinalIgnoreCase) ? 443 : 80, out var host, out var port);
+        if (IsAgentItself(context, host, port))
+        {
+            return next(context); // e.g. curl -x 127.0.0.1:8078 http://127.0.0.1:8078/ping: the API, never a loop
+        }
+
+        return forwarder.ForwardAsync(context, host.ToString(), target);
+    }
+
+    private Task ForwardIfHostIsAService(HttpContext context, string raw)
+    {
+        var hostValue = context.Request.Host.Value;
+        if (string.IsNullOrEmpty(hostValue))
+        {
+            return next(context);
+        }
+
+        SplitHostPort(hostValue, 80, out var host, out _);
+
+        // IP literals and localhost address the agent (127.0.0.1:8078, [::1], the bind address): its API.
+        if (host.Length == 0 || char.IsAsciiDigit(host[0]) || host[0] == '[' || host.Equals("localhost", StringComparison.OrdinalIgnoreCase))
+        {
+            return next(context);
+        }
+
+        var name = host.ToString();
+        return ForwardingOptions.IsServiceName(name) && forwarder.Pools.Find(name) is not null
+            ? forwarder.ForwardAsync(context, name, raw)
+            : next(context);
+    }
+
+    /// <summary><c>http://authority/path?query</c> into the authority and the origin-form rest (<c>/</c> when empty).</summary>
+    internal static bool TrySplitAbsolute(string raw, out string authority, out string target)
+    {
+        authority = "";
+        target = "/";
+        var scheme = raw.IndexOf("://", StringComparison.Ordinal);
+        if (scheme <= 0)
+        {
+            return false;
+        }
+
+        var start = scheme + 3;
+        var end = raw.AsSpan(start).IndexOfAny('/', '?');
+        if (end < 0)
+        {
+            authority = raw[start..];
+            return authority.Length > 0;
+        }
+
+        authority = raw.Substring(start, end);
+        var rest = raw[(start + end)..];
+        target = rest[0] == '?' ? "/" + rest : rest;
+        return authority.Length > 0;
+    }
+
+    private static void SplitHostPort(string authority, int defaultPort, out ReadOnlySpan<char> host, out int port)
+    {
+        var span = authority.AsSpan();
+        port = defaultPort;
+        var colon = span.LastIndexOf(':');
+        var bracket = span.LastIndexOf(']');
+        if (colon > bracket)
+        {
+            if (int.TryParse(span[(colon + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var parsed))
+            {
+                port = parsed;
+            }
+            else
+            {
+                port = -1;
+            }
+
+            span = span[..colon];
+        }
+
+        host = span;
+    }
+
+    private static bool IsAgentItself(HttpContext context, ReadOnlySpan<char> host, int port)
+    {
+        if (port != context.Connection.LocalPort)
+        {
+            return false;
+        }
+
+        if (host.Equals("localhost", StringComparison.OrdinalIgnoreCase))
+        {
+            return true;
+        }
+
+        var literal = host.Length > 1 && host[0] == '[' ? host[1..^1] : host;
+        return IPAddress.TryParse(literal, out var address) &&
+               (IPAddress.IsLoopback(address) || address.Equals(context.Connection.LocalIpAddress));
+    }
+}

@@ -1,0 +1,69 @@
+using System.Net;
+using Sidecar.Hosting;
+
+namespace Sidecar.Forwarding;
+
+/// <summary>
+/// Forwards a request to an instance of a known service (SPEC sections 3 and 4): checks the service,
+/// the path and the caller's deadline, then runs a <see cref="ForwardCall"/>. One
+/// <see cref="HttpMessageInvoker"/> over one <see cref="SocketsHttpHandler"/> serves every upstream:
+/// pooled keep-alive connections, no proxy, no cookies, no decompression, no redirects.
+/// </summary>
+internal sealed class Forwarder : IDisposable
+{
+    public Forwarder(ServicePools pools, ForwardingOptions options, ForwardingLog log)
+    {
+        Pools = pools;
+        Log = log;
+        Invoker = new HttpMessageInvoker(new SocketsHttpHandler
+        {
+            UseProxy = false,
+            UseCookies = false,
+            AllowAutoRedirect = false,
+            AutomaticDecompression = DecompressionMethods.None,
+            ConnectTimeout = options.ConnectTimeout,
+            PooledConnectionIdleTimeout = options.IdleConnectionTimeout,
+            // The forwarder passes traceparent on itself; the handler must not replace it with its own.
+            ActivityHeadersPropagator = null,
+        }, disposeHandler: true);
+        log.Ready(options.Routes.Count, string.Join(", ", options.Routes.Keys));
+    }
+
+    public HttpMessageInvoker Invoker { get; }
+
+    public ServicePools Pools { get; }
+
+    public ForwardingLog Log { get; }
+
+    /// <summary>Forwards to <paramref name="service"/> with <paramref name="target"/> (origin-form path and query, as received).</summary>
+    public Task ForwardAsync(HttpContext context, string service, string target)
+    {
+        var pool = ForwardingOptions.IsServiceName(service) ? Pools.Find(service) : null;
+        if (pool is null)
+        {
+            return Problems.WriteAsync(context, StatusCodes.Status404NotFound, ForwardingProblems.UnknownService, "Unknown service",
+                $"'{Truncate(service)}' is not a known service; the agent forwards only to services from ROUTES or the registry.");
+        }
+
+        if (TargetPath.Check(target) is { } reason)
+        {
+            return Problems.WriteAsync(context, StatusCodes.Status400BadRequest, ForwardingProblems.BadPath, "Bad path",
+                $"Refused to forward to '{pool.Name}': {reason}.");
+        }
+
+        if (!RequestTimeoutHeader.TryRead(context.Request, out var requested))
+        {
+            return Problems.WriteAsync(context, StatusCodes.Status400BadRequest, ForwardingProblems.BadRequest, "Bad request",
+                $"{RequestTimeoutHeader.Name} must be a positive duration in seconds (2.5) or with a unit (500ms, 5s).");
+        }
+
+        // The header only ever lowers the configured deadline.
+        var deadline = requested is { } value && value < pool.Policy.Timeout ? value : pool.Policy.Timeout;
+        return new ForwardCall(this, context, pool, target, deadline).RunAsync();
+    }
+
+    public void Dispose() => Invoker.Dispose();
+
+    // Names come from hostile input: keep problem details short.
+    private static string Truncate(string value) => value.Length <= 64 ? value : value[..64] + "...";
+}

@@ -1,0 +1,29 @@
+using System.Net.Sockets;
+
+namespace Sidecar.Forwarding;
+
+/// <summary>Classifies what SocketsHttpHandler throws.</summary>
+internal static class ForwardingErrors
+{
+    /// <summary>
+    /// True when the request provably never reached the instance: the connection could not be made
+    /// (refused, unreachable, name not resolved, TLS handshake failed) or the connect time-out fired
+    /// (SocketsHttpHandler reports it as a cancellation whose inner exception is a TimeoutException).
+    /// Such a request is safe to send elsewhere whatever its method.
+    /// </summary>
+    public static bool NeverLeft(Exception exception) => exception switch
+    {
+        HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError or HttpRequestError.SecureConnectionError } => true,
+        HttpRequestException { InnerException: SocketException { SocketErrorCode: SocketError.ConnectionRefused or SocketError.HostUnreachable or SocketError.NetworkUnreachable } } => true,
+        OperationCanceledException { InnerException: TimeoutException } => true,
+        _ => false,
+    };
+
+    /// <summary>A one-line reason for a problem detail: the message only, never a stack trace.</summary>
+    public static string Describe(Exception exception) => exception switch
+    {
+        OperationCanceledException { InnerException: TimeoutException } => "connect time-out",
+        HttpRequestException { InnerException: IOException { InnerException: SocketException inner } } => inner.Message,
+        _ => exception.Message,
+    };
+}

@@ -1,0 +1,84 @@
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Sidecar.Discovery;
+using Sidecar.Hosting;
+
+namespace Sidecar.Forwarding;
+
+internal static class ForwardingExtensions
+{
+    private const string InvokePrefix = "/v1/invoke/";
+
+    /// <summary>The forwarder, its instance pools and the static <c>ROUTES</c> source. Safe to call twice.</summary>
+    public static IServiceCollection AddForwarding(this IServiceCollection services, ForwardingOptions options)
+    {
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(options);
+        services.TryAddSingleton<ServiceCatalog>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IServiceInstanceSource, StaticRouteSource>());
+        services.TryAddSingleton<ForwardingLog>();
+        services.TryAddSingleton<ServicePools>();
+        services.TryAddSingleton<Forwarder>();
+        return services;
+    }
+
+    /// <summary>
+    /// The three ways in: the forward-proxy middleware (ahead of the endpoints), <c>ANY /v1/invoke/{service}/{**path}</c>
+    /// and Prana's <c>ANY /proxy?vip=X&amp;path=/p</c>.
+    /// </summary>
+    public static WebApplication MapForwarding(this WebApplication app)
+    {
+        app.UseMiddleware<ForwardProxyMiddleware>();
+        var forwarder = app.Services.GetRequiredService<Forwarder>();
+        app.Map("/v1/invoke/{service}/{**path}", context => InvokeAsync(context, forwarder));
+        app.Map("/proxy", context => ProxyAsync(context, forwarder));
+        return app;
+    }
+
+    /// <summary>
+    /// The service and the rest are cut from the raw target, not from the decoded route values, so
+    /// the instance gets the path exactly as the caller encoded it (query string included).
+    /// </summary>
+    private static Task InvokeAsync(HttpContext context, Forwarder forwarder)
+    {
+        var raw = context.Features.GetRequiredFeature<IHttpRequestFeature>().RawTarget;
+        if (raw.Length > 0 && raw[0] != '/' && ForwardProxyMiddleware.TrySplitAbsolute(raw, out _, out var originForm))
+        {
+            raw = originForm; // absolute-form addressed to the agent itself
+        }
+
+        if (!raw.StartsWith(InvokePrefix, StringComparison.OrdinalIgnoreCase))
+        {
+            return Problems.WriteAsync(context, StatusCodes.Status400BadRequest, ForwardingProblems.BadPath, "Bad path",
+                "Write /v1/invoke/{service}/{path} without percent-encoding its first three segments.");
+        }
+
+        var rest = raw.AsSpan(InvokePrefix.Length);
+        var end = rest.IndexOfAny('/', '?');
+        var service = end < 0 ? rest : rest[..end];
+        var target = end < 0 ? "/" : rest[end] == '?' ? "/" + rest[end..].ToString() : rest[end..].ToString();
+        var name = service.Contains('%') ? Uri.UnescapeDataString(service.ToString()) : service.ToString();
+        return forwarder.ForwardAsync(context, name, target);
+    }
+
+    /// <summary>Prana's proxy: <c>vip</c> names the service, <c>path</c> (decoded from the query) is the path and query to call.</summary>
+    private static Task ProxyAsync(HttpContext context, Forwarder forwarder)
+    {
+        var query = context.Request.Query;
+        var vip = query["vip"];
+        if (vip.Count != 1 || string.IsNullOrWhiteSpace(vip[0]))
+        {
+            return Problems.WriteAsync(context, StatusCodes.Status400BadRequest, ForwardingProblems.BadRequest, "Bad request",
+                "/proxy needs one vip parameter: /proxy?vip=orders&path=/api/x%3Fq%3D1");
+        }
+
+        var path = query["path"];
+        if (path.Count > 1)
+        {
+            return Problems.WriteAsync(context, StatusCodes.Status400BadRequest, ForwardingProblems.BadRequest, "Bad request",
+                "/proxy takes at most one path parameter.");
+        }
+
+        return forwarder.ForwardAsync(context, vip[0]!.Trim(), path.Count == 0 || string.IsNullOrEmpty(path[0]) ? "/" : path[0]!);
+    }
+}

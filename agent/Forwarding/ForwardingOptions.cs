@@ -1,0 +1,188 @@
+using System.Net;
+using Sidecar.Configuration;
+
+namespace Sidecar.Forwarding;
+
+/// <summary>Outbound calls to other services (<c>Forwarding:*</c>; <c>ROUTES</c>; the zone from <c>EUREKA_ZONE</c>).</summary>
+internal sealed record ForwardingOptions
+{
+    private const string Section = "Forwarding:";
+    private const string RoutesKey = "Forwarding:Routes";
+    private const string ServicesKey = "Forwarding:Services";
+
+    /// <summary>Static routes from <c>ROUTES</c>: service name (lower case) to its instances' base URLs. Default none.</summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<Uri>> Routes { get; init; } = new Dictionary<string, IReadOnlyList<Uri>>();
+
+    /// <summary>This agent's zone (<c>EUREKA_ZONE</c>, key <c>Eureka:Zone</c>): calls prefer instances in it. Default none (no preference).</summary>
+    public string? Zone { get; init; }
+
+    /// <summary>Time to open a TCP (and TLS) connection to an instance; shared by every service. Default 2 s.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long an idle pooled connection to an instance is kept. Default 2 min.</summary>
+    public TimeSpan IdleConnectionTimeout { get; init; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>The policy of every service without its own (<c>Forwarding:Timeout</c>, <c>Forwarding:Retries</c>...).</summary>
+    public ServicePolicy Defaults { get; init; } = new();
+
+    /// <summary>Per-service policies (<c>Forwarding:Services:{name}:*</c>), case-insensitive names. Default none.</summary>
+    public IReadOnlyDictionary<string, ServicePolicy> Services { get; init; } = new Dictionary<string, ServicePolicy>(StringComparer.OrdinalIgnoreCase);
+
+    public ServicePolicy PolicyFor(string service) => Services.TryGetValue(service, out var policy) ? policy : Defaults;
+
+    internal static ForwardingOptions Read(SettingsReader r, SidecarOptions sidecar)
+    {
+        CheckKeys(r);
+        var defaults = ServicePolicy.Read(r, Section, new ServicePolicy());
+        var services = new Dictionary<string, ServicePolicy>(StringComparer.OrdinalIgnoreCase);
+        foreach (var service in r.Configuration.GetSection(ServicesKey).GetChildren())
+        {
+            services[service.Key] = ServicePolicy.Read(r, $"{ServicesKey}:{service.Key}:", defaults);
+        }
+
+        return new ForwardingOptions
+        {
+            Routes = ReadRoutes(r, sidecar),
+            Zone = r.String("Eureka:Zone"),
+            ConnectTimeout = r.Duration(Section + nameof(ConnectTimeout), TimeSpan.FromSeconds(2), TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(5)),
+            IdleConnectionTimeout = r.Duration(Section + nameof(IdleConnectionTimeout), TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(1), TimeSpan.FromHours(1)),
+            Defaults = defaults,
+            Services = services,
+        };
+    }
+
+    // A misspelt key (Forwarding:Services:orders:Timout) would otherwise be silently ignored.
+    private static void CheckKeys(SettingsReader r)
+    {
+        foreach (var child in r.Configuration.GetSection("Forwarding").GetChildren())
+        {
+            if (child.Key.Equals("Services", StringComparison.OrdinalIgnoreCase))
+            {
+                foreach (var service in child.GetChildren())
+                {
+                    foreach (var setting in service.GetChildren())
+                    {
+                        if (!Contains(ServicePolicy.Keys, setting.Key))
+                        {
+                            r.AddError(setting.Path, $"unknown setting; a service may set {string.Join(", ", ServicePolicy.Keys)}");
+                        }
+                    }
+                }
+            }
+            else if (!Contains(ServicePolicy.Keys, child.Key) &&
+                     !child.Key.Equals("Routes", StringComparison.OrdinalIgnoreCase) &&
+                     !child.Key.Equals(nameof(ConnectTimeout), StringComparison.OrdinalIgnoreCase) &&
+                     !child.Key.Equals(nameof(IdleConnectionTimeout), StringComparison.OrdinalIgnoreCase))
+            {
+                r.AddError(child.Path, $"unknown setting; known: Routes, Services, {nameof(ConnectTimeout)}, {nameof(IdleConnectionTimeout)}, {string.Join(", ", ServicePolicy.Keys)}");
+            }
+        }
+    }
+
+    private static bool Contains(IReadOnlyList<string> keys, string key)
+    {
+        foreach (var k in keys)
+        {
+            if (k.Equals(key, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary><c>name=http://h:p;http://h2:p,other=http://...</c> (SPEC section 2); every bad entry is reported.</summary>
+    private static Dictionary<string, IReadOnlyList<Uri>> ReadRoutes(SettingsReader r, SidecarOptions sidecar)
+    {
+        var routes = new Dictionary<string, IReadOnlyList<Uri>>(StringComparer.OrdinalIgnoreCase);
+        foreach (var entry in r.List(RoutesKey))
+        {
+            var equals = entry.IndexOf('=', StringComparison.Ordinal);
+            var name = equals > 0 ? entry[..equals].Trim().ToLowerInvariant() : "";
+            if (name.Length == 0)
+            {
+                r.AddError(RoutesKey, $"'{entry}' is not name=http://host:port[;http://host2:port]");
+                continue;
+            }
+
+            if (!IsServiceName(name))
+            {
+                r.AddError(RoutesKey, $"'{name}' is not a service name (letters, digits, '-', '_' and '.')");
+                continue;
+            }
+
+            if (routes.ContainsKey(name))
+            {
+                r.AddError(RoutesKey, $"'{name}' is listed twice");
+                continue;
+            }
+
+            var urls = new List<Uri>();
+            var texts = entry[(equals + 1)..].Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            foreach (var text in texts)
+            {
+                if (!SettingsReader.TryParseHttpUrl(text, out var url))
+                {
+                    r.AddError(RoutesKey, $"'{text}' (service '{name}') is not an http:// or https:// URL");
+                }
+                else if (url.AbsolutePath != "/" || url.Query.Length > 0 || url.Fragment.Length > 0 || url.UserInfo.Length > 0)
+                {
+                    r.AddError(RoutesKey, $"'{text}' (service '{name}') must be scheme://host:port only, without path, query or user info");
+                }
+                else if (IsAgentItself(url, sidecar))
+                {
+                    r.AddError(RoutesKey, $"'{text}' (service '{name}') is the agent's own API; a route to it would loop");
+                }
+                else
+                {
+                    urls.Add(url);
+                }
+            }
+
+            if (texts.Length == 0)
+            {
+                r.AddError(RoutesKey, $"service '{name}' has no URL");
+                continue;
+            }
+
+            if (urls.Count < texts.Length)
+            {
+                continue; // each bad URL was reported
+            }
+
+            routes[name] = urls;
+        }
+
+        return routes;
+    }
+
+    /// <summary>Service names become host names and path segments: a safe alphabet only.</summary>
+    internal static bool IsServiceName(string name)
+    {
+        foreach (var c in name)
+        {
+            if (!char.IsAsciiLetterOrDigit(c) && c is not ('-' or '_' or '.'))
+            {
+                return false;
+            }
+        }
+
+        return name.Length > 0;
+    }
+
+    private static bool IsAgentItself(Uri url, SidecarOptions sidecar)
+    {
+        if (url.Port != sidecar.Port)
+        {
+            return false;
+        }
+
+        if (url.IsLoopback)
+        {
+            return true;
+        }
+
+        return IPAddress.TryParse(url.Host.Trim('[', ']'), out var address) && address.Equals(sidecar.BindAddress);
+    }
+}

@@ -1,0 +1,60 @@
+using Polly;
+using Polly.Retry;
+using Polly.Timeout;
+
+namespace Sidecar.Forwarding;
+
+/// <summary>
+/// The Polly v8 pipelines of one service, built once from its policy (SPEC section 4, Forwarding):
+/// <list type="bullet">
+/// <item><see cref="Deadline"/>: the total deadline around the whole call, retries and response body
+/// included (the policy's <c>Timeout</c>, lowered by <c>X-Request-Timeout</c>).</item>
+/// <item><see cref="Attempts"/>: retries (jittered exponential backoff, <c>Retry-After</c> honoured, the
+/// decision in <see cref="ForwardCall.ShouldRetry"/>) around a per-try time-out.</item>
+/// </list>
+/// Per-request values travel in the pooled <see cref="ResilienceContext"/>, so the delegates are
+/// static and nothing is captured per request.
+/// </summary>
+internal sealed class ForwardingPipelines
+{
+    public static readonly ResiliencePropertyKey<ForwardCall> CallKey = new("sidecar.forward-call");
+
+    public ForwardingPipelines(ServicePolicy policy, TimeProvider time)
+    {
+        Deadline = new ResiliencePipelineBuilder { TimeProvider = time }
+            .AddTimeout(new TimeoutStrategyOptions
+            {
+                TimeoutGenerator = static args => new ValueTask<TimeSpan>(CallOf(args.Context).Deadline),
+            })
+            .Build();
+
+        var attempts = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time };
+        if (policy.Retries > 0)
+        {
+            attempts.AddRetry(new RetryStrategyOptions<HttpResponseMessage>
+            {
+                MaxRetryAttempts = policy.Retries,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = policy.RetryBackoff,
+                MaxDelay = TimeSpan.FromSeconds(5),
+                ShouldHandle = static args => new ValueTask<bool>(CallOf(args.Context).ShouldRetry(args.Outcome, args.AttemptNumber)),
+                DelayGenerator = static args => new ValueTask<TimeSpan?>(CallOf(args.Context).TakeRetryAfter()),
+            });
+        }
+
+        Attempts = attempts
+            .AddTimeout(new TimeoutStrategyOptions
+            {
+                // Infinite (no per-try time-out) for streamed uploads: they cannot be retried anyway.
+                TimeoutGenerator = static args => new ValueTask<TimeSpan>(CallOf(args.Context).TryTimeout),
+            })
+            .Build();
+    }
+
+    public ResiliencePipeline Deadline { get; }
+
+    public ResiliencePipeline<HttpResponseMessage> Attempts { get; }
+
+    private static ForwardCall CallOf(ResilienceContext context) => context.Properties.GetValue(CallKey, null!);
+}

@@ -1,0 +1,32 @@
+namespace Sidecar.Forwarding;
+
+/// <summary>The stable codes of the forwarder's own errors (the <c>X-Sidecar-Error</c> header and the problem <c>type</c> suffix).</summary>
+internal static class ForwardingProblems
+{
+    /// <summary>400: a malformed request (missing <c>vip</c>, bad <c>X-Request-Timeout</c>, unreadable body, user info in a proxy target).</summary>
+    public const string BadRequest = "bad-request";
+
+    /// <summary>400: the path is not a safe origin-form path.</summary>
+    public const string BadPath = "bad-path";
+
+    /// <summary>404: no source knows the service (the agent is never an open proxy).</summary>
+    public const string UnknownService = "unknown-service";
+
+    /// <summary>405: CONNECT (tunnelling) is not offered.</summary>
+    public const string TunnelNotSupported = "tunnel-not-supported";
+
+    /// <summary>413: the body is larger than <c>MaxBodySize</c>.</summary>
+    public const string BodyTooLarge = "body-too-large";
+
+    /// <summary>502: every attempt failed to get an answer (connection refused or reset).</summary>
+    public const string UpstreamUnreachable = "upstream-unreachable";
+
+    /// <summary>503: no instance is UP and not ejected.</summary>
+    public const string NoInstance = "no-instance";
+
+    /// <summary>504: the total deadline passed.</summary>
+    public const string DeadlineExceeded = "deadline-exceeded";
+
+    /// <summary>504: every attempt hit the per-try time-out.</summary>
+    public const string UpstreamTimeout = "upstream-timeout";
+}

@@ -1,0 +1,72 @@
+using Sidecar.Discovery;
+
+namespace Sidecar.Forwarding;
+
+/// <summary>
+/// What the balancer knows about one instance beyond the catalog: requests in flight (for
+/// power-of-two-choices), consecutive failures and ejection (outlier detection). It outlives
+/// catalog refreshes for as long as the instance stays listed.
+/// </summary>
+internal sealed class InstanceState
+{
+    private int _outstanding;
+    private int _consecutiveFailures;
+    private long _lastPicked;
+    private long _ejectedUntil;
+
+    public InstanceState(ServiceInstance instance, string? agentZone)
+    {
+        Instance = instance;
+        var baseUri = instance.BaseUri.GetLeftPart(UriPartial.Authority);
+        Prefix = baseUri;
+        IsLocalZone = agentZone is null || string.Equals(agentZone, instance.Zone, StringComparison.OrdinalIgnoreCase);
+    }
+
+    public ServiceInstance Instance { get; }
+
+    /// <summary><c>http://host:port</c>, to which the origin-form path is appended.</summary>
+    public string Prefix { get; }
+
+    /// <summary>True when the instance is in this agent's zone, or when the agent has no zone.</summary>
+    public bool IsLocalZone { get; }
+
+    public int Outstanding => Volatile.Read(ref _outstanding);
+
+    /// <summary>A sequence number of the last pick: the tie-break that spreads sequential calls evenly.</summary>
+    public long LastPicked => Volatile.Read(ref _lastPicked);
+
+    public int ConsecutiveFailures => Volatile.Read(ref _consecutiveFailures);
+
+    /// <summary>Timestamp (of the TimeProvider) until which the instance is ejected; 0 when it never was.</summary>
+    public long EjectedUntil => Volatile.Read(ref _ejectedUntil);
+
+    /// <summary>How many times the instance was ejected (since its count was last reset); guarded by the pool's lock.</summary>
+    public int Ejections { get; set; }
+
+    public bool IsEjected(long now) => Volatile.Read(ref _ejectedUntil) > now;
+
+    public void Acquire(long pickSequence)
+    {
+        Interlocked.Increment(ref _outstanding);
+        Volatile.Write(ref _lastPicked, pickSequence);
+    }
+
+    public void Release() => Interlocked.Decrement(ref _outstanding);
+
+    public int AddFailure() => Interlocked.Increment(ref _consecutiveFailures);
+
+    public void ResetFailures()
+    {
+        // Read first: the common case (no failures) must not write to a shared cache line.
+        if (Volatile.Read(ref _consecutiveFailures) != 0)
+        {
+            Volatile.Write(ref _consecutiveFailures, 0);
+        }
+    }
+
+    public void Eject(long until)
+    {
+        Volatile.Write(ref _ejectedUntil, until);
+        Volatile.Write(ref _consecutiveFailures, 0);
+    }
+}

@@ -1,0 +1,41 @@
+using System.Collections.Concurrent;
+using Sidecar.Discovery;
+
+namespace Sidecar.Forwarding;
+
+/// <summary>
+/// The forwarder's view of the <see cref="ServiceCatalog"/>: one <see cref="ServicePool"/> per service
+/// name asked for, rebuilt only when the catalog's version moves. Only names the catalog knows get a
+/// pool, so hostile host names cannot grow this cache.
+/// </summary>
+internal sealed class ServicePools(ServiceCatalog catalog, ForwardingOptions options, TimeProvider time, ForwardingLog log)
+{
+    private readonly ConcurrentDictionary<string, ServicePool> _pools = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The pool of a known service, up to date with the catalog; null when no source knows the name.</summary>
+    public ServicePool? Find(string name)
+    {
+        var version = catalog.Version;
+        if (_pools.TryGetValue(name, out var pool) && pool.Version == version)
+        {
+            return pool;
+        }
+
+        var instances = catalog.GetInstances(name);
+        if (instances is null)
+        {
+            if (pool is not null)
+            {
+                _pools.TryRemove(name, out _);
+            }
+
+            return null;
+        }
+
+        pool ??= _pools.GetOrAdd(name, static (key, self) => self.Create(key), this);
+        pool.Update(instances, version);
+        return pool;
+    }
+
+    private ServicePool Create(string name) => new(name.ToLowerInvariant(), options.PolicyFor(name), options.Zone, time, log);
+}

@@ -1,0 +1,144 @@
+using System.Diagnostics;
+using System.Net;
+using Sidecar.Tests.Support;
+
+namespace Sidecar.Tests.Forwarding;
+
+/// <summary>The forward-proxy way in: clients with HTTP_PROXY pointing at the agent, and Host = a service name.</summary>
+public sealed class ForwardProxyTests
+{
+    private static Task<AgentHarness> StartAgentAsync(Upstream orders) =>
+        AgentHarness.StartAsync(new Dictionary<string, string?> { ["ROUTES"] = $"orders={orders.Url}" });
+
+    [Fact]
+    public async Task Curl_WithTheAgentAsProxy_ReachesTheService()
+    {
+        await using var orders = await Upstream.StartAsync("orders");
+        await using var agent = await StartAgentAsync(orders);
+
+        var (exitCode, output) = await CurlAsync("-sS", "-x", $"http://127.0.0.1:{agent.BaseUri.Port}", "http://orders/api/x?q=1");
+
+        Assert.Equal(0, exitCode);
+        Assert.Equal("orders", output);
+        Assert.Equal("/api/x?q=1", orders.Last.RawTarget);
+        Assert.False(orders.Last.Headers.ContainsKey("Proxy-Connection"));
+    }
+
+    [Fact]
+    public async Task Curl_WithHttpProxyVariable_ReachesTheService_AndUnknownHostsAreRefused()
+    {
+        await using var orders = await Upstream.StartAsync("orders");
+        await using var agent = await StartAgentAsync(orders);
+
+        var (_, known) = await CurlAsync(agent.BaseUri.Port, "-sS", "-X", "POST", "-d", "x=1", "http://orders/api/x");
+        var (_, unknown) = await CurlAsync(agent.BaseUri.Port, "-sS", "-o", "/dev/null", "-w", "%{http_code}", "http://example.com/");
+
+        Assert.Equal("orders", known);
+        Assert.Equal("POST", orders.Last.Method);
+        Assert.Equal("404", unknown);
+        Assert.Equal(1, orders.Count);
+    }
+
+    [Fact]
+    public async Task HttpClient_WithAWebProxy_ReachesTheService()
+    {
+        await using var orders = await Upstream.StartAsync("orders");
+        await using var agent = await StartAgentAsync(orders);
+        using var client = new HttpClient(new HttpClientHandler { Proxy = new WebProxy(agent.BaseUri), UseProxy = true });
+
+        var body = await client.GetStringAsync("http://orders/api/x");
+        using var unknown = await client.GetAsync("http://billing/api/x");
+
+        Assert.Equal("orders", body);
+        Assert.Equal("/api/x", orders.Last.RawTarget);
+        Assert.Equal("orders", orders.Last.Headers["X-Forwarded-Host"]);
+        await ForwardingTests.AssertProblemAsync(unknown, HttpStatusCode.NotFound, "unknown-service");
+    }
+
+    [Fact]
+    public async Task AHostHeaderNamingAService_IsForwarded()
+    {
+        await using var orders = await Upstream.StartAsync("orders");
+        await using var agent = await StartAgentAsync(orders);
+
+        var answer = await RawHttp.SendAsync(agent.BaseUri.Port, "GET /api/x?y=2 HTTP/1.1\r\nHost: orders:8078");
+
+        Assert.Equal(200, answer.Status);
+        Assert.Equal("orders", answer.Body.Trim());
+        Assert.Equal("/api/x?y=2", orders.Last.RawTarget);
+    }
+
+    [Theory]
+    [InlineData("127.0.0.1:{port}")]
+    [InlineData("localhost:{port}")]
+    [InlineData("[::1]:{port}")]
+    [InlineData("somebody-else")]
+    public async Task OtherHostHeaders_AreTheAgentsOwnApi(string host)
+    {
+        await using var orders = await Upstream.StartAsync("orders");
+        await using var agent = await StartAgentAsync(orders);
+
+        var answer = await RawHttp.SendAsync(agent.BaseUri.Port, $"GET /ping HTTP/1.1\r\nHost: {host.Replace("{port}", agent.BaseUri.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal)}");
+
+        Assert.Equal("pong", answer.Body);
+        Assert.Equal(0, orders.Count);
+    }
+
+    [Fact]
+    public async Task AnAbsoluteTargetNamingTheAgentItself_IsItsApi_NotALoop()
+    {
+        await using var orders = await Upstream.StartAsync("orders");
+        await using var agent = await StartAgentAsync(orders);
+        var self = $"127.0.0.1:{agent.BaseUri.Port}";
+
+        var ping = await RawHttp.SendAsync(agent.BaseUri.Port, $"GET http://{self}/ping HTTP/1.1\r\nHost: {self}");
+        var invoke = await RawHttp.SendAsync(agent.BaseUri.Port, $"GET http://{self}/v1/invoke/orders/a?b=1 HTTP/1.1\r\nHost: {self}");
+
+        Assert.Equal("pong", ping.Body);
+        Assert.Equal(200, invoke.Status);
+        Assert.Equal("/a?b=1", orders.Last.RawTarget);
+        Assert.Equal(1, orders.Count);
+    }
+
+    [Fact]
+    public async Task Connect_IsRefused_WithAProblem()
+    {
+        await using var orders = await Upstream.StartAsync("orders");
+        await using var agent = await StartAgentAsync(orders);
+
+        var answer = await RawHttp.SendAsync(agent.BaseUri.Port, "CONNECT orders:443 HTTP/1.1\r\nHost: orders:443");
+
+        Assert.Equal(405, answer.Status);
+        Assert.Equal("tunnel-not-supported", answer.Header("X-Sidecar-Error"));
+        Assert.Equal(0, orders.Count);
+    }
+
+    private static Task<(int ExitCode, string Output)> CurlAsync(params string[] args) => CurlAsync(null, args);
+
+    private static async Task<(int ExitCode, string Output)> CurlAsync(int? httpProxyPort, params string[] args)
+    {
+        var start = new ProcessStartInfo("curl") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        start.Environment.Remove("http_proxy");
+        start.Environment.Remove("HTTP_PROXY");
+        start.Environment.Remove("no_proxy");
+        start.Environment.Remove("NO_PROXY");
+        if (httpProxyPort is { } port)
+        {
+            start.Environment["http_proxy"] = $"http://127.0.0.1:{port}";
+        }
+
+        start.ArgumentList.Add("--max-time");
+        start.ArgumentList.Add("10");
+        using var process = Process.Start(start)!;
+        var output = await process.StandardOutput.ReadToEndAsync();
+        var error = await process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.True(process.ExitCode == 0, $"curl failed ({process.ExitCode}): {error}");
+        return (process.ExitCode, output);
+    }
+}
