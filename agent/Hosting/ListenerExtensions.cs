@@ -22,6 +22,11 @@ internal static class ListenerExtensions
     public static void AddAgentListeners(this WebApplicationBuilder builder, SidecarOptions options)
     {
         builder.Services.AddHostedService<StartupLogger>();
+        if (InlineIo.Enabled)
+        {
+            builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = true);
+        }
+
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;

@@ -1,5 +1,7 @@
 using Serilog;
 using Serilog.Events;
+using Serilog.Formatting;
+using Serilog.Formatting.Display;
 using Sidecar.Configuration;
 
 namespace Sidecar.Hosting;
@@ -26,14 +28,11 @@ internal static class LoggingExtensions
                 .MinimumLevel.Override("Microsoft.Extensions.Hosting.Internal.Host", LogEventLevel.Fatal)
                 .Enrich.FromLogContext();
 
-            if (options.LogFormat == LogFormat.Json)
-            {
-                configuration.WriteTo.Console(new JsonLinesFormatter());
-            }
-            else
-            {
-                configuration.WriteTo.Console(outputTemplate: TextTemplate, formatProvider: System.Globalization.CultureInfo.InvariantCulture);
-            }
+            // Formatted and written off the request path, in batches (see BufferedConsoleSink).
+            ITextFormatter formatter = options.LogFormat == LogFormat.Json
+                ? new JsonLinesFormatter()
+                : new MessageTemplateTextFormatter(TextTemplate, System.Globalization.CultureInfo.InvariantCulture);
+            configuration.WriteTo.Sink(new BufferedConsoleSink(formatter));
         });
     }
 
