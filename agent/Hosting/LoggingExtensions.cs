@@ -24,6 +24,10 @@ internal static class LoggingExtensions
                 .MinimumLevel.Is(options.LogLevel)
                 .MinimumLevel.Override("Microsoft", LevelAtLeast(options.LogLevel, LogEventLevel.Warning))
                 .MinimumLevel.Override("System.Net.Http", LevelAtLeast(options.LogLevel, LogEventLevel.Warning))
+                // Off, not just quiet: while this category is enabled at any level, ASP.NET Core starts an
+                // Activity (two random ids in hex) and a logging scope for every request, which the agent
+                // never uses (it writes traceparent itself) and which cost several percent of its CPU per call.
+                .MinimumLevel.Override("Microsoft.AspNetCore.Hosting.Diagnostics", LevelAlias.Off)
                 // A start-up failure is reported once, as one line, by AgentCommandLine: not again with a stack trace.
                 .MinimumLevel.Override("Microsoft.Extensions.Hosting.Internal.Host", LogEventLevel.Fatal)
                 .Enrich.FromLogContext();
