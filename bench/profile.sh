@@ -20,7 +20,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 out=artifacts/agent-symbols
-if [ ! -x "$out/agent" ] || [ -n "$(find agent -newer "$out/agent" -name '*.cs' -print -quit)" ]; then
+if [ ! -x "$out/agent" ] || [ -n "$(find agent Directory.Build.props Directory.Packages.props \( -path agent/obj -o -path agent/bin \) -prune -o \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' \) -newer "$out/agent" -print -quit)" ]; then
   echo "profile: publishing the NativeAOT agent with symbols into $out"
   rid="linux-$(uname -m | sed -e 's/x86_64/x64/' -e 's/aarch64/arm64/')"
   dotnet publish agent/Agent.csproj -c Release -r "$rid" -o "$out" -p:StripSymbols=false >/dev/null
