@@ -23,6 +23,13 @@ internal static class InlineIo
     /// <summary>Whether socket completions run inline in this process (and so Kestrel should too).</summary>
     public static bool Enabled => Environment.GetEnvironmentVariable(Variable) == "1";
 
+    /// <summary>
+    /// <c>await InlineIo.LeaveSocketThread();</c> after a background call's response arrived and before
+    /// heavy synchronous work on it (parsing a large registry, writing a file): with inline I/O the
+    /// continuation would otherwise run on the epoll thread and hold up every socket it serves.
+    /// </summary>
+    public static System.Runtime.CompilerServices.YieldAwaitable LeaveSocketThread() => Task.Yield();
+
     /// <summary>Turns inline completions on unless the environment already decided. Call before any socket exists.</summary>
     public static void EnableUnlessConfigured()
     {
