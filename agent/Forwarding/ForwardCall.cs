@@ -179,12 +179,25 @@ internal sealed class ForwardCall
                 if (!deadlineFirst)
                 {
                     // The response body is bounded by what is left of the deadline.
-                    _deadlineToken = cts.Token;
-                    if (!TimeoutSources.Extend(cts, Remaining()))
+                    var remaining = Remaining();
+                    if (remaining <= TimeSpan.Zero)
                     {
                         await WriteDeadlineExceededAsync().ConfigureAwait(false);
                         return true;
                     }
+
+                    TimeoutSources.Extend(cts, remaining);
+                    if (cts.IsCancellationRequested && !Context.RequestAborted.IsCancellationRequested)
+                    {
+                        // The per-try time-out fired between the headers and here: it no longer applies,
+                        // so the body gets a fresh source for the rest of the deadline.
+                        registration.Dispose();
+                        TimeoutSources.Return(cts, Pool.Time);
+                        cts = TimeoutSources.Rent(Pool.Time, remaining);
+                        registration = Context.RequestAborted.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), cts);
+                    }
+
+                    _deadlineToken = cts.Token;
                 }
 
                 var copied = await CopyResponseAsync(response, cts.Token).ConfigureAwait(false);

@@ -38,17 +38,8 @@ internal static class TimeoutSources
         return cts;
     }
 
-    /// <summary>Moves the time-out to <paramref name="delay"/> from now; false when no time is left.</summary>
-    public static bool Extend(CancellationTokenSource cts, TimeSpan delay)
-    {
-        if (delay <= TimeSpan.Zero)
-        {
-            return false;
-        }
-
-        cts.CancelAfter(delay);
-        return true;
-    }
+    /// <summary>Moves the time-out to <paramref name="delay"/> (positive) from now; no effect on a source that already fired.</summary>
+    public static void Extend(CancellationTokenSource cts, TimeSpan delay) => cts.CancelAfter(delay);
 
     /// <summary>Takes a source back; one that fired (or runs on another clock) is disposed.</summary>
     public static void Return(CancellationTokenSource cts, TimeProvider time)
