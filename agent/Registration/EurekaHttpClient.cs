@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using Sidecar.Configuration;
 using Sidecar.Discovery;
 using Sidecar.Health;
+using Sidecar.Observability;
 
 namespace Sidecar.Registration;
 
@@ -28,15 +29,17 @@ internal sealed partial class EurekaHttpClient : IDisposable
     private readonly ILogger<EurekaHttpClient> _logger;
     private readonly HashSet<EurekaEndpoint> _quarantine = [];
     private readonly Lock _lock = new();
+    private readonly EurekaMetrics? _metrics;
     private EurekaEndpoint? _current;
 
-    public EurekaHttpClient(EurekaOptions options, ILogger<EurekaHttpClient> logger)
-        : this(options, logger, null)
+    public EurekaHttpClient(EurekaOptions options, ILogger<EurekaHttpClient> logger, EurekaMetrics? metrics = null)
+        : this(options, logger, null, metrics)
     {
     }
 
-    internal EurekaHttpClient(EurekaOptions options, ILogger<EurekaHttpClient> logger, HttpMessageHandler? handler)
+    internal EurekaHttpClient(EurekaOptions options, ILogger<EurekaHttpClient> logger, HttpMessageHandler? handler, EurekaMetrics? metrics = null)
     {
+        _metrics = metrics;
         _endpoints = [.. options.Urls.Select(EurekaEndpoint.From)];
         _readTimeout = options.ReadTimeout;
         _logger = logger;
@@ -114,6 +117,13 @@ internal sealed partial class EurekaHttpClient : IDisposable
     };
 
     private async Task<EurekaResponse> SendAsync(EurekaOperation operation, HttpMethod method, string relative, byte[]? body, CancellationToken cancellationToken)
+    {
+        var response = await SendWithFailoverAsync(operation, method, relative, body, cancellationToken).ConfigureAwait(false);
+        _metrics?.Completed(operation, response);
+        return response;
+    }
+
+    private async Task<EurekaResponse> SendWithFailoverAsync(EurekaOperation operation, HttpMethod method, string relative, byte[]? body, CancellationToken cancellationToken)
     {
         var candidates = Candidates();
         EurekaResponse? last = null;
