@@ -25,7 +25,14 @@ internal sealed class InstanceErrorRates(ServicePools pools, TimeProvider time)
         {
             foreach (var state in pool.Instances)
             {
-                _rings.GetValue(state, static _ => new Ring()).Add(now, state.Requests, state.Failures);
+                if (!_rings.TryGetValue(state, out var ring))
+                {
+                    // First seen: its counters started at zero when the balancer made it, within the last period.
+                    ring = _rings.GetValue(state, static _ => new Ring());
+                    ring.Add(now, 0, 0);
+                }
+
+                ring.Add(now, state.Requests, state.Failures);
             }
         }
     }

@@ -48,6 +48,7 @@ internal static class StatusPage
         dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem .8rem;margin:0}
         dt{color:var(--mute)}dd{margin:0;overflow-wrap:anywhere}
         code{font-size:.85rem}
+        td.t,td.k{white-space:nowrap}
         """;
 
     private const string Script = """
@@ -140,7 +141,7 @@ internal static class StatusPage
             for (var i = 0; i < Math.Min(5, health.Probes.Count); i++)
             {
                 var probe = health.Probes[i];
-                html.Append("<tr><td>").Append(Time(probe.Time)).Append("</td><td>").Append(E(probe.Detail)).Append("</td><td>")
+                html.Append("<tr><td class=\"t\">").Append(Time(probe.Time)).Append("</td><td>").Append(E(probe.Detail)).Append("</td><td>")
                     .Append(Number(probe.DurationMs)).Append(" ms</td><td>").Append(E(probe.Status)).Append("</td></tr>");
             }
 
@@ -274,7 +275,7 @@ internal static class StatusPage
             html.Append("<table><thead><tr><th>Time</th><th>Kind</th><th>What</th></tr></thead><tbody>");
             foreach (var entry in status.Events)
             {
-                html.Append("<tr data-kind=\"").Append(E(entry.Kind)).Append("\"><td>").Append(Time(entry.Time)).Append("</td><td>").Append(E(entry.Kind))
+                html.Append("<tr data-kind=\"").Append(E(entry.Kind)).Append("\"><td class=\"t\">").Append(Time(entry.Time)).Append("</td><td class=\"k\">").Append(E(entry.Kind))
                     .Append("</td><td>").Append(E(entry.Message)).Append("</td></tr>");
             }
 
