@@ -1,10 +1,10 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Sockets;
 using Sidecar.Configuration;
 using Sidecar.Discovery;
 using Sidecar.Health;
+using Sidecar.Hosting;
 using Sidecar.Observability;
 
 namespace Sidecar.Registration;
@@ -220,7 +220,7 @@ internal sealed partial class EurekaHttpClient : IDisposable
         }
         catch (HttpRequestException ex)
         {
-            return new EurekaResponse(false, (int?)ex.StatusCode ?? 0, endpoint, [], Describe(ex));
+            return new EurekaResponse(false, (int?)ex.StatusCode ?? 0, endpoint, [], HttpErrors.Describe(ex));
         }
         catch (IOException ex)
         {
@@ -247,19 +247,6 @@ internal sealed partial class EurekaHttpClient : IDisposable
 
     private static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
 
-    private static string Describe(HttpRequestException ex) => ex.InnerException switch
-    {
-        SocketException { SocketErrorCode: SocketError.ConnectionRefused } => "connection refused",
-        SocketException socket => "connection failed: " + socket.SocketErrorCode,
-        IOException => "connection broken",
-        _ => ex.HttpRequestError switch
-        {
-            HttpRequestError.ConnectionError => "connection failed",
-            HttpRequestError.NameResolutionError => "host name not found",
-            HttpRequestError.ResponseEnded or HttpRequestError.InvalidResponse => "invalid response",
-            _ => ex.Message,
-        },
-    };
 
     [LoggerMessage(EventId = 200, Level = LogLevel.Warning, Message = "Eureka {Operation} failed on {Server}: {Error}; next server: {Next}")]
     private static partial void LogAttemptFailed(ILogger logger, EurekaOperation operation, string server, string error, string next);
