@@ -95,11 +95,14 @@ internal sealed partial class AppHealthMonitor : BackgroundService
         LogProbing(_logger, _options.Url!, DurationParser.Format(_options.Interval), DurationParser.Format(_options.Timeout), _options.FailureThreshold);
         try
         {
-            while (!stoppingToken.IsCancellationRequested)
+            // Start to start: the timer runs from before the first probe, so a slow probe does not
+            // stretch the period (a probe longer than the interval is followed by the next at once).
+            using var timer = new PeriodicTimer(_options.Interval, _time);
+            do
             {
                 await ProbeOnceAsync(stoppingToken).ConfigureAwait(false);
-                await Task.Delay(_options.Interval, _time, stoppingToken).ConfigureAwait(false);
             }
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
