@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
-"""The demo: the agent beside a sample app, walked through step by step (standard library only).
+"""The demo: a Python service and a Node service, each beside its own sidecar agent, found through
+Eureka (the agent's dev registry) and configured from the agent. Standard library only.
 
-    python3 examples/demo.py          walkthrough, then stop
-    python3 examples/demo.py --keep   walkthrough, then keep running until Ctrl-C
+    python3 examples/demo.py          the walkthrough, then stop
+    python3 examples/demo.py --keep   the walkthrough, then keep everything running until Ctrl-C
 
-It builds the agent, starts examples/python-app beside it, and shows what an operator sees:
-the app probed, reported UP, failing, DOWN, and healed.
+What it starts:
+  agent registry            an in-memory Eureka-compatible registry (development only)
+  agent run -- python3 ...  python-app under its agent; calls node-app through /v1/invoke
+  agent run -- node ...     node-app under its agent; calls python-app with the agent as HTTP_PROXY
+Each app's settings come from a local file the agent serves (CONFIG_FILE), followed by long-poll.
 """
 import json
 import os
@@ -13,12 +17,18 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+KEEP = "--keep" in sys.argv[1:]
+QUIET_LOGS = ("RequestLoggingMiddleware", "GET /health")  # one line per request: too chatty for a walkthrough
 children = []
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+tty = sys.stdout.isatty()
 
 
 def free_port():
@@ -27,101 +37,174 @@ def free_port():
         return s.getsockname()[1]
 
 
-def say(text):
-    print(f"\n\033[1m== {text}\033[0m" if sys.stdout.isatty() else f"\n== {text}", flush=True)
+def step(number, text):
+    line = f"[{number}] {text}"
+    print(f"\n\033[1m{line}\033[0m" if tty else f"\n{line}", flush=True)
 
 
-def http(method, url, body=None):
+def show(label, value):
+    print(f"    {label:<34} {value}", flush=True)
+
+
+def http(method, url, body=None, headers=None):
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})})
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status, response.read().decode()
+        with opener.open(request, timeout=10) as response:
+            return response.status, response.read().decode(), dict(response.headers)
     except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
+        return error.code, error.read().decode(), dict(error.headers)
 
 
-def wait_for(what, check, timeout=60):
+def get_json(url):
+    status, body, _ = http("GET", url, headers={"Accept": "application/json"})
+    return status, (json.loads(body) if body else None)
+
+
+def wait_for(what, check, timeout=90):
     deadline = time.time() + timeout
     while time.time() < deadline:
         try:
             if check():
                 return
-        except (urllib.error.URLError, ConnectionError, OSError):
+        except (urllib.error.URLError, ConnectionError, OSError, ValueError, KeyError, TypeError):
             pass
-        time.sleep(0.2)
+        time.sleep(0.25)
     raise SystemExit(f"demo: timed out waiting for {what}")
 
 
 def start(args, env, prefix):
-    process = subprocess.Popen(args, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    process = subprocess.Popen(args, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, bufsize=1, start_new_session=True)
     children.append(process)
 
     def pump():
         for line in process.stdout:
-            if "RequestLoggingMiddleware" in line:  # one line per request: too chatty for a walkthrough
-                continue
-            print(f"  {prefix} | {line.rstrip()}", flush=True)
+            if not any(noise in line for noise in QUIET_LOGS):
+                print(f"      {prefix} | {line.rstrip()}", flush=True)
 
-    import threading
     threading.Thread(target=pump, daemon=True).start()
     return process
 
 
-def stop_all(*_):
-    for process in reversed(children):
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-    for process in reversed(children):
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+def stop_all():
+    """The agents first (they still need the registry to cancel their leases), the registry last."""
+    agents, registry = children[1:], children[:1]
+    for group in (agents, registry):
+        for process in group:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in group:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def eureka_status(registry, app):
+    status, body = get_json(f"{registry}/eureka/apps/{app.upper()}")
+    if status != 200:
+        return "not registered"
+    instances = body["application"]["instance"]
+    instances = instances if isinstance(instances, list) else [instances]
+    return ", ".join(f"{i['instanceId']} {i['status']}" for i in instances)
 
 
 def main():
-    keep = "--keep" in sys.argv[1:]
-    say("Building the agent (dotnet build -c Release)")
-    subprocess.run(["dotnet", "build", os.path.join(ROOT, "agent"), "-c", "Release", "-v", "quiet", "-nologo"], check=True)
-    agent_dll = os.path.join(ROOT, "agent", "bin", "Release", "net10.0", "agent.dll")
+    prebuilt = os.environ.get("SIDECAR_AGENT_DLL")  # the tests pass the agent they built
+    if prebuilt:
+        agent = ["dotnet", prebuilt]
+    else:
+        step(0, "Building the agent (dotnet build -c Release)")
+        subprocess.run(["dotnet", "build", os.path.join(ROOT, "agent"), "-c", "Release", "-v", "quiet", "-nologo"], check=True)
+        agent = ["dotnet", os.path.join(ROOT, "agent", "bin", "Release", "net10.0", "agent.dll")]
 
-    app_port, agent_port = free_port(), free_port()
-    agent = f"http://127.0.0.1:{agent_port}"
-    signal.signal(signal.SIGTERM, lambda *_: (stop_all(), sys.exit(0)))
+    work = tempfile.mkdtemp(prefix="sidecar-demo-")
+    python_config = os.path.join(work, "python-app.yml")
+    node_config = os.path.join(work, "node-app.yml")
+    with open(python_config, "w") as f:
+        f.write("message: hello from python-app's config file\n")
+    with open(node_config, "w") as f:
+        f.write("greeting:\n  text: hello\n")
+
+    registry_port, python_agent_port, node_agent_port, node_port = free_port(), free_port(), free_port(), free_port()
+    registry = f"http://127.0.0.1:{registry_port}"
+    python_agent = f"http://127.0.0.1:{python_agent_port}"
+    node_agent = f"http://127.0.0.1:{node_agent_port}"
+    common = {
+        "EUREKA_URLS": f"{registry}/eureka/",
+        "APP_HOST": "127.0.0.1", "APP_IP": "127.0.0.1", "EUREKA_PREFER_IP": "true",
+        # Demo timings, so the walkthrough takes seconds (production defaults are 30s and 5s).
+        "EUREKA_RENEW_INTERVAL": "2s", "EUREKA_FETCH_INTERVAL": "1s",
+        "APP_HEALTH_INTERVAL": "1s", "APP_HEALTH_FAILURE_THRESHOLD": "2",
+        "CONFIG_POLL_INTERVAL": "1s", "SIDECAR_DRAIN": "1s",
+        "SIDECAR_DATA_DIR": os.path.join(work, "data"),
+    }
+
     try:
-        say(f"Starting the sample app on :{app_port} and the agent beside it on :{agent_port}")
-        start([sys.executable, os.path.join(ROOT, "examples", "python-app", "app.py")], {"APP_PORT": str(app_port), "APP_NAME": "python-app"}, "app  ")
-        start(["dotnet", agent_dll], {"SIDECAR_PORT": str(agent_port), "APP_PORT": str(app_port), "APP_NAME": "python-app",
-                                      "APP_HEALTH_INTERVAL": "1s", "APP_HEALTH_FAILURE_THRESHOLD": "2"}, "agent")
-        wait_for("the agent", lambda: http("GET", f"{agent}/ping")[0] == 200)
-        wait_for("the app to be UP", lambda: http("GET", f"{agent}/healthcheck")[0] == 200)
+        step(1, "Starting the dev registry, then each app under its own agent (agent run -- ...)")
+        start(agent + ["registry", "--port", str(registry_port)], {}, "registry   ")
+        wait_for("the dev registry", lambda: http("GET", f"{registry}/eureka/apps/", headers={"Accept": "application/json"})[0] == 200)
+        start(agent + ["run", "--", sys.executable, os.path.join(ROOT, "examples", "python-app", "app.py")],
+              {**common, "APP_NAME": "python-app", "SIDECAR_PORT": str(python_agent_port), "CONFIG_FILE": python_config,
+               "SIDECAR_DATA_DIR": os.path.join(work, "data-python")}, "python-app ")
+        start(agent + ["run", "--", "node", os.path.join(ROOT, "examples", "node-app", "app.js")],
+              {**common, "APP_NAME": "node-app", "SIDECAR_PORT": str(node_agent_port), "APP_PORT": str(node_port), "CONFIG_FILE": node_config,
+               "HTTP_PROXY": node_agent, "NO_PROXY": "", "SIDECAR_DATA_DIR": os.path.join(work, "data-node")}, "node-app   ")
 
-        say("The agent has probed the app: GET /healthcheck (Prana) and GET /v1/health")
-        print("  /healthcheck ->", *http("GET", f"{agent}/healthcheck"))
-        print("  /v1/health   ->", http("GET", f"{agent}/v1/health")[1])
+        step(2, "Both apps are healthy and registered in Eureka")
+        wait_for("python-app UP in Eureka", lambda: eureka_status(registry, "python-app").endswith(" UP"))
+        wait_for("node-app UP in Eureka", lambda: eureka_status(registry, "node-app").endswith(" UP"))
+        show("Eureka: PYTHON-APP", eureka_status(registry, "python-app"))
+        show("Eureka: NODE-APP", eureka_status(registry, "node-app"))
+        wait_for("each agent to know the other service",
+                 lambda: get_json(f"{python_agent}/v1/services/node-app/instances")[0] == 200
+                 and get_json(f"{node_agent}/v1/services/python-app/instances")[0] == 200)
+        show("python-app's agent knows", [s["name"] for s in get_json(f"{python_agent}/v1/services")[1]["services"]])
 
-        say("The app's own /health now answers 503 {\"status\":\"DOWN\"}; the agent reports it DOWN")
-        http("POST", f"http://127.0.0.1:{app_port}/admin/health", {"healthy": False})
-        wait_for("the app to be DOWN", lambda: http("GET", f"{agent}/healthcheck")[0] == 503)
-        print("  /healthcheck ->", *http("GET", f"{agent}/healthcheck"))
-        print("  /v1/health/ready ->", http("GET", f"{agent}/v1/health/ready")[0])
+        step(3, "A call that crosses both services through discovery")
+        wait_for("python-app -> node-app", lambda: get_json(f"{python_agent}/v1/invoke/python-app/greet")[0] == 200)
+        show("python-app /greet (via /v1/invoke)", get_json(f"{python_agent}/v1/invoke/python-app/greet")[1])
+        wait_for("node-app -> python-app", lambda: get_json(f"{node_agent}/v1/invoke/node-app/chain")[0] == 200)
+        show("node-app /chain (via HTTP_PROXY)", get_json(f"{node_agent}/v1/invoke/node-app/chain")[1])
 
-        say("The app heals; one good probe brings it back UP")
-        http("POST", f"http://127.0.0.1:{app_port}/admin/health", {"healthy": True})
-        wait_for("the app to be UP again", lambda: http("GET", f"{agent}/healthcheck")[0] == 200)
-        print("  /healthcheck ->", *http("GET", f"{agent}/healthcheck"))
-        print("  /status      ->", http("GET", f"{agent}/status")[1])
+        step(4, "A config edit reaches the app: node-app's greeting.text becomes 'bonjour'")
+        show("before: node-app /config", get_json(f"{node_agent}/v1/invoke/node-app/config")[1])
+        with open(node_config, "w") as f:
+            f.write("greeting:\n  text: bonjour\n")
+        wait_for("node-app to hold the new config", lambda: get_json(f"{node_agent}/v1/invoke/node-app/config")[1]["config"].get("greeting.text") == "bonjour")
+        show("after:  node-app /config", get_json(f"{node_agent}/v1/invoke/node-app/config")[1])
+        show("python-app /greet", get_json(f"{python_agent}/v1/invoke/python-app/greet")[1])
 
-        if keep:
-            say(f"Running: try curl {agent}/v1/health  (Ctrl-C to stop)")
+        step(5, "node-app turns unhealthy: DOWN in Eureka, and python-app's agent stops sending to it")
+        http("POST", f"http://127.0.0.1:{node_port}/admin/health", {"healthy": False})
+        wait_for("node-app DOWN in Eureka", lambda: eureka_status(registry, "node-app").endswith(" DOWN"))
+        show("Eureka: NODE-APP", eureka_status(registry, "node-app"))
+        wait_for("python-app's agent to stop routing to node-app",
+                 lambda: http("GET", f"{python_agent}/v1/invoke/node-app/greeting")[0] == 503)
+        status, body, headers = http("GET", f"{python_agent}/v1/invoke/node-app/greeting")
+        show("python-app's agent -> node-app", f"{status} {headers.get('X-Sidecar-Error')}: {json.loads(body)['detail']}")
+        show("python-app /greet", get_json(f"{python_agent}/v1/invoke/python-app/greet")[1])
+
+        step(6, "node-app heals: UP again, back in rotation")
+        http("POST", f"http://127.0.0.1:{node_port}/admin/health", {"healthy": True})
+        wait_for("node-app UP in Eureka", lambda: eureka_status(registry, "node-app").endswith(" UP"))
+        wait_for("python-app -> node-app again", lambda: get_json(f"{python_agent}/v1/invoke/python-app/greet")[0] == 200)
+        show("Eureka: NODE-APP", eureka_status(registry, "node-app"))
+        show("python-app /greet", get_json(f"{python_agent}/v1/invoke/python-app/greet")[1])
+
+        if KEEP:
+            step(7, f"Running. Try: curl {python_agent}/v1/invoke/python-app/greet   (Ctrl-C stops everything)")
             while all(p.poll() is None for p in children):
                 time.sleep(0.5)
-        say("Done")
+        step("done", "Stopping: each agent takes its app OUT_OF_SERVICE, drains, stops the app, cancels its lease")
     except KeyboardInterrupt:
-        say("Stopping")
+        step("^C", "Stopping")
     finally:
         stop_all()
+    print("demo: finished", flush=True)
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     main()

@@ -22,7 +22,9 @@ public sealed class FailoverTests
         environment["APP_HEALTH_URL"] = "";
         await using var agent = await RegisteredAgent.StartAsync(environment, time);
 
-        await Eventually.TrueAsync(() => second.Instance("ORDERS", Id) is not null, "the agent registered with the second server");
+        // The server stores the instance before the agent reads its answer: wait for the agent's side too.
+        await Eventually.TrueAsync(() => second.Instance("ORDERS", Id) is not null && agent.Get<EurekaHttpClient>().Current is not null,
+            "the agent registered with the second server");
         Assert.Equal(second.ServiceUrl.AbsoluteUri, agent.Get<EurekaHttpClient>().Current?.Display);
 
         // The first is back: renewals stay with the second (sticky), they do not wander back.
@@ -33,7 +35,9 @@ public sealed class FailoverTests
 
         // The second fails: the next renew fails over to the first, which does not know the lease (404), so the agent registers there.
         await second.DownAsync();
-        await RegisteredAgent.AdvanceUntilAsync(time, TimeSpan.FromSeconds(30), () => first.Instance("ORDERS", Id) is not null, "the agent registered with the first server");
+        await RegisteredAgent.AdvanceUntilAsync(time, TimeSpan.FromSeconds(30),
+            () => first.Instance("ORDERS", Id) is not null && agent.Get<EurekaHttpClient>().Current?.Display == first.ServiceUrl.AbsoluteUri,
+            "the agent registered with the first server");
         Assert.Equal(["PUT 404", "POST 204"], first.Requests.Where(r => r.Method is "PUT" or "POST").Select(r => $"{r.Method} {r.StatusCode}"));
         Assert.Equal(first.ServiceUrl.AbsoluteUri, agent.Get<EurekaHttpClient>().Current?.Display);
     }

@@ -1,0 +1,92 @@
+using System.Text.RegularExpressions;
+using Sidecar.Configuration;
+using Sidecar.Tests.Support;
+
+namespace Sidecar.Tests.Examples;
+
+/// <summary>
+/// Every variable the examples and READMEs tell users to set is one the agent (or the example app it
+/// is written for) really reads, so documentation cannot drift from code.
+/// </summary>
+public sealed partial class DocumentedVariablesTests
+{
+    /// <summary>What the example apps and the demo read, and what the agent hands its child; not agent settings.</summary>
+    private static readonly HashSet<string> AppSide = new(StringComparer.Ordinal)
+    {
+        "SIDECAR_URL", "HTTP_PROXY", "NO_PROXY", "PEER_SERVICE", "SIDECAR_AGENT_DLL",
+    };
+
+    /// <summary>The OpenTelemetry SDK's standard variables the agent honours.</summary>
+    private static readonly HashSet<string> OpenTelemetry = new(StringComparer.Ordinal)
+    {
+        "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_SERVICE_NAME",
+        "OTEL_RESOURCE_ATTRIBUTES", // read by the SDK's default resource (Observability/AgentTracing.cs)
+    };
+
+    public static TheoryData<string> Documents()
+    {
+        var data = new TheoryData<string>();
+        foreach (var file in Directory.EnumerateFiles(Repository.Root, "*.md", SearchOption.AllDirectories)
+            .Concat(Directory.EnumerateFiles(Repository.PathOf("examples"), "*.yaml", SearchOption.AllDirectories)))
+        {
+            var relative = Path.GetRelativePath(Repository.Root, file);
+            if (!relative.Split(Path.DirectorySeparatorChar).Any(p => p is "bin" or "obj" or "node_modules" or ".git" or "artifacts"))
+            {
+                data.Add(relative);
+            }
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Documents))]
+    public void EveryVariableADocumentNames_IsOneTheAgentOrTheExampleAppsRead(string document)
+    {
+        var text = File.ReadAllText(Repository.PathOf(document));
+        var unknown = VariableName().Matches(text)
+            .Select(m => m.Value)
+            .Where(name => !AgentVariables.IsKnown(name) && !AppSide.Contains(name) && !OpenTelemetry.Contains(name))
+            .Distinct(StringComparer.Ordinal)
+            .ToList();
+
+        Assert.True(unknown.Count == 0, $"{document} names variables nothing reads: {string.Join(", ", unknown)}");
+    }
+
+    [Fact]
+    public void TheKubernetesExample_GivesTheAgentContainerOnlyAgentVariables()
+    {
+        var manifest = File.ReadAllText(Repository.PathOf("examples", "kubernetes", "deployment.yaml"));
+        var agentBlock = manifest[manifest.IndexOf("- name: sidecar-agent", StringComparison.Ordinal)..];
+        agentBlock = agentBlock[..agentBlock.IndexOf("volumes:", StringComparison.Ordinal)];
+
+        var names = EnvName().Matches(agentBlock).Select(m => m.Groups[1].Value).ToList();
+
+        Assert.NotEmpty(names);
+        Assert.All(names, name => Assert.True(AgentVariables.IsKnown(name), $"the agent does not read {name}"));
+        Assert.Contains("SIDECAR_PUBLIC_HEALTH_PORT", names);
+        Assert.Contains("EUREKA_URLS", names);
+    }
+
+    [Fact]
+    public void TheReadmeTable_ListsEveryVariableTheAgentReads()
+    {
+        var readme = File.ReadAllText(Repository.PathOf("README.md"));
+        foreach (var variable in AgentVariables.All)
+        {
+            Assert.Contains($"`{variable.Name}`", readme, StringComparison.Ordinal);
+            foreach (var alias in variable.Aliases)
+            {
+                Assert.Contains($"`{alias}`", readme, StringComparison.Ordinal);
+            }
+        }
+    }
+
+    // Names in the agent's families (SIDECAR_, APP_, EUREKA_, CONFIG_, SPRING_, OTEL_, ROUTES) and the
+    // proxy variables; `APP_*`-style wildcards are not names.
+    [GeneratedRegex(@"(?<![A-Za-z0-9_])(?:(?:SIDECAR|APP|EUREKA|CONFIG|SPRING|OTEL)(?:_[A-Z0-9]+)+|ROUTES|HTTP_PROXY|NO_PROXY)(?![A-Za-z0-9_*])")]
+    private static partial Regex VariableName();
+
+    [GeneratedRegex(@"-\s+name:\s+([A-Z][A-Z0-9_]+)\s*\n\s+value")]
+    private static partial Regex EnvName();
+}
