@@ -4,7 +4,7 @@ using Sidecar.Tests.Support;
 
 namespace Sidecar.Tests.Hosting;
 
-/// <summary>Sidecar:RequestLog: every request, only errors (the default), or none.</summary>
+/// <summary>Sidecar:RequestLog: every request (the default), only errors, or none.</summary>
 public sealed class RequestLoggingTests
 {
     private static async Task<(AgentHarness Agent, LogCapture Logs, LoopbackServer Upstream)> StartAsync(string? mode)
@@ -35,9 +35,9 @@ public sealed class RequestLoggingTests
         [.. logs.Entries.Where(e => e.Contains("RequestLoggingMiddleware [1]", StringComparison.Ordinal))];
 
     [Fact]
-    public async Task ByDefault_OnlyErrorsAreLogged_TheAgentsProblemsAnd5xx()
+    public async Task Errors_LogsOnlyTheAgentsProblemsAnd5xx()
     {
-        var (agent, logs, upstream) = await StartAsync(null);
+        var (agent, logs, upstream) = await StartAsync("errors");
         await using (upstream)
         await using (agent)
         {
@@ -55,9 +55,9 @@ public sealed class RequestLoggingTests
     }
 
     [Fact]
-    public async Task All_LogsEveryRequest()
+    public async Task ByDefault_EveryRequestIsLogged_OneLineEach()
     {
-        var (agent, logs, upstream) = await StartAsync("all");
+        var (agent, logs, upstream) = await StartAsync(null);
         await using (upstream)
         await using (agent)
         {
