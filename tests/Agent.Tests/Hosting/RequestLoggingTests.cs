@@ -85,4 +85,21 @@ public sealed class RequestLoggingTests
             Assert.Empty(RequestLines(logs));
         }
     }
+
+    [Fact]
+    public async Task AnEncodedNewlineInThePath_CannotForgeALogLine()
+    {
+        var (agent, logs, upstream) = await StartAsync(null);
+        await using (upstream)
+        await using (agent)
+        {
+            await agent.Client.GetAsync("/nope%0a12:00:00.000%20INF%20forged%0d");
+
+            await Eventually.TrueAsync(() => RequestLines(logs).Length == 1, "the request is logged");
+            var line = Assert.Single(RequestLines(logs));
+            Assert.DoesNotContain('\n', line);
+            Assert.DoesNotContain('\r', line);
+            Assert.Contains("/nope\\u000a12:00:00.000 INF forged\\u000d", line, StringComparison.Ordinal);
+        }
+    }
 }
