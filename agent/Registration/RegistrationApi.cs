@@ -118,5 +118,10 @@ internal static class RegistrationApi
         {
             return (null, "the body is not JSON");
         }
+        catch (InvalidOperationException)
+        {
+            // JsonDocument checks the structure only; GetString finds invalid UTF-8 inside the string.
+            return (null, "the body is not valid UTF-8");
+        }
     }
 }
