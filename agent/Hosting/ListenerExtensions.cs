@@ -16,6 +16,9 @@ internal static class ListenerExtensions
         "/ping", "/healthcheck", "/status", "/v1/health", "/v1/health/live", "/v1/health/ready",
     };
 
+    /// <summary>The methods of the health routes: a HEAD is a GET without the body (RFC 9110, 9.3.2), as probes and uptime checkers send it.</summary>
+    public static readonly string[] GetAndHead = ["GET", "HEAD"];
+
     /// <summary>
     /// The API on <c>SIDECAR_BIND_ADDRESS:SIDECAR_PORT</c> (loopback by default) and, when
     /// <c>SIDECAR_PUBLIC_HEALTH_PORT</c> is set, a listener on all interfaces for the health routes only.
