@@ -57,7 +57,8 @@ public sealed class EurekaFaultTests(ITestOutputHelper output)
                     // Eureka's loops run on the fake clock; the calls keep the real one (their time-outs are real I/O).
                     services.AddSingleton<TimeProvider>(time);
                     services.AddSingleton(sp => new ServicePools(
-                        sp.GetRequiredService<ServiceCatalog>(), sp.GetRequiredService<ForwardingOptions>(), TimeProvider.System, sp.GetRequiredService<ForwardingLog>()));
+                        sp.GetRequiredService<ServiceCatalog>(), sp.GetRequiredService<ForwardingOptions>(), TimeProvider.System, sp.GetRequiredService<ForwardingLog>(),
+                        sp.GetRequiredService<SelfAddresses>()));
                 }
 
                 cluster.Logs.Install(services);
