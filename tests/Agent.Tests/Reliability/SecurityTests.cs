@@ -173,6 +173,123 @@ public sealed class SecurityTests(ITestOutputHelper output)
         Assert.Equal(1, canary.Count);
     }
 
+    [Fact]
+    public async Task Secrets_FromConfigCredentialsAndCalls_NeverReachALogLineOrAnyAnswerButTheAppsOwnConfig()
+    {
+        const string rotated = "db-Pa55-rotated-secret";
+        string[] secrets =
+        [
+            "cfg-P4ss-secret", "vault-T0ken-secret", "db-Pa55-secret", rotated, "api-T0k-secret", "cl1ent-secret", "ds-Pa55-secret",
+            "eu-P4ss-secret", "qs-secret-123", "hdr-secret-456", "ck-secret-789",
+            Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("cfg-user:cfg-P4ss-secret")),
+            Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes("eu-user:eu-P4ss-secret")),
+        ];
+        await using var config = await FakeConfigServer.StartAsync();
+        config.BasicAuth = ("cfg-user", "cfg-P4ss-secret");
+        config.RequiredToken = "vault-T0ken-secret";
+        config.Set("orders", new Dictionary<string, object?>
+        {
+            ["db.password"] = "db-Pa55-secret",
+            ["api.token"] = "api-T0k-secret",
+            ["client-secret"] = "cl1ent-secret",
+            ["spring.datasource.password"] = "ds-Pa55-secret",
+            ["message"] = "hello",
+        });
+        await using var eureka = await FakeEureka.StartAsync();
+        await using var payments = await Upstream.StartAsync("payments", (context, _) =>
+        {
+            context.Response.StatusCode = 500;
+            return Task.CompletedTask;
+        });
+        var dataDir = RegisteredAgent.NewDataDir();
+        var port = LoopbackServer.FreePort();
+        var publicPort = LoopbackServer.FreePort();
+
+        // The real process at its most verbose, in JSON (every structured property is written): what any log sink would get.
+        await using var agent = AgentProcess.Start(new Dictionary<string, string>
+        {
+            ["APP_NAME"] = "orders",
+            ["APP_PORT"] = "8080",
+            ["APP_HEALTH_URL"] = "",
+            ["EUREKA_URLS"] = $"http://eu-user:eu-P4ss-secret@127.0.0.1:{eureka.Port}/eureka/",
+            ["CONFIG_SERVER_URLS"] = $"http://cfg-user:cfg-P4ss-secret@127.0.0.1:{config.Port}/",
+            ["AppConfig__Token"] = "vault-T0ken-secret",
+            ["CONFIG_POLL_INTERVAL"] = "1s",
+            ["ROUTES"] = $"payments={payments.Url}",
+            ["SIDECAR_PORT"] = port.ToString(CultureInfo.InvariantCulture),
+            ["SIDECAR_PUBLIC_HEALTH_PORT"] = publicPort.ToString(CultureInfo.InvariantCulture),
+            ["SIDECAR_DATA_DIR"] = dataDir,
+            ["SIDECAR_LOG_LEVEL"] = "verbose",
+            ["SIDECAR_LOG_FORMAT"] = "json",
+            ["SIDECAR_DRAIN"] = "0s",
+        });
+        using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+        await Eventually.TrueAsync(() => eureka.Requests.Any(r => r.Method == "POST" && r.StatusCode == 204), "registered", TimeSpan.FromSeconds(30));
+
+        // A rotation (the change is logged, by key), a refused credential, Eureka gone, and calls carrying secrets that fail upstream.
+        config.SetProperty("orders", "db.password", rotated);
+        await Eventually.TrueAsync(() => agent.Stdout.Contains("Config changed", StringComparison.Ordinal), "the rotation was picked up");
+        config.BasicAuth = ("cfg-user", "another");
+        await Eventually.TrueAsync(() => agent.Stdout.Contains("Config refresh failed", StringComparison.Ordinal), "the refused refresh was logged");
+        await eureka.DownAsync();
+        using (var request = new HttpRequestMessage(HttpMethod.Get, "v1/invoke/payments/x?token=qs-secret-123"))
+        {
+            request.Headers.Add("Authorization", "Bearer hdr-secret-456");
+            request.Headers.Add("Cookie", "session=ck-secret-789");
+            using var _ = await client.SendAsync(request);
+        }
+
+        using (await client.GetAsync("proxy?vip=payments&path=/x%3Ftoken%3Dqs-secret-123")) { }
+        using (await client.GetAsync("v1/config?prefix=db.&token=qs-secret-123")) { }
+
+        // Everything an operator or a scraper can see: every answer but the app's own config, on both listeners.
+        using var publicClient = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{publicPort}/") };
+        var seen = new List<(string Where, string Text)>();
+        foreach (var path in new[] { "", "v1/health", "v1/health/ready", "status", "healthcheck", "v1/services", "hosts/payments", "v1/services/payments/instances", "eureka/hosts?appName=orders", "metrics" })
+        {
+            foreach (var accept in new[] { "application/json", "text/html" })
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, path);
+                request.Headers.Add("Accept", accept);
+                using var response = await client.SendAsync(request);
+                seen.Add(($"GET /{path} ({accept}) {(int)response.StatusCode}", await response.Content.ReadAsStringAsync()));
+            }
+
+            using var onPublic = await publicClient.GetAsync(path);
+            seen.Add(($"public GET /{path} {(int)onPublic.StatusCode}", await onPublic.Content.ReadAsStringAsync()));
+        }
+
+        // The control: the app itself does get its secrets, on the loopback API only.
+        var ownConfig = await client.GetStringAsync("v1/config/db.password");
+        using var refused = await publicClient.GetAsync("v1/config/db.password");
+
+        // SIGTERM: a deregistration against a Eureka that is gone is logged too.
+        agent.Terminate();
+        Assert.Equal(0, await agent.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        var lines = (agent.Stdout + agent.Stderr).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        seen.Add(("logs", agent.Stdout + agent.Stderr));
+        var leaks = seen.SelectMany(s => secrets.Where(secret => s.Text.Contains(secret, StringComparison.Ordinal)).Select(secret => $"{secret} in {s.Where}")).ToList();
+        var copy = Directory.GetFiles(dataDir, "*", SearchOption.AllDirectories).Single(f => f.EndsWith("config.lkg", StringComparison.Ordinal));
+        var mode = OperatingSystem.IsWindows() ? UnixFileMode.UserRead | UnixFileMode.UserWrite : File.GetUnixFileMode(copy);
+
+        new Figures("security: secrets in logs and answers")
+        {
+            Sent = seen.Count,
+            Succeeded = seen.Count(s => !secrets.Any(x => s.Text.Contains(x, StringComparison.Ordinal))),
+            Failed = seen.Count(s => secrets.Any(x => s.Text.Contains(x, StringComparison.Ordinal))),
+            Lost = $"{leaks.Count} secrets leaked",
+        }.Note($"{secrets.Length} secrets (config values, Basic and token credentials, query, Authorization, Cookie) looked for in {lines.Length} verbose JSON log lines and {seen.Count - 1} answers; last-known-good copy mode {mode}")
+         .Note("the status page is still the JSON index at / in this branch: checked as it is")
+         .Report(output);
+        Assert.True(leaks.Count == 0, string.Join("\n", leaks) + "\n" + string.Join("\n", lines.Where(l => secrets.Any(x => l.Contains(x, StringComparison.Ordinal)))));
+        Assert.Contains(lines, l => l.Contains("db.password", StringComparison.Ordinal)); // the change was logged, by key
+        Assert.Contains(lines, l => l.Contains("/v1/invoke/payments/x", StringComparison.Ordinal)); // the calls were logged, without their query
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, mode);
+        Assert.Equal(rotated, ownConfig);
+        Assert.Equal(HttpStatusCode.NotFound, refused.StatusCode);
+        Directory.Delete(dataDir, recursive: true);
+    }
+
     private static List<string> ListeningAddresses(int port)
     {
         var addresses = new List<string>();
