@@ -30,7 +30,7 @@ internal sealed class RequestLedger
     public IReadOnlyList<string> Duplicates(string prefix) =>
         [.. _arrivals.Where(a => a.Value > 1 && a.Key.StartsWith(prefix, StringComparison.Ordinal)).Select(a => $"{a.Key} x{a.Value}")];
 
-    public int Distinct(string prefix) => _arrivals.Keys.Count(k => k.StartsWith(prefix, StringComparison.Ordinal));
+    public void Clear() => _arrivals.Clear();
 }
 
 /// <summary>

@@ -16,6 +16,7 @@ internal enum CallKind
 /// <summary>What the calls of one phase of a load run gave.</summary>
 internal sealed class LoadResult
 {
+    private const int MaxSamples = 50_000;
     private readonly Lock _lock = new();
     private readonly Dictionary<CallKind, (long Sent, long Succeeded)> _byKind = [];
     private readonly Dictionary<string, long> _failures = new(StringComparer.Ordinal);
@@ -90,14 +91,27 @@ internal sealed class LoadResult
             Sent++;
             var (sent, ok) = _byKind.GetValueOrDefault(kind);
             _byKind[kind] = (sent + 1, ok + (succeeded ? 1 : 0));
-            _latencies.Add(milliseconds);
+            // A reservoir of latencies and a cap on remembered ids: a long run (the soak) keeps bounded memory.
+            if (_latencies.Count < MaxSamples)
+            {
+                _latencies.Add(milliseconds);
+            }
+            else if (Random.Shared.NextInt64(Sent) < MaxSamples)
+            {
+                _latencies[Random.Shared.Next(MaxSamples)] = milliseconds;
+            }
+
             if (succeeded)
             {
                 Succeeded++;
             }
             else
             {
-                _failedIds.Add(id);
+                if (_failedIds.Count < MaxSamples)
+                {
+                    _failedIds.Add(id);
+                }
+
                 var key = $"{Label(kind)} {failure}";
                 _failures[key] = _failures.GetValueOrDefault(key) + 1;
             }
