@@ -4,6 +4,7 @@ using Sidecar.Discovery;
 using Sidecar.Forwarding;
 using Sidecar.Health;
 using Sidecar.Hosting;
+using Sidecar.Observability;
 using Sidecar.Registration;
 using Sidecar.Supervisor;
 
@@ -30,6 +31,7 @@ internal static class Program
         builder.Services.AddDiscovery(options);
         builder.Services.AddAppConfig(options.AppConfig, options.Sidecar);
         builder.Services.AddSupervisor(options.Supervisor);
+        builder.Services.AddObservability(options.Observability);
         overrides?.Services?.Invoke(builder.Services);
 
         var app = builder.Build();
@@ -39,6 +41,7 @@ internal static class Program
         app.MapRegistrationApi();
         app.MapDiscoveryApi();
         app.MapAppConfigApi();
+        app.MapObservability();
         app.MapForwarding();
         return app;
     }

@@ -30,7 +30,8 @@ internal static class AppConfigApi
             sp.GetRequiredService<LastKnownGoodStore>(),
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<AppConfigRefresher>>(),
-            sp.GetService<ConfigServerClient>()));
+            sp.GetService<ConfigServerClient>(),
+            sp.GetService<Observability.ConfigMetrics>()));
         services.AddHostedService(sp => sp.GetRequiredService<AppConfigRefresher>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IReadinessCheck, AppConfigReadinessCheck>());
         return services;

@@ -4,6 +4,7 @@ using System.Text;
 using Sidecar.Configuration;
 using Sidecar.Health;
 using Sidecar.Hosting;
+using Sidecar.Observability;
 
 namespace Sidecar.AppConfig;
 
@@ -25,6 +26,7 @@ internal sealed partial class AppConfigRefresher : BackgroundService
     private readonly TimeProvider _time;
     private readonly ILogger<AppConfigRefresher> _logger;
     private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly ConfigMetrics? _metrics;
 
     // The layers, touched only under _gate.
     private Dictionary<string, string> _fileValues = new(StringComparer.Ordinal);
@@ -42,8 +44,10 @@ internal sealed partial class AppConfigRefresher : BackgroundService
         LastKnownGoodStore lastKnownGood,
         TimeProvider time,
         ILogger<AppConfigRefresher> logger,
-        ConfigServerClient? client = null)
+        ConfigServerClient? client = null,
+        ConfigMetrics? metrics = null)
     {
+        _metrics = metrics;
         _options = options;
         _store = store;
         _lastKnownGood = lastKnownGood;
@@ -68,7 +72,7 @@ internal sealed partial class AppConfigRefresher : BackgroundService
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            RefreshFile();
+            var failed = !RefreshFile();
             ConfigFetchResult? fetched = null;
             if (_client is not null)
             {
@@ -96,10 +100,12 @@ internal sealed partial class AppConfigRefresher : BackgroundService
                     }
 
                     _failure = fetched.Error;
+                    failed = true;
                 }
             }
 
             var change = _store.Publish(Effective());
+            _metrics?.Refreshed(change is not null ? ConfigRefreshOutcome.Changed : failed ? ConfigRefreshOutcome.Failed : ConfigRefreshOutcome.Unchanged);
             if (change is not null)
             {
                 LogChanged(_logger, change.PreviousVersion, change.Version, Names(change.Added), Names(change.Changed), Names(change.Removed));
@@ -272,12 +278,16 @@ internal sealed partial class AppConfigRefresher : BackgroundService
         return result;
     }
 
-    private void RefreshFile()
+    /// <summary>Re-reads the file, if any; false when it could not be read (its previous values stay).</summary>
+    private bool RefreshFile()
     {
         if (_options.File is not null && !TryReadFile(out var error))
         {
             LogFileFailed(_logger, _options.File, error);
+            return false;
         }
+
+        return true;
     }
 
     /// <summary>Reads the file when its bytes changed; on failure the previous values stay.</summary>

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Sockets;
 using System.Text;
 using Sidecar.Configuration;
 using Sidecar.Hosting;
@@ -125,7 +124,7 @@ internal sealed partial class ConfigServerClient : IDisposable
         }
         catch (HttpRequestException ex)
         {
-            return ConfigFetchResult.Failure(label, $"{where}: {Describe(ex)}", unreachable: true);
+            return ConfigFetchResult.Failure(label, $"{where}: {HttpErrors.Describe(ex)}", unreachable: true);
         }
 
         using (response)
@@ -191,19 +190,6 @@ internal sealed partial class ConfigServerClient : IDisposable
         }
     }
 
-    private static string Describe(HttpRequestException ex) => ex.InnerException switch
-    {
-        SocketException { SocketErrorCode: SocketError.ConnectionRefused } => "connection refused",
-        SocketException socket => "connection failed: " + socket.SocketErrorCode,
-        _ => ex.HttpRequestError switch
-        {
-            HttpRequestError.ConnectionError => "connection failed",
-            HttpRequestError.NameResolutionError => "host name not found",
-            HttpRequestError.SecureConnectionError => "TLS handshake failed",
-            HttpRequestError.ResponseEnded => "connection closed before an answer",
-            _ => "no answer: " + ex.HttpRequestError,
-        },
-    };
 
     [LoggerMessage(EventId = 400, Level = LogLevel.Debug, Message = "Config server {Server} is unreachable: {Error}")]
     private static partial void LogUnreachable(ILogger logger, string server, string error);

@@ -1,6 +1,7 @@
 using Sidecar.AppConfig;
 using Sidecar.Forwarding;
 using Sidecar.Health;
+using Sidecar.Observability;
 using Sidecar.Registration;
 using Sidecar.Supervisor;
 
@@ -26,6 +27,8 @@ internal sealed record AgentOptions
 
     public required ForwardingOptions Forwarding { get; init; }
 
+    public required ObservabilityOptions Observability { get; init; }
+
     /// <param name="configuration">Every configuration source, the short variables included.</param>
     /// <param name="command">The app's command line in supervisor mode (<c>agent run -- CMD...</c>); empty otherwise.</param>
     /// <exception cref="InvalidConfigurationException">When any setting is invalid.</exception>
@@ -43,6 +46,7 @@ internal sealed record AgentOptions
             Supervisor = SupervisorOptions.Read(r, command ?? []),
             AppConfig = AppConfigOptions.Read(r, app),
             Forwarding = ForwardingOptions.Read(r, sidecar),
+            Observability = ObservabilityOptions.Read(r, app),
         };
 
         return r.Errors.Count == 0 ? options : throw new InvalidConfigurationException(r.Errors);

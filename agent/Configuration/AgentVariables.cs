@@ -42,6 +42,15 @@ internal static class AgentVariables
         new("CONFIG_FILE", "AppConfig:File"),
 
         new("ROUTES", "Forwarding:Routes"),
+
+        // Tracing: the standard OpenTelemetry variables (specification, "SDK environment variables" and "OTLP exporter").
+        new("OTEL_EXPORTER_OTLP_ENDPOINT", "Observability:Otlp:Endpoint"),
+        new("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "Observability:Otlp:TracesEndpoint"),
+        new("OTEL_EXPORTER_OTLP_PROTOCOL", "Observability:Otlp:Protocol"),
+        new("OTEL_EXPORTER_OTLP_HEADERS", "Observability:Otlp:Headers"),
+        new("OTEL_EXPORTER_OTLP_TIMEOUT", "Observability:Otlp:Timeout"),
+        new("OTEL_SERVICE_NAME", "Observability:ServiceName"),
+        new("OTEL_SDK_DISABLED", "Observability:Disabled"),
     ];
 
     private static readonly Dictionary<string, AgentVariable> ByKey =

@@ -1,8 +1,10 @@
+using System.Diagnostics;
 using System.Net;
 using Microsoft.AspNetCore.Http.Features;
 using Polly;
 using Polly.Timeout;
 using Sidecar.Hosting;
+using Sidecar.Observability;
 
 namespace Sidecar.Forwarding;
 
@@ -15,6 +17,9 @@ namespace Sidecar.Forwarding;
 internal sealed class ForwardCall
 #pragma warning restore CA1001
 {
+    /// <summary>nginx's code for a caller that left before the answer: counted, never sent.</summary>
+    private const int ClientClosedRequest = 499;
+
     private static readonly UriCreationOptions RawPathAndQuery = new() { DangerousDisablePathAndQueryCanonicalization = true };
 
     private readonly Forwarder _forwarder;
@@ -30,6 +35,9 @@ internal sealed class ForwardCall
     private TimeSpan? _retryAfter;
     private long _deadlineAt;
     private CancellationToken _deadlineToken;
+    private readonly long _started = Stopwatch.GetTimestamp();
+    private Activity? _activity;
+    private string? _errorCode;
 
     public ForwardCall(Forwarder forwarder, HttpContext context, ServicePool pool, string target, TimeSpan deadline)
     {
@@ -43,7 +51,6 @@ internal sealed class ForwardCall
         _idempotent = HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsOptions(method) ||
                       HttpMethods.IsPut(method) || HttpMethods.IsDelete(method) ||
                       !string.IsNullOrEmpty(context.Request.Headers["Idempotency-Key"]);
-        Forwarded = ProxyHeaders.ForwardedValues(context);
     }
 
     public HttpContext Context { get; }
@@ -60,8 +67,8 @@ internal sealed class ForwardCall
 
     public bool HasTriedAny => _firstTried is not null;
 
-    /// <summary>The X-Forwarded-* and trace values, computed once and sent with every attempt.</summary>
-    public ForwardedValues Forwarded { get; }
+    /// <summary>The X-Forwarded-* and trace values, computed once (at the start of <see cref="RunAsync"/>) and sent with every attempt.</summary>
+    public ForwardedValues Forwarded { get; private set; } = null!;
 
     // A body can be sent again when it is buffered, or when it was never read (the request never left).
     private bool CanReplayBody => _stream is null || !_stream.Started;
@@ -74,6 +81,9 @@ internal sealed class ForwardCall
     {
         try
         {
+            // The agent's span when tracing is on (null otherwise): the instance sees it as its parent.
+            _activity = _forwarder.Tracing.StartForward(Context, Pool.Name, _target);
+            Forwarded = ProxyHeaders.ForwardedValues(Context, _activity);
             if (!await PrepareBodyAsync().ConfigureAwait(false))
             {
                 return;
@@ -114,6 +124,7 @@ internal sealed class ForwardCall
         finally
         {
             ReleaseCurrent();
+            Complete();
         }
     }
 
@@ -154,6 +165,10 @@ internal sealed class ForwardCall
         Remember(instance);
         Attempts++;
         _retryAfter = null;
+        if (_activity is { IsAllDataRequested: true })
+        {
+            AgentTracing.SetInstance(_activity, instance.Instance);
+        }
 
         var request = CreateRequest(instance);
         try
@@ -206,17 +221,19 @@ internal sealed class ForwardCall
                 return false;
             }
 
-            var retry = ForwardingErrors.NeverLeft(exception)
+            var neverLeft = ForwardingErrors.NeverLeft(exception);
+            var retry = neverLeft
                 ? CanReplayBody
                 : exception is TimeoutRejectedException or HttpRequestException or IOException && _idempotent && CanReplayBody;
-            return retry && SpendBudget();
+            return retry && SpendBudget(
+                neverLeft ? RetryReason.ConnectError : exception is TimeoutRejectedException ? RetryReason.TryTimeout : RetryReason.TransportError);
         }
 
         var response = outcome.Result!;
         switch ((int)response.StatusCode)
         {
             case 502 or 504:
-                return _idempotent && CanReplayBody && SpendBudget();
+                return _idempotent && CanReplayBody && SpendBudget(response.StatusCode == HttpStatusCode.BadGateway ? RetryReason.Status502 : RetryReason.Status504);
             case 503:
                 if (!_idempotent || !CanReplayBody)
                 {
@@ -234,7 +251,7 @@ internal sealed class ForwardCall
                     _retryAfter = delay;
                 }
 
-                return SpendBudget();
+                return SpendBudget(RetryReason.Status503);
             default:
                 return false;
         }
@@ -248,15 +265,31 @@ internal sealed class ForwardCall
         return delay;
     }
 
-    private bool SpendBudget()
+    private bool SpendBudget(RetryReason reason)
     {
         if (Pool.Budget.TryWithdraw())
         {
+            Pool.Metrics.Retried(reason);
             return true;
         }
 
+        Pool.Metrics.RetryBudgetExhausted();
         _forwarder.Log.BudgetExhausted(Pool.Name);
         return false;
+    }
+
+    /// <summary>Counts the call (what the caller got, how long it took) and ends its span.</summary>
+    private void Complete()
+    {
+        var response = Context.Response;
+        var status = Context.RequestAborted.IsCancellationRequested && !response.HasStarted
+            ? ClientClosedRequest
+            : response.StatusCode;
+        Pool.Metrics.Completed(MethodClass.Of(Context.Request.Method), status, Stopwatch.GetTimestamp() - _started);
+        if (_activity is not null)
+        {
+            AgentTracing.StopForward(_activity, status, Attempts, _errorCode);
+        }
     }
 
     private TimeSpan Remaining() => Pool.Time.GetElapsedTime(Pool.Time.GetTimestamp(), _deadlineAt);
@@ -452,6 +485,8 @@ internal sealed class ForwardCall
 
     private Task WriteProblemAsync(int status, string code, string title, string detail)
     {
+        Pool.Metrics.Error(code);
+        _errorCode = code;
         _forwarder.Log.CallFailed(Pool.Name, status, code, Attempts, detail);
         return Problems.WriteAsync(Context, status, code, title, detail);
     }

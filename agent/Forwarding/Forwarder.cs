@@ -1,5 +1,6 @@
 using System.Net;
 using Sidecar.Hosting;
+using Sidecar.Observability;
 
 namespace Sidecar.Forwarding;
 
@@ -11,10 +12,11 @@ namespace Sidecar.Forwarding;
 /// </summary>
 internal sealed class Forwarder : IDisposable
 {
-    public Forwarder(ServicePools pools, ForwardingOptions options, ForwardingLog log)
+    public Forwarder(ServicePools pools, ForwardingOptions options, ForwardingLog log, AgentTracing? tracing = null)
     {
         Pools = pools;
         Log = log;
+        Tracing = tracing ?? AgentTracing.Off;
         Invoker = new HttpMessageInvoker(new SocketsHttpHandler
         {
             UseProxy = false,
@@ -35,25 +37,29 @@ internal sealed class Forwarder : IDisposable
 
     public ForwardingLog Log { get; }
 
+    /// <summary>Spans for forwarded calls; off (no span, no cost) unless an OTLP endpoint is set.</summary>
+    public AgentTracing Tracing { get; }
+
     /// <summary>Forwards to <paramref name="service"/> with <paramref name="target"/> (origin-form path and query, as received).</summary>
     public Task ForwardAsync(HttpContext context, string service, string target)
     {
         var pool = ForwardingOptions.IsServiceName(service) ? Pools.Find(service) : null;
         if (pool is null)
         {
-            return Problems.WriteAsync(context, StatusCodes.Status404NotFound, ForwardingProblems.UnknownService, "Unknown service",
+            // Counted as "unknown": the name came from the caller and must not become a label value.
+            return Refuse(context, Pools.Metrics.Unknown, StatusCodes.Status404NotFound, ForwardingProblems.UnknownService, "Unknown service",
                 $"'{Truncate(service)}' is not a known service; the agent forwards only to services from ROUTES or the registry.");
         }
 
         if (TargetPath.Check(target) is { } reason)
         {
-            return Problems.WriteAsync(context, StatusCodes.Status400BadRequest, ForwardingProblems.BadPath, "Bad path",
+            return Refuse(context, pool.Metrics, StatusCodes.Status400BadRequest, ForwardingProblems.BadPath, "Bad path",
                 $"Refused to forward to '{pool.Name}': {reason}.");
         }
 
         if (!RequestTimeoutHeader.TryRead(context.Request, out var requested))
         {
-            return Problems.WriteAsync(context, StatusCodes.Status400BadRequest, ForwardingProblems.BadRequest, "Bad request",
+            return Refuse(context, pool.Metrics, StatusCodes.Status400BadRequest, ForwardingProblems.BadRequest, "Bad request",
                 $"{RequestTimeoutHeader.Name} must be a positive duration in seconds (2.5) or with a unit (500ms, 5s).");
         }
 
@@ -63,6 +69,13 @@ internal sealed class Forwarder : IDisposable
     }
 
     public void Dispose() => Invoker.Dispose();
+
+    private static Task Refuse(HttpContext context, ServiceMetrics metrics, int status, string code, string title, string detail)
+    {
+        metrics.Count(MethodClass.Of(context.Request.Method), status);
+        metrics.Error(code);
+        return Problems.WriteAsync(context, status, code, title, detail);
+    }
 
     // Names come from hostile input: keep problem details short.
     private static string Truncate(string value) => value.Length <= 64 ? value : value[..64] + "...";

@@ -13,6 +13,8 @@ internal sealed class InstanceState
     private int _consecutiveFailures;
     private long _lastPicked;
     private long _ejectedUntil;
+    private long _requests;
+    private long _failures;
 
     public InstanceState(ServiceInstance instance, string? agentZone)
     {
@@ -37,6 +39,12 @@ internal sealed class InstanceState
 
     public int ConsecutiveFailures => Volatile.Read(ref _consecutiveFailures);
 
+    /// <summary>Attempts sent to this instance, ever (the status page's error rate).</summary>
+    public long Requests => Volatile.Read(ref _requests);
+
+    /// <summary>Failures (connect errors, 5xx, time-outs) of this instance, ever.</summary>
+    public long Failures => Volatile.Read(ref _failures);
+
     /// <summary>Timestamp (of the TimeProvider) until which the instance is ejected; 0 when it never was.</summary>
     public long EjectedUntil => Volatile.Read(ref _ejectedUntil);
 
@@ -48,12 +56,17 @@ internal sealed class InstanceState
     public void Acquire(long pickSequence)
     {
         Interlocked.Increment(ref _outstanding);
+        Interlocked.Increment(ref _requests);
         Volatile.Write(ref _lastPicked, pickSequence);
     }
 
     public void Release() => Interlocked.Decrement(ref _outstanding);
 
-    public int AddFailure() => Interlocked.Increment(ref _consecutiveFailures);
+    public int AddFailure()
+    {
+        Interlocked.Increment(ref _failures);
+        return Interlocked.Increment(ref _consecutiveFailures);
+    }
 
     public void ResetFailures()
     {

@@ -13,7 +13,9 @@ internal sealed record ForwardedValues(string For, string Proto, string? Host, s
 /// </summary>
 internal static class ProxyHeaders
 {
-    public static ForwardedValues ForwardedValues(HttpContext context)
+    /// <param name="context">The caller's request.</param>
+    /// <param name="span">The agent's own span when tracing is on: its id is the parent the instance sees.</param>
+    public static ForwardedValues ForwardedValues(HttpContext context, System.Diagnostics.Activity? span = null)
     {
         var headers = context.Request.Headers;
         var remote = context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
@@ -23,7 +25,12 @@ internal static class ProxyHeaders
         var traceParent = headers["traceparent"];
         string? traceState = null;
         string parent;
-        if (traceParent.Count == 1 && Forwarding.TraceParent.IsValid(traceParent[0]))
+        if (span?.Id is { } spanId)
+        {
+            parent = spanId;
+            traceState = span.TraceStateString;
+        }
+        else if (traceParent.Count == 1 && Forwarding.TraceParent.IsValid(traceParent[0]))
         {
             parent = traceParent[0]!;
             var state = headers["tracestate"];

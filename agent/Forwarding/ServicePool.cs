@@ -1,6 +1,7 @@
 using Polly;
 using Sidecar.Discovery;
 using Sidecar.Health;
+using Sidecar.Observability;
 
 namespace Sidecar.Forwarding;
 
@@ -20,9 +21,10 @@ internal sealed class ServicePool
     private long _version = -1;
     private long _pickSequence;
 
-    public ServicePool(string name, ServicePolicy policy, string? zone, TimeProvider time, ForwardingLog log)
+    public ServicePool(string name, ServicePolicy policy, string? zone, TimeProvider time, ForwardingLog log, ServiceMetrics? metrics = null)
     {
         Name = name;
+        Metrics = metrics ?? new ServiceMetrics(name);
         Policy = policy;
         _zone = zone;
         _time = time;
@@ -34,6 +36,9 @@ internal sealed class ServicePool
     public string Name { get; }
 
     public ServicePolicy Policy { get; }
+
+    /// <summary>This service's counters (requests, latency, retries, ejections).</summary>
+    public ServiceMetrics Metrics { get; }
 
     public RetryBudget Budget { get; }
 
@@ -233,6 +238,7 @@ internal sealed class ServicePool
 
             state.Eject(now + ToTicks(duration));
             _log.Ejected(Name, state.Instance.InstanceId, duration, failures, state.Ejections);
+            Metrics.Ejected(state.Instance.InstanceId, duration, failures);
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Sidecar.Discovery;
+using Sidecar.Observability;
 
 namespace Sidecar.Forwarding;
 
@@ -8,9 +9,20 @@ namespace Sidecar.Forwarding;
 /// name asked for, rebuilt only when the catalog's version moves. Only names the catalog knows get a
 /// pool, so hostile host names cannot grow this cache.
 /// </summary>
-internal sealed class ServicePools(ServiceCatalog catalog, ForwardingOptions options, TimeProvider time, ForwardingLog log, SelfAddresses self)
+internal sealed class ServicePools(ServiceCatalog catalog, ForwardingOptions options, TimeProvider time, ForwardingLog log, SelfAddresses self, ForwardingMetrics? metrics = null)
 {
     private readonly ConcurrentDictionary<string, ServicePool> _pools = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The forwarding counters of every service (and of unknown names).</summary>
+    public ForwardingMetrics Metrics { get; } = metrics ?? new ForwardingMetrics();
+
+    public ServiceCatalog Catalog => catalog;
+
+    /// <summary>The pools made so far (services that were called), for metrics and the status page; never creates one.</summary>
+    public ICollection<ServicePool> All => _pools.Values;
+
+    /// <summary>The pool of a service if one was made (it may lag the catalog until the next call); never creates one.</summary>
+    public ServicePool? Peek(string name) => _pools.GetValueOrDefault(name);
 
     /// <summary>The pool of a known service, up to date with the catalog; null when no source knows the name.</summary>
     public ServicePool? Find(string name)
@@ -37,5 +49,9 @@ internal sealed class ServicePools(ServiceCatalog catalog, ForwardingOptions opt
         return pool;
     }
 
-    private ServicePool Create(string name) => new(name.ToLowerInvariant(), options.PolicyFor(name), options.Zone, time, log);
+    private ServicePool Create(string name)
+    {
+        var lower = name.ToLowerInvariant();
+        return new(lower, options.PolicyFor(name), options.Zone, time, log, Metrics.For(lower));
+    }
 }

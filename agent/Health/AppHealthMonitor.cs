@@ -16,6 +16,9 @@ internal sealed partial class AppHealthMonitor : BackgroundService
     private readonly TimeProvider _time;
     private readonly ILogger<AppHealthMonitor> _logger;
     private readonly SemaphoreSlim _probing = new(1, 1);
+    private readonly ProbeRecord?[] _history = new ProbeRecord?[ProbeHistorySize];
+    private readonly Lock _historyLock = new();
+    private int _historyNext;
     private AppHealthSnapshot _current;
 
     public AppHealthMonitor(AppHealthOptions options, TimeProvider time, ILogger<AppHealthMonitor> logger, IAppHealthProbe? probe = null)
@@ -29,13 +32,37 @@ internal sealed partial class AppHealthMonitor : BackgroundService
             : new AppHealthSnapshot(InstanceStatus.Starting, time.GetUtcNow(), null, null, 0, ProbeEnabled: true);
     }
 
+    /// <summary>How many probes <see cref="RecentProbes"/> keeps.</summary>
+    public const int ProbeHistorySize = 20;
+
     /// <summary>Raised after every status change, on the probing thread. Handlers must not block; their exceptions are logged.</summary>
     public event EventHandler<AppHealthChangedEventArgs>? StatusChanged;
+
+    /// <summary>Raised after every probe (metrics), on the probing thread. Handlers must not block; their exceptions are logged.</summary>
+    public event EventHandler<ProbeRecord>? ProbeCompleted;
 
     public AppHealthSnapshot Current => Volatile.Read(ref _current);
 
     /// <summary>The URL probed; null when probing is off.</summary>
     public Uri? ProbeUrl => _probe is null ? null : _options.Url;
+
+    /// <summary>The last <see cref="ProbeHistorySize"/> probes, newest first (the status page's probe history).</summary>
+    public IReadOnlyList<ProbeRecord> RecentProbes()
+    {
+        lock (_historyLock)
+        {
+            var result = new List<ProbeRecord>(ProbeHistorySize);
+            for (var i = 1; i <= ProbeHistorySize; i++)
+            {
+                if (_history[(_historyNext - i + ProbeHistorySize) % ProbeHistorySize] is { } record)
+                {
+                    result.Add(record);
+                }
+            }
+
+            return result;
+        }
+    }
 
     /// <summary>Probes once and applies the result. The loop calls it; tests call it directly.</summary>
     public async Task<AppHealthSnapshot> ProbeOnceAsync(CancellationToken stoppingToken)
@@ -68,11 +95,14 @@ internal sealed partial class AppHealthMonitor : BackgroundService
         LogProbing(_logger, _options.Url!, DurationParser.Format(_options.Interval), DurationParser.Format(_options.Timeout), _options.FailureThreshold);
         try
         {
-            while (!stoppingToken.IsCancellationRequested)
+            // Start to start: the timer runs from before the first probe, so a slow probe does not
+            // stretch the period (a probe longer than the interval is followed by the next at once).
+            using var timer = new PeriodicTimer(_options.Interval, _time);
+            do
             {
                 await ProbeOnceAsync(stoppingToken).ConfigureAwait(false);
-                await Task.Delay(_options.Interval, _time, stoppingToken).ConfigureAwait(false);
             }
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
@@ -125,6 +155,14 @@ internal sealed partial class AppHealthMonitor : BackgroundService
 
         var next = new AppHealthSnapshot(status, status == previous.Status ? previous.Since : now, now, result, failures, ProbeEnabled: true);
         Volatile.Write(ref _current, next);
+        var record = new ProbeRecord(now, result, status);
+        lock (_historyLock)
+        {
+            _history[_historyNext] = record;
+            _historyNext = (_historyNext + 1) % ProbeHistorySize;
+        }
+
+        Publish(ProbeCompleted, record);
 
         if (!result.Healthy)
         {
@@ -142,26 +180,24 @@ internal sealed partial class AppHealthMonitor : BackgroundService
                 LogStatusNotUp(_logger, previous.Status.ToWire(), status.ToWire(), result.Detail);
             }
 
-            Publish(previous.Status, next);
+            Publish(StatusChanged, new AppHealthChangedEventArgs(previous.Status, next));
         }
 
         return next;
     }
 
-    private void Publish(InstanceStatus previous, AppHealthSnapshot next)
+    private void Publish<T>(EventHandler<T>? handlers, T args)
     {
-        var handlers = StatusChanged;
         if (handlers is null)
         {
             return;
         }
 
-        var args = new AppHealthChangedEventArgs(previous, next);
         foreach (var handler in handlers.GetInvocationList())
         {
             try
             {
-                ((EventHandler<AppHealthChangedEventArgs>)handler)(this, args);
+                ((EventHandler<T>)handler)(this, args);
             }
 #pragma warning disable CA1031 // one bad subscriber must not stop the others or the probe loop
             catch (Exception ex)

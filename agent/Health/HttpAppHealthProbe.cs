@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
+using Sidecar.Hosting;
 
 namespace Sidecar.Health;
 
@@ -72,7 +72,7 @@ internal sealed class HttpAppHealthProbe : IAppHealthProbe, IDisposable
         }
         catch (HttpRequestException ex)
         {
-            return ProbeResult.Failure(Describe(ex), _time.GetElapsedTime(started), (int?)ex.StatusCode);
+            return ProbeResult.Failure(HttpErrors.Describe(ex), _time.GetElapsedTime(started), (int?)ex.StatusCode);
         }
         catch (IOException ex)
         {
@@ -163,17 +163,4 @@ internal sealed class HttpAppHealthProbe : IAppHealthProbe, IDisposable
         }
     }
 
-    private static string Describe(HttpRequestException ex) => ex.InnerException switch
-    {
-        SocketException { SocketErrorCode: SocketError.ConnectionRefused } => "connection refused",
-        SocketException socket => "connection failed: " + socket.SocketErrorCode,
-        IOException => "connection broken",
-        _ => ex.HttpRequestError switch
-        {
-            HttpRequestError.ConnectionError => "connection failed",
-            HttpRequestError.NameResolutionError => "host name not found",
-            HttpRequestError.ResponseEnded or HttpRequestError.InvalidResponse => "invalid response",
-            _ => ex.Message,
-        },
-    };
 }

@@ -11,3 +11,6 @@ internal sealed record ProbeResult(bool Healthy, InstanceStatus? ReportedStatus,
     public static ProbeResult Failure(string detail, TimeSpan duration, int? statusCode = null) =>
         new(false, null, statusCode, detail, duration);
 }
+
+/// <summary>One probe as the status page shows it: when it finished, what it saw, and the status that followed.</summary>
+internal sealed record ProbeRecord(DateTimeOffset Time, ProbeResult Result, InstanceStatus Status);

@@ -3,12 +3,7 @@ using Microsoft.AspNetCore.Routing;
 
 namespace Sidecar.Hosting;
 
-/// <summary>The JSON index served at <c>/</c>: the agent's name, version and routes, read from the routing table so it never drifts.</summary>
-internal sealed record AgentIndex(
-    [property: JsonPropertyName("name")] string Name,
-    [property: JsonPropertyName("version")] string Version,
-    [property: JsonPropertyName("routes")] IReadOnlyList<AgentRoute> Routes);
-
+/// <summary>One route of the API, as listed by <c>GET /</c> (its <c>routes</c> array), read from the routing table so it never drifts.</summary>
 internal sealed record AgentRoute(
     [property: JsonPropertyName("methods")] IReadOnlyList<string> Methods,
     [property: JsonPropertyName("path")] string Path);
@@ -21,13 +16,14 @@ internal static class AgentIndexApi
     public static IEndpointRouteBuilder MapAgentIndex(this IEndpointRouteBuilder endpoints)
     {
         endpoints.MapMethods("/ping", ListenerExtensions.GetAndHead, () => TypedResults.Text("pong", "text/plain")); // Prana
-        endpoints.MapGet("/", (EndpointDataSource source) => TypedResults.Json(Build(source), HostingJsonContext.Default.AgentIndex));
+        // GET / (the index, with the status page) is mapped by Observability: AgentStatus carries these routes.
         endpoints.MapFallback((HttpContext context) => Problems.Result(StatusCodes.Status404NotFound, "route-not-found", "No such route",
             $"The agent has no route {context.Request.Method} {context.Request.Path}; GET / lists them."));
         return endpoints;
     }
 
-    private static AgentIndex Build(EndpointDataSource source)
+    /// <summary>Every route of the API, sorted by path (the catch-all forwarding routes left out).</summary>
+    public static IReadOnlyList<AgentRoute> Routes(EndpointDataSource source)
     {
         var routes = new List<AgentRoute>();
         foreach (var endpoint in source.Endpoints)
@@ -40,6 +36,6 @@ internal static class AgentIndexApi
         }
 
         routes.Sort((a, b) => string.CompareOrdinal(a.Path, b.Path));
-        return new AgentIndex("sidecar-agent", Version, routes);
+        return routes;
     }
 }

@@ -61,6 +61,7 @@ internal static class ConfigurationExtensions
         builder.Services.AddSingleton(options.Supervisor);
         builder.Services.AddSingleton(options.AppConfig);
         builder.Services.AddSingleton(options.Forwarding);
+        builder.Services.AddSingleton(options.Observability);
         builder.Services.AddSingleton<AgentExit>();
         // Stopping may take the drain plus the app's grace period: never cut it short.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.Sidecar.Drain + options.Supervisor.GracePeriod + TimeSpan.FromSeconds(15));

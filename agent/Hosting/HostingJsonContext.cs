@@ -5,5 +5,4 @@ namespace Sidecar.Hosting;
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = false)]
 [JsonSerializable(typeof(ProblemBody))]
-[JsonSerializable(typeof(AgentIndex))]
 internal sealed partial class HostingJsonContext : JsonSerializerContext;

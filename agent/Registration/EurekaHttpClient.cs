@@ -1,10 +1,11 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Sockets;
 using Sidecar.Configuration;
 using Sidecar.Discovery;
 using Sidecar.Health;
+using Sidecar.Hosting;
+using Sidecar.Observability;
 
 namespace Sidecar.Registration;
 
@@ -28,15 +29,17 @@ internal sealed partial class EurekaHttpClient : IDisposable
     private readonly ILogger<EurekaHttpClient> _logger;
     private readonly HashSet<EurekaEndpoint> _quarantine = [];
     private readonly Lock _lock = new();
+    private readonly EurekaMetrics? _metrics;
     private EurekaEndpoint? _current;
 
-    public EurekaHttpClient(EurekaOptions options, ILogger<EurekaHttpClient> logger)
-        : this(options, logger, null)
+    public EurekaHttpClient(EurekaOptions options, ILogger<EurekaHttpClient> logger, EurekaMetrics? metrics = null)
+        : this(options, logger, null, metrics)
     {
     }
 
-    internal EurekaHttpClient(EurekaOptions options, ILogger<EurekaHttpClient> logger, HttpMessageHandler? handler)
+    internal EurekaHttpClient(EurekaOptions options, ILogger<EurekaHttpClient> logger, HttpMessageHandler? handler, EurekaMetrics? metrics = null)
     {
+        _metrics = metrics;
         _endpoints = [.. options.Urls.Select(EurekaEndpoint.From)];
         _readTimeout = options.ReadTimeout;
         _logger = logger;
@@ -114,6 +117,13 @@ internal sealed partial class EurekaHttpClient : IDisposable
     };
 
     private async Task<EurekaResponse> SendAsync(EurekaOperation operation, HttpMethod method, string relative, byte[]? body, CancellationToken cancellationToken)
+    {
+        var response = await SendWithFailoverAsync(operation, method, relative, body, cancellationToken).ConfigureAwait(false);
+        _metrics?.Completed(operation, response);
+        return response;
+    }
+
+    private async Task<EurekaResponse> SendWithFailoverAsync(EurekaOperation operation, HttpMethod method, string relative, byte[]? body, CancellationToken cancellationToken)
     {
         var candidates = Candidates();
         EurekaResponse? last = null;
@@ -210,7 +220,7 @@ internal sealed partial class EurekaHttpClient : IDisposable
         }
         catch (HttpRequestException ex)
         {
-            return new EurekaResponse(false, (int?)ex.StatusCode ?? 0, endpoint, [], Describe(ex));
+            return new EurekaResponse(false, (int?)ex.StatusCode ?? 0, endpoint, [], HttpErrors.Describe(ex));
         }
         catch (IOException ex)
         {
@@ -237,19 +247,6 @@ internal sealed partial class EurekaHttpClient : IDisposable
 
     private static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
 
-    private static string Describe(HttpRequestException ex) => ex.InnerException switch
-    {
-        SocketException { SocketErrorCode: SocketError.ConnectionRefused } => "connection refused",
-        SocketException socket => "connection failed: " + socket.SocketErrorCode,
-        IOException => "connection broken",
-        _ => ex.HttpRequestError switch
-        {
-            HttpRequestError.ConnectionError => "connection failed",
-            HttpRequestError.NameResolutionError => "host name not found",
-            HttpRequestError.ResponseEnded or HttpRequestError.InvalidResponse => "invalid response",
-            _ => ex.Message,
-        },
-    };
 
     [LoggerMessage(EventId = 200, Level = LogLevel.Warning, Message = "Eureka {Operation} failed on {Server}: {Error}; next server: {Next}")]
     private static partial void LogAttemptFailed(ILogger logger, EurekaOperation operation, string server, string error, string next);

@@ -2,6 +2,7 @@ using Sidecar.Configuration;
 using Sidecar.Discovery;
 using Sidecar.Health;
 using Sidecar.Hosting;
+using Sidecar.Observability;
 
 namespace Sidecar.Registration;
 
@@ -38,6 +39,7 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly AsyncSignal _wake = new();
     private readonly StatusUpdateRateLimiter _limiter;
+    private readonly AgentEventLog? _events;
 
     // Guarded by _gate.
     private Reported? _reported; // what Eureka was last told; null while the lease is not known to exist
@@ -51,6 +53,8 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
     private ReadinessResult _readiness;
     private volatile bool _everRegistered;
     private volatile bool _deregistered;
+    private DateTimeOffset? _lastHeartbeat;
+    private InstanceStatus? _reportedStatus;
 
     public EurekaRegistrationService(
         EurekaOptions options,
@@ -61,8 +65,10 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
         AppHealthMonitor health,
         AgentExit exit,
         TimeProvider time,
-        ILogger<EurekaRegistrationService> logger)
+        ILogger<EurekaRegistrationService> logger,
+        AgentEventLog? events = null)
     {
+        _events = events;
         _exit = exit;
         _options = options;
         _drain = sidecar.Drain;
@@ -82,6 +88,35 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
 
     /// <summary>True once Eureka accepted this instance; stays true while Eureka is down, so an outage of Eureka never makes the whole fleet unready.</summary>
     public bool EverRegistered => _everRegistered;
+
+    /// <summary>When Eureka last accepted a registration or a renewal of this instance; null before the first.</summary>
+    public DateTimeOffset? LastHeartbeat
+    {
+        get
+        {
+            lock (_readinessLock)
+            {
+                return _lastHeartbeat;
+            }
+        }
+    }
+
+    /// <summary>The status Eureka was last told (and accepted); null while the lease is not known to exist.</summary>
+    public InstanceStatus? ReportedStatus
+    {
+        get
+        {
+            lock (_readinessLock)
+            {
+                return _reportedStatus;
+            }
+        }
+    }
+
+    /// <summary>The app name and instance id registered.</summary>
+    public string InstanceId => _instance.InstanceId;
+
+    public string AppName => _instance.EurekaAppName;
 
     public ReadinessResult Check()
     {
@@ -130,6 +165,7 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
         }
 
         LogDraining(_logger, DurationParser.Format(_drain));
+        _events?.Add(AgentEventKind.Registration, $"Draining for {DurationParser.Format(_drain)}: OUT_OF_SERVICE in Eureka, still serving");
         try
         {
             await Task.Delay(_drain, _time, cancellationToken).ConfigureAwait(false);
@@ -165,6 +201,14 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
 
             _reported = null;
             _deregistered = true;
+            lock (_readinessLock)
+            {
+                _reportedStatus = null;
+            }
+
+            _events?.Add(AgentEventKind.Registration, response.Succeeded
+                ? $"Lease of {_instance.EurekaAppName}/{_instance.InstanceId} cancelled"
+                : $"Could not cancel the lease of {_instance.EurekaAppName}/{_instance.InstanceId}: {response.Describe()}");
         }
         finally
         {
@@ -403,14 +447,30 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
         }
     }
 
-    private void Registered(EurekaResponse response) =>
-        SetReadiness(true, $"registered with {response.Server!.Display} as {_reported?.Status.ToWire() ?? "UNKNOWN"}");
-
-    private void SetReadiness(bool ready, string detail)
+    private void Registered(EurekaResponse response)
     {
         lock (_readinessLock)
         {
+            _lastHeartbeat = _time.GetUtcNow();
+            _reportedStatus = _reported?.Status;
+        }
+
+        SetReadiness(true, $"registered with {response.Server!.Display} as {_reported?.Status.ToWire() ?? "UNKNOWN"}");
+    }
+
+    private void SetReadiness(bool ready, string detail)
+    {
+        bool changed;
+        lock (_readinessLock)
+        {
+            changed = _readiness.Ready != ready || !string.Equals(_readiness.Detail, detail, StringComparison.Ordinal);
             _readiness = new ReadinessResult(ready, detail);
+        }
+
+        // Renewals repeat the same text: only a change is an event.
+        if (changed)
+        {
+            _events?.Add(AgentEventKind.Registration, char.ToUpperInvariant(detail[0]) + detail[1..]);
         }
     }
 

@@ -203,7 +203,10 @@ public sealed class AppConfigRefreshTests : IAsyncLifetime
         int[] waits = [1000, 1100, 1210, 1331, 1464];
         for (var attempt = 1; attempt <= waits.Length; attempt++)
         {
-            await Eventually.TrueAsync(() => _server.Requests.Count == attempt, $"attempt {attempt} was made");
+            // The server sees the attempt before the agent has read the 500 and armed its wait: wait for its log line.
+            await Eventually.TrueAsync(() => _server.Requests.Count == attempt && _support.Logs.Contains($"Config load attempt {attempt}/6 failed"),
+                $"attempt {attempt} was made and its failure handled");
+            await Task.Delay(20);
             _support.Time.Advance(TimeSpan.FromMilliseconds(waits[attempt - 1] - 1));
             await Task.Delay(50);
             Assert.Equal(attempt, _server.Requests.Count);

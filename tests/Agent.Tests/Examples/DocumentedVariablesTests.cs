@@ -20,6 +20,7 @@ public sealed partial class DocumentedVariablesTests
     private static readonly HashSet<string> OpenTelemetry = new(StringComparer.Ordinal)
     {
         "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_SERVICE_NAME",
+        "OTEL_RESOURCE_ATTRIBUTES", // read by the SDK's default resource (Observability/AgentTracing.cs)
     };
 
     public static TheoryData<string> Documents()

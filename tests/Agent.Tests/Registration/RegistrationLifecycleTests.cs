@@ -98,7 +98,9 @@ public sealed class RegistrationLifecycleTests
 
         eureka.Fail500 = true;
         await RegisteredAgent.AdvanceUntilAsync(time, TimeSpan.FromSeconds(30), () => eureka.RequestsFor("PUT").Any(r => r.StatusCode == 500), "a renew failed");
-        Assert.Contains("last renew failed", agent.Get<EurekaRegistrationService>().Check().Detail, StringComparison.Ordinal);
+        // The fake records the 500 before the agent has read it: wait for the agent's side.
+        await Eventually.TrueAsync(() => agent.Get<EurekaRegistrationService>().Check().Detail.Contains("last renew failed", StringComparison.Ordinal),
+            "the agent noticed the failed renew");
         Assert.True(agent.Get<EurekaRegistrationService>().Check().Ready, "an outage of Eureka does not make the app unready");
 
         eureka.Fail500 = false;

@@ -58,7 +58,7 @@ public sealed class EurekaFaultTests(ITestOutputHelper output)
                     services.AddSingleton<TimeProvider>(time);
                     services.AddSingleton(sp => new ServicePools(
                         sp.GetRequiredService<ServiceCatalog>(), sp.GetRequiredService<ForwardingOptions>(), TimeProvider.System, sp.GetRequiredService<ForwardingLog>(),
-                        sp.GetRequiredService<SelfAddresses>()));
+                        sp.GetRequiredService<SelfAddresses>(), sp.GetService<Sidecar.Observability.ForwardingMetrics>()));
                 }
 
                 cluster.Logs.Install(services);

@@ -1,0 +1,98 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Net.Http.Headers;
+
+namespace Sidecar.Observability;
+
+internal static class ObservabilityExtensions
+{
+    /// <summary>Metrics cells, the event log, tracing (an exporter only when an OTLP endpoint is set), the observer and the status page. Safe to call twice.</summary>
+    public static IServiceCollection AddObservability(this IServiceCollection services, ObservabilityOptions options)
+    {
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(options);
+        services.TryAddSingleton<AgentEventLog>();
+        services.TryAddSingleton(sp => new ForwardingMetrics(sp.GetRequiredService<AgentEventLog>()));
+        services.TryAddSingleton<EurekaMetrics>();
+        services.TryAddSingleton<HealthMetrics>();
+        services.TryAddSingleton<ConfigMetrics>();
+        services.TryAddSingleton<AgentTracing>();
+        services.TryAddSingleton<InstanceErrorRates>();
+        services.TryAddSingleton<PrometheusMetrics>();
+        services.TryAddSingleton<AgentStatusBuilder>();
+        if (!services.Any(d => d.ServiceType == typeof(AgentObserver)))
+        {
+            services.AddSingleton<AgentObserver>();
+            services.AddHostedService(sp => sp.GetRequiredService<AgentObserver>());
+        }
+
+        return services;
+    }
+
+    /// <summary>
+    /// <c>GET /metrics</c> (Prometheus) and <c>GET /</c>: the status page for browsers, JSON otherwise.
+    /// Both on the API listener only: the public health listener serves health routes and nothing else.
+    /// </summary>
+    public static IEndpointRouteBuilder MapObservability(this IEndpointRouteBuilder endpoints)
+    {
+        // Start the tracer provider and the observer's subscriptions now, before the first request or probe.
+        _ = endpoints.ServiceProvider.GetRequiredService<AgentTracing>();
+        _ = endpoints.ServiceProvider.GetRequiredService<AgentObserver>();
+
+        endpoints.MapGet("/metrics", (PrometheusMetrics metrics) =>
+            TypedResults.Text(metrics.Write(), PrometheusWriter.ContentType));
+
+        endpoints.MapGet("/", (HttpContext context, AgentStatusBuilder builder) =>
+        {
+            var status = builder.Build();
+            var headers = context.Response.Headers;
+            headers.CacheControl = "no-store";
+            if (context.Request.Query["view"] == "fragment")
+            {
+                headers.XContentTypeOptions = "nosniff";
+                return Results.Text(StatusPage.RenderFragment(status), "text/html; charset=utf-8");
+            }
+
+            if (!PrefersHtml(context.Request))
+            {
+                return Results.Json(status, ObservabilityJsonContext.Default.AgentStatus);
+            }
+
+            headers.ContentSecurityPolicy = StatusPage.ContentSecurityPolicy;
+            headers.XContentTypeOptions = "nosniff";
+            headers["Referrer-Policy"] = "no-referrer";
+            return Results.Text(StatusPage.Render(status), "text/html; charset=utf-8");
+        });
+        return endpoints;
+    }
+
+    /// <summary>
+    /// HTML only when the Accept header ranks text/html above application/json (a browser's
+    /// <c>text/html,...,*/*;q=0.8</c>); no Accept, <c>*/*</c> or a tie gets JSON, as <c>GET /</c> always gave.
+    /// </summary>
+    internal static bool PrefersHtml(HttpRequest request)
+    {
+        var accept = request.Headers.Accept;
+        if (accept.Count == 0 || !MediaTypeHeaderValue.TryParseList(accept, out var types))
+        {
+            return false;
+        }
+
+        double html = 0, json = 0;
+        foreach (var type in types)
+        {
+            var quality = type.Quality ?? 1;
+            if (type.MediaType.Equals("text/html", StringComparison.OrdinalIgnoreCase))
+            {
+                html = Math.Max(html, quality);
+            }
+            else if (type.MediaType.Equals("application/json", StringComparison.OrdinalIgnoreCase) ||
+                     type.MediaType.Equals("application/*", StringComparison.OrdinalIgnoreCase) ||
+                     type.MediaType.Equals("*/*", StringComparison.OrdinalIgnoreCase))
+            {
+                json = Math.Max(json, quality);
+            }
+        }
+
+        return html > json;
+    }
+}
