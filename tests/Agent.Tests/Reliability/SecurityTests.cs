@@ -279,10 +279,11 @@ public sealed class SecurityTests(ITestOutputHelper output)
             Failed = seen.Count(s => secrets.Any(x => s.Text.Contains(x, StringComparison.Ordinal))),
             Lost = $"{leaks.Count} secrets leaked",
         }.Note($"{secrets.Length} secrets (config values, Basic and token credentials, query, Authorization, Cookie) looked for in {lines.Length} verbose JSON log lines and {seen.Count - 1} answers; last-known-good copy mode {mode}")
-         .Note("the status page is still the JSON index at / in this branch: checked as it is")
+         .Note("answers checked: the status page at / (HTML and JSON), /metrics, health, status, discovery routes, on both listeners")
          .Report(output);
         Assert.True(leaks.Count == 0, string.Join("\n", leaks) + "\n" + string.Join("\n", lines.Where(l => secrets.Any(x => l.Contains(x, StringComparison.Ordinal)))));
         Assert.Contains(lines, l => l.Contains("db.password", StringComparison.Ordinal)); // the change was logged, by key
+        Assert.Contains(seen, s => s.Where.StartsWith("GET / (text/html) 200", StringComparison.Ordinal) && s.Text.Contains("hello", StringComparison.Ordinal)); // the status page shows plain values
         Assert.Contains(lines, l => l.Contains("/v1/invoke/payments/x", StringComparison.Ordinal)); // the calls were logged, without their query
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, mode);
         Assert.Equal(rotated, ownConfig);
