@@ -24,15 +24,15 @@ public sealed class SoakFactAttribute : FactAttribute
 }
 
 /// <summary>
-/// Issue 9, scenario 7: the mix of the other scenarios for a given duration. The agent (in this
-/// process, as the in-process tests run it) registered with three fake Eureka servers, reading a fake
+/// Issue 9, scenario 7: the mix of the other scenarios for a given duration. The agent (its own
+/// process, <c>dotnet agent.dll</c>) registered with three fake Eureka servers, reading a fake
 /// Config Server, probing a fake app, calling three upstream instances under a steady load of GETs and
 /// POSTs with and without keys, with config long-polls, fuzzed hostile requests, connection churn and
 /// probes of the public listener on the side; every 5 s the next fault of a 90 s cycle (an instance
 /// killed, hanging, answering 503; Eureka servers down, answering 500, restarted empty; the Config
-/// Server down, truncating, changing; the app unhealthy). Memory (RSS, GC heap after a full
-/// collection), open handles and threads are sampled; the last sample must not have grown beyond
-/// small bounds from the first one taken after warm-up.
+/// Server down, truncating, changing; the app unhealthy). The agent's memory (RSS, GC heap after a
+/// full collection), open handles and threads are sampled; the last sample must not have grown
+/// beyond small bounds from the first one taken after warm-up.
 /// </summary>
 public sealed class SoakTests(ITestOutputHelper output)
 {
@@ -87,7 +87,17 @@ public sealed class SoakTests(ITestOutputHelper output)
 
     private async Task RunAsync(TimeSpan duration, TimeSpan sampleEvery, RequestLedger ledger, FaultyUpstream[] orders, FakeEureka[] eureka, FakeConfigServer config, FakeApp app, Action<FakeEureka> seed, string dataDir)
     {
-        await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?>
+        var port = LoopbackServer.FreePort();
+        var publicPort = LoopbackServer.FreePort();
+        var heapFile = Path.Combine(Path.GetTempPath(), $"soak-heap-{Guid.NewGuid():N}");
+
+        // The agent as its own process, so its memory, handles and threads are its own; its GC heap is
+        // reported from inside by the StartupHook of this assembly (the agent's runtimeconfig turns startup
+        // hooks off, as NativeAOT has none: a copy turns them on for this run only).
+        var runtimeConfig = heapFile + ".runtimeconfig.json";
+        await File.WriteAllTextAsync(runtimeConfig, (await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "agent.runtimeconfig.json")))
+            .Replace("\"System.StartupHookProvider.IsSupported\": false", "\"System.StartupHookProvider.IsSupported\": true", StringComparison.Ordinal));
+        await using var agent = AgentProcess.Start(runtimeConfig: runtimeConfig, environment: new Dictionary<string, string>
         {
             ["APP_NAME"] = "payments",
             ["APP_PORT"] = app.Port.ToString(CultureInfo.InvariantCulture),
@@ -102,23 +112,38 @@ public sealed class SoakTests(ITestOutputHelper output)
             ["CONFIG_POLL_INTERVAL"] = "2s",
             ["Forwarding__TryTimeout"] = "300ms",
             ["Forwarding__EjectionTime"] = "2s",
-            ["SIDECAR_PUBLIC_HEALTH_PORT"] = "9999",
+            ["SIDECAR_PORT"] = port.ToString(CultureInfo.InvariantCulture),
+            ["SIDECAR_PUBLIC_HEALTH_PORT"] = publicPort.ToString(CultureInfo.InvariantCulture),
             ["SIDECAR_DATA_DIR"] = dataDir,
             ["SIDECAR_DRAIN"] = "0s",
             ["SIDECAR_LOG_LEVEL"] = "error",
+            ["DOTNET_STARTUP_HOOKS"] = Path.Combine(AppContext.BaseDirectory, "Agent.Tests.dll"),
+            ["SOAK_HEAP_FILE"] = heapFile,
         });
-        var port = agent.BaseUri.Port;
-        await Eventually.TrueAsync(() => eureka.Any(e => e.Instance("PAYMENTS", "host-a:payments:" + app.Port) is not null), "registered", TimeSpan.FromSeconds(20));
-        await Eventually.TrueAsync(async () => (await agent.Client.GetAsync("v1/services/orders/instances")).IsSuccessStatusCode, "orders discovered");
+        var baseUri = new Uri($"http://127.0.0.1:{port}/");
+        using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(10) };
+        await Eventually.TrueAsync(() => eureka.Any(e => e.Instance("PAYMENTS", "host-a:payments:" + app.Port) is not null), "registered", TimeSpan.FromSeconds(30));
+        await Eventually.TrueAsync(async () =>
+        {
+            try
+            {
+                using var response = await client.GetAsync("v1/services/orders/instances");
+                return response.IsSuccessStatusCode;
+            }
+            catch (HttpRequestException)
+            {
+                return false; // registered already, not yet listening
+            }
+        }, "orders discovered", TimeSpan.FromSeconds(30));
 
         using var stop = new CancellationTokenSource();
         var counters = new SideCounters();
-        await using var load = new LoadRunner(agent.BaseUri, "v1/invoke/orders/work", concurrency: 6).Start();
+        await using var load = new LoadRunner(baseUri, "v1/invoke/orders/work", concurrency: 6).Start();
         Task[] side =
         [
-            LongPollsAsync(agent.BaseUri, counters, stop.Token),
+            LongPollsAsync(baseUri, counters, stop.Token),
             FuzzAsync(port, counters, stop.Token),
-            ChurnAsync(port, agent.PublicHealthUri!.Port, counters, stop.Token),
+            ChurnAsync(port, publicPort, counters, stop.Token),
         ];
 
         var samples = new List<Sample>();
@@ -148,7 +173,7 @@ public sealed class SoakTests(ITestOutputHelper output)
                 }
 
                 config.ClearRequests();
-                samples.Add(Sample.Take(started.Elapsed, load, counters));
+                samples.Add(await Sample.TakeAsync(started.Elapsed, load, counters, agent.Id, heapFile));
                 output.WriteLine(samples[^1].ToString());
                 nextSample += sampleEvery;
             }
@@ -167,9 +192,13 @@ public sealed class SoakTests(ITestOutputHelper output)
         await Task.WhenAll(side);
         await Task.Delay(TimeSpan.FromSeconds(5)); // idle connections and ejections settle
         duplicates += ledger.Duplicates("POST-").Count;
-        samples.Add(Sample.Take(started.Elapsed, load, counters));
+        samples.Add(await Sample.TakeAsync(started.Elapsed, load, counters, agent.Id, heapFile));
         output.WriteLine(samples[^1].ToString());
-        Assert.Equal("pong", await agent.Client.GetStringAsync("ping"));
+        Assert.Equal("pong", await client.GetStringAsync("ping"));
+        agent.Terminate();
+        var exitCode = await agent.WaitForExitAsync(TimeSpan.FromSeconds(60));
+        File.Delete(heapFile);
+        File.Delete(runtimeConfig);
 
         // Compare with the first sample after warm-up (a fifth of the run).
         var baseline = samples.First(s => s.At >= duration / 5);
@@ -185,6 +214,7 @@ public sealed class SoakTests(ITestOutputHelper output)
             report.Append(sample.Row()).Append('\n');
         }
 
+        Directory.CreateDirectory(Path.GetDirectoryName(Figures.ResultsFile)!);
         await File.WriteAllTextAsync(Path.Combine(Path.GetDirectoryName(Figures.ResultsFile)!, "soak.md"), report.ToString());
         output.WriteLine(report.ToString());
         new Figures($"soak: {DurationParser.Format(duration)} of mixed load, faults and hostile input")
@@ -199,6 +229,8 @@ public sealed class SoakTests(ITestOutputHelper output)
          .Report(output);
 
         Assert.Equal(0, duplicates);
+        Assert.Equal(0, exitCode);
+        Assert.DoesNotContain("Unhandled error", agent.Stdout, StringComparison.Ordinal);
         Assert.True(last.HeapMiB - baseline.HeapMiB < 10, $"GC heap grew {baseline.HeapMiB:0.0} -> {last.HeapMiB:0.0} MiB");
         Assert.True(last.RssMiB - baseline.RssMiB < 60, $"RSS grew {baseline.RssMiB:0.0} -> {last.RssMiB:0.0} MiB");
         Assert.True(last.Handles - baseline.Handles < 40, $"handles grew {baseline.Handles} -> {last.Handles}");
@@ -402,16 +434,17 @@ public sealed class SoakTests(ITestOutputHelper output)
 
     private sealed record Sample(TimeSpan At, long Calls, long Failed, long Side, double RssMiB, double HeapMiB, int Handles, int Threads)
     {
-        public static Sample Take(TimeSpan at, LoadRunner load, SideCounters side)
+        /// <summary>The agent process's RSS, handles and threads from /proc, and its GC heap after a full collection from its StartupHook.</summary>
+        public static async Task<Sample> TakeAsync(TimeSpan at, LoadRunner load, SideCounters side, int pid, string heapFile)
         {
-            // The heap that is still alive after a full, compacting collection: what a leak would grow.
-            GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
-            GC.WaitForPendingFinalizers();
-            GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
-            var pid = Environment.ProcessId;
+            var before = File.Exists(heapFile) ? File.GetLastWriteTimeUtc(heapFile) : DateTime.MinValue;
+            await File.WriteAllTextAsync(heapFile + ".request", "");
+            await Eventually.TrueAsync(() => File.Exists(heapFile) && File.GetLastWriteTimeUtc(heapFile) > before && !File.Exists(heapFile + ".request"),
+                "the agent reported its heap", TimeSpan.FromSeconds(20));
+            var heap = long.Parse((await File.ReadAllTextAsync(heapFile)).Split(' ')[0], CultureInfo.InvariantCulture);
             var results = load.Phases.Select(p => load[p]).ToList();
             return new Sample(at, results.Sum(r => r.Sent), results.Sum(r => r.Failed), side.Total,
-                RawClient.RssMiB(pid), GC.GetTotalMemory(forceFullCollection: false) / (1024.0 * 1024), RawClient.OpenHandles(pid), RawClient.Threads(pid));
+                RawClient.RssMiB(pid), heap / (1024.0 * 1024), RawClient.OpenHandles(pid), RawClient.Threads(pid));
         }
 
         public string Row() => string.Create(CultureInfo.InvariantCulture,
