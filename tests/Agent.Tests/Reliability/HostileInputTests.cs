@@ -175,7 +175,9 @@ public sealed class HostileInputTests(HostileAgentFixture fixture, ITestOutputHe
     }
 
     /// <summary>The properties every answer to hostile input must have; returns what was wrong, or null.</summary>
-    internal static string? Judge(RawAnswer answer, string request, bool forwarded)
+    /// <param name="upstreamsHealthy">False where the test breaks the instances itself (the soak): the forwarder's
+    /// own 502/503/504 with X-Sidecar-Error are then the instances' doing.</param>
+    internal static string? Judge(RawAnswer answer, string request, bool forwarded, bool upstreamsHealthy = true)
     {
         if (!answer.Answered)
         {
@@ -209,6 +211,17 @@ public sealed class HostileInputTests(HostileAgentFixture fixture, ITestOutputHe
         // quick, so only a deadline the caller asked for (X-Request-Timeout) may end a forwarded call with a 504.
         if (forwarded && answer.Status == 504 && code is "deadline-exceeded" or "upstream-timeout" &&
             request.Contains("X-Request-Timeout", StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+
+        if (forwarded && !upstreamsHealthy && answer.Status is 502 or 503 or 504 && code is not null)
+        {
+            return null;
+        }
+
+        // An instance's own 5xx, passed on as it came (no X-Sidecar-Error), is the instance's.
+        if (forwarded && !upstreamsHealthy && code is null)
         {
             return null;
         }

@@ -195,6 +195,7 @@ public sealed class SoakTests(ITestOutputHelper output)
         samples.Add(await Sample.TakeAsync(started.Elapsed, load, counters, agent.Id, heapFile));
         output.WriteLine(samples[^1].ToString());
         Assert.Equal("pong", await client.GetStringAsync("ping"));
+        var metrics = await client.GetStringAsync("metrics");
         agent.Terminate();
         var exitCode = await agent.WaitForExitAsync(TimeSpan.FromSeconds(60));
         File.Delete(heapFile);
@@ -225,9 +226,16 @@ public sealed class SoakTests(ITestOutputHelper output)
             Lost = $"{idempotentFailed} idempotent calls failed, {duplicates} POSTs sent twice",
         }.Note($"{load[load.Phases[0]].Describe()}")
          .Note($"side: {counters}")
+         .Note($"retries refused by the budget {Metric(metrics, "sidecar_forward_retry_budget_exhausted_total")}, ejections {Metric(metrics, "sidecar_forward_ejections_total")}")
          .Note($"from {baseline.At.TotalMinutes:0.0} min to the end: RSS {baseline.RssMiB:0.0} -> {last.RssMiB:0.0} MiB, GC heap {baseline.HeapMiB:0.0} -> {last.HeapMiB:0.0} MiB, handles {baseline.Handles} -> {last.Handles}, threads {baseline.Threads} -> {last.Threads}")
          .Report(output);
 
+        foreach (var wrong in counters.WrongAnswers)
+        {
+            output.WriteLine("hostile request answered wrongly: " + wrong);
+        }
+
+        Assert.Empty(counters.WrongAnswers);
         Assert.Equal(0, duplicates);
         Assert.Equal(0, exitCode);
         Assert.DoesNotContain("Unhandled error", agent.Stdout, StringComparison.Ordinal);
@@ -235,6 +243,20 @@ public sealed class SoakTests(ITestOutputHelper output)
         Assert.True(last.RssMiB - baseline.RssMiB < 60, $"RSS grew {baseline.RssMiB:0.0} -> {last.RssMiB:0.0} MiB");
         Assert.True(last.Handles - baseline.Handles < 40, $"handles grew {baseline.Handles} -> {last.Handles}");
         Assert.True(last.Threads - baseline.Threads < 20, $"threads grew {baseline.Threads} -> {last.Threads}");
+    }
+
+    // The value of an unlabelled-service counter in Prometheus text (orders' line), "?" when absent.
+    private static string Metric(string text, string family)
+    {
+        foreach (var line in text.Split('\n'))
+        {
+            if (line.StartsWith(family + "{", StringComparison.Ordinal) && line.Contains("service=\"orders\"", StringComparison.Ordinal))
+            {
+                return line[(line.LastIndexOf(' ') + 1)..].Trim();
+            }
+        }
+
+        return "?";
     }
 
     // One step of a 90 s cycle of faults (a step every 5 s); -1 heals everything.
@@ -371,7 +393,15 @@ public sealed class SoakTests(ITestOutputHelper output)
             }
 
             var answer = await RawClient.SendAsync(port, request.Bytes, TimeSpan.FromSeconds(15));
-            counters.Add(HostileInputTests.Judge(answer, request.Text, request.Forwarded) is null ? "hostile ok" : "hostile wrong");
+            if (HostileInputTests.Judge(answer, request.Text, request.Forwarded, upstreamsHealthy: false) is { } wrong)
+            {
+                counters.Add("hostile wrong");
+                counters.Wrong($"{wrong} ({answer}) for: {request.Summary}");
+            }
+            else
+            {
+                counters.Add("hostile ok");
+            }
             await Delay(TimeSpan.FromMilliseconds(50), stop);
         }
     }
@@ -403,6 +433,30 @@ public sealed class SoakTests(ITestOutputHelper output)
     private sealed class SideCounters
     {
         private readonly Dictionary<string, long> _counts = new(StringComparer.Ordinal);
+        private readonly List<string> _wrong = [];
+
+        /// <summary>The first answers to hostile requests that broke a rule, for the report.</summary>
+        public IReadOnlyList<string> WrongAnswers
+        {
+            get
+            {
+                lock (_wrong)
+                {
+                    return [.. _wrong];
+                }
+            }
+        }
+
+        public void Wrong(string description)
+        {
+            lock (_wrong)
+            {
+                if (_wrong.Count < 20)
+                {
+                    _wrong.Add(description);
+                }
+            }
+        }
 
         public long Total
         {
