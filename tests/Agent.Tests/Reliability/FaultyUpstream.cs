@@ -84,7 +84,14 @@ internal sealed class FaultyUpstream : IAsyncDisposable
         var server = Interlocked.Exchange(ref _server, null);
         foreach (var context in _inFlight.Keys)
         {
-            context.Abort();
+            try
+            {
+                context.Abort();
+            }
+            catch (ObjectDisposedException)
+            {
+                // it completed meanwhile
+            }
         }
 
         if (server is not null)
