@@ -97,7 +97,7 @@ public sealed class SoakTests(ITestOutputHelper output)
         var runtimeConfig = heapFile + ".runtimeconfig.json";
         await File.WriteAllTextAsync(runtimeConfig, (await File.ReadAllTextAsync(Path.Combine(AppContext.BaseDirectory, "agent.runtimeconfig.json")))
             .Replace("\"System.StartupHookProvider.IsSupported\": false", "\"System.StartupHookProvider.IsSupported\": true", StringComparison.Ordinal));
-        await using var agent = AgentProcess.Start(runtimeConfig: runtimeConfig, environment: new Dictionary<string, string>
+        await using var agent = AgentProcess.StartWithRuntimeConfig(runtimeConfig: runtimeConfig, environment: new Dictionary<string, string>
         {
             ["APP_NAME"] = "payments",
             ["APP_PORT"] = app.Port.ToString(CultureInfo.InvariantCulture),

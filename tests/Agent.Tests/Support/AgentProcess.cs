@@ -47,10 +47,10 @@ public sealed class AgentProcess : IAsyncDisposable
 
     /// <summary>Starts the agent with exactly <paramref name="environment"/> added to a minimal environment.</summary>
     public static AgentProcess Start(IReadOnlyDictionary<string, string> environment, params string[] args) =>
-        Start(environment, null, args);
+        StartWithRuntimeConfig(environment, null, args);
 
-    /// <summary>As <see cref="Start(IReadOnlyDictionary{string, string}, string[])"/>, with another runtimeconfig.json (e.g. to allow a startup hook).</summary>
-    public static AgentProcess Start(IReadOnlyDictionary<string, string> environment, string? runtimeConfig, params string[] args)
+    /// <summary>As <see cref="Start"/>, with another runtimeconfig.json (e.g. one that allows a startup hook).</summary>
+    public static AgentProcess StartWithRuntimeConfig(IReadOnlyDictionary<string, string> environment, string? runtimeConfig, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet")
         {
