@@ -91,6 +91,7 @@ public sealed class UpstreamFaultTests(ITestOutputHelper output)
 
         await Task.Delay(Baseline);
         load.Mark("hanging");
+        var victimCountBefore = victim.Count;
         victim.Mode = UpstreamMode.Hang;
         await Task.Delay(FaultTime);
         load.Mark("after");
@@ -111,7 +112,7 @@ public sealed class UpstreamFaultTests(ITestOutputHelper output)
         // Ejected after 5 failures: nothing more reaches it, and nothing fails any more.
         Assert.Equal(victimCountAfter, victim.Count);
         Assert.Equal(0, load["after"].Failed);
-        figures.Note($"hanging instance got {victimCountAfter} calls, none after its ejection").Report(output);
+        figures.Note($"the hanging instance got {victimCountAfter - victimCountBefore} calls while it hung, none after its ejection").Report(output);
     }
 
     [Fact]
