@@ -15,7 +15,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo_cmd apt-get install -y "${missing[@]}" >/dev/null 2>&1 || { $sudo_cmd apt-get update >/dev/null && $sudo_cmd apt-get install -y "${missing[@]}" >/dev/null; }
 fi
 
-if [ ! -x artifacts/agent/agent ] || [ -n "$(find agent -newer artifacts/agent/agent -name '*.cs' -print -quit)" ]; then
+# Republish when a source or project file is newer than the binary (generated files under obj/ do not count).
+if [ ! -x artifacts/agent/agent ] || [ -n "$(find agent Directory.Build.props Directory.Packages.props \( -path agent/obj -o -path agent/bin \) -prune -o \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' \) -newer artifacts/agent/agent -print -quit)" ]; then
   echo "bench: publishing the NativeAOT agent (.ci/publish)"
   bash .ci/publish artifacts/agent >/dev/null
 fi

@@ -32,6 +32,7 @@ internal sealed partial class EurekaRegistryRefresher(
         }
 
         var response = await client.GetDeltaAsync(cancellationToken).ConfigureAwait(false);
+        await Hosting.InlineIo.LeaveSocketThread(); // parsing and the snapshot file stay off the socket thread
         if (!response.Accepted)
         {
             Failed(response.Describe());
@@ -76,6 +77,7 @@ internal sealed partial class EurekaRegistryRefresher(
     public async Task<bool> FullFetchAsync(CancellationToken cancellationToken)
     {
         var response = await client.GetApplicationsAsync(cancellationToken).ConfigureAwait(false);
+        await Hosting.InlineIo.LeaveSocketThread(); // a full registry takes milliseconds to parse
         if (!response.Succeeded)
         {
             Failed(response.Describe());

@@ -33,6 +33,7 @@ internal sealed class ForwardCall
     private InstanceState? _firstTried;
     private List<InstanceState>? _moreTried;
     private TimeSpan? _retryAfter;
+    private Outcome<HttpResponseMessage>? _replay;
     private long _deadlineAt;
     private CancellationToken _deadlineToken;
     private readonly long _started = Stopwatch.GetTimestamp();
@@ -100,6 +101,12 @@ internal sealed class ForwardCall
             Pool.Budget.Deposit();
             var time = Pool.Time;
             _deadlineAt = time.GetTimestamp() + (long)(Deadline.TotalSeconds * time.TimestampFrequency);
+            if (await RunFirstAttemptAsync().ConfigureAwait(false))
+            {
+                return;
+            }
+
+            // The first attempt needs the retry rules: the pipelines take over, starting from its outcome.
             var context = ResilienceContextPool.Shared.Get(Context.RequestAborted);
             context.Properties.Set(ForwardingPipelines.CallKey, this);
             Outcome<bool> outcome;
@@ -117,8 +124,7 @@ internal sealed class ForwardCall
             {
                 // The deadline fired (Polly turns the cancellation into TimeoutRejectedException); once the
                 // response has started, Problems.WriteAsync aborts the connection instead.
-                await WriteProblemAsync(StatusCodes.Status504GatewayTimeout, ForwardingProblems.DeadlineExceeded, "Deadline exceeded",
-                    $"The call to '{Pool.Name}' did not complete within its deadline of {Configuration.DurationParser.Format(Deadline)} ({Attempts} attempt(s)).").ConfigureAwait(false);
+                await WriteDeadlineExceededAsync().ConfigureAwait(false);
             }
         }
         finally
@@ -128,11 +134,104 @@ internal sealed class ForwardCall
         }
     }
 
+    /// <summary>
+    /// The fast path (README "Performance"): the first attempt runs without the Polly pipelines, under
+    /// one pooled <see cref="CancellationTokenSource"/> that fires at the per-try time-out (or at the
+    /// deadline when that comes first), and a success is streamed back under the same source, moved
+    /// to the deadline. Polly's layers cost a few async frames and two linked token sources per call
+    /// (about 4% of the agent's profile samples) for calls that almost always need none of it.
+    /// Anything a retry rule could apply to (an exception, 502, 503, 504) is handed to the pipelines
+    /// as the first attempt's outcome (<see cref="_replay"/>), so the rules are applied in one place.
+    /// True when the call is finished.
+    /// </summary>
+    private async Task<bool> RunFirstAttemptAsync()
+    {
+        var tryTimeout = TryTimeout;
+        var deadlineFirst = tryTimeout == Timeout.InfiniteTimeSpan || Deadline <= tryTimeout;
+        var cts = TimeoutSources.Rent(Pool.Time, deadlineFirst ? Deadline : tryTimeout);
+        var registration = Context.RequestAborted.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), cts);
+        try
+        {
+            // Only a deadline that fires is the deadline: a per-try time-out is the instance's failure.
+            _deadlineToken = deadlineFirst ? cts.Token : CancellationToken.None;
+            var outcome = await AttemptAsync(cts.Token).ConfigureAwait(false);
+            if (outcome.Exception is { } exception)
+            {
+                if (Context.RequestAborted.IsCancellationRequested)
+                {
+                    return true; // nobody is left to answer
+                }
+
+                if (exception is OperationCanceledException && cts.IsCancellationRequested)
+                {
+                    if (deadlineFirst)
+                    {
+                        await WriteDeadlineExceededAsync().ConfigureAwait(false);
+                        return true;
+                    }
+
+                    // What Polly's per-try time-out would have produced.
+                    outcome = Outcome.FromException<HttpResponseMessage>(new TimeoutRejectedException("The per-try time-out elapsed.", tryTimeout, exception));
+                }
+
+                _replay = outcome;
+                return false;
+            }
+
+            var response = outcome.Result!;
+            if ((int)response.StatusCode is 502 or 503 or 504 && Pool.Policy.Retries > 0)
+            {
+                _replay = outcome;
+                return false;
+            }
+
+            using (response)
+            {
+                if (!deadlineFirst)
+                {
+                    // The response body is bounded by what is left of the deadline.
+                    var remaining = Remaining();
+                    if (remaining <= TimeSpan.Zero)
+                    {
+                        await WriteDeadlineExceededAsync().ConfigureAwait(false);
+                        return true;
+                    }
+
+                    TimeoutSources.Extend(cts, remaining);
+                    if (cts.IsCancellationRequested && !Context.RequestAborted.IsCancellationRequested)
+                    {
+                        // The per-try time-out fired between the headers and here: it no longer applies,
+                        // so the body gets a fresh source for the rest of the deadline.
+                        registration.Dispose();
+                        TimeoutSources.Return(cts, Pool.Time);
+                        cts = TimeoutSources.Rent(Pool.Time, remaining);
+                        registration = Context.RequestAborted.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), cts);
+                    }
+
+                    _deadlineToken = cts.Token;
+                }
+
+                var copied = await CopyResponseAsync(response, cts.Token).ConfigureAwait(false);
+                if (copied.Exception is not null && !Context.RequestAborted.IsCancellationRequested)
+                {
+                    await WriteDeadlineExceededAsync().ConfigureAwait(false);
+                }
+            }
+
+            return true;
+        }
+        finally
+        {
+            registration.Dispose();
+            TimeoutSources.Return(cts, Pool.Time);
+        }
+    }
+
     private async ValueTask<Outcome<bool>> ExecuteAsync(ResilienceContext context)
     {
         _deadlineToken = context.CancellationToken;
         var outcome = await Pool.Pipelines.Attempts.ExecuteOutcomeAsync(
-            static (ctx, call) => call.AttemptAsync(ctx), context, this).ConfigureAwait(false);
+            static (ctx, call) => call.AttemptAsync(ctx.CancellationToken), context, this).ConfigureAwait(false);
 
         if (outcome.Exception is { } exception)
         {
@@ -149,8 +248,15 @@ internal sealed class ForwardCall
         return await CopyResponseAsync(response, context.CancellationToken).ConfigureAwait(false);
     }
 
-    private async ValueTask<Outcome<HttpResponseMessage>> AttemptAsync(ResilienceContext context)
+    private async ValueTask<Outcome<HttpResponseMessage>> AttemptAsync(CancellationToken cancellationToken)
     {
+        if (_replay is { } replay)
+        {
+            // The fast path's first attempt, already made: the retry strategy judges it like any other.
+            _replay = null;
+            return replay;
+        }
+
         // The previous attempt's instance is no longer in flight for this call.
         _current?.Release();
         _current = null;
@@ -173,7 +279,7 @@ internal sealed class ForwardCall
         var request = CreateRequest(instance);
         try
         {
-            var response = await _forwarder.Invoker.SendAsync(request, context.CancellationToken).ConfigureAwait(false);
+            var response = await _forwarder.Invoker.SendAsync(request, cancellationToken).ConfigureAwait(false);
             if ((int)response.StatusCode >= 500)
             {
                 Pool.RecordFailure(instance);
@@ -276,6 +382,16 @@ internal sealed class ForwardCall
         Pool.Metrics.RetryBudgetExhausted();
         _forwarder.Log.BudgetExhausted(Pool.Name);
         return false;
+    }
+
+    /// <summary>What is left of the deadline, never zero (Polly reads a zero time-out as none).</summary>
+    public TimeSpan RemainingDeadline
+    {
+        get
+        {
+            var remaining = Remaining();
+            return remaining > TimeSpan.FromMilliseconds(1) ? remaining : TimeSpan.FromMilliseconds(1);
+        }
     }
 
     /// <summary>Counts the call (what the caller got, how long it took) and ends its span.</summary>
@@ -478,6 +594,10 @@ internal sealed class ForwardCall
         return WriteProblemAsync(StatusCodes.Status502BadGateway, ForwardingProblems.UpstreamUnreachable, "Upstream unreachable",
             $"'{Pool.Name}' could not be reached ({Attempts} attempt(s)): {ForwardingErrors.Describe(exception)}");
     }
+
+    private Task WriteDeadlineExceededAsync() =>
+        WriteProblemAsync(StatusCodes.Status504GatewayTimeout, ForwardingProblems.DeadlineExceeded, "Deadline exceeded",
+            $"The call to '{Pool.Name}' did not complete within its deadline of {Configuration.DurationParser.Format(Deadline)} ({Attempts} attempt(s)).");
 
     private Task WriteTooLargeAsync() =>
         WriteProblemAsync(StatusCodes.Status413PayloadTooLarge, ForwardingProblems.BodyTooLarge, "Request body too large",

@@ -24,7 +24,8 @@ internal sealed class ForwardingPipelines
         Deadline = new ResiliencePipelineBuilder { TimeProvider = time }
             .AddTimeout(new TimeoutStrategyOptions
             {
-                TimeoutGenerator = static args => new ValueTask<TimeSpan>(CallOf(args.Context).Deadline),
+                // What is left of it: the first attempt ran before the pipelines (ForwardCall.RunFirstAttemptAsync).
+                TimeoutGenerator = static args => new ValueTask<TimeSpan>(CallOf(args.Context).RemainingDeadline),
             })
             .Build();
 

@@ -53,6 +53,7 @@ internal static class AgentCommandLine
 
     private static async Task<int> ServeAsync(Func<WebApplication> createApp)
     {
+        InlineIo.EnableUnlessConfigured();
         WebApplication app;
         try
         {

@@ -1,5 +1,7 @@
 using Serilog;
 using Serilog.Events;
+using Serilog.Formatting;
+using Serilog.Formatting.Display;
 using Sidecar.Configuration;
 
 namespace Sidecar.Hosting;
@@ -22,18 +24,19 @@ internal static class LoggingExtensions
                 .MinimumLevel.Is(options.LogLevel)
                 .MinimumLevel.Override("Microsoft", LevelAtLeast(options.LogLevel, LogEventLevel.Warning))
                 .MinimumLevel.Override("System.Net.Http", LevelAtLeast(options.LogLevel, LogEventLevel.Warning))
+                // Off, not just quiet: while this category is enabled at any level, ASP.NET Core starts an
+                // Activity (two random ids in hex) and a logging scope for every request, which the agent
+                // never uses (it writes traceparent itself) and which cost several percent of its CPU per call.
+                .MinimumLevel.Override("Microsoft.AspNetCore.Hosting.Diagnostics", LevelAlias.Off)
                 // A start-up failure is reported once, as one line, by AgentCommandLine: not again with a stack trace.
                 .MinimumLevel.Override("Microsoft.Extensions.Hosting.Internal.Host", LogEventLevel.Fatal)
                 .Enrich.FromLogContext();
 
-            if (options.LogFormat == LogFormat.Json)
-            {
-                configuration.WriteTo.Console(new JsonLinesFormatter());
-            }
-            else
-            {
-                configuration.WriteTo.Console(outputTemplate: TextTemplate, formatProvider: System.Globalization.CultureInfo.InvariantCulture);
-            }
+            // Formatted and written off the request path, in batches (see BufferedConsoleSink).
+            ITextFormatter formatter = options.LogFormat == LogFormat.Json
+                ? new JsonLinesFormatter()
+                : new MessageTemplateTextFormatter(TextTemplate, System.Globalization.CultureInfo.InvariantCulture);
+            configuration.WriteTo.Sink(new BufferedConsoleSink(formatter));
         });
     }
 

@@ -1,11 +1,21 @@
 using System.Diagnostics;
+using Sidecar.Configuration;
 
 namespace Sidecar.Hosting;
 
-/// <summary>One log line per request: method, path (never the query, which may carry secrets), status, time.</summary>
-internal sealed partial class RequestLoggingMiddleware(RequestDelegate next, ILogger<RequestLoggingMiddleware> logger)
+/// <summary>
+/// One log line per request: method, path (never the query, which may carry secrets), status, time.
+/// Which requests get one is <c>Sidecar:RequestLog</c>: all (the default), errors (the agent's own
+/// problems, 5xx and callers that left) or none. A request that will not be logged pays nothing here.
+/// </summary>
+internal sealed partial class RequestLoggingMiddleware(RequestDelegate next, SidecarOptions options, ILogger<RequestLoggingMiddleware> logger)
 {
-    public async Task InvokeAsync(HttpContext context)
+    private readonly RequestLogMode _mode = options.RequestLog;
+
+    public Task InvokeAsync(HttpContext context) =>
+        _mode == RequestLogMode.None || !logger.IsEnabled(LogLevel.Information) ? next(context) : LogAsync(context);
+
+    private async Task LogAsync(HttpContext context)
     {
         var started = Stopwatch.GetTimestamp();
         try
@@ -14,12 +24,47 @@ internal sealed partial class RequestLoggingMiddleware(RequestDelegate next, ILo
         }
         finally
         {
-            if (logger.IsEnabled(LogLevel.Information))
+            var status = context.RequestAborted.IsCancellationRequested && !context.Response.HasStarted ? 499 : context.Response.StatusCode;
+            if (_mode == RequestLogMode.All || IsError(context, status))
             {
-                var status = context.RequestAborted.IsCancellationRequested && !context.Response.HasStarted ? 499 : context.Response.StatusCode;
-                LogRequest(logger, context.Request.Method, context.Request.Path.Value ?? "/", status, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                LogRequest(logger, context.Request.Method, Printable(context.Request.Path.Value ?? "/"), status, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             }
         }
+    }
+
+    // The agent's own problems carry X-Sidecar-Error (a 404 for an unknown service is one); an
+    // upstream's 4xx is the app's business and is not.
+    private static bool IsError(HttpContext context, int status) =>
+        status >= 500 || status == 499 || context.Response.Headers.ContainsKey(Problems.ErrorHeader);
+
+    // The path is decoded: "%0a" would start a forged line in a text log. Control characters are shown escaped.
+    internal static string Printable(string path)
+    {
+        var i = 0;
+        while (i < path.Length && !char.IsControl(path[i]))
+        {
+            i++;
+        }
+
+        if (i == path.Length)
+        {
+            return path;
+        }
+
+        var builder = new System.Text.StringBuilder(path.Length + 8);
+        foreach (var c in path)
+        {
+            if (char.IsControl(c))
+            {
+                builder.Append("\\u").Append(((int)c).ToString("x4", System.Globalization.CultureInfo.InvariantCulture));
+            }
+            else
+            {
+                builder.Append(c);
+            }
+        }
+
+        return builder.ToString();
     }
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "{Method} {Path} {StatusCode} {ElapsedMs:0.0} ms")]

@@ -42,6 +42,11 @@ internal sealed partial class AppProcess(
         var host = sidecar.BindAddress.Equals(System.Net.IPAddress.Any) ? "127.0.0.1" : sidecar.BindAddress.ToString();
         start.Environment["SIDECAR_URL"] = $"http://{host}:{sidecar.Port}";
         start.Environment["SIDECAR_PORT"] = sidecar.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        if (InlineIo.SetByAgent)
+        {
+            start.Environment.Remove(InlineIo.Variable); // the agent's own tuning, not the app's
+        }
+
         if (app.Port is { } port)
         {
             start.Environment["APP_PORT"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture);

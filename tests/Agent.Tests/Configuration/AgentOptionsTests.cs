@@ -48,6 +48,7 @@ public sealed class AgentOptionsTests
         Assert.Null(options.Sidecar.PublicHealthPort);
         Assert.Equal(LogFormat.Text, options.Sidecar.LogFormat);
         Assert.Equal(LogEventLevel.Information, options.Sidecar.LogLevel);
+        Assert.Equal(RequestLogMode.All, options.Sidecar.RequestLog);
         Assert.Equal(TimeSpan.FromSeconds(5), options.Sidecar.Drain);
         Assert.StartsWith(Path.GetTempPath(), options.Sidecar.DataDir, StringComparison.Ordinal);
         Assert.Null(options.App.Name);
@@ -156,6 +157,7 @@ public sealed class AgentOptionsTests
     [InlineData("APP_HEALTH_URL", "ftp://x/health", "APP_HEALTH_URL (App:Health:Url): 'ftp://x/health' is not an http:// or https:// URL")]
     [InlineData("SIDECAR_BIND_ADDRESS", "my-laptop", "SIDECAR_BIND_ADDRESS (Sidecar:BindAddress): 'my-laptop' is not an IP address")]
     [InlineData("SIDECAR_LOG_FORMAT", "xml", "SIDECAR_LOG_FORMAT (Sidecar:LogFormat): 'xml' is not one of text, json")]
+    [InlineData("Sidecar__RequestLog", "sometimes", "Sidecar:RequestLog: 'sometimes' is not one of all, errors, none")]
     [InlineData("SIDECAR_LOG_LEVEL", "loud", "SIDECAR_LOG_LEVEL (Sidecar:LogLevel): 'loud' is not one of verbose, debug, information, warning, error, fatal")]
     [InlineData("SIDECAR_DRAIN", "1h", "SIDECAR_DRAIN (Sidecar:Drain): '1h' must be between 0s and 10m")]
     [InlineData("APP_METADATA", "team", "APP_METADATA (App:Metadata): 'team' is not a key=value pair")]

@@ -16,6 +16,7 @@ public sealed partial class LoggingTests
         {
             ["SIDECAR_PORT"] = port.ToString(CultureInfo.InvariantCulture),
             ["SIDECAR_LOG_FORMAT"] = "json",
+            ["Sidecar__RequestLog"] = "all",
         });
         await agent.WaitForOutputAsync("listening on");
         using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };

@@ -1,0 +1,66 @@
+using System.Collections.Concurrent;
+
+namespace Sidecar.Forwarding;
+
+/// <summary>
+/// Time-out token sources for the forwarder's fast path, reused across calls as Polly reuses its
+/// own: a source that never fired is reset and kept, which saves a source and a timer per call.
+/// Only sources on the system clock are pooled; a test's fake clock gets fresh ones.
+/// </summary>
+internal static class TimeoutSources
+{
+    private const int MaxPooled = 64;
+
+    private static readonly ConcurrentQueue<CancellationTokenSource> Pool = new();
+
+    [ThreadStatic]
+    private static CancellationTokenSource? t_cached;
+
+    /// <summary>A source that cancels after <paramref name="delay"/> on <paramref name="time"/>.</summary>
+    public static CancellationTokenSource Rent(TimeProvider time, TimeSpan delay)
+    {
+        if (time != TimeProvider.System)
+        {
+            return new CancellationTokenSource(delay, time);
+        }
+
+        var cts = t_cached;
+        if (cts is not null)
+        {
+            t_cached = null;
+        }
+        else if (!Pool.TryDequeue(out cts))
+        {
+            cts = new CancellationTokenSource();
+        }
+
+        cts.CancelAfter(delay);
+        return cts;
+    }
+
+    /// <summary>Moves the time-out to <paramref name="delay"/> (positive) from now; no effect on a source that already fired.</summary>
+    public static void Extend(CancellationTokenSource cts, TimeSpan delay) => cts.CancelAfter(delay);
+
+    /// <summary>Takes a source back; one that fired (or runs on another clock) is disposed.</summary>
+    public static void Return(CancellationTokenSource cts, TimeProvider time)
+    {
+        if (time != TimeProvider.System || !cts.TryReset())
+        {
+            cts.Dispose();
+            return;
+        }
+
+        if (t_cached is null)
+        {
+            t_cached = cts;
+        }
+        else if (Pool.Count < MaxPooled)
+        {
+            Pool.Enqueue(cts);
+        }
+        else
+        {
+            cts.Dispose();
+        }
+    }
+}

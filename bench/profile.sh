@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Where the agent's CPU goes while it forwards at full load: publishes the NativeAOT agent with its
+# symbols (artifacts/agent-symbols), starts an nginx upstream (1 KiB body) and the agent with a
+# static route to it, loads /v1/invoke with wrk and records the agent with perf. Prints the CPU per
+# request, the top functions and the share of each area (kernel, Kestrel, HttpClient, ...).
+# Usage: bash bench/profile.sh [seconds] [VAR=value ...]   (extra variables go to the agent)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-6}"; shift || true
+
+missing=()
+for tool in nginx wrk perf; do
+  command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("$tool")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  pkgs=("${missing[@]/perf/linux-perf}")
+  echo "profile: installing ${pkgs[*]} from Debian's packages"
+  sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get install -y "${pkgs[@]}" >/dev/null 2>&1 || { $sudo_cmd apt-get update >/dev/null && $sudo_cmd apt-get install -y "${pkgs[@]}" >/dev/null; }
+fi
+
+out=artifacts/agent-symbols
+if [ ! -x "$out/agent" ] || [ -n "$(find agent Directory.Build.props Directory.Packages.props \( -path agent/obj -o -path agent/bin \) -prune -o \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' \) -newer "$out/agent" -print -quit)" ]; then
+  echo "profile: publishing the NativeAOT agent with symbols into $out"
+  rid="linux-$(uname -m | sed -e 's/x86_64/x64/' -e 's/aarch64/arm64/')"
+  dotnet publish agent/Agent.csproj -c Release -r "$rid" -o "$out" -p:StripSymbols=false >/dev/null
+fi
+
+work=$(mktemp -d /tmp/sidecar-profile-XXXXXX); chmod 755 "$work"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+up=$(free_port); port=$(free_port)
+mkdir -p "$work/www"; head -c 1024 /dev/zero | tr '\0' x > "$work/www/1k"; chmod -R a+rX "$work"
+cat > "$work/up.conf" <<EOF
+worker_processes 1; daemon off; pid $work/up.pid; error_log $work/up-error.log;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 1000000;
+  server { listen 127.0.0.1:$up; root $work/www; location / { } } }
+EOF
+nginx -c "$work/up.conf" -p "$work" & upstream=$!
+env SIDECAR_PORT="$port" ROUTES="up=http://127.0.0.1:$up" APP_HEALTH_URL= "$@" "$out/agent" > "$work/agent.log" 2>&1 & agent=$!
+cleanup() { kill "$agent" "$upstream" 2>/dev/null || true; wait "$agent" "$upstream" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+url="http://127.0.0.1:$port/v1/invoke/up/1k"
+for _ in $(seq 100); do curl -fs -o /dev/null "$url" && break; sleep 0.05; done
+wrk -t1 -c16 -d2s "$url" >/dev/null   # warm-up
+
+ticks() { awk '{print $14 + $15}' "/proc/$agent/stat"; }
+perf record -F 999 -g -p "$agent" -o "$work/perf.data" -- sleep "$seconds" >/dev/null 2>&1 &
+recorder=$!
+before=$(ticks)
+result=$(wrk -t1 -c16 -d"${seconds}s" "$url")
+after=$(ticks)
+wait "$recorder" || true
+requests=$(echo "$result" | awk '/requests in/ {print $1}')
+echo "$result" | grep -E "Requests/sec|Non-2xx" || true
+awk -v t=$((after - before)) -v n="$requests" -v hz="$(getconf CLK_TCK)" \
+  'BEGIN { printf "agent CPU: %.1f us per request (perf running: add a few percent)\n", t / hz / n * 1e6 }'
+
+perf report -i "$work/perf.data" --no-children --sort symbol --stdio -g none 2>/dev/null | grep '%' > "$work/flat.txt"
+echo; echo "top functions (self time):"
+head -25 "$work/flat.txt" | awk '{ $2 = ""; print }' | cut -c1-150
+echo; echo "by area (self time, % of the agent's samples):"
+share() { grep -E "$2" "$work/flat.txt" | awk -v name="$1" '{ s += $1 } END { printf "  %-28s %5.1f%%\n", name, s }'; }
+share "kernel" '\[k\]'
+share "Kestrel + ASP.NET Core" 'Microsoft_AspNetCore'
+share "HttpClient (System.Net.Http)" 'System_Net_Http'
+share "sockets" 'System_Net_Sockets'
+share "Uri" 'S_P_Uri'
+share "Polly" 'Polly_Core'
+share "the agent's own code" 'agent_Sidecar_(Forwarding|Hosting|Discovery|Health)'
+share "metrics and tracing" 'agent_Sidecar_Observability|OpenTelemetry'
+share "logging" 'Serilog|Extensions_Logging'
+share "GC" 'gc_heap|WKS::'
+share "runtime helpers" '\] (Rhp|RhBulk|RhSpin|RhNew)'
+share "CoreLib (async, collections)" 'S_P_CoreLib'
