@@ -65,9 +65,10 @@ internal sealed class RequestFuzzer(Random random, IReadOnlyList<string> routes,
 
         var builder = new StringBuilder();
         builder.Append(method).Append(' ').Append(target).Append(' ').Append(version).Append("\r\n");
-        if (random.Next(20) != 0)
+        var host = random.Next(20) == 0 ? null : random.Next(10) == 0 ? Pick(["orders", "x", "127.0.0.1:" + agentPort, "[::1]", "a b", "evil@orders", ""]) : "127.0.0.1";
+        if (host is not null)
         {
-            builder.Append("Host: ").Append(random.Next(10) == 0 ? Pick(["orders", "x", "127.0.0.1:" + agentPort, "[::1]", "a b", "evil@orders", ""]) : "127.0.0.1").Append("\r\n");
+            builder.Append("Host: ").Append(host).Append("\r\n");
         }
 
         for (var i = random.Next(6); i > 0; i--)
@@ -79,7 +80,8 @@ internal sealed class RequestFuzzer(Random random, IReadOnlyList<string> routes,
         var body = Body(builder);
         builder.Append("\r\n").Append(body);
         var text = builder.ToString();
-        var forwarded = route.StartsWith("/v1/invoke", StringComparison.Ordinal) || route.StartsWith("/proxy", StringComparison.Ordinal) || target.StartsWith("http", StringComparison.Ordinal);
+        var forwarded = route.StartsWith("/v1/invoke", StringComparison.Ordinal) || route.StartsWith("/proxy", StringComparison.Ordinal) ||
+                        target.StartsWith("http", StringComparison.Ordinal) || host == "orders"; // Host: orders is a way in too
         var summary = text.Length <= 200 ? text : text[..200] + $"... ({text.Length} chars)";
         return new FuzzedRequest(Encoding.Latin1.GetBytes(text), text, forwarded, summary.Replace("\r\n", "\\r\\n", StringComparison.Ordinal));
     }

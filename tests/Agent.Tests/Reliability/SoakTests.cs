@@ -392,7 +392,8 @@ public sealed class SoakTests(ITestOutputHelper output)
                 continue; // keep the instance in rotation: the soak is about the agent, not about the app leaving
             }
 
-            var answer = await RawClient.SendAsync(port, request.Bytes, TimeSpan.FromSeconds(15));
+            // Longer than the forwarder's 30 s deadline: a streamed upload to a hanging instance waits for it.
+            var answer = await RawClient.SendAsync(port, request.Bytes, TimeSpan.FromSeconds(40));
             if (HostileInputTests.Judge(answer, request.Text, request.Forwarded, upstreamsHealthy: false) is { } wrong)
             {
                 counters.Add("hostile wrong");
