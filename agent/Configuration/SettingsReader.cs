@@ -7,7 +7,7 @@ namespace Sidecar.Configuration;
 /// Reads typed settings from configuration and collects every error, each naming the variable the
 /// user set, so a bad start prints what to fix rather than a stack trace (SPEC section 2).
 /// </summary>
-internal sealed class SettingsReader(IConfiguration configuration)
+internal sealed partial class SettingsReader(IConfiguration configuration)
 {
     private readonly List<string> _errors = [];
 
@@ -15,7 +15,16 @@ internal sealed class SettingsReader(IConfiguration configuration)
 
     public IReadOnlyList<string> Errors => _errors;
 
-    public void AddError(string key, string message) => _errors.Add($"{AgentVariables.Describe(key)}: {message}");
+    /// <summary>Records an error; user info in any URL it quotes (<c>http://user:password@host</c>) is masked: the line goes to the logs.</summary>
+    public void AddError(string key, string message) => _errors.Add($"{AgentVariables.Describe(key)}: {RedactUserInfo(message)}");
+
+    /// <summary><c>http://user:password@host</c> becomes <c>http://***@host</c>, however malformed the rest of the URL.</summary>
+    internal static string RedactUserInfo(string text) =>
+        text.Contains("://", StringComparison.Ordinal) && text.Contains('@', StringComparison.Ordinal) ? UserInfo().Replace(text, "://***@") : text;
+
+    // Greedy up to the last '@' of the quoted value: a password may hold '/' or '@'; masking too much is the safe side.
+    [System.Text.RegularExpressions.GeneratedRegex(@"://[^\s']*@")]
+    private static partial System.Text.RegularExpressions.Regex UserInfo();
 
     /// <summary>The raw value: null when unset, empty when set to nothing.</summary>
     public string? Raw(string key) => Configuration[key];

@@ -478,7 +478,7 @@ internal sealed class ForwardCall
             return false;
         }
 
-        // The forwarder enforces its own limit (MaxBodySize); Kestrel's default of ~28.6 MiB would cut uploads short.
+        // The forwarder enforces its own limit (MaxBodySize); Kestrel's, for the agent's own routes (1 MiB, KestrelLimits), would cut uploads short.
         if (Context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
         {
             limit.MaxRequestBodySize = null;

@@ -22,17 +22,19 @@ internal sealed class ForwardProxyMiddleware(RequestDelegate next, Forwarder for
             return next(context);
         }
 
-        var raw = context.Features.GetRequiredFeature<IHttpRequestFeature>().RawTarget;
-        if (raw.Length > 0 && raw[0] == '/')
-        {
-            return ForwardIfHostIsAService(context, raw);
-        }
-
+        // A tunnel is refused whatever the target's form: CONNECT /v1/invoke/orders/x would otherwise reach the
+        // forwarder, which cannot send it (HttpClient refuses a CONNECT without an authority).
         if (HttpMethods.IsConnect(context.Request.Method))
         {
             context.Response.Headers.Allow = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
             return Problems.WriteAsync(context, StatusCodes.Status405MethodNotAllowed, ForwardingProblems.TunnelNotSupported, "Tunnelling not supported",
                 "The agent does not open tunnels (CONNECT); call http://{service}/... through it and let the instance's scheme apply.");
+        }
+
+        var raw = context.Features.GetRequiredFeature<IHttpRequestFeature>().RawTarget;
+        if (raw.Length > 0 && raw[0] == '/')
+        {
+            return ForwardIfHostIsAService(context, raw);
         }
 
         if (raw == "*")

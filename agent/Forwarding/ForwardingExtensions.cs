@@ -17,6 +17,7 @@ internal static class ForwardingExtensions
         services.TryAddSingleton<ServiceCatalog>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IServiceInstanceSource, StaticRouteSource>());
         services.TryAddSingleton<ForwardingLog>();
+        services.TryAddSingleton<SelfAddresses>();
         services.TryAddSingleton<ServicePools>();
         services.TryAddSingleton<Forwarder>();
         return services;

@@ -30,7 +30,8 @@ internal static class RequestTimeoutHeader
         TimeSpan value;
         if (double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var seconds))
         {
-            if (seconds > TimeSpan.MaxValue.TotalSeconds / 2)
+            // double.TryParse takes "NaN" whatever the styles: TimeSpan.FromSeconds would throw on it.
+            if (!double.IsFinite(seconds) || seconds > TimeSpan.MaxValue.TotalSeconds / 2)
             {
                 return false;
             }

@@ -9,7 +9,7 @@ namespace Sidecar.Forwarding;
 /// name asked for, rebuilt only when the catalog's version moves. Only names the catalog knows get a
 /// pool, so hostile host names cannot grow this cache.
 /// </summary>
-internal sealed class ServicePools(ServiceCatalog catalog, ForwardingOptions options, TimeProvider time, ForwardingLog log, ForwardingMetrics? metrics = null)
+internal sealed class ServicePools(ServiceCatalog catalog, ForwardingOptions options, TimeProvider time, ForwardingLog log, SelfAddresses self, ForwardingMetrics? metrics = null)
 {
     private readonly ConcurrentDictionary<string, ServicePool> _pools = new(StringComparer.OrdinalIgnoreCase);
 
@@ -44,8 +44,8 @@ internal sealed class ServicePools(ServiceCatalog catalog, ForwardingOptions opt
             return null;
         }
 
-        pool ??= _pools.GetOrAdd(name, static (key, self) => self.Create(key), this);
-        pool.Update(instances, version);
+        pool ??= _pools.GetOrAdd(name, static (key, pools) => pools.Create(key), this);
+        pool.Update(self.Without(instances), version); // only when the catalog moved: the common path has returned above
         return pool;
     }
 

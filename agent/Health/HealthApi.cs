@@ -1,3 +1,4 @@
+using Sidecar.Hosting;
 using Sidecar.Registration;
 
 namespace Sidecar.Health;
@@ -14,16 +15,16 @@ internal static class HealthApi
 
     public static IEndpointRouteBuilder MapHealthApi(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGet("/healthcheck", (AppHealthMonitor monitor) => monitor.Current.Status == InstanceStatus.Up
+        endpoints.MapMethods("/healthcheck", ListenerExtensions.GetAndHead, (AppHealthMonitor monitor) => monitor.Current.Status == InstanceStatus.Up
             ? TypedResults.Text(OkBody, "application/xml", statusCode: StatusCodes.Status200OK)
             : TypedResults.Text(FailBody, "application/xml", statusCode: StatusCodes.Status503ServiceUnavailable));
 
-        endpoints.MapGet("/v1/health", (AppHealthMonitor monitor, IEnumerable<IReadinessCheck> checks) =>
+        endpoints.MapMethods("/v1/health", ListenerExtensions.GetAndHead, (AppHealthMonitor monitor, IEnumerable<IReadinessCheck> checks) =>
             TypedResults.Json(Report(monitor, checks), HealthJsonContext.Default.HealthReport));
 
-        endpoints.MapGet("/v1/health/live", () => TypedResults.Text("live", "text/plain"));
+        endpoints.MapMethods("/v1/health/live", ListenerExtensions.GetAndHead, () => TypedResults.Text("live", "text/plain"));
 
-        endpoints.MapGet("/v1/health/ready", (AppHealthMonitor monitor, IEnumerable<IReadinessCheck> checks) =>
+        endpoints.MapMethods("/v1/health/ready", ListenerExtensions.GetAndHead, (AppHealthMonitor monitor, IEnumerable<IReadinessCheck> checks) =>
         {
             var report = Report(monitor, checks);
             return TypedResults.Json(report, HealthJsonContext.Default.HealthReport,

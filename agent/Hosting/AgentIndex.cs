@@ -15,7 +15,7 @@ internal static class AgentIndexApi
 
     public static IEndpointRouteBuilder MapAgentIndex(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapGet("/ping", () => TypedResults.Text("pong", "text/plain")); // Prana
+        endpoints.MapMethods("/ping", ListenerExtensions.GetAndHead, () => TypedResults.Text("pong", "text/plain")); // Prana
         // GET / (the index, with the status page) is mapped by Observability: AgentStatus carries these routes.
         endpoints.MapFallback((HttpContext context) => Problems.Result(StatusCodes.Status404NotFound, "route-not-found", "No such route",
             $"The agent has no route {context.Request.Method} {context.Request.Path}; GET / lists them."));

@@ -20,6 +20,14 @@ internal sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILog
         {
             await Problems.WriteAsync(context, ex.StatusCode, "bad-request", "Bad request", ex.Message).ConfigureAwait(false);
         }
+        catch (IOException ex) when (HasBody(context))
+        {
+            // Kestrel reports some broken request bodies as a plain IOException (a chunk size that overflows:
+            // "Bad chunk size data." around an OverflowException): the client's bytes, so the client's 400.
+            LogBadBody(logger, context.Request.Method, context.Request.Path.Value ?? "/", ex.Message);
+            await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, "bad-request", "Bad request",
+                "The request body could not be read: " + ex.Message).ConfigureAwait(false);
+        }
 #pragma warning disable CA1031 // by design: nothing may escape as a stack trace or a dropped connection
         catch (Exception ex)
 #pragma warning restore CA1031
@@ -29,6 +37,13 @@ internal sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILog
                 "The agent failed to handle this request", "The agent's log has the details.").ConfigureAwait(false);
         }
     }
+
+    // Handlers read nothing but the request body that could throw an IOException at them.
+    private static bool HasBody(HttpContext context) =>
+        context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpRequestBodyDetectionFeature>()?.CanHaveBody == true;
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "Unreadable request body on {Method} {Path}: {Error}")]
+    private static partial void LogBadBody(ILogger logger, string method, string path, string error);
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Error, Message = "Unhandled error on {Method} {Path}")]
     private static partial void LogUnhandled(ILogger logger, string method, string path, Exception exception);

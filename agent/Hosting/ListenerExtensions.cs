@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Connections.Features;
 using Sidecar.Configuration;
 
@@ -14,6 +15,9 @@ internal static class ListenerExtensions
     {
         "/ping", "/healthcheck", "/status", "/v1/health", "/v1/health/live", "/v1/health/ready",
     };
+
+    /// <summary>The methods of the health routes: a HEAD is a GET without the body (RFC 9110, 9.3.2), as probes and uptime checkers send it.</summary>
+    public static readonly string[] GetAndHead = ["GET", "HEAD"];
 
     /// <summary>
     /// The API on <c>SIDECAR_BIND_ADDRESS:SIDECAR_PORT</c> (loopback by default) and, when
@@ -36,13 +40,26 @@ internal static class ListenerExtensions
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            kestrel.ApplyAgentLimits();
             kestrel.Listen(options.BindAddress, options.Port);
             if (options.PublicHealthPort is { } publicPort)
             {
-                kestrel.Listen(IPAddress.Any, publicPort, listen => listen.Use(next => connection =>
+                var open = new StrongBox<int>();
+                kestrel.Listen(IPAddress.Any, publicPort, listen => listen.Use(next => async connection =>
                 {
-                    connection.Items[PublicConnectionKey] = true;
-                    return next(connection);
+                    // Beyond the cap the connection is closed at once, before a byte is read (KestrelLimits.MaxPublicHealthConnections).
+                    try
+                    {
+                        if (Interlocked.Increment(ref open.Value) <= KestrelLimits.MaxPublicHealthConnections)
+                        {
+                            connection.Items[PublicConnectionKey] = true;
+                            await next(connection).ConfigureAwait(false);
+                        }
+                    }
+                    finally
+                    {
+                        Interlocked.Decrement(ref open.Value);
+                    }
                 }));
             }
         });

@@ -46,7 +46,7 @@ internal static class RegistrationApi
     public static IEndpointRouteBuilder MapRegistrationApi(this IEndpointRouteBuilder endpoints)
     {
         // Prana's /status: {"status":"UP"}, the instance status as registered (OUT_OF_SERVICE when the app or the drain says so).
-        endpoints.MapGet("/status", (InstanceStatusProvider status) =>
+        endpoints.MapMethods("/status", ListenerExtensions.GetAndHead, (InstanceStatusProvider status) =>
             TypedResults.Json(new StatusReport(status.Current.ToWire()), HealthJsonContext.Default.StatusReport));
 
         // The app takes itself out of rotation and back. Refused on the public health listener (UsePublicHealthGuard).
@@ -117,6 +117,11 @@ internal static class RegistrationApi
         catch (JsonException)
         {
             return (null, "the body is not JSON");
+        }
+        catch (InvalidOperationException)
+        {
+            // JsonDocument checks the structure only; GetString finds invalid UTF-8 inside the string.
+            return (null, "the body is not valid UTF-8");
         }
     }
 }

@@ -21,6 +21,23 @@ public sealed class AgentOptionsTests
     private static InvalidConfigurationException LoadFails(Dictionary<string, string?> environment) =>
         Assert.Throws<InvalidConfigurationException>(() => Load(environment));
 
+    [Theory]
+    [InlineData("EUREKA_URLS", "http://eureka:S3cret-pw@eureka-1:99999/eureka/")]
+    [InlineData("EUREKA_URLS", "http://eureka:S3cret-pw@eureka 1/eureka/")]
+    [InlineData("EUREKA_URLS", "ftp://eureka:S3cret-pw@eureka-1/")]
+    [InlineData("CONFIG_SERVER_URLS", "http://config:S3cret-pw@config:99999/")]
+    [InlineData("ROUTES", "orders=http://user:S3cret-pw@orders:8080")]
+    [InlineData("ROUTES", "orders=http://user:S3cret-pw@orders:8080/path")]
+    public void Load_WithABadUrlCarryingCredentials_NamesTheVariable_ButNeverEchoesThePassword(string variable, string value)
+    {
+        var environment = new Dictionary<string, string?> { [variable] = value, ["APP_NAME"] = "orders", ["APP_PORT"] = "8080" };
+
+        var error = LoadFails(environment);
+
+        Assert.Contains(variable, error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("S3cret-pw", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Load_WithNothingSet_UsesTheDocumentedDefaults()
     {

@@ -19,6 +19,12 @@ public enum FakeConfigBody
 
     /// <summary>A Content-Length larger than what is sent, then the connection is aborted.</summary>
     Truncated,
+
+    /// <summary>Valid JSON that is not an environment (<c>propertySources</c> is an object).</summary>
+    NotAnEnvironment,
+
+    /// <summary>Random bytes labelled <c>application/json</c>.</summary>
+    Binary,
 }
 
 /// <summary>
@@ -274,6 +280,16 @@ public sealed class FakeConfigServer : IAsyncDisposable
                 // Let the client read the status line and the first half before the connection is reset.
                 await Task.Delay(200);
                 context.Abort();
+                return;
+            case FakeConfigBody.NotAnEnvironment:
+                context.Response.ContentType = "application/json";
+                await context.Response.WriteAsync("""{"name":"orders","profiles":["default"],"propertySources":{"source":{"a":"b"}}}""");
+                return;
+            case FakeConfigBody.Binary:
+                context.Response.ContentType = "application/json";
+                var noise = new byte[4096];
+                new Random(4).NextBytes(noise);
+                await context.Response.Body.WriteAsync(noise);
                 return;
             default:
                 context.Response.ContentType = "application/json";

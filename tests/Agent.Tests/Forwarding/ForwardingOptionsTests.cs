@@ -59,7 +59,7 @@ public sealed class ForwardingOptionsTests
     [InlineData("=http://a:1", "'=http://a:1' is not name=http://host:port[;http://host2:port]")]
     [InlineData("orders=ftp://a:1", "'ftp://a:1' (service 'orders') is not an http:// or https:// URL")]
     [InlineData("orders=http://a:1/api", "'http://a:1/api' (service 'orders') must be scheme://host:port only, without path, query or user info")]
-    [InlineData("orders=http://u:p@a:1", "'http://u:p@a:1' (service 'orders') must be scheme://host:port only, without path, query or user info")]
+    [InlineData("orders=http://u:p@a:1", "'http://***@a:1' (service 'orders') must be scheme://host:port only, without path, query or user info")]
     [InlineData("or ders=http://a:1", "'or ders' is not a service name (letters, digits, '-', '_' and '.')")]
     [InlineData("orders=", "service 'orders' has no URL")]
     [InlineData("orders=http://a:1,ORDERS=http://b:1", "'orders' is listed twice")]

@@ -314,6 +314,9 @@ public sealed class ForwardingTests
     [InlineData("soon")]
     [InlineData("0")]
     [InlineData("-1s")]
+    [InlineData("NaN")]
+    [InlineData("Infinity")]
+    [InlineData("1e400")]
     public async Task ABadRequestTimeoutHeader_Is400(string header)
     {
         await using var orders = await Upstream.StartAsync("orders");

@@ -32,6 +32,19 @@ public sealed class StatusApiTests
     }
 
     [Fact]
+    public async Task Put_WithInvalidUtf8InTheStatusString_Answers400Problem_Not500()
+    {
+        await using var agent = await StartAsync();
+        using var body = new ByteArrayContent([.. "{\"status\":\""u8, 0xff, 0xfe, .. "\"}"u8]);
+
+        using var response = await agent.Client.PutAsync("v1/registration/status", body);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("bad-request", response.Headers.GetValues("X-Sidecar-Error").Single());
+        Assert.Equal("UP", await Status(agent));
+    }
+
+    [Fact]
     public async Task Put_ATooLargeBody_Answers400()
     {
         await using var agent = await StartAsync();

@@ -46,7 +46,11 @@ public sealed class AgentProcess : IAsyncDisposable
     public int ExitCode => _process.ExitCode;
 
     /// <summary>Starts the agent with exactly <paramref name="environment"/> added to a minimal environment.</summary>
-    public static AgentProcess Start(IReadOnlyDictionary<string, string> environment, params string[] args)
+    public static AgentProcess Start(IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        StartWithRuntimeConfig(environment, null, args);
+
+    /// <summary>As <see cref="Start"/>, with another runtimeconfig.json (e.g. one that allows a startup hook).</summary>
+    public static AgentProcess StartWithRuntimeConfig(IReadOnlyDictionary<string, string> environment, string? runtimeConfig, params string[] args)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -56,6 +60,12 @@ public sealed class AgentProcess : IAsyncDisposable
             WorkingDirectory = AppContext.BaseDirectory,
         };
         start.ArgumentList.Add("exec");
+        if (runtimeConfig is not null)
+        {
+            start.ArgumentList.Add("--runtimeconfig");
+            start.ArgumentList.Add(runtimeConfig);
+        }
+
         start.ArgumentList.Add(AgentDll);
         foreach (var arg in args)
         {
