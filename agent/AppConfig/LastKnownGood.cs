@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Sidecar.Hosting;
 
 namespace Sidecar.AppConfig;
 
@@ -60,37 +61,14 @@ internal sealed partial class LastKnownGoodStore(string directory, ILogger<LastK
     /// <summary>Replaces the saved copy atomically. Never throws: a read-only disk costs the copy, not the agent.</summary>
     public bool TrySave(LastKnownGoodCopy copy)
     {
-        var temp = Path.Combine(directory, $"{FileName}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
         try
         {
-            if (OperatingSystem.IsWindows())
-            {
-                Directory.CreateDirectory(directory);
-            }
-            else
-            {
-                Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            }
-
-            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
-            if (!OperatingSystem.IsWindows())
-            {
-                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-            }
-
-            using (var stream = new FileStream(temp, options))
-            {
-                stream.Write(Encode(copy));
-                stream.Flush(flushToDisk: true);
-            }
-
-            File.Move(temp, FilePath, overwrite: true);
+            DataFiles.WriteAtomically(FilePath, Encode(copy));
             return true;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             LogSaveFailed(logger, FilePath, ex.Message);
-            TryDelete(temp);
             return false;
         }
     }
@@ -157,18 +135,6 @@ internal sealed partial class LastKnownGoodStore(string directory, ILogger<LastK
 
     private static string Identity(string application, IReadOnlyList<string> profiles, IReadOnlyList<string> labels) =>
         $"{application}/{string.Join(',', profiles)}" + (labels.Count > 0 ? "/" + string.Join(',', labels) : "");
-
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            // best effort: a stray temp file is harmless and never read
-        }
-    }
 
     [LoggerMessage(EventId = 420, Level = LogLevel.Debug, Message = "No last-known-good config copy at {Path}")]
     private static partial void LogNone(ILogger logger, string path);

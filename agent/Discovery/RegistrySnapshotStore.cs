@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Sidecar.Configuration;
+using Sidecar.Hosting;
 
 namespace Sidecar.Discovery;
 
@@ -17,18 +18,14 @@ internal sealed partial class RegistrySnapshotStore(SidecarOptions sidecar, ILog
     /// <summary>Writes the snapshot; a failure (read-only disk, no space) is logged and costs nothing else.</summary>
     public bool Save(EurekaApplications applications)
     {
-        var temporary = FilePath + ".tmp-" + Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
         try
         {
-            Directory.CreateDirectory(sidecar.DataDir);
-            File.WriteAllBytes(temporary, EurekaJsonWriter.Applications(applications));
-            File.Move(temporary, FilePath, overwrite: true);
+            DataFiles.WriteAtomically(FilePath, EurekaJsonWriter.Applications(applications));
             return true;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             LogSaveFailed(logger, FilePath, ex.Message);
-            TryDelete(temporary);
             return false;
         }
     }
@@ -51,18 +48,6 @@ internal sealed partial class RegistrySnapshotStore(SidecarOptions sidecar, ILog
         {
             LogLoadFailed(logger, FilePath, ex.Message);
             return null;
-        }
-    }
-
-    private static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            // nothing more to do
         }
     }
 
