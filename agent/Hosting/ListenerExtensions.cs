@@ -40,6 +40,11 @@ internal static class ListenerExtensions
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            // An absolute-form target (GET http://Orders/x through HTTP_PROXY) names the host; the Host
+            // header is then ignored, as RFC 9112 section 3.2.2 asks of a proxy. Without this Kestrel
+            // compares the two case-sensitively after lower-casing the target's, and refuses
+            // "http://Orders/" with Host "Orders" by a bare 400. ForwardProxyMiddleware reads the raw target.
+            kestrel.AllowHostHeaderOverride = true;
             kestrel.ApplyAgentLimits();
             kestrel.Listen(options.BindAddress, options.Port);
             if (options.PublicHealthPort is { } publicPort)
