@@ -57,8 +57,10 @@ internal static class AgentVariables
         All.ToDictionary(v => v.Key, StringComparer.OrdinalIgnoreCase);
 
     /// <summary>How to name a setting in an error message: the variable and its key, or the key alone.</summary>
-    public static string Describe(string key) =>
-        ByKey.TryGetValue(key, out var variable) ? $"{variable.Name} ({key})" : key;
+    /// <param name="key">The configuration key.</param>
+    /// <param name="setAs">The variable the user actually set (an alias), when known; else the documented name is used.</param>
+    public static string Describe(string key, string? setAs = null) =>
+        setAs is not null ? $"{setAs} ({key})" : ByKey.TryGetValue(key, out var variable) ? $"{variable.Name} ({key})" : key;
 
     /// <summary>True when <paramref name="name"/> is a documented variable or one of its aliases.</summary>
     public static bool IsKnown(string name)

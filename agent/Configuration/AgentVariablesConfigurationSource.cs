@@ -15,15 +15,20 @@ internal sealed class AgentVariablesConfigurationSource(IDictionary? environment
 
 internal sealed class AgentVariablesConfigurationProvider(IDictionary environment) : ConfigurationProvider
 {
+    // Key -> the variable its value was read from, so an error names what the user wrote (an alias included).
+    private Dictionary<string, string> _names = new(StringComparer.OrdinalIgnoreCase);
+
     public override void Load()
     {
         var data = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        var names = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var variable in AgentVariables.All)
         {
             // The documented name wins over its aliases; an alias is used only when the name is absent.
             if (TryRead(variable.Name, out var value))
             {
                 data[variable.Key] = value;
+                names[variable.Key] = variable.Name;
                 continue;
             }
 
@@ -32,13 +37,18 @@ internal sealed class AgentVariablesConfigurationProvider(IDictionary environmen
                 if (TryRead(alias, out value))
                 {
                     data[variable.Key] = value;
+                    names[variable.Key] = alias;
                     break;
                 }
             }
         }
 
         Data = data;
+        _names = names;
     }
+
+    /// <summary>The variable (documented name or alias) the value of <paramref name="key"/> was read from; null when none was set.</summary>
+    public string? NameFor(string key) => _names.GetValueOrDefault(key);
 
     // An empty value is kept (APP_HEALTH_URL= means "no probe"); only an absent variable is skipped.
     private bool TryRead(string name, out string? value)

@@ -15,8 +15,32 @@ internal sealed partial class SettingsReader(IConfiguration configuration)
 
     public IReadOnlyList<string> Errors => _errors;
 
-    /// <summary>Records an error; user info in any URL it quotes (<c>http://user:password@host</c>) is masked: the line goes to the logs.</summary>
-    public void AddError(string key, string message) => _errors.Add($"{AgentVariables.Describe(key)}: {RedactUserInfo(message)}");
+    /// <summary>
+    /// Records an error naming the variable the value came from (<c>SPRING_APPLICATION_NAME</c> when the
+    /// user set the alias). User info in any URL it quotes (<c>http://user:password@host</c>) is masked and
+    /// control characters are escaped: the line goes to the logs, and a newline in a value must not forge a second one.
+    /// </summary>
+    public void AddError(string key, string message) =>
+        _errors.Add($"{AgentVariables.Describe(key, SetAs(key))}: {Hosting.LogText.Printable(RedactUserInfo(message))}");
+
+    // The short variable the winning value was read from, when it was one (the last provider holding the key wins).
+    private string? SetAs(string key)
+    {
+        if (Configuration is not IConfigurationRoot root)
+        {
+            return null;
+        }
+
+        foreach (var provider in root.Providers.Reverse())
+        {
+            if (provider.TryGet(key, out _))
+            {
+                return (provider as AgentVariablesConfigurationProvider)?.NameFor(key);
+            }
+        }
+
+        return null;
+    }
 
     /// <summary><c>http://user:password@host</c> becomes <c>http://***@host</c>, however malformed the rest of the URL.</summary>
     internal static string RedactUserInfo(string text) =>
@@ -209,13 +233,17 @@ internal sealed partial class SettingsReader(IConfiguration configuration)
             return defaultValue;
         }
 
-        if (!System.Enum.TryParse<T>(value, ignoreCase: true, out var result) || !System.Enum.IsDefined(result) || char.IsDigit(value[0]))
+        // Names only: Enum.TryParse would also take "1", "+1" and flag lists such as "text,json".
+        foreach (var name in System.Enum.GetNames<T>())
         {
-            AddError(key, $"'{value}' is not one of {string.Join(", ", System.Enum.GetNames<T>()).ToLowerInvariant()}");
-            return defaultValue;
+            if (string.Equals(name, value, StringComparison.OrdinalIgnoreCase))
+            {
+                return System.Enum.Parse<T>(name);
+            }
         }
 
-        return result;
+        AddError(key, $"'{value}' is not one of {string.Join(", ", System.Enum.GetNames<T>()).ToLowerInvariant()}");
+        return defaultValue;
     }
 
     /// <summary>An IPv4 address in full dotted form (not the short <c>10.1</c> forms the OS accepts) or an IPv6 address.</summary>

@@ -38,16 +38,31 @@ internal sealed record SidecarOptions
     internal static SidecarOptions Read(SettingsReader r, AppOptions app)
     {
         var port = r.Port("Sidecar:Port", 8078)!.Value;
+        var bindAddress = r.IPAddress("Sidecar:BindAddress", IPAddress.Loopback)!;
         var publicPort = r.Port("Sidecar:PublicHealthPort");
         if (publicPort == port)
         {
             r.AddError("Sidecar:PublicHealthPort", $"'{publicPort}' is already the API port (SIDECAR_PORT)");
         }
 
+        // The agent probes the app at 127.0.0.1:APP_PORT: when that is one of the agent's own sockets it
+        // would probe itself and report the app healthy while it is not (and register itself as the app).
+        if (app.Port is { } appPort)
+        {
+            if (appPort == port && ListensOnLoopback(bindAddress))
+            {
+                r.AddError("App:Port", $"'{appPort}' is the agent's own API port (SIDECAR_PORT): the agent would probe itself");
+            }
+            else if (appPort == publicPort)
+            {
+                r.AddError("App:Port", $"'{appPort}' is the agent's public health port (SIDECAR_PUBLIC_HEALTH_PORT): the agent would probe itself");
+            }
+        }
+
         return new SidecarOptions
         {
             Port = port,
-            BindAddress = r.IPAddress("Sidecar:BindAddress", IPAddress.Loopback)!,
+            BindAddress = bindAddress,
             PublicHealthPort = publicPort,
             LogFormat = r.Enum("Sidecar:LogFormat", LogFormat.Text),
             LogLevel = ReadLevel(r),
@@ -56,6 +71,9 @@ internal sealed record SidecarOptions
             DataDir = r.String("Sidecar:DataDir") ?? DefaultDataDir(app.Name, port),
         };
     }
+
+    private static bool ListensOnLoopback(IPAddress bindAddress) =>
+        IPAddress.IsLoopback(bindAddress) || bindAddress.Equals(IPAddress.Any) || bindAddress.Equals(IPAddress.IPv6Any);
 
     // One folder per app (or per agent port when the app has no name), so two agents on a machine never share snapshots.
     private static string DefaultDataDir(string? appName, int port)

@@ -214,7 +214,7 @@ internal sealed partial class AppHealthMonitor : BackgroundService
     [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "App health probing is off ({Reason}): the app is reported UP")]
     private static partial void LogProbeDisabled(ILogger logger, string reason);
 
-    [LoggerMessage(EventId = 102, Level = LogLevel.Debug, Message = "App health probe failed: {Detail} ({Failures}/{Threshold})")]
+    [LoggerMessage(EventId = 102, Level = LogLevel.Debug, Message = "App health probe failed: {Detail} ({Failures} in a row, threshold {Threshold})")]
     private static partial void LogProbeFailed(ILogger logger, string detail, int failures, int threshold);
 
     [LoggerMessage(EventId = 103, Level = LogLevel.Information, Message = "App health {Previous} -> UP ({Detail})")]

@@ -17,9 +17,24 @@ internal static class AgentIndexApi
     {
         endpoints.MapMethods("/ping", ListenerExtensions.GetAndHead, () => TypedResults.Text("pong", "text/plain")); // Prana
         // GET / (the index, with the status page) is mapped by Observability: AgentStatus carries these routes.
-        endpoints.MapFallback((HttpContext context) => Problems.Result(StatusCodes.Status404NotFound, "route-not-found", "No such route",
-            $"The agent has no route {context.Request.Method} {context.Request.Path}; GET / lists them."));
+        var methods = new RouteMethods(endpoints.ServiceProvider);
+        // Every path, files too: the default fallback pattern ({*path:nonfile}) left "/v1/config/db.url" to a bare 404.
+        endpoints.MapFallback("{**path}", context => NoRouteAsync(context, methods));
         return endpoints;
+    }
+
+    // A path the API knows with another method is a 405 with Allow (RFC 9110, 15.5.6); anything else a 404.
+    private static Task NoRouteAsync(HttpContext context, RouteMethods methods)
+    {
+        if (methods.Allowed(context.Request.Path) is { } allowed)
+        {
+            context.Response.Headers.Allow = allowed;
+            return Problems.WriteAsync(context, StatusCodes.Status405MethodNotAllowed, "method-not-allowed", "Method not allowed",
+                $"{context.Request.Path} answers {allowed} only, not {context.Request.Method}.");
+        }
+
+        return Problems.WriteAsync(context, StatusCodes.Status404NotFound, "route-not-found", "No such route",
+            $"The agent has no route {context.Request.Method} {context.Request.Path}; GET / lists them.");
     }
 
     /// <summary>Every route of the API, sorted by path (the catch-all forwarding routes left out).</summary>

@@ -37,6 +37,19 @@ internal static class KestrelLimits
     /// </summary>
     public const int MaxPublicHealthConnections = 256;
 
+    /// <summary>
+    /// Most connections one remote address holds on the public health listener at once: one host
+    /// cannot take the slots of the others (the kubelet, Eureka). A prober needs one or two.
+    /// </summary>
+    public const int MaxPublicHealthConnectionsPerAddress = 16;
+
+    /// <summary>
+    /// Time for a connection to the public health listener to send its request head, from the accept;
+    /// it is closed otherwise. Answers there close their connection, so this is all the idle time an
+    /// idle socket gets (instead of Kestrel's keep-alive time-out, 130 s, which the API keeps).
+    /// </summary>
+    public static readonly TimeSpan PublicHealthIdleTimeout = TimeSpan.FromSeconds(5);
+
     public static void ApplyAgentLimits(this KestrelServerOptions kestrel)
     {
         var limits = kestrel.Limits;

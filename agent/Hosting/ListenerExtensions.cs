@@ -1,15 +1,12 @@
-using System.Net;
-using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Sidecar.Configuration;
 
 namespace Sidecar.Hosting;
 
 internal static class ListenerExtensions
 {
-    // Set on every connection accepted by the public health listener (see UsePublicHealthGuard).
-    private const string PublicConnectionKey = "sidecar.public-health";
-
     /// <summary>The routes the public health listener serves; everything else is refused there (SPEC section 2 and Security).</summary>
     public static readonly IReadOnlySet<string> PublicHealthRoutes = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
     {
@@ -26,6 +23,8 @@ internal static class ListenerExtensions
     public static void AddAgentListeners(this WebApplicationBuilder builder, SidecarOptions options)
     {
         builder.Services.AddHostedService<StartupLogger>();
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.TryAddSingleton<PublicHealthConnections>();
         if (InlineIo.Enabled)
         {
             builder.WebHost.UseSockets(sockets =>
@@ -40,40 +39,46 @@ internal static class ListenerExtensions
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            // An absolute-form target (GET http://Orders/x through HTTP_PROXY) names the host; the Host
+            // header is then ignored, as RFC 9112 section 3.2.2 asks of a proxy. Without this Kestrel
+            // compares the two case-sensitively after lower-casing the target's, and refuses
+            // "http://Orders/" with Host "Orders" by a bare 400. ForwardProxyMiddleware reads the raw target.
+            kestrel.AllowHostHeaderOverride = true;
             kestrel.ApplyAgentLimits();
             kestrel.Listen(options.BindAddress, options.Port);
             if (options.PublicHealthPort is { } publicPort)
             {
-                var open = new StrongBox<int>();
-                kestrel.Listen(IPAddress.Any, publicPort, listen => listen.Use(next => async connection =>
+                // [::], dual-mode (IPv4 clients too), so IPv6-only pods are probed as well; Kestrel falls
+                // back to 0.0.0.0 where IPv6 cannot be bound (a port in use still fails the start).
+                kestrel.ListenAnyIP(publicPort, listen =>
                 {
-                    // Beyond the cap the connection is closed at once, before a byte is read (KestrelLimits.MaxPublicHealthConnections).
-                    try
-                    {
-                        if (Interlocked.Increment(ref open.Value) <= KestrelLimits.MaxPublicHealthConnections)
-                        {
-                            connection.Items[PublicConnectionKey] = true;
-                            await next(connection).ConfigureAwait(false);
-                        }
-                    }
-                    finally
-                    {
-                        Interlocked.Decrement(ref open.Value);
-                    }
-                }));
+                    listen.Protocols = HttpProtocols.Http1; // probes speak HTTP/1.1; Connection: close is an HTTP/1 notion
+                    listen.Use(listen.ApplicationServices.GetRequiredService<PublicHealthConnections>().Use);
+                });
             }
         });
     }
 
-    /// <summary>On the public health listener: GET and HEAD of the health routes only, nothing else.</summary>
+    /// <summary>
+    /// On the public health listener: GET and HEAD of the health routes only (a trailing slash allowed,
+    /// as on the API), nothing else; every answer there closes its connection.
+    /// </summary>
     public static IApplicationBuilder UsePublicHealthGuard(this IApplicationBuilder app) => app.Use((context, next) =>
     {
-        if (!IsPublicConnection(context))
+        if (context.Features.Get<IConnectionItemsFeature>()?.Items.TryGetValue(PublicHealthConnections.ItemKey, out var item) != true)
         {
             return next(context);
         }
 
-        if (!PublicHealthRoutes.Contains(context.Request.Path.Value ?? ""))
+        // The request head is in: the idle time-out no longer applies, and the answer ends the connection.
+        ((PublicHealthConnection)item!).MarkRequestStarted();
+        context.Response.OnStarting(static state =>
+        {
+            ((HttpResponse)state).Headers.Connection = "close";
+            return Task.CompletedTask;
+        }, context.Response);
+
+        if (!IsPublicHealthRoute(context.Request.Path.Value ?? ""))
         {
             return Problems.WriteAsync(context, StatusCodes.Status404NotFound, "not-found", "Not found",
                 "This listener serves the health routes only.");
@@ -90,5 +95,9 @@ internal static class ListenerExtensions
     });
 
     internal static bool IsPublicConnection(HttpContext context) =>
-        context.Features.Get<IConnectionItemsFeature>()?.Items.ContainsKey(PublicConnectionKey) == true;
+        context.Features.Get<IConnectionItemsFeature>()?.Items.ContainsKey(PublicHealthConnections.ItemKey) == true;
+
+    // Routing on the API matches "/healthcheck/" as "/healthcheck": the public listener agrees.
+    private static bool IsPublicHealthRoute(string path) =>
+        PublicHealthRoutes.Contains(path) || (path.Length > 1 && path[^1] == '/' && PublicHealthRoutes.Contains(path[..^1]));
 }

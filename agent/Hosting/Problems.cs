@@ -16,7 +16,10 @@ internal static class Problems
     /// <summary>A minimal-API result for a problem.</summary>
     public static IResult Result(int status, string code, string title, string detail) => new ProblemResult(status, code, title, detail);
 
-    /// <summary>Writes a problem unless the response has started (then the connection is aborted: a half answer must not look whole).</summary>
+    /// <summary>
+    /// Writes a problem unless the response has started (then the connection is aborted: a half answer
+    /// must not look whole). Headers set before are dropped, but for <c>Allow</c>.
+    /// </summary>
     public static Task WriteAsync(HttpContext context, int status, string code, string title, string detail)
     {
         if (context.Response.HasStarted)
@@ -25,7 +28,14 @@ internal static class Problems
             return Task.CompletedTask;
         }
 
+        // Clear() drops every header, the Allow a 405 must carry (RFC 9110, 15.5.6) too: it is kept.
+        var allow = context.Response.Headers.Allow;
         context.Response.Clear();
+        if (allow.Count > 0)
+        {
+            context.Response.Headers.Allow = allow;
+        }
+
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/problem+json";
         context.Response.Headers[ErrorHeader] = code;

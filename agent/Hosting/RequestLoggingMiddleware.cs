@@ -27,7 +27,8 @@ internal sealed partial class RequestLoggingMiddleware(RequestDelegate next, Sid
             var status = context.RequestAborted.IsCancellationRequested && !context.Response.HasStarted ? 499 : context.Response.StatusCode;
             if (_mode == RequestLogMode.All || IsError(context, status))
             {
-                LogRequest(logger, context.Request.Method, Printable(context.Request.Path.Value ?? "/"), status, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                // The path is decoded: "%0a" would start a forged line in a text log.
+                LogRequest(logger, context.Request.Method, LogText.Printable(context.Request.Path.Value ?? "/"), status, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             }
         }
     }
@@ -36,36 +37,6 @@ internal sealed partial class RequestLoggingMiddleware(RequestDelegate next, Sid
     // upstream's 4xx is the app's business and is not.
     private static bool IsError(HttpContext context, int status) =>
         status >= 500 || status == 499 || context.Response.Headers.ContainsKey(Problems.ErrorHeader);
-
-    // The path is decoded: "%0a" would start a forged line in a text log. Control characters are shown escaped.
-    internal static string Printable(string path)
-    {
-        var i = 0;
-        while (i < path.Length && !char.IsControl(path[i]))
-        {
-            i++;
-        }
-
-        if (i == path.Length)
-        {
-            return path;
-        }
-
-        var builder = new System.Text.StringBuilder(path.Length + 8);
-        foreach (var c in path)
-        {
-            if (char.IsControl(c))
-            {
-                builder.Append("\\u").Append(((int)c).ToString("x4", System.Globalization.CultureInfo.InvariantCulture));
-            }
-            else
-            {
-                builder.Append(c);
-            }
-        }
-
-        return builder.ToString();
-    }
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "{Method} {Path} {StatusCode} {ElapsedMs:0.0} ms")]
     private static partial void LogRequest(ILogger logger, string method, string path, int statusCode, double elapsedMs);

@@ -169,6 +169,108 @@ public sealed class AgentOptionsTests
         Assert.Equal([expected], error.Errors);
     }
 
+    [Theory]
+    [InlineData("SPRING_APPLICATION_NAME", "a/b", "SPRING_APPLICATION_NAME (App:Name): 'a/b' may hold only letters, digits, '-', '_' and '.'")]
+    [InlineData("EUREKA_CLIENT_SERVICEURL_DEFAULTZONE", "ftp://eureka/", "EUREKA_CLIENT_SERVICEURL_DEFAULTZONE (Eureka:Urls): 'ftp://eureka/' is not an http:// or https:// URL")]
+    [InlineData("SPRING_CLOUD_CONFIG_URI", "ftp://config/", "SPRING_CLOUD_CONFIG_URI (AppConfig:ServerUrls): 'ftp://config/' is not an http:// or https:// URL")]
+    public void Load_ABadValueSetThroughAnAlias_NamesTheAlias(string alias, string value, string expected)
+    {
+        // APP_NAME and APP_PORT make the Eureka and Config Server settings complete, so the bad value is the only error.
+        var environment = new Dictionary<string, string?> { [alias] = value, ["APP_PORT"] = "8080" };
+        if (alias != "SPRING_APPLICATION_NAME")
+        {
+            environment["APP_NAME"] = "orders";
+        }
+
+        Assert.Equal([expected], LoadFails(environment).Errors);
+    }
+
+    [Fact]
+    public void Load_ABadValue_NamesTheVariableItWasReadFrom_WhereverItCameFrom()
+    {
+        // Through the alias, the profile and label name their Spring variables too (SettingsReader asks the provider).
+        var builder = new ConfigurationBuilder().Add(new AgentVariablesConfigurationSource(new Hashtable
+        {
+            ["SPRING_PROFILES_ACTIVE"] = "prod",
+            ["SPRING_CLOUD_CONFIG_LABEL"] = "v2",
+            ["CONFIG_LABEL"] = "v3",
+        }));
+        var reader = new SettingsReader(builder.Build());
+
+        reader.AddError("AppConfig:Profile", "bad");
+        reader.AddError("AppConfig:Label", "bad"); // the documented name won: it is the one named
+        reader.AddError("App:Name", "missing"); // not set at all: the documented name
+
+        Assert.Equal(["SPRING_PROFILES_ACTIVE (AppConfig:Profile): bad", "CONFIG_LABEL (AppConfig:Label): bad", "APP_NAME (App:Name): missing"], reader.Errors);
+    }
+
+    [Fact]
+    public void Load_TheCommandLineOverridingAnAlias_IsNamedByTheDocumentedVariable()
+    {
+        var builder = new ConfigurationBuilder()
+            .Add(new AgentVariablesConfigurationSource(new Hashtable { ["SPRING_APPLICATION_NAME"] = "orders" }))
+            .AddCommandLine(["--App:Name=a/b"]);
+
+        var error = Assert.Throws<InvalidConfigurationException>(() => AgentOptions.Load(builder.Build()));
+
+        Assert.Equal(["APP_NAME (App:Name): 'a/b' may hold only letters, digits, '-', '_' and '.'"], error.Errors);
+    }
+
+    [Theory]
+    [InlineData("SIDECAR_LOG_FORMAT", "text,json", "SIDECAR_LOG_FORMAT (Sidecar:LogFormat): 'text,json' is not one of text, json")]
+    [InlineData("SIDECAR_LOG_FORMAT", "json, text", "SIDECAR_LOG_FORMAT (Sidecar:LogFormat): 'json, text' is not one of text, json")]
+    [InlineData("SIDECAR_LOG_FORMAT", "1", "SIDECAR_LOG_FORMAT (Sidecar:LogFormat): '1' is not one of text, json")]
+    [InlineData("SIDECAR_LOG_FORMAT", "+1", "SIDECAR_LOG_FORMAT (Sidecar:LogFormat): '+1' is not one of text, json")]
+    [InlineData("SIDECAR_LOG_FORMAT", "-0", "SIDECAR_LOG_FORMAT (Sidecar:LogFormat): '-0' is not one of text, json")]
+    [InlineData("Sidecar__RequestLog", "all,errors", "Sidecar:RequestLog: 'all,errors' is not one of all, errors, none")]
+    public void Load_AnEnumSetting_TakesOneNameOnly_NoNumbersNorLists(string variable, string value, string expected)
+    {
+        var error = LoadFails(new Dictionary<string, string?> { [variable] = value });
+        Assert.Equal([expected], error.Errors);
+    }
+
+    [Fact]
+    public void Load_AControlCharacterInABadValue_IsEscaped_SoTheErrorStaysOneLine()
+    {
+        var error = LoadFails(new Dictionary<string, string?> { ["APP_PORT"] = "abc\nagent: forged\r\u001b[31m" });
+
+        Assert.Equal([@"APP_PORT (App:Port): 'abc\u000aagent: forged\u000d\u001b[31m' is not a port (1-65535)"], error.Errors);
+        Assert.DoesNotContain(error.Message, char.IsControl);
+    }
+
+    [Theory]
+    [InlineData(null, "8078")]
+    [InlineData("127.0.0.1", "8078")]
+    [InlineData("0.0.0.0", "8078")]
+    [InlineData("::", "8078")]
+    public void Load_TheAppPortCannotBeTheAgentsOwnPort(string? bindAddress, string appPort)
+    {
+        var environment = new Dictionary<string, string?> { ["APP_PORT"] = appPort };
+        if (bindAddress is not null)
+        {
+            environment["SIDECAR_BIND_ADDRESS"] = bindAddress;
+        }
+
+        Assert.Equal(["APP_PORT (App:Port): '8078' is the agent's own API port (SIDECAR_PORT): the agent would probe itself"], LoadFails(environment).Errors);
+    }
+
+    [Fact]
+    public void Load_TheAppPortCannotBeThePublicHealthPort()
+    {
+        var error = LoadFails(new Dictionary<string, string?> { ["APP_PORT"] = "9001", ["SIDECAR_PUBLIC_HEALTH_PORT"] = "9001" });
+
+        Assert.Equal(["APP_PORT (App:Port): '9001' is the agent's public health port (SIDECAR_PUBLIC_HEALTH_PORT): the agent would probe itself"], error.Errors);
+    }
+
+    [Fact]
+    public void Load_TheAppPortMayEqualTheAgentPort_OnAnotherAddressThanLoopback()
+    {
+        // The API on 10.0.0.7:8078 and the app on 127.0.0.1:8078 are two sockets: the probe reaches the app.
+        var options = Load(new Dictionary<string, string?> { ["APP_PORT"] = "8078", ["SIDECAR_BIND_ADDRESS"] = "10.0.0.7" });
+
+        Assert.Equal(8078, options.App.Port);
+    }
+
     [Fact]
     public void Load_CollectsEveryError()
     {

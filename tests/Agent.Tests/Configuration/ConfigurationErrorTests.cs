@@ -10,6 +10,10 @@ public sealed class ConfigurationErrorTests
     [InlineData("APP_HEALTH_INTERVAL", "-1s", "agent: invalid configuration: APP_HEALTH_INTERVAL (App:Health:Interval): '-1s' must be between 100ms and 1h")]
     [InlineData("SIDECAR_PORT", "70000", "agent: invalid configuration: SIDECAR_PORT (Sidecar:Port): '70000' is not a port (1-65535)")]
     [InlineData("Sidecar__Port", "x", "agent: invalid configuration: SIDECAR_PORT (Sidecar:Port): 'x' is not a port (1-65535)")]
+    [InlineData("APP_PORT", "abc\nagent: forged", "agent: invalid configuration: APP_PORT (App:Port): 'abc\\u000aagent: forged' is not a port (1-65535)")]
+    [InlineData("SPRING_APPLICATION_NAME", "a/b", "agent: invalid configuration: SPRING_APPLICATION_NAME (App:Name): 'a/b' may hold only letters, digits, '-', '_' and '.'")]
+    [InlineData("SIDECAR_LOG_FORMAT", "text,json", "agent: invalid configuration: SIDECAR_LOG_FORMAT (Sidecar:LogFormat): 'text,json' is not one of text, json")]
+    [InlineData("APP_PORT", "8078", "agent: invalid configuration: APP_PORT (App:Port): '8078' is the agent's own API port (SIDECAR_PORT): the agent would probe itself")]
     public async Task ABadValue_ExitsWithCode2AndOneLineNamingTheVariable(string variable, string value, string expected)
     {
         await using var agent = AgentProcess.Start(new Dictionary<string, string> { [variable] = value });

@@ -39,6 +39,38 @@ public sealed class ForwardProxyTests
         Assert.Equal(1, orders.Count);
     }
 
+    [Theory]
+    [InlineData("http://Orders/api/x")]
+    [InlineData("http://ORDERS:80/api/x")]
+    public async Task Curl_WithAMixedCaseServiceName_ReachesTheService(string url)
+    {
+        await using var orders = await Upstream.StartAsync("orders");
+        await using var agent = await StartAgentAsync(orders);
+
+        // curl sends Host: Orders; Kestrel compared it with the lower-cased target and answered a bare 400.
+        var (exitCode, output) = await CurlAsync("-sS", "-x", $"http://127.0.0.1:{agent.BaseUri.Port}", url);
+
+        Assert.Equal(0, exitCode);
+        Assert.Equal("orders", output);
+        Assert.Equal("/api/x", orders.Last.RawTarget);
+    }
+
+    [Fact]
+    public async Task AnAgentRoutePath_WithAnotherMethod_ForAService_IsStillForwarded()
+    {
+        await using var orders = await Upstream.StartAsync("orders");
+        await using var agent = await StartAgentAsync(orders);
+
+        // /ping is the agent's (GET, HEAD only): a POST addressed to a service is the service's business, not a 405.
+        var absolute = await RawHttp.SendAsync(agent.BaseUri.Port, "POST http://orders/ping HTTP/1.1\r\nHost: orders\r\nContent-Length: 0");
+        var byHost = await RawHttp.SendAsync(agent.BaseUri.Port, "POST /ping HTTP/1.1\r\nHost: orders\r\nContent-Length: 0");
+        var invoke = await RawHttp.SendAsync(agent.BaseUri.Port, $"FROBNICATE /v1/invoke/orders/ping HTTP/1.1\r\nHost: 127.0.0.1:{agent.BaseUri.Port}\r\nContent-Length: 0");
+
+        Assert.Equal([200, 200, 200], new[] { absolute.Status, byHost.Status, invoke.Status });
+        Assert.Equal(3, orders.Count);
+        Assert.Equal("FROBNICATE", orders.Last.Method);
+    }
+
     [Fact]
     public async Task HttpClient_WithAWebProxy_ReachesTheService()
     {
@@ -110,6 +142,7 @@ public sealed class ForwardProxyTests
 
         Assert.Equal(405, answer.Status);
         Assert.Equal("tunnel-not-supported", answer.Header("X-Sidecar-Error"));
+        Assert.Equal("GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS", answer.Header("Allow")); // was dropped by Problems.WriteAsync
         Assert.Equal(0, orders.Count);
     }
 

@@ -80,6 +80,9 @@ public sealed class HostileTargetTests(HostileTargetFixture fixture) : IClassFix
         { "GET /x HTTP/1.1", "169.254.169.254", 404, 0 },
         { "GET //127.0.0.1:{canary}/x HTTP/1.1", "orders", 400, 0 },
         { "GET /x HTTP/1.1", "orders@127.0.0.1:{canary}", 400, 0 }, // Kestrel refuses the Host
+        // An absolute target decides, never the Host header (RFC 9112, 3.2.2): a Host naming a service opens nothing else.
+        { "GET http://127.0.0.1:{canary}/x HTTP/1.1", "orders", 404, 0 },
+        { "GET http://169.254.169.254/x HTTP/1.1", "ORDERS", 404, 0 },
         { "CONNECT /v1/invoke/orders/x HTTP/1.1", "{agent}", 405, 0 }, // a tunnel is refused by every way in, not only the absolute form
         { "CONNECT /proxy?vip=orders&path=/x HTTP/1.1", "{agent}", 405, 0 },
         { "CONNECT /x HTTP/1.1", "orders", 405, 0 },
@@ -87,6 +90,8 @@ public sealed class HostileTargetTests(HostileTargetFixture fixture) : IClassFix
         { "GET /v1/invoke/orders/a/../b HTTP/1.1", "{agent}", 200, 1 },
         { "GET /v1/invoke/orders/files/a%2Fb?q=%2e%2e HTTP/1.1", "{agent}", 200, 1 },
         { "GET http://orders/x HTTP/1.1", "orders", 200, 1 },
+        { "GET http://Orders/x HTTP/1.1", "Orders", 200, 1 }, // names are case-insensitive (was Kestrel's bare 400)
+        { "GET http://orders/x HTTP/1.1", "127.0.0.1:{canary}", 200, 1 }, // the target decides, the Host naming the canary is ignored
         { "GET /x HTTP/1.1", "orders", 200, 1 },
     };
 

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Sidecar.Health;
@@ -47,6 +48,29 @@ public sealed class AppHealthMonitorTests
         Assert.Equal(InstanceStatus.Down, third.Status);
         Assert.Equal(3, third.ConsecutiveFailures);
         Assert.Equal([(InstanceStatus.Starting, InstanceStatus.Down)], _changes);
+    }
+
+    [Fact]
+    public async Task AFailedProbe_IsLoggedWithTheFailuresInARowAndTheThreshold_PastTheThresholdToo()
+    {
+        using var logs = new LogCapture();
+        var probe = new ScriptedProbe { Otherwise = _ => Task.FromResult(ScriptedProbe.Fail(code: null)) };
+        var monitor = new AppHealthMonitor(Options, _time, new Logger<AppHealthMonitor>(logs), probe);
+        for (var i = 0; i < 4; i++)
+        {
+            await monitor.ProbeOnceAsync(default);
+        }
+
+        var lines = logs.Entries.Where(e => e.Contains("[102]", StringComparison.Ordinal))
+            .Select(e => e[e.IndexOf("App health", StringComparison.Ordinal)..e.IndexOf(" {", StringComparison.Ordinal)]).ToList();
+        Assert.Equal(
+            [
+                "App health probe failed: connection refused (1 in a row, threshold 3)",
+                "App health probe failed: connection refused (2 in a row, threshold 3)",
+                "App health probe failed: connection refused (3 in a row, threshold 3)",
+                "App health probe failed: connection refused (4 in a row, threshold 3)", // was "(4/3)"
+            ],
+            lines);
     }
 
     [Fact]

@@ -96,6 +96,38 @@ public sealed class PranaApiTests
         Assert.Contains("/no/such/route", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("POST", "/ping", "GET, HEAD")]
+    [InlineData("FROBNICATE", "/ping", "GET, HEAD")]
+    [InlineData("DELETE", "/healthcheck/", "GET, HEAD")]
+    [InlineData("GET", "/v1/registration/status", "PUT")]
+    [InlineData("POST", "/v1/services/orders/instances", "GET")]
+    [InlineData("PUT", "/v1/config/db.url", "GET")]
+    public async Task AKnownRouteWithAnotherMethod_IsA405ProblemWithAllow(string method, string path, string allow)
+    {
+        await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?>());
+
+        var answer = await RawHttp.SendAsync(agent.BaseUri.Port, $"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0");
+
+        Assert.Equal(405, answer.Status); // was 404 route-not-found: the fallback took every method
+        Assert.Equal(allow, answer.Header("Allow"));
+        Assert.Equal("method-not-allowed", answer.Header("X-Sidecar-Error"));
+        Assert.Equal("application/problem+json", answer.Header("Content-Type"));
+        using var problem = JsonDocument.Parse(answer.Body);
+        Assert.Equal(405, problem.RootElement.GetProperty("status").GetInt32());
+    }
+
+    [Fact]
+    public async Task AnUnknownPathThatLooksLikeAFile_IsAProblemToo()
+    {
+        await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?>());
+
+        using var response = await agent.Client.GetAsync("/no/such/file.txt");
+
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode); // was a bare 404 without a body
+        Assert.Equal("route-not-found", response.Headers.GetValues("X-Sidecar-Error").Single());
+    }
+
     [Fact]
     public async Task ThePublicHealthListener_ServesHealthRoutesOnly()
     {

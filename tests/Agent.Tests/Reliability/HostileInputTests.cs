@@ -481,7 +481,10 @@ public sealed class HostileInputTests(HostileAgentFixture fixture, ITestOutputHe
         return Encoding.Latin1.GetString(received.ToArray());
     }
 
-    // Opens connections to the public listener and sends one request on each, keeping them all open: (answered, closed at once).
+    // Opens connections to the public listener from 20 loopback addresses (15 each, under the per-address
+    // cap), waits until those beyond the listener's cap are closed, then sends one request on each:
+    // (answered, closed at once). Answers there close their connection and free a slot, so the refused
+    // ones must be known before any request goes out.
     private async Task<(int Served, int Closed)> OpenPublicConnectionsAsync(int count)
     {
         var sockets = new List<Socket>();
@@ -493,8 +496,22 @@ public sealed class HostileInputTests(HostileAgentFixture fixture, ITestOutputHe
             {
                 var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
                 sockets.Add(socket);
+                socket.Bind(new IPEndPoint(new IPAddress([127, 0, 0, (byte)(10 + (i % 20))]), 0));
                 await socket.ConnectAsync(IPAddress.Loopback, fixture.PublicPort);
             }
+
+            await Eventually.TrueAsync(() => sockets.Count(RawHttp.IsClosed) >= count - 256, "the connections beyond the cap were closed");
+            sockets.RemoveAll(socket =>
+            {
+                if (!RawHttp.IsClosed(socket))
+                {
+                    return false;
+                }
+
+                closed++;
+                socket.Dispose();
+                return true;
+            });
 
             await Task.WhenAll(sockets.Select(async socket =>
             {

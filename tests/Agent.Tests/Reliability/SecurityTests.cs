@@ -35,13 +35,14 @@ public sealed class SecurityTests(ITestOutputHelper output)
         var api = ListeningAddresses(port);
         var health = ListeningAddresses(publicPort);
         Assert.Equal(["127.0.0.1"], api);
-        Assert.Equal(["0.0.0.0"], health);
+        Assert.Equal([Socket.OSSupportsIPv6 ? "::" : "0.0.0.0"], health); // [::] is dual-mode: IPv4 and IPv6 clients
 
-        // Through any other address of this machine the API is closed, the health listener open.
+        // Through any other address of this machine, IPv6 ones included, the API is closed, the health listener open.
         var others = NetworkInterface.GetAllNetworkInterfaces()
             .SelectMany(n => n.GetIPProperties().UnicastAddresses)
             .Select(a => a.Address)
-            .Where(a => a.AddressFamily == AddressFamily.InterNetwork && !IPAddress.IsLoopback(a))
+            .Where(a => !IPAddress.IsLoopback(a) && (a.AddressFamily == AddressFamily.InterNetwork ||
+                        (a.AddressFamily == AddressFamily.InterNetworkV6 && Socket.OSSupportsIPv6 && !a.IsIPv6LinkLocal)))
             .ToList();
         foreach (var address in others)
         {

@@ -62,6 +62,19 @@ public static class RawHttp
         return answerHead with { Body = body };
     }
 
+    /// <summary>True when the peer has closed (or reset) the connection: readable with nothing to read. Does not block.</summary>
+    public static bool IsClosed(Socket socket)
+    {
+        try
+        {
+            return socket.Poll(0, SelectMode.SelectRead) && socket.Available == 0;
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            return true;
+        }
+    }
+
     private static string Dechunk(string chunked)
     {
         var result = new StringBuilder();
