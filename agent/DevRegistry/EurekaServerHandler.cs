@@ -172,7 +172,7 @@ internal sealed partial class EurekaServerHandler(EurekaServerRegistry registry,
 
     private Task Instance(HttpContext context, EurekaInstanceInfo? instance) => instance is null
         ? Text(context, 404, "Not Found")
-        : Answer(context, () => EurekaJsonWriter.Applications(new EurekaApplications("", "", [new EurekaApplication(instance.App, [instance])]), singleObjects: true), () => EurekaXmlWriter.Instance(instance));
+        : Answer(context, () => EurekaJsonWriter.Instance(instance), () => EurekaXmlWriter.Instance(instance));
 
     // JSON only for a client that asked for it: a real server answers XML otherwise (protocols/eureka.md).
     private async Task Answer(HttpContext context, Func<byte[]> json, Func<byte[]> xml)

@@ -184,6 +184,35 @@ public sealed class EurekaServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task OneInstance_IsAnsweredAsTheInstanceAlone_InJsonAndInXml()
+    {
+        await Register(Body);
+        await _json.PutAsync("apps/ORDERS/host-a:orders:8080/status?value=OUT_OF_SERVICE&lastDirtyTimestamp=2000", null);
+        using var plain = new HttpClient { BaseAddress = _eureka.ServiceUrl };
+
+        var json = await _json.GetByteArrayAsync("apps/ORDERS/host-a%3Aorders%3A8080");
+        var xml = await plain.GetStringAsync("apps/ORDERS/host-a:orders:8080");
+
+        // Netflix's InstanceResource: {"instance":{...}} and <instance>, no applications around it.
+        using (var document = System.Text.Json.JsonDocument.Parse(json))
+        {
+            Assert.Equal(["instance"], document.RootElement.EnumerateObject().Select(p => p.Name));
+        }
+
+        var instance = EurekaJsonReader.ReadInstanceBody(json);
+        Assert.Equal("host-a:orders:8080", instance.InstanceId);
+        Assert.Equal("ORDERS", instance.App);
+        Assert.Equal(InstanceStatus.OutOfService, instance.Status);
+        Assert.Equal(InstanceStatus.OutOfService, instance.OverriddenStatus);
+        Assert.Equal(8080, instance.Port);
+        Assert.Equal("z1", instance.Metadata["zone"]);
+        Assert.Matches(@"^<\?xml[^>]*\?><instance><instanceId>host-a:orders:8080</instanceId>", xml);
+        Assert.Contains("<overriddenstatus>OUT_OF_SERVICE</overriddenstatus>", xml, StringComparison.Ordinal);
+        using var unknown = await _json.GetAsync("apps/ORDERS/nobody");
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+    }
+
+    [Fact]
     public async Task ALeaseNotRenewedWithinItsDuration_Expires()
     {
         await Register(Body.Replace("\"durationInSecs\":90", "\"durationInSecs\":10", StringComparison.Ordinal));
