@@ -176,11 +176,33 @@ public sealed class EurekaServerTests : IAsyncLifetime
         await _json.DeleteAsync("apps/ORDERS/host-a:orders:8080");
 
         var delta = await Applications("apps/delta");
-        Assert.Equal([EurekaActionType.Added, EurekaActionType.Modified, EurekaActionType.Deleted], delta.AllInstances().Select(i => i.ActionType));
-        Assert.Equal([EurekaActionType.Added, EurekaActionType.Modified, EurekaActionType.Deleted], (await Applications("apps/delta")).AllInstances().Select(i => i.ActionType));
+        Assert.Equal([EurekaActionType.Deleted], delta.AllInstances().Select(i => i.ActionType));
+        Assert.Equal([EurekaActionType.Deleted], (await Applications("apps/delta")).AllInstances().Select(i => i.ActionType));
 
         _time.Advance(EurekaServerRetention + TimeSpan.FromSeconds(1));
         Assert.Empty((await Applications("apps/delta")).Applications);
+    }
+
+    [Fact]
+    public async Task TheDelta_ListsEachInstanceOnce_InItsLatestStateWithItsLatestAction()
+    {
+        var other = Body.Replace("host-a:orders:8080", "host-b:orders:8080", StringComparison.Ordinal);
+        await Register(Body);
+        await _json.PutAsync("apps/ORDERS/host-a:orders:8080/status?value=OUT_OF_SERVICE&lastDirtyTimestamp=2000", null);
+        await Register(other);
+        await _json.PutAsync("apps/ORDERS/host-b:orders:8080/metadata?team=payments", null);
+        await Register(other.Replace("\"1000\"", "\"3000\"", StringComparison.Ordinal)); // registered again: ADDED is its latest action
+
+        var instances = (await Applications("apps/delta")).AllInstances().ToList();
+
+        // Netflix's getApplicationDeltas keys the queued changes by id: ADDED then MODIFIED is one entry.
+        Assert.Equal(["host-a:orders:8080", "host-b:orders:8080"], instances.Select(i => i.InstanceId));
+        Assert.Equal(EurekaActionType.Modified, instances[0].ActionType);
+        Assert.Equal(InstanceStatus.OutOfService, instances[0].Status);
+        Assert.Equal(InstanceStatus.OutOfService, instances[0].OverriddenStatus);
+        Assert.Equal(EurekaActionType.Added, instances[1].ActionType);
+        Assert.Equal(3000, instances[1].LastDirtyTimestamp);
+        Assert.False(instances[1].Metadata.ContainsKey("team")); // the re-registration replaced the instance the metadata update changed
     }
 
     [Fact]
