@@ -235,6 +235,30 @@ public sealed class EurekaServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Answers_AreGzipped_ForAClientThatAcceptsGzip_AndOnlyThen()
+    {
+        await Register(Body);
+        using var gzipClient = new HttpClient(new HttpClientHandler { AutomaticDecompression = DecompressionMethods.None }) { BaseAddress = _eureka.ServiceUrl };
+        gzipClient.DefaultRequestHeaders.Accept.ParseAdd("application/json");
+        gzipClient.DefaultRequestHeaders.AcceptEncoding.ParseAdd("gzip");
+        using var refusing = new HttpClient(new HttpClientHandler { AutomaticDecompression = DecompressionMethods.None }) { BaseAddress = _eureka.ServiceUrl };
+        refusing.DefaultRequestHeaders.Accept.ParseAdd("application/json");
+        refusing.DefaultRequestHeaders.AcceptEncoding.ParseAdd("gzip;q=0");
+
+        using var gzipped = await gzipClient.GetAsync("apps/");
+        using var plain = await refusing.GetAsync("apps/");
+
+        Assert.Equal(["gzip"], gzipped.Content.Headers.ContentEncoding);
+        await using var compressed = await gzipped.Content.ReadAsStreamAsync();
+        await using var gunzip = new System.IO.Compression.GZipStream(compressed, System.IO.Compression.CompressionMode.Decompress);
+        using var body = new MemoryStream();
+        await gunzip.CopyToAsync(body);
+        Assert.Equal("host-a:orders:8080", Assert.Single(EurekaJsonReader.ReadApplications(body.ToArray()).AllInstances()).InstanceId);
+        Assert.Empty(plain.Content.Headers.ContentEncoding);
+        Assert.Single(EurekaJsonReader.ReadApplications(await plain.Content.ReadAsByteArrayAsync()).AllInstances());
+    }
+
+    [Fact]
     public async Task ALeaseNotRenewedWithinItsDuration_Expires()
     {
         await Register(Body.Replace("\"durationInSecs\":90", "\"durationInSecs\":10", StringComparison.Ordinal));
