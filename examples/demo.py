@@ -13,6 +13,7 @@ Each app's settings come from a local file the agent serves (CONFIG_FILE), follo
 """
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -27,8 +28,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEEP = "--keep" in sys.argv[1:]
 QUIET_LOGS = ("RequestLoggingMiddleware", "GET /health")  # one line per request: too chatty for a walkthrough
 children = []
+pumps = []
 opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 tty = sys.stdout.isatty()
+output_lock = threading.Lock()
 
 
 def free_port():
@@ -37,13 +40,20 @@ def free_port():
         return s.getsockname()[1]
 
 
+def say(text):
+    """One write per line, under a lock: the output pumps run in parallel and print would interleave its pieces."""
+    with output_lock:
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
+
+
 def step(number, text):
     line = f"[{number}] {text}"
-    print(f"\n\033[1m{line}\033[0m" if tty else f"\n{line}", flush=True)
+    say(f"\n\033[1m{line}\033[0m" if tty else f"\n{line}")
 
 
 def show(label, value):
-    print(f"    {label:<34} {value}", flush=True)
+    say(f"    {label:<34} {value}")
 
 
 def http(method, url, body=None, headers=None):
@@ -73,32 +83,116 @@ def wait_for(what, check, timeout=90):
     raise SystemExit(f"demo: timed out waiting for {what}")
 
 
-def start(args, env, prefix):
+# Each child's whole output goes to a file in the demo's folder (up to LOG_FILE_LIMIT bytes); the
+# console gets a bounded share, so a child that floods its output (a busy loop, a retry storm) cannot
+# drown the walkthrough: a line repeated (timestamps aside) is shown once with a count, and at most a
+# burst of ECHO_BURST lines, then ECHO_PER_SECOND a second, with a count of the lines left out.
+ECHO_BURST, ECHO_PER_SECOND, NOTE_EVERY, LOG_FILE_LIMIT = 60, 5, 10.0, 20 * 1024 * 1024
+TIMESTAMP = re.compile(r"^\d\d:\d\d:\d\d\.\d+ ")
+
+
+class Echo:
+    """What the console shows of one child's output."""
+
+    def __init__(self, prefix, log_path):
+        self.prefix, self.log_path = prefix, log_path
+        self.budget, self.refilled = ECHO_BURST, time.monotonic()
+        self.last, self.repeats, self.skipped, self.noted = None, 0, 0, time.monotonic()
+
+    def line(self, text):
+        now = time.monotonic()
+        message = TIMESTAMP.sub("", text)
+        if message == self.last:
+            self.repeats += 1
+            if now - self.noted >= NOTE_EVERY:
+                self.flush_repeats("so far")
+            return
+        self.flush_repeats()
+        self.last = message
+        self.budget = min(ECHO_BURST, self.budget + (now - self.refilled) * ECHO_PER_SECOND)
+        self.refilled = now
+        if self.budget < 1:
+            self.skipped += 1
+            return
+        self.budget -= 1
+        self.flush_skipped()
+        self.show(text)
+
+    def close(self):
+        self.flush_repeats()
+        self.flush_skipped()
+
+    def flush_repeats(self, suffix=""):
+        if self.repeats:
+            self.show(f"... the line above {self.repeats} more times{' ' + suffix if suffix else ''} (all in {self.log_path})")
+            self.repeats = 0
+        self.noted = time.monotonic()
+
+    def flush_skipped(self):
+        if self.skipped:
+            self.show(f"... {self.skipped} lines not shown here (all in {self.log_path})")
+            self.skipped = 0
+
+    def show(self, text):
+        say(f"      {self.prefix} | {text}")
+
+
+def start(args, env, prefix, log_path):
     process = subprocess.Popen(args, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, bufsize=1, start_new_session=True)
+                               text=True, bufsize=1, errors="replace", start_new_session=True)
     children.append(process)
 
     def pump():
-        for line in process.stdout:
-            if not any(noise in line for noise in QUIET_LOGS):
-                print(f"      {prefix} | {line.rstrip()}", flush=True)
+        echo, written = Echo(prefix, log_path), 0
+        with open(log_path, "w", encoding="utf-8", buffering=1) as log_file:
+            for line in process.stdout:
+                if written < LOG_FILE_LIMIT:
+                    log_file.write(line)
+                    written += len(line)
+                    if written >= LOG_FILE_LIMIT:
+                        log_file.write(f"[demo: this log stops here, at {LOG_FILE_LIMIT // (1024 * 1024)} MB]\n")
+                if not any(noise in line for noise in QUIET_LOGS):
+                    echo.line(line.rstrip())
+        echo.close()
 
-    threading.Thread(target=pump, daemon=True).start()
+    pumps.append(threading.Thread(target=pump, daemon=True))
+    pumps[-1].start()
     return process
 
 
 def stop_all():
     """The agents first (they still need the registry to cancel their leases), the registry last."""
     agents, registry = children[1:], children[:1]
-    for group in (agents, registry):
-        for process in group:
+    try:
+        for group in (agents, registry):
+            for process in group:
+                if process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+            for process in group:
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+    except KeyboardInterrupt:
+        # A second Ctrl-C: no more waiting (each child runs in its own session: it did not get the signal).
+        for process in children:
             if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in group:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)
+        say("demo: stopped at once (second Ctrl-C)")
+    for pump in pumps:
+        pump.join(timeout=2)  # their last lines (counts of what was not shown) before "finished"
+
+
+def build_agent():
+    """The agent's command: the one the tests built, or a Release build made now."""
+    prebuilt = os.environ.get("SIDECAR_AGENT_DLL")  # the tests pass the agent they built
+    if prebuilt:
+        return ["dotnet", prebuilt]
+    step(0, "Building the agent (dotnet build -c Release)")
+    build = subprocess.run(["dotnet", "build", os.path.join(ROOT, "agent"), "-c", "Release", "-v", "quiet", "-nologo"])
+    if build.returncode != 0:
+        raise SystemExit(f"demo: the build failed (dotnet build exited with {build.returncode}); nothing was started")
+    return ["dotnet", os.path.join(ROOT, "agent", "bin", "Release", "net10.0", "agent.dll")]
 
 
 def eureka_status(registry, app):
@@ -111,13 +205,12 @@ def eureka_status(registry, app):
 
 
 def main():
-    prebuilt = os.environ.get("SIDECAR_AGENT_DLL")  # the tests pass the agent they built
-    if prebuilt:
-        agent = ["dotnet", prebuilt]
-    else:
-        step(0, "Building the agent (dotnet build -c Release)")
-        subprocess.run(["dotnet", "build", os.path.join(ROOT, "agent"), "-c", "Release", "-v", "quiet", "-nologo"], check=True)
-        agent = ["dotnet", os.path.join(ROOT, "agent", "bin", "Release", "net10.0", "agent.dll")]
+    try:
+        agent = build_agent()
+    except KeyboardInterrupt:
+        # dotnet build got the Ctrl-C too (same terminal); subprocess.run has stopped it: a line, not a traceback.
+        say("\ndemo: stopped during the build (Ctrl-C); nothing was started")
+        return 130
 
     work = tempfile.mkdtemp(prefix="sidecar-demo-")
     python_config = os.path.join(work, "python-app.yml")
@@ -143,14 +236,15 @@ def main():
 
     try:
         step(1, "Starting the dev registry, then each app under its own agent (agent run -- ...)")
-        start(agent + ["registry", "--port", str(registry_port)], {}, "registry   ")
+        show("every child's whole output", os.path.join(work, "*.log"))
+        start(agent + ["registry", "--port", str(registry_port)], {}, "registry   ", os.path.join(work, "registry.log"))
         wait_for("the dev registry", lambda: http("GET", f"{registry}/eureka/apps/", headers={"Accept": "application/json"})[0] == 200)
         start(agent + ["run", "--", sys.executable, os.path.join(ROOT, "examples", "python-app", "app.py")],
               {**common, "APP_NAME": "python-app", "SIDECAR_PORT": str(python_agent_port), "CONFIG_FILE": python_config,
-               "SIDECAR_DATA_DIR": os.path.join(work, "data-python")}, "python-app ")
+               "SIDECAR_DATA_DIR": os.path.join(work, "data-python")}, "python-app ", os.path.join(work, "python-app.log"))
         start(agent + ["run", "--", "node", os.path.join(ROOT, "examples", "node-app", "app.js")],
               {**common, "APP_NAME": "node-app", "SIDECAR_PORT": str(node_agent_port), "APP_PORT": str(node_port), "CONFIG_FILE": node_config,
-               "HTTP_PROXY": node_agent, "NO_PROXY": "", "SIDECAR_DATA_DIR": os.path.join(work, "data-node")}, "node-app   ")
+               "HTTP_PROXY": node_agent, "NO_PROXY": "", "SIDECAR_DATA_DIR": os.path.join(work, "data-node")}, "node-app   ", os.path.join(work, "node-app.log"))
 
         step(2, "Both apps are healthy and registered in Eureka")
         wait_for("python-app UP in Eureka", lambda: eureka_status(registry, "python-app").endswith(" UP"))
@@ -202,9 +296,10 @@ def main():
         step("^C", "Stopping")
     finally:
         stop_all()
-    print("demo: finished", flush=True)
+    say(f"demo: finished (logs in {work})")
+    return 0
 
 
 if __name__ == "__main__":
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    main()
+    sys.exit(main())

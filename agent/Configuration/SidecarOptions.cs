@@ -75,6 +75,13 @@ internal sealed record SidecarOptions
     private static bool ListensOnLoopback(IPAddress bindAddress) =>
         IPAddress.IsLoopback(bindAddress) || bindAddress.Equals(IPAddress.Any) || bindAddress.Equals(IPAddress.IPv6Any);
 
+    /// <summary>Only <see cref="LogFormat"/> and <see cref="LogLevel"/>: what <c>agent registry</c> takes of the agent's settings.</summary>
+    internal static SidecarOptions ReadLogging(SettingsReader r) => new()
+    {
+        LogFormat = r.Enum("Sidecar:LogFormat", LogFormat.Text),
+        LogLevel = ReadLevel(r),
+    };
+
     // One folder per app (or per agent port when the app has no name), so two agents on a machine never share snapshots.
     private static string DefaultDataDir(string? appName, int port)
     {

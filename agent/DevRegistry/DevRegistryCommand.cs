@@ -15,9 +15,11 @@ namespace Sidecar.DevRegistry;
 /// Eureka-compatible registry for local development and demos only (SPEC section 1). It is the
 /// same server logic the tests' fake Eureka runs; production uses a real Eureka cluster.
 /// </summary>
-internal static class DevRegistryCommand
+internal static partial class DevRegistryCommand
 {
     public const int DefaultPort = 8761;
+
+    private const string LoggerName = "Sidecar.DevRegistry";
 
     public const string Usage = """
         usage: agent registry [--port 8761] [--bind 127.0.0.1]
@@ -41,7 +43,19 @@ internal static class DevRegistryCommand
         }
 
         var builder = WebApplication.CreateSlimBuilder();
-        builder.AddAgentLogging(new SidecarOptions());
+
+        // The agent's own log settings (SIDECAR_LOG_FORMAT, SIDECAR_LOG_LEVEL and their Sidecar__ forms),
+        // so a registry run beside agents logs the same way they do; nothing else of the agent's applies.
+        ((IConfigurationBuilder)builder.Configuration).Add(new AgentVariablesConfigurationSource());
+        var settings = new SettingsReader(builder.Configuration);
+        var logging = SidecarOptions.ReadLogging(settings);
+        if (settings.Errors.Count > 0)
+        {
+            await Console.Error.WriteLineAsync("agent: " + new InvalidConfigurationException(settings.Errors).Message).ConfigureAwait(false);
+            return AgentCommandLine.ConfigurationError;
+        }
+
+        builder.AddAgentLogging(logging);
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
@@ -51,7 +65,7 @@ internal static class DevRegistryCommand
         builder.Services.AddSingleton(sp => new EurekaServerRegistry(sp.GetRequiredService<TimeProvider>()));
         builder.Services.AddSingleton(sp => new EurekaServerHandler(
             sp.GetRequiredService<EurekaServerRegistry>(),
-            sp.GetRequiredService<ILoggerFactory>().CreateLogger("Sidecar.DevRegistry")));
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger(LoggerName)));
 
         var app = builder.Build();
         await using (app.ConfigureAwait(false))
@@ -70,9 +84,10 @@ internal static class DevRegistryCommand
 
             var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
                 ?? $"http://{bind}:{port}";
-            await Console.Out.WriteLineAsync(
-                $"agent registry: in-memory Eureka-compatible registry for development only (one node, no persistence, no replication, no self-preservation); EUREKA_URLS={address}{handler.BasePath}")
-                .ConfigureAwait(false);
+
+            // Through the logger, so it is a JSON line too with SIDECAR_LOG_FORMAT=json; a warning, so
+            // "development only" shows at every level but error.
+            LogStarted(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger(LoggerName), $"{address}{handler.BasePath}");
             await app.WaitForShutdownAsync().ConfigureAwait(false);
             return 0;
         }
@@ -136,4 +151,7 @@ internal static class DevRegistryCommand
         context.Response.ContentType = "text/plain; charset=utf-8";
         return context.Response.WriteAsync(text.ToString());
     }
+
+    [LoggerMessage(EventId = 302, Level = LogLevel.Warning, Message = "agent registry: in-memory Eureka-compatible registry for development only (one node, no persistence, no replication, no self-preservation); EUREKA_URLS={ServiceUrl}")]
+    private static partial void LogStarted(ILogger logger, string serviceUrl);
 }

@@ -11,8 +11,8 @@ namespace Sidecar.DevRegistry;
 /// Eureka's REST API over <see cref="EurekaServerRegistry"/>, as one request delegate so it can be
 /// hosted by the <c>agent registry</c> command or by a test's loopback server. Strict like a real
 /// server (protocols/eureka.md): XML unless <c>Accept</c> names JSON (or 406 with
-/// <see cref="RefuseXml"/>), a JSON register body or 415, 204 on register, 404 for unknown leases,
-/// <c>apps</c> and <c>apps/</c> both, ids URL-decoded from the raw path.
+/// <see cref="RefuseXml"/>), gzip when <c>Accept-Encoding</c> allows it, a JSON register body or 415,
+/// 204 on register, 404 for unknown leases, <c>apps</c> and <c>apps/</c> both, ids URL-decoded from the raw path.
 /// </summary>
 internal sealed partial class EurekaServerHandler(EurekaServerRegistry registry, ILogger? logger = null)
 {
@@ -172,7 +172,7 @@ internal sealed partial class EurekaServerHandler(EurekaServerRegistry registry,
 
     private Task Instance(HttpContext context, EurekaInstanceInfo? instance) => instance is null
         ? Text(context, 404, "Not Found")
-        : Answer(context, () => EurekaJsonWriter.Applications(new EurekaApplications("", "", [new EurekaApplication(instance.App, [instance])]), singleObjects: true), () => EurekaXmlWriter.Instance(instance));
+        : Answer(context, () => EurekaJsonWriter.Instance(instance), () => EurekaXmlWriter.Instance(instance));
 
     // JSON only for a client that asked for it: a real server answers XML otherwise (protocols/eureka.md).
     private async Task Answer(HttpContext context, Func<byte[]> json, Func<byte[]> xml)
@@ -187,8 +187,30 @@ internal sealed partial class EurekaServerHandler(EurekaServerRegistry registry,
         var body = wantsJson ? json() : xml();
         context.Response.StatusCode = 200;
         context.Response.ContentType = wantsJson ? "application/json" : "application/xml";
+        if (AcceptsGzip(context.Request))
+        {
+            // As Netflix's server does for a client that sends Accept-Encoding: gzip (the agent's does).
+            body = Gzip(body);
+            context.Response.Headers.ContentEncoding = "gzip";
+        }
+
         context.Response.ContentLength = body.Length;
         await context.Response.Body.WriteAsync(body, context.RequestAborted).ConfigureAwait(false);
+    }
+
+    private static bool AcceptsGzip(HttpRequest request) =>
+        Microsoft.Net.Http.Headers.StringWithQualityHeaderValue.TryParseList(request.Headers.AcceptEncoding, out var codings) &&
+        codings.Any(c => c.Value.Equals("gzip", StringComparison.OrdinalIgnoreCase) && c.Quality is not 0);
+
+    private static byte[] Gzip(byte[] body)
+    {
+        using var compressed = new MemoryStream();
+        using (var gzip = new System.IO.Compression.GZipStream(compressed, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+        {
+            gzip.Write(body);
+        }
+
+        return compressed.ToArray();
     }
 
     private static long? Long(HttpContext context, string name) =>

@@ -220,25 +220,46 @@ internal sealed class EurekaServerRegistry(TimeProvider time, TimeSpan? deltaRet
         }
     }
 
-    /// <summary>The changes of the last retention window (<c>GET apps/delta</c>), with the hash of the WHOLE registry.</summary>
+    /// <summary>
+    /// The changes of the last retention window (<c>GET apps/delta</c>), with the hash of the WHOLE
+    /// registry. Each instance appears once, in its latest state with its latest action: Netflix's
+    /// getApplicationDeltas adds every queued change to an Application keyed by instance id, so a later
+    /// change replaces an earlier one (registered then taken OUT_OF_SERVICE is one MODIFIED entry).
+    /// </summary>
     public EurekaApplications GetDelta()
     {
         lock (_lock)
         {
             var now = Now();
             EvictExpired(now);
+            // Newest first, keeping the first change seen per id; then back to queue order, so an
+            // instance sits where its latest change is, as in Netflix's ordered set of instances.
+            var seen = new HashSet<(string App, string Id)>();
+            var latest = new List<EurekaInstanceInfo>();
+            for (var i = _recentlyChanged.Count - 1; i >= 0; i--)
+            {
+                var instance = _recentlyChanged[i].Instance;
+                if (seen.Add((instance.App, instance.InstanceId)))
+                {
+                    latest.Add(instance);
+                }
+            }
+
+            latest.Reverse();
             var byApp = new Dictionary<string, List<EurekaInstanceInfo>>(StringComparer.Ordinal);
-            foreach (var (_, instance) in _recentlyChanged)
+            var order = new List<string>();
+            foreach (var instance in latest)
             {
                 if (!byApp.TryGetValue(instance.App, out var list))
                 {
                     byApp[instance.App] = list = [];
+                    order.Add(instance.App);
                 }
 
                 list.Add(instance);
             }
 
-            var apps = byApp.Select(p => new EurekaApplication(p.Key, p.Value)).ToList();
+            var apps = order.Select(app => new EurekaApplication(app, byApp[app])).ToList();
             return new EurekaApplications(Version(), AppsHashCode.Compute(AllHolders()), apps);
         }
     }

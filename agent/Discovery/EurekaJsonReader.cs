@@ -56,7 +56,11 @@ internal static class EurekaJsonReader
         return new EurekaApplications(versionsDelta, hashCode, result);
     }
 
-    /// <summary>Reads a register body, <c>{"instance":{...}}</c>, keeping absent fields visible (empty or null) for the server's checks.</summary>
+    /// <summary>
+    /// Reads <c>{"instance":{...}}</c>: a register body, or a server's answer to <c>GET apps/{APP}/{id}</c>
+    /// (the same shape, with <c>overriddenStatus</c>, lease timestamps and <c>actionType</c>), keeping
+    /// absent fields visible (empty or null) for the server's checks.
+    /// </summary>
     /// <exception cref="JsonException">When the body is not JSON or has no instance object.</exception>
     public static EurekaInstanceInfo ReadInstanceBody(ReadOnlyMemory<byte> json)
     {

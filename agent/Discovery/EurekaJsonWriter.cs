@@ -48,6 +48,15 @@ internal static class EurekaJsonWriter
         writer.WriteEndObject();
     });
 
+    /// <summary>One instance as a server answers <c>GET apps/{APP}/{id}</c>: <c>{"instance":{...}}</c>, as Netflix's InstanceResource does (XML: <c>&lt;instance&gt;</c>).</summary>
+    public static byte[] Instance(EurekaInstanceInfo instance) => Write(writer =>
+    {
+        writer.WriteStartObject();
+        writer.WritePropertyName("instance"u8);
+        WriteInstance(writer, instance, registryAnswer: true);
+        writer.WriteEndObject();
+    });
+
     private static void WriteApplication(Utf8JsonWriter writer, EurekaApplication application, bool singleObjects)
     {
         writer.WriteStartObject();

@@ -38,28 +38,57 @@ function getJson(options, timeoutMs) {
   });
 }
 
+const WAIT_SECONDS = 30;
+// An answer much sooner than the wait asked for, that brings nothing new (a 304 from an agent that is
+// stopping, an error, a refused connection), is followed by a pause before the next poll: without one
+// the loop would ask thousands of times a second. 1 s, doubling on each early answer in a row, up to 5 s.
+const FIRST_PAUSE_MS = 1000;
+const LONGEST_PAUSE_MS = 5000;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
 // Long-polls the agent's /v1/config: it answers at once when the config changes, 304 after 30 s.
 async function followConfig() {
   const sidecar = new URL(SIDECAR);
   let etag = null;
+  let held = false;
+  let pause = FIRST_PAUSE_MS;
   for (;;) {
+    const started = Date.now();
+    let news = false;
+    let problem = null;
     try {
       const res = await getJson({
-        host: sidecar.hostname, port: sidecar.port, path: '/v1/config?wait=30s',
+        host: sidecar.hostname, port: sidecar.port, path: `/v1/config?wait=${WAIT_SECONDS}s`,
         headers: etag ? { 'If-None-Match': etag } : {},
-      }, 40000);
+      }, (WAIT_SECONDS + 10) * 1000);
       if (res.status === 200) {
-        state.config = JSON.parse(res.body || '{}');
-        state.version = etag = res.headers.etag || null;
-        log(`config version ${etag}: greeting.text=${JSON.stringify(state.config['greeting.text'])}`);
+        const config = JSON.parse(res.body || '{}');
+        const version = res.headers.etag || null;
+        news = !held || version !== etag;
+        state.config = config;
+        state.version = etag = version;
+        held = true;
+        if (news) {
+          log(`config version ${etag}: greeting.text=${JSON.stringify(state.config['greeting.text'])}`);
+        }
       } else if (res.status !== 304) {
-        log(`config: the agent answered ${res.status}; retrying`);
-        await new Promise((r) => setTimeout(r, 2000));
+        problem = `the agent answered ${res.status}`;
       }
     } catch (err) {
-      log(`config: ${err.message}; retrying`);
-      await new Promise((r) => setTimeout(r, 2000));
+      problem = err.message;
     }
+    if (news || Date.now() - started >= (WAIT_SECONDS * 1000) / 2) {
+      pause = FIRST_PAUSE_MS; // a change, or a poll that really waited: ask again at once
+      if (problem) {
+        log(`config: ${problem}; retrying`);
+      }
+      continue;
+    }
+    if (problem) {
+      log(`config: ${problem}; retrying in ${pause / 1000} s`);
+    }
+    await sleep(pause);
+    pause = Math.min(pause * 2, LONGEST_PAUSE_MS);
   }
 }
 

@@ -12,10 +12,11 @@ Routes:
   GET  /config        the settings this app currently holds, with their version
   POST /admin/health  body {"healthy": false|true}: make /health fail or heal (for the demo)
 
-Environment (set by `agent run`, or by you when the agent runs separately):
-  APP_PORT     port to listen on (default 8080)
-  SIDECAR_URL  the agent (default http://127.0.0.1:8078)
-  APP_NAME     the name in logs (default python-app)
+Environment (`agent run` sets APP_PORT and SIDECAR_URL; the others only come from its environment):
+  APP_PORT      port to listen on (default 8080)
+  SIDECAR_URL   the agent (default http://127.0.0.1:8078)
+  APP_NAME      the name in logs (default python-app)
+  PEER_SERVICE  the service /greet calls (default node-app)
 """
 import json
 import os
@@ -42,26 +43,45 @@ def log(text):
     print(f"[{NAME}] {text}", flush=True)
 
 
+WAIT_SECONDS = 30
+# An answer much sooner than the wait asked for, that brings nothing new (a 304 from an agent that is
+# stopping, an error, a refused connection), is followed by a pause before the next poll: without
+# one the loop would ask thousands of times a second. 1 s, doubling on each early answer in a row, up to 5 s.
+FIRST_PAUSE, LONGEST_PAUSE = 1.0, 5.0
+
+
 def follow_config():
     """Long-polls the agent's /v1/config: answers at once when the config changes, 304 after 30 s."""
-    etag = None
+    etag, held = None, False
+    pause = FIRST_PAUSE
     while True:
         headers = {"If-None-Match": etag} if etag else {}
-        request = urllib.request.Request(f"{SIDECAR}/v1/config?wait=30s", headers=headers)
+        request = urllib.request.Request(f"{SIDECAR}/v1/config?wait={WAIT_SECONDS}s", headers=headers)
+        started = time.monotonic()
+        news, problem = False, None
         try:
-            with opener.open(request, timeout=40) as response:
+            with opener.open(request, timeout=WAIT_SECONDS + 10) as response:
                 config = json.loads(response.read() or b"{}")
-                etag = response.headers.get("ETag")
+                news = not held or response.headers.get("ETag") != etag
+                etag, held = response.headers.get("ETag"), True
                 with lock:
                     state["config"], state["version"] = config, etag
-                log(f"config version {etag}: message={config.get('message')!r}")
+                if news:
+                    log(f"config version {etag}: message={config.get('message')!r}")
         except urllib.error.HTTPError as error:
             if error.code != 304:
-                log(f"config: the agent answered {error.code}; retrying")
-                time.sleep(2)
+                problem = f"the agent answered {error.code}"
         except (urllib.error.URLError, OSError, ValueError) as error:
-            log(f"config: {error}; retrying")
-            time.sleep(2)
+            problem = str(error)
+        if news or time.monotonic() - started >= WAIT_SECONDS / 2:
+            pause = FIRST_PAUSE  # a change, or a poll that really waited: ask again at once
+            if problem:
+                log(f"config: {problem}; retrying")
+            continue
+        if problem:
+            log(f"config: {problem}; retrying in {pause:.0f} s")
+        time.sleep(pause)
+        pause = min(pause * 2, LONGEST_PAUSE)
 
 
 class Handler(BaseHTTPRequestHandler):

@@ -176,11 +176,86 @@ public sealed class EurekaServerTests : IAsyncLifetime
         await _json.DeleteAsync("apps/ORDERS/host-a:orders:8080");
 
         var delta = await Applications("apps/delta");
-        Assert.Equal([EurekaActionType.Added, EurekaActionType.Modified, EurekaActionType.Deleted], delta.AllInstances().Select(i => i.ActionType));
-        Assert.Equal([EurekaActionType.Added, EurekaActionType.Modified, EurekaActionType.Deleted], (await Applications("apps/delta")).AllInstances().Select(i => i.ActionType));
+        Assert.Equal([EurekaActionType.Deleted], delta.AllInstances().Select(i => i.ActionType));
+        Assert.Equal([EurekaActionType.Deleted], (await Applications("apps/delta")).AllInstances().Select(i => i.ActionType));
 
         _time.Advance(EurekaServerRetention + TimeSpan.FromSeconds(1));
         Assert.Empty((await Applications("apps/delta")).Applications);
+    }
+
+    [Fact]
+    public async Task TheDelta_ListsEachInstanceOnce_InItsLatestStateWithItsLatestAction()
+    {
+        var other = Body.Replace("host-a:orders:8080", "host-b:orders:8080", StringComparison.Ordinal);
+        await Register(Body);
+        await _json.PutAsync("apps/ORDERS/host-a:orders:8080/status?value=OUT_OF_SERVICE&lastDirtyTimestamp=2000", null);
+        await Register(other);
+        await _json.PutAsync("apps/ORDERS/host-b:orders:8080/metadata?team=payments", null);
+        await Register(other.Replace("\"1000\"", "\"3000\"", StringComparison.Ordinal)); // registered again: ADDED is its latest action
+
+        var instances = (await Applications("apps/delta")).AllInstances().ToList();
+
+        // Netflix's getApplicationDeltas keys the queued changes by id: ADDED then MODIFIED is one entry.
+        Assert.Equal(["host-a:orders:8080", "host-b:orders:8080"], instances.Select(i => i.InstanceId));
+        Assert.Equal(EurekaActionType.Modified, instances[0].ActionType);
+        Assert.Equal(InstanceStatus.OutOfService, instances[0].Status);
+        Assert.Equal(InstanceStatus.OutOfService, instances[0].OverriddenStatus);
+        Assert.Equal(EurekaActionType.Added, instances[1].ActionType);
+        Assert.Equal(3000, instances[1].LastDirtyTimestamp);
+        Assert.False(instances[1].Metadata.ContainsKey("team")); // the re-registration replaced the instance the metadata update changed
+    }
+
+    [Fact]
+    public async Task OneInstance_IsAnsweredAsTheInstanceAlone_InJsonAndInXml()
+    {
+        await Register(Body);
+        await _json.PutAsync("apps/ORDERS/host-a:orders:8080/status?value=OUT_OF_SERVICE&lastDirtyTimestamp=2000", null);
+        using var plain = new HttpClient { BaseAddress = _eureka.ServiceUrl };
+
+        var json = await _json.GetByteArrayAsync("apps/ORDERS/host-a%3Aorders%3A8080");
+        var xml = await plain.GetStringAsync("apps/ORDERS/host-a:orders:8080");
+
+        // Netflix's InstanceResource: {"instance":{...}} and <instance>, no applications around it.
+        using (var document = System.Text.Json.JsonDocument.Parse(json))
+        {
+            Assert.Equal(["instance"], document.RootElement.EnumerateObject().Select(p => p.Name));
+        }
+
+        var instance = EurekaJsonReader.ReadInstanceBody(json);
+        Assert.Equal("host-a:orders:8080", instance.InstanceId);
+        Assert.Equal("ORDERS", instance.App);
+        Assert.Equal(InstanceStatus.OutOfService, instance.Status);
+        Assert.Equal(InstanceStatus.OutOfService, instance.OverriddenStatus);
+        Assert.Equal(8080, instance.Port);
+        Assert.Equal("z1", instance.Metadata["zone"]);
+        Assert.Matches(@"^<\?xml[^>]*\?><instance><instanceId>host-a:orders:8080</instanceId>", xml);
+        Assert.Contains("<overriddenstatus>OUT_OF_SERVICE</overriddenstatus>", xml, StringComparison.Ordinal);
+        using var unknown = await _json.GetAsync("apps/ORDERS/nobody");
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+    }
+
+    [Fact]
+    public async Task Answers_AreGzipped_ForAClientThatAcceptsGzip_AndOnlyThen()
+    {
+        await Register(Body);
+        using var gzipClient = new HttpClient(new HttpClientHandler { AutomaticDecompression = DecompressionMethods.None }) { BaseAddress = _eureka.ServiceUrl };
+        gzipClient.DefaultRequestHeaders.Accept.ParseAdd("application/json");
+        gzipClient.DefaultRequestHeaders.AcceptEncoding.ParseAdd("gzip");
+        using var refusing = new HttpClient(new HttpClientHandler { AutomaticDecompression = DecompressionMethods.None }) { BaseAddress = _eureka.ServiceUrl };
+        refusing.DefaultRequestHeaders.Accept.ParseAdd("application/json");
+        refusing.DefaultRequestHeaders.AcceptEncoding.ParseAdd("gzip;q=0");
+
+        using var gzipped = await gzipClient.GetAsync("apps/");
+        using var plain = await refusing.GetAsync("apps/");
+
+        Assert.Equal(["gzip"], gzipped.Content.Headers.ContentEncoding);
+        await using var compressed = await gzipped.Content.ReadAsStreamAsync();
+        await using var gunzip = new System.IO.Compression.GZipStream(compressed, System.IO.Compression.CompressionMode.Decompress);
+        using var body = new MemoryStream();
+        await gunzip.CopyToAsync(body);
+        Assert.Equal("host-a:orders:8080", Assert.Single(EurekaJsonReader.ReadApplications(body.ToArray()).AllInstances()).InstanceId);
+        Assert.Empty(plain.Content.Headers.ContentEncoding);
+        Assert.Single(EurekaJsonReader.ReadApplications(await plain.Content.ReadAsByteArrayAsync()).AllInstances());
     }
 
     [Fact]

@@ -44,6 +44,43 @@ public sealed class RegistryCommandTests
         Assert.Equal(0, await registry.WaitForExitAsync(TimeSpan.FromSeconds(30)));
     }
 
+    [Fact]
+    public async Task Registry_WithSidecarLogFormatJson_WritesOnlyJsonLines()
+    {
+        var port = LoopbackServer.FreePort();
+        await using var registry = AgentProcess.Start(new Dictionary<string, string> { ["SIDECAR_LOG_FORMAT"] = "json" },
+            "registry", "--port", port.ToString(CultureInfo.InvariantCulture));
+        await registry.WaitForOutputAsync("development only");
+        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/eureka/") };
+
+        using var register = await client.PostAsync("apps/ORDERS", new StringContent("""
+            {"instance":{"instanceId":"host-a:orders:8080","app":"ORDERS","hostName":"host-a","ipAddr":"10.0.0.5","status":"UP",
+             "dataCenterInfo":{"@class":"com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo","name":"MyOwn"}}}
+            """, System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.NoContent, register.StatusCode);
+        await registry.WaitForOutputAsync("Registered");
+
+        var lines = registry.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.All(lines, line =>
+        {
+            using var entry = System.Text.Json.JsonDocument.Parse(line);
+            Assert.Equal(System.Text.Json.JsonValueKind.String, entry.RootElement.GetProperty("@m").ValueKind);
+        });
+        Assert.Contains(lines, l => l.Contains($"EUREKA_URLS=http://127.0.0.1:{port}/eureka/", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.Contains("Registered ORDERS/host-a:orders:8080 as UP", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Registry_WithABadLogLevel_ExitsWithCode2_NamingTheVariable()
+    {
+        await using var registry = AgentProcess.Start(new Dictionary<string, string> { ["SIDECAR_LOG_LEVEL"] = "loud" }, "registry", "--port", "0");
+
+        Assert.Equal(2, await registry.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        var line = Assert.Single(registry.Stderr.TrimEnd().Split('\n'));
+        Assert.StartsWith("agent: ", line, StringComparison.Ordinal);
+        Assert.Contains("SIDECAR_LOG_LEVEL", line, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("--port", "http")]
     [InlineData("--port", "70000")]

@@ -12,6 +12,41 @@ public sealed class EurekaJsonReaderTests
         EurekaJsonReader.ReadApplications(Encoding.UTF8.GetBytes(json), dropped);
 
     [Fact]
+    public void ReadsOneInstanceAsNetflixAnswersGetAppsAppId()
+    {
+        // InstanceResource's answer, as Netflix's Jackson codec writes it: the instance under "instance", no applications.
+        var instance = EurekaJsonReader.ReadInstanceBody(Encoding.UTF8.GetBytes("""
+            {"instance":{"instanceId":"host-a:orders:8080","hostName":"host-a","app":"ORDERS","ipAddr":"10.0.0.5",
+              "status":"OUT_OF_SERVICE","overriddenStatus":"OUT_OF_SERVICE","port":{"$":8080,"@enabled":"true"},
+              "securePort":{"$":443,"@enabled":"false"},"countryId":1,
+              "dataCenterInfo":{"@class":"com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo","name":"MyOwn"},
+              "leaseInfo":{"renewalIntervalInSecs":30,"durationInSecs":90,"registrationTimestamp":1712957014900,
+                "lastRenewalTimestamp":1712957194910,"evictionTimestamp":0,"serviceUpTimestamp":1712957014870},
+              "metadata":{"@class":"java.util.Collections$EmptyMap"},"vipAddress":"orders",
+              "isCoordinatingDiscoveryServer":"false","lastUpdatedTimestamp":"1712957200000","lastDirtyTimestamp":"1712957199000",
+              "actionType":"MODIFIED"}}
+            """));
+
+        Assert.Equal("host-a:orders:8080", instance.InstanceId);
+        Assert.Equal("ORDERS", instance.App);
+        Assert.Equal(InstanceStatus.OutOfService, instance.Status);
+        Assert.Equal(InstanceStatus.OutOfService, instance.OverriddenStatus);
+        Assert.Equal(8080, instance.Port);
+        Assert.Equal(1712957199000, instance.LastDirtyTimestamp);
+        Assert.Equal(1712957194910, instance.LeaseInfo.LastRenewalTimestamp);
+        Assert.Equal(EurekaActionType.Modified, instance.ActionType);
+        Assert.Empty(instance.Metadata);
+    }
+
+    [Fact]
+    public void AnApplicationsAnswer_IsNoInstanceAnswer()
+    {
+        // What the dev registry wrongly answered once for GET apps/{APP}/{id}: refused, not read as an empty instance.
+        Assert.Throws<JsonException>(() => EurekaJsonReader.ReadInstanceBody(Encoding.UTF8.GetBytes(
+            """{"applications":{"versions__delta":"","apps__hashcode":"","application":{"name":"ORDERS","instance":{"instanceId":"a"}}}}""")));
+    }
+
+    [Fact]
     public void ReadsTheDocumentedRegistryAnswer()
     {
         var applications = Read("""

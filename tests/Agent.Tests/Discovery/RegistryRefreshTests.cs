@@ -43,6 +43,29 @@ public sealed class RegistryRefreshTests
     }
 
     [Fact]
+    public async Task FullFetchesAndDeltas_ComeGzipped_BecauseTheAgentAcceptsGzip_AndAreRead()
+    {
+        var time = RegisteredAgent.NewClock();
+        await using var eureka = await FakeEureka.StartAsync(time);
+        eureka.Seed(EurekaInstances.Create("payments", "p1", "pay-1", "10.0.1.1", 9000));
+        await using var agent = await RegisteredAgent.StartAsync(Environment(eureka), time);
+        var source = agent.Get<EurekaRegistry>();
+        await Eventually.TrueAsync(() => source.View.GetInstances("payments")?.Count == 1, "the full fetch");
+
+        eureka.Seed(EurekaInstances.Create("payments", "p2", "pay-2", "10.0.1.2", 9000));
+        await RegisteredAgent.AdvanceUntilAsync(time, TimeSpan.FromSeconds(30), () => source.View.GetInstances("payments")?.Count == 2, "the delta brought the new instance");
+
+        // The fake gzips only when asked, as a real server: so the agent asked, and decoded both answers.
+        var fetches = eureka.RequestsFor("GET");
+        Assert.Equal(["/eureka/apps/", "/eureka/apps/delta"], fetches.Select(f => f.Path));
+        Assert.All(fetches, f =>
+        {
+            Assert.Contains("gzip", f.AcceptEncoding, StringComparison.OrdinalIgnoreCase);
+            Assert.Equal("gzip", f.ResponseEncoding);
+        });
+    }
+
+    [Fact]
     public async Task ADeltaWhoseHashDiffers_ForcesAFullFetch()
     {
         var time = RegisteredAgent.NewClock();

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.RegularExpressions;
 using Sidecar.Tests.Support;
 
 namespace Sidecar.Tests.Examples;
@@ -42,5 +43,79 @@ public sealed class DemoTests
         Assert.Contains("[6] node-app heals", output, StringComparison.Ordinal);
         Assert.Contains("demo: finished", output, StringComparison.Ordinal);
         Assert.DoesNotContain("timed out waiting", output, StringComparison.Ordinal);
+
+        // Readable: the children's output reaches the console in a bounded share (all of it is in the demo's *.log files).
+        Assert.True(output.Length < 200_000, $"the demo printed {output.Length} chars");
+        var logs = Directory.GetFiles(Regex.Match(output, @"demo: finished \(logs in (?<dir>[^)]+)\)").Groups["dir"].Value, "*.log");
+        Assert.Equal(["node-app.log", "python-app.log", "registry.log"], logs.Select(Path.GetFileName).Order(StringComparer.Ordinal));
     }
+
+    [Fact]
+    public async Task CtrlCDuringTheBuild_StopsWithOneLine_NoTraceback()
+    {
+        // A dotnet that only "builds" (sleeps), first on PATH: the demo builds when no agent is given.
+        var bin = Directory.CreateTempSubdirectory("demo-fake-dotnet").FullName;
+        var fake = Path.Combine(bin, "dotnet");
+        await File.WriteAllTextAsync(fake, "#!/bin/sh\nexec sleep 60\n");
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(fake, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        var start = new ProcessStartInfo("python3")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = Repository.Root,
+        };
+        start.ArgumentList.Add(Repository.PathOf("examples", "demo.py"));
+        start.Environment.Remove("SIDECAR_AGENT_DLL");
+        start.Environment["PATH"] = bin + Path.PathSeparator + System.Environment.GetEnvironmentVariable("PATH");
+        using var demo = Process.Start(start)!;
+        var stdout = new System.Text.StringBuilder();
+        demo.OutputDataReceived += (_, e) =>
+        {
+            lock (stdout)
+            {
+                stdout.AppendLine(e.Data);
+            }
+        };
+        demo.BeginOutputReadLine();
+        var stderr = demo.StandardError.ReadToEndAsync();
+        try
+        {
+            await Eventually.TrueAsync(() =>
+            {
+                lock (stdout)
+                {
+                    return stdout.ToString().Contains("[0] Building the agent", StringComparison.Ordinal);
+                }
+            }, "the demo started its build", TimeSpan.FromSeconds(30));
+            await Task.Delay(300); // into subprocess.run's wait for the (fake) build
+
+            Assert.Equal(0, Kill(demo.Id, SigInt)); // what Ctrl-C sends
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            await demo.WaitForExitAsync(timeout.Token);
+        }
+        finally
+        {
+            if (!demo.HasExited)
+            {
+                demo.Kill(entireProcessTree: true);
+            }
+
+            Directory.Delete(bin, recursive: true);
+        }
+
+        var output = stdout + await stderr;
+        Assert.Equal(130, demo.ExitCode);
+        Assert.Contains("demo: stopped during the build (Ctrl-C); nothing was started", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("Traceback", output, StringComparison.Ordinal);
+    }
+
+    private const int SigInt = 2;
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
 }

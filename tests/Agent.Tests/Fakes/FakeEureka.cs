@@ -18,7 +18,9 @@ internal sealed record RecordedRequest(
     string? ContentType,
     byte[] Body,
     int StatusCode,
-    DateTimeOffset At)
+    DateTimeOffset At,
+    string? AcceptEncoding = null,
+    string? ResponseEncoding = null)
 {
     public string BodyText => System.Text.Encoding.UTF8.GetString(Body);
 
@@ -29,7 +31,8 @@ internal sealed record RecordedRequest(
 /// One node of a fake Eureka on 127.0.0.1: the agent's own server logic (<see cref="EurekaServerRegistry"/>,
 /// the same rules as <c>agent registry</c>) plus fault switches: down (connection refused), 500,
 /// slow or hanging answers, empty after a restart, single-object JSON, XML refused with 406, deltas
-/// disabled. Records every request. Start several for a cluster (they do not replicate).
+/// disabled. Answers are gzipped when the client accepts it, as a real server's. Records every
+/// request. Start several for a cluster (they do not replicate).
 /// </summary>
 internal sealed class FakeEureka : IAsyncDisposable
 {
@@ -155,7 +158,9 @@ internal sealed class FakeEureka : IAsyncDisposable
                 request.ContentType,
                 body.ToArray(),
                 context.Response.StatusCode,
-                DateTimeOffset.UtcNow));
+                DateTimeOffset.UtcNow,
+                request.Headers.AcceptEncoding.Count > 0 ? request.Headers.AcceptEncoding.ToString() : null,
+                context.Response.Headers.ContentEncoding.Count > 0 ? context.Response.Headers.ContentEncoding.ToString() : null));
         }
     }
 }

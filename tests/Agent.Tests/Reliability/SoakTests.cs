@@ -220,12 +220,13 @@ public sealed class SoakTests(ITestOutputHelper output)
         output.WriteLine(report.ToString());
         new Figures($"soak: {DurationParser.Format(duration)} of mixed load, faults and hostile input")
         {
-            Sent = sent + counters.Total,
+            // Forwarded calls only, so sent = succeeded + failed; the side requests have their own line.
+            Sent = sent,
             Succeeded = totals.Sum(r => r.Succeeded),
             Failed = totals.Sum(r => r.Failed),
             Lost = $"{idempotentFailed} idempotent calls failed, {duplicates} POSTs sent twice",
         }.Note($"{load[load.Phases[0]].Describe()}")
-         .Note($"side: {counters}")
+         .Note($"side requests, not in the figures above: {counters.Total} ({counters})")
          .Note($"retries refused by the budget {Metric(metrics, "sidecar_forward_retry_budget_exhausted_total")}, ejections {Metric(metrics, "sidecar_forward_ejections_total")}")
          .Note($"from {baseline.At.TotalMinutes:0.0} min to the end: RSS {baseline.RssMiB:0.0} -> {last.RssMiB:0.0} MiB, GC heap {baseline.HeapMiB:0.0} -> {last.HeapMiB:0.0} MiB, handles {baseline.Handles} -> {last.Handles}, threads {baseline.Threads} -> {last.Threads}")
          .Report(output);

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 
 namespace Sidecar.Tests.Support;
 
@@ -7,8 +6,9 @@ namespace Sidecar.Tests.Support;
 public sealed class AgentProcess : IAsyncDisposable
 {
     private readonly Process _process;
-    private readonly StringBuilder _stdout = new();
-    private readonly StringBuilder _stderr = new();
+    // Capped (CappedLog): a misbehaving agent cannot fill the test's memory or, through saved logs, the disk.
+    private readonly CappedLog _stdout = new();
+    private readonly CappedLog _stderr = new();
 
     private AgentProcess(Process process)
     {
@@ -17,27 +17,9 @@ public sealed class AgentProcess : IAsyncDisposable
 
     public static string AgentDll => Path.Combine(AppContext.BaseDirectory, "agent.dll");
 
-    public string Stdout
-    {
-        get
-        {
-            lock (_stdout)
-            {
-                return _stdout.ToString();
-            }
-        }
-    }
+    public string Stdout => _stdout.ToString();
 
-    public string Stderr
-    {
-        get
-        {
-            lock (_stderr)
-            {
-                return _stderr.ToString();
-            }
-        }
-    }
+    public string Stderr => _stderr.ToString();
 
     public int Id => _process.Id;
 
@@ -129,16 +111,11 @@ public sealed class AgentProcess : IAsyncDisposable
         _process.Dispose();
     }
 
-    private static void Append(StringBuilder builder, string? line)
+    private static void Append(CappedLog log, string? line)
     {
-        if (line is null)
+        if (line is not null)
         {
-            return;
-        }
-
-        lock (builder)
-        {
-            builder.AppendLine(line);
+            log.AppendLine(line);
         }
     }
 
