@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Primitives;
@@ -91,11 +92,10 @@ internal static class AppConfigApi
         [FromQuery] string? prefix,
         [FromQuery] string? wait)
     {
-        TimeSpan waitFor = TimeSpan.Zero;
-        if (wait is not null && (!DurationParser.TryParse(wait, out waitFor) || waitFor < TimeSpan.Zero))
+        if (!TryReadWait(wait, out var waitFor))
         {
             await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid-wait", "Invalid wait",
-                $"'{wait}' is not a duration (examples: 500ms, 30s, 2m); the longest wait is {DurationParser.Format(MaxWait)}.").ConfigureAwait(false);
+                $"'{wait}' is not a duration (examples: 0, 500ms, 30s, 2m); the longest wait is {DurationParser.Format(MaxWait)}.").ConfigureAwait(false);
             return;
         }
 
@@ -122,6 +122,7 @@ internal static class AppConfigApi
 
     private static IResult GetValue(HttpContext context, AppConfigStore store, string key)
     {
+        key = KeyOf(context, key);
         var snapshot = store.Current;
         if (!snapshot.Values.TryGetValue(key, out var value))
         {
@@ -131,6 +132,46 @@ internal static class AppConfigApi
 
         SetHeaders(context, snapshot);
         return TypedResults.Text(value, "text/plain; charset=utf-8");
+    }
+
+    // Kestrel decodes the path except %2F (an escaped '/' must not change the route), so "a%2Fb" and
+    // "a%252Fb" both reach the route as "a%2Fb", and neither is the key "a/b". The key is decoded from
+    // the raw target instead, every escape once, so a key escaped with encodeURIComponent finds its
+    // value whatever it holds ('/', '%', spaces). A target the route saw otherwise (dot segments that
+    // Kestrel removed, an escaped prefix) keeps the route's key.
+    private static string KeyOf(HttpContext context, string routeKey)
+    {
+        const string prefix = "/v1/config/";
+        var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
+        if (raw is null || !raw.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
+        {
+            return routeKey;
+        }
+
+        var query = raw.IndexOf('?', StringComparison.Ordinal);
+        var escaped = query < 0 ? raw[prefix.Length..] : raw[prefix.Length..query];
+        foreach (var segment in escaped.Split('/'))
+        {
+            if (Uri.UnescapeDataString(segment) is "." or "..")
+            {
+                return routeKey;
+            }
+        }
+
+        return Uri.UnescapeDataString(escaped);
+    }
+
+    // No wait is "do not wait". A bare 0 needs no unit, as for CONFIG_POLL_INTERVAL (any other
+    // number does: "10" could mean seconds or milliseconds).
+    private static bool TryReadWait(string? wait, out TimeSpan waitFor)
+    {
+        waitFor = TimeSpan.Zero;
+        if (wait is null || wait.Trim() == "0")
+        {
+            return true;
+        }
+
+        return DurationParser.TryParse(wait, out waitFor) && waitFor >= TimeSpan.Zero;
     }
 
     // Waits until the snapshot is replaced, the wait ends, the client leaves or the agent stops (then answers at once).

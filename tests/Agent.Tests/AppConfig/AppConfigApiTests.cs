@@ -102,6 +102,21 @@ public sealed class AppConfigApiTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData("0")]
+    [InlineData("0s")]
+    [InlineData("0ms")]
+    public async Task Config_LongPollWithAZeroWait_AnswersAtOnce(string wait)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"v1/config?wait={wait}");
+        request.Headers.IfNoneMatch.Add(new EntityTagHeaderValue("\"1\""));
+
+        // No fake time passes: an answer means the agent did not wait.
+        using var response = await Client.SendAsync(request).WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(HttpStatusCode.NotModified, response.StatusCode);
+    }
+
+    [Theory]
     [InlineData("abc")]
     [InlineData("-5s")]
     [InlineData("10")]
@@ -124,6 +139,31 @@ public sealed class AppConfigApiTests : IAsyncLifetime
         Assert.Equal("jdbc:x", await response.Content.ReadAsStringAsync());
         Assert.Equal("a", await Client.GetStringAsync("v1/config/list[0]"));
         Assert.Equal("", await Client.GetStringAsync("v1/config/empty"));
+    }
+
+    [Theory]
+    [InlineData("a%2Fb", 200, "slash")]       // encodeURIComponent("a/b")
+    [InlineData("a%2fb", 200, "slash")]
+    [InlineData("a/b", 200, "slash")]
+    [InlineData("x%252Fy", 200, "literal")]   // encodeURIComponent("x%2Fy"): decoded once, not twice
+    [InlineData("x%2Fy", 404, null)]          // that is the key "x/y"
+    [InlineData("c%20d", 200, "space")]
+    [InlineData("%C3%BC", 200, "umlaut")]
+    [InlineData("x/../a/b", 200, "slash")]    // Kestrel removes dot segments: the route's key stands
+    public async Task ConfigKey_EscapedInThePath_IsDecodedExactlyOnce(string target, int status, string? value)
+    {
+        using var support = new ConfigTestSupport();
+        var file = support.WriteFile("keys.json", """{"a/b": "slash", "x%2Fy": "literal", "c d": "space", "ü": "umlaut"}""");
+        await using var agent = await support.StartAgentAsync(support.Environment(null, ("CONFIG_FILE", file)));
+
+        // Raw bytes: HttpClient would normalise some escapes before sending.
+        var answer = await RawHttp.SendAsync(agent.BaseUri.Port, $"GET /v1/config/{target} HTTP/1.1\r\nHost: 127.0.0.1");
+
+        Assert.Equal(status, answer.Status);
+        if (value is not null)
+        {
+            Assert.Equal(value, System.Text.Encoding.UTF8.GetString(System.Text.Encoding.Latin1.GetBytes(answer.Body)));
+        }
     }
 
     [Fact]
