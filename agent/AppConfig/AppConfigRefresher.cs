@@ -34,7 +34,8 @@ internal sealed partial class AppConfigRefresher : BackgroundService
     private Dictionary<string, string>? _serverValues;
     private ConfigFetchResult? _lastGood;
     private (long Version, string ServerHash, string? ServerVersion)? _saved;
-    private string? _failure;
+    private string? _failure; // the Config Server's last error, null once it answers again
+    private string? _fileFailure; // CONFIG_FILE's last error, null once it is read again
     private LastKnownGoodCopy? _servedCopy;
     private string _since = "";
 
@@ -279,12 +280,34 @@ internal sealed partial class AppConfigRefresher : BackgroundService
     }
 
     /// <summary>Re-reads the file, if any; false when it could not be read (its previous values stay).</summary>
+    /// <remarks>As for the server: the first failure is a warning, repeats are debug lines (a broken file
+    /// would otherwise warn every poll), the recovery is information, and /v1/health shows the last error.</remarks>
     private bool RefreshFile()
     {
-        if (_options.File is not null && !TryReadFile(out var error))
+        if (_options.File is not { } file)
         {
-            LogFileFailed(_logger, _options.File, error);
+            return true;
+        }
+
+        if (!TryReadFile(out var error))
+        {
+            if (_fileFailure is null)
+            {
+                LogFileFailed(_logger, file, error);
+            }
+            else
+            {
+                LogFileStillFailing(_logger, file, error);
+            }
+
+            _fileFailure = error;
             return false;
+        }
+
+        if (_fileFailure is not null)
+        {
+            LogFileRecovered(_logger, file, _fileValues.Count);
+            _fileFailure = null;
         }
 
         return true;
@@ -365,12 +388,12 @@ internal sealed partial class AppConfigRefresher : BackgroundService
     {
         var snapshot = _store.Current;
         var keys = $"{snapshot.Values.Count} keys, version {snapshot.Version}";
-        var failure = _failure is null ? "" : $"; last refresh failed: {_failure}";
+        var failure = LastFailures(_failure, _fileFailure);
         ReadinessResult status;
         if (_client is null)
         {
             status = _options.File is { } file
-                ? new ReadinessResult(true, $"file: {file} ({keys})")
+                ? new ReadinessResult(true, $"file: {file} ({keys}){failure}")
                 : new ReadinessResult(true, "none: no CONFIG_FILE and no CONFIG_SERVER_URLS");
         }
         else if (_lastGood is { Environment: { } environment } good)
@@ -382,7 +405,7 @@ internal sealed partial class AppConfigRefresher : BackgroundService
         {
             status = new ReadinessResult(true,
                 $"last-known-good: copy saved {_servedCopy?.SavedAt.ToString("u", CultureInfo.InvariantCulture)} from {_servedCopy?.Server} ({keys}), " +
-                $"served since {_since} because the Config Server gave no config: {_failure}");
+                $"served since {_since} because the Config Server gave no config: {_failure}{LastFailures(null, _fileFailure)}");
         }
         else
         {
@@ -392,6 +415,13 @@ internal sealed partial class AppConfigRefresher : BackgroundService
 
         _store.Status = status;
     }
+
+    private static string LastFailures(string? server, string? file) => (server, file) switch
+    {
+        (null, null) => "",
+        (not null, not null) => $"; last refresh failed: {server}; {file}",
+        _ => $"; last refresh failed: {server ?? file}",
+    };
 
     private static string Describe(string? label, string? version) =>
         (label is null ? "" : $" label {label}") + (version is null ? "" : $" version {version}");
@@ -431,6 +461,12 @@ internal sealed partial class AppConfigRefresher : BackgroundService
 
     [LoggerMessage(EventId = 410, Level = LogLevel.Warning, Message = "Config file {Path} not re-read, keeping its previous values: {Error}")]
     private static partial void LogFileFailed(ILogger logger, string path, string error);
+
+    [LoggerMessage(EventId = 416, Level = LogLevel.Debug, Message = "Config file {Path} still not re-read, keeping its previous values: {Error}")]
+    private static partial void LogFileStillFailing(ILogger logger, string path, string error);
+
+    [LoggerMessage(EventId = 417, Level = LogLevel.Information, Message = "Config file {Path} read again: {Count} keys")]
+    private static partial void LogFileRecovered(ILogger logger, string path, int count);
 
     [LoggerMessage(EventId = 411, Level = LogLevel.Warning, Message = "Config load attempt {Attempt}/{Attempts} failed ({Error}); retrying in {Delay}")]
     private static partial void LogRetrying(ILogger logger, int attempt, int attempts, string error, string delay);

@@ -176,6 +176,63 @@ public sealed class AppConfigRefreshTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Refresh_ABrokenFile_WarnsOnceThenDebug_ShowsTheErrorInHealth_AndLogsTheRecovery()
+    {
+        var file = _support.WriteFile("app.yaml", "a: 1\n");
+        await using var agent = await _support.StartAgentAsync(_support.Environment(null, ("CONFIG_FILE", file), ("CONFIG_POLL_INTERVAL", "0")));
+        var refresher = agent.Get<AppConfigRefresher>();
+
+        File.WriteAllText(file, "a: [\n");
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Null(await refresher.RefreshOnceAsync(default));
+        }
+
+        Assert.Single(FileLines("Warning"));
+        Assert.Equal(2, FileLines("Debug").Count);
+        Assert.Equal("1", (await ConfigTestSupport.GetConfigAsync(agent.Client)).Values["a"]);
+        var detail = (await ConfigTestSupport.ConfigHealthAsync(agent.Client)).GetProperty("detail").GetString();
+        Assert.StartsWith("file: ", detail, StringComparison.Ordinal);
+        Assert.Contains($"last refresh failed: '{file}': ", detail, StringComparison.Ordinal);
+
+        File.WriteAllText(file, "a: 2\n");
+        Assert.NotNull(await refresher.RefreshOnceAsync(default));
+        Assert.True(_support.Logs.Contains($"Information Sidecar.AppConfig.AppConfigRefresher [417] Config file {file} read again: 1 keys"), _support.Logs.Text);
+        Assert.DoesNotContain("last refresh failed", (await ConfigTestSupport.ConfigHealthAsync(agent.Client)).GetProperty("detail").GetString(), StringComparison.Ordinal);
+
+        // A new failure after the recovery is a first failure again.
+        File.WriteAllText(file, "a: [\n");
+        await refresher.RefreshOnceAsync(default);
+        Assert.Equal(2, FileLines("Warning").Count);
+
+        List<string> FileLines(string level) => _support.Logs.Entries
+            .Where(e => e.StartsWith(level + " ", StringComparison.Ordinal) && e.Contains($"Config file {file}", StringComparison.Ordinal) && e.Contains("not re-read", StringComparison.Ordinal))
+            .ToList();
+    }
+
+    [Fact]
+    public async Task Refresh_AServerFailingSeveralTimes_WarnsOnceThenDebug_AndLogsTheRecovery()
+    {
+        await using var agent = await _support.StartAgentAsync(_support.Environment(_server, ("CONFIG_POLL_INTERVAL", "0")));
+        var refresher = agent.Get<AppConfigRefresher>();
+
+        _server.FailWithStatus = 500;
+        for (var i = 0; i < 3; i++)
+        {
+            await refresher.RefreshOnceAsync(default);
+        }
+
+        Assert.Single(_support.Logs.Entries, e => e.StartsWith("Warning Sidecar.AppConfig.AppConfigRefresher [407]", StringComparison.Ordinal));
+        Assert.Equal(2, _support.Logs.Entries.Count(e => e.StartsWith("Debug Sidecar.AppConfig.AppConfigRefresher [408]", StringComparison.Ordinal)));
+        Assert.Contains("last refresh failed", (await ConfigTestSupport.ConfigHealthAsync(agent.Client)).GetProperty("detail").GetString(), StringComparison.Ordinal);
+
+        _server.FailWithStatus = null;
+        await refresher.RefreshOnceAsync(default);
+        Assert.Single(_support.Logs.Entries, e => e.StartsWith("Information Sidecar.AppConfig.AppConfigRefresher [409]", StringComparison.Ordinal));
+        Assert.DoesNotContain("last refresh failed", (await ConfigTestSupport.ConfigHealthAsync(agent.Client)).GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Start_WithoutFailFast_AsksOnceAndStartsOnTheFileAlone_ThenPollingRecovers()
     {
         var file = _support.WriteFile("app.json", """{"greeting":"from-file"}""");
