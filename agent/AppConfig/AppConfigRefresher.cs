@@ -187,6 +187,12 @@ internal sealed partial class AppConfigRefresher : BackgroundService
         {
             _store.Initialize(_fileValues, 1);
             _since = Now();
+            if (_options.File is not null)
+            {
+                // The first load is a refresh too: a dashboard of refreshes then shows every start.
+                _metrics?.Refreshed(ConfigRefreshOutcome.Changed);
+            }
+
             UpdateStatus();
             return;
         }
@@ -194,6 +200,9 @@ internal sealed partial class AppConfigRefresher : BackgroundService
         var saved = _lastKnownGood.TryRead(_options.AppName!, _options.Profiles, _options.Labels);
         var fetched = await FetchWithRetryAsync(cancellationToken).ConfigureAwait(false);
         _since = Now();
+
+        // The first load counts once, whatever the retries: changed when a config went live, failed when no server gave one.
+        _metrics?.Refreshed(fetched.Succeeded ? ConfigRefreshOutcome.Changed : ConfigRefreshOutcome.Failed);
         if (fetched.Succeeded)
         {
             _serverValues = fetched.Environment!.Merge();
