@@ -11,6 +11,7 @@ public sealed class AppConfigApiTests : IAsyncLifetime
 {
     private readonly ConfigTestSupport _support = new();
     private AgentHarness _agent = null!;
+    private string _etag = null!;
 
     private HttpClient Client => _agent.Client;
 
@@ -20,6 +21,7 @@ public sealed class AppConfigApiTests : IAsyncLifetime
             {"db": {"url": "jdbc:x", "pool": 10}, "dbx": "other", "feature": {"on": true}, "empty": null, "list": ["a"]}
             """);
         _agent = await _support.StartAgentAsync(_support.Environment(null, ("CONFIG_FILE", file)));
+        _etag = (await ConfigTestSupport.GetConfigAsync(Client)).ETag;
     }
 
     public async Task DisposeAsync()
@@ -43,7 +45,7 @@ public sealed class AppConfigApiTests : IAsyncLifetime
         using var response = await Client.GetAsync("v1/config");
 
         Assert.Equal("application/json; charset=utf-8", response.Content.Headers.ContentType!.ToString());
-        Assert.Equal("\"1\"", response.Headers.ETag!.ToString());
+        Assert.Equal(1, ConfigTestSupport.VersionOf(response.Headers.ETag!.ToString()));
         Assert.Equal("""{"db.pool":"10","db.url":"jdbc:x","dbx":"other","empty":"","feature.on":"true","list[0]":"a"}""", await response.Content.ReadAsStringAsync());
     }
 
@@ -55,19 +57,33 @@ public sealed class AppConfigApiTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData("\"1\"")]
-    [InlineData("W/\"1\"")]
-    [InlineData("\"7\", \"1\"")]
+    [InlineData("{etag}")]
+    [InlineData("W/{etag}")]
+    [InlineData("\"7-0000000000000000\", {etag}")]
     [InlineData("*")]
     public async Task Config_IfNoneMatchTheCurrentVersion_Answers304AtOnce(string ifNoneMatch)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "v1/config");
-        request.Headers.TryAddWithoutValidation("If-None-Match", ifNoneMatch);
+        request.Headers.TryAddWithoutValidation("If-None-Match", ifNoneMatch.Replace("{etag}", _etag, StringComparison.Ordinal));
 
         using var response = await Client.SendAsync(request);
 
         Assert.Equal(HttpStatusCode.NotModified, response.StatusCode);
-        Assert.Equal("\"1\"", response.Headers.ETag!.ToString());
+        Assert.Equal(_etag, response.Headers.ETag!.ToString());
+    }
+
+    [Theory]
+    [InlineData("\"1\"")]                   // the version alone, as agents before the content hash sent it
+    [InlineData("\"1-0000000000000000\"")]  // the same version with other content (an earlier run's)
+    public async Task Config_IfNoneMatchTheSameVersionOfOtherContent_AnswersTheConfig(string ifNoneMatch)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "v1/config?wait=5m");
+        request.Headers.TryAddWithoutValidation("If-None-Match", ifNoneMatch);
+
+        using var response = await Client.SendAsync(request).WaitAsync(TimeSpan.FromSeconds(5));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(_etag, response.Headers.ETag!.ToString());
     }
 
     [Fact]
@@ -87,7 +103,7 @@ public sealed class AppConfigApiTests : IAsyncLifetime
     public async Task Config_LongPollWithoutAChange_Answers304WhenTheWaitEnds(string wait, int seconds)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, $"v1/config?wait={wait}");
-        request.Headers.IfNoneMatch.Add(new EntityTagHeaderValue("\"1\""));
+        request.Headers.IfNoneMatch.Add(EntityTagHeaderValue.Parse(_etag));
         var longPoll = Client.SendAsync(request);
         await Task.Delay(300);
 
@@ -98,7 +114,7 @@ public sealed class AppConfigApiTests : IAsyncLifetime
 
         using var response = await longPoll.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(HttpStatusCode.NotModified, response.StatusCode);
-        Assert.Equal("\"1\"", response.Headers.ETag!.ToString());
+        Assert.Equal(_etag, response.Headers.ETag!.ToString());
     }
 
     [Theory]
@@ -108,7 +124,7 @@ public sealed class AppConfigApiTests : IAsyncLifetime
     public async Task Config_LongPollWithAZeroWait_AnswersAtOnce(string wait)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, $"v1/config?wait={wait}");
-        request.Headers.IfNoneMatch.Add(new EntityTagHeaderValue("\"1\""));
+        request.Headers.IfNoneMatch.Add(EntityTagHeaderValue.Parse(_etag));
 
         // No fake time passes: an answer means the agent did not wait.
         using var response = await Client.SendAsync(request).WaitAsync(TimeSpan.FromSeconds(10));

@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Http.Headers;
 using Microsoft.Extensions.Logging.Abstractions;
 using Sidecar.AppConfig;
 using Sidecar.Tests.Fakes;
@@ -68,7 +70,57 @@ public sealed class LastKnownGoodTests : IAsyncLifetime
         var (values, etag) = await RunOnceWithTheServerUpAsync();
 
         Assert.Equal("jdbc:new", values["db.url"]);
-        Assert.Equal("\"2\"", etag);
+        Assert.Equal(2, ConfigTestSupport.VersionOf(etag));
+    }
+
+    [Fact]
+    public async Task Restart_WithoutAUsableCopy_AnEarlierRunsETagNeverMatchesOtherContent()
+    {
+        var earlier = (await RunOnceWithTheServerUpAsync()).ETag;
+        File.Delete(_support.LastKnownGoodPath); // a new volume, a damaged copy, another data dir
+        _server.SetProperty("orders", "db.url", "jdbc:moved");
+
+        await using var agent = await _support.StartAgentAsync(_support.Environment(_server));
+
+        var etag = (await ConfigTestSupport.GetConfigAsync(agent.Client)).ETag;
+        Assert.Equal(1, ConfigTestSupport.VersionOf(earlier));
+        Assert.Equal(1, ConfigTestSupport.VersionOf(etag)); // no copy to go on from: the version starts again
+        Assert.NotEqual(earlier, etag);
+        using var response = await LongPollAsync(agent.Client, earlier);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("jdbc:moved", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Restart_WithAFileOnly_SameContentKeepsItsETag_OtherContentNeverMatches()
+    {
+        var file = _support.WriteFile("app.properties", "greeting=hello\n");
+        string earlier;
+        await using (var first = await _support.StartAgentAsync(_support.Environment(null, ("CONFIG_FILE", file))))
+        {
+            earlier = (await ConfigTestSupport.GetConfigAsync(first.Client)).ETag;
+        }
+
+        await using (var same = await _support.StartAgentAsync(_support.Environment(null, ("CONFIG_FILE", file))))
+        {
+            Assert.Equal(earlier, (await ConfigTestSupport.GetConfigAsync(same.Client)).ETag);
+        }
+
+        File.WriteAllText(file, "greeting=bonjour\n");
+        await using var agent = await _support.StartAgentAsync(_support.Environment(null, ("CONFIG_FILE", file)));
+
+        using var response = await LongPollAsync(agent.Client, earlier);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(1, ConfigTestSupport.VersionOf(response.Headers.ETag!.ToString()));
+        Assert.Contains("bonjour", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    // An app that kept its ETag across the agent's restart long-polls with it.
+    private static async Task<HttpResponseMessage> LongPollAsync(HttpClient client, string etag)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "v1/config?wait=5m");
+        request.Headers.IfNoneMatch.Add(EntityTagHeaderValue.Parse(etag));
+        return await client.SendAsync(request).WaitAsync(TimeSpan.FromSeconds(10));
     }
 
     [Theory]
