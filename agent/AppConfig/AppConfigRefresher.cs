@@ -34,6 +34,8 @@ internal sealed partial class AppConfigRefresher : BackgroundService
     private Dictionary<string, string>? _serverValues;
     private ConfigFetchResult? _lastGood;
     private (long Version, string ServerHash, string? ServerVersion)? _saved;
+    private int _savedKeys; // keys in the copy on disk (0 when there is none)
+    private bool _emptyAnswer; // the server's last good answer had no keys (warned once per streak)
     private string? _failure; // the Config Server's last error, null once it answers again
     private string? _fileFailure; // CONFIG_FILE's last error, null once it is read again
     private LastKnownGoodCopy? _servedCopy;
@@ -118,6 +120,7 @@ internal sealed partial class AppConfigRefresher : BackgroundService
 
             if (fetched is { Succeeded: true })
             {
+                NoteEmptyAnswer(fetched);
                 Save(fetched);
                 _since = Now();
             }
@@ -213,8 +216,10 @@ internal sealed partial class AppConfigRefresher : BackgroundService
             if (saved is not null)
             {
                 _saved = (saved.ConfigVersion, AppConfigSnapshot.Hash(saved.Values), saved.ServerVersion);
+                _savedKeys = saved.Values.Count;
             }
 
+            NoteEmptyAnswer(fetched);
             Save(fetched);
         }
         else if (saved is not null)
@@ -224,6 +229,7 @@ internal sealed partial class AppConfigRefresher : BackgroundService
             _failure = fetched.Error;
             var snapshot = _store.Initialize(Effective(), ContinueVersion(saved));
             _saved = (saved.ConfigVersion, AppConfigSnapshot.Hash(saved.Values), saved.ServerVersion);
+            _savedKeys = saved.Values.Count;
             LogServingLastKnownGood(_logger, fetched.Error!, _lastKnownGood.FilePath, saved.SavedAt.ToString("u", CultureInfo.InvariantCulture), saved.Server ?? "?", snapshot.Values.Count, snapshot.Version);
         }
         else if (_options.FailFast)
@@ -373,6 +379,13 @@ internal sealed partial class AppConfigRefresher : BackgroundService
             return;
         }
 
+        if (_serverValues!.Count == 0 && _savedKeys > 0)
+        {
+            // Served, but not saved over a copy that has keys (NoteEmptyAnswer said so): an empty answer
+            // is most likely a misspelt name, and the copy is what a start with the server down serves.
+            return;
+        }
+
         var copy = new LastKnownGoodCopy
         {
             Application = _options.AppName!,
@@ -390,7 +403,23 @@ internal sealed partial class AppConfigRefresher : BackgroundService
         if (_lastKnownGood.TrySave(copy))
         {
             _saved = key;
+            _savedKeys = copy.Values.Count;
         }
+    }
+
+    // protocols/config-server.md: an unknown application answers 200 with no property sources. By the
+    // protocol that is a good load, and it is served; but it is most likely a misspelt APP_NAME,
+    // profile or label, so say so (once per streak), naming what was asked for.
+    private void NoteEmptyAnswer(ConfigFetchResult fetched)
+    {
+        var empty = _serverValues!.Count == 0;
+        if (empty && !_emptyAnswer)
+        {
+            LogEmptyAnswer(_logger, fetched.Server!, Identity(fetched.Environment!.Label ?? fetched.Label), fetched.Environment.Sources.Count,
+                _savedKeys > 0 ? $"the last-known-good copy keeps its {_savedKeys} keys" : "there is no last-known-good copy with keys to keep");
+        }
+
+        _emptyAnswer = empty;
     }
 
     private void UpdateStatus()
@@ -476,6 +505,9 @@ internal sealed partial class AppConfigRefresher : BackgroundService
 
     [LoggerMessage(EventId = 417, Level = LogLevel.Information, Message = "Config file {Path} read again: {Count} keys")]
     private static partial void LogFileRecovered(ILogger logger, string path, int count);
+
+    [LoggerMessage(EventId = 418, Level = LogLevel.Warning, Message = "Config server {Server} has no keys for {Identity} ({Sources} property sources): is APP_NAME, CONFIG_PROFILE or CONFIG_LABEL misspelt? Serving the empty answer; {Copy}")]
+    private static partial void LogEmptyAnswer(ILogger logger, string server, string identity, int sources, string copy);
 
     [LoggerMessage(EventId = 411, Level = LogLevel.Warning, Message = "Config load attempt {Attempt}/{Attempts} failed ({Error}); retrying in {Delay}")]
     private static partial void LogRetrying(ILogger logger, int attempt, int attempts, string error, string delay);

@@ -115,6 +115,50 @@ public sealed class LastKnownGoodTests : IAsyncLifetime
         Assert.Contains("bonjour", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task AnEmptyAnswer_IsServed_ButNeverSavedOverACopyWithKeys_AndWarnsOnceNamingTheApp()
+    {
+        await RunOnceWithTheServerUpAsync(("CONFIG_POLL_INTERVAL", "0"));
+        _server.Remove("orders");
+        _server.Remove("application"); // what a misspelt APP_NAME gets: 200, no property sources
+
+        // At start and on refresh alike: served, warned once, the copy untouched.
+        await using (var agent = await _support.StartAgentAsync(_support.Environment(_server, ("CONFIG_POLL_INTERVAL", "0"))))
+        {
+            Assert.Empty((await ConfigTestSupport.GetConfigAsync(agent.Client)).Values);
+            await agent.Get<AppConfigRefresher>().RefreshOnceAsync(default);
+            await agent.Get<AppConfigRefresher>().RefreshOnceAsync(default);
+        }
+
+        var warning = Assert.Single(_support.Logs.Entries, e => e.Contains("[418]", StringComparison.Ordinal));
+        Assert.StartsWith("Warning", warning, StringComparison.Ordinal);
+        Assert.Contains("has no keys for orders/default", warning, StringComparison.Ordinal);
+        Assert.Contains("the last-known-good copy keeps its 3 keys", warning, StringComparison.Ordinal);
+        var copy = new LastKnownGoodStore(_support.DataDir, NullLogger<LastKnownGoodStore>.Instance).TryRead("orders", ["default"], []);
+        Assert.Equal("jdbc:orders", copy!.Values["db.url"]);
+
+        // A start with the server down then still serves the real config.
+        await _server.StopAsync();
+        await using var restarted = await _support.StartAgentAsync(_support.Environment(_server));
+        Assert.Equal("jdbc:orders", (await ConfigTestSupport.GetConfigAsync(restarted.Client)).Values["db.url"]);
+    }
+
+    [Fact]
+    public async Task AnEmptyAnswer_WithoutACopy_IsSaved_AndAnAnswerWithKeysReplacesIt()
+    {
+        _server.Remove("orders");
+        _server.Remove("application");
+        await using var agent = await _support.StartAgentAsync(_support.Environment(_server, ("CONFIG_POLL_INTERVAL", "0")));
+        Assert.Contains("there is no last-known-good copy with keys to keep", Assert.Single(_support.Logs.Entries, e => e.Contains("[418]", StringComparison.Ordinal)), StringComparison.Ordinal);
+        var store = new LastKnownGoodStore(_support.DataDir, NullLogger<LastKnownGoodStore>.Instance);
+        Assert.Empty(store.TryRead("orders", ["default"], [])!.Values);
+
+        _server.SetProperty("orders", "db.url", "jdbc:found");
+        Assert.NotNull(await agent.Get<AppConfigRefresher>().RefreshOnceAsync(default));
+
+        Assert.Equal("jdbc:found", store.TryRead("orders", ["default"], [])!.Values["db.url"]);
+    }
+
     // An app that kept its ETag across the agent's restart long-polls with it.
     private static async Task<HttpResponseMessage> LongPollAsync(HttpClient client, string etag)
     {
