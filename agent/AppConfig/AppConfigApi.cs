@@ -18,6 +18,7 @@ internal static class AppConfigApi
     public static IServiceCollection AddAppConfig(this IServiceCollection services, AppConfigOptions options, SidecarOptions sidecar)
     {
         services.TryAddSingleton(TimeProvider.System);
+        services.AddServingLifetime();
         services.TryAddSingleton<AppConfigStore>();
         if (options.UsesServer)
         {
@@ -88,7 +89,7 @@ internal static class AppConfigApi
         HttpContext context,
         AppConfigStore store,
         TimeProvider time,
-        IHostApplicationLifetime lifetime,
+        ServingLifetime serving,
         [FromQuery] string? prefix,
         [FromQuery] string? wait)
     {
@@ -104,7 +105,18 @@ internal static class AppConfigApi
         {
             if (waitFor > TimeSpan.Zero)
             {
-                snapshot = await WaitForChangeAsync(snapshot, store, waitFor < MaxWait ? waitFor : MaxWait, time, lifetime, context.RequestAborted).ConfigureAwait(false);
+                if (serving.HasEnded)
+                {
+                    await WriteShuttingDownAsync(context).ConfigureAwait(false);
+                    return;
+                }
+
+                snapshot = await WaitForChangeAsync(snapshot, store, waitFor < MaxWait ? waitFor : MaxWait, time, serving.Ending, context.RequestAborted).ConfigureAwait(false);
+                if (serving.HasEnded)
+                {
+                    // Released for the shutdown: the next poll must come on a new connection, to whoever listens then.
+                    context.Response.Headers.Connection = "close";
+                }
             }
 
             if (Matches(context.Request.Headers.IfNoneMatch, snapshot.ETag))
@@ -174,11 +186,14 @@ internal static class AppConfigApi
         return DurationParser.TryParse(wait, out waitFor) && waitFor >= TimeSpan.Zero;
     }
 
-    // Waits until the snapshot is replaced, the wait ends, the client leaves or the agent stops (then answers at once).
+    // Waits until the snapshot is replaced, the wait ends, the client leaves or the agent stops serving.
+    // Not on ApplicationStopping: that fires before the drain, and a client that polls again after each
+    // 304 would then get a 304 at once, again and again, for the whole drain (thousands of requests).
+    // Released at the end of the drain (then answered at once), long-polls never hold Kestrel's stop.
     private static async Task<AppConfigSnapshot> WaitForChangeAsync(
-        AppConfigSnapshot snapshot, AppConfigStore store, TimeSpan wait, TimeProvider time, IHostApplicationLifetime lifetime, CancellationToken aborted)
+        AppConfigSnapshot snapshot, AppConfigStore store, TimeSpan wait, TimeProvider time, CancellationToken servingEnds, CancellationToken aborted)
     {
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(aborted, lifetime.ApplicationStopping);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(aborted, servingEnds);
         try
         {
             await snapshot.Superseded.WaitAsync(wait, time, linked.Token).ConfigureAwait(false);
@@ -189,10 +204,26 @@ internal static class AppConfigApi
         }
         catch (OperationCanceledException) when (!aborted.IsCancellationRequested)
         {
-            // the agent is stopping: answer now so shutdown does not wait for long-polls
+            // the agent stops serving: answer now
         }
 
         return store.Current;
+    }
+
+    // A long-poll that comes after the release (in the moment before the listener closes) would be
+    // answered at once, and a client that polls again straight away would spin: a 503 with Retry-After
+    // sends it to its back-off instead, and Connection: close makes it reconnect.
+    private static Task WriteShuttingDownAsync(HttpContext context)
+    {
+        context.Response.OnStarting(static state =>
+        {
+            var headers = ((HttpResponse)state).Headers;
+            headers.RetryAfter = "1";
+            headers.Connection = "close";
+            return Task.CompletedTask;
+        }, context.Response);
+        return Problems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "shutting-down", "The agent is shutting down",
+            "The agent no longer holds long-polls; poll again after Retry-After.");
     }
 
     private static void SetHeaders(HttpContext context, AppConfigSnapshot snapshot)
