@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Primitives;
@@ -17,6 +18,7 @@ internal static class AppConfigApi
     public static IServiceCollection AddAppConfig(this IServiceCollection services, AppConfigOptions options, SidecarOptions sidecar)
     {
         services.TryAddSingleton(TimeProvider.System);
+        services.AddServingLifetime();
         services.TryAddSingleton<AppConfigStore>();
         if (options.UsesServer)
         {
@@ -87,15 +89,14 @@ internal static class AppConfigApi
         HttpContext context,
         AppConfigStore store,
         TimeProvider time,
-        IHostApplicationLifetime lifetime,
+        ServingLifetime serving,
         [FromQuery] string? prefix,
         [FromQuery] string? wait)
     {
-        TimeSpan waitFor = TimeSpan.Zero;
-        if (wait is not null && (!DurationParser.TryParse(wait, out waitFor) || waitFor < TimeSpan.Zero))
+        if (!TryReadWait(wait, out var waitFor))
         {
             await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, "invalid-wait", "Invalid wait",
-                $"'{wait}' is not a duration (examples: 500ms, 30s, 2m); the longest wait is {DurationParser.Format(MaxWait)}.").ConfigureAwait(false);
+                $"'{wait}' is not a duration (examples: 0, 500ms, 30s, 2m); the longest wait is {DurationParser.Format(MaxWait)}.").ConfigureAwait(false);
             return;
         }
 
@@ -104,7 +105,18 @@ internal static class AppConfigApi
         {
             if (waitFor > TimeSpan.Zero)
             {
-                snapshot = await WaitForChangeAsync(snapshot, store, waitFor < MaxWait ? waitFor : MaxWait, time, lifetime, context.RequestAborted).ConfigureAwait(false);
+                if (serving.HasEnded)
+                {
+                    await WriteShuttingDownAsync(context).ConfigureAwait(false);
+                    return;
+                }
+
+                snapshot = await WaitForChangeAsync(snapshot, store, waitFor < MaxWait ? waitFor : MaxWait, time, serving.Ending, context.RequestAborted).ConfigureAwait(false);
+                if (serving.HasEnded)
+                {
+                    // Released for the shutdown: the next poll must come on a new connection, to whoever listens then.
+                    context.Response.Headers.Connection = "close";
+                }
             }
 
             if (Matches(context.Request.Headers.IfNoneMatch, snapshot.ETag))
@@ -122,6 +134,7 @@ internal static class AppConfigApi
 
     private static IResult GetValue(HttpContext context, AppConfigStore store, string key)
     {
+        key = KeyOf(context, key);
         var snapshot = store.Current;
         if (!snapshot.Values.TryGetValue(key, out var value))
         {
@@ -133,11 +146,54 @@ internal static class AppConfigApi
         return TypedResults.Text(value, "text/plain; charset=utf-8");
     }
 
-    // Waits until the snapshot is replaced, the wait ends, the client leaves or the agent stops (then answers at once).
-    private static async Task<AppConfigSnapshot> WaitForChangeAsync(
-        AppConfigSnapshot snapshot, AppConfigStore store, TimeSpan wait, TimeProvider time, IHostApplicationLifetime lifetime, CancellationToken aborted)
+    // Kestrel decodes the path except %2F (an escaped '/' must not change the route), so "a%2Fb" and
+    // "a%252Fb" both reach the route as "a%2Fb", and neither is the key "a/b". The key is decoded from
+    // the raw target instead, every escape once, so a key escaped with encodeURIComponent finds its
+    // value whatever it holds ('/', '%', spaces). A target the route saw otherwise (dot segments that
+    // Kestrel removed, an escaped prefix) keeps the route's key.
+    private static string KeyOf(HttpContext context, string routeKey)
     {
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(aborted, lifetime.ApplicationStopping);
+        const string prefix = "/v1/config/";
+        var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
+        if (raw is null || !raw.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
+        {
+            return routeKey;
+        }
+
+        var query = raw.IndexOf('?', StringComparison.Ordinal);
+        var escaped = query < 0 ? raw[prefix.Length..] : raw[prefix.Length..query];
+        foreach (var segment in escaped.Split('/'))
+        {
+            if (Uri.UnescapeDataString(segment) is "." or "..")
+            {
+                return routeKey;
+            }
+        }
+
+        return Uri.UnescapeDataString(escaped);
+    }
+
+    // No wait is "do not wait". A bare 0 needs no unit, as for CONFIG_POLL_INTERVAL (any other
+    // number does: "10" could mean seconds or milliseconds).
+    private static bool TryReadWait(string? wait, out TimeSpan waitFor)
+    {
+        waitFor = TimeSpan.Zero;
+        if (wait is null || wait.Trim() == "0")
+        {
+            return true;
+        }
+
+        return DurationParser.TryParse(wait, out waitFor) && waitFor >= TimeSpan.Zero;
+    }
+
+    // Waits until the snapshot is replaced, the wait ends, the client leaves or the agent stops serving.
+    // Not on ApplicationStopping: that fires before the drain, and a client that polls again after each
+    // 304 would then get a 304 at once, again and again, for the whole drain (thousands of requests).
+    // Released at the end of the drain (then answered at once), long-polls never hold Kestrel's stop.
+    private static async Task<AppConfigSnapshot> WaitForChangeAsync(
+        AppConfigSnapshot snapshot, AppConfigStore store, TimeSpan wait, TimeProvider time, CancellationToken servingEnds, CancellationToken aborted)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(aborted, servingEnds);
         try
         {
             await snapshot.Superseded.WaitAsync(wait, time, linked.Token).ConfigureAwait(false);
@@ -148,10 +204,26 @@ internal static class AppConfigApi
         }
         catch (OperationCanceledException) when (!aborted.IsCancellationRequested)
         {
-            // the agent is stopping: answer now so shutdown does not wait for long-polls
+            // the agent stops serving: answer now
         }
 
         return store.Current;
+    }
+
+    // A long-poll that comes after the release (in the moment before the listener closes) would be
+    // answered at once, and a client that polls again straight away would spin: a 503 with Retry-After
+    // sends it to its back-off instead, and Connection: close makes it reconnect.
+    private static Task WriteShuttingDownAsync(HttpContext context)
+    {
+        context.Response.OnStarting(static state =>
+        {
+            var headers = ((HttpResponse)state).Headers;
+            headers.RetryAfter = "1";
+            headers.Connection = "close";
+            return Task.CompletedTask;
+        }, context.Response);
+        return Problems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "shutting-down", "The agent is shutting down",
+            "The agent no longer holds long-polls; poll again after Retry-After.");
     }
 
     private static void SetHeaders(HttpContext context, AppConfigSnapshot snapshot)

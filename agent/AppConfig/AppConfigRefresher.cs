@@ -34,7 +34,10 @@ internal sealed partial class AppConfigRefresher : BackgroundService
     private Dictionary<string, string>? _serverValues;
     private ConfigFetchResult? _lastGood;
     private (long Version, string ServerHash, string? ServerVersion)? _saved;
-    private string? _failure;
+    private int _savedKeys; // keys in the copy on disk (0 when there is none)
+    private bool _emptyAnswer; // the server's last good answer had no keys (warned once per streak)
+    private string? _failure; // the Config Server's last error, null once it answers again
+    private string? _fileFailure; // CONFIG_FILE's last error, null once it is read again
     private LastKnownGoodCopy? _servedCopy;
     private string _since = "";
 
@@ -117,6 +120,7 @@ internal sealed partial class AppConfigRefresher : BackgroundService
 
             if (fetched is { Succeeded: true })
             {
+                NoteEmptyAnswer(fetched);
                 Save(fetched);
                 _since = Now();
             }
@@ -186,6 +190,12 @@ internal sealed partial class AppConfigRefresher : BackgroundService
         {
             _store.Initialize(_fileValues, 1);
             _since = Now();
+            if (_options.File is not null)
+            {
+                // The first load is a refresh too: a dashboard of refreshes then shows every start.
+                _metrics?.Refreshed(ConfigRefreshOutcome.Changed);
+            }
+
             UpdateStatus();
             return;
         }
@@ -193,6 +203,9 @@ internal sealed partial class AppConfigRefresher : BackgroundService
         var saved = _lastKnownGood.TryRead(_options.AppName!, _options.Profiles, _options.Labels);
         var fetched = await FetchWithRetryAsync(cancellationToken).ConfigureAwait(false);
         _since = Now();
+
+        // The first load counts once, whatever the retries: changed when a config went live, failed when no server gave one.
+        _metrics?.Refreshed(fetched.Succeeded ? ConfigRefreshOutcome.Changed : ConfigRefreshOutcome.Failed);
         if (fetched.Succeeded)
         {
             _serverValues = fetched.Environment!.Merge();
@@ -203,8 +216,10 @@ internal sealed partial class AppConfigRefresher : BackgroundService
             if (saved is not null)
             {
                 _saved = (saved.ConfigVersion, AppConfigSnapshot.Hash(saved.Values), saved.ServerVersion);
+                _savedKeys = saved.Values.Count;
             }
 
+            NoteEmptyAnswer(fetched);
             Save(fetched);
         }
         else if (saved is not null)
@@ -214,6 +229,7 @@ internal sealed partial class AppConfigRefresher : BackgroundService
             _failure = fetched.Error;
             var snapshot = _store.Initialize(Effective(), ContinueVersion(saved));
             _saved = (saved.ConfigVersion, AppConfigSnapshot.Hash(saved.Values), saved.ServerVersion);
+            _savedKeys = saved.Values.Count;
             LogServingLastKnownGood(_logger, fetched.Error!, _lastKnownGood.FilePath, saved.SavedAt.ToString("u", CultureInfo.InvariantCulture), saved.Server ?? "?", snapshot.Values.Count, snapshot.Version);
         }
         else if (_options.FailFast)
@@ -279,12 +295,34 @@ internal sealed partial class AppConfigRefresher : BackgroundService
     }
 
     /// <summary>Re-reads the file, if any; false when it could not be read (its previous values stay).</summary>
+    /// <remarks>As for the server: the first failure is a warning, repeats are debug lines (a broken file
+    /// would otherwise warn every poll), the recovery is information, and /v1/health shows the last error.</remarks>
     private bool RefreshFile()
     {
-        if (_options.File is not null && !TryReadFile(out var error))
+        if (_options.File is not { } file)
         {
-            LogFileFailed(_logger, _options.File, error);
+            return true;
+        }
+
+        if (!TryReadFile(out var error))
+        {
+            if (_fileFailure is null)
+            {
+                LogFileFailed(_logger, file, error);
+            }
+            else
+            {
+                LogFileStillFailing(_logger, file, error);
+            }
+
+            _fileFailure = error;
             return false;
+        }
+
+        if (_fileFailure is not null)
+        {
+            LogFileRecovered(_logger, file, _fileValues.Count);
+            _fileFailure = null;
         }
 
         return true;
@@ -341,6 +379,13 @@ internal sealed partial class AppConfigRefresher : BackgroundService
             return;
         }
 
+        if (_serverValues!.Count == 0 && _savedKeys > 0)
+        {
+            // Served, but not saved over a copy that has keys (NoteEmptyAnswer said so): an empty answer
+            // is most likely a misspelt name, and the copy is what a start with the server down serves.
+            return;
+        }
+
         var copy = new LastKnownGoodCopy
         {
             Application = _options.AppName!,
@@ -358,19 +403,35 @@ internal sealed partial class AppConfigRefresher : BackgroundService
         if (_lastKnownGood.TrySave(copy))
         {
             _saved = key;
+            _savedKeys = copy.Values.Count;
         }
+    }
+
+    // protocols/config-server.md: an unknown application answers 200 with no property sources. By the
+    // protocol that is a good load, and it is served; but it is most likely a misspelt APP_NAME,
+    // profile or label, so say so (once per streak), naming what was asked for.
+    private void NoteEmptyAnswer(ConfigFetchResult fetched)
+    {
+        var empty = _serverValues!.Count == 0;
+        if (empty && !_emptyAnswer)
+        {
+            LogEmptyAnswer(_logger, fetched.Server!, Identity(fetched.Environment!.Label ?? fetched.Label), fetched.Environment.Sources.Count,
+                _savedKeys > 0 ? $"the last-known-good copy keeps its {_savedKeys} keys" : "there is no last-known-good copy with keys to keep");
+        }
+
+        _emptyAnswer = empty;
     }
 
     private void UpdateStatus()
     {
         var snapshot = _store.Current;
         var keys = $"{snapshot.Values.Count} keys, version {snapshot.Version}";
-        var failure = _failure is null ? "" : $"; last refresh failed: {_failure}";
+        var failure = LastFailures(_failure, _fileFailure);
         ReadinessResult status;
         if (_client is null)
         {
             status = _options.File is { } file
-                ? new ReadinessResult(true, $"file: {file} ({keys})")
+                ? new ReadinessResult(true, $"file: {file} ({keys}){failure}")
                 : new ReadinessResult(true, "none: no CONFIG_FILE and no CONFIG_SERVER_URLS");
         }
         else if (_lastGood is { Environment: { } environment } good)
@@ -382,7 +443,7 @@ internal sealed partial class AppConfigRefresher : BackgroundService
         {
             status = new ReadinessResult(true,
                 $"last-known-good: copy saved {_servedCopy?.SavedAt.ToString("u", CultureInfo.InvariantCulture)} from {_servedCopy?.Server} ({keys}), " +
-                $"served since {_since} because the Config Server gave no config: {_failure}");
+                $"served since {_since} because the Config Server gave no config: {_failure}{LastFailures(null, _fileFailure)}");
         }
         else
         {
@@ -392,6 +453,13 @@ internal sealed partial class AppConfigRefresher : BackgroundService
 
         _store.Status = status;
     }
+
+    private static string LastFailures(string? server, string? file) => (server, file) switch
+    {
+        (null, null) => "",
+        (not null, not null) => $"; last refresh failed: {server}; {file}",
+        _ => $"; last refresh failed: {server ?? file}",
+    };
 
     private static string Describe(string? label, string? version) =>
         (label is null ? "" : $" label {label}") + (version is null ? "" : $" version {version}");
@@ -431,6 +499,15 @@ internal sealed partial class AppConfigRefresher : BackgroundService
 
     [LoggerMessage(EventId = 410, Level = LogLevel.Warning, Message = "Config file {Path} not re-read, keeping its previous values: {Error}")]
     private static partial void LogFileFailed(ILogger logger, string path, string error);
+
+    [LoggerMessage(EventId = 416, Level = LogLevel.Debug, Message = "Config file {Path} still not re-read, keeping its previous values: {Error}")]
+    private static partial void LogFileStillFailing(ILogger logger, string path, string error);
+
+    [LoggerMessage(EventId = 417, Level = LogLevel.Information, Message = "Config file {Path} read again: {Count} keys")]
+    private static partial void LogFileRecovered(ILogger logger, string path, int count);
+
+    [LoggerMessage(EventId = 418, Level = LogLevel.Warning, Message = "Config server {Server} has no keys for {Identity} ({Sources} property sources): is APP_NAME, CONFIG_PROFILE or CONFIG_LABEL misspelt? Serving the empty answer; {Copy}")]
+    private static partial void LogEmptyAnswer(ILogger logger, string server, string identity, int sources, string copy);
 
     [LoggerMessage(EventId = 411, Level = LogLevel.Warning, Message = "Config load attempt {Attempt}/{Attempts} failed ({Error}); retrying in {Delay}")]
     private static partial void LogRetrying(ILogger logger, int attempt, int attempts, string error, string delay);

@@ -19,20 +19,27 @@ internal sealed class AppConfigSnapshot
     public AppConfigSnapshot(long version, IReadOnlyDictionary<string, string> values)
     {
         Version = version;
-        ETag = "\"" + version.ToString(CultureInfo.InvariantCulture) + "\"";
         Values = values.ToFrozenDictionary(StringComparer.Ordinal);
         var keys = new string[Values.Count];
         Values.Keys.CopyTo(keys, 0);
         Array.Sort(keys, StringComparer.Ordinal);
         Keys = keys;
         ContentHash = Hash(keys, Values);
+        ETag = "\"" + version.ToString(CultureInfo.InvariantCulture) + "-" + ContentHash[..ETagHashLength] + "\"";
         Json = WriteJson(keys, Values, "");
     }
 
     /// <summary>The agent's config version: starts at 1 and grows by one on every real change.</summary>
     public long Version { get; }
 
-    /// <summary><see cref="Version"/> as a quoted entity tag.</summary>
+    /// <summary>
+    /// The quoted entity tag: <see cref="Version"/>, a dash, then the first 16 hex digits of
+    /// <see cref="ContentHash"/> (<c>"4-9f86d081884c7d65"</c>). The version alone would not do: it
+    /// starts at 1 again whenever the agent starts without a usable last-known-good copy (always with
+    /// a file only), so an ETag an app kept from an earlier run could name other content and earn a
+    /// wrong 304. With the hash, a match means the same content; the same content under the same
+    /// version keeps its ETag across restarts.
+    /// </summary>
     public string ETag { get; }
 
     public FrozenDictionary<string, string> Values { get; }
@@ -54,6 +61,9 @@ internal sealed class AppConfigSnapshot
     /// <summary>The keys starting with <paramref name="prefix"/>, as a flat JSON object.</summary>
     public ReadOnlyMemory<byte> JsonWithPrefix(string prefix) =>
         prefix.Length == 0 ? Json : WriteJson(Keys, Values, prefix);
+
+    // 64 bits: a stale ETag would need the same version and a colliding hash to match.
+    private const int ETagHashLength = 16;
 
     private const string EmptyHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 

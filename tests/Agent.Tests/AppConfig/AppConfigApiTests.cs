@@ -11,6 +11,7 @@ public sealed class AppConfigApiTests : IAsyncLifetime
 {
     private readonly ConfigTestSupport _support = new();
     private AgentHarness _agent = null!;
+    private string _etag = null!;
 
     private HttpClient Client => _agent.Client;
 
@@ -20,6 +21,7 @@ public sealed class AppConfigApiTests : IAsyncLifetime
             {"db": {"url": "jdbc:x", "pool": 10}, "dbx": "other", "feature": {"on": true}, "empty": null, "list": ["a"]}
             """);
         _agent = await _support.StartAgentAsync(_support.Environment(null, ("CONFIG_FILE", file)));
+        _etag = (await ConfigTestSupport.GetConfigAsync(Client)).ETag;
     }
 
     public async Task DisposeAsync()
@@ -43,7 +45,7 @@ public sealed class AppConfigApiTests : IAsyncLifetime
         using var response = await Client.GetAsync("v1/config");
 
         Assert.Equal("application/json; charset=utf-8", response.Content.Headers.ContentType!.ToString());
-        Assert.Equal("\"1\"", response.Headers.ETag!.ToString());
+        Assert.Equal(1, ConfigTestSupport.VersionOf(response.Headers.ETag!.ToString()));
         Assert.Equal("""{"db.pool":"10","db.url":"jdbc:x","dbx":"other","empty":"","feature.on":"true","list[0]":"a"}""", await response.Content.ReadAsStringAsync());
     }
 
@@ -55,19 +57,33 @@ public sealed class AppConfigApiTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData("\"1\"")]
-    [InlineData("W/\"1\"")]
-    [InlineData("\"7\", \"1\"")]
+    [InlineData("{etag}")]
+    [InlineData("W/{etag}")]
+    [InlineData("\"7-0000000000000000\", {etag}")]
     [InlineData("*")]
     public async Task Config_IfNoneMatchTheCurrentVersion_Answers304AtOnce(string ifNoneMatch)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "v1/config");
-        request.Headers.TryAddWithoutValidation("If-None-Match", ifNoneMatch);
+        request.Headers.TryAddWithoutValidation("If-None-Match", ifNoneMatch.Replace("{etag}", _etag, StringComparison.Ordinal));
 
         using var response = await Client.SendAsync(request);
 
         Assert.Equal(HttpStatusCode.NotModified, response.StatusCode);
-        Assert.Equal("\"1\"", response.Headers.ETag!.ToString());
+        Assert.Equal(_etag, response.Headers.ETag!.ToString());
+    }
+
+    [Theory]
+    [InlineData("\"1\"")]                   // the version alone, as agents before the content hash sent it
+    [InlineData("\"1-0000000000000000\"")]  // the same version with other content (an earlier run's)
+    public async Task Config_IfNoneMatchTheSameVersionOfOtherContent_AnswersTheConfig(string ifNoneMatch)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "v1/config?wait=5m");
+        request.Headers.TryAddWithoutValidation("If-None-Match", ifNoneMatch);
+
+        using var response = await Client.SendAsync(request).WaitAsync(TimeSpan.FromSeconds(5));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(_etag, response.Headers.ETag!.ToString());
     }
 
     [Fact]
@@ -87,7 +103,7 @@ public sealed class AppConfigApiTests : IAsyncLifetime
     public async Task Config_LongPollWithoutAChange_Answers304WhenTheWaitEnds(string wait, int seconds)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, $"v1/config?wait={wait}");
-        request.Headers.IfNoneMatch.Add(new EntityTagHeaderValue("\"1\""));
+        request.Headers.IfNoneMatch.Add(EntityTagHeaderValue.Parse(_etag));
         var longPoll = Client.SendAsync(request);
         await Task.Delay(300);
 
@@ -98,7 +114,22 @@ public sealed class AppConfigApiTests : IAsyncLifetime
 
         using var response = await longPoll.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(HttpStatusCode.NotModified, response.StatusCode);
-        Assert.Equal("\"1\"", response.Headers.ETag!.ToString());
+        Assert.Equal(_etag, response.Headers.ETag!.ToString());
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("0s")]
+    [InlineData("0ms")]
+    public async Task Config_LongPollWithAZeroWait_AnswersAtOnce(string wait)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"v1/config?wait={wait}");
+        request.Headers.IfNoneMatch.Add(EntityTagHeaderValue.Parse(_etag));
+
+        // No fake time passes: an answer means the agent did not wait.
+        using var response = await Client.SendAsync(request).WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(HttpStatusCode.NotModified, response.StatusCode);
     }
 
     [Theory]
@@ -124,6 +155,31 @@ public sealed class AppConfigApiTests : IAsyncLifetime
         Assert.Equal("jdbc:x", await response.Content.ReadAsStringAsync());
         Assert.Equal("a", await Client.GetStringAsync("v1/config/list[0]"));
         Assert.Equal("", await Client.GetStringAsync("v1/config/empty"));
+    }
+
+    [Theory]
+    [InlineData("a%2Fb", 200, "slash")]       // encodeURIComponent("a/b")
+    [InlineData("a%2fb", 200, "slash")]
+    [InlineData("a/b", 200, "slash")]
+    [InlineData("x%252Fy", 200, "literal")]   // encodeURIComponent("x%2Fy"): decoded once, not twice
+    [InlineData("x%2Fy", 404, null)]          // that is the key "x/y"
+    [InlineData("c%20d", 200, "space")]
+    [InlineData("%C3%BC", 200, "umlaut")]
+    [InlineData("x/../a/b", 200, "slash")]    // Kestrel removes dot segments: the route's key stands
+    public async Task ConfigKey_EscapedInThePath_IsDecodedExactlyOnce(string target, int status, string? value)
+    {
+        using var support = new ConfigTestSupport();
+        var file = support.WriteFile("keys.json", """{"a/b": "slash", "x%2Fy": "literal", "c d": "space", "ü": "umlaut"}""");
+        await using var agent = await support.StartAgentAsync(support.Environment(null, ("CONFIG_FILE", file)));
+
+        // Raw bytes: HttpClient would normalise some escapes before sending.
+        var answer = await RawHttp.SendAsync(agent.BaseUri.Port, $"GET /v1/config/{target} HTTP/1.1\r\nHost: 127.0.0.1");
+
+        Assert.Equal(status, answer.Status);
+        if (value is not null)
+        {
+            Assert.Equal(value, System.Text.Encoding.UTF8.GetString(System.Text.Encoding.Latin1.GetBytes(answer.Body)));
+        }
     }
 
     [Fact]

@@ -56,7 +56,7 @@ public sealed class AppConfigRefreshTests : IAsyncLifetime
             ["region"] = "eu",               // orders-eu over application-dev
             ["timeout"] = "",                // null is presented empty
         }, values);
-        Assert.Equal("\"1\"", etag);
+        Assert.Equal(1, ConfigTestSupport.VersionOf(etag));
         Assert.Equal("/orders/dev,eu", Assert.Single(_server.Requests).Path);
     }
 
@@ -78,7 +78,7 @@ public sealed class AppConfigRefreshTests : IAsyncLifetime
 
         using var response = await longPoll.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal("\"2\"", response.Headers.ETag!.ToString());
+        Assert.Equal(2, ConfigTestSupport.VersionOf(response.Headers.ETag!.ToString()));
         Assert.Contains("\"db.url\":\"jdbc:edited\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         // The change is logged right after waiters are woken: wait for the line rather than race it.
         await Eventually.TrueAsync(() => _support.Logs.Contains("Config changed, version 1 -> 2: added [], changed [db.url], removed []"), "the change is logged");
@@ -90,11 +90,13 @@ public sealed class AppConfigRefreshTests : IAsyncLifetime
         await using var agent = await _support.StartAgentAsync(_support.Environment(_server, ("CONFIG_POLL_INTERVAL", "0")));
         var refresher = agent.Get<AppConfigRefresher>();
 
+        var before = (await ConfigTestSupport.GetConfigAsync(agent.Client)).ETag;
         _server.Version = "rev-2";
         var change = await refresher.RefreshOnceAsync(default);
 
         Assert.Null(change);
-        Assert.Equal("\"1\"", (await ConfigTestSupport.GetConfigAsync(agent.Client)).ETag);
+        Assert.Equal(before, (await ConfigTestSupport.GetConfigAsync(agent.Client)).ETag);
+        Assert.Equal(1, ConfigTestSupport.VersionOf(before));
         Assert.Contains("version rev-2", (await ConfigTestSupport.ConfigHealthAsync(agent.Client)).GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
 
@@ -113,7 +115,7 @@ public sealed class AppConfigRefreshTests : IAsyncLifetime
         Assert.Equal(["added.key"], change.Added);
         Assert.Equal(["pool.size"], change.Changed);
         var (values, etag) = await ConfigTestSupport.GetConfigAsync(agent.Client);
-        Assert.Equal("\"2\"", etag);
+        Assert.Equal(2, ConfigTestSupport.VersionOf(etag));
         Assert.Equal("20", values["pool.size"]);
     }
 
@@ -165,14 +167,71 @@ public sealed class AppConfigRefreshTests : IAsyncLifetime
         await using var agent = await _support.StartAgentAsync(_support.Environment(null, ("CONFIG_FILE", file)));
 
         File.WriteAllText(file, "greeting=bonjour\nnew.key=1\n");
-        await AdvanceUntilAsync(async () => (await ConfigTestSupport.GetConfigAsync(agent.Client)).ETag == "\"2\"");
+        await AdvanceUntilAsync(async () => ConfigTestSupport.VersionOf((await ConfigTestSupport.GetConfigAsync(agent.Client)).ETag) == 2);
         Assert.Equal("bonjour", (await ConfigTestSupport.GetConfigAsync(agent.Client)).Values["greeting"]);
 
         File.WriteAllText(file, "greeting=\\u12\n");
         await AdvanceUntilAsync(() => Task.FromResult(_support.Logs.Contains("not re-read, keeping its previous values")));
         var (values, etag) = await ConfigTestSupport.GetConfigAsync(agent.Client);
-        Assert.Equal("\"2\"", etag);
+        Assert.Equal(2, ConfigTestSupport.VersionOf(etag));
         Assert.Equal("bonjour", values["greeting"]);
+    }
+
+    [Fact]
+    public async Task Refresh_ABrokenFile_WarnsOnceThenDebug_ShowsTheErrorInHealth_AndLogsTheRecovery()
+    {
+        var file = _support.WriteFile("app.yaml", "a: 1\n");
+        await using var agent = await _support.StartAgentAsync(_support.Environment(null, ("CONFIG_FILE", file), ("CONFIG_POLL_INTERVAL", "0")));
+        var refresher = agent.Get<AppConfigRefresher>();
+
+        File.WriteAllText(file, "a: [\n");
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Null(await refresher.RefreshOnceAsync(default));
+        }
+
+        Assert.Single(FileLines("Warning"));
+        Assert.Equal(2, FileLines("Debug").Count);
+        Assert.Equal("1", (await ConfigTestSupport.GetConfigAsync(agent.Client)).Values["a"]);
+        var detail = (await ConfigTestSupport.ConfigHealthAsync(agent.Client)).GetProperty("detail").GetString();
+        Assert.StartsWith("file: ", detail, StringComparison.Ordinal);
+        Assert.Contains($"last refresh failed: '{file}': ", detail, StringComparison.Ordinal);
+
+        File.WriteAllText(file, "a: 2\n");
+        Assert.NotNull(await refresher.RefreshOnceAsync(default));
+        Assert.True(_support.Logs.Contains($"Information Sidecar.AppConfig.AppConfigRefresher [417] Config file {file} read again: 1 keys"), _support.Logs.Text);
+        Assert.DoesNotContain("last refresh failed", (await ConfigTestSupport.ConfigHealthAsync(agent.Client)).GetProperty("detail").GetString(), StringComparison.Ordinal);
+
+        // A new failure after the recovery is a first failure again.
+        File.WriteAllText(file, "a: [\n");
+        await refresher.RefreshOnceAsync(default);
+        Assert.Equal(2, FileLines("Warning").Count);
+
+        List<string> FileLines(string level) => _support.Logs.Entries
+            .Where(e => e.StartsWith(level + " ", StringComparison.Ordinal) && e.Contains($"Config file {file}", StringComparison.Ordinal) && e.Contains("not re-read", StringComparison.Ordinal))
+            .ToList();
+    }
+
+    [Fact]
+    public async Task Refresh_AServerFailingSeveralTimes_WarnsOnceThenDebug_AndLogsTheRecovery()
+    {
+        await using var agent = await _support.StartAgentAsync(_support.Environment(_server, ("CONFIG_POLL_INTERVAL", "0")));
+        var refresher = agent.Get<AppConfigRefresher>();
+
+        _server.FailWithStatus = 500;
+        for (var i = 0; i < 3; i++)
+        {
+            await refresher.RefreshOnceAsync(default);
+        }
+
+        Assert.Single(_support.Logs.Entries, e => e.StartsWith("Warning Sidecar.AppConfig.AppConfigRefresher [407]", StringComparison.Ordinal));
+        Assert.Equal(2, _support.Logs.Entries.Count(e => e.StartsWith("Debug Sidecar.AppConfig.AppConfigRefresher [408]", StringComparison.Ordinal)));
+        Assert.Contains("last refresh failed", (await ConfigTestSupport.ConfigHealthAsync(agent.Client)).GetProperty("detail").GetString(), StringComparison.Ordinal);
+
+        _server.FailWithStatus = null;
+        await refresher.RefreshOnceAsync(default);
+        Assert.Single(_support.Logs.Entries, e => e.StartsWith("Information Sidecar.AppConfig.AppConfigRefresher [409]", StringComparison.Ordinal));
+        Assert.DoesNotContain("last refresh failed", (await ConfigTestSupport.ConfigHealthAsync(agent.Client)).GetProperty("detail").GetString(), StringComparison.Ordinal);
     }
 
     [Fact]

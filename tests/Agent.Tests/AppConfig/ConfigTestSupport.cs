@@ -67,6 +67,14 @@ internal sealed class ConfigTestSupport : IDisposable
         return (values!, response.Headers.ETag!.ToString());
     }
 
+    /// <summary>The config version an ETag carries: <c>"4-9f86d081884c7d65"</c> is version 4.</summary>
+    public static long VersionOf(string etag)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(etag, "^\"([0-9]+)-[0-9a-f]{16}\"$");
+        Assert.True(match.Success, $"{etag} is \"{{version}}-{{16 hex digits}}\"");
+        return long.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     public static async Task<JsonElement> ConfigHealthAsync(HttpClient client)
     {
         var health = await client.GetFromJsonAsync<JsonElement>("v1/health");

@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Http.Headers;
 using Microsoft.Extensions.Logging.Abstractions;
 using Sidecar.AppConfig;
 using Sidecar.Tests.Fakes;
@@ -68,7 +70,101 @@ public sealed class LastKnownGoodTests : IAsyncLifetime
         var (values, etag) = await RunOnceWithTheServerUpAsync();
 
         Assert.Equal("jdbc:new", values["db.url"]);
-        Assert.Equal("\"2\"", etag);
+        Assert.Equal(2, ConfigTestSupport.VersionOf(etag));
+    }
+
+    [Fact]
+    public async Task Restart_WithoutAUsableCopy_AnEarlierRunsETagNeverMatchesOtherContent()
+    {
+        var earlier = (await RunOnceWithTheServerUpAsync()).ETag;
+        File.Delete(_support.LastKnownGoodPath); // a new volume, a damaged copy, another data dir
+        _server.SetProperty("orders", "db.url", "jdbc:moved");
+
+        await using var agent = await _support.StartAgentAsync(_support.Environment(_server));
+
+        var etag = (await ConfigTestSupport.GetConfigAsync(agent.Client)).ETag;
+        Assert.Equal(1, ConfigTestSupport.VersionOf(earlier));
+        Assert.Equal(1, ConfigTestSupport.VersionOf(etag)); // no copy to go on from: the version starts again
+        Assert.NotEqual(earlier, etag);
+        using var response = await LongPollAsync(agent.Client, earlier);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("jdbc:moved", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Restart_WithAFileOnly_SameContentKeepsItsETag_OtherContentNeverMatches()
+    {
+        var file = _support.WriteFile("app.properties", "greeting=hello\n");
+        string earlier;
+        await using (var first = await _support.StartAgentAsync(_support.Environment(null, ("CONFIG_FILE", file))))
+        {
+            earlier = (await ConfigTestSupport.GetConfigAsync(first.Client)).ETag;
+        }
+
+        await using (var same = await _support.StartAgentAsync(_support.Environment(null, ("CONFIG_FILE", file))))
+        {
+            Assert.Equal(earlier, (await ConfigTestSupport.GetConfigAsync(same.Client)).ETag);
+        }
+
+        File.WriteAllText(file, "greeting=bonjour\n");
+        await using var agent = await _support.StartAgentAsync(_support.Environment(null, ("CONFIG_FILE", file)));
+
+        using var response = await LongPollAsync(agent.Client, earlier);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(1, ConfigTestSupport.VersionOf(response.Headers.ETag!.ToString()));
+        Assert.Contains("bonjour", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AnEmptyAnswer_IsServed_ButNeverSavedOverACopyWithKeys_AndWarnsOnceNamingTheApp()
+    {
+        await RunOnceWithTheServerUpAsync(("CONFIG_POLL_INTERVAL", "0"));
+        _server.Remove("orders");
+        _server.Remove("application"); // what a misspelt APP_NAME gets: 200, no property sources
+
+        // At start and on refresh alike: served, warned once, the copy untouched.
+        await using (var agent = await _support.StartAgentAsync(_support.Environment(_server, ("CONFIG_POLL_INTERVAL", "0"))))
+        {
+            Assert.Empty((await ConfigTestSupport.GetConfigAsync(agent.Client)).Values);
+            await agent.Get<AppConfigRefresher>().RefreshOnceAsync(default);
+            await agent.Get<AppConfigRefresher>().RefreshOnceAsync(default);
+        }
+
+        var warning = Assert.Single(_support.Logs.Entries, e => e.Contains("[418]", StringComparison.Ordinal));
+        Assert.StartsWith("Warning", warning, StringComparison.Ordinal);
+        Assert.Contains("has no keys for orders/default", warning, StringComparison.Ordinal);
+        Assert.Contains("the last-known-good copy keeps its 3 keys", warning, StringComparison.Ordinal);
+        var copy = new LastKnownGoodStore(_support.DataDir, NullLogger<LastKnownGoodStore>.Instance).TryRead("orders", ["default"], []);
+        Assert.Equal("jdbc:orders", copy!.Values["db.url"]);
+
+        // A start with the server down then still serves the real config.
+        await _server.StopAsync();
+        await using var restarted = await _support.StartAgentAsync(_support.Environment(_server));
+        Assert.Equal("jdbc:orders", (await ConfigTestSupport.GetConfigAsync(restarted.Client)).Values["db.url"]);
+    }
+
+    [Fact]
+    public async Task AnEmptyAnswer_WithoutACopy_IsSaved_AndAnAnswerWithKeysReplacesIt()
+    {
+        _server.Remove("orders");
+        _server.Remove("application");
+        await using var agent = await _support.StartAgentAsync(_support.Environment(_server, ("CONFIG_POLL_INTERVAL", "0")));
+        Assert.Contains("there is no last-known-good copy with keys to keep", Assert.Single(_support.Logs.Entries, e => e.Contains("[418]", StringComparison.Ordinal)), StringComparison.Ordinal);
+        var store = new LastKnownGoodStore(_support.DataDir, NullLogger<LastKnownGoodStore>.Instance);
+        Assert.Empty(store.TryRead("orders", ["default"], [])!.Values);
+
+        _server.SetProperty("orders", "db.url", "jdbc:found");
+        Assert.NotNull(await agent.Get<AppConfigRefresher>().RefreshOnceAsync(default));
+
+        Assert.Equal("jdbc:found", store.TryRead("orders", ["default"], [])!.Values["db.url"]);
+    }
+
+    // An app that kept its ETag across the agent's restart long-polls with it.
+    private static async Task<HttpResponseMessage> LongPollAsync(HttpClient client, string etag)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "v1/config?wait=5m");
+        request.Headers.IfNoneMatch.Add(EntityTagHeaderValue.Parse(etag));
+        return await client.SendAsync(request).WaitAsync(TimeSpan.FromSeconds(10));
     }
 
     [Theory]

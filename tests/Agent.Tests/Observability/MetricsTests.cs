@@ -310,6 +310,36 @@ public sealed class MetricsTests
     }
 
     [Fact]
+    public async Task ConfigRefreshes_CountTheFirstLoad_WithItsOutcome()
+    {
+        using var support = new Sidecar.Tests.AppConfig.ConfigTestSupport();
+        await using var server = await FakeConfigServer.StartAsync();
+        server.SetProperty("orders", "greeting", "hello");
+        await using (var agent = await support.StartAgentAsync(support.Environment(server, ("CONFIG_POLL_INTERVAL", "0"))))
+        {
+            var loaded = await Scrape.TakeAsync(agent);
+            Assert.Equal(1, loaded.Value("sidecar_config_refreshes_total", ("outcome", "changed")));
+            Assert.Equal(0, loaded.Value("sidecar_config_refreshes_total", ("outcome", "failed")));
+        }
+
+        // Every server down at the next start: the last-known-good copy is served, and the load counts as failed.
+        await server.StopAsync();
+        await using (var agent = await support.StartAgentAsync(support.Environment(server, ("CONFIG_POLL_INTERVAL", "0"))))
+        {
+            var fromCopy = await Scrape.TakeAsync(agent);
+            Assert.Equal(0, fromCopy.Value("sidecar_config_refreshes_total", ("outcome", "changed")));
+            Assert.Equal(1, fromCopy.Value("sidecar_config_refreshes_total", ("outcome", "failed")));
+        }
+
+        // A local file alone: its first read is a load too.
+        var file = support.WriteFile("app.json", """{"greeting":"from-file"}""");
+        await using (var agent = await support.StartAgentAsync(support.Environment(null, ("CONFIG_FILE", file), ("CONFIG_POLL_INTERVAL", "0"))))
+        {
+            Assert.Equal(1, (await Scrape.TakeAsync(agent)).Value("sidecar_config_refreshes_total", ("outcome", "changed")));
+        }
+    }
+
+    [Fact]
     public async Task ThePublicHealthListener_DoesNotServeMetrics()
     {
         await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?> { ["SIDECAR_PUBLIC_HEALTH_PORT"] = LoopbackServer.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture) });
