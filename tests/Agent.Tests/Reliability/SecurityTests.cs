@@ -291,6 +291,94 @@ public sealed class SecurityTests(ITestOutputHelper output)
         Directory.Delete(dataDir, recursive: true);
     }
 
+    [Fact]
+    public async Task CredentialsInTheHealthUrl_AndInConfigValuesUnderInnocentKeys_AreMaskedInLogsHealthAnswersAndTheStatusPage()
+    {
+        const string jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjYW5hcnkifQ.c2lnbmF0dXJlLWNhbmFyeQ";
+        string[] secrets = ["pr0be-Pw-secret", "hunter2xx", "Hunter3yy", "Qu3ry-pw", "eyJzdWIiOiJjYW5hcnkifQ", "c2lnbmF0dXJlLWNhbmFyeQ", "dXNlcjpCYXNpYzQ0"];
+        await using var app = await FakeApp.StartAsync();
+        var dir = Directory.CreateTempSubdirectory("sidecar-redact-").FullName;
+        var file = Path.Combine(dir, "app.json");
+        var values = new Dictionary<string, string>
+        {
+            ["db.url"] = "postgres://admin:hunter2xx@db/x",
+            ["ConnectionStrings.Default"] = "Server=x;User Id=u;Password=Hunter3yy;",
+            ["auth.header"] = "Bearer " + jwt,
+            ["sso.assertion"] = jwt,
+            ["legacy.auth"] = "Basic dXNlcjpCYXNpYzQ0",
+            ["callback"] = "https://cb.example/x?user=u&password=Qu3ry-pw&lang=en",
+            ["greeting"] = "hello",
+        };
+        await File.WriteAllTextAsync(file, JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["db"] = new Dictionary<string, string> { ["url"] = values["db.url"] },
+            ["ConnectionStrings"] = new Dictionary<string, string> { ["Default"] = values["ConnectionStrings.Default"] },
+            ["auth"] = new Dictionary<string, string> { ["header"] = values["auth.header"] },
+            ["sso"] = new Dictionary<string, string> { ["assertion"] = values["sso.assertion"] },
+            ["legacy"] = new Dictionary<string, string> { ["auth"] = values["legacy.auth"] },
+            ["callback"] = values["callback"],
+            ["greeting"] = values["greeting"],
+        }));
+        var logs = new LogCapture();
+        await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?>
+        {
+            ["APP_HEALTH_URL"] = $"http://probe-user:pr0be-Pw-secret@127.0.0.1:{app.Port}/health",
+            ["APP_HEALTH_INTERVAL"] = "100ms",
+            ["CONFIG_FILE"] = file,
+            ["SIDECAR_PUBLIC_HEALTH_PORT"] = "9999", // the harness listens on a free port instead
+        }, logs.Install);
+        await Eventually.TrueAsync(() => app.HealthCalls > 0 && logs.Contains("Probing app health"), "the app was probed");
+        using var publicClient = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = agent.PublicHealthUri };
+
+        var seen = new List<(string Where, string Text)>();
+        foreach (var path in new[] { "", "?view=fragment", "v1/health", "v1/health/ready" })
+        {
+            foreach (var accept in new[] { "application/json", "text/html" })
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, path);
+                request.Headers.Add("Accept", accept);
+                using var response = await agent.Client.SendAsync(request);
+                seen.Add(($"GET /{path} ({accept}) {(int)response.StatusCode}", await response.Content.ReadAsStringAsync()));
+            }
+
+            using var onPublic = await publicClient.GetAsync(path);
+            seen.Add(($"public GET /{path} {(int)onPublic.StatusCode}", await onPublic.Content.ReadAsStringAsync()));
+        }
+
+        seen.Add(("logs", logs.Text));
+        var leaks = seen.SelectMany(s => secrets.Where(secret => s.Text.Contains(secret, StringComparison.Ordinal)).Select(secret => $"{secret} in {s.Where}")).ToList();
+        using var status = JsonDocument.Parse(seen[0].Text);
+        var shown = status.RootElement.GetProperty("config").GetProperty("keys").EnumerateArray()
+            .ToDictionary(k => k.GetProperty("key").GetString()!, k => (Value: k.GetProperty("value").GetString(), Masked: k.GetProperty("masked").GetBoolean()));
+        using var health = JsonDocument.Parse(seen.Single(s => s.Where.StartsWith("public GET /v1/health 200", StringComparison.Ordinal)).Text);
+        var served = new Dictionary<string, string>();
+        foreach (var key in values.Keys)
+        {
+            served[key] = await agent.Client.GetStringAsync("v1/config/" + key);
+        }
+
+        new Figures("security: credentials in the health URL and config values")
+        {
+            Sent = seen.Count,
+            Succeeded = seen.Count(s => !secrets.Any(x => s.Text.Contains(x, StringComparison.Ordinal))),
+            Failed = seen.Count(s => secrets.Any(x => s.Text.Contains(x, StringComparison.Ordinal))),
+            Lost = $"{leaks.Count} secrets leaked",
+        }.Note($"{secrets.Length} secrets (health URL user info; URL user info, a connection-string password, a query password, Bearer, Basic and bare JWTs under innocent keys) looked for in {logs.Entries.Count} log entries and {seen.Count - 1} answers")
+         .Report(output);
+        Assert.True(leaks.Count == 0, string.Join("\n", leaks));
+        Assert.Equal($"http://***@127.0.0.1:{app.Port}/health", health.RootElement.GetProperty("probe").GetString());
+        Assert.Contains(logs.Entries, e => e.Contains($"Probing app health at http://***@127.0.0.1:{app.Port}/health", StringComparison.Ordinal));
+        Assert.Equal(("postgres://***@db/x", true), shown["db.url"]);
+        Assert.Equal(("Server=x;User Id=u;Password=••••••;", true), shown["ConnectionStrings.Default"]);
+        Assert.Equal(("Bearer ••••••", true), shown["auth.header"]);
+        Assert.Equal(("••••••", true), shown["sso.assertion"]);
+        Assert.Equal(("Basic ••••••", true), shown["legacy.auth"]);
+        Assert.Equal(("https://cb.example/x?user=u&password=••••••&lang=en", true), shown["callback"]);
+        Assert.Equal(("hello", false), shown["greeting"]);
+        Assert.Equal(values, served); // the app itself gets the real values
+        Directory.Delete(dir, recursive: true);
+    }
+
     private static List<string> ListeningAddresses(int port)
     {
         var addresses = new List<string>();
