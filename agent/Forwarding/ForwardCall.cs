@@ -84,7 +84,7 @@ internal sealed class ForwardCall
         {
             // The agent's span when tracing is on (null otherwise): the instance sees it as its parent.
             _activity = _forwarder.Tracing.StartForward(Context, Pool.Name, _target);
-            Forwarded = ProxyHeaders.ForwardedValues(Context, _activity);
+            Forwarded = ProxyHeaders.ForwardedValues(Context, _forwarder.Via, _activity);
             if (!await PrepareBodyAsync().ConfigureAwait(false))
             {
                 return;

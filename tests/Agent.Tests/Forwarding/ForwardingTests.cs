@@ -441,6 +441,26 @@ public sealed class ForwardingTests
     }
 
     [Fact]
+    public async Task Via_GetsTheAgentsEntryAppended_WithOnePseudonymPerAgent()
+    {
+        await using var orders = await Upstream.StartAsync("orders");
+        await using var agent = await StartAgentAsync(Routes("orders", orders));
+        await using var other = await StartAgentAsync(Routes("orders", orders));
+
+        await agent.Client.GetAsync("v1/invoke/orders/x");
+        var alone = orders.Last.Headers["Via"];
+        using var request = new HttpRequestMessage(HttpMethod.Get, "v1/invoke/orders/x");
+        request.Headers.TryAddWithoutValidation("Via", "1.0 fred, 1.1 p.example.net");
+        await agent.Client.SendAsync(request);
+        var appended = orders.Last.Headers["Via"];
+        await other.Client.GetAsync("v1/invoke/orders/x");
+
+        Assert.Matches("^1\\.1 sidecar-[0-9a-f]{16}$", alone);
+        Assert.Equal("1.0 fred, 1.1 p.example.net, " + alone, appended);
+        Assert.NotEqual(alone, orders.Last.Headers["Via"]);
+    }
+
+    [Fact]
     public async Task TraceParent_IsPassedOnUnchanged_WithItsTraceState()
     {
         await using var orders = await Upstream.StartAsync("orders");

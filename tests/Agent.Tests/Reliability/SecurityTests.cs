@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Sidecar.Discovery;
 using Sidecar.Tests.Fakes;
 using Sidecar.Tests.Forwarding;
+using Sidecar.Tests.Observability;
 using Sidecar.Tests.Support;
 using Xunit.Abstractions;
 
@@ -171,6 +172,70 @@ public sealed class SecurityTests(ITestOutputHelper output)
          .Report(output);
         Assert.True(wrong.Count == 0, string.Join("\n", wrong));
         Assert.Equal(1, canary.Count);
+    }
+
+    [Fact]
+    public async Task ARequestComingBackThroughAnotherAgent_IsRefusedWith508_InsteadOfGoingRoundAgain()
+    {
+        var sourceA = new FakeServiceInstanceSource();
+        var sourceB = new FakeServiceInstanceSource();
+        await using var a = await AgentHarness.StartAsync(new Dictionary<string, string?> { ["APP_HEALTH_URL"] = "", ["SIDECAR_LOG_LEVEL"] = "warning" },
+            services => services.AddSingleton<IServiceInstanceSource>(sourceA));
+        await using var b = await AgentHarness.StartAsync(new Dictionary<string, string?> { ["APP_HEALTH_URL"] = "", ["SIDECAR_LOG_LEVEL"] = "warning" },
+            services => services.AddSingleton<IServiceInstanceSource>(sourceB));
+
+        // Each agent sees the other as an instance (two sidecars whose registry entries point at each other's API).
+        sourceA.Set("b", FakeServiceInstanceSource.Instance("b", b.BaseUri.Port));
+        sourceB.Set("a", FakeServiceInstanceSource.Instance("a", a.BaseUri.Port));
+
+        // A -> B -> A: the second arrival at A carries A's own Via entry. Without the check A would forward
+        // once more and B would answer its own /ping.
+        using var response = await a.Client.GetAsync("v1/invoke/b/v1/invoke/a/v1/invoke/b/ping");
+
+        await ForwardingTests.AssertProblemAsync(response, (HttpStatusCode)508, "loop-detected");
+        var atA = await Scrape.TakeAsync(a);
+        var atB = await Scrape.TakeAsync(b);
+        Assert.Equal(2, atA.Value("sidecar_forward_requests_total", ("service", "b"), ("method", "GET"), ("code", "508"))); // the call, and its return refused
+        Assert.Equal(1, atA.Value("sidecar_forward_errors_total", ("service", "b"), ("error", "loop-detected")));
+        Assert.Equal(1, atB.Value("sidecar_forward_requests_total", ("service", "a"), ("method", "GET"), ("code", "508")));
+        new Figures("security: a loop through a second agent")
+        {
+            Sent = 1,
+            Succeeded = 1,
+        }.Note("A -> B -> A refused at A's second arrival (508 loop-detected, Via carries A's pseudonym); 3 hops in all").Report(output);
+    }
+
+    [Fact]
+    public async Task AnInstanceWhoseHostNameResolvesToTheAgent_IsRefusedWith508_AfterOneHop_NotThousands()
+    {
+        // A name of this machine's hosts file that resolves to loopback (the CI machine has one; a
+        // container usually lists its own host name): names are never resolved by the self check, so
+        // only the Via entry can stop this loop. Without it: about 3000 hops in 2 s and 6000 descriptors.
+        var name = LoopbackHostName();
+        if (name is null)
+        {
+            output.WriteLine("no host name resolving to 127.0.0.1 in /etc/hosts besides localhost: the loop through a name is not tried here");
+            return;
+        }
+
+        var source = new FakeServiceInstanceSource();
+        await using var agent = await AgentHarness.StartAsync(
+            new Dictionary<string, string?> { ["APP_HEALTH_URL"] = "", ["SIDECAR_LOG_LEVEL"] = "warning", ["Forwarding__Timeout"] = "5s" },
+            services => services.AddSingleton<IServiceInstanceSource>(source));
+        source.Set(name, FakeServiceInstanceSource.Instance(name, agent.BaseUri.Port, host: name));
+
+        // The instance gets Host: {name}:{port}, a known service name: the agent would forward it again, forever.
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        using var response = await agent.Client.GetAsync($"v1/invoke/{name}/x");
+
+        await ForwardingTests.AssertProblemAsync(response, (HttpStatusCode)508, "loop-detected");
+        var scrape = await Scrape.TakeAsync(agent);
+        Assert.Equal(2, scrape.Value("sidecar_forward_requests_total", ("service", name), ("method", "GET"), ("code", "508")));
+        new Figures("security: a loop through a host name")
+        {
+            Sent = 1,
+            Succeeded = 1,
+        }.Note($"instance '{name}:{agent.BaseUri.Port}' (resolves to the agent): refused at the second arrival, 2 hops in {watch.Elapsed.TotalMilliseconds:0} ms").Report(output);
     }
 
     [Fact]
@@ -377,6 +442,34 @@ public sealed class SecurityTests(ITestOutputHelper output)
         Assert.Equal(("hello", false), shown["greeting"]);
         Assert.Equal(values, served); // the app itself gets the real values
         Directory.Delete(dir, recursive: true);
+    }
+
+    private static string? LoopbackHostName()
+    {
+        if (!File.Exists("/etc/hosts"))
+        {
+            return null;
+        }
+
+        foreach (var line in File.ReadLines("/etc/hosts"))
+        {
+            var fields = line.Split('#')[0].Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length < 2 || !IPAddress.TryParse(fields[0], out var address) || !address.Equals(IPAddress.Loopback))
+            {
+                continue;
+            }
+
+            foreach (var name in fields.Skip(1))
+            {
+                if (!name.StartsWith("localhost", StringComparison.OrdinalIgnoreCase) && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.') &&
+                    Dns.GetHostAddresses(name).All(IPAddress.IsLoopback))
+                {
+                    return name.ToLowerInvariant();
+                }
+            }
+        }
+
+        return null;
     }
 
     private static List<string> ListeningAddresses(int port)
