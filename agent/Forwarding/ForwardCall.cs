@@ -280,13 +280,19 @@ internal sealed class ForwardCall
         try
         {
             var response = await _forwarder.Invoker.SendAsync(request, cancellationToken).ConfigureAwait(false);
-            if ((int)response.StatusCode >= 500)
+            var code = (int)response.StatusCode;
+            if (code >= 500)
             {
                 Pool.RecordFailure(instance);
             }
             else
             {
                 ServicePool.RecordSuccess(instance);
+                if (code == StatusCodes.Status429TooManyRequests && RetryAfter(response) is { } wait)
+                {
+                    // Honoured for the calls that follow (not retried: the app gets this 429 and its Retry-After).
+                    Pool.Hold(instance, wait);
+                }
             }
 
             return Outcome.FromResult(response);

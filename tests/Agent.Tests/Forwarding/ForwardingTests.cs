@@ -245,6 +245,45 @@ public sealed class ForwardingTests
         Assert.Equal(1, orders.Count);
     }
 
+    [Theory]
+    [InlineData("30")]
+    [InlineData("date")]
+    public async Task A429WithRetryAfter_IsPassedBack_AndNewCallsGoToOtherInstancesUntilThen(string retryAfter)
+    {
+        await using var limited = await Upstream.StartAsync("limited", (context, _) =>
+        {
+            context.Response.StatusCode = 429;
+            context.Response.Headers.RetryAfter = retryAfter == "date" ? DateTimeOffset.UtcNow.AddSeconds(30).ToString("R") : retryAfter;
+            return Task.CompletedTask;
+        });
+        await using var other = await Upstream.StartAsync("other");
+        await using var agent = await StartAgentAsync(Routes("orders", limited, other));
+
+        var first429 = 0;
+        for (var i = 0; i < 20 && first429 == 0; i++)
+        {
+            using var response = await agent.Client.GetAsync("v1/invoke/orders/x");
+            if (response.StatusCode == HttpStatusCode.TooManyRequests)
+            {
+                first429 = i + 1;
+                Assert.NotNull(response.Headers.RetryAfter); // the app gets the 429 and its Retry-After
+                Assert.False(response.Headers.Contains("X-Sidecar-Error"));
+            }
+        }
+
+        Assert.True(first429 > 0, "the limited instance was picked at least once");
+        for (var i = 0; i < 20; i++)
+        {
+            using var response = await agent.Client.GetAsync("v1/invoke/orders/x");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        Assert.Equal(1, limited.Count); // never retried, and held since
+        var state = agent.Get<Sidecar.Forwarding.ServicePools>().Find("orders")!.Instances.Single(s => s.Instance.Port == limited.Port);
+        Assert.Equal(0, state.ConsecutiveFailures); // a 429 is no failure
+        Assert.False(state.IsEjected(System.Diagnostics.Stopwatch.GetTimestamp()));
+    }
+
     [Fact]
     public async Task AGet_OnAHangingInstance_TimesOutPerTry_AndSucceedsOnAnother()
     {
