@@ -607,7 +607,7 @@ internal sealed class ForwardCall
 
     private Task WriteTooLargeAsync() =>
         WriteProblemAsync(StatusCodes.Status413PayloadTooLarge, ForwardingProblems.BodyTooLarge, "Request body too large",
-            $"Calls to '{Pool.Name}' accept bodies up to {Pool.Policy.MaxBodySize} bytes (Forwarding:MaxBodySize).");
+            $"Calls to '{Pool.Name}' accept bodies up to {Pool.Policy.MaxBodySize} bytes ({Pool.Policy.MaxBodySizeKey}).");
 
     private Task WriteProblemAsync(int status, string code, string title, string detail)
     {

@@ -564,6 +564,65 @@ public sealed class ForwardingTests
     }
 
     [Fact]
+    public async Task A413ForAPerServiceLimit_NamesThePerServiceKey()
+    {
+        await using var orders = await Upstream.StartAsync("orders");
+        await using var agent = await StartAgentAsync($"{Routes("orders", orders)},{Routes("billing", orders)}",
+            ("Forwarding__MaxBodySize", "64KiB"), ("Forwarding__Services__orders__MaxBodySize", "1KiB"));
+
+        using var perService = await agent.Client.PostAsync("v1/invoke/orders/x", new ByteArrayContent(new byte[2048]));
+        using var global = await agent.Client.PostAsync("v1/invoke/billing/x", new ByteArrayContent(new byte[65 * 1024]));
+
+        await AssertProblemAsync(perService, HttpStatusCode.RequestEntityTooLarge, "body-too-large");
+        await AssertProblemAsync(global, HttpStatusCode.RequestEntityTooLarge, "body-too-large");
+        Assert.Contains("up to 1024 bytes (Forwarding:Services:orders:MaxBodySize)", await perService.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Contains("up to 65536 bytes (Forwarding:MaxBodySize)", await global.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(0, orders.Count);
+    }
+
+    [Fact]
+    public async Task A502AfterTheUpstreamClosedWithoutAnswering_SaysWhy()
+    {
+        // An instance that reads the request and closes the connection without a byte of answer.
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var closer = Task.Run(async () =>
+        {
+            while (!cts.IsCancellationRequested)
+            {
+                using var socket = await listener.AcceptSocketAsync(cts.Token);
+                var buffer = new byte[8192];
+                var seen = "";
+                while (!seen.Contains("\r\n\r\n", StringComparison.Ordinal))
+                {
+                    var read = await socket.ReceiveAsync(buffer, cts.Token);
+                    if (read == 0)
+                    {
+                        break;
+                    }
+
+                    seen += Encoding.ASCII.GetString(buffer, 0, read);
+                }
+
+                socket.Shutdown(System.Net.Sockets.SocketShutdown.Both);
+            }
+        });
+        await using var agent = await StartAgentAsync($"orders=http://127.0.0.1:{port}");
+
+        using var response = await agent.Client.PostAsync("v1/invoke/orders/x", new StringContent("pay")); // a POST: not retried
+        var body = await response.Content.ReadAsStringAsync();
+        await cts.CancelAsync();
+
+        await AssertProblemAsync(response, HttpStatusCode.BadGateway, "upstream-unreachable");
+        using var problem = JsonDocument.Parse(body);
+        var detail = problem.RootElement.GetProperty("detail").GetString()!;
+        Assert.StartsWith("'orders' could not be reached (1 attempt(s)): An error occurred while sending the request: ", detail, StringComparison.Ordinal);
+        Assert.Contains("The response ended prematurely", detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AChunkedSmallBody_IsBuffered_AndRetried()
     {
         var lengths = new List<string?>();
