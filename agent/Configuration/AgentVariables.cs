@@ -49,6 +49,10 @@ internal static class AgentVariables
         new("OTEL_EXPORTER_OTLP_PROTOCOL", "Observability:Otlp:Protocol"),
         new("OTEL_EXPORTER_OTLP_HEADERS", "Observability:Otlp:Headers"),
         new("OTEL_EXPORTER_OTLP_TIMEOUT", "Observability:Otlp:Timeout"),
+        new("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "Observability:Otlp:TracesProtocol"),
+        new("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "Observability:Otlp:TracesHeaders"),
+        new("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "Observability:Otlp:TracesTimeout"),
+        new("OTEL_TRACES_EXPORTER", "Observability:TracesExporter"),
         new("OTEL_SERVICE_NAME", "Observability:ServiceName"),
         new("OTEL_SDK_DISABLED", "Observability:Disabled"),
     ];

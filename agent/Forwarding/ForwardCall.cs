@@ -84,7 +84,7 @@ internal sealed class ForwardCall
         {
             // The agent's span when tracing is on (null otherwise): the instance sees it as its parent.
             _activity = _forwarder.Tracing.StartForward(Context, Pool.Name, _target);
-            Forwarded = ProxyHeaders.ForwardedValues(Context, _activity);
+            Forwarded = ProxyHeaders.ForwardedValues(Context, _forwarder.Via, _activity);
             if (!await PrepareBodyAsync().ConfigureAwait(false))
             {
                 return;
@@ -280,13 +280,19 @@ internal sealed class ForwardCall
         try
         {
             var response = await _forwarder.Invoker.SendAsync(request, cancellationToken).ConfigureAwait(false);
-            if ((int)response.StatusCode >= 500)
+            var code = (int)response.StatusCode;
+            if (code >= 500)
             {
                 Pool.RecordFailure(instance);
             }
             else
             {
                 ServicePool.RecordSuccess(instance);
+                if (code == StatusCodes.Status429TooManyRequests && RetryAfter(response) is { } wait)
+                {
+                    // Honoured for the calls that follow (not retried: the app gets this 429 and its Retry-After).
+                    Pool.Hold(instance, wait);
+                }
             }
 
             return Outcome.FromResult(response);
@@ -601,7 +607,7 @@ internal sealed class ForwardCall
 
     private Task WriteTooLargeAsync() =>
         WriteProblemAsync(StatusCodes.Status413PayloadTooLarge, ForwardingProblems.BodyTooLarge, "Request body too large",
-            $"Calls to '{Pool.Name}' accept bodies up to {Pool.Policy.MaxBodySize} bytes (Forwarding:MaxBodySize).");
+            $"Calls to '{Pool.Name}' accept bodies up to {Pool.Policy.MaxBodySize} bytes ({Pool.Policy.MaxBodySizeKey}).");
 
     private Task WriteProblemAsync(int status, string code, string title, string detail)
     {

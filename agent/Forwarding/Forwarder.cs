@@ -16,6 +16,8 @@ internal sealed class Forwarder : IDisposable
     {
         Pools = pools;
         Log = log;
+        Pseudonym = "sidecar-" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(8));
+        Via = "1.1 " + Pseudonym;
         Tracing = tracing ?? AgentTracing.Off;
         Invoker = new HttpMessageInvoker(new SocketsHttpHandler
         {
@@ -33,6 +35,16 @@ internal sealed class Forwarder : IDisposable
 
     public HttpMessageInvoker Invoker { get; }
 
+    /// <summary>
+    /// This agent's name in <c>Via</c> (RFC 9110 section 7.6.3: a pseudonym rather than a host name, which
+    /// would tell upstreams about the caller's side): random per agent, so another agent, or this one
+    /// after a restart, never takes it for its own.
+    /// </summary>
+    public string Pseudonym { get; }
+
+    /// <summary><c>1.1 {pseudonym}</c>, the entry this agent adds to <c>Via</c> on every forwarded request (made once).</summary>
+    public string Via { get; }
+
     public ServicePools Pools { get; }
 
     public ForwardingLog Log { get; }
@@ -49,6 +61,17 @@ internal sealed class Forwarder : IDisposable
             // Counted as "unknown": the name came from the caller and must not become a label value.
             return Refuse(context, Pools.Metrics.Unknown, StatusCodes.Status404NotFound, ForwardingProblems.UnknownService, "Unknown service",
                 $"'{Truncate(service)}' is not a known service; the agent forwards only to services from ROUTES or the registry.");
+        }
+
+        // A request that already passed through this agent came back by a route, an instance or a Host
+        // name that resolves to the agent itself (names are not resolved: the Via entry is the proof).
+        // Only a request that has a Via header at all is searched.
+        var via = context.Request.Headers.Via;
+        if (via.Count > 0 && HasPassedHere(via))
+        {
+            return Refuse(context, pool.Metrics, StatusCodes.Status508LoopDetected, ForwardingProblems.LoopDetected, "Loop detected",
+                $"The request to '{pool.Name}' has already passed through this agent (its Via header names it): forwarding it again would loop. " +
+                "A route, an instance or a host name of the service points back at the agent.");
         }
 
         if (TargetPath.Check(target) is { } reason)
@@ -69,6 +92,20 @@ internal sealed class Forwarder : IDisposable
     }
 
     public void Dispose() => Invoker.Dispose();
+
+    // "1.1 sidecar-x, 1.0 fred" (several headers are one list): an entry whose received-by is our pseudonym.
+    private bool HasPassedHere(Microsoft.Extensions.Primitives.StringValues via)
+    {
+        for (var i = 0; i < via.Count; i++)
+        {
+            if (via[i] is { } value && value.Contains(Pseudonym, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     private static Task Refuse(HttpContext context, ServiceMetrics metrics, int status, string code, string title, string detail)
     {

@@ -18,6 +18,9 @@ internal static class ForwardingProblems
     /// <summary>413: the body is larger than <c>MaxBodySize</c>.</summary>
     public const string BodyTooLarge = "body-too-large";
 
+    /// <summary>508: the request already passed through this agent (its pseudonym is in <c>Via</c>): forwarding it again would loop.</summary>
+    public const string LoopDetected = "loop-detected";
+
     /// <summary>502: every attempt failed to get an answer (connection refused or reset).</summary>
     public const string UpstreamUnreachable = "upstream-unreachable";
 

@@ -13,6 +13,7 @@ internal sealed class InstanceState
     private int _consecutiveFailures;
     private long _lastPicked;
     private long _ejectedUntil;
+    private long _heldUntil;
     private long _requests;
     private long _failures;
 
@@ -52,6 +53,15 @@ internal sealed class InstanceState
     public int Ejections { get; set; }
 
     public bool IsEjected(long now) => Volatile.Read(ref _ejectedUntil) > now;
+
+    /// <summary>Timestamp until which the instance asked not to get new calls (429 with Retry-After); 0 when it never did.</summary>
+    public long HeldUntil => Volatile.Read(ref _heldUntil);
+
+    /// <summary>True while a 429's <c>Retry-After</c> holds: new calls go elsewhere when they can.</summary>
+    public bool IsHeld(long now) => Volatile.Read(ref _heldUntil) > now;
+
+    /// <summary>The instance's latest <c>Retry-After</c> wins, shorter or longer: it knows its own load best.</summary>
+    public void Hold(long until) => Volatile.Write(ref _heldUntil, until);
 
     public void Acquire(long pickSequence)
     {

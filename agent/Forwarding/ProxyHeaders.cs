@@ -3,19 +3,21 @@ using Microsoft.Extensions.Primitives;
 namespace Sidecar.Forwarding;
 
 /// <summary>The X-Forwarded-* and W3C trace values of one call, computed once for all its attempts.</summary>
-internal sealed record ForwardedValues(string For, string Proto, string? Host, string TraceParent, string? TraceState);
+internal sealed record ForwardedValues(string For, string Proto, string? Host, string TraceParent, string? TraceState, string Via);
 
 /// <summary>
 /// Header rules of a proxy (RFC 9110 section 7.6.1): hop-by-hop headers (Connection and the headers it
 /// names, Keep-Alive, Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade) are dropped both ways; Host
 /// becomes the instance's; <c>X-Forwarded-For</c> is appended to, <c>X-Forwarded-Proto/-Host</c> are
-/// set; <c>traceparent</c> is passed on when valid and created when absent (W3C Trace Context).
+/// set; <c>Via</c> gets this agent's entry appended (RFC 9110 section 7.6.3); <c>traceparent</c> is passed
+/// on when valid and created when absent (W3C Trace Context).
 /// </summary>
 internal static class ProxyHeaders
 {
     /// <param name="context">The caller's request.</param>
+    /// <param name="via">This agent's <c>Via</c> entry (<c>1.1 {pseudonym}</c>), appended to the caller's.</param>
     /// <param name="span">The agent's own span when tracing is on: its id is the parent the instance sees.</param>
-    public static ForwardedValues ForwardedValues(HttpContext context, System.Diagnostics.Activity? span = null)
+    public static ForwardedValues ForwardedValues(HttpContext context, string via, System.Diagnostics.Activity? span = null)
     {
         var headers = context.Request.Headers;
         var remote = context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
@@ -42,8 +44,12 @@ internal static class ProxyHeaders
             parent = Forwarding.TraceParent.Create();
         }
 
+        // Usually no Via arrives: the entry made once by the forwarder is sent as is.
+        var previousVia = headers.Via;
+        var viaValue = previousVia.Count == 0 ? via : $"{string.Join(", ", (IEnumerable<string?>)previousVia)}, {via}";
+
         var host = context.Request.Host;
-        return new ForwardedValues(forwardedFor, context.Request.Scheme, host.HasValue ? host.Value : null, parent, traceState);
+        return new ForwardedValues(forwardedFor, context.Request.Scheme, host.HasValue ? host.Value : null, parent, traceState, viaValue);
     }
 
     public static void CopyRequestHeaders(HttpContext context, HttpRequestMessage request, ForwardedValues forwarded)
@@ -81,6 +87,7 @@ internal static class ProxyHeaders
             target.TryAddWithoutValidation("X-Forwarded-Host", forwarded.Host);
         }
 
+        target.TryAddWithoutValidation("Via", forwarded.Via);
         target.TryAddWithoutValidation("traceparent", forwarded.TraceParent);
         if (forwarded.TraceState is not null)
         {
@@ -145,6 +152,7 @@ internal static class ProxyHeaders
         name.Equals("X-Forwarded-For", StringComparison.OrdinalIgnoreCase) ||
         name.Equals("X-Forwarded-Proto", StringComparison.OrdinalIgnoreCase) ||
         name.Equals("X-Forwarded-Host", StringComparison.OrdinalIgnoreCase) ||
+        name.Equals("Via", StringComparison.OrdinalIgnoreCase) ||
         name.Equals("traceparent", StringComparison.OrdinalIgnoreCase) ||
         name.Equals("tracestate", StringComparison.OrdinalIgnoreCase);
 

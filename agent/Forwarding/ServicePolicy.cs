@@ -53,6 +53,9 @@ internal sealed record ServicePolicy
     /// <summary>Most of a service's instances that may be ejected at once, in percent. Default 50.</summary>
     public int MaxEjectionPercent { get; init; } = 50;
 
+    /// <summary>The key <see cref="MaxBodySize"/> came from, for the 413 detail: <c>Forwarding:MaxBodySize</c> or <c>Forwarding:Services:{name}:MaxBodySize</c>.</summary>
+    public string MaxBodySizeKey { get; init; } = "Forwarding:" + nameof(MaxBodySize);
+
     /// <summary>Reads the keys under <paramref name="prefix"/>, each defaulting to the value in <paramref name="defaults"/>.</summary>
     internal static ServicePolicy Read(SettingsReader r, string prefix, ServicePolicy defaults)
     {
@@ -70,6 +73,7 @@ internal sealed record ServicePolicy
             EjectionTime = r.Duration(prefix + nameof(EjectionTime), defaults.EjectionTime, TimeSpan.FromMilliseconds(1), TimeSpan.FromHours(24)),
             MaxEjectionTime = r.Duration(prefix + nameof(MaxEjectionTime), defaults.MaxEjectionTime, TimeSpan.FromMilliseconds(1), TimeSpan.FromHours(24)),
             MaxEjectionPercent = r.Int(prefix + nameof(MaxEjectionPercent), defaults.MaxEjectionPercent, 0, 100),
+            MaxBodySizeKey = r.String(prefix + nameof(MaxBodySize)) is null ? defaults.MaxBodySizeKey : prefix + nameof(MaxBodySize),
         };
 
         if (policy.MaxEjectionTime < policy.EjectionTime)

@@ -97,29 +97,43 @@ internal sealed class ServicePool
     /// <summary>
     /// Power of two choices on requests in flight (ties go to the least recently picked), among UP
     /// and non-ejected instances: same zone first, then other zones; instances this call already
-    /// tried only when nothing else is left. Null when no instance is available.
+    /// tried only when nothing else is left; instances held by a 429's <c>Retry-After</c> only when
+    /// every available instance is held. Null when no instance is available.
     /// </summary>
     public InstanceState? Pick(ForwardCall? call)
     {
         var snapshot = Volatile.Read(ref _snapshot);
         var now = _time.GetTimestamp();
-        var chosen = PickFrom(snapshot.Local, call, now, skipTried: true)
-            ?? PickFrom(snapshot.Remote, call, now, skipTried: true);
-        if (chosen is null && call?.HasTriedAny == true)
+        var chosen = Pick(snapshot, call, now, skipHeld: true);
+        if (chosen is null)
         {
-            chosen = PickFrom(snapshot.Local, null, now, skipTried: false) ?? PickFrom(snapshot.Remote, null, now, skipTried: false);
+            // Every available instance answered 429 lately: one of them is better than no answer
+            // (the app gets its 429 and Retry-After, and decides).
+            chosen = Pick(snapshot, call, now, skipHeld: false);
         }
 
         chosen?.Acquire(Interlocked.Increment(ref _pickSequence));
         return chosen;
     }
 
-    private static InstanceState? PickFrom(InstanceState[] candidates, ForwardCall? call, long now, bool skipTried)
+    private static InstanceState? Pick(Snapshot snapshot, ForwardCall? call, long now, bool skipHeld)
+    {
+        var chosen = PickFrom(snapshot.Local, call, now, skipTried: true, skipHeld)
+            ?? PickFrom(snapshot.Remote, call, now, skipTried: true, skipHeld);
+        if (chosen is null && call?.HasTriedAny == true)
+        {
+            chosen = PickFrom(snapshot.Local, null, now, skipTried: false, skipHeld) ?? PickFrom(snapshot.Remote, null, now, skipTried: false, skipHeld);
+        }
+
+        return chosen;
+    }
+
+    private static InstanceState? PickFrom(InstanceState[] candidates, ForwardCall? call, long now, bool skipTried, bool skipHeld)
     {
         var eligible = 0;
         for (var i = 0; i < candidates.Length; i++)
         {
-            if (IsEligible(candidates[i], call, now, skipTried))
+            if (IsEligible(candidates[i], call, now, skipTried, skipHeld))
             {
                 eligible++;
             }
@@ -134,7 +148,7 @@ internal sealed class ServicePool
         {
             for (var i = 0; i < candidates.Length; i++)
             {
-                if (IsEligible(candidates[i], call, now, skipTried))
+                if (IsEligible(candidates[i], call, now, skipTried, skipHeld))
                 {
                     return candidates[i];
                 }
@@ -151,7 +165,7 @@ internal sealed class ServicePool
         InstanceState? a = null, b = null;
         for (int i = 0, n = 0; i < candidates.Length && (a is null || b is null); i++)
         {
-            if (!IsEligible(candidates[i], call, now, skipTried))
+            if (!IsEligible(candidates[i], call, now, skipTried, skipHeld))
             {
                 continue;
             }
@@ -178,11 +192,28 @@ internal sealed class ServicePool
         return a.LastPicked <= b.LastPicked ? a : b;
     }
 
-    private static bool IsEligible(InstanceState state, ForwardCall? call, long now, bool skipTried) =>
-        !state.IsEjected(now) && !(skipTried && call is not null && call.HasTried(state));
+    private static bool IsEligible(InstanceState state, ForwardCall? call, long now, bool skipTried, bool skipHeld) =>
+        !state.IsEjected(now) && !(skipHeld && state.IsHeld(now)) && !(skipTried && call is not null && call.HasTried(state));
 
     /// <summary>A response below 500: the instance is healthy (4xx is the caller's problem, never the instance's).</summary>
     public static void RecordSuccess(InstanceState state) => state.ResetFailures();
+
+    /// <summary>The longest a 429's <c>Retry-After</c> keeps an instance from new calls: a far date (or a typo) must not take it out for hours.</summary>
+    public static readonly TimeSpan MaxHold = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// A 429 with <c>Retry-After</c>: no new call goes to the instance until then (at most <see cref="MaxHold"/>),
+    /// while another instance is available. Not a failure (SPEC: 4xx never counts), not ejection, not retried.
+    /// </summary>
+    public void Hold(InstanceState state, TimeSpan delay)
+    {
+        if (delay <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        state.Hold(_time.GetTimestamp() + ToTicks(delay < MaxHold ? delay : MaxHold));
+    }
 
     /// <summary>A connect error, 5xx or per-try time-out; ejects the instance after too many in a row.</summary>
     public void RecordFailure(InstanceState state)

@@ -30,6 +30,7 @@ internal sealed partial class AppHealthMonitor : BackgroundService
         _current = _probe is null
             ? new AppHealthSnapshot(InstanceStatus.Up, time.GetUtcNow(), null, null, 0, ProbeEnabled: false)
             : new AppHealthSnapshot(InstanceStatus.Starting, time.GetUtcNow(), null, null, 0, ProbeEnabled: true);
+        ProbeUrl = _probe is null ? null : SettingsReader.RedactUserInfo(options.Url!.ToString());
     }
 
     /// <summary>How many probes <see cref="RecentProbes"/> keeps.</summary>
@@ -43,8 +44,11 @@ internal sealed partial class AppHealthMonitor : BackgroundService
 
     public AppHealthSnapshot Current => Volatile.Read(ref _current);
 
-    /// <summary>The URL probed; null when probing is off.</summary>
-    public Uri? ProbeUrl => _probe is null ? null : _options.Url;
+    /// <summary>
+    /// The URL probed, as shown (logs, <c>/v1/health</c>, the status page): user info masked
+    /// (<c>http://***@host/health</c>), since the public health listener serves it to anyone. Null when probing is off.
+    /// </summary>
+    public string? ProbeUrl { get; }
 
     /// <summary>The last <see cref="ProbeHistorySize"/> probes, newest first (the status page's probe history).</summary>
     public IReadOnlyList<ProbeRecord> RecentProbes()
@@ -92,7 +96,7 @@ internal sealed partial class AppHealthMonitor : BackgroundService
             return;
         }
 
-        LogProbing(_logger, _options.Url!, DurationParser.Format(_options.Interval), DurationParser.Format(_options.Timeout), _options.FailureThreshold);
+        LogProbing(_logger, ProbeUrl!, DurationParser.Format(_options.Interval), DurationParser.Format(_options.Timeout), _options.FailureThreshold);
         try
         {
             // Start to start: the timer runs from before the first probe, so a slow probe does not
@@ -209,7 +213,7 @@ internal sealed partial class AppHealthMonitor : BackgroundService
     }
 
     [LoggerMessage(EventId = 100, Level = LogLevel.Information, Message = "Probing app health at {Url} every {Interval}, time-out {Timeout}, DOWN after {Threshold} failures")]
-    private static partial void LogProbing(ILogger logger, Uri url, string interval, string timeout, int threshold);
+    private static partial void LogProbing(ILogger logger, string url, string interval, string timeout, int threshold);
 
     [LoggerMessage(EventId = 101, Level = LogLevel.Information, Message = "App health probing is off ({Reason}): the app is reported UP")]
     private static partial void LogProbeDisabled(ILogger logger, string reason);

@@ -57,7 +57,7 @@ internal static class HealthApi
         return new HealthReport(
             health.Status.ToWire(),
             health.Since,
-            health.ProbeEnabled ? monitor.ProbeUrl?.ToString() : null,
+            health.ProbeEnabled ? monitor.ProbeUrl : null,
             health.LastProbeTime,
             health.LastResult?.Detail,
             health.LastResult?.Duration.TotalMilliseconds,

@@ -83,7 +83,7 @@ internal sealed record ConfigSection(
     [property: JsonPropertyName("source")] string Source,
     [property: JsonPropertyName("keys")] IReadOnlyList<ConfigEntry> Keys);
 
-/// <param name="Masked">True when the key looks secret: <see cref="Value"/> is then <see cref="AgentStatusBuilder.Mask"/>.</param>
+/// <param name="Masked">True when the value, or a part of it, is hidden (<see cref="ConfigRedaction.Shown"/>): the key looks secret, or the value carries a credential.</param>
 internal sealed record ConfigEntry(
     [property: JsonPropertyName("key")] string Key,
     [property: JsonPropertyName("value")] string Value,

@@ -24,10 +24,7 @@ internal sealed class AgentStatusBuilder(
     IServiceProvider services)
 {
     /// <summary>What a secret value is shown as: fixed, so not even its length shows.</summary>
-    public const string Mask = "••••••";
-
-    // Key words that mark a config key as secret (the whole key is searched, case-insensitively).
-    private static readonly string[] SecretWords = ["password", "passwd", "pwd", "secret", "token", "key", "credential", "private"];
+    public const string Mask = ConfigRedaction.Mask;
 
     public AgentStatus Build()
     {
@@ -46,18 +43,7 @@ internal sealed class AgentStatusBuilder(
     }
 
     /// <summary>True when the key's name suggests a secret (password, secret, token, key, credential...).</summary>
-    public static bool LooksSecret(string key)
-    {
-        foreach (var word in SecretWords)
-        {
-            if (key.Contains(word, StringComparison.OrdinalIgnoreCase))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
+    public static bool LooksSecret(string key) => ConfigRedaction.LooksSecret(key);
 
     private HealthSection Health()
     {
@@ -71,7 +57,7 @@ internal sealed class AgentStatusBuilder(
         return new HealthSection(
             current.Status.ToWire(),
             current.Since,
-            current.ProbeEnabled ? monitor.ProbeUrl?.ToString() : null,
+            current.ProbeEnabled ? monitor.ProbeUrl : null,
             current.LastProbeTime,
             current.LastResult?.Detail,
             current.ConsecutiveFailures,
@@ -173,8 +159,9 @@ internal sealed class AgentStatusBuilder(
         var keys = new List<ConfigEntry>(snapshot.Keys.Count);
         foreach (var key in snapshot.Keys)
         {
-            var secret = LooksSecret(key);
-            keys.Add(new ConfigEntry(key, secret ? Mask : snapshot.Values[key], secret));
+            // By key name and by value: secrets hide under innocent keys too (db.url=postgres://user:pw@db/x).
+            var shown = ConfigRedaction.Shown(key, snapshot.Values[key], out var masked);
+            keys.Add(new ConfigEntry(key, shown, masked));
         }
 
         var status = configStore.Status;

@@ -3,6 +3,7 @@ using OpenTelemetry;
 using OpenTelemetry.Exporter;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
+using Sidecar.Configuration;
 using Sidecar.Discovery;
 using Sidecar.Forwarding;
 
@@ -37,22 +38,31 @@ internal sealed class AgentTracing : IDisposable
         }
 
         _enabled = true;
-        _provider = Sdk.CreateTracerProviderBuilder()
-            // The default resource (telemetry.sdk.*, OTEL_RESOURCE_ATTRIBUTES) with our service name on top.
-            .SetResourceBuilder(ResourceBuilder.CreateDefault()
-                .AddService(options.ServiceName, serviceVersion: Hosting.AgentIndexApi.Version, autoGenerateServiceInstanceId: true))
-            .AddSource(SourceName)
-            .AddOtlpExporter(otlp =>
-            {
-                otlp.Endpoint = options.TracesUrl!;
-                otlp.Protocol = options.Protocol == OtlpWireProtocol.Grpc ? OtlpExportProtocol.Grpc : OtlpExportProtocol.HttpProtobuf;
-                otlp.TimeoutMilliseconds = (int)options.Timeout.TotalMilliseconds;
-                if (options.Headers is not null)
+        try
+        {
+            _provider = Sdk.CreateTracerProviderBuilder()
+                // The default resource (telemetry.sdk.*, OTEL_RESOURCE_ATTRIBUTES) with our service name on top.
+                .SetResourceBuilder(ResourceBuilder.CreateDefault()
+                    .AddService(options.ServiceName, serviceVersion: Hosting.AgentIndexApi.Version, autoGenerateServiceInstanceId: true))
+                .AddSource(SourceName)
+                .AddOtlpExporter(otlp =>
                 {
-                    otlp.Headers = options.Headers;
-                }
-            })
-            .Build();
+                    // Every setting from ObservabilityOptions, checked there: the exporter's own reading of
+                    // the environment (which knows no signal-specific variable) is overridden.
+                    otlp.Endpoint = options.TracesUrl!;
+                    otlp.Protocol = options.Protocol == OtlpWireProtocol.Grpc ? OtlpExportProtocol.Grpc : OtlpExportProtocol.HttpProtobuf;
+                    otlp.TimeoutMilliseconds = (int)options.Timeout.TotalMilliseconds;
+                    otlp.Headers = options.Headers ?? string.Empty;
+                })
+                .Build();
+        }
+#pragma warning disable CA1031 // the SDK reads more variables itself (OTEL_EXPORTER_OTLP_CERTIFICATE...) and throws on a bad one: one line, exit 2
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            throw new InvalidConfigurationException(
+                [$"OTEL_EXPORTER_OTLP_* (tracing): the OpenTelemetry exporter refused its settings: {SettingsReader.RedactUserInfo(ex.Message)}"]);
+        }
     }
 
     private AgentTracing()

@@ -38,7 +38,8 @@ internal static class ObservabilityExtensions
         _ = endpoints.ServiceProvider.GetRequiredService<AgentTracing>();
         _ = endpoints.ServiceProvider.GetRequiredService<AgentObserver>();
 
-        endpoints.MapGet("/metrics", (PrometheusMetrics metrics) =>
+        // HEAD as GET without the body (RFC 9110 section 9.3.2): what monitors send to check a scrape target.
+        endpoints.MapMethods("/metrics", Hosting.ListenerExtensions.GetAndHead, (PrometheusMetrics metrics) =>
             TypedResults.Text(metrics.Write(), PrometheusWriter.ContentType));
 
         endpoints.MapGet("/", (HttpContext context, AgentStatusBuilder builder) =>

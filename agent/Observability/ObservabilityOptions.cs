@@ -14,8 +14,11 @@ internal enum OtlpWireProtocol
 
 /// <summary>
 /// Tracing settings, read from the standard OpenTelemetry variables (<c>Observability:Otlp:*</c>).
-/// Tracing is on only when an endpoint is set and <c>OTEL_SDK_DISABLED</c> is not true; otherwise
-/// no exporter exists and forwarded calls start no span.
+/// Tracing is on only when an endpoint is set, <c>OTEL_TRACES_EXPORTER</c> is not <c>none</c> and
+/// <c>OTEL_SDK_DISABLED</c> is not true; otherwise no exporter exists and forwarded calls start no span.
+/// Each <c>OTEL_EXPORTER_OTLP_TRACES_*</c> variable wins over its <c>OTEL_EXPORTER_OTLP_*</c> form, as
+/// the OTLP exporter specification says of signal-specific settings; every value is checked at start,
+/// so the exporter never throws on one later.
 /// </summary>
 internal sealed record ObservabilityOptions
 {
@@ -25,13 +28,19 @@ internal sealed record ObservabilityOptions
     /// <summary><c>OTEL_EXPORTER_OTLP_TRACES_ENDPOINT</c>: the full URL for spans, used as is. Default none.</summary>
     public Uri? TracesEndpoint { get; init; }
 
-    /// <summary><c>OTEL_EXPORTER_OTLP_PROTOCOL</c>: <c>http/protobuf</c> (the default the OpenTelemetry specification recommends) or <c>grpc</c>.</summary>
+    /// <summary>
+    /// <c>OTEL_EXPORTER_OTLP_TRACES_PROTOCOL</c>, else <c>OTEL_EXPORTER_OTLP_PROTOCOL</c>: <c>http/protobuf</c>
+    /// (the default the OpenTelemetry specification recommends) or <c>grpc</c>.
+    /// </summary>
     public OtlpWireProtocol Protocol { get; init; } = OtlpWireProtocol.HttpProtobuf;
 
-    /// <summary><c>OTEL_EXPORTER_OTLP_HEADERS</c>: <c>k=v,k2=v2</c> sent with every export (an API key, say). Default none.</summary>
+    /// <summary>
+    /// <c>OTEL_EXPORTER_OTLP_TRACES_HEADERS</c>, else <c>OTEL_EXPORTER_OTLP_HEADERS</c>: <c>k=v,k2=v2</c> sent
+    /// with every export (an API key, say), checked and without empty entries. Default none.
+    /// </summary>
     public string? Headers { get; init; }
 
-    /// <summary><c>OTEL_EXPORTER_OTLP_TIMEOUT</c>: how long one export may take. Default 10 s.</summary>
+    /// <summary><c>OTEL_EXPORTER_OTLP_TRACES_TIMEOUT</c>, else <c>OTEL_EXPORTER_OTLP_TIMEOUT</c>, in milliseconds: how long one export may take. Default 10 s.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary><c>OTEL_SERVICE_NAME</c>: the <c>service.name</c> of the agent's spans. Default <c>APP_NAME</c>, else <c>sidecar-agent</c>.</summary>
@@ -40,8 +49,11 @@ internal sealed record ObservabilityOptions
     /// <summary><c>OTEL_SDK_DISABLED=true</c> turns tracing off even with an endpoint. Default false.</summary>
     public bool Disabled { get; init; }
 
+    /// <summary><c>OTEL_TRACES_EXPORTER</c>: <c>otlp</c> (the default) or <c>none</c>, which turns tracing off even with an endpoint.</summary>
+    public bool ExporterNone { get; init; }
+
     /// <summary>True when spans are exported.</summary>
-    public bool TracingEnabled => !Disabled && (Endpoint is not null || TracesEndpoint is not null);
+    public bool TracingEnabled => !Disabled && !ExporterNone && (Endpoint is not null || TracesEndpoint is not null);
 
     /// <summary>Where spans go: the traces endpoint as is, or the base endpoint (plus <c>v1/traces</c> for http/protobuf, per the OTLP exporter specification).</summary>
     public Uri? TracesUrl => TracesEndpoint ?? (Endpoint is null ? null
@@ -50,17 +62,25 @@ internal sealed record ObservabilityOptions
 
     internal static ObservabilityOptions Read(SettingsReader r, AppOptions app)
     {
-        const string protocolKey = "Observability:Otlp:Protocol";
-        var protocol = OtlpWireProtocol.HttpProtobuf;
-        switch (r.String(protocolKey)?.ToLowerInvariant())
+        // Every form is read (and checked) even when its signal-specific form wins: a bad value is a bad value.
+        var protocol = ReadProtocol(r, "Observability:Otlp:Protocol");
+        var tracesProtocol = ReadProtocol(r, "Observability:Otlp:TracesProtocol");
+        var headers = ReadHeaders(r, "Observability:Otlp:Headers");
+        var tracesHeaders = ReadHeaders(r, "Observability:Otlp:TracesHeaders");
+        var timeout = ReadTimeout(r, "Observability:Otlp:Timeout");
+        var tracesTimeout = ReadTimeout(r, "Observability:Otlp:TracesTimeout");
+
+        const string exporterKey = "Observability:TracesExporter";
+        var exporterNone = false;
+        switch (r.String(exporterKey)?.ToLowerInvariant())
         {
-            case null or "http/protobuf":
+            case null or "otlp":
                 break;
-            case "grpc":
-                protocol = OtlpWireProtocol.Grpc;
+            case "none":
+                exporterNone = true;
                 break;
             case var other:
-                r.AddError(protocolKey, $"'{other}' is not supported; use http/protobuf or grpc");
+                r.AddError(exporterKey, $"'{other}' is not supported; use otlp or none");
                 break;
         }
 
@@ -68,11 +88,100 @@ internal sealed record ObservabilityOptions
         {
             Endpoint = r.HttpUrl("Observability:Otlp:Endpoint"),
             TracesEndpoint = r.HttpUrl("Observability:Otlp:TracesEndpoint"),
-            Protocol = protocol,
-            Headers = r.String("Observability:Otlp:Headers"),
-            Timeout = TimeSpan.FromMilliseconds(r.Int("Observability:Otlp:Timeout", 10_000, 1, 600_000)),
+            Protocol = tracesProtocol ?? protocol ?? OtlpWireProtocol.HttpProtobuf,
+            Headers = tracesHeaders ?? headers,
+            Timeout = tracesTimeout ?? timeout ?? TimeSpan.FromSeconds(10),
             ServiceName = r.String("Observability:ServiceName") ?? app.Name ?? "sidecar-agent",
             Disabled = r.Bool("Observability:Disabled", false),
+            ExporterNone = exporterNone,
         };
+    }
+
+    private static OtlpWireProtocol? ReadProtocol(SettingsReader r, string key)
+    {
+        switch (r.String(key)?.ToLowerInvariant())
+        {
+            case null:
+                return null;
+            case "http/protobuf":
+                return OtlpWireProtocol.HttpProtobuf;
+            case "grpc":
+                return OtlpWireProtocol.Grpc;
+            case var other:
+                r.AddError(key, $"'{other}' is not supported; use http/protobuf or grpc");
+                return null;
+        }
+    }
+
+    private static TimeSpan? ReadTimeout(SettingsReader r, string key) =>
+        r.String(key) is null ? null : TimeSpan.FromMilliseconds(r.Int(key, 10_000, 1, 600_000));
+
+    /// <summary>
+    /// <c>k=v,k2=v2</c> as the exporter parses it (split on commas, then on the first <c>=</c>): every
+    /// entry needs a key that is an HTTP header name and a value without control characters, or the
+    /// exporter would throw when the agent starts. Empty entries (a trailing comma) are dropped. An
+    /// error names the entry by position, never by its text: header values are often API keys.
+    /// </summary>
+    private static string? ReadHeaders(SettingsReader r, string key)
+    {
+        var value = r.String(key);
+        if (value is null)
+        {
+            return null;
+        }
+
+        var entries = value.Split(',', StringSplitOptions.TrimEntries);
+        var kept = new List<string>(entries.Length);
+        for (var i = 0; i < entries.Length; i++)
+        {
+            var entry = entries[i];
+            if (entry.Length == 0)
+            {
+                continue;
+            }
+
+            var equals = entry.IndexOf('=', StringComparison.Ordinal);
+            var name = equals < 0 ? "" : entry[..equals].Trim();
+            var problem = equals < 0 ? "has no '='"
+                : !IsToken(name) ? "has a key that is not an HTTP header name"
+                : HasControl(entry.AsSpan(equals + 1)) ? "has a control character in its value"
+                : null;
+            if (problem is not null)
+            {
+                r.AddError(key, $"entry {i + 1} of {entries.Length} {problem}; write key=value,key2=value2 (values are not shown here: they may be secrets)");
+                return null;
+            }
+
+            kept.Add(name + "=" + entry[(equals + 1)..].Trim());
+        }
+
+        return kept.Count == 0 ? null : string.Join(',', kept);
+    }
+
+    // RFC 9110 section 5.6.2: token = 1*tchar.
+    private static bool IsToken(string name)
+    {
+        foreach (var c in name)
+        {
+            if (!char.IsAsciiLetterOrDigit(c) && "!#$%&'*+-.^_`|~".IndexOf(c, StringComparison.Ordinal) < 0)
+            {
+                return false;
+            }
+        }
+
+        return name.Length > 0;
+    }
+
+    private static bool HasControl(ReadOnlySpan<char> value)
+    {
+        foreach (var c in value)
+        {
+            if ((c < ' ' && c != '\t') || c == '\u007f')
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }

@@ -17,7 +17,7 @@ internal sealed class ServiceMetrics
     [
         ForwardingProblems.BadRequest, ForwardingProblems.BadPath, ForwardingProblems.UnknownService,
         ForwardingProblems.BodyTooLarge, ForwardingProblems.UpstreamUnreachable, ForwardingProblems.NoInstance,
-        ForwardingProblems.DeadlineExceeded, ForwardingProblems.UpstreamTimeout,
+        ForwardingProblems.DeadlineExceeded, ForwardingProblems.UpstreamTimeout, ForwardingProblems.LoopDetected,
     ];
 
     private readonly long[]?[] _requests = new long[]?[MethodClass.Labels.Length];

@@ -253,7 +253,7 @@ internal static class StatusPage
             foreach (var entry in config.Keys)
             {
                 html.Append("<tr data-key=\"").Append(E(entry.Key)).Append("\"><td><code>").Append(E(entry.Key)).Append("</code></td><td>")
-                    .Append(entry.Masked ? "<span class=\"mute\" title=\"hidden: the key looks secret\">" + E(entry.Value) + "</span>" : E(entry.Value))
+                    .Append(entry.Masked ? "<span class=\"mute\" title=\"hidden: it looks secret\">" + E(entry.Value) + "</span>" : E(entry.Value))
                     .Append("</td></tr>");
             }
 

@@ -10,6 +10,9 @@ internal static class RegistrationApi
 {
     private const int MaxStatusBodyBytes = 4096;
 
+    /// <summary>The error <see cref="ReadRequestedStatusAsync"/> gives for a body over <see cref="MaxStatusBodyBytes"/> (a 413, not a 400).</summary>
+    internal const string TooLarge = "the body is too large";
+
     /// <summary>
     /// The instance status (always) and, in registered mode (<c>EUREKA_URLS</c> set), the Eureka
     /// client, the registration lifecycle and its <c>registration</c> readiness check. Safe to call twice.
@@ -53,6 +56,13 @@ internal static class RegistrationApi
         endpoints.MapPut("/v1/registration/status", async (HttpContext context, InstanceStatusProvider status) =>
         {
             var (requested, error) = await ReadRequestedStatusAsync(context.Request, context.RequestAborted).ConfigureAwait(false);
+            if (error == TooLarge)
+            {
+                // SPEC section 3: 413 body too large. The body is never read past the cap, however large it is.
+                return Problems.Result(StatusCodes.Status413PayloadTooLarge, "body-too-large", "Request body too large",
+                    $"The body of PUT /v1/registration/status is at most {MaxStatusBodyBytes} bytes; send {{\"status\":\"OUT_OF_SERVICE\"}} or {{\"status\":\"UP\"}}");
+            }
+
             if (requested is not { } outOfService)
             {
                 return Problems.Result(StatusCodes.Status400BadRequest, "bad-request", "Invalid status",
@@ -76,20 +86,34 @@ internal static class RegistrationApi
     {
         if (request.ContentLength > MaxStatusBodyBytes)
         {
-            return (null, $"the body is larger than {MaxStatusBodyBytes} bytes");
+            return (null, TooLarge);
+        }
+
+        // A chunked body has no length to check first: Kestrel is told the cap, so that it stops there
+        // (its read-ahead would otherwise decode up to the 1 MiB limit of the agent's routes, and fail at it).
+        if (request.HttpContext.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = MaxStatusBodyBytes + 1;
         }
 
         var buffer = new byte[MaxStatusBodyBytes + 1];
         var length = 0;
         int read;
-        while (length < buffer.Length && (read = await request.Body.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false)) > 0)
+        try
         {
-            length += read;
+            while (length < buffer.Length && (read = await request.Body.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                length += read;
+            }
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return (null, TooLarge);
         }
 
         if (length > MaxStatusBodyBytes)
         {
-            return (null, $"the body is larger than {MaxStatusBodyBytes} bytes");
+            return (null, TooLarge);
         }
 
         if (length == 0)

@@ -21,6 +21,7 @@ public sealed partial class DocumentedVariablesTests
     {
         "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_SERVICE_NAME",
         "OTEL_RESOURCE_ATTRIBUTES", // read by the SDK's default resource (Observability/AgentTracing.cs)
+        "OTEL_EXPORTER_OTLP_CERTIFICATE", // read by the SDK's OTLP exporter itself; a bad one is one line (AgentTracing)
     };
 
     public static TheoryData<string> Documents()

@@ -5,7 +5,7 @@ using Sidecar.Tests.Support;
 namespace Sidecar.Tests.Fakes;
 
 /// <summary>One OTLP/HTTP export as the collector received it.</summary>
-public sealed record OtlpExport(string Path, string? ContentType, byte[] Body);
+public sealed record OtlpExport(string Path, string? ContentType, byte[] Body, IReadOnlyDictionary<string, string> Headers);
 
 /// <summary>
 /// An OpenTelemetry collector's OTLP/HTTP receiver on 127.0.0.1:0: accepts <c>POST /v1/traces</c>
@@ -27,7 +27,13 @@ public sealed class FakeOtlpCollector : IAsyncDisposable
         {
             using var body = new MemoryStream();
             await context.Request.Body.CopyToAsync(body);
-            collector._exports.Enqueue(new OtlpExport(context.Request.Path.Value ?? "", context.Request.ContentType, body.ToArray()));
+            var headers = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            foreach (var header in context.Request.Headers)
+            {
+                headers[header.Key] = header.Value.ToString();
+            }
+
+            collector._exports.Enqueue(new OtlpExport(context.Request.Path.Value ?? "", context.Request.ContentType, body.ToArray(), headers));
             if (!HttpMethods.IsPost(context.Request.Method) || context.Request.Path != "/v1/traces")
             {
                 context.Response.StatusCode = 404;

@@ -23,4 +23,20 @@ public sealed class ForwardingErrorsTests
     [MemberData(nameof(Cases))]
     public void NeverLeft_IsTrueOnlyWhenNoByteCanHaveReachedTheInstance(Exception exception, bool neverLeft) =>
         Assert.Equal(neverLeft, ForwardingErrors.NeverLeft(exception));
+
+    public static TheoryData<Exception, string> Descriptions => new()
+    {
+        { new TaskCanceledException("The operation was canceled.", new TimeoutException("connect")), "connect time-out" },
+        { new HttpRequestException("An error occurred while sending the request.", new IOException("Unable to read data", new SocketException((int)SocketError.ConnectionReset))), new SocketException((int)SocketError.ConnectionReset).Message },
+        { new HttpRequestException(HttpRequestError.ResponseEnded, "An error occurred while sending the request.", new HttpIOException(HttpRequestError.ResponseEnded, "The response ended prematurely.")),
+            "An error occurred while sending the request: The response ended prematurely. (ResponseEnded)" },
+        { new HttpRequestException(HttpRequestError.ConnectionError, "Connection refused (127.0.0.1:1)", new SocketException((int)SocketError.ConnectionRefused)),
+            "Connection refused (127.0.0.1:1)" },
+        { new HttpRequestException("Name or service not known"), "Name or service not known" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Descriptions))]
+    public void Describe_GivesTheCauseThatHttpClientWraps(Exception exception, string expected) =>
+        Assert.Equal(expected, ForwardingErrors.Describe(exception));
 }

@@ -245,6 +245,45 @@ public sealed class ForwardingTests
         Assert.Equal(1, orders.Count);
     }
 
+    [Theory]
+    [InlineData("30")]
+    [InlineData("date")]
+    public async Task A429WithRetryAfter_IsPassedBack_AndNewCallsGoToOtherInstancesUntilThen(string retryAfter)
+    {
+        await using var limited = await Upstream.StartAsync("limited", (context, _) =>
+        {
+            context.Response.StatusCode = 429;
+            context.Response.Headers.RetryAfter = retryAfter == "date" ? DateTimeOffset.UtcNow.AddSeconds(30).ToString("R") : retryAfter;
+            return Task.CompletedTask;
+        });
+        await using var other = await Upstream.StartAsync("other");
+        await using var agent = await StartAgentAsync(Routes("orders", limited, other));
+
+        var first429 = 0;
+        for (var i = 0; i < 20 && first429 == 0; i++)
+        {
+            using var response = await agent.Client.GetAsync("v1/invoke/orders/x");
+            if (response.StatusCode == HttpStatusCode.TooManyRequests)
+            {
+                first429 = i + 1;
+                Assert.NotNull(response.Headers.RetryAfter); // the app gets the 429 and its Retry-After
+                Assert.False(response.Headers.Contains("X-Sidecar-Error"));
+            }
+        }
+
+        Assert.True(first429 > 0, "the limited instance was picked at least once");
+        for (var i = 0; i < 20; i++)
+        {
+            using var response = await agent.Client.GetAsync("v1/invoke/orders/x");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        Assert.Equal(1, limited.Count); // never retried, and held since
+        var state = agent.Get<Sidecar.Forwarding.ServicePools>().Find("orders")!.Instances.Single(s => s.Instance.Port == limited.Port);
+        Assert.Equal(0, state.ConsecutiveFailures); // a 429 is no failure
+        Assert.False(state.IsEjected(System.Diagnostics.Stopwatch.GetTimestamp()));
+    }
+
     [Fact]
     public async Task AGet_OnAHangingInstance_TimesOutPerTry_AndSucceedsOnAnother()
     {
@@ -441,6 +480,26 @@ public sealed class ForwardingTests
     }
 
     [Fact]
+    public async Task Via_GetsTheAgentsEntryAppended_WithOnePseudonymPerAgent()
+    {
+        await using var orders = await Upstream.StartAsync("orders");
+        await using var agent = await StartAgentAsync(Routes("orders", orders));
+        await using var other = await StartAgentAsync(Routes("orders", orders));
+
+        await agent.Client.GetAsync("v1/invoke/orders/x");
+        var alone = orders.Last.Headers["Via"];
+        using var request = new HttpRequestMessage(HttpMethod.Get, "v1/invoke/orders/x");
+        request.Headers.TryAddWithoutValidation("Via", "1.0 fred, 1.1 p.example.net");
+        await agent.Client.SendAsync(request);
+        var appended = orders.Last.Headers["Via"];
+        await other.Client.GetAsync("v1/invoke/orders/x");
+
+        Assert.Matches("^1\\.1 sidecar-[0-9a-f]{16}$", alone);
+        Assert.Equal("1.0 fred, 1.1 p.example.net, " + alone, appended);
+        Assert.NotEqual(alone, orders.Last.Headers["Via"]);
+    }
+
+    [Fact]
     public async Task TraceParent_IsPassedOnUnchanged_WithItsTraceState()
     {
         await using var orders = await Upstream.StartAsync("orders");
@@ -502,6 +561,65 @@ public sealed class ForwardingTests
 
         using var fits = await agent.Client.PostAsync("v1/invoke/orders/x", new ByteArrayContent(new byte[64 * 1024]));
         Assert.Equal(HttpStatusCode.OK, fits.StatusCode);
+    }
+
+    [Fact]
+    public async Task A413ForAPerServiceLimit_NamesThePerServiceKey()
+    {
+        await using var orders = await Upstream.StartAsync("orders");
+        await using var agent = await StartAgentAsync($"{Routes("orders", orders)},{Routes("billing", orders)}",
+            ("Forwarding__MaxBodySize", "64KiB"), ("Forwarding__Services__orders__MaxBodySize", "1KiB"));
+
+        using var perService = await agent.Client.PostAsync("v1/invoke/orders/x", new ByteArrayContent(new byte[2048]));
+        using var global = await agent.Client.PostAsync("v1/invoke/billing/x", new ByteArrayContent(new byte[65 * 1024]));
+
+        await AssertProblemAsync(perService, HttpStatusCode.RequestEntityTooLarge, "body-too-large");
+        await AssertProblemAsync(global, HttpStatusCode.RequestEntityTooLarge, "body-too-large");
+        Assert.Contains("up to 1024 bytes (Forwarding:Services:orders:MaxBodySize)", await perService.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Contains("up to 65536 bytes (Forwarding:MaxBodySize)", await global.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(0, orders.Count);
+    }
+
+    [Fact]
+    public async Task A502AfterTheUpstreamClosedWithoutAnswering_SaysWhy()
+    {
+        // An instance that reads the request and closes the connection without a byte of answer.
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var closer = Task.Run(async () =>
+        {
+            while (!cts.IsCancellationRequested)
+            {
+                using var socket = await listener.AcceptSocketAsync(cts.Token);
+                var buffer = new byte[8192];
+                var seen = "";
+                while (!seen.Contains("\r\n\r\n", StringComparison.Ordinal))
+                {
+                    var read = await socket.ReceiveAsync(buffer, cts.Token);
+                    if (read == 0)
+                    {
+                        break;
+                    }
+
+                    seen += Encoding.ASCII.GetString(buffer, 0, read);
+                }
+
+                socket.Shutdown(System.Net.Sockets.SocketShutdown.Both);
+            }
+        });
+        await using var agent = await StartAgentAsync($"orders=http://127.0.0.1:{port}");
+
+        using var response = await agent.Client.PostAsync("v1/invoke/orders/x", new StringContent("pay")); // a POST: not retried
+        var body = await response.Content.ReadAsStringAsync();
+        await cts.CancelAsync();
+
+        await AssertProblemAsync(response, HttpStatusCode.BadGateway, "upstream-unreachable");
+        using var problem = JsonDocument.Parse(body);
+        var detail = problem.RootElement.GetProperty("detail").GetString()!;
+        Assert.StartsWith("'orders' could not be reached (1 attempt(s)): An error occurred while sending the request: ", detail, StringComparison.Ordinal);
+        Assert.Contains("The response ended prematurely", detail, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -53,6 +53,57 @@ public sealed class ServicePoolTests
     }
 
     [Fact]
+    public void Pick_SkipsAnInstanceHeldByA429_UntilItsRetryAfter_CappedAtAMinute()
+    {
+        var pool = Pool(3);
+        var held = pool.Instances[0];
+        pool.Hold(held, TimeSpan.FromSeconds(30));
+
+        Assert.DoesNotContain(PickMany(pool, 30), s => ReferenceEquals(s, held));
+        Assert.Equal(0, held.ConsecutiveFailures); // a hold is no failure
+        Assert.False(held.IsEjected(_time.GetTimestamp()));
+
+        _time.Advance(TimeSpan.FromSeconds(30));
+        Assert.Contains(PickMany(pool, 30), s => ReferenceEquals(s, held));
+
+        pool.Hold(held, TimeSpan.FromHours(2)); // a far Retry-After holds for MaxHold only
+        _time.Advance(ServicePool.MaxHold - TimeSpan.FromSeconds(1));
+        Assert.DoesNotContain(PickMany(pool, 30), s => ReferenceEquals(s, held));
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Contains(PickMany(pool, 30), s => ReferenceEquals(s, held));
+    }
+
+    [Fact]
+    public void Pick_WhenEveryAvailableInstanceIsHeld_PicksAmongThemAnyway()
+    {
+        var pool = Pool(2);
+        pool.Hold(pool.Instances[0], TimeSpan.FromSeconds(10));
+        pool.Hold(pool.Instances[1], TimeSpan.FromSeconds(10));
+
+        var picked = PickMany(pool, 20);
+
+        Assert.Equal(20, picked.Count);
+        Assert.Equal(2, picked.Distinct().Count());
+
+        // An ejected instance stays out even then: a hold is weaker than an ejection.
+        Fail(pool, pool.Instances[0], 5);
+        Assert.All(PickMany(pool, 10), s => Assert.Same(pool.Instances[1], s));
+    }
+
+    private static List<InstanceState> PickMany(ServicePool pool, int count)
+    {
+        var picked = new List<InstanceState>();
+        for (var i = 0; i < count; i++)
+        {
+            var state = pool.Pick(null)!;
+            state.Release();
+            picked.Add(state);
+        }
+
+        return picked;
+    }
+
+    [Fact]
     public void Pick_SkipsEjectedInstances_AndReturnsNullWhenThereAreNone()
     {
         var pool = Pool(2);

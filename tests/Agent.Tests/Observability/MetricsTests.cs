@@ -50,6 +50,19 @@ public sealed class MetricsTests
     }
 
     [Fact]
+    public async Task HeadMetrics_AnswersLikeGet_WithoutABody()
+    {
+        await using var orders = await Upstream.StartAsync("orders");
+        await using var agent = await StartAsync($"orders={orders.Url}");
+
+        var answer = await RawHttp.SendAsync(agent.BaseUri.Port, $"HEAD /metrics HTTP/1.1\r\nHost: 127.0.0.1:{agent.BaseUri.Port}");
+
+        Assert.Equal(200, answer.Status);
+        Assert.Equal("text/plain; version=0.0.4; charset=utf-8", answer.Header("Content-Type"));
+        Assert.Equal("", answer.Body);
+    }
+
+    [Fact]
     public async Task ForwardedRequests_CountByServiceMethodAndCode_AndAreTimed()
     {
         await using var orders = await Upstream.StartAsync("orders", async (context, _) =>

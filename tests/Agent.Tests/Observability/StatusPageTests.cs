@@ -244,4 +244,24 @@ public sealed class StatusPageTests
     [InlineData("db.url", false)]
     public void SecretLookingKeys_AreRecognised(string key, bool secret) =>
         Assert.Equal(secret, AgentStatusBuilder.LooksSecret(key));
+
+    [Theory]
+    [InlineData("db.password", "anything", "••••••")]
+    [InlineData("db.url", "postgres://admin:hunter2xx@db/x", "postgres://***@db/x")]
+    [InlineData("db.url", "jdbc:postgresql://db:5432/x?user=u&password=p4ss&ssl=true", "jdbc:postgresql://db:5432/x?user=u&password=••••••&ssl=true")]
+    [InlineData("ConnectionStrings.Default", "Server=x;User Id=u;Password=Hunter3yy;", "Server=x;User Id=u;Password=••••••;")]
+    [InlineData("ConnectionStrings.Default", "Server=x;Pwd = 'a;b';Database=d", "Server=x;Pwd = ••••••;Database=d")]
+    [InlineData("storage", "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=c2VjcmV0==;EndpointSuffix=x", "DefaultEndpointsProtocol=https;AccountName=a;AccountKey=••••••;EndpointSuffix=x")]
+    [InlineData("auth.header", "Bearer abc.def-ghi", "Bearer ••••••")]
+    [InlineData("auth.header", "Basic dXNlcjpwYXNz", "Basic ••••••")]
+    [InlineData("sso", "x eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.sig y", "x •••••• y")]
+    [InlineData("greeting", "Basic setup, then go", "Basic setup, then go")]
+    [InlineData("greeting", "Basic Setup", "Basic Setup")]
+    [InlineData("greeting", "hello=world; a=b", "hello=world; a=b")]
+    [InlineData("site", "https://example.org/a?b=c", "https://example.org/a?b=c")]
+    public void SecretParts_OfValuesUnderInnocentKeys_AreMasked(string key, string value, string shown)
+    {
+        Assert.Equal(shown, ConfigRedaction.Shown(key, value, out var masked));
+        Assert.Equal(shown != value, masked);
+    }
 }

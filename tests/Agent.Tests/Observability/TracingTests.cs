@@ -143,6 +143,15 @@ public sealed class TracingTests
     [InlineData("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")]
     [InlineData("OTEL_EXPORTER_OTLP_TIMEOUT", "soon")]
     [InlineData("OTEL_SDK_DISABLED", "maybe")]
+    [InlineData("OTEL_EXPORTER_OTLP_HEADERS", "garbage")]
+    [InlineData("OTEL_EXPORTER_OTLP_HEADERS", "a=b,c")]
+    [InlineData("OTEL_EXPORTER_OTLP_HEADERS", "x api key=1")]
+    [InlineData("OTEL_EXPORTER_OTLP_HEADERS", "a=b\nc")]
+    [InlineData("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "garbage")]
+    [InlineData("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json")]
+    [InlineData("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "soon")]
+    [InlineData("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "collector:4318")]
+    [InlineData("OTEL_TRACES_EXPORTER", "zipkin")]
     public void ABadOtelVariable_StopsTheAgent_NamingIt(string variable, string value)
     {
         var environment = new System.Collections.Hashtable { [variable] = value };
@@ -152,5 +161,116 @@ public sealed class TracingTests
         var error = Assert.Throws<Sidecar.Configuration.InvalidConfigurationException>(() => Sidecar.Configuration.AgentOptions.Load(configuration));
 
         Assert.StartsWith(variable + " ", Assert.Single(error.Errors), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ABadHeadersEntry_IsNamedByPosition_NeverByItsText()
+    {
+        var error = Assert.Throws<Sidecar.Configuration.InvalidConfigurationException>(() => Load(("OTEL_EXPORTER_OTLP_HEADERS", "tenant=a,api-key: s3cr3t-hdr")));
+
+        var line = Assert.Single(error.Errors);
+        Assert.StartsWith("OTEL_EXPORTER_OTLP_HEADERS (Observability:Otlp:Headers): entry 2 of 2 has no '='", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cr3t", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TheSignalSpecificVariables_WinOverTheGenericOnes()
+    {
+        var both = Load(
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"), ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "a=1"), ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", " b = 2 ,, c=3=4,"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "1000"), ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "2500"));
+        var generic = Load(
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"), ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "a=1"), ("OTEL_EXPORTER_OTLP_TIMEOUT", "1000"));
+
+        Assert.Equal(OtlpWireProtocol.Grpc, both.Protocol);
+        Assert.Equal("http://collector:4318/", both.TracesUrl!.AbsoluteUri); // grpc: the endpoint itself
+        Assert.Equal("b=2,c=3=4", both.Headers); // replaces the generic headers (no merge), empty entries dropped
+        Assert.Equal(TimeSpan.FromMilliseconds(2500), both.Timeout);
+        Assert.Equal(OtlpWireProtocol.Grpc, generic.Protocol);
+        Assert.Equal("a=1", generic.Headers);
+        Assert.Equal(TimeSpan.FromSeconds(1), generic.Timeout);
+    }
+
+    [Theory]
+    [InlineData(null, true)]
+    [InlineData("otlp", true)]
+    [InlineData("OTLP", true)]
+    [InlineData("none", false)]
+    public void OtelTracesExporterNone_TurnsTracingOff(string? exporter, bool enabled)
+    {
+        var options = exporter is null
+            ? Load(("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"))
+            : Load(("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"), ("OTEL_TRACES_EXPORTER", exporter));
+
+        Assert.Equal(enabled, options.TracingEnabled);
+    }
+
+    [Fact]
+    public async Task WithOtelTracesExporterNone_NothingIsExported_AndTheTraceParentIsPassedOn()
+    {
+        await using var collector = await FakeOtlpCollector.StartAsync();
+        await using var orders = await Upstream.StartAsync("orders");
+        var incoming = $"00-{TraceId}-{CallerSpan}-01";
+        await using (var agent = await StartAsync(orders, collector, ("OTEL_TRACES_EXPORTER", "none")))
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, "v1/invoke/orders/x");
+            request.Headers.Add("traceparent", incoming);
+            await agent.Client.SendAsync(request);
+            Assert.False(agent.Get<AgentTracing>().Enabled);
+        }
+
+        Assert.Empty(collector.Exports);
+        Assert.Equal(incoming, orders.Last.Headers["traceparent"]);
+    }
+
+    [Fact]
+    public async Task TheTracesHeaders_ReachTheCollector()
+    {
+        await using var collector = await FakeOtlpCollector.StartAsync();
+        await using var orders = await Upstream.StartAsync("orders");
+        await using var agent = await StartAsync(orders, collector,
+            ("OTEL_EXPORTER_OTLP_HEADERS", "x-generic=1"), ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "x-api-key=k-123,x-tenant=t1"));
+
+        await agent.Client.GetAsync("v1/invoke/orders/x");
+        Assert.True(agent.Get<AgentTracing>().Flush());
+
+        var export = Assert.Single(collector.Exports, e => e.Path == "/v1/traces");
+        Assert.Equal("k-123", export.Headers["x-api-key"]);
+        Assert.Equal("t1", export.Headers["x-tenant"]);
+        Assert.False(export.Headers.ContainsKey("x-generic"));
+    }
+
+    [Theory]
+    [InlineData("OTEL_EXPORTER_OTLP_HEADERS", "garbage", "agent: invalid configuration: OTEL_EXPORTER_OTLP_HEADERS (Observability:Otlp:Headers): entry 1 of 1 has no '='")]
+    [InlineData("OTEL_EXPORTER_OTLP_CERTIFICATE", "/nonexistent/ca.pem", "agent: invalid configuration: OTEL_EXPORTER_OTLP_* (tracing): the OpenTelemetry exporter refused its settings:")]
+    public async Task AnOtelValueTheExporterWouldThrowOn_StopsTheRealProcess_WithOneLineAndExitCode2(string variable, string value, string expected)
+    {
+        await using var agent = AgentProcess.Start(new Dictionary<string, string>
+        {
+            ["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://127.0.0.1:4318",
+            [variable] = value,
+            ["APP_HEALTH_URL"] = "",
+            ["SIDECAR_PORT"] = LoopbackServer.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+        });
+
+        Assert.Equal(2, await agent.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        var line = Assert.Single(agent.Stderr.TrimEnd().Split('\n'));
+        Assert.StartsWith(expected, line, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", agent.Stdout + agent.Stderr, StringComparison.Ordinal);
+    }
+
+    private static ObservabilityOptions Load(params (string Name, string Value)[] variables)
+    {
+        var environment = new System.Collections.Hashtable();
+        foreach (var (name, value) in variables)
+        {
+            environment[name] = value;
+        }
+
+        return Sidecar.Configuration.AgentOptions.Load(new Microsoft.Extensions.Configuration.ConfigurationBuilder()
+            .Add(new Sidecar.Configuration.AgentVariablesConfigurationSource(environment)).Build()).Observability;
     }
 }

@@ -44,14 +44,26 @@ public sealed class StatusApiTests
         Assert.Equal("UP", await Status(agent));
     }
 
-    [Fact]
-    public async Task Put_ATooLargeBody_Answers400()
+    [Theory]
+    [InlineData(5000, false)]
+    [InlineData(2 * 1024 * 1024, false)]
+    [InlineData(2 * 1024 * 1024, true)]
+    public async Task Put_ATooLargeBody_Answers413Problem_WithoutChangingTheStatus(int size, bool chunked)
     {
         await using var agent = await StartAsync();
+        var body = new string(' ', size) + """{"status":"OUT_OF_SERVICE"}""";
+        using var request = new HttpRequestMessage(HttpMethod.Put, "v1/registration/status")
+        {
+            Content = chunked ? new StreamContent(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(body))) : new StringContent(body),
+        };
+        request.Headers.TransferEncodingChunked = chunked;
 
-        using var response = await agent.Client.PutAsync("v1/registration/status", new StringContent(new string(' ', 5000) + """{"status":"UP"}"""));
+        using var response = await agent.Client.SendAsync(request);
 
-        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("body-too-large", response.Headers.GetValues("X-Sidecar-Error").Single());
+        Assert.Equal("UP", await Status(agent));
     }
 
     [Fact]

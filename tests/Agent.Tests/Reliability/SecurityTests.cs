@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Sidecar.Discovery;
 using Sidecar.Tests.Fakes;
 using Sidecar.Tests.Forwarding;
+using Sidecar.Tests.Observability;
 using Sidecar.Tests.Support;
 using Xunit.Abstractions;
 
@@ -175,6 +176,70 @@ public sealed class SecurityTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task ARequestComingBackThroughAnotherAgent_IsRefusedWith508_InsteadOfGoingRoundAgain()
+    {
+        var sourceA = new FakeServiceInstanceSource();
+        var sourceB = new FakeServiceInstanceSource();
+        await using var a = await AgentHarness.StartAsync(new Dictionary<string, string?> { ["APP_HEALTH_URL"] = "", ["SIDECAR_LOG_LEVEL"] = "warning" },
+            services => services.AddSingleton<IServiceInstanceSource>(sourceA));
+        await using var b = await AgentHarness.StartAsync(new Dictionary<string, string?> { ["APP_HEALTH_URL"] = "", ["SIDECAR_LOG_LEVEL"] = "warning" },
+            services => services.AddSingleton<IServiceInstanceSource>(sourceB));
+
+        // Each agent sees the other as an instance (two sidecars whose registry entries point at each other's API).
+        sourceA.Set("b", FakeServiceInstanceSource.Instance("b", b.BaseUri.Port));
+        sourceB.Set("a", FakeServiceInstanceSource.Instance("a", a.BaseUri.Port));
+
+        // A -> B -> A: the second arrival at A carries A's own Via entry. Without the check A would forward
+        // once more and B would answer its own /ping.
+        using var response = await a.Client.GetAsync("v1/invoke/b/v1/invoke/a/v1/invoke/b/ping");
+
+        await ForwardingTests.AssertProblemAsync(response, (HttpStatusCode)508, "loop-detected");
+        var atA = await Scrape.TakeAsync(a);
+        var atB = await Scrape.TakeAsync(b);
+        Assert.Equal(2, atA.Value("sidecar_forward_requests_total", ("service", "b"), ("method", "GET"), ("code", "508"))); // the call, and its return refused
+        Assert.Equal(1, atA.Value("sidecar_forward_errors_total", ("service", "b"), ("error", "loop-detected")));
+        Assert.Equal(1, atB.Value("sidecar_forward_requests_total", ("service", "a"), ("method", "GET"), ("code", "508")));
+        new Figures("security: a loop through a second agent")
+        {
+            Sent = 1,
+            Succeeded = 1,
+        }.Note("A -> B -> A refused at A's second arrival (508 loop-detected, Via carries A's pseudonym); 3 hops in all").Report(output);
+    }
+
+    [Fact]
+    public async Task AnInstanceWhoseHostNameResolvesToTheAgent_IsRefusedWith508_AfterOneHop_NotThousands()
+    {
+        // A name of this machine's hosts file that resolves to loopback (the CI machine has one; a
+        // container usually lists its own host name): names are never resolved by the self check, so
+        // only the Via entry can stop this loop. Without it: about 3000 hops in 2 s and 6000 descriptors.
+        var name = LoopbackHostName();
+        if (name is null)
+        {
+            output.WriteLine("no host name resolving to 127.0.0.1 in /etc/hosts besides localhost: the loop through a name is not tried here");
+            return;
+        }
+
+        var source = new FakeServiceInstanceSource();
+        await using var agent = await AgentHarness.StartAsync(
+            new Dictionary<string, string?> { ["APP_HEALTH_URL"] = "", ["SIDECAR_LOG_LEVEL"] = "warning", ["Forwarding__Timeout"] = "5s" },
+            services => services.AddSingleton<IServiceInstanceSource>(source));
+        source.Set(name, FakeServiceInstanceSource.Instance(name, agent.BaseUri.Port, host: name));
+
+        // The instance gets Host: {name}:{port}, a known service name: the agent would forward it again, forever.
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        using var response = await agent.Client.GetAsync($"v1/invoke/{name}/x");
+
+        await ForwardingTests.AssertProblemAsync(response, (HttpStatusCode)508, "loop-detected");
+        var scrape = await Scrape.TakeAsync(agent);
+        Assert.Equal(2, scrape.Value("sidecar_forward_requests_total", ("service", name), ("method", "GET"), ("code", "508")));
+        new Figures("security: a loop through a host name")
+        {
+            Sent = 1,
+            Succeeded = 1,
+        }.Note($"instance '{name}:{agent.BaseUri.Port}' (resolves to the agent): refused at the second arrival, 2 hops in {watch.Elapsed.TotalMilliseconds:0} ms").Report(output);
+    }
+
+    [Fact]
     public async Task Secrets_FromConfigCredentialsAndCalls_NeverReachALogLineOrAnyAnswerButTheAppsOwnConfig()
     {
         const string rotated = "db-Pa55-rotated-secret";
@@ -290,6 +355,122 @@ public sealed class SecurityTests(ITestOutputHelper output)
         Assert.Equal(rotated, ownConfig);
         Assert.Equal(HttpStatusCode.NotFound, refused.StatusCode);
         Directory.Delete(dataDir, recursive: true);
+    }
+
+    [Fact]
+    public async Task CredentialsInTheHealthUrl_AndInConfigValuesUnderInnocentKeys_AreMaskedInLogsHealthAnswersAndTheStatusPage()
+    {
+        const string jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjYW5hcnkifQ.c2lnbmF0dXJlLWNhbmFyeQ";
+        string[] secrets = ["pr0be-Pw-secret", "hunter2xx", "Hunter3yy", "Qu3ry-pw", "eyJzdWIiOiJjYW5hcnkifQ", "c2lnbmF0dXJlLWNhbmFyeQ", "dXNlcjpCYXNpYzQ0"];
+        await using var app = await FakeApp.StartAsync();
+        var dir = Directory.CreateTempSubdirectory("sidecar-redact-").FullName;
+        var file = Path.Combine(dir, "app.json");
+        var values = new Dictionary<string, string>
+        {
+            ["db.url"] = "postgres://admin:hunter2xx@db/x",
+            ["ConnectionStrings.Default"] = "Server=x;User Id=u;Password=Hunter3yy;",
+            ["auth.header"] = "Bearer " + jwt,
+            ["sso.assertion"] = jwt,
+            ["legacy.auth"] = "Basic dXNlcjpCYXNpYzQ0",
+            ["callback"] = "https://cb.example/x?user=u&password=Qu3ry-pw&lang=en",
+            ["greeting"] = "hello",
+        };
+        await File.WriteAllTextAsync(file, JsonSerializer.Serialize(new Dictionary<string, object>
+        {
+            ["db"] = new Dictionary<string, string> { ["url"] = values["db.url"] },
+            ["ConnectionStrings"] = new Dictionary<string, string> { ["Default"] = values["ConnectionStrings.Default"] },
+            ["auth"] = new Dictionary<string, string> { ["header"] = values["auth.header"] },
+            ["sso"] = new Dictionary<string, string> { ["assertion"] = values["sso.assertion"] },
+            ["legacy"] = new Dictionary<string, string> { ["auth"] = values["legacy.auth"] },
+            ["callback"] = values["callback"],
+            ["greeting"] = values["greeting"],
+        }));
+        var logs = new LogCapture();
+        await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?>
+        {
+            ["APP_HEALTH_URL"] = $"http://probe-user:pr0be-Pw-secret@127.0.0.1:{app.Port}/health",
+            ["APP_HEALTH_INTERVAL"] = "100ms",
+            ["CONFIG_FILE"] = file,
+            ["SIDECAR_PUBLIC_HEALTH_PORT"] = "9999", // the harness listens on a free port instead
+        }, logs.Install);
+        await Eventually.TrueAsync(() => app.HealthCalls > 0 && logs.Contains("Probing app health"), "the app was probed");
+        using var publicClient = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = agent.PublicHealthUri };
+
+        var seen = new List<(string Where, string Text)>();
+        foreach (var path in new[] { "", "?view=fragment", "v1/health", "v1/health/ready" })
+        {
+            foreach (var accept in new[] { "application/json", "text/html" })
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Get, path);
+                request.Headers.Add("Accept", accept);
+                using var response = await agent.Client.SendAsync(request);
+                seen.Add(($"GET /{path} ({accept}) {(int)response.StatusCode}", await response.Content.ReadAsStringAsync()));
+            }
+
+            using var onPublic = await publicClient.GetAsync(path);
+            seen.Add(($"public GET /{path} {(int)onPublic.StatusCode}", await onPublic.Content.ReadAsStringAsync()));
+        }
+
+        seen.Add(("logs", logs.Text));
+        var leaks = seen.SelectMany(s => secrets.Where(secret => s.Text.Contains(secret, StringComparison.Ordinal)).Select(secret => $"{secret} in {s.Where}")).ToList();
+        using var status = JsonDocument.Parse(seen[0].Text);
+        var shown = status.RootElement.GetProperty("config").GetProperty("keys").EnumerateArray()
+            .ToDictionary(k => k.GetProperty("key").GetString()!, k => (Value: k.GetProperty("value").GetString(), Masked: k.GetProperty("masked").GetBoolean()));
+        using var health = JsonDocument.Parse(seen.Single(s => s.Where.StartsWith("public GET /v1/health 200", StringComparison.Ordinal)).Text);
+        var served = new Dictionary<string, string>();
+        foreach (var key in values.Keys)
+        {
+            served[key] = await agent.Client.GetStringAsync("v1/config/" + key);
+        }
+
+        new Figures("security: credentials in the health URL and config values")
+        {
+            Sent = seen.Count,
+            Succeeded = seen.Count(s => !secrets.Any(x => s.Text.Contains(x, StringComparison.Ordinal))),
+            Failed = seen.Count(s => secrets.Any(x => s.Text.Contains(x, StringComparison.Ordinal))),
+            Lost = $"{leaks.Count} secrets leaked",
+        }.Note($"{secrets.Length} secrets (health URL user info; URL user info, a connection-string password, a query password, Bearer, Basic and bare JWTs under innocent keys) looked for in {logs.Entries.Count} log entries and {seen.Count - 1} answers")
+         .Report(output);
+        Assert.True(leaks.Count == 0, string.Join("\n", leaks));
+        Assert.Equal($"http://***@127.0.0.1:{app.Port}/health", health.RootElement.GetProperty("probe").GetString());
+        Assert.Contains(logs.Entries, e => e.Contains($"Probing app health at http://***@127.0.0.1:{app.Port}/health", StringComparison.Ordinal));
+        Assert.Equal(("postgres://***@db/x", true), shown["db.url"]);
+        Assert.Equal(("Server=x;User Id=u;Password=••••••;", true), shown["ConnectionStrings.Default"]);
+        Assert.Equal(("Bearer ••••••", true), shown["auth.header"]);
+        Assert.Equal(("••••••", true), shown["sso.assertion"]);
+        Assert.Equal(("Basic ••••••", true), shown["legacy.auth"]);
+        Assert.Equal(("https://cb.example/x?user=u&password=••••••&lang=en", true), shown["callback"]);
+        Assert.Equal(("hello", false), shown["greeting"]);
+        Assert.Equal(values, served); // the app itself gets the real values
+        Directory.Delete(dir, recursive: true);
+    }
+
+    private static string? LoopbackHostName()
+    {
+        if (!File.Exists("/etc/hosts"))
+        {
+            return null;
+        }
+
+        foreach (var line in File.ReadLines("/etc/hosts"))
+        {
+            var fields = line.Split('#')[0].Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length < 2 || !IPAddress.TryParse(fields[0], out var address) || !address.Equals(IPAddress.Loopback))
+            {
+                continue;
+            }
+
+            foreach (var name in fields.Skip(1))
+            {
+                if (!name.StartsWith("localhost", StringComparison.OrdinalIgnoreCase) && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.') &&
+                    Dns.GetHostAddresses(name).All(IPAddress.IsLoopback))
+                {
+                    return name.ToLowerInvariant();
+                }
+            }
+        }
+
+        return null;
     }
 
     private static List<string> ListeningAddresses(int port)
