@@ -11,9 +11,10 @@ internal static class ObservabilityExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(options);
         services.TryAddSingleton<AgentEventLog>();
-        services.TryAddSingleton(sp => new ForwardingMetrics(sp.GetRequiredService<AgentEventLog>()));
+        services.TryAddSingleton<MetricsRegistry>();
+        services.TryAddSingleton(sp => new ForwardingMetrics(sp.GetRequiredService<AgentEventLog>(), sp.GetRequiredService<MetricsRegistry>().ForwardDuration));
         services.TryAddSingleton<EurekaMetrics>();
-        services.TryAddSingleton<HealthMetrics>();
+        services.TryAddSingleton(sp => new HealthMetrics(sp.GetRequiredService<MetricsRegistry>().ProbeDuration));
         services.TryAddSingleton<ConfigMetrics>();
         services.TryAddSingleton<AgentTracing>();
         services.TryAddSingleton<InstanceErrorRates>();
@@ -38,8 +39,11 @@ internal static class ObservabilityExtensions
         _ = endpoints.ServiceProvider.GetRequiredService<AgentTracing>();
         _ = endpoints.ServiceProvider.GetRequiredService<AgentObserver>();
 
-        endpoints.MapGet("/metrics", (PrometheusMetrics metrics) =>
-            TypedResults.Text(metrics.Write(), PrometheusWriter.ContentType));
+        endpoints.MapGet("/metrics", (HttpContext context, PrometheusMetrics metrics) =>
+        {
+            context.Response.ContentType = MetricsRegistry.ContentType;
+            return metrics.WriteAsync(context.Response.Body, context.RequestAborted);
+        });
 
         endpoints.MapGet("/", (HttpContext context, AgentStatusBuilder builder) =>
         {
