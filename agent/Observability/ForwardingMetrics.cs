@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Prometheus;
 
 namespace Sidecar.Observability;
 
@@ -8,7 +9,7 @@ namespace Sidecar.Observability;
 /// for names nobody knows count under <see cref="Unknown"/>. Cells outlive a service leaving the
 /// catalog: Prometheus counters must never go back.
 /// </summary>
-internal sealed class ForwardingMetrics(AgentEventLog? events = null)
+internal sealed class ForwardingMetrics(AgentEventLog? events = null, Histogram? latency = null)
 {
     public const string UnknownService = "unknown";
 
@@ -21,7 +22,11 @@ internal sealed class ForwardingMetrics(AgentEventLog? events = null)
     public ServiceMetrics For(string service) =>
         string.Equals(service, UnknownService, StringComparison.OrdinalIgnoreCase)
             ? Unknown
-            : _services.GetOrAdd(service, static (name, log) => new ServiceMetrics(name.ToLowerInvariant(), log), events);
+            : _services.GetOrAdd(service, static (name, state) =>
+            {
+                var label = name.ToLowerInvariant();
+                return new ServiceMetrics(label, state.events, state.latency?.WithLabels(label));
+            }, (events, latency));
 
     /// <summary>Every cell, <see cref="Unknown"/> included, sorted by name.</summary>
     public IReadOnlyList<ServiceMetrics> All()

@@ -11,9 +11,10 @@ internal static class ObservabilityExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(options);
         services.TryAddSingleton<AgentEventLog>();
-        services.TryAddSingleton(sp => new ForwardingMetrics(sp.GetRequiredService<AgentEventLog>()));
+        services.TryAddSingleton<MetricsRegistry>();
+        services.TryAddSingleton(sp => new ForwardingMetrics(sp.GetRequiredService<AgentEventLog>(), sp.GetRequiredService<MetricsRegistry>().ForwardDuration));
         services.TryAddSingleton<EurekaMetrics>();
-        services.TryAddSingleton<HealthMetrics>();
+        services.TryAddSingleton(sp => new HealthMetrics(sp.GetRequiredService<MetricsRegistry>().ProbeDuration));
         services.TryAddSingleton<ConfigMetrics>();
         services.TryAddSingleton<AgentTracing>();
         services.TryAddSingleton<InstanceErrorRates>();
@@ -39,8 +40,13 @@ internal static class ObservabilityExtensions
         _ = endpoints.ServiceProvider.GetRequiredService<AgentObserver>();
 
         // HEAD as GET without the body (RFC 9110 section 9.3.2): what monitors send to check a scrape target.
-        endpoints.MapMethods("/metrics", Hosting.ListenerExtensions.GetAndHead, (PrometheusMetrics metrics) =>
-            TypedResults.Text(metrics.Write(), PrometheusWriter.ContentType));
+        endpoints.MapMethods("/metrics", Hosting.ListenerExtensions.GetAndHead, (HttpContext context, PrometheusMetrics metrics) =>
+        {
+            context.Response.ContentType = MetricsRegistry.ContentType;
+            return HttpMethods.IsHead(context.Request.Method)
+                ? Task.CompletedTask
+                : metrics.WriteAsync(context.Response.Body, context.RequestAborted);
+        });
 
         endpoints.MapGet("/", (HttpContext context, AgentStatusBuilder builder) =>
         {

@@ -1,3 +1,4 @@
+using Prometheus;
 using Sidecar.AppConfig;
 using Sidecar.Discovery;
 using Sidecar.Forwarding;
@@ -7,220 +8,267 @@ using Sidecar.Registration;
 namespace Sidecar.Observability;
 
 /// <summary>
-/// <c>GET /metrics</c>: every family in the Prometheus text format, counters from the Interlocked
-/// cells, gauges read from the live state at scrape time. Label values are fixed sets, service
-/// names the catalog knows (or <c>unknown</c>), or Eureka operation names: never a path, a query
-/// or anything else a caller sent.
+/// <c>GET /metrics</c>: the agent's families in a prometheus-net registry (<see cref="MetricsRegistry"/>).
+/// The hot path counts in its own <see cref="Interlocked"/> cells; before each scrape the registry
+/// calls <see cref="Update"/>, which copies the counts into the counters (<c>IncTo</c>: counters
+/// only go up) and reads the gauges from the live state. Label values are fixed sets, service names
+/// the catalog knows (or <c>unknown</c>), or Eureka operation names: never a path, a query or
+/// anything else a caller sent.
 /// </summary>
-internal sealed class PrometheusMetrics(
-    ServicePools pools,
-    EurekaMetrics eureka,
-    HealthMetrics health,
-    ConfigMetrics config,
-    AppHealthMonitor monitor,
-    InstanceStatusProvider status,
-    AppConfigStore configStore,
-    EurekaOptions eurekaOptions,
-    TimeProvider time,
-    IServiceProvider services)
+internal sealed class PrometheusMetrics
 {
     private static readonly InstanceStatus[] Statuses = [InstanceStatus.Up, InstanceStatus.Down, InstanceStatus.Starting, InstanceStatus.OutOfService, InstanceStatus.Unknown];
 
-    public string Write()
+    private readonly MetricsRegistry _registry;
+    private readonly ServicePools _pools;
+    private readonly EurekaMetrics _eureka;
+    private readonly HealthMetrics _health;
+    private readonly ConfigMetrics _config;
+    private readonly AppHealthMonitor _monitor;
+    private readonly InstanceStatusProvider _status;
+    private readonly AppConfigStore _configStore;
+    private readonly TimeProvider _time;
+
+    private readonly Counter _requests;
+    private readonly Counter _retries;
+    private readonly Counter _budgetExhausted;
+    private readonly Counter _errors;
+    private readonly Counter _ejections;
+    private readonly Gauge _instances;
+    private readonly Gauge _ejected;
+    private readonly Gauge _inFlight;
+    private readonly Gauge _healthStatus;
+    private readonly Gauge _instanceStatus;
+    private readonly Counter _probes;
+    private readonly Gauge _consecutiveFailures;
+    private readonly Counter _refreshes;
+    private readonly Gauge _configVersion;
+    private readonly Gauge _configKeys;
+    private readonly Gauge _configVersionAge;
+    private readonly EurekaFamilies? _eurekaFamilies;
+
+    public PrometheusMetrics(
+        MetricsRegistry registry,
+        ServicePools pools,
+        EurekaMetrics eureka,
+        HealthMetrics health,
+        ConfigMetrics config,
+        AppHealthMonitor monitor,
+        InstanceStatusProvider status,
+        AppConfigStore configStore,
+        EurekaOptions eurekaOptions,
+        TimeProvider time,
+        IServiceProvider services)
     {
-        var w = new PrometheusWriter();
-        var now = time.GetUtcNow();
-        w.Family("sidecar_agent_info", "gauge", "The agent's version.");
-        w.Sample("sidecar_agent_info", 1, ("version", Hosting.AgentIndexApi.Version));
-        WriteForwarding(w);
-        WriteHealth(w);
+        _registry = registry;
+        _pools = pools;
+        _eureka = eureka;
+        _health = health;
+        _config = config;
+        _monitor = monitor;
+        _status = status;
+        _configStore = configStore;
+        _time = time;
+
+        var f = registry.Factory;
+        f.CreateGauge("sidecar_agent_info", "The agent's version.", ["version"]).WithLabels(Hosting.AgentIndexApi.Version).Set(1);
+
+        _requests = f.CreateCounter("sidecar_forward_requests_total",
+            "Requests the forwarder answered, by service (known services only, else unknown), method and status code (499: the caller left).",
+            ["service", "method", "code"]);
+        _retries = f.CreateCounter("sidecar_forward_retries_total", "Attempts sent again, by service and reason.", ["service", "reason"]);
+        _budgetExhausted = f.CreateCounter("sidecar_forward_retry_budget_exhausted_total",
+            "Retries not sent because the service's retry budget was spent.", ["service"]);
+        _errors = f.CreateCounter("sidecar_forward_errors_total", "Answers the agent made itself, by service and X-Sidecar-Error code.", ["service", "error"]);
+        _ejections = f.CreateCounter("sidecar_forward_ejections_total", "Instances ejected after consecutive failures, by service.", ["service"]);
+        _instances = f.CreateGauge("sidecar_forward_instances", "UP instances the forwarder can choose from, by service (services called at least once).", ["service"]);
+        _ejected = f.CreateGauge("sidecar_forward_instances_ejected", "Instances ejected right now, by service.", ["service"]);
+        _inFlight = f.CreateGauge("sidecar_forward_requests_in_flight", "Attempts waiting for an answer, by service.", ["service"]);
+
+        _healthStatus = f.CreateGauge("sidecar_app_health_status", "The app's health as last probed: 1 for the current status.", ["status"]);
+        _instanceStatus = f.CreateGauge("sidecar_instance_status",
+            "The status reported to Eureka and on /status (OUT_OF_SERVICE when the app or the drain says so): 1 for the current one.", ["status"]);
+        _probes = f.CreateCounter("sidecar_app_health_probes_total", "Health probes of the app, by result.", ["result"]);
+        _consecutiveFailures = f.CreateGauge("sidecar_app_health_consecutive_failures", "Failed probes in a row.");
+
         if (eurekaOptions.Enabled)
         {
-            WriteEureka(w, now);
+            _eurekaFamilies = new EurekaFamilies(f, services.GetService<EurekaRegistrationService>(), services.GetService<EurekaRegistry>());
         }
 
-        WriteConfig(w, now);
-        return w.ToString();
+        _refreshes = f.CreateCounter("sidecar_config_refreshes_total", "Config refreshes, by outcome.", ["outcome"]);
+        _configVersion = f.CreateGauge("sidecar_config_version", "The config version served (0 before the first load).");
+        _configKeys = f.CreateGauge("sidecar_config_keys", "Keys in the config served.");
+        _configVersionAge = f.CreateGauge("sidecar_config_version_age_seconds", "Seconds since the config version served went live.", [],
+            new GaugeConfiguration { SuppressInitialValue = true });
+
+        registry.Registry.AddBeforeCollectCallback(Update);
     }
 
-    private void WriteForwarding(PrometheusWriter w)
+    /// <summary>Copies every cell into the registry, then writes the text format.</summary>
+    public Task WriteAsync(Stream body, CancellationToken cancellationToken) => _registry.WriteAsync(body, cancellationToken);
+
+    private void Update()
     {
-        var all = pools.Metrics.All();
-        w.Family("sidecar_forward_requests_total", "counter",
-            "Requests the forwarder answered, by service (known services only, else unknown), method and status code (499: the caller left).");
-        foreach (var service in all)
+        var now = _time.GetUtcNow();
+        UpdateForwarding();
+        UpdateHealth();
+        _eurekaFamilies?.Update(_eureka, now);
+        UpdateConfig(now);
+    }
+
+    private void UpdateForwarding()
+    {
+        foreach (var service in _pools.Metrics.All())
         {
             foreach (var (method, code, count) in service.Requests())
             {
-                w.Sample("sidecar_forward_requests_total", count, ("service", service.Name), ("method", method), ("code", code));
+                _requests.WithLabels(service.Name, method, code).IncTo(count);
             }
-        }
 
-        w.Family("sidecar_forward_duration_seconds", "histogram", "Time from receiving a request to the end of its answer, retries included.");
-        foreach (var service in all)
-        {
-            if (!ReferenceEquals(service, pools.Metrics.Unknown))
+            for (var e = 0; e < ServiceMetrics.ErrorLabels.Length; e++)
             {
-                w.Histogram("sidecar_forward_duration_seconds", service.Latency.Snapshot(), ("service", service.Name));
+                if (service.ErrorCount(e) is var count and not 0)
+                {
+                    _errors.WithLabels(service.Name, ServiceMetrics.ErrorLabels[e]).IncTo(count);
+                }
             }
-        }
 
-        w.Family("sidecar_forward_retries_total", "counter", "Attempts sent again, by service and reason.");
-        foreach (var service in all)
-        {
-            if (ReferenceEquals(service, pools.Metrics.Unknown))
+            if (ReferenceEquals(service, _pools.Metrics.Unknown))
             {
-                continue;
+                continue; // nothing is sent to an unknown service: no retries, budget or ejections
             }
 
             for (var r = 0; r < RetryReasons.Labels.Length; r++)
             {
-                w.Sample("sidecar_forward_retries_total", service.RetryCount((RetryReason)r), ("service", service.Name), ("reason", RetryReasons.Labels[r]));
+                _retries.WithLabels(service.Name, RetryReasons.Labels[r]).IncTo(service.RetryCount((RetryReason)r));
             }
+
+            _budgetExhausted.WithLabels(service.Name).IncTo(service.BudgetExhaustedCount);
+            _ejections.WithLabels(service.Name).IncTo(service.Ejections);
         }
 
-        w.Family("sidecar_forward_retry_budget_exhausted_total", "counter", "Retries not sent because the service's retry budget was spent.");
-        WritePerService(w, all, "sidecar_forward_retry_budget_exhausted_total", static s => s.BudgetExhaustedCount);
-
-        w.Family("sidecar_forward_errors_total", "counter", "Answers the agent made itself, by service and X-Sidecar-Error code.");
-        foreach (var service in all)
+        foreach (var pool in _pools.All)
         {
-            for (var e = 0; e < ServiceMetrics.ErrorLabels.Length; e++)
-            {
-                var count = service.ErrorCount(e);
-                if (count != 0)
-                {
-                    w.Sample("sidecar_forward_errors_total", count, ("service", service.Name), ("error", ServiceMetrics.ErrorLabels[e]));
-                }
-            }
-        }
-
-        w.Family("sidecar_forward_ejections_total", "counter", "Instances ejected after consecutive failures, by service.");
-        WritePerService(w, all, "sidecar_forward_ejections_total", static s => s.Ejections);
-
-        var current = new List<ServicePool>(pools.All);
-        current.Sort(static (a, b) => string.CompareOrdinal(a.Name, b.Name));
-        w.Family("sidecar_forward_instances", "gauge", "UP instances the forwarder can choose from, by service (services called at least once).");
-        foreach (var pool in current)
-        {
-            w.Sample("sidecar_forward_instances", pool.Instances.Count, ("service", pool.Name));
-        }
-
-        w.Family("sidecar_forward_instances_ejected", "gauge", "Instances ejected right now, by service.");
-        foreach (var pool in current)
-        {
-            var ejected = 0;
+            int ejected = 0, outstanding = 0;
             var now = pool.Time.GetTimestamp(); // ejection deadlines are timestamps of the pool's clock
             foreach (var instance in pool.Instances)
             {
                 ejected += instance.IsEjected(now) ? 1 : 0;
-            }
-
-            w.Sample("sidecar_forward_instances_ejected", ejected, ("service", pool.Name));
-        }
-
-        w.Family("sidecar_forward_requests_in_flight", "gauge", "Attempts waiting for an answer, by service.");
-        foreach (var pool in current)
-        {
-            var outstanding = 0;
-            foreach (var instance in pool.Instances)
-            {
                 outstanding += instance.Outstanding;
             }
 
-            w.Sample("sidecar_forward_requests_in_flight", outstanding, ("service", pool.Name));
+            _instances.WithLabels(pool.Name).Set(pool.Instances.Count);
+            _ejected.WithLabels(pool.Name).Set(ejected);
+            _inFlight.WithLabels(pool.Name).Set(outstanding);
         }
     }
 
-    private static void WritePerService(PrometheusWriter w, IReadOnlyList<ServiceMetrics> all, string name, Func<ServiceMetrics, long> value)
+    private void UpdateHealth()
     {
-        foreach (var service in all)
-        {
-            if (service.Name != ForwardingMetrics.UnknownService)
-            {
-                w.Sample(name, value(service), ("service", service.Name));
-            }
-        }
-    }
-
-    private void WriteHealth(PrometheusWriter w)
-    {
-        var current = monitor.Current;
-        w.Family("sidecar_app_health_status", "gauge", "The app's health as last probed: 1 for the current status.");
+        var current = _monitor.Current;
+        var reported = _status.Current;
         foreach (var s in Statuses)
         {
-            w.Sample("sidecar_app_health_status", current.Status == s ? 1 : 0, ("status", s.ToWire()));
+            _healthStatus.WithLabels(s.ToWire()).Set(current.Status == s ? 1 : 0);
+            _instanceStatus.WithLabels(s.ToWire()).Set(reported == s ? 1 : 0);
         }
 
-        w.Family("sidecar_instance_status", "gauge", "The status reported to Eureka and on /status (OUT_OF_SERVICE when the app or the drain says so): 1 for the current one.");
-        var reported = status.Current;
-        foreach (var s in Statuses)
-        {
-            w.Sample("sidecar_instance_status", reported == s ? 1 : 0, ("status", s.ToWire()));
-        }
-
-        w.Family("sidecar_app_health_probes_total", "counter", "Health probes of the app, by result.");
-        w.Sample("sidecar_app_health_probes_total", health.Healthy, ("result", "healthy"));
-        w.Sample("sidecar_app_health_probes_total", health.Unhealthy, ("result", "unhealthy"));
-
-        w.Family("sidecar_app_health_probe_duration_seconds", "histogram", "How long health probes of the app took.");
-        w.Histogram("sidecar_app_health_probe_duration_seconds", health.Duration.Snapshot());
-
-        w.Family("sidecar_app_health_consecutive_failures", "gauge", "Failed probes in a row.");
-        w.Sample("sidecar_app_health_consecutive_failures", current.ConsecutiveFailures);
+        _probes.WithLabels("healthy").IncTo(_health.Healthy);
+        _probes.WithLabels("unhealthy").IncTo(_health.Unhealthy);
+        _consecutiveFailures.Set(current.ConsecutiveFailures);
     }
 
-    private void WriteEureka(PrometheusWriter w, DateTimeOffset now)
+    private void UpdateConfig(DateTimeOffset now)
     {
-        w.Family("sidecar_eureka_requests_total", "counter", "Eureka calls after failover, by operation and outcome.");
-        for (var o = 0; o < EurekaMetrics.OperationLabels.Length; o++)
-        {
-            for (var r = 0; r < EurekaMetrics.OutcomeLabels.Length; r++)
-            {
-                w.Sample("sidecar_eureka_requests_total", eureka.Count(o, r),
-                    ("operation", EurekaMetrics.OperationLabels[o]), ("outcome", EurekaMetrics.OutcomeLabels[r]));
-            }
-        }
-
-        if (services.GetService<EurekaRegistrationService>() is { } registration)
-        {
-            w.Family("sidecar_eureka_registered", "gauge", "1 while Eureka holds this instance's lease (as far as the agent knows).");
-            w.Sample("sidecar_eureka_registered", registration.ReportedStatus is null ? 0 : 1);
-            if (registration.LastHeartbeat is { } heartbeat)
-            {
-                w.Family("sidecar_eureka_heartbeat_age_seconds", "gauge", "Seconds since Eureka last accepted a registration or renewal.");
-                w.Sample("sidecar_eureka_heartbeat_age_seconds", Seconds(now - heartbeat));
-            }
-        }
-
-        if (services.GetService<EurekaRegistry>() is { } registry && registry.View is { Origin: not RegistryOrigin.None } view)
-        {
-            w.Family("sidecar_eureka_registry_age_seconds", "gauge", "Seconds since the registry in memory was last fetched (or saved, when loaded from the snapshot).");
-            w.Sample("sidecar_eureka_registry_age_seconds", Seconds(now - view.UpdatedAt));
-            w.Family("sidecar_eureka_registry_instances", "gauge", "Instances in the registry in memory.");
-            w.Sample("sidecar_eureka_registry_instances", view.InstanceCount);
-        }
-    }
-
-    private void WriteConfig(PrometheusWriter w, DateTimeOffset now)
-    {
-        w.Family("sidecar_config_refreshes_total", "counter", "Config refreshes, by outcome.");
         for (var o = 0; o < ConfigMetrics.OutcomeLabels.Length; o++)
         {
-            w.Sample("sidecar_config_refreshes_total", config.Count((ConfigRefreshOutcome)o), ("outcome", ConfigMetrics.OutcomeLabels[o]));
+            _refreshes.WithLabels(ConfigMetrics.OutcomeLabels[o]).IncTo(_config.Count((ConfigRefreshOutcome)o));
         }
 
-        var snapshot = configStore.Current;
-        w.Family("sidecar_config_version", "gauge", "The config version served (0 before the first load).");
-        w.Sample("sidecar_config_version", snapshot.Version);
-        w.Family("sidecar_config_keys", "gauge", "Keys in the config served.");
-        w.Sample("sidecar_config_keys", snapshot.Values.Count);
-        if (config.Current is { } seen && seen.Version == snapshot.Version)
+        var snapshot = _configStore.Current;
+        _configVersion.Set(snapshot.Version);
+        _configKeys.Set(snapshot.Values.Count);
+        if (_config.Current is { } seen && seen.Version == snapshot.Version)
         {
-            w.Family("sidecar_config_version_age_seconds", "gauge", "Seconds since the config version served went live.");
-            w.Sample("sidecar_config_version_age_seconds", Seconds(now - seen.Since));
+            _configVersionAge.Set(Seconds(now - seen.Since));
+        }
+        else
+        {
+            _configVersionAge.Unpublish();
         }
     }
 
     private static double Seconds(TimeSpan span) => Math.Max(0, Math.Round(span.TotalSeconds, 3));
+
+    /// <summary>The Eureka families: declared only when the agent registers (standalone agents have none).</summary>
+    private sealed class EurekaFamilies
+    {
+        private readonly EurekaRegistrationService? _registration;
+        private readonly EurekaRegistry? _registry;
+        private readonly Counter _requests;
+        private readonly Gauge? _registered;
+        private readonly Gauge? _heartbeatAge;
+        private readonly Gauge? _registryAge;
+        private readonly Gauge? _registryInstances;
+
+        public EurekaFamilies(IMetricFactory f, EurekaRegistrationService? registration, EurekaRegistry? registry)
+        {
+            _registration = registration;
+            _registry = registry;
+            _requests = f.CreateCounter("sidecar_eureka_requests_total", "Eureka calls after failover, by operation and outcome.", ["operation", "outcome"]);
+            if (registration is not null)
+            {
+                _registered = f.CreateGauge("sidecar_eureka_registered", "1 while Eureka holds this instance's lease (as far as the agent knows).");
+                _heartbeatAge = f.CreateGauge("sidecar_eureka_heartbeat_age_seconds", "Seconds since Eureka last accepted a registration or renewal.", [],
+                    new GaugeConfiguration { SuppressInitialValue = true });
+            }
+
+            if (registry is not null)
+            {
+                var later = new GaugeConfiguration { SuppressInitialValue = true };
+                _registryAge = f.CreateGauge("sidecar_eureka_registry_age_seconds",
+                    "Seconds since the registry in memory was last fetched (or saved, when loaded from the snapshot).", [], later);
+                _registryInstances = f.CreateGauge("sidecar_eureka_registry_instances", "Instances in the registry in memory.", [], later);
+            }
+        }
+
+        public void Update(EurekaMetrics eureka, DateTimeOffset now)
+        {
+            for (var o = 0; o < EurekaMetrics.OperationLabels.Length; o++)
+            {
+                for (var r = 0; r < EurekaMetrics.OutcomeLabels.Length; r++)
+                {
+                    _requests.WithLabels(EurekaMetrics.OperationLabels[o], EurekaMetrics.OutcomeLabels[r]).IncTo(eureka.Count(o, r));
+                }
+            }
+
+            if (_registration is not null)
+            {
+                _registered!.Set(_registration.ReportedStatus is null ? 0 : 1);
+                if (_registration.LastHeartbeat is { } heartbeat)
+                {
+                    _heartbeatAge!.Set(Seconds(now - heartbeat));
+                }
+                else
+                {
+                    _heartbeatAge!.Unpublish();
+                }
+            }
+
+            if (_registry is not null)
+            {
+                if (_registry.View is { Origin: not RegistryOrigin.None } view)
+                {
+                    _registryAge!.Set(Seconds(now - view.UpdatedAt));
+                    _registryInstances!.Set(view.InstanceCount);
+                }
+                else
+                {
+                    _registryAge!.Unpublish();
+                    _registryInstances!.Unpublish();
+                }
+            }
+        }
+    }
 }

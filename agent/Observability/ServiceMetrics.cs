@@ -1,11 +1,14 @@
+using System.Diagnostics;
+using Prometheus;
 using Sidecar.Forwarding;
 
 namespace Sidecar.Observability;
 
 /// <summary>
 /// The forwarding counters of one service, held by its <see cref="ServicePool"/> so the hot path
-/// reaches them without a lookup: a few <see cref="Interlocked"/> adds per request, no lock, no
-/// allocation (the per-method status arrays are created once, on first use).
+/// reaches them without a lookup: a few <see cref="Interlocked"/> adds per request and one
+/// histogram observation, no lock, no allocation (the per-method status arrays are created once,
+/// on first use). <see cref="PrometheusMetrics"/> copies the counts into the registry at scrape time.
 /// </summary>
 internal sealed class ServiceMetrics
 {
@@ -24,19 +27,22 @@ internal sealed class ServiceMetrics
     private readonly long[] _retries = new long[RetryReasons.Labels.Length];
     private readonly long[] _errors = new long[ErrorLabels.Length];
     private readonly AgentEventLog? _events;
+    private readonly Histogram.Child? _latency;
     private long _budgetExhausted;
     private long _ejections;
 
-    public ServiceMetrics(string name, AgentEventLog? events = null)
+    /// <param name="name">The <c>service</c> label.</param>
+    /// <param name="events">Where ejections are told.</param>
+    /// <param name="latency">This service's series of <c>sidecar_forward_duration_seconds</c>; none for <c>unknown</c>, whose requests are counted, not timed.</param>
+    public ServiceMetrics(string name, AgentEventLog? events = null, Histogram.Child? latency = null)
     {
         Name = name;
         _events = events;
+        _latency = latency;
     }
 
     /// <summary>The <c>service</c> label: a name the catalog knows (lower case), or <c>unknown</c>.</summary>
     public string Name { get; }
-
-    public LatencyHistogram Latency { get; } = new();
 
     public long Ejections => Volatile.Read(ref _ejections);
 
@@ -44,7 +50,7 @@ internal sealed class ServiceMetrics
     public void Completed(int methodClass, int status, long elapsedTicks)
     {
         Count(methodClass, status);
-        Latency.Record(elapsedTicks);
+        _latency?.Observe(Math.Max(0, elapsedTicks) / (double)Stopwatch.Frequency, Exemplar.None);
     }
 
     /// <summary>A request refused before it was forwarded (bad path, unknown service...): counted, not timed.</summary>

@@ -279,7 +279,7 @@ public sealed class MetricsTests
         var failures = 0.0;
         await RegisteredAgent.AdvanceUntilAsync(time, TimeSpan.FromSeconds(120), () =>
         {
-            failures = Scrape.Parse(agent.Get<Sidecar.Observability.PrometheusMetrics>().Write()).Value("sidecar_eureka_requests_total", ("operation", "renew"), ("outcome", "failed"));
+            failures = Scrape.Of(agent.Get<Sidecar.Observability.PrometheusMetrics>()).Value("sidecar_eureka_requests_total", ("operation", "renew"), ("outcome", "failed"));
             return failures >= 1;
         }, "a failed renewal is counted");
         var after = await Scrape.TakeAsync(agent);
@@ -366,16 +366,22 @@ public sealed class MetricsTests
     }
 
     [Fact]
-    public void TheWriter_EscapesLabelValues()
+    public async Task TheRegistry_WritesTheStrictTextFormat_EscapingLabelValues()
     {
-        var writer = new Sidecar.Observability.PrometheusWriter();
-        writer.Family("x_total", "counter", "A help text with \\ and\nnewline.");
-        writer.Sample("x_total", 1, ("service", "a\"b\\c\nd"));
+        var registry = new Sidecar.Observability.MetricsRegistry();
+        registry.Factory.CreateCounter("x_total", "A help text.", ["service"]).WithLabels("a\"b\\c\nd").Inc();
+        registry.ForwardDuration.WithLabels("orders").Observe(0.003);
+        using var body = new MemoryStream();
 
-        var scrape = Scrape.Parse(writer.ToString());
+        await registry.WriteAsync(body, CancellationToken.None);
 
-        Assert.Equal("a\"b\\c\nd", Assert.Single(scrape.Samples).Labels["service"]);
-        Assert.Contains("x_total{service=\"a\\\"b\\\\c\\nd\"} 1\n", writer.ToString(), StringComparison.Ordinal);
+        var text = System.Text.Encoding.UTF8.GetString(body.ToArray());
+        var scrape = Scrape.Parse(text);
+        Assert.Equal("a\"b\\c\nd", Assert.Single(scrape.Samples, s => s.Name == "x_total").Labels["service"]);
+        Assert.Contains("x_total{service=\"a\\\"b\\\\c\\nd\"} 1\n", text, StringComparison.Ordinal);
+        Assert.Equal(1, scrape.Value("sidecar_forward_duration_seconds_bucket", ("service", "orders"), ("le", "0.005")));
+        Assert.Equal(0, scrape.Value("sidecar_forward_duration_seconds_bucket", ("service", "orders"), ("le", "0.0025")));
+        Assert.Equal(1, scrape.Value("sidecar_forward_duration_seconds_count", ("service", "orders")));
     }
 
     private static double Delta(Scrape before, Scrape after, string name, params (string Key, string Value)[] labels) =>

@@ -36,6 +36,14 @@ public sealed partial class Scrape
         return Parse(await response.Content.ReadAsStringAsync());
     }
 
+    /// <summary>A scrape taken in-process, without the HTTP round trip (for a polling predicate).</summary>
+    internal static Scrape Of(Sidecar.Observability.PrometheusMetrics metrics) => Task.Run(async () =>
+    {
+        using var body = new MemoryStream();
+        await metrics.WriteAsync(body, CancellationToken.None);
+        return Parse(System.Text.Encoding.UTF8.GetString(body.ToArray()));
+    }).GetAwaiter().GetResult();
+
     public static Scrape Parse(string text)
     {
         var samples = new List<Sample>();
