@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.AspNetCore.Http.Features;
+using Sidecar.Configuration;
 using Sidecar.Hosting;
 
 namespace Sidecar.Forwarding;
@@ -12,14 +13,29 @@ namespace Sidecar.Forwarding;
 /// <c>/v1/invoke/orders/api/x</c>. An absolute-form target naming anything else than a known
 /// service or the agent itself is refused: the agent is never an open proxy. Requests addressed to
 /// the agent (its own address and port) go on to its API. The public health listener never forwards.
+/// Two guards against a browser on the same machine being used against the API: a request a browser
+/// makes for another site's page (<c>Sec-Fetch-Site: cross-site</c>) is refused, and on a loopback API a
+/// Host that names neither the agent nor a known service is refused (a page that points its own name
+/// at 127.0.0.1, DNS rebinding, would otherwise read <c>/v1/config</c> and call services).
 /// </summary>
-internal sealed class ForwardProxyMiddleware(RequestDelegate next, Forwarder forwarder)
+internal sealed class ForwardProxyMiddleware(RequestDelegate next, Forwarder forwarder, SidecarOptions sidecar)
 {
+    private readonly bool _loopbackApi = IPAddress.IsLoopback(sidecar.BindAddress);
+
     public Task InvokeAsync(HttpContext context)
     {
         if (ListenerExtensions.IsPublicConnection(context))
         {
             return next(context);
+        }
+
+        // Services never send Sec-Fetch-*; browsers send it with every request (the status page's own
+        // refresh is same-origin, an address typed in is none).
+        if (context.Request.Headers.TryGetValue("Sec-Fetch-Site", out var site) && site.Count == 1 &&
+            string.Equals(site[0], "cross-site", StringComparison.OrdinalIgnoreCase))
+        {
+            return Problems.WriteAsync(context, StatusCodes.Status403Forbidden, ForwardingProblems.CrossSiteRequest, "Cross-site request",
+                "The agent's API does not answer requests a browser makes for another site's page.");
         }
 
         // A tunnel is refused whatever the target's form: CONNECT /v1/invoke/orders/x would otherwise reach the
@@ -80,9 +96,18 @@ internal sealed class ForwardProxyMiddleware(RequestDelegate next, Forwarder for
         }
 
         var name = host.ToString();
-        return ForwardingOptions.IsServiceName(name) && forwarder.Pools.Find(name) is not null
-            ? forwarder.ForwardAsync(context, name, raw)
-            : next(context);
+        if (ForwardingOptions.IsServiceName(name) && forwarder.Pools.Find(name) is not null)
+        {
+            return forwarder.ForwardAsync(context, name, raw);
+        }
+
+        if (_loopbackApi && !host.EndsWith(".localhost", StringComparison.OrdinalIgnoreCase))
+        {
+            return Problems.WriteAsync(context, StatusCodes.Status421MisdirectedRequest, ForwardingProblems.UnknownHost, "Unknown host",
+                "This is the sidecar's API: call it as 127.0.0.1, [::1] or localhost, or name a known service in Host.");
+        }
+
+        return next(context);
     }
 
     /// <summary><c>http://authority/path?query</c> into the authority and the origin-form rest (<c>/</c> when empty).</summary>

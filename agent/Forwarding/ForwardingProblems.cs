@@ -15,6 +15,15 @@ internal static class ForwardingProblems
     /// <summary>405: CONNECT (tunnelling) is not offered.</summary>
     public const string TunnelNotSupported = "tunnel-not-supported";
 
+    /// <summary>
+    /// 421: on a loopback API, a Host that is neither the agent (an IP literal, <c>localhost</c>) nor a
+    /// known service: what a browser page sends after pointing its own name at 127.0.0.1 (DNS rebinding).
+    /// </summary>
+    public const string UnknownHost = "unknown-host";
+
+    /// <summary>403: a browser sent the request for a page of another site (<c>Sec-Fetch-Site: cross-site</c>).</summary>
+    public const string CrossSiteRequest = "cross-site-request";
+
     /// <summary>413: the body is larger than <c>MaxBodySize</c>.</summary>
     public const string BodyTooLarge = "body-too-large";
 

@@ -104,7 +104,7 @@ public sealed class ForwardProxyTests
     [InlineData("127.0.0.1:{port}")]
     [InlineData("localhost:{port}")]
     [InlineData("[::1]:{port}")]
-    [InlineData("somebody-else")]
+    [InlineData("app.localhost:{port}")]
     public async Task OtherHostHeaders_AreTheAgentsOwnApi(string host)
     {
         await using var orders = await Upstream.StartAsync("orders");
@@ -114,6 +114,42 @@ public sealed class ForwardProxyTests
 
         Assert.Equal("pong", answer.Body);
         Assert.Equal(0, orders.Count);
+    }
+
+    [Theory]
+    [InlineData("GET /v1/config HTTP/1.1\r\nHost: somebody-else")]
+    [InlineData("GET /v1/invoke/orders/x HTTP/1.1\r\nHost: evil.example:{port}")]
+    [InlineData("POST /proxy?vip=orders&path=/x HTTP/1.1\r\nHost: rebound.attacker.test\r\nContent-Length: 0")]
+    public async Task AHostNamingNeitherTheAgentNorAService_IsRefused_OnTheLoopbackApi(string request)
+    {
+        await using var orders = await Upstream.StartAsync("orders");
+        await using var agent = await StartAgentAsync(orders);
+
+        var answer = await RawHttp.SendAsync(agent.BaseUri.Port, request.Replace("{port}", agent.BaseUri.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal));
+
+        Assert.Equal(421, answer.Status);
+        Assert.Equal("unknown-host", answer.Header("X-Sidecar-Error"));
+        Assert.Equal(0, orders.Count);
+    }
+
+    [Theory]
+    [InlineData("cross-site", 403)]
+    [InlineData("same-origin", 200)]
+    [InlineData("none", 200)]
+    public async Task ARequestABrowserMakesForAnotherSite_IsRefused(string secFetchSite, int expected)
+    {
+        await using var orders = await Upstream.StartAsync("orders");
+        await using var agent = await StartAgentAsync(orders);
+
+        var answer = await RawHttp.SendAsync(agent.BaseUri.Port,
+            $"POST /v1/invoke/orders/x HTTP/1.1\r\nHost: 127.0.0.1:{agent.BaseUri.Port}\r\nSec-Fetch-Site: {secFetchSite}\r\nContent-Type: text/plain\r\nContent-Length: 0");
+
+        Assert.Equal(expected, answer.Status);
+        Assert.Equal(expected == 200 ? 1 : 0, orders.Count);
+        if (expected == 403)
+        {
+            Assert.Equal("cross-site-request", answer.Header("X-Sidecar-Error"));
+        }
     }
 
     [Fact]

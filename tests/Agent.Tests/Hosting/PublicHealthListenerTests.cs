@@ -33,7 +33,7 @@ public sealed class PublicHealthListenerTests
         foreach (var route in HealthRoutes)
         {
             var onPublic = await RawHttp.SendAsync(agent.PublicHealthUri!.Port, $"GET {route}/ HTTP/1.1\r\nHost: x");
-            var onApi = await RawHttp.SendAsync(agent.BaseUri.Port, $"GET {route}/ HTTP/1.1\r\nHost: x");
+            var onApi = await RawHttp.SendAsync(agent.BaseUri.Port, $"GET {route}/ HTTP/1.1\r\nHost: 127.0.0.1");
 
             Assert.True(onPublic.Status == 200, $"{route}/ on the public listener: {onPublic.Status}");
             Assert.True(onApi.Status == 200, $"{route}/ on the API: {onApi.Status}");
@@ -85,8 +85,8 @@ public sealed class PublicHealthListenerTests
         using var publicSocket = await ConnectAsync(null, IPAddress.Loopback, agent.PublicHealthUri!.Port);
         var publicAnswer = await ExchangeAsync(publicSocket, "GET /ping HTTP/1.1\r\nHost: x\r\n\r\n");
         using var apiSocket = await ConnectAsync(null, IPAddress.Loopback, agent.BaseUri.Port);
-        var first = await ExchangeAsync(apiSocket, "GET /ping HTTP/1.1\r\nHost: x\r\n\r\n");
-        var second = await ExchangeAsync(apiSocket, "GET /ping HTTP/1.1\r\nHost: x\r\n\r\n");
+        var first = await ExchangeAsync(apiSocket, "GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+        var second = await ExchangeAsync(apiSocket, "GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
 
         Assert.Contains("\r\nConnection: close\r\n", publicAnswer, StringComparison.OrdinalIgnoreCase);
         await Eventually.TrueAsync(() => RawHttp.IsClosed(publicSocket), "the public listener closed the connection after its answer");
@@ -155,7 +155,7 @@ public sealed class PublicHealthListenerTests
 
         await Eventually.TrueAsync(() => RawHttp.IsClosed(trickle), "the unfinished request head was cut off");
         Assert.False(RawHttp.IsClosed(api)); // the API's idle connections follow Kestrel's keep-alive, not this time-out
-        Assert.EndsWith("pong", await ExchangeAsync(api, "GET /ping HTTP/1.1\r\nHost: x\r\n\r\n"), StringComparison.Ordinal);
+        Assert.EndsWith("pong", await ExchangeAsync(api, "GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"), StringComparison.Ordinal);
     }
 
     private static async Task<Socket> ConnectAsync(IPAddress? from, IPAddress to, int port)

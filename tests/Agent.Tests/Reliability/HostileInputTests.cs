@@ -285,9 +285,9 @@ public sealed class HostileInputTests(HostileAgentFixture fixture, ITestOutputHe
         const int SlowBodies = 30;
         var watch = Stopwatch.StartNew();
         var headerTrickles = Enumerable.Range(0, SlowHeaders).Select(_ => TrickleAsync(
-            "GET /ping HTTP/1.1\r\nHost: x\r\nX-Slow: ", "a", TimeSpan.FromSeconds(20))).ToArray();
+            "GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ", "a", TimeSpan.FromSeconds(20))).ToArray();
         var bodyTrickles = Enumerable.Range(0, SlowBodies).Select(i => TrickleAsync(
-            (i % 2 == 0 ? "PUT /v1/registration/status" : "POST /v1/invoke/orders/upload") + " HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{",
+            (i % 2 == 0 ? "PUT /v1/registration/status" : "POST /v1/invoke/orders/upload") + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n{",
             " ", TimeSpan.FromSeconds(20))).ToArray();
 
         // While they trickle, everybody else is served at once.
@@ -349,7 +349,7 @@ public sealed class HostileInputTests(HostileAgentFixture fixture, ITestOutputHe
                 try
                 {
                     await socket.ConnectAsync(IPAddress.Loopback, fixture.Port, timeout.Token);
-                    await socket.SendAsync(RawClient.Bytes("GET /ping HTTP/1.1\r\nHost: x\r\n\r\n"), SocketFlags.None, timeout.Token);
+                    await socket.SendAsync(RawClient.Bytes("GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"), SocketFlags.None, timeout.Token);
                     var buffer = new byte[1024];
                     var read = await socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
                     if (Encoding.Latin1.GetString(buffer, 0, read).EndsWith("pong", StringComparison.Ordinal))
@@ -533,7 +533,7 @@ public sealed class HostileInputTests(HostileAgentFixture fixture, ITestOutputHe
             {
                 try
                 {
-                    await socket.SendAsync(RawClient.Bytes("GET /ping HTTP/1.1\r\nHost: x\r\n\r\n"), SocketFlags.None);
+                    await socket.SendAsync(RawClient.Bytes("GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"), SocketFlags.None);
                     var buffer = new byte[1024];
                     using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
                     var read = await socket.ReceiveAsync(buffer, SocketFlags.None, cts.Token);

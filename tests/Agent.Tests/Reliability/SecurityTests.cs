@@ -151,7 +151,7 @@ public sealed class SecurityTests(ITestOutputHelper output)
             ($"GET http://127.0.0.1:{canary.Port}/x HTTP/1.1", $"127.0.0.1:{canary.Port}", [404]),
             ($"GET /v1/invoke/127.0.0.1:{canary.Port}/x HTTP/1.1", "127.0.0.1", [404]),
             ($"GET /v1/invoke/unknown/x HTTP/1.1", "127.0.0.1", [404]),
-            ($"GET /x HTTP/1.1", "unknown", [404]),
+            ($"GET /x HTTP/1.1", "unknown", [404, 421]), // 421: a loopback API answers only to its own names and known services
             ($"GET /v1/invoke/orders/x HTTP/1.1", "127.0.0.1", [200]), // the control: a known instance is reached
         };
         var wrong = new List<string>();
