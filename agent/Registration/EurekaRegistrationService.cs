@@ -48,6 +48,7 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
     private DateTimeOffset _retryAt;
     private TimeSpan _retryDelay = FirstRetryDelay;
     private bool _cancelled;
+    private InstanceStatus? _heldStatus; // the health change waiting for a token, once logged
 
     private readonly Lock _readinessLock = new();
     private ReadinessResult _readiness;
@@ -290,18 +291,24 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
 
         if (Desired() != _reported)
         {
-            if (now < _retryAt)
+            var heldUntil = now < _retryAt ? _retryAt : await SyncStatusAsync(cancellationToken).ConfigureAwait(false);
+            if (heldUntil is null)
             {
-                return Earliest(_retryAt, _nextRenew);
+                return _time.GetUtcNow(); // sent, or failed with the retry time set: look again at once
             }
 
-            var waitFor = await SyncStatusAsync(cancellationToken).ConfigureAwait(false);
-            if (waitFor is { } tokenAt)
+            // The change waits (for a token, or for the retry after a failure); the lease must not, or
+            // Eureka evicts the instance meanwhile, and a renew time already past would make this loop spin.
+            if (_time.GetUtcNow() >= _nextRenew)
             {
-                return Earliest(tokenAt, _nextRenew);
+                await RenewAsync(cancellationToken).ConfigureAwait(false);
+                if (_reported is null)
+                {
+                    return _retryAt;
+                }
             }
 
-            return _time.GetUtcNow();
+            return Earliest(heldUntil.Value, _nextRenew);
         }
 
         if (now >= _nextRenew)
@@ -379,9 +386,17 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
             // A health change: re-register with the new status, within the rate limit.
             if (!_limiter.TryTake(out var nextAt))
             {
-                LogRateLimited(_logger, desired.Status.ToWire(), nextAt);
+                // Said once per held status: the loop looks again at every renew while it waits.
+                if (_heldStatus != desired.Status)
+                {
+                    _heldStatus = desired.Status;
+                    LogRateLimited(_logger, desired.Status.ToWire(), nextAt);
+                }
+
                 return nextAt;
             }
+
+            _heldStatus = null;
 
             var previous = reported.Status;
             if (await RegisterAsync(desired, cancellationToken).ConfigureAwait(false))

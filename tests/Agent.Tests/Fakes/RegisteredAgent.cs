@@ -25,9 +25,11 @@ internal static class RegisteredAgent
 
     public static string NewDataDir() => Path.Combine(Path.GetTempPath(), "sidecar-agent-tests", Guid.NewGuid().ToString("N"));
 
-    public static Task<AgentHarness> StartAsync(Dictionary<string, string?> environment, FakeTimeProvider? time = null, IAppHealthProbe? probe = null) =>
+    public static Task<AgentHarness> StartAsync(Dictionary<string, string?> environment, FakeTimeProvider? time = null, IAppHealthProbe? probe = null, LogCapture? logs = null) =>
         AgentHarness.StartAsync(environment, services =>
         {
+            logs?.Install(services);
+
             if (time is not null)
             {
                 services.AddSingleton<TimeProvider>(time);

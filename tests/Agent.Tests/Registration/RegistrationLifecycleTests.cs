@@ -217,6 +217,49 @@ public sealed class RegistrationLifecycleTests
     }
 
     [Fact]
+    public async Task AHeldHealthChange_WithARenewIntervalShorterThanTheTokenWait_KeepsRenewing_AndDoesNotSpin()
+    {
+        var time = RegisteredAgent.NewClock();
+        await using var eureka = await FakeEureka.StartAsync(time);
+        var probe = new FakeAppHealthProbe(healthy: true);
+        var logs = new LogCapture();
+        var environment = RegisteredAgent.Environment(eureka);
+        environment["APP_HEALTH_FAILURE_THRESHOLD"] = "1";
+        environment["EUREKA_RENEW_INTERVAL"] = "1s";
+        environment["Eureka__StatusUpdateBurst"] = "1";
+        environment["Eureka__StatusUpdatesPerMinute"] = "2"; // a token every 30 s: 30 renewals fall due meanwhile
+        await using var agent = await RegisteredAgent.StartAsync(environment, time, probe, logs);
+        var monitor = agent.Get<AppHealthMonitor>();
+        await Eventually.TrueAsync(() => eureka.Instance("ORDERS", Id)?.Status == InstanceStatus.Up, "the agent registered UP");
+
+        // Flip until a change is held back (the start-up probe may or may not have used the one token).
+        var held = false;
+        for (var flip = 0; flip < 3 && !held; flip++)
+        {
+            probe.Healthy = !probe.Healthy;
+            await monitor.ProbeOnceAsync(CancellationToken.None);
+            await Eventually.TrueAsync(() => eureka.Instance("ORDERS", Id)?.Status == monitor.Current.Status || logs.Contains("rate-limited"), "the change went or was held");
+            held = eureka.Instance("ORDERS", Id)?.Status != monitor.Current.Status;
+        }
+
+        Assert.True(held, "a change was held back");
+        var status = monitor.Current.Status;
+        var renewalsBefore = Renewals(eureka).Count;
+
+        // The renew falls due while the change waits for its token: the loop renews, then sleeps.
+        time.Advance(TimeSpan.FromSeconds(2));
+        await Eventually.TrueAsync(() => Renewals(eureka).Count > renewalsBefore, "the lease was renewed while the change was held");
+        await Task.Delay(300); // real time in which a spinning loop would log thousands of lines
+        Assert.Single(logs.Entries, e => e.Contains("rate-limited", StringComparison.Ordinal));
+        Assert.Equal(renewalsBefore + 1, Renewals(eureka).Count);
+
+        var took = await RegisteredAgent.AdvanceUntilAsync(time, TimeSpan.FromSeconds(30), () => eureka.Instance("ORDERS", Id)?.Status == status,
+            "the held change reached Eureka once a token was back", TimeSpan.FromSeconds(2));
+        Assert.Equal(TimeSpan.FromSeconds(28), took); // 30 s after the token was taken, 2 s of which had passed
+        Assert.Single(logs.Entries, e => e.Contains("rate-limited", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Readiness_IncludesRegistration()
     {
         await using var eureka = await FakeEureka.StartAsync();
