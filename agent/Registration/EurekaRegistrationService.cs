@@ -159,8 +159,9 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
             _gate.Release();
         }
 
-        // No drain when nobody ever found us, or when the supervised app is already gone (nothing left to drain for).
-        if (!_everRegistered || _drain <= TimeSpan.Zero || _exit.AppGone)
+        // No drain when nobody ever found us, when the supervised app is already gone (nothing left to
+        // drain for), or when the agent never finished starting (nothing was served through it).
+        if (!_everRegistered || _drain <= TimeSpan.Zero || _exit.SkipDrain)
         {
             return;
         }
