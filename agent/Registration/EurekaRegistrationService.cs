@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Sidecar.Configuration;
 using Sidecar.Discovery;
 using Sidecar.Health;
@@ -17,6 +18,9 @@ namespace Sidecar.Registration;
 /// <item>sends OUT_OF_SERVICE (the app's own, or the drain's) through the override API, because a
 /// server keeps an existing UP or OUT_OF_SERVICE against a client's re-registration (Netflix's
 /// LeaseExistsRule), and removes the override the same way;</item>
+/// <item>after the first registration of this process, reads the instance back and removes an
+/// OUT_OF_SERVICE override the server kept from before the start (a previous run with the same id
+/// that never cancelled its lease): renewals would otherwise keep it for ever;</item>
 /// <item>on shutdown: OUT_OF_SERVICE, the drain (the agent keeps serving: this runs in
 /// <see cref="StoppingAsync"/>, before Kestrel stops), then cancels the lease.</item>
 /// </list>
@@ -48,6 +52,7 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
     private DateTimeOffset _retryAt;
     private TimeSpan _retryDelay = FirstRetryDelay;
     private bool _cancelled;
+    private bool _readBack; // the instance was read back after this process's first registration
     private InstanceStatus? _heldStatus; // the health change waiting for a token, once logged
 
     private readonly Lock _readinessLock = new();
@@ -290,12 +295,14 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
             return _retryAt;
         }
 
-        if (Desired() != _reported)
+        if (!_readBack || Desired() != _reported)
         {
-            var heldUntil = now < _retryAt ? _retryAt : await SyncStatusAsync(cancellationToken).ConfigureAwait(false);
+            var heldUntil = now < _retryAt ? _retryAt
+                : _readBack ? await SyncStatusAsync(cancellationToken).ConfigureAwait(false)
+                : await ReadBackAsync(cancellationToken).ConfigureAwait(false);
             if (heldUntil is null)
             {
-                return _time.GetUtcNow(); // sent, or failed with the retry time set: look again at once
+                return _time.GetUtcNow(); // done, or failed with the retry time set: look again at once
             }
 
             // The change waits (for a token, or for the retry after a failure); the lease must not, or
@@ -344,6 +351,65 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
         LogRegistered(_logger, _instance.EurekaAppName, _instance.InstanceId, response.Server!.Display, desired.Status.ToWire());
         Registered(response);
         return true;
+    }
+
+    /// <summary>
+    /// Once per process, after its first registration: a server keeps an OUT_OF_SERVICE override
+    /// against a re-registration (LeaseExistsRule), so one left by a previous run with this instance id
+    /// (its app's PUT /v1/registration/status, or a drain cut short by SIGKILL before the cancel) would
+    /// outlive this start, renewed for ever while the agent reports UP. Marking it as reported makes the
+    /// next round remove it, as for an override of our own.
+    /// </summary>
+    private async Task<DateTimeOffset?> ReadBackAsync(CancellationToken cancellationToken)
+    {
+        var response = await _client.GetInstanceAsync(_instance.EurekaAppName, _instance.InstanceId, cancellationToken).ConfigureAwait(false);
+        if (response.NotFound)
+        {
+            LogLeaseUnknown(_logger, "read-back", response.Server!.Display);
+            _reported = null;
+            _retryAt = DateTimeOffset.MinValue;
+            return null;
+        }
+
+        if (!response.Succeeded)
+        {
+            Failed("read-back", response);
+            return null;
+        }
+
+        _readBack = true;
+        var held = OverrideIn(response.Body, _instance.InstanceId);
+        if (held is { } status && status != InstanceStatus.Unknown && !_reported!.Override)
+        {
+            _reported = new Reported(status, true);
+            LogInheritedOverride(_logger, response.Server!.Display, status.ToWire(), _instance.EurekaAppName, _instance.InstanceId);
+            _events?.Add(AgentEventKind.Registration, $"Removing an override {status.ToWire()} of {_instance.EurekaAppName}/{_instance.InstanceId} kept from before this start");
+        }
+
+        return null;
+    }
+
+    /// <summary>The override a server holds for <paramref name="instanceId"/>: <c>{"instance":{...}}</c> as Eureka answers, or an applications wrapper (older dev registries); null when unreadable.</summary>
+    internal static InstanceStatus? OverrideIn(ReadOnlyMemory<byte> body, string instanceId)
+    {
+        try
+        {
+            using (var document = JsonDocument.Parse(body))
+            {
+                if (document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("instance", out _))
+                {
+                    return EurekaJsonReader.ReadInstanceBody(body).OverriddenStatus;
+                }
+            }
+
+            return EurekaJsonReader.ReadApplications(body).Applications
+                .SelectMany(a => a.Instances)
+                .FirstOrDefault(i => string.Equals(i.InstanceId, instanceId, StringComparison.Ordinal))?.OverriddenStatus;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Sends the difference between the desired status and what Eureka was told; returns when a rate-limited change may go.</summary>
@@ -542,6 +608,9 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
 
     [LoggerMessage(EventId = 217, Level = LogLevel.Warning, Message = "Could not cancel the lease of {App}/{InstanceId}: {Error}; Eureka will expire it")]
     private static partial void LogCancelFailed(ILogger logger, string app, string instanceId, string error);
+
+    [LoggerMessage(EventId = 219, Level = LogLevel.Warning, Message = "Eureka {Server} kept a status override {Status} of {App}/{InstanceId} from before this start (a previous run that did not cancel its lease): removing it. To take the instance out of service, use PUT /v1/registration/status")]
+    private static partial void LogInheritedOverride(ILogger logger, string server, string status, string app, string instanceId);
 
     [LoggerMessage(EventId = 218, Level = LogLevel.Error, Message = "Registration loop failed; trying again at the next renew")]
     private static partial void LogLoopFailed(ILogger logger, Exception exception);

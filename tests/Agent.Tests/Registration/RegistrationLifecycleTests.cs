@@ -260,6 +260,65 @@ public sealed class RegistrationLifecycleTests
     }
 
     [Fact]
+    public async Task Register_WhenEurekaKeptAnOutOfServiceOverrideFromAPreviousRun_RemovesIt_AndSaysHowToTakeTheInstanceOut()
+    {
+        var time = RegisteredAgent.NewClock();
+        await using var eureka = await FakeEureka.StartAsync(time);
+
+        // A previous run with this id: taken out (PUT /v1/registration/status, or a drain), then killed before its cancel.
+        eureka.Seed(EurekaInstances.Create("orders", Id, "host-a", "10.0.0.5", 8080));
+        Assert.Equal(200, eureka.Registry.UpdateStatus("ORDERS", Id, "OUT_OF_SERVICE", 2));
+        var logs = new LogCapture();
+        var environment = RegisteredAgent.Environment(eureka);
+        environment["APP_HEALTH_URL"] = "";
+        await using var agent = await RegisteredAgent.StartAsync(environment, time, logs: logs);
+
+        await Eventually.TrueAsync(() => eureka.Instance("ORDERS", Id) is { Status: InstanceStatus.Up, OverriddenStatus: InstanceStatus.Unknown },
+            "the override from before the start was removed without any time passing");
+        Assert.Single(eureka.RequestsFor("GET", "/apps/ORDERS/"));
+        Assert.StartsWith("?value=UP&lastDirtyTimestamp=", Assert.Single(eureka.RequestsFor("DELETE", "/status")).Query, StringComparison.Ordinal);
+        var warning = Assert.Single(logs.Entries, e => e.StartsWith("Warning", StringComparison.Ordinal) && e.Contains("from before this start", StringComparison.Ordinal));
+        Assert.Contains("PUT /v1/registration/status", warning, StringComparison.Ordinal);
+
+        // Renewals keep it UP: the override is gone from the server, not only from the agent's view.
+        await RegisteredAgent.AdvanceUntilAsync(time, TimeSpan.FromSeconds(30), () => Renewals(eureka).Count == 1, "a renew");
+        Assert.Equal(InstanceStatus.Up, eureka.Instance("ORDERS", Id)!.Status);
+        Assert.Single(eureka.RequestsFor("GET", "/apps/ORDERS/"));
+    }
+
+    [Fact]
+    public async Task Register_WhenEurekaHoldsNoOverride_ReadsTheInstanceBackOnce_AndChangesNothing()
+    {
+        var time = RegisteredAgent.NewClock();
+        await using var eureka = await FakeEureka.StartAsync(time);
+        var logs = new LogCapture();
+        var environment = RegisteredAgent.Environment(eureka);
+        environment["APP_HEALTH_URL"] = "";
+        await using var agent = await RegisteredAgent.StartAsync(environment, time, logs: logs);
+
+        await Eventually.TrueAsync(() => eureka.RequestsFor("GET", "/apps/ORDERS/").Count == 1, "the read-back");
+        await eureka.RestartAsync(empty: true); // a registration after a lost lease is not read back again
+        await RegisteredAgent.AdvanceUntilAsync(time, TimeSpan.FromSeconds(30), () => eureka.Instance("ORDERS", Id) is not null, "the agent registered again");
+
+        Assert.Equal(2, eureka.RequestsFor("POST").Count);
+        Assert.Single(eureka.RequestsFor("GET", "/apps/ORDERS/"));
+        Assert.Empty(eureka.RequestsFor("DELETE"));
+        Assert.Equal(InstanceStatus.Up, eureka.Instance("ORDERS", Id)!.Status);
+        Assert.DoesNotContain(logs.Entries, e => e.Contains("from before this start", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void OverrideIn_ReadsEurekasInstanceAnswer_AndAnApplicationsWrapper()
+    {
+        var instance = """{"instance":{"instanceId":"host-a:orders:8080","app":"ORDERS","status":"OUT_OF_SERVICE","overriddenStatus":"OUT_OF_SERVICE"}}"""u8.ToArray();
+        var wrapped = """{"applications":{"versions__delta":"","apps__hashcode":"","application":{"name":"ORDERS","instance":{"instanceId":"host-a:orders:8080","app":"ORDERS","hostName":"h","ipAddr":"10.0.0.5","status":"UP","overriddenstatus":"UNKNOWN"}}}}"""u8.ToArray();
+
+        Assert.Equal(InstanceStatus.OutOfService, EurekaRegistrationService.OverrideIn(instance, Id));
+        Assert.Equal(InstanceStatus.Unknown, EurekaRegistrationService.OverrideIn(wrapped, Id));
+        Assert.Null(EurekaRegistrationService.OverrideIn("<instance/>"u8.ToArray(), Id));
+    }
+
+    [Fact]
     public async Task Readiness_IncludesRegistration()
     {
         await using var eureka = await FakeEureka.StartAsync();
