@@ -53,6 +53,8 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
     private TimeSpan _retryDelay = FirstRetryDelay;
     private bool _cancelled;
     private bool _readBack; // the instance was read back after this process's first registration
+    private DateTimeOffset? _stopsAt; // shutting down: when the lease will be cancelled (a retry after it never happens)
+    private string? _lastFailure; // why the last call failed on every server, for the drain's log line
     private InstanceStatus? _heldStatus; // the health change waiting for a token, once logged
 
     private readonly Lock _readinessLock = new();
@@ -150,29 +152,46 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
     /// <summary>SIGTERM, step 1 and 2: OUT_OF_SERVICE reaches Eureka, then the drain, while the agent still serves and forwards.</summary>
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
+        // No drain when nobody ever found us, when the supervised app is already gone (nothing left to
+        // drain for), or when the agent never finished starting (nothing was served through it).
+        var drains = _everRegistered && _drain > TimeSpan.Zero && !_exit.SkipDrain;
         _status.BeginDrain();
+        bool inEureka;
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            _stopsAt = _time.GetUtcNow() + (drains ? _drain : TimeSpan.Zero);
             if (_reported is not null)
             {
                 await SyncStatusAsync(cancellationToken).ConfigureAwait(false);
             }
+
+            inEureka = _reported is { Override: true };
         }
         finally
         {
             _gate.Release();
         }
 
-        // No drain when nobody ever found us, when the supervised app is already gone (nothing left to
-        // drain for), or when the agent never finished starting (nothing was served through it).
-        if (!_everRegistered || _drain <= TimeSpan.Zero || _exit.SkipDrain)
+        if (!drains)
         {
             return;
         }
 
-        LogDraining(_logger, DurationParser.Format(_drain));
-        _events?.Add(AgentEventKind.Registration, $"Draining for {DurationParser.Format(_drain)}: OUT_OF_SERVICE in Eureka, still serving");
+        var drain = DurationParser.Format(_drain);
+        if (inEureka)
+        {
+            LogDraining(_logger, drain);
+            _events?.Add(AgentEventKind.Registration, $"Draining for {drain}: OUT_OF_SERVICE in Eureka, still serving");
+        }
+        else
+        {
+            // Every server failed (or the lease is not known to exist); the loop retries while the drain lasts, and says so.
+            var why = _lastFailure ?? "not registered";
+            LogDrainingNotInEureka(_logger, drain, why);
+            _events?.Add(AgentEventKind.Registration, $"Draining for {drain}, still serving; OUT_OF_SERVICE has not reached Eureka ({why})");
+        }
+
         try
         {
             await Task.Delay(_drain, _time, cancellationToken).ConfigureAwait(false);
@@ -518,7 +537,16 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
         var delay = _retryDelay;
         _retryAt = _time.GetUtcNow() + delay;
         _retryDelay = TimeSpan.FromTicks(Math.Min(_retryDelay.Ticks * 2, _options.RenewInterval.Ticks));
-        LogFailed(_logger, operation, _instance.EurekaAppName, _instance.InstanceId, response.Describe(), DurationParser.Format(delay));
+        _lastFailure = $"{operation} failed on every server: {response.Describe()}";
+        if (_retryAt >= _stopsAt)
+        {
+            LogFailedAtShutdown(_logger, operation, _instance.EurekaAppName, _instance.InstanceId, response.Describe());
+        }
+        else
+        {
+            LogFailed(_logger, operation, _instance.EurekaAppName, _instance.InstanceId, response.Describe(), DurationParser.Format(delay));
+        }
+
         if (_everRegistered)
         {
             SetReadiness(true, $"registered; last {operation} failed on every Eureka server: {response.Describe()}");
@@ -531,6 +559,7 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
 
     private void Registered(EurekaResponse response)
     {
+        _lastFailure = null;
         lock (_readinessLock)
         {
             _lastHeartbeat = _time.GetUtcNow();
@@ -602,6 +631,12 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
 
     [LoggerMessage(EventId = 215, Level = LogLevel.Information, Message = "Draining for {Drain}: OUT_OF_SERVICE in Eureka, still serving")]
     private static partial void LogDraining(ILogger logger, string drain);
+
+    [LoggerMessage(EventId = 220, Level = LogLevel.Warning, Message = "Draining for {Drain}, still serving; OUT_OF_SERVICE has not reached Eureka ({Error})")]
+    private static partial void LogDrainingNotInEureka(ILogger logger, string drain, string error);
+
+    [LoggerMessage(EventId = 221, Level = LogLevel.Warning, Message = "Eureka {Operation} of {App}/{InstanceId} failed on every server ({Error}); not retried: shutting down")]
+    private static partial void LogFailedAtShutdown(ILogger logger, string operation, string app, string instanceId, string error);
 
     [LoggerMessage(EventId = 216, Level = LogLevel.Information, Message = "Cancelled the lease of {App}/{InstanceId} on {Server}")]
     private static partial void LogCancelled(ILogger logger, string app, string instanceId, string server);
