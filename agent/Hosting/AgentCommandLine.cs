@@ -16,6 +16,7 @@ internal static partial class AgentCommandLine
     private const string Usage = """
         usage: agent [--Section:Key=value ...]                   serve the API beside an app started separately
                agent run [--Section:Key=value ...] -- CMD ARGS...  start the app as a child and serve beside it
+                   --Supervisor:GracePeriod=10s                      after SIGTERM, how long the app may take before SIGKILL
                agent registry [--port 8761]                        an in-memory Eureka registry, for development only
                agent --help | --version
 
