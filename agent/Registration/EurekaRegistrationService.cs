@@ -29,6 +29,7 @@ namespace Sidecar.Registration;
 /// </summary>
 internal sealed partial class EurekaRegistrationService : BackgroundService, IHostedLifecycleService, IReadinessCheck
 {
+    private const int MaxReadBackAttempts = 5; // 1 + 2 + 4 + 8 s apart (at most a renew interval): an outage right after the start does not end it
     private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromSeconds(1);
 
     private readonly EurekaOptions _options;
@@ -52,7 +53,9 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
     private DateTimeOffset _retryAt;
     private TimeSpan _retryDelay = FirstRetryDelay;
     private bool _cancelled;
-    private bool _readBack; // the instance was read back after this process's first registration
+    private bool _readBack; // the instance was read back after this process's first registration (or that was given up)
+    private int _readBackFailures;
+    private DateTimeOffset _readBackAt; // when the next read-back attempt may go (after a failed one)
     private DateTimeOffset? _stopsAt; // shutting down: when the lease will be cancelled (a retry after it never happens)
     private string? _lastFailure; // why the last call failed on every server, for the drain's log line
     private InstanceStatus? _heldStatus; // the health change waiting for a token, once logged
@@ -314,14 +317,12 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
             return _retryAt;
         }
 
-        if (!_readBack || Desired() != _reported)
+        if (Desired() != _reported)
         {
-            var heldUntil = now < _retryAt ? _retryAt
-                : _readBack ? await SyncStatusAsync(cancellationToken).ConfigureAwait(false)
-                : await ReadBackAsync(cancellationToken).ConfigureAwait(false);
+            var heldUntil = now < _retryAt ? _retryAt : await SyncStatusAsync(cancellationToken).ConfigureAwait(false);
             if (heldUntil is null)
             {
-                return _time.GetUtcNow(); // done, or failed with the retry time set: look again at once
+                return _time.GetUtcNow(); // sent, or failed with the retry time set: look again at once
             }
 
             // The change waits (for a token, or for the retry after a failure); the lease must not, or
@@ -338,13 +339,20 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
             return Earliest(heldUntil.Value, _nextRenew);
         }
 
+        // After status changes, on a schedule of its own: the read-back never holds up a change or a renewal.
+        if (!_readBack && now >= _readBackAt)
+        {
+            await ReadBackAsync(cancellationToken).ConfigureAwait(false);
+            return _reported is null ? _retryAt : _time.GetUtcNow();
+        }
+
         if (now >= _nextRenew)
         {
             await RenewAsync(cancellationToken).ConfigureAwait(false);
             return _reported is null ? _retryAt : _nextRenew;
         }
 
-        return _nextRenew;
+        return _readBack ? _nextRenew : Earliest(_readBackAt, _nextRenew);
     }
 
     private async Task<bool> RegisterAsync(Reported desired, CancellationToken cancellationToken)
@@ -379,7 +387,7 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
     /// outlive this start, renewed for ever while the agent reports UP. Marking it as reported makes the
     /// next round remove it, as for an override of our own.
     /// </summary>
-    private async Task<DateTimeOffset?> ReadBackAsync(CancellationToken cancellationToken)
+    private async Task ReadBackAsync(CancellationToken cancellationToken)
     {
         var response = await _client.GetInstanceAsync(_instance.EurekaAppName, _instance.InstanceId, cancellationToken).ConfigureAwait(false);
         if (response.NotFound)
@@ -387,13 +395,23 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
             LogLeaseUnknown(_logger, "read-back", response.Server!.Display);
             _reported = null;
             _retryAt = DateTimeOffset.MinValue;
-            return null;
+            return;
         }
 
         if (!response.Succeeded)
         {
-            Failed("read-back", response);
-            return null;
+            // A server that refuses the read (a proxy's 403, say) must not cost a failure every renew for ever.
+            if (++_readBackFailures >= MaxReadBackAttempts)
+            {
+                _readBack = true;
+                LogReadBackGivenUp(_logger, _instance.EurekaAppName, _instance.InstanceId, MaxReadBackAttempts, response.Describe());
+                return;
+            }
+
+            var delay = TimeSpan.FromTicks(Math.Min(FirstRetryDelay.Ticks << (_readBackFailures - 1), _options.RenewInterval.Ticks));
+            _readBackAt = _time.GetUtcNow() + delay;
+            LogFailed(_logger, "read-back", _instance.EurekaAppName, _instance.InstanceId, response.Describe(), DurationParser.Format(delay));
+            return;
         }
 
         _readBack = true;
@@ -404,8 +422,6 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
             LogInheritedOverride(_logger, response.Server!.Display, status.ToWire(), _instance.EurekaAppName, _instance.InstanceId);
             _events?.Add(AgentEventKind.Registration, $"Removing an override {status.ToWire()} of {_instance.EurekaAppName}/{_instance.InstanceId} kept from before this start");
         }
-
-        return null;
     }
 
     /// <summary>The override a server holds for <paramref name="instanceId"/>: <c>{"instance":{...}}</c> as Eureka answers, or an applications wrapper (older dev registries); null when unreadable.</summary>
@@ -646,6 +662,9 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
 
     [LoggerMessage(EventId = 219, Level = LogLevel.Warning, Message = "Eureka {Server} kept a status override {Status} of {App}/{InstanceId} from before this start (a previous run that did not cancel its lease): removing it. To take the instance out of service, use PUT /v1/registration/status")]
     private static partial void LogInheritedOverride(ILogger logger, string server, string status, string app, string instanceId);
+
+    [LoggerMessage(EventId = 222, Level = LogLevel.Warning, Message = "Could not read {App}/{InstanceId} back from Eureka in {Attempts} attempts ({Error}): an override kept from before this start, if any, stays")]
+    private static partial void LogReadBackGivenUp(ILogger logger, string app, string instanceId, int attempts, string error);
 
     [LoggerMessage(EventId = 218, Level = LogLevel.Error, Message = "Registration loop failed; trying again at the next renew")]
     private static partial void LogLoopFailed(ILogger logger, Exception exception);

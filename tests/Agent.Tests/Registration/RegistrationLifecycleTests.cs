@@ -95,6 +95,7 @@ public sealed class RegistrationLifecycleTests
         environment["APP_HEALTH_URL"] = "";
         await using var agent = await RegisteredAgent.StartAsync(environment, time);
         await Eventually.TrueAsync(() => eureka.Instance("ORDERS", Id) is not null, "the agent registered");
+        await Eventually.TrueAsync(() => eureka.RequestsFor("GET", "/apps/ORDERS/").Count == 1, "the agent read its instance back"); // so only the renew fails
 
         eureka.Fail500 = true;
         await RegisteredAgent.AdvanceUntilAsync(time, TimeSpan.FromSeconds(30), () => eureka.RequestsFor("PUT").Any(r => r.StatusCode == 500), "a renew failed");
@@ -305,6 +306,31 @@ public sealed class RegistrationLifecycleTests
         Assert.Empty(eureka.RequestsFor("DELETE"));
         Assert.Equal(InstanceStatus.Up, eureka.Instance("ORDERS", Id)!.Status);
         Assert.DoesNotContain(logs.Entries, e => e.Contains("from before this start", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Register_WhenTheServerRefusesTheReadBack_StatusChangesStillGo_AndTheReadBackIsGivenUpAfterFiveAttempts()
+    {
+        var time = RegisteredAgent.NewClock();
+        await using var eureka = await FakeEureka.StartAsync(time);
+        eureka.Refuse = (method, path) => method == "GET" && path.StartsWith("/eureka/apps/ORDERS/", StringComparison.Ordinal) ? 403 : null;
+        var probe = new FakeAppHealthProbe(healthy: false);
+        var logs = new LogCapture();
+        await using var agent = await RegisteredAgent.StartAsync(RegisteredAgent.Environment(eureka), time, probe, logs);
+        await Eventually.TrueAsync(() => eureka.RequestsFor("GET", "/apps/ORDERS/").Count == 1, "the refused read-back");
+
+        // A health change does not wait behind the read-back's retry.
+        probe.Healthy = true;
+        await agent.Get<AppHealthMonitor>().ProbeOnceAsync(CancellationToken.None);
+        await Eventually.TrueAsync(() => eureka.Instance("ORDERS", Id)?.Status == InstanceStatus.Up, "UP reached Eureka without any time passing");
+
+        // Four more attempts (1, 2, 4 and 8 s apart), then no more: not a failure every renew for ever.
+        var took = await RegisteredAgent.AdvanceUntilAsync(time, TimeSpan.FromSeconds(20), () => logs.Contains("Could not read ORDERS/host-a:orders:8080 back"),
+            "the read-back was given up", TimeSpan.FromSeconds(1));
+        Assert.Equal(TimeSpan.FromSeconds(15), took);
+        await RegisteredAgent.AdvanceUntilAsync(time, TimeSpan.FromSeconds(60), () => Renewals(eureka).Count >= 2, "two renewals");
+        Assert.Equal(5, eureka.RequestsFor("GET", "/apps/ORDERS/").Count);
+        Assert.Equal(InstanceStatus.Up, eureka.Instance("ORDERS", Id)!.Status);
     }
 
     [Fact]
