@@ -339,6 +339,8 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
             return Earliest(heldUntil.Value, _nextRenew);
         }
 
+        _heldStatus = null; // nothing waits for a token now: the next hold is logged again
+
         // After status changes, on a schedule of its own: the read-back never holds up a change or a renewal.
         if (!_readBack && now >= _readBackAt)
         {
