@@ -5,16 +5,18 @@ using Sidecar.Configuration;
 namespace Sidecar.Hosting;
 
 /// <summary>
-/// The agent's commands (SPEC section 1): none to serve. Bad configuration, an unknown command or a
-/// port that cannot be bound end with one line on stderr and exit code 2, never a stack trace.
+/// The agent's commands (SPEC section 1): none to serve. Bad configuration, an unknown command, a
+/// port that cannot be bound or an app that cannot start end with one line on stderr and exit code 2,
+/// never a stack trace; a stop asked for while starting (SIGTERM) is a clean exit, code 0.
 /// </summary>
-internal static class AgentCommandLine
+internal static partial class AgentCommandLine
 {
     public const int ConfigurationError = 2;
 
     private const string Usage = """
         usage: agent [--Section:Key=value ...]                   serve the API beside an app started separately
                agent run [--Section:Key=value ...] -- CMD ARGS...  start the app as a child and serve beside it
+                   --Supervisor:GracePeriod=10s                      after SIGTERM, how long the app may take before SIGKILL
                agent registry [--port 8761]                        an in-memory Eureka registry, for development only
                agent --help | --version
 
@@ -71,24 +73,49 @@ internal static class AgentCommandLine
 
         await using (app.ConfigureAwait(false))
         {
-            var exit = app.Services.GetRequiredService<AgentExit>(); // RunAsync disposes the services
+            var exit = app.Services.GetRequiredService<AgentExit>(); // disposing the app disposes the services
+            var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
             try
             {
-                await app.RunAsync().ConfigureAwait(false);
-                return exit.Code ?? 0;
+                await app.StartAsync().ConfigureAwait(false);
             }
-            catch (IOException ex) when (ex.InnerException is AddressInUseException or SocketException)
+            catch (Exception ex)
             {
-                return Fail("cannot listen: " + ex.Message);
+                // What did start (the health probe, the registration loop, perhaps a lease) must stop
+                // before the services are disposed under it: a failed start never stops the host by itself.
+                await StopAfterFailedStartAsync(app, exit).ConfigureAwait(false);
+                switch (ex)
+                {
+                    case OperationCanceledException when lifetime.ApplicationStopping.IsCancellationRequested:
+                        // SIGTERM (or Ctrl-C) while starting, e.g. during the first Config Server fetch: what was asked for, so a clean exit.
+                        LogStoppedWhileStarting(app.Logger);
+                        return 0;
+                    case IOException when ex.InnerException is AddressInUseException or SocketException:
+                        return Fail("cannot listen: " + ex.Message);
+                    case AgentStartException or InvalidConfigurationException:
+                        return Fail(ex.Message);
+                    default:
+                        throw;
+                }
             }
-            catch (AgentStartException ex)
-            {
-                return Fail(ex.Message);
-            }
-            catch (InvalidConfigurationException ex)
-            {
-                return Fail(ex.Message);
-            }
+
+            await app.WaitForShutdownAsync().ConfigureAwait(false);
+            return exit.Code ?? 0;
+        }
+    }
+
+    private static async Task StopAfterFailedStartAsync(WebApplication app, AgentExit exit)
+    {
+        exit.StartFailed(); // nothing was served: no drain
+        try
+        {
+            await app.StopAsync().ConfigureAwait(false); // bounded by the host's shutdown time-out
+        }
+#pragma warning disable CA1031 // the start failure is what gets reported; a second failure while stopping must not replace it
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            LogStopFailed(app.Logger, ex.Message);
         }
     }
 
@@ -97,4 +124,10 @@ internal static class AgentCommandLine
         Console.Error.WriteLine("agent: " + message);
         return ConfigurationError;
     }
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "Stop requested while starting: stopped before serving")]
+    private static partial void LogStoppedWhileStarting(ILogger logger);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "Stopping after the failed start failed too: {Error}")]
+    private static partial void LogStopFailed(ILogger logger, string error);
 }

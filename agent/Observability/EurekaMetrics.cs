@@ -6,7 +6,7 @@ namespace Sidecar.Observability;
 internal sealed class EurekaMetrics
 {
     /// <summary>The <c>operation</c> label, indexed by <see cref="EurekaOperation"/>.</summary>
-    public static readonly string[] OperationLabels = ["register", "renew", "cancel", "status_update", "status_delete", "fetch", "fetch_delta"];
+    public static readonly string[] OperationLabels = ["register", "renew", "cancel", "status_update", "status_delete", "fetch", "fetch_delta", "read_back"];
 
     /// <summary>
     /// The <c>outcome</c> label: <c>success</c> (2xx), <c>not_found</c> (404: the lease is unknown),

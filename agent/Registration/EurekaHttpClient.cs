@@ -93,6 +93,10 @@ internal sealed partial class EurekaHttpClient : IDisposable
         SendAsync(EurekaOperation.DeleteStatusOverride, HttpMethod.Delete,
             $"apps/{Segment(app)}/{Segment(instanceId)}/status?value={status.ToWire()}&lastDirtyTimestamp={Number(lastDirtyTimestamp)}", null, cancellationToken);
 
+    /// <summary>One instance as the server holds it, <c>{"instance":{...}}</c>, with the override it keeps (<c>overriddenStatus</c>).</summary>
+    public Task<EurekaResponse> GetInstanceAsync(string app, string instanceId, CancellationToken cancellationToken) =>
+        SendAsync(EurekaOperation.GetInstance, HttpMethod.Get, $"apps/{Segment(app)}/{Segment(instanceId)}", null, cancellationToken);
+
     public Task<EurekaResponse> GetApplicationsAsync(CancellationToken cancellationToken) =>
         SendAsync(EurekaOperation.GetApplications, HttpMethod.Get, "apps/", null, cancellationToken);
 
@@ -103,14 +107,14 @@ internal sealed partial class EurekaHttpClient : IDisposable
 
     /// <summary>
     /// Netflix's legacy server status evaluator: which answers end the failover. 2xx always; 404 for
-    /// register and renew (the lease is unknown: the caller registers again); any answer to a cancel
-    /// (best effort); 403/404 to a delta (delta disabled: the caller fetches in full). Anything else,
+    /// register, renew, the status calls and reading an instance back (the lease is unknown: the caller
+    /// registers again); any answer to a cancel (best effort); 403/404 to a delta (delta disabled: the caller fetches in full). Anything else,
     /// 5xx in particular, and every connection error, moves on to the next server.
     /// </summary>
     internal static bool IsAccepted(EurekaOperation operation, int statusCode) => statusCode switch
     {
         >= 200 and < 300 => true,
-        404 when operation is EurekaOperation.Register or EurekaOperation.Renew or EurekaOperation.StatusUpdate or EurekaOperation.DeleteStatusOverride => true,
+        404 when operation is EurekaOperation.Register or EurekaOperation.Renew or EurekaOperation.StatusUpdate or EurekaOperation.DeleteStatusOverride or EurekaOperation.GetInstance => true,
         _ when operation == EurekaOperation.Cancel => true,
         403 or 404 when operation == EurekaOperation.GetDelta => true,
         _ => false,
@@ -209,7 +213,7 @@ internal sealed partial class EurekaHttpClient : IDisposable
                 return new EurekaResponse(false, code, endpoint, [], $"{code} {response.ReasonPhrase}".TrimEnd());
             }
 
-            var content = operation is EurekaOperation.GetApplications or EurekaOperation.GetDelta && code == 200
+            var content = operation is EurekaOperation.GetApplications or EurekaOperation.GetDelta or EurekaOperation.GetInstance && code == 200
                 ? await ReadBodyAsync(response.Content, timeout.Token).ConfigureAwait(false)
                 : [];
             return new EurekaResponse(true, code, endpoint, content, null);

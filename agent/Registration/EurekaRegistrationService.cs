@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Sidecar.Configuration;
 using Sidecar.Discovery;
 using Sidecar.Health;
@@ -17,6 +18,9 @@ namespace Sidecar.Registration;
 /// <item>sends OUT_OF_SERVICE (the app's own, or the drain's) through the override API, because a
 /// server keeps an existing UP or OUT_OF_SERVICE against a client's re-registration (Netflix's
 /// LeaseExistsRule), and removes the override the same way;</item>
+/// <item>after the first registration of this process, reads the instance back and removes an
+/// OUT_OF_SERVICE override the server kept from before the start (a previous run with the same id
+/// that never cancelled its lease): renewals would otherwise keep it for ever;</item>
 /// <item>on shutdown: OUT_OF_SERVICE, the drain (the agent keeps serving: this runs in
 /// <see cref="StoppingAsync"/>, before Kestrel stops), then cancels the lease.</item>
 /// </list>
@@ -25,6 +29,7 @@ namespace Sidecar.Registration;
 /// </summary>
 internal sealed partial class EurekaRegistrationService : BackgroundService, IHostedLifecycleService, IReadinessCheck
 {
+    private const int MaxReadBackAttempts = 5; // 1 + 2 + 4 + 8 s apart (at most a renew interval): an outage right after the start does not end it
     private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromSeconds(1);
 
     private readonly EurekaOptions _options;
@@ -48,6 +53,12 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
     private DateTimeOffset _retryAt;
     private TimeSpan _retryDelay = FirstRetryDelay;
     private bool _cancelled;
+    private bool _readBack; // the instance was read back after this process's first registration (or that was given up)
+    private int _readBackFailures;
+    private DateTimeOffset _readBackAt; // when the next read-back attempt may go (after a failed one)
+    private DateTimeOffset? _stopsAt; // shutting down: when the lease will be cancelled (a retry after it never happens)
+    private string? _lastFailure; // why the last call failed on every server, for the drain's log line
+    private InstanceStatus? _heldStatus; // the health change waiting for a token, once logged
 
     private readonly Lock _readinessLock = new();
     private ReadinessResult _readiness;
@@ -144,28 +155,46 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
     /// <summary>SIGTERM, step 1 and 2: OUT_OF_SERVICE reaches Eureka, then the drain, while the agent still serves and forwards.</summary>
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
+        // No drain when nobody ever found us, when the supervised app is already gone (nothing left to
+        // drain for), or when the agent never finished starting (nothing was served through it).
+        var drains = _everRegistered && _drain > TimeSpan.Zero && !_exit.SkipDrain;
         _status.BeginDrain();
+        bool inEureka;
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            _stopsAt = _time.GetUtcNow() + (drains ? _drain : TimeSpan.Zero);
             if (_reported is not null)
             {
                 await SyncStatusAsync(cancellationToken).ConfigureAwait(false);
             }
+
+            inEureka = _reported is { Override: true };
         }
         finally
         {
             _gate.Release();
         }
 
-        // No drain when nobody ever found us, or when the supervised app is already gone (nothing left to drain for).
-        if (!_everRegistered || _drain <= TimeSpan.Zero || _exit.AppGone)
+        if (!drains)
         {
             return;
         }
 
-        LogDraining(_logger, DurationParser.Format(_drain));
-        _events?.Add(AgentEventKind.Registration, $"Draining for {DurationParser.Format(_drain)}: OUT_OF_SERVICE in Eureka, still serving");
+        var drain = DurationParser.Format(_drain);
+        if (inEureka)
+        {
+            LogDraining(_logger, drain);
+            _events?.Add(AgentEventKind.Registration, $"Draining for {drain}: OUT_OF_SERVICE in Eureka, still serving");
+        }
+        else
+        {
+            // Every server failed (or the lease is not known to exist); the loop retries while the drain lasts, and says so.
+            var why = _lastFailure ?? "not registered";
+            LogDrainingNotInEureka(_logger, drain, why);
+            _events?.Add(AgentEventKind.Registration, $"Draining for {drain}, still serving; OUT_OF_SERVICE has not reached Eureka ({why})");
+        }
+
         try
         {
             await Task.Delay(_drain, _time, cancellationToken).ConfigureAwait(false);
@@ -290,18 +319,33 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
 
         if (Desired() != _reported)
         {
-            if (now < _retryAt)
+            var heldUntil = now < _retryAt ? _retryAt : await SyncStatusAsync(cancellationToken).ConfigureAwait(false);
+            if (heldUntil is null)
             {
-                return Earliest(_retryAt, _nextRenew);
+                return _time.GetUtcNow(); // sent, or failed with the retry time set: look again at once
             }
 
-            var waitFor = await SyncStatusAsync(cancellationToken).ConfigureAwait(false);
-            if (waitFor is { } tokenAt)
+            // The change waits (for a token, or for the retry after a failure); the lease must not, or
+            // Eureka evicts the instance meanwhile, and a renew time already past would make this loop spin.
+            if (_time.GetUtcNow() >= _nextRenew)
             {
-                return Earliest(tokenAt, _nextRenew);
+                await RenewAsync(cancellationToken).ConfigureAwait(false);
+                if (_reported is null)
+                {
+                    return _retryAt;
+                }
             }
 
-            return _time.GetUtcNow();
+            return Earliest(heldUntil.Value, _nextRenew);
+        }
+
+        _heldStatus = null; // nothing waits for a token now: the next hold is logged again
+
+        // After status changes, on a schedule of its own: the read-back never holds up a change or a renewal.
+        if (!_readBack && now >= _readBackAt)
+        {
+            await ReadBackAsync(cancellationToken).ConfigureAwait(false);
+            return _reported is null ? _retryAt : _time.GetUtcNow();
         }
 
         if (now >= _nextRenew)
@@ -310,7 +354,7 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
             return _reported is null ? _retryAt : _nextRenew;
         }
 
-        return _nextRenew;
+        return _readBack ? _nextRenew : Earliest(_readBackAt, _nextRenew);
     }
 
     private async Task<bool> RegisterAsync(Reported desired, CancellationToken cancellationToken)
@@ -336,6 +380,73 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
         LogRegistered(_logger, _instance.EurekaAppName, _instance.InstanceId, response.Server!.Display, desired.Status.ToWire());
         Registered(response);
         return true;
+    }
+
+    /// <summary>
+    /// Once per process, after its first registration: a server keeps an OUT_OF_SERVICE override
+    /// against a re-registration (LeaseExistsRule), so one left by a previous run with this instance id
+    /// (its app's PUT /v1/registration/status, or a drain cut short by SIGKILL before the cancel) would
+    /// outlive this start, renewed for ever while the agent reports UP. Marking it as reported makes the
+    /// next round remove it, as for an override of our own.
+    /// </summary>
+    private async Task ReadBackAsync(CancellationToken cancellationToken)
+    {
+        var response = await _client.GetInstanceAsync(_instance.EurekaAppName, _instance.InstanceId, cancellationToken).ConfigureAwait(false);
+        if (response.NotFound)
+        {
+            LogLeaseUnknown(_logger, "read-back", response.Server!.Display);
+            _reported = null;
+            _retryAt = DateTimeOffset.MinValue;
+            return;
+        }
+
+        if (!response.Succeeded)
+        {
+            // A server that refuses the read (a proxy's 403, say) must not cost a failure every renew for ever.
+            if (++_readBackFailures >= MaxReadBackAttempts)
+            {
+                _readBack = true;
+                LogReadBackGivenUp(_logger, _instance.EurekaAppName, _instance.InstanceId, MaxReadBackAttempts, response.Describe());
+                return;
+            }
+
+            var delay = TimeSpan.FromTicks(Math.Min(FirstRetryDelay.Ticks << (_readBackFailures - 1), _options.RenewInterval.Ticks));
+            _readBackAt = _time.GetUtcNow() + delay;
+            LogFailed(_logger, "read-back", _instance.EurekaAppName, _instance.InstanceId, response.Describe(), DurationParser.Format(delay));
+            return;
+        }
+
+        _readBack = true;
+        var held = OverrideIn(response.Body, _instance.InstanceId);
+        if (held is { } status && status != InstanceStatus.Unknown && !_reported!.Override)
+        {
+            _reported = new Reported(status, true);
+            LogInheritedOverride(_logger, response.Server!.Display, status.ToWire(), _instance.EurekaAppName, _instance.InstanceId);
+            _events?.Add(AgentEventKind.Registration, $"Removing an override {status.ToWire()} of {_instance.EurekaAppName}/{_instance.InstanceId} kept from before this start");
+        }
+    }
+
+    /// <summary>The override a server holds for <paramref name="instanceId"/>: <c>{"instance":{...}}</c> as Eureka answers, or an applications wrapper (older dev registries); null when unreadable.</summary>
+    internal static InstanceStatus? OverrideIn(ReadOnlyMemory<byte> body, string instanceId)
+    {
+        try
+        {
+            using (var document = JsonDocument.Parse(body))
+            {
+                if (document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("instance", out _))
+                {
+                    return EurekaJsonReader.ReadInstanceBody(body).OverriddenStatus;
+                }
+            }
+
+            return EurekaJsonReader.ReadApplications(body).Applications
+                .SelectMany(a => a.Instances)
+                .FirstOrDefault(i => string.Equals(i.InstanceId, instanceId, StringComparison.Ordinal))?.OverriddenStatus;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Sends the difference between the desired status and what Eureka was told; returns when a rate-limited change may go.</summary>
@@ -379,9 +490,17 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
             // A health change: re-register with the new status, within the rate limit.
             if (!_limiter.TryTake(out var nextAt))
             {
-                LogRateLimited(_logger, desired.Status.ToWire(), nextAt);
+                // Said once per held status: the loop looks again at every renew while it waits.
+                if (_heldStatus != desired.Status)
+                {
+                    _heldStatus = desired.Status;
+                    LogRateLimited(_logger, desired.Status.ToWire(), nextAt);
+                }
+
                 return nextAt;
             }
+
+            _heldStatus = null;
 
             var previous = reported.Status;
             if (await RegisterAsync(desired, cancellationToken).ConfigureAwait(false))
@@ -436,7 +555,16 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
         var delay = _retryDelay;
         _retryAt = _time.GetUtcNow() + delay;
         _retryDelay = TimeSpan.FromTicks(Math.Min(_retryDelay.Ticks * 2, _options.RenewInterval.Ticks));
-        LogFailed(_logger, operation, _instance.EurekaAppName, _instance.InstanceId, response.Describe(), DurationParser.Format(delay));
+        _lastFailure = $"{operation} failed on every server: {response.Describe()}";
+        if (_retryAt >= _stopsAt)
+        {
+            LogFailedAtShutdown(_logger, operation, _instance.EurekaAppName, _instance.InstanceId, response.Describe());
+        }
+        else
+        {
+            LogFailed(_logger, operation, _instance.EurekaAppName, _instance.InstanceId, response.Describe(), DurationParser.Format(delay));
+        }
+
         if (_everRegistered)
         {
             SetReadiness(true, $"registered; last {operation} failed on every Eureka server: {response.Describe()}");
@@ -449,6 +577,7 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
 
     private void Registered(EurekaResponse response)
     {
+        _lastFailure = null;
         lock (_readinessLock)
         {
             _lastHeartbeat = _time.GetUtcNow();
@@ -521,11 +650,23 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
     [LoggerMessage(EventId = 215, Level = LogLevel.Information, Message = "Draining for {Drain}: OUT_OF_SERVICE in Eureka, still serving")]
     private static partial void LogDraining(ILogger logger, string drain);
 
+    [LoggerMessage(EventId = 220, Level = LogLevel.Warning, Message = "Draining for {Drain}, still serving; OUT_OF_SERVICE has not reached Eureka ({Error})")]
+    private static partial void LogDrainingNotInEureka(ILogger logger, string drain, string error);
+
+    [LoggerMessage(EventId = 221, Level = LogLevel.Warning, Message = "Eureka {Operation} of {App}/{InstanceId} failed on every server ({Error}); not retried: shutting down")]
+    private static partial void LogFailedAtShutdown(ILogger logger, string operation, string app, string instanceId, string error);
+
     [LoggerMessage(EventId = 216, Level = LogLevel.Information, Message = "Cancelled the lease of {App}/{InstanceId} on {Server}")]
     private static partial void LogCancelled(ILogger logger, string app, string instanceId, string server);
 
     [LoggerMessage(EventId = 217, Level = LogLevel.Warning, Message = "Could not cancel the lease of {App}/{InstanceId}: {Error}; Eureka will expire it")]
     private static partial void LogCancelFailed(ILogger logger, string app, string instanceId, string error);
+
+    [LoggerMessage(EventId = 219, Level = LogLevel.Warning, Message = "Eureka {Server} kept a status override {Status} of {App}/{InstanceId} from before this start (a previous run that did not cancel its lease): removing it. To take the instance out of service, use PUT /v1/registration/status")]
+    private static partial void LogInheritedOverride(ILogger logger, string server, string status, string app, string instanceId);
+
+    [LoggerMessage(EventId = 222, Level = LogLevel.Warning, Message = "Could not read {App}/{InstanceId} back from Eureka in {Attempts} attempts ({Error}): an override kept from before this start, if any, stays")]
+    private static partial void LogReadBackGivenUp(ILogger logger, string app, string instanceId, int attempts, string error);
 
     [LoggerMessage(EventId = 218, Level = LogLevel.Error, Message = "Registration loop failed; trying again at the next renew")]
     private static partial void LogLoopFailed(ILogger logger, Exception exception);

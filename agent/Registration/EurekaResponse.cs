@@ -28,4 +28,5 @@ internal enum EurekaOperation
     DeleteStatusOverride,
     GetApplications,
     GetDelta,
+    GetInstance,
 }

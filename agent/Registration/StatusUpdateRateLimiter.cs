@@ -7,24 +7,27 @@ namespace Sidecar.Registration;
 /// </summary>
 internal sealed class StatusUpdateRateLimiter(int burst, int perMinute, TimeProvider time)
 {
-    private readonly TimeSpan _refill = TimeSpan.FromMinutes(1) / perMinute;
-    private double _tokens = burst;
+    // In ticks of refill time, not fractions of a token: asking often (at every renew while a change
+    // waits) must not add up rounding errors that put the next token a little after the time promised.
+    private readonly long _refillTicks = (TimeSpan.FromMinutes(1) / perMinute).Ticks;
+    private long _filledTicks = burst * (TimeSpan.FromMinutes(1) / perMinute).Ticks;
     private DateTimeOffset _updated = time.GetUtcNow();
 
     /// <summary>Takes a token if one is there; otherwise says when the next one will be.</summary>
     public bool TryTake(out DateTimeOffset nextAt)
     {
         var now = time.GetUtcNow();
-        _tokens = Math.Min(burst, _tokens + ((now - _updated) / _refill));
+        var elapsed = Math.Max(0, (now - _updated).Ticks);
+        _filledTicks = Math.Min(burst * _refillTicks, _filledTicks + elapsed);
         _updated = now;
-        if (_tokens >= 1)
+        if (_filledTicks >= _refillTicks)
         {
-            _tokens -= 1;
+            _filledTicks -= _refillTicks;
             nextAt = now;
             return true;
         }
 
-        nextAt = now + ((1 - _tokens) * _refill);
+        nextAt = now + TimeSpan.FromTicks(_refillTicks - _filledTicks);
         return false;
     }
 }

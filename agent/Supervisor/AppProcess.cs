@@ -1,5 +1,8 @@
 using System.ComponentModel;
 using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Sidecar.Configuration;
 using Sidecar.Hosting;
@@ -39,8 +42,7 @@ internal sealed partial class AppProcess(
             start.ArgumentList.Add(options.Command[i]);
         }
 
-        var host = sidecar.BindAddress.Equals(System.Net.IPAddress.Any) ? "127.0.0.1" : sidecar.BindAddress.ToString();
-        start.Environment["SIDECAR_URL"] = $"http://{host}:{sidecar.Port}";
+        start.Environment["SIDECAR_URL"] = SidecarUrl(sidecar.BindAddress, sidecar.Port);
         start.Environment["SIDECAR_PORT"] = sidecar.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (InlineIo.SetByAgent)
         {
@@ -124,6 +126,23 @@ internal sealed partial class AppProcess(
         exit.AppExited(code);
         LogExitedOnItsOwn(logger, code);
         lifetime.StopApplication();
+    }
+
+    /// <summary>
+    /// The agent's URL as the app should call it: an any-address bind is reached on loopback of the
+    /// same family (0.0.0.0 as 127.0.0.1, :: as [::1]); an IPv6 address goes in brackets, its zone
+    /// escaped (RFC 6874: <c>%25</c>).
+    /// </summary>
+    internal static string SidecarUrl(IPAddress bind, int port)
+    {
+        var host = bind switch
+        {
+            _ when bind.Equals(IPAddress.Any) => "127.0.0.1",
+            _ when bind.Equals(IPAddress.IPv6Any) => "[::1]",
+            { AddressFamily: AddressFamily.InterNetworkV6 } => "[" + bind.ToString().Replace("%", "%25", StringComparison.Ordinal) + "]",
+            _ => bind.ToString(),
+        };
+        return $"http://{host}:{port.ToString(CultureInfo.InvariantCulture)}";
     }
 
     private static string Describe(IReadOnlyList<string> command) =>

@@ -67,6 +67,9 @@ internal sealed class FakeEureka : IAsyncDisposable
     /// <summary>Requests are never answered (until the client gives up).</summary>
     public bool Hang { get; set; }
 
+    /// <summary>A status code forced on the requests it picks (method, path), e.g. 403 to a GET of one instance; null = answer normally.</summary>
+    public Func<string, string, int?>? Refuse { get; set; }
+
     public bool IsDown => _server is null;
 
     public IReadOnlyList<RecordedRequest> Requests => [.. _requests];
@@ -137,6 +140,12 @@ internal sealed class FakeEureka : IAsyncDisposable
             if (Fail500)
             {
                 context.Response.StatusCode = 500;
+                return;
+            }
+
+            if (Refuse?.Invoke(request.Method, request.Path.Value ?? "") is { } refused)
+            {
+                context.Response.StatusCode = refused;
                 return;
             }
 

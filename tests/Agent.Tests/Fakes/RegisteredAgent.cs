@@ -25,9 +25,11 @@ internal static class RegisteredAgent
 
     public static string NewDataDir() => Path.Combine(Path.GetTempPath(), "sidecar-agent-tests", Guid.NewGuid().ToString("N"));
 
-    public static Task<AgentHarness> StartAsync(Dictionary<string, string?> environment, FakeTimeProvider? time = null, IAppHealthProbe? probe = null) =>
+    public static Task<AgentHarness> StartAsync(Dictionary<string, string?> environment, FakeTimeProvider? time = null, IAppHealthProbe? probe = null, LogCapture? logs = null) =>
         AgentHarness.StartAsync(environment, services =>
         {
+            logs?.Install(services);
+
             if (time is not null)
             {
                 services.AddSingleton<TimeProvider>(time);
@@ -47,19 +49,19 @@ internal static class RegisteredAgent
     /// until <paramref name="condition"/> holds; fails when it does not within <paramref name="limit"/> of fake time.
     /// Returns the fake time it took.
     /// </summary>
+    /// <remarks>
+    /// After each step the loops get real time to react: about 100 ms between steps (enough for an
+    /// idle machine, and what keeps a run short), and up to <see cref="LastStepAllowance"/> after the
+    /// last one, so a reaction that a loaded machine slows down (a fetch, then a second one) does not
+    /// fail the test. A passing run waits no longer: it returns as soon as the condition holds.
+    /// </remarks>
     public static async Task<TimeSpan> AdvanceUntilAsync(FakeTimeProvider time, TimeSpan limit, Func<bool> condition, string because, TimeSpan? step = null)
     {
         var stepSize = step ?? TimeSpan.FromSeconds(5);
         var advanced = TimeSpan.Zero;
         while (true)
         {
-            // Let the loops react to the last step on real threads before judging.
-            for (var i = 0; i < 25 && !condition(); i++)
-            {
-                await Task.Delay(4);
-            }
-
-            if (condition())
+            if (await ReactedAsync(condition, advanced >= limit ? LastStepAllowance : StepAllowance))
             {
                 return advanced;
             }
@@ -72,5 +74,28 @@ internal static class RegisteredAgent
             time.Advance(stepSize);
             advanced += stepSize;
         }
+    }
+
+    /// <summary>Real time for the loops to react to a step before the next one.</summary>
+    internal static readonly TimeSpan StepAllowance = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Real time for the loops to react to the last step before the test fails.</summary>
+    internal static readonly TimeSpan LastStepAllowance = TimeSpan.FromSeconds(10);
+
+    // At least 25 looks 4 ms apart: on a loaded machine those take longer too, which stretches the time between steps as well.
+    private static async Task<bool> ReactedAsync(Func<bool> condition, TimeSpan allowance)
+    {
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        for (var looks = 0; !condition(); looks++)
+        {
+            if (looks >= 25 && watch.Elapsed >= allowance)
+            {
+                return false;
+            }
+
+            await Task.Delay(4);
+        }
+
+        return true;
     }
 }

@@ -95,6 +95,7 @@ public sealed class RegistrationLifecycleTests
         environment["APP_HEALTH_URL"] = "";
         await using var agent = await RegisteredAgent.StartAsync(environment, time);
         await Eventually.TrueAsync(() => eureka.Instance("ORDERS", Id) is not null, "the agent registered");
+        await Eventually.TrueAsync(() => eureka.RequestsFor("GET", "/apps/ORDERS/").Count == 1, "the agent read its instance back"); // so only the renew fails
 
         eureka.Fail500 = true;
         await RegisteredAgent.AdvanceUntilAsync(time, TimeSpan.FromSeconds(30), () => eureka.RequestsFor("PUT").Any(r => r.StatusCode == 500), "a renew failed");
@@ -214,6 +215,133 @@ public sealed class RegistrationLifecycleTests
 
         var took = await RegisteredAgent.AdvanceUntilAsync(time, TimeSpan.FromSeconds(20), () => eureka.Instance("ORDERS", Id)?.Status == status, "the held change reached Eureka once a token was back");
         Assert.Equal(TimeSpan.FromSeconds(15), took);
+    }
+
+    [Fact]
+    public async Task AHeldHealthChange_WithARenewIntervalShorterThanTheTokenWait_KeepsRenewing_AndDoesNotSpin()
+    {
+        var time = RegisteredAgent.NewClock();
+        await using var eureka = await FakeEureka.StartAsync(time);
+        var probe = new FakeAppHealthProbe(healthy: true);
+        var logs = new LogCapture();
+        var environment = RegisteredAgent.Environment(eureka);
+        environment["APP_HEALTH_FAILURE_THRESHOLD"] = "1";
+        environment["EUREKA_RENEW_INTERVAL"] = "1s";
+        environment["Eureka__StatusUpdateBurst"] = "1";
+        environment["Eureka__StatusUpdatesPerMinute"] = "2"; // a token every 30 s: 30 renewals fall due meanwhile
+        await using var agent = await RegisteredAgent.StartAsync(environment, time, probe, logs);
+        var monitor = agent.Get<AppHealthMonitor>();
+        await Eventually.TrueAsync(() => eureka.Instance("ORDERS", Id)?.Status == InstanceStatus.Up, "the agent registered UP");
+
+        // Flip until a change is held back (the start-up probe may or may not have used the one token).
+        var held = false;
+        for (var flip = 0; flip < 3 && !held; flip++)
+        {
+            probe.Healthy = !probe.Healthy;
+            await monitor.ProbeOnceAsync(CancellationToken.None);
+            await Eventually.TrueAsync(() => eureka.Instance("ORDERS", Id)?.Status == monitor.Current.Status || logs.Contains("rate-limited"), "the change went or was held");
+            held = eureka.Instance("ORDERS", Id)?.Status != monitor.Current.Status;
+        }
+
+        Assert.True(held, "a change was held back");
+        var status = monitor.Current.Status;
+        var renewalsBefore = Renewals(eureka).Count;
+
+        // The renew falls due while the change waits for its token: the loop renews, then sleeps.
+        time.Advance(TimeSpan.FromSeconds(2));
+        await Eventually.TrueAsync(() => Renewals(eureka).Count > renewalsBefore, "the lease was renewed while the change was held");
+        await Task.Delay(300); // real time in which a spinning loop would log thousands of lines
+        Assert.Single(logs.Entries, e => e.Contains("rate-limited", StringComparison.Ordinal));
+        Assert.Equal(renewalsBefore + 1, Renewals(eureka).Count);
+
+        var took = await RegisteredAgent.AdvanceUntilAsync(time, TimeSpan.FromSeconds(30), () => eureka.Instance("ORDERS", Id)?.Status == status,
+            "the held change reached Eureka once a token was back", TimeSpan.FromSeconds(2));
+        Assert.Equal(TimeSpan.FromSeconds(28), took); // 30 s after the token was taken, 2 s of which had passed
+        Assert.Single(logs.Entries, e => e.Contains("rate-limited", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Register_WhenEurekaKeptAnOutOfServiceOverrideFromAPreviousRun_RemovesIt_AndSaysHowToTakeTheInstanceOut()
+    {
+        var time = RegisteredAgent.NewClock();
+        await using var eureka = await FakeEureka.StartAsync(time);
+
+        // A previous run with this id: taken out (PUT /v1/registration/status, or a drain), then killed before its cancel.
+        eureka.Seed(EurekaInstances.Create("orders", Id, "host-a", "10.0.0.5", 8080));
+        Assert.Equal(200, eureka.Registry.UpdateStatus("ORDERS", Id, "OUT_OF_SERVICE", 2));
+        var logs = new LogCapture();
+        var environment = RegisteredAgent.Environment(eureka);
+        environment["APP_HEALTH_URL"] = "";
+        await using var agent = await RegisteredAgent.StartAsync(environment, time, logs: logs);
+
+        await Eventually.TrueAsync(() => eureka.Instance("ORDERS", Id) is { Status: InstanceStatus.Up, OverriddenStatus: InstanceStatus.Unknown },
+            "the override from before the start was removed without any time passing");
+        Assert.Single(eureka.RequestsFor("GET", "/apps/ORDERS/"));
+        Assert.StartsWith("?value=UP&lastDirtyTimestamp=", Assert.Single(eureka.RequestsFor("DELETE", "/status")).Query, StringComparison.Ordinal);
+        var warning = Assert.Single(logs.Entries, e => e.StartsWith("Warning", StringComparison.Ordinal) && e.Contains("from before this start", StringComparison.Ordinal));
+        Assert.Contains("PUT /v1/registration/status", warning, StringComparison.Ordinal);
+
+        // Renewals keep it UP: the override is gone from the server, not only from the agent's view.
+        await RegisteredAgent.AdvanceUntilAsync(time, TimeSpan.FromSeconds(30), () => Renewals(eureka).Count == 1, "a renew");
+        Assert.Equal(InstanceStatus.Up, eureka.Instance("ORDERS", Id)!.Status);
+        Assert.Single(eureka.RequestsFor("GET", "/apps/ORDERS/"));
+    }
+
+    [Fact]
+    public async Task Register_WhenEurekaHoldsNoOverride_ReadsTheInstanceBackOnce_AndChangesNothing()
+    {
+        var time = RegisteredAgent.NewClock();
+        await using var eureka = await FakeEureka.StartAsync(time);
+        var logs = new LogCapture();
+        var environment = RegisteredAgent.Environment(eureka);
+        environment["APP_HEALTH_URL"] = "";
+        await using var agent = await RegisteredAgent.StartAsync(environment, time, logs: logs);
+
+        await Eventually.TrueAsync(() => eureka.RequestsFor("GET", "/apps/ORDERS/").Count == 1, "the read-back");
+        await eureka.RestartAsync(empty: true); // a registration after a lost lease is not read back again
+        await RegisteredAgent.AdvanceUntilAsync(time, TimeSpan.FromSeconds(30), () => eureka.Instance("ORDERS", Id) is not null, "the agent registered again");
+
+        Assert.Equal(2, eureka.RequestsFor("POST").Count);
+        Assert.Single(eureka.RequestsFor("GET", "/apps/ORDERS/"));
+        Assert.Empty(eureka.RequestsFor("DELETE"));
+        Assert.Equal(InstanceStatus.Up, eureka.Instance("ORDERS", Id)!.Status);
+        Assert.DoesNotContain(logs.Entries, e => e.Contains("from before this start", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Register_WhenTheServerRefusesTheReadBack_StatusChangesStillGo_AndTheReadBackIsGivenUpAfterFiveAttempts()
+    {
+        var time = RegisteredAgent.NewClock();
+        await using var eureka = await FakeEureka.StartAsync(time);
+        eureka.Refuse = (method, path) => method == "GET" && path.StartsWith("/eureka/apps/ORDERS/", StringComparison.Ordinal) ? 403 : null;
+        var probe = new FakeAppHealthProbe(healthy: false);
+        var logs = new LogCapture();
+        await using var agent = await RegisteredAgent.StartAsync(RegisteredAgent.Environment(eureka), time, probe, logs);
+        await Eventually.TrueAsync(() => eureka.RequestsFor("GET", "/apps/ORDERS/").Count == 1, "the refused read-back");
+
+        // A health change does not wait behind the read-back's retry.
+        probe.Healthy = true;
+        await agent.Get<AppHealthMonitor>().ProbeOnceAsync(CancellationToken.None);
+        await Eventually.TrueAsync(() => eureka.Instance("ORDERS", Id)?.Status == InstanceStatus.Up, "UP reached Eureka without any time passing");
+
+        // Four more attempts (1, 2, 4 and 8 s apart), then no more: not a failure every renew for ever.
+        var took = await RegisteredAgent.AdvanceUntilAsync(time, TimeSpan.FromSeconds(20), () => logs.Contains("Could not read ORDERS/host-a:orders:8080 back"),
+            "the read-back was given up", TimeSpan.FromSeconds(1));
+        Assert.Equal(TimeSpan.FromSeconds(15), took);
+        await RegisteredAgent.AdvanceUntilAsync(time, TimeSpan.FromSeconds(60), () => Renewals(eureka).Count >= 2, "two renewals");
+        Assert.Equal(5, eureka.RequestsFor("GET", "/apps/ORDERS/").Count);
+        Assert.Equal(InstanceStatus.Up, eureka.Instance("ORDERS", Id)!.Status);
+    }
+
+    [Fact]
+    public void OverrideIn_ReadsEurekasInstanceAnswer_AndAnApplicationsWrapper()
+    {
+        var instance = """{"instance":{"instanceId":"host-a:orders:8080","app":"ORDERS","status":"OUT_OF_SERVICE","overriddenStatus":"OUT_OF_SERVICE"}}"""u8.ToArray();
+        var wrapped = """{"applications":{"versions__delta":"","apps__hashcode":"","application":{"name":"ORDERS","instance":{"instanceId":"host-a:orders:8080","app":"ORDERS","hostName":"h","ipAddr":"10.0.0.5","status":"UP","overriddenstatus":"UNKNOWN"}}}}"""u8.ToArray();
+
+        Assert.Equal(InstanceStatus.OutOfService, EurekaRegistrationService.OverrideIn(instance, Id));
+        Assert.Equal(InstanceStatus.Unknown, EurekaRegistrationService.OverrideIn(wrapped, Id));
+        Assert.Null(EurekaRegistrationService.OverrideIn("<instance/>"u8.ToArray(), Id));
     }
 
     [Fact]

@@ -58,6 +58,33 @@ public sealed class ShutdownTests
         Assert.Contains("Cancelled the lease of ORDERS/host-a:orders:8080", agent.Stdout, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("300ms")]
+    [InlineData("0s")]
+    public async Task Stop_WithEurekaDown_SaysOutOfServiceDidNotReachEureka_AndPromisesNoRetryAfterTheCancel(string drain)
+    {
+        await using var eureka = await FakeEureka.StartAsync();
+        var logs = new LogCapture();
+        var environment = RegisteredAgent.Environment(eureka);
+        environment["APP_HEALTH_URL"] = "";
+        environment["SIDECAR_DRAIN"] = drain;
+        var agent = await RegisteredAgent.StartAsync(environment, logs: logs);
+        await Eventually.TrueAsync(() => eureka.Instance("ORDERS", "host-a:orders:8080")?.Status == InstanceStatus.Up, "the agent registered");
+        await Eventually.TrueAsync(() => eureka.RequestsFor("GET", "/apps/ORDERS/").Count == 1, "the agent read its instance back");
+        await eureka.DownAsync();
+
+        await agent.DisposeAsync();
+
+        var registration = logs.Entries.Where(e => e.Contains(" Sidecar.Registration.EurekaRegistrationService ", StringComparison.Ordinal)).ToList();
+        Assert.DoesNotContain(registration, e => e.Contains("OUT_OF_SERVICE in Eureka", StringComparison.Ordinal));
+        Assert.DoesNotContain(registration, e => e.Contains("retrying in", StringComparison.Ordinal)); // the first retry (1 s) would come after the cancel
+        Assert.Contains(registration, e => e.Contains("status override of ORDERS/host-a:orders:8080 failed on every server (connection refused); not retried: shutting down", StringComparison.Ordinal));
+        if (drain != "0s")
+        {
+            Assert.Contains(registration, e => e.Contains($"Draining for {drain}, still serving; OUT_OF_SERVICE has not reached Eureka (status override failed on every server: connection refused)", StringComparison.Ordinal));
+        }
+    }
+
     [Fact]
     public async Task SigTerm_WithEurekaDown_StillExitsWith0()
     {

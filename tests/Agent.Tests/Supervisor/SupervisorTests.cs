@@ -1,4 +1,5 @@
 using System.Globalization;
+using Sidecar.Tests.Fakes;
 using Sidecar.Tests.Support;
 
 namespace Sidecar.Tests.Supervisor;
@@ -115,6 +116,30 @@ public sealed class SupervisorTests : IDisposable
         Assert.Equal(2, await agent.WaitForExitAsync(TimeSpan.FromSeconds(30)));
         Assert.Equal(expected, agent.Stderr.TrimEnd());
         Assert.DoesNotContain("   at ", agent.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ACommandThatCannotStart_WithTheDefaultHealthUrl_AndRegistered_IsOneLine_AndLeavesNothingRegistered()
+    {
+        await using var eureka = await FakeEureka.StartAsync();
+        var env = new Dictionary<string, string>
+        {
+            ["SIDECAR_PORT"] = LoopbackServer.FreePort().ToString(CultureInfo.InvariantCulture),
+            ["SIDECAR_DATA_DIR"] = RegisteredAgent.NewDataDir(),
+            ["APP_NAME"] = "orders",
+            ["APP_PORT"] = LoopbackServer.FreePort().ToString(CultureInfo.InvariantCulture),
+            ["EUREKA_URLS"] = eureka.ServiceUrl.AbsoluteUri,
+            ["EUREKA_INSTANCE_ID"] = "orders-1",
+        };
+
+        // The health probe and the registration loop run while the child fails to start: both must stop cleanly.
+        await using var agent = AgentProcess.Start(env, "run", "--", "no-such-program-anywhere");
+
+        Assert.Equal(2, await agent.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal("agent: cannot start 'no-such-program-anywhere': no such file or directory (is it on PATH?)", agent.Stderr.TrimEnd());
+        Assert.DoesNotContain("   at ", agent.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("Exception", agent.Stdout, StringComparison.Ordinal);
+        Assert.Null(eureka.Instance("ORDERS", "orders-1")); // never registered, or cancelled
     }
 
     [Fact]
