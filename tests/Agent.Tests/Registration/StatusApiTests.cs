@@ -44,10 +44,13 @@ public sealed class StatusApiTests
         Assert.Equal("UP", await Status(agent));
     }
 
+    // A body much larger than the socket buffers is sent with Expect: 100-continue, as curl does above
+    // 1 MiB: the 413 then comes before the body is sent. Without it the agent's answer races the client
+    // still writing, and the client may see the connection reset instead (what any server does).
     [Theory]
     [InlineData(5000, false)]
+    [InlineData(5000, true)]
     [InlineData(2 * 1024 * 1024, false)]
-    [InlineData(2 * 1024 * 1024, true)]
     public async Task Put_ATooLargeBody_Answers413Problem_WithoutChangingTheStatus(int size, bool chunked)
     {
         await using var agent = await StartAsync();
@@ -57,6 +60,7 @@ public sealed class StatusApiTests
             Content = chunked ? new StreamContent(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(body))) : new StringContent(body),
         };
         request.Headers.TransferEncodingChunked = chunked;
+        request.Headers.ExpectContinue = size > 64 * 1024;
 
         using var response = await agent.Client.SendAsync(request);
 
