@@ -329,7 +329,7 @@ def startup_ms(runs=STARTUP_RUNS):
     for _ in range(runs):
         port = free_port()
         env = {**os.environ, "SIDECAR_PORT": str(port), "APP_HEALTH_URL": ""}
-        request = b"GET /ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        request = b"GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
         t0 = time.perf_counter()
         p = subprocess.Popen([AGENT], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         while True:

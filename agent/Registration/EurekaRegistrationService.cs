@@ -417,7 +417,7 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
         }
 
         _readBack = true;
-        var held = OverrideIn(response.Body, _instance.InstanceId);
+        var held = OverrideIn(response.Body);
         if (held is { } status && status != InstanceStatus.Unknown && !_reported!.Override)
         {
             _reported = new Reported(status, true);
@@ -426,22 +426,12 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
         }
     }
 
-    /// <summary>The override a server holds for <paramref name="instanceId"/>: <c>{"instance":{...}}</c> as Eureka answers, or an applications wrapper (older dev registries); null when unreadable.</summary>
-    internal static InstanceStatus? OverrideIn(ReadOnlyMemory<byte> body, string instanceId)
+    /// <summary>The override a server holds, from its answer to <c>GET apps/{app}/{id}</c> (<c>{"instance":{...}}</c>); null when unreadable.</summary>
+    internal static InstanceStatus? OverrideIn(ReadOnlyMemory<byte> body)
     {
         try
         {
-            using (var document = JsonDocument.Parse(body))
-            {
-                if (document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("instance", out _))
-                {
-                    return EurekaJsonReader.ReadInstanceBody(body).OverriddenStatus;
-                }
-            }
-
-            return EurekaJsonReader.ReadApplications(body).Applications
-                .SelectMany(a => a.Instances)
-                .FirstOrDefault(i => string.Equals(i.InstanceId, instanceId, StringComparison.Ordinal))?.OverriddenStatus;
+            return EurekaJsonReader.ReadInstanceBody(body).OverriddenStatus;
         }
         catch (JsonException)
         {

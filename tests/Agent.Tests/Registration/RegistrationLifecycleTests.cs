@@ -334,14 +334,15 @@ public sealed class RegistrationLifecycleTests
     }
 
     [Fact]
-    public void OverrideIn_ReadsEurekasInstanceAnswer_AndAnApplicationsWrapper()
+    public void OverrideIn_ReadsEurekasInstanceAnswer_BothSpellings()
     {
-        var instance = """{"instance":{"instanceId":"host-a:orders:8080","app":"ORDERS","status":"OUT_OF_SERVICE","overriddenStatus":"OUT_OF_SERVICE"}}"""u8.ToArray();
-        var wrapped = """{"applications":{"versions__delta":"","apps__hashcode":"","application":{"name":"ORDERS","instance":{"instanceId":"host-a:orders:8080","app":"ORDERS","hostName":"h","ipAddr":"10.0.0.5","status":"UP","overriddenstatus":"UNKNOWN"}}}}"""u8.ToArray();
+        var camel = """{"instance":{"instanceId":"host-a:orders:8080","app":"ORDERS","status":"OUT_OF_SERVICE","overriddenStatus":"OUT_OF_SERVICE"}}"""u8.ToArray();
+        var lower = """{"instance":{"instanceId":"host-a:orders:8080","app":"ORDERS","hostName":"h","ipAddr":"10.0.0.5","status":"UP","overriddenstatus":"UNKNOWN"}}"""u8.ToArray();
 
-        Assert.Equal(InstanceStatus.OutOfService, EurekaRegistrationService.OverrideIn(instance, Id));
-        Assert.Equal(InstanceStatus.Unknown, EurekaRegistrationService.OverrideIn(wrapped, Id));
-        Assert.Null(EurekaRegistrationService.OverrideIn("<instance/>"u8.ToArray(), Id));
+        Assert.Equal(InstanceStatus.OutOfService, EurekaRegistrationService.OverrideIn(camel));
+        Assert.Equal(InstanceStatus.Unknown, EurekaRegistrationService.OverrideIn(lower));
+        Assert.Null(EurekaRegistrationService.OverrideIn("<instance/>"u8.ToArray()));
+        Assert.Null(EurekaRegistrationService.OverrideIn("""{"applications":{}}"""u8.ToArray()));
     }
 
     [Fact]
