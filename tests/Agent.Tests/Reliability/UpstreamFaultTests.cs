@@ -73,9 +73,10 @@ public sealed class UpstreamFaultTests(ITestOutputHelper output)
         AssertIdempotentCallsNeverFailed(load);
         AssertNoPostWithoutKeyTwice(rig);
 
-        // A POST without a key fails only when it was in flight on the instance that died: it reached it once.
+        // A POST without a key fails only when it was sent to the instance that died: it reached it once,
+        // or it was still in the dying server's socket, unread (0): never twice, and never retried.
         var failedPosts = load.Phases.SelectMany(p => load[p].FailedIds).ToList();
-        Assert.All(failedPosts, id => Assert.Equal(1, rig.Ledger.Arrivals(id)));
+        Assert.All(failedPosts, id => Assert.InRange(rig.Ledger.Arrivals(id), 0, 1));
         Assert.True(failedPosts.Count <= Concurrency, $"{failedPosts.Count} POSTs without key failed; at most {Concurrency} were in flight");
         Assert.Equal(0, load["after"].Failed);
         Assert.Equal("pong", await rig.Agent.Client.GetStringAsync("ping"));
