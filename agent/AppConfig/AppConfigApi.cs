@@ -213,18 +213,9 @@ internal static class AppConfigApi
     // A long-poll that comes after the release (in the moment before the listener closes) would be
     // answered at once, and a client that polls again straight away would spin: a 503 with Retry-After
     // sends it to its back-off instead, and Connection: close makes it reconnect.
-    private static Task WriteShuttingDownAsync(HttpContext context)
-    {
-        context.Response.OnStarting(static state =>
-        {
-            var headers = ((HttpResponse)state).Headers;
-            headers.RetryAfter = "1";
-            headers.Connection = "close";
-            return Task.CompletedTask;
-        }, context.Response);
-        return Problems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "shutting-down", "The agent is shutting down",
-            "The agent no longer holds long-polls; poll again after Retry-After.");
-    }
+    private static Task WriteShuttingDownAsync(HttpContext context) =>
+        Problems.WriteAsync(context, StatusCodes.Status503ServiceUnavailable, "shutting-down", "The agent is shutting down",
+            "The agent no longer holds long-polls; poll again after Retry-After.", retryAfter: "1", close: true);
 
     private static void SetHeaders(HttpContext context, AppConfigSnapshot snapshot)
     {

@@ -129,7 +129,7 @@ internal sealed record AppConfigOptions
         {
             var key = "AppConfig:Headers:" + header.Key;
             var value = header.Value ?? "";
-            if (!IsToken(header.Key))
+            if (!SettingsReader.IsHeaderName(header.Key))
             {
                 r.AddError(key, $"'{header.Key}' is not a valid header name");
             }
@@ -144,25 +144,6 @@ internal sealed record AppConfigOptions
         }
 
         return result;
-    }
-
-    // RFC 9110 token characters: what a header name may be made of.
-    private static bool IsToken(string name)
-    {
-        if (name.Length == 0)
-        {
-            return false;
-        }
-
-        foreach (var c in name)
-        {
-            if (!char.IsAsciiLetterOrDigit(c) && "!#$%&'*+-.^_`|~".IndexOf(c, StringComparison.Ordinal) < 0)
-            {
-                return false;
-            }
-        }
-
-        return true;
     }
 }
 

@@ -50,6 +50,20 @@ internal sealed partial class SettingsReader(IConfiguration configuration)
     [System.Text.RegularExpressions.GeneratedRegex(@"://[^\s']*@")]
     private static partial System.Text.RegularExpressions.Regex UserInfo();
 
+    /// <summary>An HTTP header name: RFC 9110 section 5.6.2, <c>token = 1*tchar</c>.</summary>
+    internal static bool IsHeaderName(string name)
+    {
+        foreach (var c in name)
+        {
+            if (!char.IsAsciiLetterOrDigit(c) && "!#$%&'*+-.^_`|~".IndexOf(c, StringComparison.Ordinal) < 0)
+            {
+                return false;
+            }
+        }
+
+        return name.Length > 0;
+    }
+
     /// <summary>The raw value: null when unset, empty when set to nothing.</summary>
     public string? Raw(string key) => Configuration[key];
 

@@ -42,9 +42,9 @@ internal sealed class ForwardProxyMiddleware(RequestDelegate next, Forwarder for
         // forwarder, which cannot send it (HttpClient refuses a CONNECT without an authority).
         if (HttpMethods.IsConnect(context.Request.Method))
         {
-            context.Response.Headers.Allow = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
             return Problems.WriteAsync(context, StatusCodes.Status405MethodNotAllowed, ForwardingProblems.TunnelNotSupported, "Tunnelling not supported",
-                "The agent does not open tunnels (CONNECT); call http://{service}/... through it and let the instance's scheme apply.");
+                "The agent does not open tunnels (CONNECT); call http://{service}/... through it and let the instance's scheme apply.",
+                allow: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
         }
 
         var raw = context.Features.GetRequiredFeature<IHttpRequestFeature>().RawTarget;
@@ -90,7 +90,8 @@ internal sealed class ForwardProxyMiddleware(RequestDelegate next, Forwarder for
         SplitHostPort(hostValue, 80, out var host, out _);
 
         // IP literals and localhost address the agent (127.0.0.1:8078, [::1], the bind address): its API.
-        if (host.Length == 0 || char.IsAsciiDigit(host[0]) || host[0] == '[' || host.Equals("localhost", StringComparison.OrdinalIgnoreCase))
+        // A real parse, not the first character: 7f000001.rebind.example is a name (see the 421 below).
+        if (host.Length == 0 || host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || IsIpLiteral(host))
         {
             return next(context);
         }
@@ -157,6 +158,10 @@ internal sealed class ForwardProxyMiddleware(RequestDelegate next, Forwarder for
 
         host = span;
     }
+
+    private static bool IsIpLiteral(ReadOnlySpan<char> host) =>
+        (char.IsAsciiDigit(host[0]) || host[0] == '[') &&
+        IPAddress.TryParse(host[0] == '[' && host.Length > 1 && host[^1] == ']' ? host[1..^1] : host, out _);
 
     private static bool IsAgentItself(HttpContext context, ReadOnlySpan<char> host, int port)
     {

@@ -42,7 +42,7 @@ internal sealed class Forwarder : IDisposable
     /// would tell upstreams about the caller's side): random per agent, so another agent, or this one
     /// after a restart, never takes it for its own.
     /// </summary>
-    public string Pseudonym { get; }
+    private string Pseudonym { get; }
 
     /// <summary><c>1.1 {pseudonym}</c>, the entry this agent adds to <c>Via</c> on every forwarded request (made once).</summary>
     public string Via { get; }

@@ -54,9 +54,6 @@ internal sealed class InstanceState
 
     public bool IsEjected(long now) => Volatile.Read(ref _ejectedUntil) > now;
 
-    /// <summary>Timestamp until which the instance asked not to get new calls (429 with Retry-After); 0 when it never did.</summary>
-    public long HeldUntil => Volatile.Read(ref _heldUntil);
-
     /// <summary>True while a 429's <c>Retry-After</c> holds: new calls go elsewhere when they can.</summary>
     public bool IsHeld(long now) => Volatile.Read(ref _heldUntil) > now;
 

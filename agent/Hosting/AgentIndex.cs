@@ -28,9 +28,8 @@ internal static class AgentIndexApi
     {
         if (methods.Allowed(context.Request.Path) is { } allowed)
         {
-            context.Response.Headers.Allow = allowed;
             return Problems.WriteAsync(context, StatusCodes.Status405MethodNotAllowed, "method-not-allowed", "Method not allowed",
-                $"{context.Request.Path} answers {allowed} only, not {context.Request.Method}.");
+                $"{context.Request.Path} answers {allowed} only, not {context.Request.Method}.", allow: allowed);
         }
 
         return Problems.WriteAsync(context, StatusCodes.Status404NotFound, "route-not-found", "No such route",

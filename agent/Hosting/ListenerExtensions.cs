@@ -65,13 +65,13 @@ internal static class ListenerExtensions
     /// </summary>
     public static IApplicationBuilder UsePublicHealthGuard(this IApplicationBuilder app) => app.Use((context, next) =>
     {
-        if (context.Features.Get<IConnectionItemsFeature>()?.Items.TryGetValue(PublicHealthConnections.ItemKey, out var item) != true)
+        if (PublicConnection(context) is not { } connection)
         {
             return next(context);
         }
 
         // The request head is in: the idle time-out no longer applies, and the answer ends the connection.
-        ((PublicHealthConnection)item!).MarkRequestStarted();
+        connection.MarkRequestStarted();
         context.Response.OnStarting(static state =>
         {
             ((HttpResponse)state).Headers.Connection = "close";
@@ -86,16 +86,19 @@ internal static class ListenerExtensions
 
         if (!HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method))
         {
-            context.Response.Headers.Allow = "GET, HEAD";
             return Problems.WriteAsync(context, StatusCodes.Status405MethodNotAllowed, "method-not-allowed", "Method not allowed",
-                "This listener is read-only.");
+                "This listener is read-only.", allow: "GET, HEAD");
         }
 
         return next(context);
     });
 
-    internal static bool IsPublicConnection(HttpContext context) =>
-        context.Features.Get<IConnectionItemsFeature>()?.Items.ContainsKey(PublicHealthConnections.ItemKey) == true;
+    internal static bool IsPublicConnection(HttpContext context) => PublicConnection(context) is not null;
+
+    private static PublicHealthConnection? PublicConnection(HttpContext context) =>
+        context.Features.Get<IConnectionItemsFeature>()?.Items.TryGetValue(PublicHealthConnections.ItemKey, out var item) == true
+            ? item as PublicHealthConnection
+            : null;
 
     // Routing on the API matches "/healthcheck/" as "/healthcheck": the public listener agrees.
     private static bool IsPublicHealthRoute(string path) =>

@@ -18,9 +18,14 @@ internal static class Problems
 
     /// <summary>
     /// Writes a problem unless the response has started (then the connection is aborted: a half answer
-    /// must not look whole). Headers set before are dropped, but for <c>Allow</c>.
+    /// must not look whole). Headers set before are dropped (an upstream's, copied before a failure);
+    /// the ones a problem itself needs are given here.
     /// </summary>
-    public static Task WriteAsync(HttpContext context, int status, string code, string title, string detail)
+    /// <param name="allow">The <c>Allow</c> a 405 must carry (RFC 9110, 15.5.6).</param>
+    /// <param name="retryAfter">A <c>Retry-After</c> value (seconds).</param>
+    /// <param name="close">Ends the connection after the answer (<c>Connection: close</c>).</param>
+    public static Task WriteAsync(HttpContext context, int status, string code, string title, string detail,
+        string? allow = null, string? retryAfter = null, bool close = false)
     {
         if (context.Response.HasStarted)
         {
@@ -28,18 +33,27 @@ internal static class Problems
             return Task.CompletedTask;
         }
 
-        // Clear() drops every header, the Allow a 405 must carry (RFC 9110, 15.5.6) too: it is kept.
-        var allow = context.Response.Headers.Allow;
         context.Response.Clear();
-        if (allow.Count > 0)
+        var headers = context.Response.Headers;
+        if (allow is not null)
         {
-            context.Response.Headers.Allow = allow;
+            headers.Allow = allow;
+        }
+
+        if (retryAfter is not null)
+        {
+            headers.RetryAfter = retryAfter;
+        }
+
+        if (close)
+        {
+            headers.Connection = "close";
         }
 
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/problem+json";
-        context.Response.Headers[ErrorHeader] = code;
-        context.Response.Headers.CacheControl = "no-store";
+        headers[ErrorHeader] = code;
+        headers.CacheControl = "no-store";
         var body = new ProblemBody(TypePrefix + code, title, status, detail);
         return JsonSerializer.SerializeAsync(context.Response.Body, body, HostingJsonContext.Default.ProblemBody, context.RequestAborted);
     }

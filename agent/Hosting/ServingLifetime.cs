@@ -1,4 +1,3 @@
-using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Sidecar.Hosting;
 
@@ -48,7 +47,7 @@ internal static class ServingLifetimeExtensions
             return services;
         }
 
-        services.TryAddSingleton<ServingLifetime>();
+        services.AddSingleton<ServingLifetime>();
         services.Insert(0, ServiceDescriptor.Singleton<IHostedService>(sp => sp.GetRequiredService<ServingLifetime>()));
         return services;
     }

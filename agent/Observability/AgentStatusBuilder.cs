@@ -23,9 +23,6 @@ internal sealed class AgentStatusBuilder(
     TimeProvider time,
     IServiceProvider services)
 {
-    /// <summary>What a secret value is shown as: fixed, so not even its length shows.</summary>
-    public const string Mask = ConfigRedaction.Mask;
-
     public AgentStatus Build()
     {
         var now = time.GetUtcNow();
@@ -41,9 +38,6 @@ internal sealed class AgentStatusBuilder(
             Events(),
             AgentIndexApi.Routes(endpoints));
     }
-
-    /// <summary>True when the key's name suggests a secret (password, secret, token, key, credential...).</summary>
-    public static bool LooksSecret(string key) => ConfigRedaction.LooksSecret(key);
 
     private HealthSection Health()
     {

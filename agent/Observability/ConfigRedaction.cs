@@ -13,8 +13,8 @@ internal static partial class ConfigRedaction
     /// <summary>What a secret (or a secret part of a value) is shown as: fixed, so not even its length shows.</summary>
     public const string Mask = "••••••";
 
-    // Key words that mark a config key as secret (the whole key is searched, case-insensitively).
-    private static readonly string[] SecretWords = ["password", "passwd", "pwd", "secret", "token", "key", "credential", "private"];
+    /// <summary>Key words that mark a config key as secret (the whole key is searched, case-insensitively); <see cref="SecretPart"/> spells them out too.</summary>
+    internal static readonly string[] SecretWords = ["password", "passwd", "pwd", "secret", "token", "key", "credential", "private"];
 
     /// <summary>True when the key's name suggests a secret (password, secret, token, key, credential...).</summary>
     public static bool LooksSecret(string key)
@@ -61,7 +61,8 @@ internal static partial class ConfigRedaction
         return shown;
     }
 
-    // A name=value part whose name holds one of SecretWords, at the start or after ; & ? , or a blank:
+    // A name=value part whose name holds one of SecretWords (spelt out: the pattern must be a constant; a
+    // test checks that every word is in it), at the start or after ; & ? , or a blank:
     // connection strings (Server=x;User Id=u;Password=p), query strings (?user=u&password=p), k=v lists.
     // The value runs to the next ; or & (a blank or a comma may be part of a password: masking too much
     // is the safe side), or is quoted (Password="a;b").

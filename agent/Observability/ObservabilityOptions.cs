@@ -143,7 +143,7 @@ internal sealed record ObservabilityOptions
             var equals = entry.IndexOf('=', StringComparison.Ordinal);
             var name = equals < 0 ? "" : entry[..equals].Trim();
             var problem = equals < 0 ? "has no '='"
-                : !IsToken(name) ? "has a key that is not an HTTP header name"
+                : !SettingsReader.IsHeaderName(name) ? "has a key that is not an HTTP header name"
                 : HasControl(entry.AsSpan(equals + 1)) ? "has a control character in its value"
                 : null;
             if (problem is not null)
@@ -156,20 +156,6 @@ internal sealed record ObservabilityOptions
         }
 
         return kept.Count == 0 ? null : string.Join(',', kept);
-    }
-
-    // RFC 9110 section 5.6.2: token = 1*tchar.
-    private static bool IsToken(string name)
-    {
-        foreach (var c in name)
-        {
-            if (!char.IsAsciiLetterOrDigit(c) && "!#$%&'*+-.^_`|~".IndexOf(c, StringComparison.Ordinal) < 0)
-            {
-                return false;
-            }
-        }
-
-        return name.Length > 0;
     }
 
     private static bool HasControl(ReadOnlySpan<char> value)

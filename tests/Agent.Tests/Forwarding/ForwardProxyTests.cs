@@ -120,6 +120,8 @@ public sealed class ForwardProxyTests
     [InlineData("GET /v1/config HTTP/1.1\r\nHost: somebody-else")]
     [InlineData("GET /v1/invoke/orders/x HTTP/1.1\r\nHost: evil.example:{port}")]
     [InlineData("POST /proxy?vip=orders&path=/x HTTP/1.1\r\nHost: rebound.attacker.test\r\nContent-Length: 0")]
+    [InlineData("GET /v1/config HTTP/1.1\r\nHost: 7f000001.c0a80001.rbndr.us:{port}")] // starts like an address, is a name
+    [InlineData("GET /v1/config HTTP/1.1\r\nHost: 127.0.0.1.nip.io")]
     public async Task AHostNamingNeitherTheAgentNorAService_IsRefused_OnTheLoopbackApi(string request)
     {
         await using var orders = await Upstream.StartAsync("orders");

@@ -243,7 +243,19 @@ public sealed class StatusPageTests
     [InlineData("greeting", false)]
     [InlineData("db.url", false)]
     public void SecretLookingKeys_AreRecognised(string key, bool secret) =>
-        Assert.Equal(secret, AgentStatusBuilder.LooksSecret(key));
+        Assert.Equal(secret, ConfigRedaction.LooksSecret(key));
+
+    // The name=value pattern spells the key words out (a generated regex needs a constant): each must be in it.
+    [Fact]
+    public void EveryKeyWordOfASecretKey_IsMaskedInANameValuePartToo()
+    {
+        foreach (var word in ConfigRedaction.SecretWords)
+        {
+            var shown = ConfigRedaction.Shown("innocent", $"Server=x;my{word}=s3cr3t;Timeout=5", out var masked);
+            Assert.True(masked, word);
+            Assert.Equal($"Server=x;my{word}={ConfigRedaction.Mask};Timeout=5", shown);
+        }
+    }
 
     [Theory]
     [InlineData("db.password", "anything", "••••••")]
