@@ -237,6 +237,8 @@ public sealed class SoakTests(ITestOutputHelper output)
         }
 
         Assert.Empty(counters.WrongAnswers);
+        Assert.Equal(0, counters.Count("new connection failed"));
+        Assert.Equal(0, counters.Count("long-poll failed"));
         Assert.Equal(0, duplicates);
         Assert.Equal(0, exitCode);
         Assert.DoesNotContain("Unhandled error", agent.Stdout, StringComparison.Ordinal);
@@ -412,7 +414,7 @@ public sealed class SoakTests(ITestOutputHelper output)
     {
         while (!stop.IsCancellationRequested)
         {
-            var answer = await RawClient.SendAsync(port, RawClient.Bytes("GET /ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+            var answer = await RawClient.SendAsync(port, RawClient.Bytes("GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
             var probe = await RawClient.SendAsync(publicPort, RawClient.Bytes("GET /v1/health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
             counters.Add(answer.Status == 200 && probe.Status == 200 ? "new connection ok" : "new connection failed");
             await Delay(TimeSpan.FromMilliseconds(20), stop);
@@ -468,6 +470,14 @@ public sealed class SoakTests(ITestOutputHelper output)
                 {
                     return _counts.Values.Sum();
                 }
+            }
+        }
+
+        public long Count(string outcome)
+        {
+            lock (_counts)
+            {
+                return _counts.GetValueOrDefault(outcome);
             }
         }
 
