@@ -8,7 +8,8 @@ internal static class DiscoveryExtensions
 {
     /// <summary>
     /// The service catalog over every registered <see cref="IServiceInstanceSource"/> and, in
-    /// registered mode, the Eureka registry (cache, refresher, disk snapshot) as one of those sources.
+    /// registered mode, the Eureka registry (cache, refresher, disk snapshot) as one of those sources,
+    /// with its <c>registry</c> readiness check.
     /// Safe to call twice.
     /// </summary>
     public static IServiceCollection AddDiscovery(this IServiceCollection services, AgentOptions options)
@@ -26,6 +27,7 @@ internal static class DiscoveryExtensions
         services.TryAddSingleton<EurekaRegistryRefresher>();
         services.AddHostedService(sp => sp.GetRequiredService<EurekaRegistryRefresher>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IServiceInstanceSource, EurekaInstanceSource>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Health.IReadinessCheck, RegistryReadinessCheck>());
         return services;
     }
 }

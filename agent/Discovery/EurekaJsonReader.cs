@@ -8,7 +8,8 @@ namespace Sidecar.Discovery;
 /// Reads Eureka's JSON without reflection, accepting every variant real servers emit
 /// (protocols/eureka.md, "Registry response"): <c>application</c>/<c>instance</c> as an array or a
 /// single object, <c>overriddenStatus</c> or <c>overriddenstatus</c>, <c>@enabled</c> as a string or
-/// a bool, ports and timestamps as numbers or strings, unknown fields ignored.
+/// a bool, ports and timestamps as numbers or strings, unknown fields ignored. Whatever else an entry
+/// holds (a value of the wrong type, a lone surrogate) costs that value, never the registry.
 /// </summary>
 internal static class EurekaJsonReader
 {
@@ -22,7 +23,7 @@ internal static class EurekaJsonReader
     {
         using var document = JsonDocument.Parse(json, DocumentOptions);
         var root = document.RootElement;
-        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("applications", out var applications) || applications.ValueKind != JsonValueKind.Object)
+        if (root.ValueKind != JsonValueKind.Object || !TryGet(root, "applications", out var applications) || applications.ValueKind != JsonValueKind.Object)
         {
             throw new JsonException("expected {\"applications\":{...}}");
         }
@@ -32,7 +33,7 @@ internal static class EurekaJsonReader
         var result = new List<EurekaApplication>();
         foreach (var property in applications.EnumerateObject())
         {
-            switch (property.Name)
+            switch (Name(property))
             {
                 case "versions__delta":
                     versionsDelta = Text(property.Value) ?? "";
@@ -66,7 +67,7 @@ internal static class EurekaJsonReader
     {
         using var document = JsonDocument.Parse(json, DocumentOptions);
         var root = document.RootElement;
-        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("instance", out var instance) || instance.ValueKind != JsonValueKind.Object)
+        if (root.ValueKind != JsonValueKind.Object || !TryGet(root, "instance", out var instance) || instance.ValueKind != JsonValueKind.Object)
         {
             throw new JsonException("expected {\"instance\":{...}}");
         }
@@ -85,11 +86,12 @@ internal static class EurekaJsonReader
         var instances = new List<EurekaInstanceInfo>();
         foreach (var property in application.EnumerateObject())
         {
-            if (property.NameEquals("name"u8))
+            var field = Name(property);
+            if (field == "name")
             {
                 name = Text(property.Value) ?? "";
             }
-            else if (property.NameEquals("instance"u8))
+            else if (field == "instance")
             {
                 foreach (var element in Items(property.Value))
                 {
@@ -121,7 +123,7 @@ internal static class EurekaJsonReader
         foreach (var property in element.EnumerateObject())
         {
             var value = property.Value;
-            switch (property.Name)
+            switch (Name(property))
             {
                 case "instanceId": instance = instance with { InstanceId = Text(value) ?? "" }; break;
                 case "app": instance = instance with { App = (Text(value) ?? "").ToUpperInvariant() }; break;
@@ -138,7 +140,7 @@ internal static class EurekaJsonReader
                     var (securePort, secureEnabled) = Port(value, 7002, false);
                     instance = instance with { SecurePort = securePort, SecurePortEnabled = secureEnabled };
                     break;
-                case "countryId": instance = instance with { CountryId = (int)Number(value, 1) }; break;
+                case "countryId": instance = instance with { CountryId = Int(value, 1) }; break;
                 case "homePageUrl": instance = instance with { HomePageUrl = Text(value) }; break;
                 case "statusPageUrl": instance = instance with { StatusPageUrl = Text(value) }; break;
                 case "healthCheckUrl": instance = instance with { HealthCheckUrl = Text(value) }; break;
@@ -148,8 +150,8 @@ internal static class EurekaJsonReader
                 case "dataCenterInfo" when value.ValueKind == JsonValueKind.Object:
                     instance = instance with
                     {
-                        DataCenterClass = value.TryGetProperty("@class", out var dcClass) ? Text(dcClass) : null,
-                        DataCenterName = value.TryGetProperty("name", out var dcName) ? Text(dcName) : null,
+                        DataCenterClass = TryGet(value, "@class", out var dcClass) ? Text(dcClass) : null,
+                        DataCenterName = TryGet(value, "name", out var dcName) ? Text(dcName) : null,
                     };
                     break;
                 case "leaseInfo" when value.ValueKind == JsonValueKind.Object: instance = instance with { LeaseInfo = Lease(value) }; break;
@@ -185,10 +187,10 @@ internal static class EurekaJsonReader
         var lease = new EurekaLeaseInfo();
         foreach (var property in value.EnumerateObject())
         {
-            lease = property.Name switch
+            lease = Name(property) switch
             {
-                "renewalIntervalInSecs" => lease with { RenewalIntervalInSecs = (int)Number(property.Value, 30) },
-                "durationInSecs" => lease with { DurationInSecs = (int)Number(property.Value, 90) },
+                "renewalIntervalInSecs" => lease with { RenewalIntervalInSecs = Int(property.Value, 30) },
+                "durationInSecs" => lease with { DurationInSecs = Int(property.Value, 90) },
                 "registrationTimestamp" => lease with { RegistrationTimestamp = Number(property.Value, 0) },
                 "lastRenewalTimestamp" => lease with { LastRenewalTimestamp = Number(property.Value, 0) },
                 "evictionTimestamp" => lease with { EvictionTimestamp = Number(property.Value, 0) },
@@ -200,16 +202,17 @@ internal static class EurekaJsonReader
         return lease;
     }
 
-    // {"$":8080,"@enabled":"true"}; a bare number or string is accepted too.
+    // {"$":8080,"@enabled":"true"}; a bare number or string is accepted too. A port that is there but
+    // unreadable (8080.5, "x", an array) is 0, which no instance can have: never the default port.
     private static (int Port, bool Enabled) Port(JsonElement value, int defaultPort, bool defaultEnabled)
     {
         if (value.ValueKind != JsonValueKind.Object)
         {
-            return ((int)Number(value, defaultPort), defaultEnabled);
+            return (Int(value, 0), defaultEnabled);
         }
 
-        var port = value.TryGetProperty("$", out var number) ? (int)Number(number, defaultPort) : defaultPort;
-        var enabled = value.TryGetProperty("@enabled", out var flag) ? Bool(flag, defaultEnabled) : defaultEnabled;
+        var port = TryGet(value, "$", out var number) ? Int(number, 0) : defaultPort;
+        var enabled = TryGet(value, "@enabled", out var flag) ? Bool(flag, defaultEnabled) : defaultEnabled;
         return (port, enabled);
     }
 
@@ -224,13 +227,14 @@ internal static class EurekaJsonReader
         Dictionary<string, string>? metadata = null;
         foreach (var property in value.EnumerateObject())
         {
-            if (property.Name.StartsWith('@') || Text(property.Value) is not { } text)
+            var key = Name(property);
+            if (key.Length == 0 || key.StartsWith('@') || Text(property.Value) is not { } text)
             {
                 continue;
             }
 
             metadata ??= new Dictionary<string, string>(StringComparer.Ordinal);
-            metadata[property.Name] = text;
+            metadata[key] = text;
         }
 
         return metadata ?? EurekaInstanceInfo.EmptyMetadata;
@@ -241,25 +245,68 @@ internal static class EurekaJsonReader
 
     private static string? Text(JsonElement value) => value.ValueKind switch
     {
-        JsonValueKind.String => value.GetString(),
+        JsonValueKind.String => StringOrNull(value),
         JsonValueKind.Number => value.GetRawText(),
         JsonValueKind.True => "true",
         JsonValueKind.False => "false",
         _ => null,
     };
 
+    // TryGetProperty unescapes the names it passes: one with a lone surrogate would throw.
+    private static bool TryGet(JsonElement element, string name, out JsonElement value)
+    {
+        try
+        {
+            return element.TryGetProperty(name, out value);
+        }
+        catch (InvalidOperationException)
+        {
+            value = default;
+            return false;
+        }
+    }
+
+    // A name with a lone surrogate names no field we read: "" (ignored), rather than an exception.
+    private static string Name(JsonProperty property)
+    {
+        try
+        {
+            return property.Name;
+        }
+        catch (InvalidOperationException)
+        {
+            return "";
+        }
+    }
+
+    // JSON may escape a lone surrogate ("\ud800"), which no .NET string can hold: no value, rather than an exception.
+    private static string? StringOrNull(JsonElement value)
+    {
+        try
+        {
+            return value.GetString();
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
     private static long Number(JsonElement value, long defaultValue) => value.ValueKind switch
     {
         JsonValueKind.Number when value.TryGetInt64(out var n) => n,
-        JsonValueKind.String when long.TryParse(value.GetString(), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) => n,
+        JsonValueKind.String when long.TryParse(StringOrNull(value), NumberStyles.Integer, CultureInfo.InvariantCulture, out var n) => n,
         _ => defaultValue,
     };
+
+    // Clamped, not truncated: a port of 4294967376 must stay out of range, not wrap round to 80.
+    private static int Int(JsonElement value, int defaultValue) => (int)Math.Clamp(Number(value, defaultValue), int.MinValue, int.MaxValue);
 
     private static bool Bool(JsonElement value, bool defaultValue) => value.ValueKind switch
     {
         JsonValueKind.True => true,
         JsonValueKind.False => false,
-        JsonValueKind.String => bool.TryParse(value.GetString(), out var b) ? b : defaultValue,
+        JsonValueKind.String => bool.TryParse(StringOrNull(value), out var b) ? b : defaultValue,
         _ => defaultValue,
     };
 }

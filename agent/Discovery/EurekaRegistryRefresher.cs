@@ -9,7 +9,8 @@ namespace Sidecar.Discovery;
 /// a full fetch at start, then a delta every <see cref="EurekaOptions.FetchInterval"/>, checked
 /// against the server's whole-registry hash; a mismatch, a 403/404 (delta disabled) or an
 /// unreadable delta falls back to a full fetch. While every server fails the last good registry
-/// stays; when none answers at start, the disk snapshot is loaded so a restarted agent still routes.
+/// stays; when none answers at start, the disk snapshot is loaded so a restarted agent still routes,
+/// and while no registry at all is held the fetch is tried again after 1, 2, 4... seconds (up to the interval).
 /// </summary>
 internal sealed partial class EurekaRegistryRefresher(
     EurekaOptions options,
@@ -19,7 +20,13 @@ internal sealed partial class EurekaRegistryRefresher(
     TimeProvider time,
     ILogger<EurekaRegistryRefresher> logger) : BackgroundService
 {
+    /// <summary>Most instances dropped while reading whose warning is remembered; past it the memory starts again (a few repeated warnings, never unbounded growth).</summary>
+    private const int MaxDroppedRemembered = 4096;
+
+    private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromSeconds(1);
+
     private readonly HashSet<string> _droppedLogged = new(StringComparer.Ordinal);
+    private HashSet<RejectedInstance> _rejectedLogged = [];
     private bool _failing;
 
     /// <summary>One refresh: full when the registry did not come from a server (or is empty of one), else a delta.</summary>
@@ -60,6 +67,7 @@ internal sealed partial class EurekaRegistryRefresher(
 
         Recovered(response.Server!.Display);
         var matches = registry.ApplyDelta(delta, response.Server.Display, time.GetUtcNow(), out var changed);
+        ReportRejected(registry.View);
         if (!matches)
         {
             LogHashMismatch(logger, registry.View.HashCode, delta.AppsHashCode);
@@ -99,6 +107,7 @@ internal sealed partial class EurekaRegistryRefresher(
         var first = registry.View.Origin != RegistryOrigin.Server;
         registry.Replace(applications, RegistryOrigin.Server, response.Server.Display, time.GetUtcNow());
         var view = registry.View;
+        ReportRejected(view);
         if (first)
         {
             LogFetched(logger, view.ServiceNames.Count, view.InstanceCount, response.Server.Display);
@@ -117,9 +126,18 @@ internal sealed partial class EurekaRegistryRefresher(
                 LoadSnapshot();
             }
 
+            var retry = FirstRetryDelay;
             while (!stoppingToken.IsCancellationRequested)
             {
-                await Task.Delay(options.FetchInterval, time, stoppingToken).ConfigureAwait(false);
+                // Without any registry the agent can route nowhere (and is not ready): try again sooner, backing off to the interval.
+                var wait = options.FetchInterval;
+                if (registry.View.Origin == RegistryOrigin.None && retry < wait)
+                {
+                    wait = retry;
+                    retry *= 2;
+                }
+
+                await Task.Delay(wait, time, stoppingToken).ConfigureAwait(false);
                 await RunGuardedAsync(async ct =>
                 {
                     await RefreshAsync(ct).ConfigureAwait(false);
@@ -142,6 +160,7 @@ internal sealed partial class EurekaRegistryRefresher(
 
         registry.Replace(snapshot.Applications, RegistryOrigin.Snapshot, null, snapshot.SavedAt);
         var view = registry.View;
+        ReportRejected(view);
         LogSnapshotLoaded(logger, view.ServiceNames.Count, view.InstanceCount, snapshots.FilePath, snapshot.SavedAt);
     }
 
@@ -170,13 +189,42 @@ internal sealed partial class EurekaRegistryRefresher(
         var applications = EurekaJsonReader.ReadApplications(body, dropped);
         foreach (var instance in dropped)
         {
+            if (_droppedLogged.Count >= MaxDroppedRemembered)
+            {
+                _droppedLogged.Clear();
+            }
+
             if (_droppedLogged.Add(instance))
             {
-                LogDropped(logger, instance);
+                LogDropped(logger, ServiceInstance.Shown(instance));
             }
         }
 
         return applications;
+    }
+
+    /// <summary>
+    /// One warning per instance the registry lists but calls cannot reach, when it first appears (or its
+    /// reason changes): not at every refresh. What is remembered is the registry's current rejects, so
+    /// it never outgrows the registry.
+    /// </summary>
+    private void ReportRejected(RegistryView view)
+    {
+        if (view.Rejected.Count == 0 && _rejectedLogged.Count == 0)
+        {
+            return;
+        }
+
+        var current = new HashSet<RejectedInstance>(view.Rejected);
+        foreach (var rejected in current)
+        {
+            if (!_rejectedLogged.Contains(rejected))
+            {
+                LogRejected(logger, ServiceInstance.Shown(rejected.App), ServiceInstance.Shown(rejected.InstanceId), rejected.Reason);
+            }
+        }
+
+        _rejectedLogged = current;
     }
 
     private void Failed(string error)
@@ -215,6 +263,9 @@ internal sealed partial class EurekaRegistryRefresher(
 
     [LoggerMessage(EventId = 256, Level = LogLevel.Warning, Message = "Registry instance {Instance} left out: no app, hostName or ipAddr")]
     private static partial void LogDropped(ILogger logger, string instance);
+
+    [LoggerMessage(EventId = 259, Level = LogLevel.Warning, Message = "Registry instance {App}/{InstanceId} left out: {Reason}; calls go to the other instances")]
+    private static partial void LogRejected(ILogger logger, string app, string instanceId, string reason);
 
     [LoggerMessage(EventId = 257, Level = LogLevel.Information, Message = "Registry fetches work again ({Server})")]
     private static partial void LogRecovered(ILogger logger, string server);

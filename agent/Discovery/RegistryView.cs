@@ -13,11 +13,17 @@ internal enum RegistryOrigin
     Snapshot,
 }
 
+/// <summary>An instance the registry lists but calls cannot go to (a port of 70000, a host name with a space), and why.</summary>
+internal sealed record RejectedInstance(string App, string InstanceId, string Reason);
+
 /// <summary>
 /// One immutable state of the Eureka registry with the lookups the agent needs built once:
 /// instances by app name and by VIP address, case-insensitive, already mapped to
 /// <see cref="ServiceInstance"/> (host = IP when preferIp, secure port when only it is enabled),
-/// so a lookup on the forwarding path is one dictionary read.
+/// so a lookup on the forwarding path is one dictionary read. An instance whose host or port makes
+/// no URL is left out of the lookups (and listed in <see cref="Rejected"/>) but kept in
+/// <see cref="Applications"/>: the hash must count it as the server does, or every delta would
+/// end in a full fetch.
 /// </summary>
 internal sealed class RegistryView
 {
@@ -61,15 +67,21 @@ internal sealed class RegistryView
         _byApp = new Dictionary<string, IReadOnlyList<ServiceInstance>>(StringComparer.OrdinalIgnoreCase);
         var byVip = new Dictionary<string, List<ServiceInstance>>(StringComparer.OrdinalIgnoreCase);
         var names = new List<string>(apps.Count);
+        List<RejectedInstance>? rejected = null;
         var count = 0;
         foreach (var application in apps)
         {
             var serviceId = application.Name.ToLowerInvariant();
-            var mapped = new ServiceInstance[application.Instances.Count];
-            for (var i = 0; i < mapped.Length; i++)
+            var mapped = new List<ServiceInstance>(application.Instances.Count);
+            foreach (var instance in application.Instances)
             {
-                var instance = application.Instances[i];
-                mapped[i] = ToServiceInstance(serviceId, instance, preferIp);
+                if (ToServiceInstance(serviceId, instance, preferIp, out var reason) is not { } usable)
+                {
+                    (rejected ??= []).Add(new RejectedInstance(application.Name, instance.InstanceId, reason!));
+                    continue;
+                }
+
+                mapped.Add(usable);
                 foreach (var vip in Vips(instance))
                 {
                     if (!byVip.TryGetValue(vip, out var list))
@@ -77,19 +89,24 @@ internal sealed class RegistryView
                         byVip[vip] = list = [];
                     }
 
-                    list.Add(mapped[i]);
+                    list.Add(usable);
                 }
             }
 
-            _byApp[serviceId] = mapped;
+            // An app whose instances are all rejected stays known, with none to call (503 no-instance, not 404).
+            _byApp[serviceId] = mapped.ToArray();
             names.Add(serviceId);
-            count += mapped.Length;
+            count += mapped.Count;
         }
 
         _byVip = byVip.ToDictionary(p => p.Key, p => (IReadOnlyList<ServiceInstance>)p.Value.ToArray(), StringComparer.OrdinalIgnoreCase);
         ServiceNames = names;
         InstanceCount = count;
+        Rejected = rejected ?? [];
     }
+
+    /// <summary>The instances left out of the lookups, in registry order.</summary>
+    public IReadOnlyList<RejectedInstance> Rejected { get; }
 
     /// <summary>The registry, applications and instances sorted, with the locally computed hash.</summary>
     public EurekaApplications Applications { get; }
@@ -108,6 +125,7 @@ internal sealed class RegistryView
     /// <summary>App names, lower case, sorted.</summary>
     public IReadOnlyList<string> ServiceNames { get; }
 
+    /// <summary>Instances calls can go to (the rejected ones are not counted).</summary>
     public int InstanceCount { get; }
 
     /// <summary>Instances of an app name, else of a VIP address (case-insensitive); null when neither is known.</summary>
@@ -117,15 +135,24 @@ internal sealed class RegistryView
     /// <summary>Instances of an app name only.</summary>
     public IReadOnlyList<ServiceInstance>? GetAppInstances(string name) => _byApp.GetValueOrDefault(name);
 
-    internal static ServiceInstance ToServiceInstance(string serviceId, EurekaInstanceInfo instance, bool preferIp)
+    /// <summary>The instance as calls see it; null, with the reason, when its host or port makes no URL.</summary>
+    internal static ServiceInstance? ToServiceInstance(string serviceId, EurekaInstanceInfo instance, bool preferIp, out string? reason)
     {
         // https only when the secure port is the only one enabled (Spring Cloud's EurekaServiceInstance picks it then too).
         var secure = instance.SecurePortEnabled && !instance.PortEnabled;
+        var host = preferIp ? instance.IpAddr : instance.HostName;
+        var port = secure ? instance.SecurePort : instance.Port;
+        reason = ServiceInstance.Check(host, port, preferIp ? "ipAddr" : "hostName", secure ? "securePort" : "port");
+        if (reason is not null)
+        {
+            return null;
+        }
+
         return new ServiceInstance(
             serviceId,
             instance.InstanceId,
-            preferIp ? instance.IpAddr : instance.HostName,
-            secure ? instance.SecurePort : instance.Port,
+            host,
+            port,
             secure,
             instance.Status,
             instance.Metadata.GetValueOrDefault("zone"),

@@ -63,6 +63,8 @@ public sealed class ForwardingOptionsTests
     [InlineData("or ders=http://a:1", "'or ders' is not a service name (letters, digits, '-', '_' and '.')")]
     [InlineData("orders=", "service 'orders' has no URL")]
     [InlineData("orders=http://a:1,ORDERS=http://b:1", "'orders' is listed twice")]
+    [InlineData("orders=http://bad host:80", "'http://bad host:80' (service 'orders') is not an http:// or https:// URL")]
+    [InlineData("orders=http://a:70000", "'http://a:70000' (service 'orders') is not an http:// or https:// URL")]
     [InlineData("self=http://127.0.0.1:8078", "'http://127.0.0.1:8078' (service 'self') is the agent's own API; a route to it would loop")]
     public void BadRoutes_AreRefused_NamingRoutes(string routes, string error)
     {
