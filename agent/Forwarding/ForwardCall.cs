@@ -281,6 +281,15 @@ internal sealed class ForwardCall
         {
             var response = await _forwarder.Invoker.SendAsync(request, cancellationToken).ConfigureAwait(false);
             var code = (int)response.StatusCode;
+            if (code == StatusCodes.Status101SwitchingProtocols)
+            {
+                // The forwarder never asks for an upgrade (Upgrade is hop-by-hop): relaying this one would
+                // turn the caller's request into a one-way stream of another protocol.
+                response.Dispose();
+                Pool.RecordFailure(instance);
+                return Outcome.FromException<HttpResponseMessage>(new UnexpectedUpgradeException());
+            }
+
             if (code >= 500)
             {
                 Pool.RecordFailure(instance);
@@ -328,7 +337,7 @@ internal sealed class ForwardCall
 
         if (outcome.Exception is { } exception)
         {
-            if (exception is NoInstanceException || _stream is { TooLarge: true } or { ClientFailed: true })
+            if (exception is NoInstanceException or UnexpectedUpgradeException || _stream is { TooLarge: true } or { ClientFailed: true })
             {
                 return false;
             }
@@ -589,6 +598,12 @@ internal sealed class ForwardCall
         {
             return WriteProblemAsync(StatusCodes.Status400BadRequest, ForwardingProblems.BadRequest, "Bad request",
                 "The request body could not be read from the caller.");
+        }
+
+        if (exception is UnexpectedUpgradeException)
+        {
+            return WriteProblemAsync(StatusCodes.Status502BadGateway, ForwardingProblems.BadUpstreamResponse, "Bad upstream response",
+                $"'{Pool.Name}' answered 101 Switching Protocols to a request that asked for no upgrade.");
         }
 
         if (exception is TimeoutRejectedException)

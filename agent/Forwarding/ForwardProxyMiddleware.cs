@@ -44,7 +44,7 @@ internal sealed class ForwardProxyMiddleware(RequestDelegate next, Forwarder for
         {
             return Problems.WriteAsync(context, StatusCodes.Status405MethodNotAllowed, ForwardingProblems.TunnelNotSupported, "Tunnelling not supported",
                 "The agent does not open tunnels (CONNECT); call http://{service}/... through it and let the instance's scheme apply.",
-                allow: "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+                allow: Forwarder.ForwardedMethods);
         }
 
         var raw = context.Features.GetRequiredFeature<IHttpRequestFeature>().RawTarget;

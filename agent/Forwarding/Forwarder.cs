@@ -12,6 +12,9 @@ namespace Sidecar.Forwarding;
 /// </summary>
 internal sealed class Forwarder : IDisposable
 {
+    /// <summary>The methods the forwarder passes on (the <c>Allow</c> of its 405s): all but CONNECT and TRACE.</summary>
+    public const string ForwardedMethods = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
+
     public Forwarder(ServicePools pools, ForwardingOptions options, ForwardingLog log, AgentTracing? tracing = null)
     {
         Pools = pools;
@@ -31,6 +34,12 @@ internal sealed class Forwarder : IDisposable
             PooledConnectionIdleTimeout = options.IdleConnectionTimeout,
             // The forwarder passes traceparent on itself; the handler must not replace it with its own.
             ActivityHeadersPropagator = null,
+
+            // Header values are the bytes Kestrel read, one character each (Latin-1, see ListenerExtensions):
+            // written back as the same bytes. Without this a non-ASCII value failed to send, was retried and
+            // counted against healthy instances. Answers are read the same way, so they go back unchanged.
+            RequestHeaderEncodingSelector = static (_, _) => System.Text.Encoding.Latin1,
+            ResponseHeaderEncodingSelector = static (_, _) => System.Text.Encoding.Latin1,
         }, disposeHandler: true);
         log.Ready(options.Routes.Count, string.Join(", ", options.Routes.Keys));
     }
@@ -76,6 +85,14 @@ internal sealed class Forwarder : IDisposable
                 "A route, an instance or a host name of the service points back at the agent.");
         }
 
+        // TRACE echoes the request, cookies and Authorization included, to whatever page sent it (cross-site
+        // tracing): refused, as nginx does.
+        if (HttpMethods.IsTrace(context.Request.Method))
+        {
+            return Refuse(context, pool.Metrics, StatusCodes.Status405MethodNotAllowed, ForwardingProblems.MethodNotAllowed, "Method not allowed",
+                "The agent does not forward TRACE: it would echo the caller's cookies and credentials.", allow: ForwardedMethods);
+        }
+
         if (TargetPath.Check(target) is { } reason)
         {
             return Refuse(context, pool.Metrics, StatusCodes.Status400BadRequest, ForwardingProblems.BadPath, "Bad path",
@@ -86,6 +103,13 @@ internal sealed class Forwarder : IDisposable
         {
             return Refuse(context, pool.Metrics, StatusCodes.Status400BadRequest, ForwardingProblems.BadRequest, "Bad request",
                 $"{RequestTimeoutHeader.Name} must be a positive duration in seconds (2.5) or with a unit (500ms, 5s).");
+        }
+
+        // Kestrel refuses CR, LF and NUL; HttpClient would send the other control characters as they are.
+        if (ProxyHeaders.FindControlCharacter(context.Request.Headers) is { } bad)
+        {
+            return Refuse(context, pool.Metrics, StatusCodes.Status400BadRequest, ForwardingProblems.BadRequest, "Bad request",
+                $"The value of header '{Truncate(bad.Name)}' holds the control character 0x{(int)bad.Character:x2}; only HTAB is allowed.");
         }
 
         // The header only ever lowers the configured deadline.
@@ -109,11 +133,11 @@ internal sealed class Forwarder : IDisposable
         return false;
     }
 
-    private static Task Refuse(HttpContext context, ServiceMetrics metrics, int status, string code, string title, string detail)
+    private static Task Refuse(HttpContext context, ServiceMetrics metrics, int status, string code, string title, string detail, string? allow = null)
     {
         metrics.Count(MethodClass.Of(context.Request.Method), status);
         metrics.Error(code);
-        return Problems.WriteAsync(context, status, code, title, detail);
+        return Problems.WriteAsync(context, status, code, title, detail, allow);
     }
 
     // Names come from hostile input: keep problem details short.

@@ -15,6 +15,9 @@ internal static class ForwardingProblems
     /// <summary>405: CONNECT (tunnelling) is not offered.</summary>
     public const string TunnelNotSupported = "tunnel-not-supported";
 
+    /// <summary>405: TRACE is not forwarded (it would echo cookies and credentials to the page that sent it).</summary>
+    public const string MethodNotAllowed = "method-not-allowed";
+
     /// <summary>
     /// 421: on a loopback API, a Host that is neither the agent (an IP literal, <c>localhost</c>) nor a
     /// known service: what a browser page sends after pointing its own name at 127.0.0.1 (DNS rebinding).
@@ -32,6 +35,9 @@ internal static class ForwardingProblems
 
     /// <summary>502: every attempt failed to get an answer (connection refused or reset).</summary>
     public const string UpstreamUnreachable = "upstream-unreachable";
+
+    /// <summary>502: the instance's answer cannot be passed on (a <c>101 Switching Protocols</c> to a request that asked for no upgrade).</summary>
+    public const string BadUpstreamResponse = "bad-upstream-response";
 
     /// <summary>503: no instance is UP and not ejected.</summary>
     public const string NoInstance = "no-instance";

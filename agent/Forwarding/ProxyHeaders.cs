@@ -3,17 +3,54 @@ using Microsoft.Extensions.Primitives;
 namespace Sidecar.Forwarding;
 
 /// <summary>The X-Forwarded-* and W3C trace values of one call, computed once for all its attempts.</summary>
-internal sealed record ForwardedValues(string For, string Proto, string? Host, string TraceParent, string? TraceState, string Via);
+/// <param name="For">X-Forwarded-For: the caller's list with the caller's address appended.</param>
+/// <param name="Proto">X-Forwarded-Proto.</param>
+/// <param name="Host">X-Forwarded-Host, when the request had a Host.</param>
+/// <param name="TraceParent">traceparent.</param>
+/// <param name="TraceState">tracestate, when there is one.</param>
+/// <param name="Via">Via, this agent's entry appended.</param>
+/// <param name="Forwarded">RFC 7239 Forwarded with this hop appended, when the caller sent one.</param>
+/// <param name="RealIp">X-Real-IP replaced by the caller's address, when the caller sent one.</param>
+internal sealed record ForwardedValues(string For, string Proto, string? Host, string TraceParent, string? TraceState, string Via,
+    string? Forwarded = null, string? RealIp = null);
 
 /// <summary>
 /// Header rules of a proxy (RFC 9110 section 7.6.1): hop-by-hop headers (Connection and the headers it
 /// names, Keep-Alive, Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade) are dropped both ways; Host
 /// becomes the instance's; <c>X-Forwarded-For</c> is appended to, <c>X-Forwarded-Proto/-Host</c> are
 /// set; <c>Via</c> gets this agent's entry appended (RFC 9110 section 7.6.3); <c>traceparent</c> is passed
-/// on when valid and created when absent (W3C Trace Context).
+/// on when valid and created when absent (W3C Trace Context). The other client-address headers follow
+/// the same rule, only when the caller sent them: <c>Forwarded</c> (RFC 7239) gets this hop appended,
+/// <c>X-Real-IP</c> is replaced by the address the agent saw (docs/forwarding.md, "Headers"): an instance
+/// never reads a client address the caller made up as the agent's word.
 /// </summary>
 internal static class ProxyHeaders
 {
+    // C0 controls but HTAB, and DEL: RFC 9110 section 5.5 allows none of them in a field value.
+    private static readonly System.Buffers.SearchValues<char> ControlCharacters = System.Buffers.SearchValues.Create(
+        "\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\u0008\u000a\u000b\u000c\u000d\u000e\u000f" +
+        "\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001a\u001b\u001c\u001d\u001e\u001f\u007f");
+
+    /// <summary>The first request header whose value holds a control character other than HTAB, and that character; null when none does.</summary>
+    public static (string Name, char Character)? FindControlCharacter(IHeaderDictionary headers)
+    {
+        foreach (var header in headers)
+        {
+            var values = header.Value;
+            for (var i = 0; i < values.Count; i++)
+            {
+                var value = values[i].AsSpan();
+                var at = value.IndexOfAny(ControlCharacters);
+                if (at >= 0)
+                {
+                    return (header.Key, value[at]);
+                }
+            }
+        }
+
+        return null;
+    }
+
     /// <param name="context">The caller's request.</param>
     /// <param name="via">This agent's <c>Via</c> entry (<c>1.1 {pseudonym}</c>), appended to the caller's.</param>
     /// <param name="span">The agent's own span when tracing is on: its id is the parent the instance sees.</param>
@@ -49,7 +86,41 @@ internal static class ProxyHeaders
         var viaValue = previousVia.Count == 0 ? via : $"{string.Join(", ", (IEnumerable<string?>)previousVia)}, {via}";
 
         var host = context.Request.Host;
-        return new ForwardedValues(forwardedFor, context.Request.Scheme, host.HasValue ? host.Value : null, parent, traceState, viaValue);
+        var hostValue = host.HasValue ? host.Value : null;
+
+        // Rare: looked up by name (no allocation when absent), built only when the caller sent them.
+        var previousForwarded = headers["Forwarded"];
+        string? forwarded = null;
+        if (previousForwarded.Count > 0)
+        {
+            var hop = $"for={ForwardedNode(context.Connection.RemoteIpAddress)}" + (hostValue is null ? "" : $";host={Token(hostValue)}") + $";proto={context.Request.Scheme}";
+            forwarded = $"{string.Join(", ", (IEnumerable<string?>)previousForwarded)}, {hop}";
+        }
+
+        var realIp = headers["X-Real-IP"].Count > 0 ? remote : null;
+        return new ForwardedValues(forwardedFor, context.Request.Scheme, hostValue, parent, traceState, viaValue, forwarded, realIp);
+    }
+
+    // RFC 7239 section 6: an IPv6 node is bracketed and quoted; an unknown one is "unknown".
+    private static string ForwardedNode(System.Net.IPAddress? address) => address switch
+    {
+        null => "unknown",
+        { AddressFamily: System.Net.Sockets.AddressFamily.InterNetworkV6 } when !address.IsIPv4MappedToIPv6 => $"\"[{address}]\"",
+        _ => (address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address).ToString(),
+    };
+
+    // A token as it is, anything else as a quoted-string (RFC 7239 section 4): "127.0.0.1:8078" has a colon.
+    private static string Token(string value)
+    {
+        foreach (var c in value)
+        {
+            if (!(char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c, StringComparison.Ordinal)))
+            {
+                return "\"" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
+            }
+        }
+
+        return value;
     }
 
     public static void CopyRequestHeaders(HttpContext context, HttpRequestMessage request, ForwardedValues forwarded)
@@ -88,6 +159,16 @@ internal static class ProxyHeaders
         }
 
         target.TryAddWithoutValidation("Via", forwarded.Via);
+        if (forwarded.Forwarded is not null)
+        {
+            target.TryAddWithoutValidation("Forwarded", forwarded.Forwarded);
+        }
+
+        if (forwarded.RealIp is not null)
+        {
+            target.TryAddWithoutValidation("X-Real-IP", forwarded.RealIp);
+        }
+
         target.TryAddWithoutValidation("traceparent", forwarded.TraceParent);
         if (forwarded.TraceState is not null)
         {
@@ -116,20 +197,28 @@ internal static class ProxyHeaders
             return;
         }
 
-        if (values.Count == 1)
+        try
         {
-            target[name] = values.ToString();
-            return;
-        }
+            if (values.Count == 1)
+            {
+                target[name] = values.ToString();
+                return;
+            }
 
-        var array = new string[values.Count];
-        var i = 0;
-        foreach (var value in values)
+            var array = new string[values.Count];
+            var i = 0;
+            foreach (var value in values)
+            {
+                array[i++] = value;
+            }
+
+            target[name] = array;
+        }
+        catch (InvalidOperationException)
         {
-            array[i++] = value;
+            // Kestrel refuses a value with a control character (the instance sent "a\u0001b"): that header is
+            // dropped, the rest of the answer goes on. Nothing is logged: an instance could flood the log.
         }
-
-        target[name] = array;
     }
 
     /// <summary>The headers that concern one connection only and must not be forwarded (RFC 9110 section 7.6.1).</summary>
@@ -152,6 +241,8 @@ internal static class ProxyHeaders
         name.Equals("X-Forwarded-For", StringComparison.OrdinalIgnoreCase) ||
         name.Equals("X-Forwarded-Proto", StringComparison.OrdinalIgnoreCase) ||
         name.Equals("X-Forwarded-Host", StringComparison.OrdinalIgnoreCase) ||
+        name.Equals("Forwarded", StringComparison.OrdinalIgnoreCase) ||
+        name.Equals("X-Real-IP", StringComparison.OrdinalIgnoreCase) ||
         name.Equals("Via", StringComparison.OrdinalIgnoreCase) ||
         name.Equals("traceparent", StringComparison.OrdinalIgnoreCase) ||
         name.Equals("tracestate", StringComparison.OrdinalIgnoreCase);

@@ -44,6 +44,13 @@ internal static class ListenerExtensions
             // compares the two case-sensitively after lower-casing the target's, and refuses
             // "http://Orders/" with Host "Orders" by a bare 400. ForwardProxyMiddleware reads the raw target.
             kestrel.AllowHostHeaderOverride = true;
+
+            // Header values as bytes, one character each (Latin-1), both ways, as nginx passes them: a
+            // UTF-8 "X-User: José" from an app, or a UTF-8 filename in an instance's Content-Disposition,
+            // is relayed unchanged instead of failing (docs/forwarding.md, "Header bytes"). Kestrel still
+            // refuses CR, LF and NUL in requests; the forwarder refuses the other control characters.
+            kestrel.RequestHeaderEncodingSelector = static _ => System.Text.Encoding.Latin1;
+            kestrel.ResponseHeaderEncodingSelector = static _ => System.Text.Encoding.Latin1;
             kestrel.ApplyAgentLimits();
             kestrel.Listen(options.BindAddress, options.Port);
             if (options.PublicHealthPort is { } publicPort)

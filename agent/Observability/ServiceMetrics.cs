@@ -21,6 +21,7 @@ internal sealed class ServiceMetrics
         ForwardingProblems.BadRequest, ForwardingProblems.BadPath, ForwardingProblems.UnknownService,
         ForwardingProblems.BodyTooLarge, ForwardingProblems.UpstreamUnreachable, ForwardingProblems.NoInstance,
         ForwardingProblems.DeadlineExceeded, ForwardingProblems.UpstreamTimeout, ForwardingProblems.LoopDetected,
+        ForwardingProblems.MethodNotAllowed, ForwardingProblems.BadUpstreamResponse,
     ];
 
     private readonly long[]?[] _requests = new long[]?[MethodClass.Labels.Length];
