@@ -30,7 +30,7 @@ internal sealed partial class AppHealthMonitor : BackgroundService
         _current = _probe is null
             ? new AppHealthSnapshot(InstanceStatus.Up, time.GetUtcNow(), null, null, 0, ProbeEnabled: false)
             : new AppHealthSnapshot(InstanceStatus.Starting, time.GetUtcNow(), null, null, 0, ProbeEnabled: true);
-        ProbeUrl = _probe is null ? null : SettingsReader.RedactUserInfo(options.Url!.ToString());
+        ProbeUrl = _probe is null ? null : Shown(options.Url!);
     }
 
     /// <summary>How many probes <see cref="RecentProbes"/> keeps.</summary>
@@ -45,10 +45,33 @@ internal sealed partial class AppHealthMonitor : BackgroundService
     public AppHealthSnapshot Current => Volatile.Read(ref _current);
 
     /// <summary>
-    /// The URL probed, as shown (logs, <c>/v1/health</c>, the status page): user info masked
-    /// (<c>http://***@host/health</c>), since the public health listener serves it to anyone. Null when probing is off.
+    /// The URL probed, as shown (logs, <c>/v1/health</c>, the status page): user info and query values masked
+    /// (<c>http://***@host/health?token=***</c>), since the public health listener serves it to anyone. Null when probing is off.
     /// </summary>
     public string? ProbeUrl { get; }
+
+    /// <summary>
+    /// <paramref name="url"/> with its user info and every query value masked, the parameter names kept
+    /// (<c>?token=***&amp;env=***</c>); a parameter without a value is masked whole, as it may be the secret.
+    /// </summary>
+    internal static string Shown(Uri url)
+    {
+        var shown = SettingsReader.RedactUserInfo(url.GetComponents(UriComponents.SchemeAndServer | UriComponents.UserInfo | UriComponents.Path, UriFormat.UriEscaped));
+        var query = url.Query;
+        if (query.Length <= 1)
+        {
+            return shown;
+        }
+
+        var parts = query[1..].Split('&');
+        for (var i = 0; i < parts.Length; i++)
+        {
+            var equals = parts[i].IndexOf('=', StringComparison.Ordinal);
+            parts[i] = parts[i].Length == 0 ? "" : equals < 0 ? "***" : parts[i][..(equals + 1)] + "***";
+        }
+
+        return shown + "?" + string.Join('&', parts);
+    }
 
     /// <summary>The last <see cref="ProbeHistorySize"/> probes, newest first (the status page's probe history).</summary>
     public IReadOnlyList<ProbeRecord> RecentProbes()

@@ -361,7 +361,7 @@ public sealed class SecurityTests(ITestOutputHelper output)
     public async Task CredentialsInTheHealthUrl_AndInConfigValuesUnderInnocentKeys_AreMaskedInLogsHealthAnswersAndTheStatusPage()
     {
         const string jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjYW5hcnkifQ.c2lnbmF0dXJlLWNhbmFyeQ";
-        string[] secrets = ["pr0be-Pw-secret", "hunter2xx", "Hunter3yy", "Qu3ry-pw", "eyJzdWIiOiJjYW5hcnkifQ", "c2lnbmF0dXJlLWNhbmFyeQ", "dXNlcjpCYXNpYzQ0"];
+        string[] secrets = ["pr0be-Pw-secret", "pr0be-T0ken-secret", "hunter2xx", "Hunter3yy", "Qu3ry-pw", "eyJzdWIiOiJjYW5hcnkifQ", "c2lnbmF0dXJlLWNhbmFyeQ", "dXNlcjpCYXNpYzQ0"];
         await using var app = await FakeApp.StartAsync();
         var dir = Directory.CreateTempSubdirectory("sidecar-redact-").FullName;
         var file = Path.Combine(dir, "app.json");
@@ -388,7 +388,7 @@ public sealed class SecurityTests(ITestOutputHelper output)
         var logs = new LogCapture();
         await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?>
         {
-            ["APP_HEALTH_URL"] = $"http://probe-user:pr0be-Pw-secret@127.0.0.1:{app.Port}/health",
+            ["APP_HEALTH_URL"] = $"http://probe-user:pr0be-Pw-secret@127.0.0.1:{app.Port}/health?token=pr0be-T0ken-secret&verbose",
             ["APP_HEALTH_INTERVAL"] = "100ms",
             ["CONFIG_FILE"] = file,
             ["SIDECAR_PUBLIC_HEALTH_PORT"] = "9999", // the harness listens on a free port instead
@@ -429,11 +429,11 @@ public sealed class SecurityTests(ITestOutputHelper output)
             Succeeded = seen.Count(s => !secrets.Any(x => s.Text.Contains(x, StringComparison.Ordinal))),
             Failed = seen.Count(s => secrets.Any(x => s.Text.Contains(x, StringComparison.Ordinal))),
             Lost = $"{leaks.Count} secrets leaked",
-        }.Note($"{secrets.Length} secrets (health URL user info; URL user info, a connection-string password, a query password, Bearer, Basic and bare JWTs under innocent keys) looked for in {logs.Entries.Count} log entries and {seen.Count - 1} answers")
+        }.Note($"{secrets.Length} secrets (health URL user info and query value; URL user info, a connection-string password, a query password, Bearer, Basic and bare JWTs under innocent keys) looked for in {logs.Entries.Count} log entries and {seen.Count - 1} answers")
          .Report(output);
         Assert.True(leaks.Count == 0, string.Join("\n", leaks));
-        Assert.Equal($"http://***@127.0.0.1:{app.Port}/health", health.RootElement.GetProperty("probe").GetString());
-        Assert.Contains(logs.Entries, e => e.Contains($"Probing app health at http://***@127.0.0.1:{app.Port}/health", StringComparison.Ordinal));
+        Assert.Equal($"http://***@127.0.0.1:{app.Port}/health?token=***&***", health.RootElement.GetProperty("probe").GetString());
+        Assert.Contains(logs.Entries, e => e.Contains($"Probing app health at http://***@127.0.0.1:{app.Port}/health?token=***&*** ", StringComparison.Ordinal));
         Assert.Equal(("postgres://***@db/x", true), shown["db.url"]);
         Assert.Equal(("Server=x;User Id=u;Password=••••••;", true), shown["ConnectionStrings.Default"]);
         Assert.Equal(("Bearer ••••••", true), shown["auth.header"]);
