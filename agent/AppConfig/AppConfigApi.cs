@@ -25,7 +25,8 @@ internal static class AppConfigApi
             services.TryAddSingleton(sp => new ConfigServerClient(options, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ConfigServerClient>>()));
         }
 
-        services.TryAddSingleton(sp => new LastKnownGoodStore(sidecar.DataDir, sp.GetRequiredService<ILogger<LastKnownGoodStore>>()));
+        services.TryAddSingleton<DataFolder>();
+        services.TryAddSingleton(sp => new LastKnownGoodStore(sidecar.DataDir, sp.GetRequiredService<ILogger<LastKnownGoodStore>>(), sp.GetRequiredService<DataFolder>()));
         services.TryAddSingleton(sp => new AppConfigRefresher(
             options,
             sp.GetRequiredService<AppConfigStore>(),

@@ -13,9 +13,10 @@ namespace Sidecar.AppConfig;
 /// (<c>sidecar-config-lkg 1 sha256:{hex} {length}</c>) then the JSON payload: a torn, truncated or
 /// edited file fails the length or checksum and is ignored, never served. It is written to a temp
 /// file in the same folder, flushed, then renamed over the old one, so a crash mid-write leaves the
-/// previous copy whole. Only the owner may read it: it holds the app's secrets.
+/// previous copy whole. Only the owner may read it: it holds the app's secrets. Neither read nor written
+/// where <see cref="DataFolder"/> does not trust the folder or the file.
 /// </summary>
-internal sealed partial class LastKnownGoodStore(string directory, ILogger<LastKnownGoodStore> logger)
+internal sealed partial class LastKnownGoodStore(string directory, ILogger<LastKnownGoodStore> logger, DataFolder? folder = null)
 {
     public const string FileName = "config.lkg";
     private const string Magic = "sidecar-config-lkg";
@@ -32,6 +33,11 @@ internal sealed partial class LastKnownGoodStore(string directory, ILogger<LastK
             if (!File.Exists(FilePath))
             {
                 LogNone(logger, FilePath);
+                return null;
+            }
+
+            if (folder?.MayRead(FilePath) == false)
+            {
                 return null;
             }
 
@@ -61,6 +67,11 @@ internal sealed partial class LastKnownGoodStore(string directory, ILogger<LastK
     /// <summary>Replaces the saved copy atomically. Never throws: a read-only disk costs the copy, not the agent.</summary>
     public bool TrySave(LastKnownGoodCopy copy)
     {
+        if (folder?.MayWrite() == false)
+        {
+            return false;
+        }
+
         try
         {
             DataFiles.WriteAtomically(FilePath, Encode(copy));

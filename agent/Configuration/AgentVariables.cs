@@ -16,6 +16,7 @@ internal static class AgentVariables
         new("SIDECAR_LOG_LEVEL", "Sidecar:LogLevel"),
         new("SIDECAR_DRAIN", "Sidecar:Drain"),
         new("SIDECAR_DATA_DIR", "Sidecar:DataDir"),
+        new("XDG_STATE_HOME", "Sidecar:StateHome"), // the default SIDECAR_DATA_DIR's base (XDG Base Directory)
 
         new("APP_NAME", "App:Name", "SPRING_APPLICATION_NAME"),
         new("APP_PORT", "App:Port"),

@@ -32,7 +32,11 @@ internal sealed record SidecarOptions
     /// <summary>On SIGTERM, how long the instance stays OUT_OF_SERVICE, still forwarding, before the lease is cancelled. Default 5 s.</summary>
     public TimeSpan Drain { get; init; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Where last-known-good config and registry snapshots are kept. Default: a per-app folder under the temp dir.</summary>
+    /// <summary>
+    /// Where last-known-good config and registry snapshots are kept. Default: a per-user, per-app folder,
+    /// <c>$XDG_STATE_HOME/sidecar-agent/{app}</c> when XDG_STATE_HOME is set, else <c>{temp}/sidecar-agent-{uid}/{app}</c>
+    /// (never a folder shared by every user of the machine: see <see cref="Hosting.DataFolder"/>).
+    /// </summary>
     public string DataDir { get; init; } = "";
 
     internal static SidecarOptions Read(SettingsReader r, AppOptions app)
@@ -68,7 +72,7 @@ internal sealed record SidecarOptions
             LogLevel = ReadLevel(r),
             RequestLog = r.Enum("Sidecar:RequestLog", RequestLogMode.All),
             Drain = r.Duration("Sidecar:Drain", TimeSpan.FromSeconds(5), TimeSpan.Zero, TimeSpan.FromMinutes(10)),
-            DataDir = r.String("Sidecar:DataDir") ?? DefaultDataDir(app.Name, port),
+            DataDir = r.String("Sidecar:DataDir") ?? DefaultDataDir(app.Name, port, r.String("Sidecar:StateHome")),
         };
     }
 
@@ -82,11 +86,21 @@ internal sealed record SidecarOptions
         LogLevel = ReadLevel(r),
     };
 
-    // One folder per app (or per agent port when the app has no name), so two agents on a machine never share snapshots.
-    private static string DefaultDataDir(string? appName, int port)
+    // One folder per app (or per agent port when the app has no name), so two agents on a machine never share
+    // snapshots; under a folder of the agent's user, so no other user can make it first (issue 13): the XDG
+    // state folder when there is one, else one per user id in the temp folder (already per user on Windows).
+    internal static string DefaultDataDir(string? appName, int port, string? stateHome)
     {
         var name = appName is null ? $"port-{port}" : string.Concat(appName.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_'));
-        return Path.Combine(Path.GetTempPath(), "sidecar-agent", name);
+        if (!string.IsNullOrEmpty(stateHome) && Path.IsPathFullyQualified(stateHome))
+        {
+            return Path.Combine(stateHome, "sidecar-agent", name);
+        }
+
+        var perUser = Hosting.UnixFiles.Supported
+            ? "sidecar-agent-" + Hosting.UnixFiles.EffectiveUserId.ToString(System.Globalization.CultureInfo.InvariantCulture)
+            : "sidecar-agent";
+        return Path.Combine(Path.GetTempPath(), perUser, name);
     }
 
     // Serilog's names plus the Microsoft.Extensions.Logging ones users also write.

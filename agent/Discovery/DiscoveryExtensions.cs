@@ -23,6 +23,7 @@ internal static class DiscoveryExtensions
 
         services.TryAddSingleton<EurekaHttpClient>();
         services.AddSingleton<EurekaRegistry>();
+        services.TryAddSingleton<Hosting.DataFolder>();
         services.TryAddSingleton<RegistrySnapshotStore>();
         services.TryAddSingleton<EurekaRegistryRefresher>();
         services.AddHostedService(sp => sp.GetRequiredService<EurekaRegistryRefresher>());

@@ -8,8 +8,9 @@ namespace Sidecar.Discovery;
 /// The last good registry on disk (<c>SIDECAR_DATA_DIR/eureka-registry.json</c>, Eureka's own JSON),
 /// so an agent restarted while every Eureka server is down can still route. Written atomically
 /// (a temporary file renamed over the old one): a crash mid-write leaves the previous snapshot whole.
+/// Neither read nor written where <see cref="DataFolder"/> does not trust the folder or the file.
 /// </summary>
-internal sealed partial class RegistrySnapshotStore(SidecarOptions sidecar, ILogger<RegistrySnapshotStore> logger)
+internal sealed partial class RegistrySnapshotStore(SidecarOptions sidecar, DataFolder folder, ILogger<RegistrySnapshotStore> logger)
 {
     public const string FileName = "eureka-registry.json";
 
@@ -18,6 +19,11 @@ internal sealed partial class RegistrySnapshotStore(SidecarOptions sidecar, ILog
     /// <summary>Writes the snapshot; a failure (read-only disk, no space) is logged and costs nothing else.</summary>
     public bool Save(EurekaApplications applications)
     {
+        if (!folder.MayWrite())
+        {
+            return false;
+        }
+
         try
         {
             DataFiles.WriteAtomically(FilePath, EurekaJsonWriter.Applications(applications));
@@ -35,7 +41,7 @@ internal sealed partial class RegistrySnapshotStore(SidecarOptions sidecar, ILog
     {
         try
         {
-            if (!File.Exists(FilePath))
+            if (!File.Exists(FilePath) || !folder.MayRead(FilePath))
             {
                 return null;
             }

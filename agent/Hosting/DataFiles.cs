@@ -26,7 +26,7 @@ internal static class DataFiles
             }
             else
             {
-                Directory.CreateDirectory(directory, OwnerDirectory);
+                CreatePrivateDirectory(directory);
                 options.UnixCreateMode = OwnerFile;
             }
 
@@ -42,6 +42,23 @@ internal static class DataFiles
         {
             TryDelete(temporary);
             throw;
+        }
+    }
+
+    // Every missing level 0700, not only the last (Directory.CreateDirectory gives the others 0755): the
+    // per-user root /tmp/sidecar-agent-{uid} is nobody else's to list either.
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    private static void CreatePrivateDirectory(string directory)
+    {
+        var missing = new Stack<string>();
+        for (var level = directory; !string.IsNullOrEmpty(level) && !Directory.Exists(level); level = Path.GetDirectoryName(level))
+        {
+            missing.Push(level);
+        }
+
+        while (missing.TryPop(out var level))
+        {
+            Directory.CreateDirectory(level, OwnerDirectory);
         }
     }
 
