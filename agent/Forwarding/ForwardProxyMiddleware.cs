@@ -13,10 +13,14 @@ namespace Sidecar.Forwarding;
 /// <c>/v1/invoke/orders/api/x</c>. An absolute-form target naming anything else than a known
 /// service or the agent itself is refused: the agent is never an open proxy. Requests addressed to
 /// the agent (its own address and port) go on to its API. The public health listener never forwards.
-/// Two guards against a browser on the same machine being used against the API: a request a browser
-/// makes for another site's page (<c>Sec-Fetch-Site: cross-site</c>) is refused, and on a loopback API a
-/// Host that names neither the agent nor a known service is refused (a page that points its own name
-/// at 127.0.0.1, DNS rebinding, would otherwise read <c>/v1/config</c> and call services).
+/// Guards against a browser on the same machine being used against the API (docs/http-api.md, "Browsers"):
+/// a request a browser makes for another page than the agent's own is refused, whether the browser says
+/// so (<c>Sec-Fetch-Site: cross-site</c> or <c>same-site</c>: another port of 127.0.0.1 is the same site)
+/// or only sends an <c>Origin</c> that is not the agent's (older browsers); apps send neither. On a
+/// loopback API a Host that names neither the agent nor a known service is refused (a page that points
+/// its own name at 127.0.0.1, DNS rebinding, would otherwise read <c>/v1/config</c> and call services),
+/// and the Host form forwards single-label names only: a dotted service name (a VIP such as
+/// <c>orders.internal</c>, or a public name someone registered) could be a rebinding page's own.
 /// </summary>
 internal sealed class ForwardProxyMiddleware(RequestDelegate next, Forwarder forwarder, SidecarOptions sidecar)
 {
@@ -29,13 +33,12 @@ internal sealed class ForwardProxyMiddleware(RequestDelegate next, Forwarder for
             return next(context);
         }
 
-        // Services never send Sec-Fetch-*; browsers send it with every request (the status page's own
-        // refresh is same-origin, an address typed in is none).
-        if (context.Request.Headers.TryGetValue("Sec-Fetch-Site", out var site) && site.Count == 1 &&
-            string.Equals(site[0], "cross-site", StringComparison.OrdinalIgnoreCase))
+        // Services never send Sec-Fetch-* or Origin; browsers send Sec-Fetch-Site with every request (the
+        // status page's own refresh is same-origin, an address typed in is none) and Origin with most.
+        if (IsForeignBrowserRequest(context.Request))
         {
             return Problems.WriteAsync(context, StatusCodes.Status403Forbidden, ForwardingProblems.CrossSiteRequest, "Cross-site request",
-                "The agent's API does not answer requests a browser makes for another site's page.");
+                "The agent's API answers apps and its own pages only, not requests a browser makes for another page (another site, or another port of this host).");
         }
 
         // A tunnel is refused whatever the target's form: CONNECT /v1/invoke/orders/x would otherwise reach the
@@ -97,7 +100,7 @@ internal sealed class ForwardProxyMiddleware(RequestDelegate next, Forwarder for
         }
 
         var name = host.ToString();
-        if (ForwardingOptions.IsServiceName(name) && forwarder.Pools.Find(name) is not null)
+        if (!name.Contains('.', StringComparison.Ordinal) && ForwardingOptions.IsServiceName(name) && forwarder.Pools.Find(name) is not null)
         {
             return forwarder.ForwardAsync(context, name, raw);
         }
@@ -109,6 +112,37 @@ internal sealed class ForwardProxyMiddleware(RequestDelegate next, Forwarder for
         }
 
         return next(context);
+    }
+
+    /// <summary>
+    /// True for a request a browser made for a page that is not the agent's: <c>Sec-Fetch-Site</c> other than
+    /// <c>same-origin</c> or <c>none</c>, or an <c>Origin</c> other than this request's own scheme and Host
+    /// (<c>null</c>, a sandboxed page's, included).
+    /// </summary>
+    private static bool IsForeignBrowserRequest(HttpRequest request)
+    {
+        var headers = request.Headers;
+        var site = headers["Sec-Fetch-Site"];
+        if (site.Count > 0 && !(site.Count == 1 &&
+            (string.Equals(site[0], "same-origin", StringComparison.OrdinalIgnoreCase) || string.Equals(site[0], "none", StringComparison.OrdinalIgnoreCase))))
+        {
+            return true;
+        }
+
+        var origin = headers.Origin;
+        if (origin.Count == 0)
+        {
+            return false;
+        }
+
+        // The page's origin must be what this request addresses: http://127.0.0.1:8078 for the API, http://orders for a proxied call.
+        var value = origin.Count == 1 ? origin[0].AsSpan() : default;
+        var scheme = request.Scheme;
+        var host = request.Host.Value ?? "";
+        return !(value.Length == scheme.Length + 3 + host.Length &&
+                 value.StartsWith(scheme, StringComparison.OrdinalIgnoreCase) &&
+                 value[scheme.Length..].StartsWith("://", StringComparison.Ordinal) &&
+                 value[(scheme.Length + 3)..].Equals(host, StringComparison.OrdinalIgnoreCase));
     }
 
     /// <summary><c>http://authority/path?query</c> into the authority and the origin-form rest (<c>/</c> when empty).</summary>

@@ -24,7 +24,7 @@ internal static class ForwardingProblems
     /// </summary>
     public const string UnknownHost = "unknown-host";
 
-    /// <summary>403: a browser sent the request for a page of another site (<c>Sec-Fetch-Site: cross-site</c>).</summary>
+    /// <summary>403: a browser sent the request for another page than the agent's (<c>Sec-Fetch-Site: cross-site</c> or <c>same-site</c>, or a foreign <c>Origin</c>).</summary>
     public const string CrossSiteRequest = "cross-site-request";
 
     /// <summary>413: the body is larger than <c>MaxBodySize</c>.</summary>

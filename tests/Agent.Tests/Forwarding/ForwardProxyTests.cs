@@ -136,6 +136,7 @@ public sealed class ForwardProxyTests
 
     [Theory]
     [InlineData("cross-site", 403)]
+    [InlineData("same-site", 403)] // a page on another port of 127.0.0.1 is the same site, not the same origin
     [InlineData("same-origin", 200)]
     [InlineData("none", 200)]
     public async Task ARequestABrowserMakesForAnotherSite_IsRefused(string secFetchSite, int expected)
@@ -152,6 +153,81 @@ public sealed class ForwardProxyTests
         {
             Assert.Equal("cross-site-request", answer.Header("X-Sidecar-Error"));
         }
+    }
+
+    /// <summary>Issue 13, point 7: browsers too old for Sec-Fetch-* still send Origin; only the agent's own passes.</summary>
+    [Theory]
+    [InlineData("http://evil.example", 403)]
+    [InlineData("https://evil.example", 403)]
+    [InlineData("null", 403)] // a sandboxed frame, a file:// page
+    [InlineData("http://127.0.0.1:1", 403)] // another port of this host
+    [InlineData("http://localhost:{port}", 403)] // the agent under another name is another origin
+    [InlineData("http://127.0.0.1:{port}", 200)]
+    [InlineData("HTTP://127.0.0.1:{port}", 200)]
+    public async Task ARequestWithAForeignOrigin_IsRefused_OnEveryRouteThatActs(string origin, int expected)
+    {
+        await using var orders = await Upstream.StartAsync("orders");
+        await using var agent = await StartAgentAsync(orders);
+        var port = agent.BaseUri.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        origin = origin.Replace("{port}", port, StringComparison.Ordinal);
+
+        foreach (var request in new[]
+        {
+            "POST /v1/invoke/orders/x HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: 0",
+            "GET /v1/config HTTP/1.1",
+            "PUT /v1/registration/status HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: 15\r\n\r\n{\"status\":\"UP\"}",
+        })
+        {
+            var head = request.Split("\r\n\r\n")[0];
+            var body = request.Contains("\r\n\r\n", StringComparison.Ordinal) ? request.Split("\r\n\r\n")[1] : null;
+            var answer = await RawHttp.SendAsync(agent.BaseUri.Port, $"{head}\r\nHost: 127.0.0.1:{port}\r\nOrigin: {origin}", body);
+
+            Assert.True(answer.Status == expected, $"{head.Split("\r\n")[0]} with Origin {origin}: {answer.Status} {answer.Body}");
+            if (expected == 403)
+            {
+                Assert.Equal("cross-site-request", answer.Header("X-Sidecar-Error"));
+            }
+        }
+
+        Assert.Equal(expected == 200 ? 1 : 0, orders.Count);
+    }
+
+    [Theory]
+    [InlineData("http://orders", 200)] // a page of the service itself, through the proxy
+    [InlineData("http://evil.example", 403)]
+    public async Task ThroughTheProxy_TheOriginMustBeTheTargetsOwn(string origin, int expected)
+    {
+        await using var orders = await Upstream.StartAsync("orders");
+        await using var agent = await StartAgentAsync(orders);
+
+        var answer = await RawHttp.SendAsync(agent.BaseUri.Port, $"POST http://orders/x HTTP/1.1\r\nHost: orders\r\nOrigin: {origin}\r\nContent-Length: 0");
+
+        Assert.Equal(expected, answer.Status);
+        Assert.Equal(expected == 200 ? 1 : 0, orders.Count);
+    }
+
+    /// <summary>
+    /// Issue 13, point 7: a dotted service name (a VIP, or a public name someone registered) could be the name a
+    /// rebinding page points at 127.0.0.1; the Host form forwards single-label names only. The absolute form
+    /// (HTTP_PROXY) and /v1/invoke still reach it.
+    /// </summary>
+    [Fact]
+    public async Task ADottedServiceName_IsNotForwardedByTheHostForm_ButByTheProxyAndInvokeForms()
+    {
+        await using var orders = await Upstream.StartAsync("orders");
+        await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?> { ["ROUTES"] = $"evil.example={orders.Url}" });
+        var port = agent.BaseUri.Port;
+
+        var byHost = await RawHttp.SendAsync(port, $"GET /v1/config HTTP/1.1\r\nHost: evil.example:{port}");
+        var byHostSameOrigin = await RawHttp.SendAsync(port, $"GET /x HTTP/1.1\r\nHost: evil.example:{port}\r\nSec-Fetch-Site: same-origin");
+        Assert.Equal(0, orders.Count);
+        Assert.Equal((421, 421), (byHost.Status, byHostSameOrigin.Status));
+        Assert.Equal("unknown-host", byHost.Header("X-Sidecar-Error"));
+
+        var absolute = await RawHttp.SendAsync(port, "GET http://evil.example/x HTTP/1.1\r\nHost: evil.example");
+        var invoke = await RawHttp.SendAsync(port, $"GET /v1/invoke/evil.example/x HTTP/1.1\r\nHost: 127.0.0.1:{port}");
+        Assert.Equal((200, 200), (absolute.Status, invoke.Status));
+        Assert.Equal(2, orders.Count);
     }
 
     [Fact]
