@@ -14,7 +14,8 @@ namespace Sidecar.Registration;
 /// <item>renews every <see cref="EurekaOptions.RenewInterval"/>; a renew answered 404, or failed on
 /// every server, registers again (backing off from 1 s to the renew interval while every server fails);</item>
 /// <item>sends every health change at once by re-registering (Steeltoe v4 and Netflix do the same),
-/// rate-limited by <see cref="StatusUpdateRateLimiter"/>;</item>
+/// rate-limited by <see cref="StatusUpdateRateLimiter"/>, as are the app's own status changes (Netflix's
+/// InstanceInfoReplicator limits both); the drain's OUT_OF_SERVICE alone goes at once;</item>
 /// <item>sends OUT_OF_SERVICE (the app's own, or the drain's) through the override API, because a
 /// server keeps an existing UP or OUT_OF_SERVICE against a client's re-registration (Netflix's
 /// LeaseExistsRule), and removes the override the same way;</item>
@@ -453,7 +454,13 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
         string operation;
         if (desired.Override != reported.Override)
         {
-            // The app's or the drain's OUT_OF_SERVICE, and its end: at once, through the override API.
+            // The app's OUT_OF_SERVICE and its end go through the override API, within the same rate limit as
+            // health changes (an app toggling its status must not flood Eureka: issue 13); the drain's at once.
+            if (!_status.Draining && HeldForToken(desired.Status) is { } heldUntil)
+            {
+                return heldUntil;
+            }
+
             var dirty = NextDirtyTimestamp();
             if (desired.Override)
             {
@@ -478,19 +485,10 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
         else
         {
             // A health change: re-register with the new status, within the rate limit.
-            if (!_limiter.TryTake(out var nextAt))
+            if (HeldForToken(desired.Status) is { } heldUntil)
             {
-                // Said once per held status: the loop looks again at every renew while it waits.
-                if (_heldStatus != desired.Status)
-                {
-                    _heldStatus = desired.Status;
-                    LogRateLimited(_logger, desired.Status.ToWire(), nextAt);
-                }
-
-                return nextAt;
+                return heldUntil;
             }
-
-            _heldStatus = null;
 
             var previous = reported.Status;
             if (await RegisterAsync(desired, cancellationToken).ConfigureAwait(false))
@@ -513,6 +511,25 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
 
         Failed(operation, response);
         return null;
+    }
+
+    /// <summary>Takes a token for a status change; when none is left, when the next one comes (logged once per held status).</summary>
+    private DateTimeOffset? HeldForToken(InstanceStatus status)
+    {
+        if (_limiter.TryTake(out var nextAt))
+        {
+            _heldStatus = null;
+            return null;
+        }
+
+        // Said once per held status: the loop looks again at every renew while it waits.
+        if (_heldStatus != status)
+        {
+            _heldStatus = status;
+            LogRateLimited(_logger, status.ToWire(), nextAt);
+        }
+
+        return nextAt;
     }
 
     private async Task RenewAsync(CancellationToken cancellationToken)

@@ -217,6 +217,46 @@ public sealed class RegistrationLifecycleTests
         Assert.Equal(TimeSpan.FromSeconds(15), took);
     }
 
+    /// <summary>
+    /// Issue 13, point 8: an app toggling its own status many times is limited like health changes
+    /// (burst 2, 4 a minute): a handful of Eureka writes, and the last state always arrives.
+    /// </summary>
+    [Fact]
+    public async Task AppStatusToggles_AreRateLimitedLikeHealthChanges_AndTheLastStateArrives()
+    {
+        var time = RegisteredAgent.NewClock();
+        await using var eureka = await FakeEureka.StartAsync(time);
+        var environment = RegisteredAgent.Environment(eureka);
+        environment["APP_HEALTH_URL"] = "";
+        await using var agent = await RegisteredAgent.StartAsync(environment, time);
+        await Eventually.TrueAsync(() => eureka.Instance("ORDERS", Id)?.Status == InstanceStatus.Up, "the agent registered UP");
+        await Eventually.TrueAsync(() => eureka.RequestsFor("GET", "/apps/ORDERS/").Count > 0, "the read-back after the registration"); // quiet from here on
+        eureka.ClearRequests();
+
+        // 1,000 toggles as fast as the app can send them, then OUT_OF_SERVICE last.
+        const string Out = """{"status":"OUT_OF_SERVICE"}""";
+        const string Up = """{"status":"UP"}""";
+        for (var i = 0; i <= 1000; i++)
+        {
+            using var response = await agent.Client.PutAsync("v1/registration/status", new StringContent(i % 2 == 0 ? Out : Up));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        // The burst went at once; no other write goes out while no time passes.
+        await Eventually.TrueAsync(() => StatusWrites(eureka) >= 2, "the burst went out");
+        Assert.Equal(2, StatusWrites(eureka));
+
+        // The last state arrives when a token is back (15 s), and with it the writes stop.
+        var took = await RegisteredAgent.AdvanceUntilAsync(time, TimeSpan.FromSeconds(20),
+            () => eureka.Instance("ORDERS", Id)?.Status == InstanceStatus.OutOfService, "the last state (OUT_OF_SERVICE) reached Eureka");
+        Assert.True(took <= TimeSpan.FromSeconds(15), $"took {took}");
+        Assert.InRange(StatusWrites(eureka), 2, 3);
+        Assert.Equal(InstanceStatus.OutOfService, eureka.Instance("ORDERS", Id)!.OverriddenStatus);
+    }
+
+    private static int StatusWrites(FakeEureka eureka) =>
+        eureka.RequestsFor("PUT", "/status").Count + eureka.RequestsFor("DELETE", "/status").Count + eureka.RequestsFor("POST").Count;
+
     [Fact]
     public async Task AHeldHealthChange_WithARenewIntervalShorterThanTheTokenWait_KeepsRenewing_AndDoesNotSpin()
     {
