@@ -9,7 +9,7 @@ internal static class ForwardingExtensions
 {
     private const string InvokePrefix = "/v1/invoke/";
 
-    /// <summary>The forwarder, its instance pools and the static <c>ROUTES</c> source. Safe to call twice.</summary>
+    /// <summary>The forwarder, its instance pools (and their sweeper) and the static <c>ROUTES</c> source. Safe to call twice.</summary>
     public static IServiceCollection AddForwarding(this IServiceCollection services, ForwardingOptions options)
     {
         services.TryAddSingleton(TimeProvider.System);
@@ -20,6 +20,7 @@ internal static class ForwardingExtensions
         services.TryAddSingleton<SelfAddresses>();
         services.TryAddSingleton<ServicePools>();
         services.TryAddSingleton<Forwarder>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ServicePoolSweeper>());
         return services;
     }
 

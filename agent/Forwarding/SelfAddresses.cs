@@ -31,6 +31,11 @@ internal sealed partial class SelfAddresses(IServer server, ILogger<SelfAddresse
                 kept ??= [.. instances.Take(i)];
                 lock (_logged)
                 {
+                    if (_logged.Count >= 4096)
+                    {
+                        _logged.Clear(); // registry churn must not grow it without end: a few repeated warnings at most
+                    }
+
                     if (_logged.Add(instance.ServiceId + "/" + instance.InstanceId))
                     {
                         LogLeftOut(logger, instance.ServiceId, instance.InstanceId, instance.Host, instance.Port);

@@ -7,11 +7,23 @@ namespace Sidecar.Forwarding;
 /// <summary>
 /// The forwarder's view of the <see cref="ServiceCatalog"/>: one <see cref="ServicePool"/> per service
 /// name asked for, rebuilt only when the catalog's version moves. Only names the catalog knows get a
-/// pool, so hostile host names cannot grow this cache.
+/// pool, so hostile host names cannot grow this cache; and what a service left behind (its pool, its
+/// balancing and ejection state, its counters and series) is freed by <see cref="Sweep"/> once no
+/// source has known it for <see cref="Retention"/>, so services coming and going cannot grow it either.
 /// </summary>
 internal sealed class ServicePools(ServiceCatalog catalog, ForwardingOptions options, TimeProvider time, ForwardingLog log, SelfAddresses self, ForwardingMetrics? metrics = null)
 {
+    /// <summary>
+    /// How long the state of a service that left the catalog is kept (docs/forwarding.md, "Services that
+    /// leave"): long enough for a redeploy that takes every instance out for a while to find its counters
+    /// and ejections where they were, short enough that churn does not pile up.
+    /// </summary>
+    public static readonly TimeSpan Retention = TimeSpan.FromMinutes(10);
+
     private readonly ConcurrentDictionary<string, ServicePool> _pools = new(StringComparer.OrdinalIgnoreCase);
+
+    // Guarded by itself (the sweeper's only): when a name with a pool or counters was first seen gone from the catalog.
+    private readonly Dictionary<string, long> _goneSince = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>The forwarding counters of every service (and of unknown names).</summary>
     public ForwardingMetrics Metrics { get; } = metrics ?? new ForwardingMetrics();
@@ -47,6 +59,55 @@ internal sealed class ServicePools(ServiceCatalog catalog, ForwardingOptions opt
         pool ??= _pools.GetOrAdd(name, static (key, pools) => pools.Create(key), this);
         pool.Update(self.Without(instances), version); // only when the catalog moved: the common path has returned above
         return pool;
+    }
+
+    /// <summary>
+    /// Frees the pool and the counters of every service no source has known for <see cref="Retention"/>;
+    /// returns how many services were freed. Called every <see cref="ServicePoolSweeper.Period"/>, off the
+    /// request path. A service that comes back meanwhile keeps everything.
+    /// </summary>
+    public int Sweep()
+    {
+        var now = time.GetTimestamp();
+        var freed = 0;
+        lock (_goneSince)
+        {
+            var names = new HashSet<string>(_pools.Keys, StringComparer.OrdinalIgnoreCase);
+            names.UnionWith(Metrics.Services);
+            foreach (var name in names)
+            {
+                if (catalog.GetInstances(name) is not null)
+                {
+                    _goneSince.Remove(name);
+                    continue;
+                }
+
+                if (!_goneSince.TryGetValue(name, out var since))
+                {
+                    _goneSince[name] = now;
+                    continue;
+                }
+
+                if (time.GetElapsedTime(since, now) >= Retention)
+                {
+                    _pools.TryRemove(name, out _);
+                    Metrics.Remove(name);
+                    _goneSince.Remove(name);
+                    freed++;
+                }
+            }
+
+            // Names freed another way (Find dropped the pool and no counters were kept) are forgotten too.
+            if (_goneSince.Count > names.Count)
+            {
+                foreach (var name in _goneSince.Keys.Where(n => !names.Contains(n)).ToList())
+                {
+                    _goneSince.Remove(name);
+                }
+            }
+        }
+
+        return freed;
     }
 
     private ServicePool Create(string name)

@@ -119,8 +119,11 @@ internal sealed class PrometheusMetrics
 
     private void UpdateForwarding()
     {
-        foreach (var service in _pools.Metrics.All())
+        var services = _pools.Metrics.All();
+        var labels = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var service in services)
         {
+            labels.Add(service.Name);
             foreach (var (method, code, count) in service.Requests())
             {
                 _requests.WithLabels(service.Name, method, code).IncTo(count);
@@ -148,6 +151,8 @@ internal sealed class PrometheusMetrics
             _ejections.WithLabels(service.Name).IncTo(service.Ejections);
         }
 
+        // By the pools' service label: the services past the cap add up under "other".
+        var gauges = new Dictionary<string, (int Instances, int Ejected, int Outstanding)>(StringComparer.Ordinal);
         foreach (var pool in _pools.All)
         {
             int ejected = 0, outstanding = 0;
@@ -158,9 +163,41 @@ internal sealed class PrometheusMetrics
                 outstanding += instance.Outstanding;
             }
 
-            _instances.WithLabels(pool.Name).Set(pool.Instances.Count);
-            _ejected.WithLabels(pool.Name).Set(ejected);
-            _inFlight.WithLabels(pool.Name).Set(outstanding);
+            var sum = gauges.GetValueOrDefault(pool.Metrics.Name);
+            gauges[pool.Metrics.Name] = (sum.Instances + pool.Instances.Count, sum.Ejected + ejected, sum.Outstanding + outstanding);
+        }
+
+        foreach (var (label, (instances, ejected, outstanding)) in gauges)
+        {
+            _instances.WithLabels(label).Set(instances);
+            _ejected.WithLabels(label).Set(ejected);
+            _inFlight.WithLabels(label).Set(outstanding);
+        }
+
+        // Series of services whose counters were freed (gone for ServicePools.Retention) or whose pool is gone go too.
+        Unpublish(labels, _requests, _retries, _budgetExhausted, _errors, _ejections);
+        Unpublish(gauges.Keys, _instances, _ejected, _inFlight);
+    }
+
+    // Removes every series whose service label (the first) is not in the set: what prometheus-net holds otherwise stays for ever.
+    private static void Unpublish(ICollection<string> kept, params Collector<Counter.Child>[] families) =>
+        UnpublishAll(kept, families);
+
+    private static void Unpublish(ICollection<string> kept, params Collector<Gauge.Child>[] families) =>
+        UnpublishAll(kept, families);
+
+    private static void UnpublishAll<TChild>(ICollection<string> kept, Collector<TChild>[] families)
+        where TChild : ChildBase
+    {
+        foreach (var family in families)
+        {
+            foreach (var values in family.GetAllLabelValues())
+            {
+                if (!kept.Contains(values[0]))
+                {
+                    family.WithLabels(values).Remove();
+                }
+            }
         }
     }
 
