@@ -22,6 +22,13 @@ internal sealed record ForwardingOptions
     /// <summary>How long an idle pooled connection to an instance is kept. Default 2 min.</summary>
     public TimeSpan IdleConnectionTimeout { get; init; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>
+    /// How long what the agent keeps for a service (its pool, balancing and ejection state, counters and series)
+    /// outlives the service leaving every source (<c>Forwarding:ServiceRetention</c>). Default 10 min: a redeploy
+    /// that takes every instance out for a while finds it where it was; services coming and going do not pile up.
+    /// </summary>
+    public TimeSpan ServiceRetention { get; init; } = TimeSpan.FromMinutes(10);
+
     /// <summary>The policy of every service without its own (<c>Forwarding:Timeout</c>, <c>Forwarding:Retries</c>...).</summary>
     public ServicePolicy Defaults { get; init; } = new();
 
@@ -46,6 +53,7 @@ internal sealed record ForwardingOptions
             Zone = r.String("Eureka:Zone"),
             ConnectTimeout = r.Duration(Section + nameof(ConnectTimeout), TimeSpan.FromSeconds(2), TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(5)),
             IdleConnectionTimeout = r.Duration(Section + nameof(IdleConnectionTimeout), TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(1), TimeSpan.FromHours(1)),
+            ServiceRetention = r.Duration(Section + nameof(ServiceRetention), TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(1), TimeSpan.FromDays(1)),
             Defaults = defaults,
             Services = services,
         };
@@ -72,9 +80,10 @@ internal sealed record ForwardingOptions
             else if (!Contains(ServicePolicy.Keys, child.Key) &&
                      !child.Key.Equals("Routes", StringComparison.OrdinalIgnoreCase) &&
                      !child.Key.Equals(nameof(ConnectTimeout), StringComparison.OrdinalIgnoreCase) &&
-                     !child.Key.Equals(nameof(IdleConnectionTimeout), StringComparison.OrdinalIgnoreCase))
+                     !child.Key.Equals(nameof(IdleConnectionTimeout), StringComparison.OrdinalIgnoreCase) &&
+                     !child.Key.Equals(nameof(ServiceRetention), StringComparison.OrdinalIgnoreCase))
             {
-                r.AddError(child.Path, $"unknown setting; known: Routes, Services, {nameof(ConnectTimeout)}, {nameof(IdleConnectionTimeout)}, {string.Join(", ", ServicePolicy.Keys)}");
+                r.AddError(child.Path, $"unknown setting; known: Routes, Services, {nameof(ConnectTimeout)}, {nameof(IdleConnectionTimeout)}, {nameof(ServiceRetention)}, {string.Join(", ", ServicePolicy.Keys)}");
             }
         }
     }

@@ -1,6 +1,9 @@
 namespace Sidecar.Forwarding;
 
-/// <summary>Runs <see cref="ServicePools.Sweep"/> every <see cref="Period"/>: the state of services that left the catalog is freed after <see cref="ServicePools.Retention"/>.</summary>
+/// <summary>
+/// Runs <see cref="ServicePools.Sweep"/> every <see cref="Period"/> (or every retention, when that is
+/// shorter): the state of services that left the catalog is freed at most a period after <see cref="ServicePools.Retention"/>.
+/// </summary>
 internal sealed partial class ServicePoolSweeper(ServicePools pools, TimeProvider time, ILogger<ServicePoolSweeper> logger) : BackgroundService
 {
     public static readonly TimeSpan Period = TimeSpan.FromMinutes(1);
@@ -11,12 +14,12 @@ internal sealed partial class ServicePoolSweeper(ServicePools pools, TimeProvide
         {
             while (!stoppingToken.IsCancellationRequested)
             {
-                await Task.Delay(Period, time, stoppingToken).ConfigureAwait(false);
+                await Task.Delay(pools.Retention < Period ? pools.Retention : Period, time, stoppingToken).ConfigureAwait(false);
                 try
                 {
                     if (pools.Sweep() is var freed and > 0)
                     {
-                        LogFreed(logger, freed, ServicePools.Retention.TotalMinutes);
+                        LogFreed(logger, freed, Configuration.DurationParser.Format(pools.Retention));
                     }
                 }
 #pragma warning disable CA1031 // the sweep is housekeeping: it must never stop
@@ -33,8 +36,8 @@ internal sealed partial class ServicePoolSweeper(ServicePools pools, TimeProvide
         }
     }
 
-    [LoggerMessage(EventId = 510, Level = LogLevel.Debug, Message = "Freed the state of {Count} service(s) gone from the registry for {Minutes} min")]
-    private static partial void LogFreed(ILogger logger, int count, double minutes);
+    [LoggerMessage(EventId = 510, Level = LogLevel.Debug, Message = "Freed the state of {Count} service(s) gone from every source for {Retention}")]
+    private static partial void LogFreed(ILogger logger, int count, string retention);
 
     [LoggerMessage(EventId = 511, Level = LogLevel.Warning, Message = "Freeing the state of departed services failed; trying again")]
     private static partial void LogSweepFailed(ILogger logger, Exception exception);

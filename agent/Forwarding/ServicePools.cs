@@ -13,17 +13,13 @@ namespace Sidecar.Forwarding;
 /// </summary>
 internal sealed class ServicePools(ServiceCatalog catalog, ForwardingOptions options, TimeProvider time, ForwardingLog log, SelfAddresses self, ForwardingMetrics? metrics = null)
 {
-    /// <summary>
-    /// How long the state of a service that left the catalog is kept (docs/forwarding.md, "Services that
-    /// leave"): long enough for a redeploy that takes every instance out for a while to find its counters
-    /// and ejections where they were, short enough that churn does not pile up.
-    /// </summary>
-    public static readonly TimeSpan Retention = TimeSpan.FromMinutes(10);
-
     private readonly ConcurrentDictionary<string, ServicePool> _pools = new(StringComparer.OrdinalIgnoreCase);
 
     // Guarded by itself (the sweeper's only): when a name with a pool or counters was first seen gone from the catalog.
     private readonly Dictionary<string, long> _goneSince = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>How long the state of a service that left the catalog is kept (<see cref="ForwardingOptions.ServiceRetention"/>).</summary>
+    public TimeSpan Retention => options.ServiceRetention;
 
     /// <summary>The forwarding counters of every service (and of unknown names).</summary>
     public ForwardingMetrics Metrics { get; } = metrics ?? new ForwardingMetrics();
@@ -62,9 +58,9 @@ internal sealed class ServicePools(ServiceCatalog catalog, ForwardingOptions opt
     }
 
     /// <summary>
-    /// Frees the pool and the counters of every service no source has known for <see cref="Retention"/>;
-    /// returns how many services were freed. Called every <see cref="ServicePoolSweeper.Period"/>, off the
-    /// request path. A service that comes back meanwhile keeps everything.
+    /// Frees the pool and the counters of every service no source has known for <see cref="Retention"/>
+    /// (docs/forwarding.md, "Services that leave"); returns how many services were freed. Called by
+    /// <see cref="ServicePoolSweeper"/>, off the request path. A service that comes back meanwhile keeps everything.
     /// </summary>
     public int Sweep()
     {

@@ -83,6 +83,7 @@ public sealed class ForwardingOptionsTests
             ["Forwarding__Retries"] = "1",
             ["Forwarding__MaxBodySize"] = "10MiB",
             ["Forwarding__ConnectTimeout"] = "500ms",
+            ["Forwarding__ServiceRetention"] = "30s",
             ["Forwarding__Services__Orders__Timeout"] = "2s",
             ["Forwarding__Services__orders__Retries"] = "0",
             ["Forwarding__Services__billing__EjectionFailures"] = "0",
@@ -90,6 +91,7 @@ public sealed class ForwardingOptionsTests
 
         Assert.Equal("eu-west-1a", options.Zone);
         Assert.Equal(TimeSpan.FromMilliseconds(500), options.ConnectTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(30), options.ServiceRetention);
         Assert.Equal(TimeSpan.FromSeconds(5), options.Defaults.Timeout);
         Assert.Equal(10L * 1024 * 1024, options.Defaults.MaxBodySize);
         var orders = options.PolicyFor("ORDERS");

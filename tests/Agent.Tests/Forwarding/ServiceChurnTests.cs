@@ -54,9 +54,9 @@ public sealed class ServiceChurnTests
             Assert.Equal(3000, (int)during.Samples.Where(s => s.Name == "sidecar_forward_requests_total").Sum(s => s.Value));
 
             // Gone for the retention (a sweep each minute): everything they left is freed.
-            var took = await RegisteredAgent.AdvanceUntilAsync(time, ServicePools.Retention + TimeSpan.FromMinutes(3), () => pools.All.Count == 0,
+            var took = await RegisteredAgent.AdvanceUntilAsync(time, pools.Retention + TimeSpan.FromMinutes(3), () => pools.All.Count == 0,
                 "the pools of the departed services were freed", TimeSpan.FromMinutes(1));
-            Assert.InRange(took, ServicePools.Retention, ServicePools.Retention + TimeSpan.FromMinutes(2));
+            Assert.InRange(took, pools.Retention, pools.Retention + TimeSpan.FromMinutes(2));
             Assert.Empty(pools.Metrics.Services);
 
             var after = await Scrape.TakeAsync(agent);
@@ -81,7 +81,7 @@ public sealed class ServiceChurnTests
             }
 
             Assert.Equal(0, pools.Sweep()); // both seen gone
-            time.Advance(ServicePools.Retention - TimeSpan.FromMinutes(1));
+            time.Advance(pools.Retention - TimeSpan.FromMinutes(1));
             Assert.Equal(0, pools.Sweep()); // not for long enough
 
             source.Set("orders", FakeServiceInstanceSource.Instance("orders", upstream.Port));
