@@ -14,12 +14,12 @@ public sealed class RawUpstream : IAsyncDisposable
 {
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly ConcurrentQueue<byte[]> _heads = new();
-    private readonly Func<int, byte[]> _answer;
+    private readonly Func<int, byte[], byte[]> _answer;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _accepting;
     private int _count;
 
-    private RawUpstream(Func<int, byte[]> answer)
+    private RawUpstream(Func<int, byte[], byte[]> answer)
     {
         _answer = answer;
         _listener.Start();
@@ -36,7 +36,10 @@ public sealed class RawUpstream : IAsyncDisposable
     public IReadOnlyList<byte[]> Heads => [.. _heads];
 
     /// <param name="answer">The bytes of the answer to the n-th request (from 1), status line to body.</param>
-    public static RawUpstream Start(Func<int, byte[]> answer) => new(answer);
+    public static RawUpstream Start(Func<int, byte[]> answer) => new((n, _) => answer(n));
+
+    /// <param name="answer">The bytes of the answer to a request head (as it arrived), status line to body.</param>
+    public static RawUpstream StartByRequest(Func<byte[], byte[]> answer) => new((_, head) => answer(head));
 
     /// <summary>An answer written in Latin-1 (one byte per character, as the wire has it).</summary>
     public static byte[] Latin1(string text) => Encoding.Latin1.GetBytes(text);
@@ -102,7 +105,7 @@ public sealed class RawUpstream : IAsyncDisposable
                 }
 
                 _heads.Enqueue(head.ToArray());
-                var answer = _answer(Interlocked.Increment(ref _count));
+                var answer = _answer(Interlocked.Increment(ref _count), head.ToArray());
                 await stream.WriteAsync(answer, _stop.Token);
                 await stream.FlushAsync(_stop.Token);
                 client.Client.Shutdown(SocketShutdown.Send);

@@ -17,6 +17,9 @@ public sealed class HostileAgentFixture : IAsyncLifetime
 
     public Upstream Orders { get; private set; } = null!;
 
+    /// <summary>An instance of service <c>hostile</c> answering what the request's path names (<see cref="HostileInputTests.HostileAnswers"/>).</summary>
+    public RawUpstream Hostile { get; private set; } = null!;
+
     public AgentProcess Agent { get; private set; } = null!;
 
     public int Port { get; } = LoopbackServer.FreePort();
@@ -31,6 +34,12 @@ public sealed class HostileAgentFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Orders = await Upstream.StartAsync("orders");
+        Hostile = RawUpstream.StartByRequest(head =>
+        {
+            var line = Encoding.Latin1.GetString(head).Split("\r\n")[0];
+            var kind = HostileInputTests.HostileAnswers.FirstOrDefault(a => line.Contains("/" + a.Name + " ", StringComparison.Ordinal));
+            return RawUpstream.Latin1(kind.Answer ?? "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+        });
         var config = Path.Combine(_dir, "app.json");
         await File.WriteAllTextAsync(config, """{"message":"hello","db":{"url":"jdbc:x"}}""");
         Agent = AgentProcess.Start(new Dictionary<string, string>
@@ -42,7 +51,7 @@ public sealed class HostileAgentFixture : IAsyncLifetime
             ["APP_NAME"] = "orders",
             ["APP_HEALTH_URL"] = "",
             ["CONFIG_FILE"] = config,
-            ["ROUTES"] = $"orders={Orders.Url}",
+            ["ROUTES"] = $"orders={Orders.Url},hostile={Hostile.Url}",
         });
         Client.BaseAddress = new Uri($"http://127.0.0.1:{Port}/");
         await Eventually.TrueAsync(async () =>
@@ -69,6 +78,7 @@ public sealed class HostileAgentFixture : IAsyncLifetime
         Client.Dispose();
         await Agent.DisposeAsync();
         await Orders.DisposeAsync();
+        await Hostile.DisposeAsync();
         Directory.Delete(_dir, recursive: true);
     }
 
@@ -137,6 +147,13 @@ public sealed class HostileInputTests(HostileAgentFixture fixture, ITestOutputHe
         ("header: Connection naming 90 headers", (m, p) => Request(m, p, "Connection: keep-alive, " + string.Join(", ", Enumerable.Range(0, 90).Select(i => $"X-C{i}")))),
         ("header: malformed trace context", (m, p) => Request(m, p, "traceparent: ff-" + new string('0', 32) + "-" + new string('0', 16) + "-zz\r\ntracestate: " + new string('t', 8000))),
         ("header: If-None-Match junk", (m, p) => Request(m, p, "If-None-Match: W/, ,*,\"\", W/\"")),
+        ("header: UTF-8 value", (m, p) => Request(m, p, "X-User: Jos\u00c3\u00a9\r\nContent-Disposition: attachment; filename=\"r\u00c3\u00a9sum\u00c3\u00a9.pdf\"")),
+        ("header: Latin-1 value", (m, p) => Request(m, p, "X-User: Jos\u00e9")),
+        ("header: C0 controls and DEL in a value", (m, p) => Request(m, p, "X-Evil: a\u0001b\u001bc\u007f")),
+        ("header: foreign Origin", (m, p) => Request(m, p, "Origin: http://evil.example")),
+        ("header: Origin null", (m, p) => Request(m, p, "Origin: null")),
+        ("header: Sec-Fetch-Site same-site", (m, p) => Request(m, p, "Sec-Fetch-Site: same-site")),
+        ("header: spoofed client address", (m, p) => Request(m, p, "Forwarded: for=6.6.6.6;by=evil\r\nX-Real-IP: 6.6.6.6")),
         ("header: Expect 100-continue, body sent at once", (m, p) => Request(m, p, "Expect: 100-continue\r\nContent-Type: text/plain", body: "0123456789")),
         ("body: invalid UTF-8 JSON", (m, p) => Request(m, p, "Content-Type: application/json", body: "{\"status\":\"\u00ff\u00fe\"}")),
         ("body: nesting 10000 deep", (m, p) => Request(m, p, "Content-Type: application/json", body: new string('[', 10000) + new string(']', 10000))),
@@ -156,6 +173,7 @@ public sealed class HostileInputTests(HostileAgentFixture fixture, ITestOutputHe
         ("target: absolute, agent itself", (m, p) => $"{m} http://127.0.0.1:{{agent}}{p} HTTP/1.1\r\nHost: 127.0.0.1:{{agent}}\r\nConnection: close\r\n\r\n"),
         ("target: authority form", (m, _) => $"{m} orders:80 HTTP/1.1\r\nHost: orders:80\r\nConnection: close\r\n\r\n"),
         ("target: asterisk", (m, _) => $"{m} * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        ("target: a dotted service name in Host", (m, p) => $"{m} {p} HTTP/1.1\r\nHost: orders.evil.example\r\nConnection: close\r\n\r\n"),
     ];
 
     private static string Request(string method, string path, string? headers = null, string? body = null)
@@ -276,6 +294,54 @@ public sealed class HostileInputTests(HostileAgentFixture fixture, ITestOutputHe
         Assert.True(problems.Count == 0, string.Join("\n", problems));
         Assert.DoesNotContain(fixture.Orders.Seen, r => r.RawTarget.Contains("smuggled", StringComparison.Ordinal));
         Assert.True(rssPeak < rssBefore + 150, $"RSS grew from {rssBefore:0} to {rssPeak:0} MiB");
+    }
+
+    /// <summary>
+    /// Issue 13, points 3 and 4: what an instance may answer that HttpClient and Kestrel do not take as it comes,
+    /// each with what the caller must get: the answer relayed (non-ASCII header values as their bytes, a header
+    /// with a control character dropped), or the agent's own 502 when nothing of it can be passed on.
+    /// </summary>
+    internal static readonly (string Name, string Answer, int Status)[] HostileAnswers =
+    [
+        ("utf8-filename", "HTTP/1.1 200 OK\r\nContent-Disposition: attachment; filename=\"r\u00c3\u00a9sum\u00c3\u00a9.pdf\"\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok", 200),
+        ("obs-text", "HTTP/1.1 200 OK\r\nX-Latin: caf\u00e9 cr\u00e8me\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok", 200),
+        ("control-character", "HTTP/1.1 200 OK\r\nX-Ctl: a\u0001b\r\nX-Del: \u007f\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok", 200),
+        ("non-ascii-reason", "HTTP/1.1 200 Tr\u00e8s bien\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok", 200),
+        ("unasked-upgrade", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\u0081\u0005hello", 502),
+        ("huge-header", "HTTP/1.1 200 OK\r\nX-Huge: " + new string('h', 100 * 1024) + "\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok", 502),
+        ("bad-status-line", "HTTP/1.1 2000 What\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok", 502),
+    ];
+
+    [Fact]
+    public async Task HostileUpstreamAnswers_AreRelayedOrA502_NeverA500NorAStackTrace()
+    {
+        var problems = new List<string>();
+        var statuses = new SortedDictionary<int, int>();
+        var sent = 0;
+        for (var round = 0; round < 10; round++)
+        {
+            foreach (var (name, _, expected) in HostileAnswers)
+            {
+                var answer = await RawClient.SendAsync(fixture.Port, RawClient.Bytes($"GET /v1/invoke/hostile/{name} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"), TimeSpan.FromSeconds(15));
+                sent++;
+                statuses[answer.Status] = statuses.GetValueOrDefault(answer.Status) + 1;
+                if (answer.Status != expected || RawClient.StackTraceMarkers.IsMatch(answer.Head + answer.Body) ||
+                    (expected == 502 && answer.Header("X-Sidecar-Error") is null) || (expected == 200 && answer.Body != "ok"))
+                {
+                    problems.Add($"{name}: {answer}");
+                }
+            }
+        }
+
+        await fixture.AssertStillServingAsync();
+        new Figures($"hostile input: hostile upstream answers, {HostileAnswers.Length} kinds x 10")
+        {
+            Sent = sent,
+            Succeeded = sent - problems.Count,
+            Failed = problems.Count,
+        }.Note($"statuses {string.Join(", ", statuses.Select(s => $"{s.Key}: {s.Value}"))}: relayed as the instance's bytes, control-character headers dropped, 502 where nothing can be passed on")
+         .Report(output);
+        Assert.True(problems.Count == 0, string.Join("\n", problems));
     }
 
     [Fact]
