@@ -30,9 +30,12 @@ public sealed class SoakFactAttribute : FactAttribute
 /// POSTs with and without keys, with config long-polls, fuzzed hostile requests, connection churn and
 /// probes of the public listener on the side; every 5 s the next fault of a 90 s cycle (an instance
 /// killed, hanging, answering 503; Eureka servers down, answering 500, restarted empty; the Config
-/// Server down, truncating, changing; the app unhealthy). The agent's memory (RSS, GC heap after a
-/// full collection), open handles and threads are sampled; the last sample must not have grown
-/// beyond small bounds from the first one taken after warm-up.
+/// Server down, truncating, changing; the app unhealthy; malformed instances registered and gone).
+/// Issue 13 added: malformed registry entries all along (a port of 70000, host names with a space or a
+/// bracket), calls with non-ASCII and control-character headers, and service churn (a new service
+/// registered, called once and deregistered every second, its state freed after a 20 s retention).
+/// The agent's memory (RSS, GC heap after a full collection), open handles and threads are sampled;
+/// the last sample must not have grown beyond small bounds from the first one taken after warm-up.
 /// </summary>
 public sealed class SoakTests(ITestOutputHelper output)
 {
@@ -53,6 +56,12 @@ public sealed class SoakTests(ITestOutputHelper output)
             foreach (var instance in orders)
             {
                 server.Registry.Register("ORDERS", EurekaInstances.Create("orders", $"127.0.0.1:orders:{instance.Port}", "127.0.0.1", "127.0.0.1", instance.Port));
+            }
+
+            // Malformed registrations, as anyone who can register could make them: always there, never called.
+            foreach (var bad in MalformedInstances("seed"))
+            {
+                server.Registry.Register(bad.App, bad);
             }
         }
 
@@ -112,6 +121,7 @@ public sealed class SoakTests(ITestOutputHelper output)
             ["CONFIG_POLL_INTERVAL"] = "2s",
             ["Forwarding__TryTimeout"] = "300ms",
             ["Forwarding__EjectionTime"] = "2s",
+            ["Forwarding__ServiceRetention"] = "20s",
             ["SIDECAR_PORT"] = port.ToString(CultureInfo.InvariantCulture),
             ["SIDECAR_PUBLIC_HEALTH_PORT"] = publicPort.ToString(CultureInfo.InvariantCulture),
             ["SIDECAR_DATA_DIR"] = dataDir,
@@ -144,6 +154,8 @@ public sealed class SoakTests(ITestOutputHelper output)
             LongPollsAsync(baseUri, counters, stop.Token),
             FuzzAsync(port, counters, stop.Token),
             ChurnAsync(port, publicPort, counters, stop.Token),
+            HeaderMixAsync(port, counters, stop.Token),
+            ServiceChurnAsync(baseUri, eureka, orders, counters, stop.Token),
         ];
 
         var samples = new List<Sample>();
@@ -195,7 +207,9 @@ public sealed class SoakTests(ITestOutputHelper output)
         samples.Add(await Sample.TakeAsync(started.Elapsed, load, counters, agent.Id, heapFile));
         output.WriteLine(samples[^1].ToString());
         Assert.Equal("pong", await client.GetStringAsync("ping"));
+        var orderInstances = await client.GetStringAsync("v1/services/orders/instances");
         var metrics = await client.GetStringAsync("metrics");
+        var churnServices = System.Text.RegularExpressions.Regex.Matches(metrics, "service=\"(churn[0-9]+)\"").Select(m => m.Groups[1].Value).Distinct(StringComparer.Ordinal).Count();
         agent.Terminate();
         var exitCode = await agent.WaitForExitAsync(TimeSpan.FromSeconds(60));
         File.Delete(heapFile);
@@ -228,6 +242,7 @@ public sealed class SoakTests(ITestOutputHelper output)
         }.Note($"{load[load.Phases[0]].Describe()}")
          .Note($"side requests, not in the figures above: {counters.Total} ({counters})")
          .Note($"retries refused by the budget {Metric(metrics, "sidecar_forward_retry_budget_exhausted_total")}, ejections {Metric(metrics, "sidecar_forward_ejections_total")}")
+         .Note($"services churned {counters.Count("churn called")} ({counters.Count("churn unseen")} not seen while Eureka was down), churned services still with series at the end {churnServices}; orders instances routed to: {CountInstances(orderInstances)} of 3 good + malformed ones")
          .Note($"from {baseline.At.TotalMinutes:0.0} min to the end: RSS {baseline.RssMiB:0.0} -> {last.RssMiB:0.0} MiB, GC heap {baseline.HeapMiB:0.0} -> {last.HeapMiB:0.0} MiB, handles {baseline.Handles} -> {last.Handles}, threads {baseline.Threads} -> {last.Threads}")
          .Report(output);
 
@@ -239,6 +254,10 @@ public sealed class SoakTests(ITestOutputHelper output)
         Assert.Empty(counters.WrongAnswers);
         Assert.Equal(0, counters.Count("new connection failed"));
         Assert.Equal(0, counters.Count("long-poll failed"));
+        Assert.Equal(3, CountInstances(orderInstances)); // the malformed registrations are never among them
+        Assert.True(counters.Count("churn called") > 0, "no churned service was called");
+        // Freed 20 s (the retention) to 40 s (a sweep later) after they left: the last minute's at most, never all of them.
+        Assert.True(churnServices <= 60, $"{churnServices} churned services still have series: their state is not freed");
         Assert.Equal(0, duplicates);
         Assert.Equal(0, exitCode);
         Assert.DoesNotContain("Unhandled error", agent.Stdout, StringComparison.Ordinal);
@@ -329,6 +348,27 @@ public sealed class SoakTests(ITestOutputHelper output)
                 config.Body = FakeConfigBody.Normal;
                 await app.OpenAsync();
                 break;
+            case 14:
+                // New malformed instances appear (deltas bring them); the good instances keep answering.
+                foreach (var server in eureka.Where(e => !e.IsDown))
+                {
+                    foreach (var bad in MalformedInstances($"step{step}"))
+                    {
+                        server.Registry.Register(bad.App, bad);
+                    }
+                }
+
+                break;
+            case 16:
+                foreach (var server in eureka.Where(e => !e.IsDown))
+                {
+                    foreach (var bad in MalformedInstances($"step{step - 2}"))
+                    {
+                        server.Registry.Cancel(bad.App, bad.InstanceId);
+                    }
+                }
+
+                break;
             default:
                 break; // quiet steps: the agent recovers in plain sight
             case -1:
@@ -353,6 +393,108 @@ public sealed class SoakTests(ITestOutputHelper output)
                 await app.OpenAsync();
                 app.Mode = "ok";
                 break;
+        }
+    }
+
+    private static int CountInstances(string json)
+    {
+        using var document = System.Text.Json.JsonDocument.Parse(json);
+        return document.RootElement.GetArrayLength();
+    }
+
+    // Registrations a real Eureka accepts and no call can use (issue 13, point 1).
+    private static IEnumerable<Sidecar.Discovery.EurekaInstanceInfo> MalformedInstances(string tag)
+    {
+        yield return EurekaInstances.Create("orders", $"bad-port-{tag}", "127.0.0.1", "127.0.0.1", 70000);
+        yield return EurekaInstances.Create("orders", $"bad-host-{tag}", "bad host", "10.0.0.9", 8080);
+        yield return EurekaInstances.Create("orders", $"bad-colon-{tag}", "x:1", "10.0.0.9", 8080);
+        yield return EurekaInstances.Create("broken", $"bad-bracket-{tag}", "[", "10.0.0.9", 8080);
+    }
+
+    // Calls with header values HttpClient would not send as they are: non-ASCII ones go through as their bytes,
+    // control characters are the caller's 400. Neither may cost an instance anything.
+    private static async Task HeaderMixAsync(int port, SideCounters counters, CancellationToken stop)
+    {
+        string[] values = ["Jos\u00c3\u00a9 (UTF-8)", "Jos\u00e9 (Latin-1)", "\u00e6\u00f8\u00e5 \u00ff\u00fe", "a\u0001b", "esc\u001b[31m"];
+        var i = 0;
+        while (!stop.IsCancellationRequested)
+        {
+            var value = values[i++ % values.Length];
+            var request = $"GET /v1/invoke/orders/work HTTP/1.1\r\nHost: 127.0.0.1\r\nX-User: {value}\r\nConnection: close\r\n\r\n";
+            var answer = await RawClient.SendAsync(port, RawClient.Bytes(request), TimeSpan.FromSeconds(40));
+            var control = value.Any(c => c < ' ');
+            var wrong = control
+                ? answer.Status == 400 && answer.Header("X-Sidecar-Error") == "bad-request" ? null : $"a control character answered {answer.Status}"
+                : HostileInputTests.Judge(answer, request, forwarded: true, upstreamsHealthy: false);
+            if (wrong is not null)
+            {
+                counters.Add("header mix wrong");
+                counters.Wrong($"{wrong} ({answer}) for X-User: {value}");
+            }
+            else
+            {
+                counters.Add(answer.Status == 200 || control ? "header mix ok" : "header mix upstream fault");
+            }
+
+            await Delay(TimeSpan.FromMilliseconds(100), stop);
+        }
+    }
+
+    // Every second a new service: registered, called once when the agent knows it, deregistered.
+    private static async Task ServiceChurnAsync(Uri agent, FakeEureka[] eureka, FaultyUpstream[] orders, SideCounters counters, CancellationToken stop)
+    {
+        using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = agent, Timeout = TimeSpan.FromSeconds(40) };
+        for (var n = 0; !stop.IsCancellationRequested; n++)
+        {
+            var name = $"churn{n}";
+            var instance = EurekaInstances.Create(name, $"{name}-1", "127.0.0.1", "127.0.0.1", orders[n % orders.Length].Port);
+            foreach (var server in eureka)
+            {
+                server.Registry.Register(instance.App, instance);
+            }
+
+            var seen = false;
+            for (var look = 0; look < 50 && !seen && !stop.IsCancellationRequested; look++)
+            {
+                try
+                {
+                    using var known = await client.GetAsync($"v1/services/{name}/instances", stop);
+                    seen = known.IsSuccessStatusCode;
+                }
+                catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException)
+                {
+                    // the agent is busy or the soak is stopping: look again
+                }
+
+                if (!seen)
+                {
+                    await Delay(TimeSpan.FromMilliseconds(200), stop);
+                }
+            }
+
+            if (seen)
+            {
+                try
+                {
+                    using var response = await client.GetAsync($"v1/invoke/{name}/work", stop);
+                    counters.Add("churn called");
+                }
+                catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException)
+                {
+                    counters.Add("churn called"); // an instance fault of the cycle: the service was still called
+                }
+            }
+            else
+            {
+                counters.Add("churn unseen");
+            }
+
+            foreach (var server in eureka)
+            {
+                server.Registry.Cancel(instance.App, instance.InstanceId);
+            }
+
+            await Delay(TimeSpan.FromSeconds(1), stop);
         }
     }
 
