@@ -27,7 +27,7 @@ internal sealed record ServiceInstance(
 
     /// <summary>
     /// Why calls cannot go to <paramref name="host"/>:<paramref name="port"/>; null when they can. A registry
-    /// entry is written by whoever can register (docs/forwarding.md, "Malformed instances"): the host must be a
+    /// entry is written by whoever can register (docs/eureka.md#malformed-instances): the host must be a
     /// DNS name or an IP literal (no spaces, <c>%</c>, <c>:</c>, <c>\</c>, brackets other than an IPv6
     /// literal's, zone ids), the port 1-65535.
     /// </summary>

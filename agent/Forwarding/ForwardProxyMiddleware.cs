@@ -13,7 +13,7 @@ namespace Sidecar.Forwarding;
 /// <c>/v1/invoke/orders/api/x</c>. An absolute-form target naming anything else than a known
 /// service or the agent itself is refused: the agent is never an open proxy. Requests addressed to
 /// the agent (its own address and port) go on to its API. The public health listener never forwards.
-/// Guards against a browser on the same machine being used against the API (docs/http-api.md, "Browsers"):
+/// Guards against a browser on the same machine being used against the API (docs/operations.md#listeners-and-security-defaults):
 /// a request a browser makes for another page than the agent's own is refused, whether the browser says
 /// so (<c>Sec-Fetch-Site: cross-site</c> or <c>same-site</c>: another port of 127.0.0.1 is the same site)
 /// or only sends an <c>Origin</c> that is not the agent's (older browsers); apps send neither. On a

@@ -21,7 +21,7 @@ internal sealed record ForwardedValues(string For, string Proto, string? Host, s
 /// set; <c>Via</c> gets this agent's entry appended (RFC 9110 section 7.6.3); <c>traceparent</c> is passed
 /// on when valid and created when absent (W3C Trace Context). The other client-address headers follow
 /// the same rule, only when the caller sent them: <c>Forwarded</c> (RFC 7239) gets this hop appended,
-/// <c>X-Real-IP</c> is replaced by the address the agent saw (docs/forwarding.md, "Headers"): an instance
+/// <c>X-Real-IP</c> is replaced by the address the agent saw (docs/forwarding.md#bodies-and-headers): an instance
 /// never reads a client address the caller made up as the agent's word.
 /// </summary>
 internal static class ProxyHeaders

@@ -59,7 +59,7 @@ internal sealed class ServicePools(ServiceCatalog catalog, ForwardingOptions opt
 
     /// <summary>
     /// Frees the pool and the counters of every service no source has known for <see cref="Retention"/>
-    /// (docs/forwarding.md, "Services that leave"); returns how many services were freed. Called by
+    /// (docs/forwarding.md#services-that-leave); returns how many services were freed. Called by
     /// <see cref="ServicePoolSweeper"/>, off the request path. A service that comes back meanwhile keeps everything.
     /// </summary>
     public int Sweep()

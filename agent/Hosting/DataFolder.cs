@@ -4,7 +4,7 @@ using Sidecar.Configuration;
 namespace Sidecar.Hosting;
 
 /// <summary>
-/// <c>SIDECAR_DATA_DIR</c> as far as the agent trusts it (docs/configuration.md, "Data folder"). What is
+/// <c>SIDECAR_DATA_DIR</c> as far as the agent trusts it (docs/configuration.md#data-folder). What is
 /// kept there (the last-known-good config, the registry snapshot) is served and routed to at the next
 /// start, so it is read only when the folder and the file belong to the agent's own user and nobody
 /// else may write them: another local user who made the folder first, or a folder open to a group or

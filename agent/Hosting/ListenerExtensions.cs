@@ -47,7 +47,7 @@ internal static class ListenerExtensions
 
             // Header values as bytes, one character each (Latin-1), both ways, as nginx passes them: a
             // UTF-8 "X-User: José" from an app, or a UTF-8 filename in an instance's Content-Disposition,
-            // is relayed unchanged instead of failing (docs/forwarding.md, "Header bytes"). Kestrel still
+            // is relayed unchanged instead of failing (docs/forwarding.md#bodies-and-headers). Kestrel still
             // refuses CR, LF and NUL in requests; the forwarder refuses the other control characters.
             kestrel.RequestHeaderEncodingSelector = static _ => System.Text.Encoding.Latin1;
             kestrel.ResponseHeaderEncodingSelector = static _ => System.Text.Encoding.Latin1;

@@ -10,7 +10,7 @@ namespace Sidecar.Observability;
 /// have cells of their own; services called beyond that count together under <see cref="Other"/>, so
 /// the number of series stays bounded however many services come and go. A service that left the
 /// catalog loses its cell (and its series) after <c>ServicePools.Retention</c>: until then its counters
-/// go on where they were, should it come back (docs/observability.md, "Series").
+/// go on where they were, should it come back (docs/observability.md#metrics-get-metrics).
 /// </summary>
 internal sealed class ForwardingMetrics(AgentEventLog? events = null, Histogram? latency = null)
 {
