@@ -76,6 +76,8 @@ public sealed class RegistrationLifecycleTests
         await using var agent = await RegisteredAgent.StartAsync(environment, time);
         await Eventually.TrueAsync(() => eureka.Instance("ORDERS", Id) is not null, "the agent registered");
 
+        // The read-back that follows the first registration would otherwise race the restart: its 404 registers again at once.
+        await Eventually.TrueAsync(() => eureka.RequestsFor("GET", "/apps/ORDERS/").Count > 0, "the read-back after the registration");
         await eureka.RestartAsync(empty: true);
         eureka.ClearRequests();
         var took = await RegisteredAgent.AdvanceUntilAsync(time, TimeSpan.FromSeconds(30), () => eureka.Instance("ORDERS", Id) is not null, "the agent registered again");
