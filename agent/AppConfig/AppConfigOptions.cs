@@ -62,6 +62,15 @@ internal sealed record AppConfigOptions
     /// </summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// The symmetric key <c>{cipher}</c> values are decrypted with (<c>ENCRYPT_KEY</c>, Spring's
+    /// <c>encrypt.key</c>). Default none: such values are served empty, with a warning.
+    /// </summary>
+    public string? EncryptKey { get; init; }
+
+    /// <summary>The hex salt of the key derivation (<c>ENCRYPT_SALT</c>, Spring's <c>encrypt.salt</c>). Default <c>deadbeef</c>.</summary>
+    public string EncryptSalt { get; init; } = CipherDecryptor.DefaultSalt;
+
     /// <summary>Retry of the first load, used only with <see cref="FailFast"/> (Steeltoe's defaults).</summary>
     public ConfigRetryOptions Retry { get; init; } = new();
 
@@ -95,6 +104,20 @@ internal sealed record AppConfigOptions
             r.AddError("AppConfig:Headers:Authorization", "set either a password (AppConfig:Password or the URL's userinfo) or an Authorization header, not both");
         }
 
+        // Taken as written (no trimming: a key may end in a space); Spring's key and salt rules.
+        var encryptKey = r.Raw("AppConfig:EncryptKey") is { Length: > 0 } key ? key : null;
+        if (encryptKey is not null && CipherDecryptor.ValidateKey(encryptKey) is { } keyError)
+        {
+            r.AddError("AppConfig:EncryptKey", keyError);
+        }
+
+        var encryptSalt = r.String("AppConfig:EncryptSalt") ?? CipherDecryptor.DefaultSalt;
+        if (CipherDecryptor.ValidateSalt(encryptSalt) is { } saltError)
+        {
+            r.AddError("AppConfig:EncryptSalt", saltError);
+            encryptSalt = CipherDecryptor.DefaultSalt;
+        }
+
         return new AppConfigOptions
         {
             ServerUrls = urls,
@@ -112,6 +135,8 @@ internal sealed record AppConfigOptions
             Headers = headers,
             Timeout = r.Duration("AppConfig:Timeout", TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10)),
             Retry = ConfigRetryOptions.Read(r),
+            EncryptKey = encryptKey,
+            EncryptSalt = encryptSalt,
         };
     }
 

@@ -33,6 +33,8 @@ public sealed class AppConfigOptionsTests
         Assert.Null(options.File);
         Assert.Equal(TimeSpan.FromSeconds(10), options.Timeout);
         Assert.Equal(MultipleUriStrategy.Always, options.MultipleUriStrategy);
+        Assert.Null(options.EncryptKey);
+        Assert.Equal("deadbeef", options.EncryptSalt);
         Assert.Equal(new ConfigRetryOptions { MaxAttempts = 6, InitialInterval = TimeSpan.FromMilliseconds(1000), Multiplier = 1.1, MaxInterval = TimeSpan.FromMilliseconds(2000) }, options.Retry);
     }
 
@@ -106,6 +108,8 @@ public sealed class AppConfigOptionsTests
     [InlineData("AppConfig__Timeout", "0s", "AppConfig:Timeout: '0s' must be between 100ms and 10m")]
     [InlineData("AppConfig__Headers__Bad Name", "x", "AppConfig:Headers:Bad Name: 'Bad Name' is not a valid header name")]
     [InlineData("AppConfig__Retry__Multiplier", "0.5", "AppConfig:Retry:Multiplier: '0.5' is not a number between 1 and 10")]
+    [InlineData("ENCRYPT_KEY", "-----BEGIN RSA PRIVATE KEY-----", "ENCRYPT_KEY (AppConfig:EncryptKey): an RSA key is not supported")]
+    [InlineData("ENCRYPT_SALT", "salty", "ENCRYPT_SALT (AppConfig:EncryptSalt): 'salty' is not hex")]
     [InlineData("AppConfig__MultipleUriStrategy", "sometimes", "AppConfig:MultipleUriStrategy: 'sometimes' is not always or connection_timeout_only")]
     public void Load_ABadValue_IsReportedByName(string variable, string value, string expected)
     {
