@@ -14,8 +14,12 @@ namespace Sidecar.Registration;
 /// one <see cref="SocketsHttpHandler"/>, reused for the agent's lifetime. Every request sends
 /// <c>Accept: application/json</c> (servers answer XML otherwise) and URL-encodes ids.
 /// Failover follows Netflix's RetryableEurekaHttpClient (protocols/eureka.md, "Timing and failover"):
-/// the last server that answered is tried first; then the others in configured order, skipping
-/// quarantined ones until about two thirds have failed; at most 3 attempts, each on another server.
+/// the last server that answered is tried first; then the others in this agent's order
+/// (<see cref="EurekaServerOrder"/>: own zone first, shuffled per instance), skipping quarantined ones
+/// until about two thirds have failed; at most 3 attempts, each on another server. As Netflix's
+/// <c>SessionedEurekaHttpClient</c>, a session ends after <see cref="EurekaOptions.SessionReconnectInterval"/>
+/// (±50%): the agent forgets the server it settled on and starts over from its own first, so a failover
+/// does not pin a fleet to one node for ever.
 /// </summary>
 internal sealed partial class EurekaHttpClient : IDisposable
 {
@@ -30,17 +34,23 @@ internal sealed partial class EurekaHttpClient : IDisposable
     private readonly HashSet<EurekaEndpoint> _quarantine = [];
     private readonly Lock _lock = new();
     private readonly EurekaMetrics? _metrics;
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _sessionInterval;
     private EurekaEndpoint? _current;
+    private DateTimeOffset _sessionEndsAt;
 
-    public EurekaHttpClient(EurekaOptions options, ILogger<EurekaHttpClient> logger, EurekaMetrics? metrics = null)
-        : this(options, logger, null, metrics)
+    public EurekaHttpClient(EurekaOptions options, LocalInstance instance, TimeProvider time, ILogger<EurekaHttpClient> logger, EurekaMetrics? metrics = null)
+        : this(options, logger, null, metrics, time, instance.IpAddress)
     {
     }
 
-    internal EurekaHttpClient(EurekaOptions options, ILogger<EurekaHttpClient> logger, HttpMessageHandler? handler, EurekaMetrics? metrics = null)
+    internal EurekaHttpClient(EurekaOptions options, ILogger<EurekaHttpClient> logger, HttpMessageHandler? handler, EurekaMetrics? metrics = null, TimeProvider? time = null, string seed = "")
     {
         _metrics = metrics;
-        _endpoints = [.. options.Urls.Select(EurekaEndpoint.From)];
+        _endpoints = [.. EurekaServerOrder.Resolve(options, seed).Select(EurekaEndpoint.From)];
+        _time = time ?? TimeProvider.System;
+        _sessionInterval = options.SessionReconnectInterval;
+        _sessionEndsAt = _time.GetUtcNow() + SessionDuration();
         _readTimeout = options.ReadTimeout;
         _logger = logger;
         _http = new HttpClient(handler ?? new SocketsHttpHandler
@@ -167,6 +177,19 @@ internal sealed partial class EurekaHttpClient : IDisposable
     {
         lock (_lock)
         {
+            var now = _time.GetUtcNow();
+            if (now >= _sessionEndsAt)
+            {
+                if (_current is not null && _current != _endpoints[0])
+                {
+                    LogSessionEnded(_logger, _current.Display, _endpoints[0].Display);
+                }
+
+                _current = null;
+                _quarantine.Clear();
+                _sessionEndsAt = now + SessionDuration();
+            }
+
             var threshold = Math.Min(_endpoints.Length, (int)(_endpoints.Length * QuarantineRefreshShare));
             if (_quarantine.Count > 0 && _quarantine.Count >= threshold)
             {
@@ -246,11 +269,17 @@ internal sealed partial class EurekaHttpClient : IDisposable
         return await content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    // Netflix: the session length plus or minus up to half of it, drawn anew for each session.
+    private TimeSpan SessionDuration() => _sessionInterval * (0.5 + Random.Shared.NextDouble());
+
     // Ids are path segments: "host:app:8080" travels as "host%3Aapp%3A8080" (protocols/eureka.md).
     private static string Segment(string value) => Uri.EscapeDataString(value);
 
     private static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
 
+
+    [LoggerMessage(EventId = 230, Level = LogLevel.Information, Message = "Eureka session ended: leaving {Server}, starting over from {First}")]
+    private static partial void LogSessionEnded(ILogger logger, string server, string first);
 
     [LoggerMessage(EventId = 200, Level = LogLevel.Warning, Message = "Eureka {Operation} failed on {Server}: {Error}; next server: {Next}")]
     private static partial void LogAttemptFailed(ILogger logger, EurekaOperation operation, string server, string error, string next);
