@@ -216,7 +216,9 @@ internal sealed partial class EurekaHttpClient : IDisposable
 
     private async Task<EurekaResponse> SendOnceAsync(EurekaEndpoint endpoint, EurekaOperation operation, HttpMethod method, string relative, byte[]? body, CancellationToken cancellationToken)
     {
-        // Real time, not the injected clock: this bounds real I/O (Netflix's read time-out, 8 s).
+        // Real time, not the injected clock: this bounds real I/O. Netflix's read time-out is the socket's
+        // (SO_TIMEOUT): the longest wait for the next bytes, not for the whole answer, so it is re-armed
+        // before each read of the body and a large registry that keeps flowing is never cut off.
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_readTimeout);
         using var request = new HttpRequestMessage(method, new Uri(endpoint.BaseUri.AbsoluteUri + relative));
@@ -237,13 +239,13 @@ internal sealed partial class EurekaHttpClient : IDisposable
             }
 
             var content = operation is EurekaOperation.GetApplications or EurekaOperation.GetDelta or EurekaOperation.GetInstance && code == 200
-                ? await ReadBodyAsync(response.Content, timeout.Token).ConfigureAwait(false)
+                ? await ReadBodyAsync(response.Content, timeout, _readTimeout).ConfigureAwait(false)
                 : [];
             return new EurekaResponse(true, code, endpoint, content, null);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return new EurekaResponse(false, 0, endpoint, [], $"no answer within {DurationParser.Format(_readTimeout)}");
+            return new EurekaResponse(false, 0, endpoint, [], $"nothing received for {DurationParser.Format(_readTimeout)}");
         }
         catch (HttpRequestException ex)
         {
@@ -259,14 +261,35 @@ internal sealed partial class EurekaHttpClient : IDisposable
         }
     }
 
-    private static async Task<byte[]> ReadBodyAsync(HttpContent content, CancellationToken cancellationToken)
+    private static async Task<byte[]> ReadBodyAsync(HttpContent content, CancellationTokenSource timeout, TimeSpan readTimeout)
     {
         if (content.Headers.ContentLength > MaxBodyBytes)
         {
             throw new InvalidDataException($"registry answer larger than {MaxBodyBytes} bytes");
         }
 
-        return await content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+        var stream = await content.ReadAsStreamAsync(timeout.Token).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            using var body = new MemoryStream();
+            var chunk = new byte[16 * 1024];
+            while (true)
+            {
+                timeout.CancelAfter(readTimeout); // the inactivity time-out starts again with each read
+                var read = await stream.ReadAsync(chunk, timeout.Token).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    return body.ToArray();
+                }
+
+                if (body.Length + read > MaxBodyBytes)
+                {
+                    throw new InvalidDataException($"registry answer larger than {MaxBodyBytes} bytes");
+                }
+
+                body.Write(chunk, 0, read);
+            }
+        }
     }
 
     // Netflix: the session length plus or minus up to half of it, drawn anew for each session.

@@ -47,7 +47,10 @@ internal sealed record EurekaOptions
     /// <summary>Connect time-out per attempt (<c>Eureka:ConnectTimeout</c>). Default 5 s.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>Time-out for an answer, body included, per attempt (<c>Eureka:ReadTimeout</c>). Default 8 s.</summary>
+    /// <summary>
+    /// Read time-out per attempt (<c>Eureka:ReadTimeout</c>): the longest wait for the answer to start and,
+    /// while it flows, for its next bytes (Netflix's socket read time-out), not a limit on the whole answer. Default 8 s.
+    /// </summary>
     public TimeSpan ReadTimeout { get; init; } = TimeSpan.FromSeconds(8);
 
     /// <summary>Health-driven status updates sent at once before the rate limit applies (<c>Eureka:StatusUpdateBurst</c>). Default 2, as Netflix's InstanceInfoReplicator.</summary>
