@@ -276,7 +276,7 @@ public sealed class RegistrationLifecycleTests
             await Eventually.TrueAsync(() => eureka.Instance("ORDERS", Id) is not null && Renewals(eureka).Count == 0 && eureka.RequestsFor("GET", "/apps/ORDERS/").Count == 1, "the first run registered and read back");
             using var _ = await previous.Client.PutAsync("v1/registration/status", new StringContent("""{"status":"OUT_OF_SERVICE"}"""));
             await Eventually.TrueAsync(() => eureka.Instance("ORDERS", Id)?.OverriddenStatus == InstanceStatus.OutOfService, "the override reached Eureka");
-            Assert.True(File.Exists(Path.Combine(environment["SIDECAR_DATA_DIR"]!, "eureka-override")));
+            await Eventually.TrueAsync(() => File.Exists(Path.Combine(environment["SIDECAR_DATA_DIR"]!, "eureka-override")), "the agent remembered its override");
             eureka.Refuse = (method, _) => method == "DELETE" ? 503 : null;
         }
 
