@@ -9,7 +9,7 @@ namespace Sidecar.AppConfig;
 /// hex; its first 16 bytes are the IV, the rest AES-256/CBC/PKCS5 ciphertext under a key derived with
 /// PBKDF2-HMAC-SHA1 (1024 iterations, 256 bits) from the key text and the hex-decoded salt (default
 /// <c>deadbeef</c>); the plaintext is UTF-8. What the Config Server's <c>/encrypt</c> endpoint writes with
-/// the same key and salt reads back here (docs/config-server.md, "Encrypted values").
+/// the same key and salt reads back here (docs/config-server.md#encrypted-values).
 /// </summary>
 internal sealed class CipherDecryptor
 {

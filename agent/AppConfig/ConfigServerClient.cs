@@ -10,7 +10,7 @@ namespace Sidecar.AppConfig;
 /// Reads the app's environment from a Spring Cloud Config Server (docs/config-server.md#protocol-notes):
 /// <c>GET {uri}/{application}/{profiles}[/{label}]</c> with <c>Accept: application/json</c>, Basic auth,
 /// <c>X-Config-Token</c> and configured headers. Labels and servers are tried in Spring's order (see
-/// <see cref="FetchAsync"/> and docs/config-server.md). Never throws for the server's failures.
+/// <see cref="FetchAsync"/> and docs/config-server.md#servers-and-failures). Never throws for the server's failures.
 /// </summary>
 internal sealed partial class ConfigServerClient : IDisposable
 {

@@ -7,7 +7,7 @@ namespace Sidecar.AppConfig;
 /// Spring's environment resolves placeholders on read (<c>PropertyPlaceholderHelper</c>): nested
 /// placeholders (<c>${a:${b}}</c>, <c>${${which}.url}</c>), the resolved text resolved again, <c>\${</c>
 /// for a literal <c>${</c>. A placeholder that cannot be resolved (no such key and no default, or a cycle)
-/// stays as written and its key is reported (docs/config-server.md, "Placeholders").
+/// stays as written and its key is reported (docs/config-server.md#placeholders).
 /// </summary>
 internal static class PlaceholderResolver
 {

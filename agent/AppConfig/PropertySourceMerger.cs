@@ -6,7 +6,7 @@ namespace Sidecar.AppConfig;
 /// whole from the first source that has any element of it, or has the list's name as a plain value
 /// (<c>servers: []</c> flattens to <c>servers=</c>, which empties the list). Spring Boot's
 /// <c>IndexedElementsBinder</c> binds a list from one source only, so a profile that lists one server must
-/// not inherit the second and third from the default document (docs/config-server.md, "Lists").
+/// not inherit the second and third from the default document (docs/config-server.md#lists).
 /// </summary>
 internal static class PropertySourceMerger
 {

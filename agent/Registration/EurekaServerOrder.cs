@@ -54,7 +54,7 @@ internal static class EurekaServerOrder
     /// <remarks>
     /// Netflix seeds <c>java.util.Random</c> with the IP's <c>String.hashCode()</c>, whose first draws for
     /// similar seeds are correlated (with three servers a third of hosts start on the first, a sixth on
-    /// the third); a well-mixed seed spreads evenly (docs/eureka.md, "Which server").
+    /// the third); a well-mixed seed spreads evenly (docs/eureka.md#which-server).
     /// </remarks>
     internal static IReadOnlyList<T> Shuffle<T>(IReadOnlyList<T> items, string seed)
     {

@@ -7,7 +7,7 @@ namespace Sidecar.Registration;
 /// Remembers, in <c>SIDECAR_DATA_DIR</c>, that this agent set an OUT_OF_SERVICE override in Eureka that
 /// it has not removed yet (the app's <c>PUT /v1/registration/status</c>, or a drain cut short before the
 /// cancel). On the next start only such an override is removed: one an operator set through Eureka's
-/// REST API is theirs and stays (docs/eureka.md, "Overrides"). The file holds the app and instance id, so
+/// REST API is theirs and stays (docs/eureka.md#overrides-left-from-before-a-start). The file holds the app and instance id, so
 /// a folder shared by mistake never makes one instance remove another's override. Never throws: a disk
 /// that refuses only costs the removal on the next start.
 /// </summary>
