@@ -50,6 +50,26 @@ public sealed class ConfigServerClientTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Fetch_AListInAProfileSource_ReplacesTheWholeListOfTheSourcesBelow()
+    {
+        // orders-dev.yml lists one server, orders.yml three: Spring Boot binds the dev list alone.
+        _server.Set("orders-dev", new Dictionary<string, object?> { ["servers[0].host"] = "dev-1" });
+        _server.Set("orders", new Dictionary<string, object?>
+        {
+            ["servers[0].host"] = "a", ["servers[0].port"] = 1, ["servers[1].host"] = "b", ["servers[2].host"] = "c", ["db.url"] = "jdbc:orders",
+        });
+
+        using var client = Client(o => o with { Profiles = ["dev"] }, _server.BaseUri);
+        var result = await client.FetchAsync(default);
+
+        Assert.True(result.Succeeded, result.Error);
+        var values = result.Environment!.Merge();
+        Assert.Equal("dev-1", values["servers[0].host"]);
+        Assert.DoesNotContain(values.Keys, k => k.StartsWith("servers[1]", StringComparison.Ordinal) || k == "servers[0].port");
+        Assert.Equal("jdbc:orders", values["db.url"]);
+    }
+
+    [Fact]
     public async Task Fetch_SeveralProfiles_TheLastProfileWinsThenTheAppThenApplication()
     {
         _server.Set("orders-dev", new Dictionary<string, object?> { ["db.url"] = "jdbc:dev", ["dev.only"] = "d" });
