@@ -19,7 +19,7 @@ internal sealed record RejectedInstance(string App, string InstanceId, string Re
 /// <summary>
 /// One immutable state of the Eureka registry with the lookups the agent needs built once:
 /// instances by app name and by VIP address, case-insensitive, already mapped to
-/// <see cref="ServiceInstance"/> (host = IP when preferIp, secure port when only it is enabled),
+/// <see cref="ServiceInstance"/> (host = IP when preferIp, https on the secure port when it is enabled),
 /// so a lookup on the forwarding path is one dictionary read. An instance whose host or port makes
 /// no URL is left out of the lookups (and listed in <see cref="Rejected"/>) but kept in
 /// <see cref="Applications"/>: the hash must count it as the server does, or every delta would
@@ -138,8 +138,8 @@ internal sealed class RegistryView
     /// <summary>The instance as calls see it; null, with the reason, when its host or port makes no URL.</summary>
     internal static ServiceInstance? ToServiceInstance(string serviceId, EurekaInstanceInfo instance, bool preferIp, out string? reason)
     {
-        // https only when the secure port is the only one enabled (Spring Cloud's EurekaServiceInstance picks it then too).
-        var secure = instance.SecurePortEnabled && !instance.PortEnabled;
+        // Spring Cloud's EurekaServiceInstance: an enabled secure port is the default, whatever the plain port says.
+        var secure = instance.SecurePortEnabled;
         var host = preferIp ? instance.IpAddr : instance.HostName;
         var port = secure ? instance.SecurePort : instance.Port;
         reason = ServiceInstance.Check(host, port, preferIp ? "ipAddr" : "hostName", secure ? "securePort" : "port");
@@ -155,7 +155,7 @@ internal sealed class RegistryView
             port,
             secure,
             instance.Status,
-            instance.Metadata.GetValueOrDefault("zone"),
+            instance.Zone,
             instance.Metadata);
     }
 

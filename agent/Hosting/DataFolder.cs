@@ -5,8 +5,8 @@ namespace Sidecar.Hosting;
 
 /// <summary>
 /// <c>SIDECAR_DATA_DIR</c> as far as the agent trusts it (docs/configuration.md#data-folder). What is
-/// kept there (the last-known-good config, the registry snapshot) is served and routed to at the next
-/// start, so it is read only when the folder and the file belong to the agent's own user and nobody
+/// kept there (the last-known-good config, the registry snapshot, the marker of a status override the
+/// agent left in Eureka) is served, routed to or acted on at the next start, so it is read only when the folder and the file belong to the agent's own user and nobody
 /// else may write them: another local user who made the folder first, or a folder open to a group or
 /// to everyone, could otherwise plant a config or a registry. A refused folder or file costs that copy
 /// (one warning, once), never the start; nothing is written to a refused folder. Linux only.
@@ -72,6 +72,6 @@ internal sealed partial class DataFolder(SidecarOptions sidecar, ILogger<DataFol
         return false;
     }
 
-    [LoggerMessage(EventId = 40, Level = LogLevel.Warning, Message = "Not using {Path}: {Reason}. The agent goes on without what is kept there (last-known-good config, registry snapshot); give it a folder of its own (SIDECAR_DATA_DIR, mode 0700)")]
+    [LoggerMessage(EventId = 40, Level = LogLevel.Warning, Message = "Not using {Path}: {Reason}. The agent goes on without what is kept there (last-known-good config, registry snapshot, override marker); give it a folder of its own (SIDECAR_DATA_DIR, mode 0700)")]
     private static partial void LogRefused(ILogger logger, string path, string reason);
 }

@@ -27,6 +27,7 @@ internal static class RegistrationApi
         }
 
         services.TryAddSingleton<EurekaHttpClient>();
+        services.TryAddSingleton<DataFolder>();
         services.TryAddSingleton(_ => new LocalInstance(options.App, options.Eureka, options.Sidecar));
         services.AddSingleton<EurekaRegistrationService>();
         services.AddHostedService(sp => sp.GetRequiredService<EurekaRegistrationService>());

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Sidecar.AppConfig;
 using Sidecar.Configuration;
 using Sidecar.Discovery;
+using Sidecar.Health;
 using Sidecar.Tests.AppConfig;
 using Sidecar.Tests.Fakes;
 using Sidecar.Tests.Support;
@@ -127,6 +128,35 @@ public sealed class DataFolderTests : IDisposable
         Assert.False(config.RootElement.TryGetProperty("db.url", out _));
         Assert.DoesNotContain("last-known-good: ", health.GetProperty("detail").GetString(), StringComparison.Ordinal); // what serving the copy says
         Assert.Contains($"Not using {refused}: ", Assert.Single(support.Logs.Entries, e => e.Contains("[40]", StringComparison.Ordinal)), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(Plantings))]
+    public async Task APlantedOverrideMarker_NeverMakesTheAgentRemoveAnOperatorsOverride(string planting)
+    {
+        const string Id = "host-a:orders:8080";
+        var dataDir = Path.Combine(_root, "data");
+        Directory.CreateDirectory(dataDir);
+
+        // What an earlier run of this agent would have left after taking the instance out itself.
+        var marker = Path.Combine(dataDir, "eureka-override");
+        await File.WriteAllTextAsync(marker, $"OUT_OF_SERVICE ORDERS {Id}\n");
+        var refused = Plant(planting, dataDir, marker);
+        var time = RegisteredAgent.NewClock();
+        await using var eureka = await FakeEureka.StartAsync(time);
+        eureka.Seed(EurekaInstances.Create("orders", Id, "host-a", "10.0.0.5", 8080));
+        Assert.Equal(200, eureka.Registry.UpdateStatus("ORDERS", Id, "OUT_OF_SERVICE", 2)); // an operator's, through Eureka's REST API
+        var logs = new LogCapture();
+        var environment = RegisteredAgent.Environment(eureka);
+        environment["SIDECAR_DATA_DIR"] = dataDir;
+        environment["APP_HEALTH_URL"] = "";
+
+        await using var agent = await RegisteredAgent.StartAsync(environment, time, logs: logs);
+        await Eventually.TrueAsync(() => logs.Contains("that this agent did not set"), "the read-back judged the override");
+
+        Assert.Empty(eureka.RequestsFor("DELETE"));
+        Assert.Equal(InstanceStatus.OutOfService, eureka.Instance("ORDERS", Id)!.OverriddenStatus);
+        Assert.Contains($"Not using {refused}: ", Assert.Single(logs.Entries, e => e.Contains("[40]", StringComparison.Ordinal)), StringComparison.Ordinal);
     }
 
     [Fact]
