@@ -39,6 +39,7 @@ internal sealed class ForwardCall
     private readonly long _started = Stopwatch.GetTimestamp();
     private Activity? _activity;
     private string? _errorCode;
+    private HttpRequestMessage? _firstRequest;
 
     public ForwardCall(Forwarder forwarder, HttpContext context, ServicePool pool, string target, TimeSpan deadline)
     {
@@ -90,6 +91,15 @@ internal sealed class ForwardCall
                 return;
             }
 
+            // The first attempt's headers, copied and checked in the one pass over them: a caller's bad value is refused before any instance is picked.
+            _firstRequest = NewRequest();
+            if (ProxyHeaders.CopyRequestHeaders(Context, _firstRequest, Forwarded) is { } bad)
+            {
+                await WriteProblemAsync(StatusCodes.Status400BadRequest, ForwardingProblems.BadRequest, "Bad request",
+                    $"The value of header '{LogText.Printable(bad.Name)}' holds the control character 0x{(int)bad.Character:x2}; only HTAB is allowed.").ConfigureAwait(false);
+                return;
+            }
+
             _next = Pool.Pick(this);
             if (_next is null)
             {
@@ -129,6 +139,7 @@ internal sealed class ForwardCall
         }
         finally
         {
+            _firstRequest?.Dispose(); // not sent: no instance, or refused
             ReleaseCurrent();
             Complete();
         }
@@ -444,9 +455,23 @@ internal sealed class ForwardCall
 
     private HttpRequestMessage CreateRequest(InstanceState instance)
     {
+        // The first attempt's headers were copied already; a retry's are copied again (a message is sent once).
+        var request = _firstRequest;
+        _firstRequest = null;
+        if (request is null)
+        {
+            request = NewRequest();
+            ProxyHeaders.CopyRequestHeaders(Context, request, Forwarded);
+        }
+
         // The path was checked to be origin-form (TargetPath), so the authority is the instance's, always.
-        var uri = new Uri(instance.Prefix + _target, in RawPathAndQuery);
-        var request = new HttpRequestMessage(_method, uri)
+        request.RequestUri = new Uri(instance.Prefix + _target, in RawPathAndQuery);
+        return request;
+    }
+
+    private HttpRequestMessage NewRequest()
+    {
+        var request = new HttpRequestMessage(_method, (Uri?)null)
         {
             Version = HttpVersion.Version11,
             VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
@@ -457,7 +482,6 @@ internal sealed class ForwardCall
             request.Content = new ForwardedContent(this);
         }
 
-        ProxyHeaders.CopyRequestHeaders(Context, request, Forwarded);
         return request;
     }
 

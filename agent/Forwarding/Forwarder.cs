@@ -37,9 +37,8 @@ internal sealed class Forwarder : IDisposable
 
             // Header values are the bytes Kestrel read, one character each (Latin-1, see ListenerExtensions):
             // written back as the same bytes. Without this a non-ASCII value failed to send, was retried and
-            // counted against healthy instances. Answers are read the same way, so they go back unchanged.
+            // counted against healthy instances. Answers are read as Latin-1 already (the handler's default).
             RequestHeaderEncodingSelector = static (_, _) => System.Text.Encoding.Latin1,
-            ResponseHeaderEncodingSelector = static (_, _) => System.Text.Encoding.Latin1,
         }, disposeHandler: true);
         log.Ready(options.Routes.Count, string.Join(", ", options.Routes.Keys));
     }
@@ -103,13 +102,6 @@ internal sealed class Forwarder : IDisposable
         {
             return Refuse(context, pool.Metrics, StatusCodes.Status400BadRequest, ForwardingProblems.BadRequest, "Bad request",
                 $"{RequestTimeoutHeader.Name} must be a positive duration in seconds (2.5) or with a unit (500ms, 5s).");
-        }
-
-        // Kestrel refuses CR, LF and NUL; HttpClient would send the other control characters as they are.
-        if (ProxyHeaders.FindControlCharacter(context.Request.Headers) is { } bad)
-        {
-            return Refuse(context, pool.Metrics, StatusCodes.Status400BadRequest, ForwardingProblems.BadRequest, "Bad request",
-                $"The value of header '{Truncate(bad.Name)}' holds the control character 0x{(int)bad.Character:x2}; only HTAB is allowed.");
         }
 
         // The header only ever lowers the configured deadline.

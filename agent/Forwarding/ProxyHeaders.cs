@@ -9,10 +9,8 @@ namespace Sidecar.Forwarding;
 /// <param name="TraceParent">traceparent.</param>
 /// <param name="TraceState">tracestate, when there is one.</param>
 /// <param name="Via">Via, this agent's entry appended.</param>
-/// <param name="Forwarded">RFC 7239 Forwarded with this hop appended, when the caller sent one.</param>
-/// <param name="RealIp">X-Real-IP replaced by the caller's address, when the caller sent one.</param>
-internal sealed record ForwardedValues(string For, string Proto, string? Host, string TraceParent, string? TraceState, string Via,
-    string? Forwarded = null, string? RealIp = null);
+/// <param name="Remote">The caller's address as this hop saw it (<c>unknown</c> when there is none).</param>
+internal sealed record ForwardedValues(string For, string Proto, string? Host, string TraceParent, string? TraceState, string Via, string Remote = "unknown");
 
 /// <summary>
 /// Header rules of a proxy (RFC 9110 section 7.6.1): hop-by-hop headers (Connection and the headers it
@@ -30,26 +28,6 @@ internal static class ProxyHeaders
     private static readonly System.Buffers.SearchValues<char> ControlCharacters = System.Buffers.SearchValues.Create(
         "\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\u0008\u000a\u000b\u000c\u000d\u000e\u000f" +
         "\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001a\u001b\u001c\u001d\u001e\u001f\u007f");
-
-    /// <summary>The first request header whose value holds a control character other than HTAB, and that character; null when none does.</summary>
-    public static (string Name, char Character)? FindControlCharacter(IHeaderDictionary headers)
-    {
-        foreach (var header in headers)
-        {
-            var values = header.Value;
-            for (var i = 0; i < values.Count; i++)
-            {
-                var value = values[i].AsSpan();
-                var at = value.IndexOfAny(ControlCharacters);
-                if (at >= 0)
-                {
-                    return (header.Key, value[at]);
-                }
-            }
-        }
-
-        return null;
-    }
 
     /// <param name="context">The caller's request.</param>
     /// <param name="via">This agent's <c>Via</c> entry (<c>1.1 {pseudonym}</c>), appended to the caller's.</param>
@@ -86,19 +64,7 @@ internal static class ProxyHeaders
         var viaValue = previousVia.Count == 0 ? via : $"{string.Join(", ", (IEnumerable<string?>)previousVia)}, {via}";
 
         var host = context.Request.Host;
-        var hostValue = host.HasValue ? host.Value : null;
-
-        // Rare: looked up by name (no allocation when absent), built only when the caller sent them.
-        var previousForwarded = headers["Forwarded"];
-        string? forwarded = null;
-        if (previousForwarded.Count > 0)
-        {
-            var hop = $"for={ForwardedNode(context.Connection.RemoteIpAddress)}" + (hostValue is null ? "" : $";host={Token(hostValue)}") + $";proto={context.Request.Scheme}";
-            forwarded = $"{string.Join(", ", (IEnumerable<string?>)previousForwarded)}, {hop}";
-        }
-
-        var realIp = headers["X-Real-IP"].Count > 0 ? remote : null;
-        return new ForwardedValues(forwardedFor, context.Request.Scheme, hostValue, parent, traceState, viaValue, forwarded, realIp);
+        return new ForwardedValues(forwardedFor, context.Request.Scheme, host.HasValue ? host.Value : null, parent, traceState, viaValue, remote);
     }
 
     // RFC 7239 section 6: an IPv6 node is bracketed and quoted; an unknown one is "unknown".
@@ -123,19 +89,52 @@ internal static class ProxyHeaders
         return value;
     }
 
-    public static void CopyRequestHeaders(HttpContext context, HttpRequestMessage request, ForwardedValues forwarded)
+    /// <summary>
+    /// Copies the caller's headers onto an attempt (<paramref name="request"/>'s content, when it has one,
+    /// takes the content headers) with the proxy's rules, in the one pass over them the forwarder makes.
+    /// Returns the first header whose value holds a control character other than HTAB, and that
+    /// character, or null: the caller refuses such a request (the copy is then incomplete).
+    /// </summary>
+    public static (string Name, char Character)? CopyRequestHeaders(HttpContext context, HttpRequestMessage request, ForwardedValues forwarded)
     {
         var headers = context.Request.Headers;
         var connection = headers.Connection;
+        var target = request.Headers;
         foreach (var header in headers)
         {
             var name = header.Key;
-            if (IsHopByHop(name) || IsReplacedOnRequest(name) || IsNamedBy(connection, name))
+            if (IsHopByHop(name) || IsNamedBy(connection, name))
             {
                 continue;
             }
 
             var values = header.Value;
+
+            // Kestrel refuses CR, LF and NUL; HttpClient would send the other control characters as they are.
+            for (var i = 0; i < values.Count; i++)
+            {
+                var text = values[i].AsSpan();
+                if (text.IndexOfAny(ControlCharacters) is var at and >= 0)
+                {
+                    return (name, text[at]);
+                }
+            }
+
+            if (IsReplacedOnRequest(name))
+            {
+                // The rare client-address headers the caller sent: this hop is appended, or the address replaced.
+                if (name.Equals("Forwarded", StringComparison.OrdinalIgnoreCase))
+                {
+                    target.TryAddWithoutValidation("Forwarded", $"{string.Join(", ", (IEnumerable<string?>)values)}, {ForwardedHop(context, forwarded)}");
+                }
+                else if (name.Equals("X-Real-IP", StringComparison.OrdinalIgnoreCase))
+                {
+                    target.TryAddWithoutValidation("X-Real-IP", forwarded.Remote);
+                }
+
+                continue;
+            }
+
             if (values.Count == 1)
             {
                 var value = values[0];
@@ -150,7 +149,6 @@ internal static class ProxyHeaders
             }
         }
 
-        var target = request.Headers;
         target.TryAddWithoutValidation("X-Forwarded-For", forwarded.For);
         target.TryAddWithoutValidation("X-Forwarded-Proto", forwarded.Proto);
         if (forwarded.Host is not null)
@@ -159,22 +157,18 @@ internal static class ProxyHeaders
         }
 
         target.TryAddWithoutValidation("Via", forwarded.Via);
-        if (forwarded.Forwarded is not null)
-        {
-            target.TryAddWithoutValidation("Forwarded", forwarded.Forwarded);
-        }
-
-        if (forwarded.RealIp is not null)
-        {
-            target.TryAddWithoutValidation("X-Real-IP", forwarded.RealIp);
-        }
-
         target.TryAddWithoutValidation("traceparent", forwarded.TraceParent);
         if (forwarded.TraceState is not null)
         {
             target.TryAddWithoutValidation("tracestate", forwarded.TraceState);
         }
+
+        return null;
     }
+
+    // RFC 7239: for=127.0.0.1;host="127.0.0.1:8078";proto=http
+    private static string ForwardedHop(HttpContext context, ForwardedValues forwarded) =>
+        $"for={ForwardedNode(context.Connection.RemoteIpAddress)}" + (forwarded.Host is null ? "" : $";host={Token(forwarded.Host)}") + $";proto={forwarded.Proto}";
 
     public static void CopyResponseHeaders(HttpResponseMessage response, IHeaderDictionary target)
     {
