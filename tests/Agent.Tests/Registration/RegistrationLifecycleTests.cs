@@ -333,7 +333,9 @@ public sealed class RegistrationLifecycleTests
         Assert.StartsWith("?value=UP&lastDirtyTimestamp=", Assert.Single(eureka.RequestsFor("DELETE", "/status")).Query, StringComparison.Ordinal);
         var warning = Assert.Single(logs.Entries, e => e.StartsWith("Warning", StringComparison.Ordinal) && e.Contains("that this agent set before this start", StringComparison.Ordinal));
         Assert.Contains("PUT /v1/registration/status", warning, StringComparison.Ordinal);
-        Assert.False(File.Exists(Path.Combine(environment["SIDECAR_DATA_DIR"]!, "eureka-override")));
+
+        // The server's state changes before the agent has read the DELETE's answer, which is when it forgets the marker.
+        await Eventually.TrueAsync(() => !File.Exists(Path.Combine(environment["SIDECAR_DATA_DIR"]!, "eureka-override")), "the agent forgot its override");
 
         // Renewals keep it UP: the override is gone from the server, not only from the agent's view.
         await RegisteredAgent.AdvanceUntilAsync(time, TimeSpan.FromSeconds(30), () => Renewals(eureka).Count == 1, "a renew");
