@@ -29,8 +29,14 @@ internal sealed record SidecarOptions
     /// </summary>
     public RequestLogMode RequestLog { get; init; } = RequestLogMode.All;
 
-    /// <summary>On SIGTERM, how long the instance stays OUT_OF_SERVICE, still forwarding, before the lease is cancelled. Default 5 s.</summary>
-    public TimeSpan Drain { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// On SIGTERM, how long the instance stays OUT_OF_SERVICE, still forwarding, before the lease is cancelled.
+    /// Default 65 s: a Eureka server answers from a response cache for up to 30 s and callers fetch every 30 s,
+    /// plus 5 s for the fetch itself and clock skew (docs/operations.md, "Timing").
+    /// </summary>
+    public TimeSpan Drain { get; init; } = DefaultDrain;
+
+    internal static readonly TimeSpan DefaultDrain = TimeSpan.FromSeconds(65);
 
     /// <summary>Where last-known-good config and registry snapshots are kept. Default: a per-app folder under the temp dir.</summary>
     public string DataDir { get; init; } = "";
@@ -67,7 +73,7 @@ internal sealed record SidecarOptions
             LogFormat = r.Enum("Sidecar:LogFormat", LogFormat.Text),
             LogLevel = ReadLevel(r),
             RequestLog = r.Enum("Sidecar:RequestLog", RequestLogMode.All),
-            Drain = r.Duration("Sidecar:Drain", TimeSpan.FromSeconds(5), TimeSpan.Zero, TimeSpan.FromMinutes(10)),
+            Drain = r.Duration("Sidecar:Drain", DefaultDrain, TimeSpan.Zero, TimeSpan.FromMinutes(10)),
             DataDir = r.String("Sidecar:DataDir") ?? DefaultDataDir(app.Name, port),
         };
     }

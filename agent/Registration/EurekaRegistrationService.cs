@@ -29,6 +29,9 @@ namespace Sidecar.Registration;
 /// </summary>
 internal sealed partial class EurekaRegistrationService : BackgroundService, IHostedLifecycleService, IReadinessCheck
 {
+    /// <summary>How long a Eureka server may keep answering from its read-only response cache (Netflix's responseCacheUpdateIntervalMs).</summary>
+    internal static readonly TimeSpan ServerResponseCache = TimeSpan.FromSeconds(30);
+
     private const int MaxReadBackAttempts = 5; // 1 + 2 + 4 + 8 s apart (at most a renew interval): an outage right after the start does not end it
     private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromSeconds(1);
 
@@ -59,6 +62,7 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
     private DateTimeOffset? _stopsAt; // shutting down: when the lease will be cancelled (a retry after it never happens)
     private string? _lastFailure; // why the last call failed on every server, for the drain's log line
     private InstanceStatus? _heldStatus; // the health change waiting for a token, once logged
+    private DateTimeOffset? _outOfServiceSince; // since when Eureka holds OUT_OF_SERVICE for this instance: the drain counts from then
 
     private readonly Lock _readinessLock = new();
     private ReadinessResult _readiness;
@@ -148,28 +152,51 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
         }
     }
 
-    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    /// <summary>Says at start when the drain is shorter than what callers need to stop calling (docs/operations.md, "Timing").</summary>
+    public Task StartingAsync(CancellationToken cancellationToken)
+    {
+        var needed = ServerResponseCache + _options.FetchInterval;
+        if (_drain > TimeSpan.Zero && _drain < needed)
+        {
+            LogDrainTooShort(_logger, DurationParser.Format(_drain), DurationParser.Format(needed), DurationParser.Format(_options.FetchInterval));
+        }
+
+        return Task.CompletedTask;
+    }
 
     public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     /// <summary>SIGTERM, step 1 and 2: OUT_OF_SERVICE reaches Eureka, then the drain, while the agent still serves and forwards.</summary>
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
+        if (_deregistered)
+        {
+            return; // a second stop of the host: the lease is already gone
+        }
+
         // No drain when nobody ever found us, when the supervised app is already gone (nothing left to
         // drain for), or when the agent never finished starting (nothing was served through it).
         var drains = _everRegistered && _drain > TimeSpan.Zero && !_exit.SkipDrain;
         _status.BeginDrain();
         bool inEureka;
+        var remaining = _drain;
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            _stopsAt = _time.GetUtcNow() + (drains ? _drain : TimeSpan.Zero);
             if (_reported is not null)
             {
                 await SyncStatusAsync(cancellationToken).ConfigureAwait(false);
             }
 
             inEureka = _reported is { Override: true };
+            if (inEureka && _outOfServiceSince is { } since)
+            {
+                // The app went OUT_OF_SERVICE before (its preStop's PUT /v1/registration/status, or its health):
+                // callers have been moving away since then, so only the rest of the drain is left.
+                remaining = _drain - (_time.GetUtcNow() - since);
+            }
+
+            _stopsAt = _time.GetUtcNow() + (drains && remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero);
         }
         finally
         {
@@ -181,7 +208,19 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
             return;
         }
 
-        var drain = DurationParser.Format(_drain);
+        if (remaining < _drain)
+        {
+            var already = DurationParser.Format(_drain - remaining);
+            if (remaining <= TimeSpan.Zero)
+            {
+                LogDrainAlreadyDone(_logger, already);
+                return;
+            }
+
+            LogDrainShortened(_logger, already, DurationParser.Format(remaining));
+        }
+
+        var drain = DurationParser.Format(remaining);
         if (inEureka)
         {
             LogDraining(_logger, drain);
@@ -197,7 +236,7 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
 
         try
         {
-            await Task.Delay(_drain, _time, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(remaining, _time, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -229,6 +268,7 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
             }
 
             _reported = null;
+            TrackOverride();
             _deregistered = true;
             lock (_readinessLock)
             {
@@ -372,6 +412,7 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
         // A re-registration never removes an override the server holds: remember it, so the next round deletes it.
         var keptOverride = _reported is { Override: true } && !desired.Override;
         _reported = keptOverride ? new Reported(InstanceStatus.OutOfService, true) : desired;
+        TrackOverride();
         _lastDirtyTimestamp = dirty;
         _nextRenew = _time.GetUtcNow() + _options.RenewInterval;
         _retryDelay = FirstRetryDelay;
@@ -396,6 +437,7 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
         {
             LogLeaseUnknown(_logger, "read-back", response.Server!.Display);
             _reported = null;
+            TrackOverride();
             _retryAt = DateTimeOffset.MinValue;
             return;
         }
@@ -421,6 +463,7 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
         if (held is { } status && status != InstanceStatus.Unknown && !_reported!.Override)
         {
             _reported = new Reported(status, true);
+            TrackOverride();
             LogInheritedOverride(_logger, response.Server!.Display, status.ToWire(), _instance.EurekaAppName, _instance.InstanceId);
             _events?.Add(AgentEventKind.Registration, $"Removing an override {status.ToWire()} of {_instance.EurekaAppName}/{_instance.InstanceId} kept from before this start");
         }
@@ -469,6 +512,7 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
             if (response.Succeeded)
             {
                 _reported = desired;
+                TrackOverride();
                 _lastDirtyTimestamp = dirty;
                 LogStatusSent(_logger, _instance.EurekaAppName, _instance.InstanceId, reported.Status.ToWire(), desired.Status.ToWire(), operation);
                 Registered(response);
@@ -507,6 +551,7 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
             // The server lost the lease (restart, eviction): register again, with the status it should have.
             LogLeaseUnknown(_logger, operation, response.Server!.Display);
             _reported = null;
+            TrackOverride();
             _retryAt = DateTimeOffset.MinValue;
             return null;
         }
@@ -530,12 +575,14 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
             // Lease unknown (server restarted or evicted us) or our dirty timestamp is newer: register again now.
             LogLeaseUnknown(_logger, "renew", response.Server!.Display);
             _reported = null;
+            TrackOverride();
             _retryAt = DateTimeOffset.MinValue;
             return;
         }
 
         // Every server failed: the lease may be gone by the time one is back, so register again (SPEC: any renew failure re-registers).
         _reported = null;
+        TrackOverride();
         Failed("renew", response);
     }
 
@@ -617,6 +664,10 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
 
     private void OnStatusChanged(object? sender, EventArgs e) => _wake.Set();
 
+    // After every change of what Eureka holds: when its OUT_OF_SERVICE began, kept while it lasts.
+    private void TrackOverride() =>
+        _outOfServiceSince = _reported is { Override: true } ? _outOfServiceSince ?? _time.GetUtcNow() : null;
+
     private static DateTimeOffset Earliest(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 
     /// <summary>What Eureka holds for this instance: its status and whether an OUT_OF_SERVICE override is set.</summary>
@@ -645,6 +696,15 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
 
     [LoggerMessage(EventId = 221, Level = LogLevel.Warning, Message = "Eureka {Operation} of {App}/{InstanceId} failed on every server ({Error}); not retried: shutting down")]
     private static partial void LogFailedAtShutdown(ILogger logger, string operation, string app, string instanceId, string error);
+
+    [LoggerMessage(EventId = 223, Level = LogLevel.Warning, Message = "SIDECAR_DRAIN={Drain} is shorter than callers may keep calling this instance after it leaves: up to {Needed} (Eureka's response cache 30s + a fetch interval of {Fetch}); see docs/operations.md")]
+    private static partial void LogDrainTooShort(ILogger logger, string drain, string needed, string fetch);
+
+    [LoggerMessage(EventId = 224, Level = LogLevel.Information, Message = "OUT_OF_SERVICE in Eureka for {Already} already: the drain is over, cancelling the lease")]
+    private static partial void LogDrainAlreadyDone(ILogger logger, string already);
+
+    [LoggerMessage(EventId = 225, Level = LogLevel.Information, Message = "OUT_OF_SERVICE in Eureka for {Already} already: draining for the remaining {Remaining}")]
+    private static partial void LogDrainShortened(ILogger logger, string already, string remaining);
 
     [LoggerMessage(EventId = 216, Level = LogLevel.Information, Message = "Cancelled the lease of {App}/{InstanceId} on {Server}")]
     private static partial void LogCancelled(ILogger logger, string app, string instanceId, string server);

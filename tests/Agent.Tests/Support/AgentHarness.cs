@@ -39,6 +39,7 @@ public sealed class AgentHarness : IAsyncDisposable
     public static async Task<AgentHarness> StartAsync(IDictionary<string, string?> environment, Action<IServiceCollection>? services = null)
     {
         var wantsPublic = environment.ContainsKey("SIDECAR_PUBLIC_HEALTH_PORT");
+        environment = WithTestDrain(environment);
         var overrides = new AgentHostOverrides
         {
             Environment = new Hashtable(environment.ToDictionary(p => p.Key, p => (object?)p.Value)),
@@ -54,6 +55,23 @@ public sealed class AgentHarness : IAsyncDisposable
         Uri? publicUri = publicAddress is null ? null : new Uri($"http://127.0.0.1:{new Uri(publicAddress.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal)).Port}/");
         return new AgentHarness(app, new Uri(api + "/"), publicUri);
     }
+
+    /// <summary>
+    /// No drain unless the test sets one: the default (65 s, what Eureka callers need) would hold every
+    /// registered agent's stop for a minute.
+    /// </summary>
+    internal static IDictionary<string, string?> WithTestDrain(IDictionary<string, string?> environment)
+    {
+        if (environment.ContainsKey("SIDECAR_DRAIN") || environment.ContainsKey("Sidecar__Drain"))
+        {
+            return environment;
+        }
+
+        return new Dictionary<string, string?>(environment) { ["SIDECAR_DRAIN"] = "0s" };
+    }
+
+    /// <summary>Stops the agent as SIGTERM does (the drain included); DisposeAsync afterwards is still needed.</summary>
+    public Task StopAsync(CancellationToken cancellationToken) => _app.StopAsync(cancellationToken);
 
     public T Get<T>()
         where T : notnull => _app.Services.GetRequiredService<T>();
