@@ -12,6 +12,7 @@ internal static class AgentVariables
         new("SIDECAR_PORT", "Sidecar:Port"),
         new("SIDECAR_BIND_ADDRESS", "Sidecar:BindAddress"),
         new("SIDECAR_PUBLIC_HEALTH_PORT", "Sidecar:PublicHealthPort"),
+        new("SIDECAR_METRICS_PORT", "Sidecar:MetricsPort"),
         new("SIDECAR_LOG_FORMAT", "Sidecar:LogFormat"),
         new("SIDECAR_LOG_LEVEL", "Sidecar:LogLevel"),
         new("SIDECAR_DRAIN", "Sidecar:Drain"),

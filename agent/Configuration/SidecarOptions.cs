@@ -15,6 +15,12 @@ internal sealed record SidecarOptions
     /// <summary>Optional second listener on all interfaces serving only the health routes. Default none.</summary>
     public int? PublicHealthPort { get; init; }
 
+    /// <summary>
+    /// Optional listener on all interfaces serving only <c>GET /metrics</c>, for a Prometheus outside the pod
+    /// (<c>SIDECAR_METRICS_PORT</c>). Default none: <c>/metrics</c> is on the API (loopback) only.
+    /// </summary>
+    public int? MetricsPort { get; init; }
+
     /// <summary><c>text</c> (default) or <c>json</c> (compact JSON lines).</summary>
     public LogFormat LogFormat { get; init; } = LogFormat.Text;
 
@@ -51,6 +57,12 @@ internal sealed record SidecarOptions
             r.AddError("Sidecar:PublicHealthPort", $"'{publicPort}' is already the API port (SIDECAR_PORT)");
         }
 
+        var metricsPort = r.Port("Sidecar:MetricsPort");
+        if (metricsPort is not null && (metricsPort == port || metricsPort == publicPort))
+        {
+            r.AddError("Sidecar:MetricsPort", $"'{metricsPort}' is already the {(metricsPort == port ? "API port (SIDECAR_PORT)" : "public health port (SIDECAR_PUBLIC_HEALTH_PORT)")}");
+        }
+
         // The agent probes the app at 127.0.0.1:APP_PORT: when that is one of the agent's own sockets it
         // would probe itself and report the app healthy while it is not (and register itself as the app).
         if (app.Port is { } appPort)
@@ -63,6 +75,10 @@ internal sealed record SidecarOptions
             {
                 r.AddError("App:Port", $"'{appPort}' is the agent's public health port (SIDECAR_PUBLIC_HEALTH_PORT): the agent would probe itself");
             }
+            else if (appPort == metricsPort)
+            {
+                r.AddError("App:Port", $"'{appPort}' is the agent's metrics port (SIDECAR_METRICS_PORT): the agent would probe itself");
+            }
         }
 
         return new SidecarOptions
@@ -70,6 +86,7 @@ internal sealed record SidecarOptions
             Port = port,
             BindAddress = bindAddress,
             PublicHealthPort = publicPort,
+            MetricsPort = metricsPort,
             LogFormat = r.Enum("Sidecar:LogFormat", LogFormat.Text),
             LogLevel = ReadLevel(r),
             RequestLog = r.Enum("Sidecar:RequestLog", RequestLogMode.All),

@@ -64,6 +64,8 @@ internal static class HealthApi
             health.ConsecutiveFailures,
             registration,
             ready,
-            checks);
+            checks,
+            AgentIndexApi.Version,
+            AgentIndexApi.Commit);
     }
 }

@@ -14,7 +14,9 @@ internal sealed record HealthReport(
     [property: JsonPropertyName("consecutiveFailures")] int ConsecutiveFailures,
     [property: JsonPropertyName("registration")] string Registration,
     [property: JsonPropertyName("ready")] bool Ready,
-    [property: JsonPropertyName("checks")] IReadOnlyList<HealthCheckReport> Checks);
+    [property: JsonPropertyName("checks")] IReadOnlyList<HealthCheckReport> Checks,
+    [property: JsonPropertyName("version")] string Version,
+    [property: JsonPropertyName("commit")] string Commit);
 
 internal sealed record HealthCheckReport(
     [property: JsonPropertyName("name")] string Name,
