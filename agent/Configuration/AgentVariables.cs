@@ -15,6 +15,7 @@ internal static class AgentVariables
         new("SIDECAR_METRICS_PORT", "Sidecar:MetricsPort"),
         new("SIDECAR_LOG_FORMAT", "Sidecar:LogFormat"),
         new("SIDECAR_LOG_LEVEL", "Sidecar:LogLevel"),
+        new("SIDECAR_LOG_PROBES", "Sidecar:LogProbes"),
         new("SIDECAR_DRAIN", "Sidecar:Drain"),
         new("SIDECAR_DATA_DIR", "Sidecar:DataDir"),
 

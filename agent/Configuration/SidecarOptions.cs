@@ -35,6 +35,9 @@ internal sealed record SidecarOptions
     /// </summary>
     public RequestLogMode RequestLog { get; init; } = RequestLogMode.All;
 
+    /// <summary>Whether probes (the health routes, <c>/ping</c>, <c>/status</c>, <c>/metrics</c>) get a request line too (<c>SIDECAR_LOG_PROBES</c>). Default false.</summary>
+    public bool LogProbes { get; init; }
+
     /// <summary>
     /// On SIGTERM, how long the instance stays OUT_OF_SERVICE, still forwarding, before the lease is cancelled.
     /// Default 65 s: a Eureka server answers from a response cache for up to 30 s and callers fetch every 30 s,
@@ -90,6 +93,7 @@ internal sealed record SidecarOptions
             LogFormat = r.Enum("Sidecar:LogFormat", LogFormat.Text),
             LogLevel = ReadLevel(r),
             RequestLog = r.Enum("Sidecar:RequestLog", RequestLogMode.All),
+            LogProbes = r.Bool("Sidecar:LogProbes", false),
             Drain = r.Duration("Sidecar:Drain", DefaultDrain, TimeSpan.Zero, TimeSpan.FromMinutes(10)),
             DataDir = r.String("Sidecar:DataDir") ?? DefaultDataDir(app.Name, port),
         };

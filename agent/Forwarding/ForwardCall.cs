@@ -39,6 +39,7 @@ internal sealed class ForwardCall
     private readonly long _started = Stopwatch.GetTimestamp();
     private Activity? _activity;
     private string? _errorCode;
+    private RequestLogScope? _logScope;
 
     public ForwardCall(Forwarder forwarder, HttpContext context, ServicePool pool, string target, TimeSpan deadline)
     {
@@ -85,6 +86,13 @@ internal sealed class ForwardCall
             // The agent's span when tracing is on (null otherwise): the instance sees it as its parent.
             _activity = _forwarder.Tracing.StartForward(Context, Pool.Name, _target);
             Forwarded = ProxyHeaders.ForwardedValues(Context, _forwarder.Via, _activity);
+            if (RequestLogScope.Current is { } scope)
+            {
+                // The request's log lines name the trace the instance sees, and its line the service.
+                _logScope = scope;
+                scope.Service = Pool.Name;
+                scope.SetTraceParent(Forwarded.TraceParent);
+            }
             if (!await PrepareBodyAsync().ConfigureAwait(false))
             {
                 return;
@@ -408,6 +416,10 @@ internal sealed class ForwardCall
             ? ClientClosedRequest
             : response.StatusCode;
         Pool.Metrics.Completed(MethodClass.Of(Context.Request.Method), status, Stopwatch.GetTimestamp() - _started);
+        if (_logScope is not null)
+        {
+            _logScope.Attempts = Attempts;
+        }
         if (_activity is not null)
         {
             AgentTracing.StopForward(_activity, status, Attempts, _errorCode);

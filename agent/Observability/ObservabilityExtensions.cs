@@ -41,6 +41,7 @@ internal static class ObservabilityExtensions
 
         // HEAD as GET without the body (RFC 9110 section 9.3.2): what monitors send to check a scrape target.
         endpoints.MapMethods("/metrics", Hosting.ListenerExtensions.GetAndHead, WriteMetricsAsync);
+        endpoints.MapOperationsApi();
 
         endpoints.MapGet("/", (HttpContext context, AgentStatusBuilder builder) =>
         {
