@@ -57,6 +57,9 @@ internal static class AgentVariables
         new("OTEL_TRACES_EXPORTER", "Observability:TracesExporter"),
         new("OTEL_SERVICE_NAME", "Observability:ServiceName"),
         new("OTEL_SDK_DISABLED", "Observability:Disabled"),
+        new("OTEL_PROPAGATORS", "Observability:Propagators"),
+        new("OTEL_TRACES_SAMPLER", "Observability:Sampler"),
+        new("OTEL_TRACES_SAMPLER_ARG", "Observability:SamplerArg"),
     ];
 
     private static readonly Dictionary<string, AgentVariable> ByKey =

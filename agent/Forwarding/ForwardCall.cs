@@ -85,13 +85,16 @@ internal sealed class ForwardCall
         {
             // The agent's span when tracing is on (null otherwise): the instance sees it as its parent.
             _activity = _forwarder.Tracing.StartForward(Context, Pool.Name, _target);
-            Forwarded = ProxyHeaders.ForwardedValues(Context, _forwarder.Via, _activity);
+            Forwarded = ProxyHeaders.ForwardedValues(Context, _forwarder.Via, _activity, _forwarder.Tracing.Propagators);
             if (RequestLogScope.Current is { } scope)
             {
                 // The request's log lines name the trace the instance sees, and its line the service.
                 _logScope = scope;
                 scope.Service = Pool.Name;
-                scope.SetTraceParent(Forwarded.TraceParent);
+                if (Forwarded.TraceParent is { } traceParent)
+                {
+                    scope.SetTraceParent(traceParent);
+                }
             }
             if (!await PrepareBodyAsync().ConfigureAwait(false))
             {
@@ -284,11 +287,17 @@ internal sealed class ForwardCall
             AgentTracing.SetInstance(_activity, instance.Instance);
         }
 
-        var request = CreateRequest(instance);
+        var attempt = _activity is null ? null : AgentTracing.StartAttempt(_activity, _method.Method, instance.Instance, instance.Prefix, _target, Attempts);
+        var request = CreateRequest(instance, attempt);
         try
         {
             var response = await _forwarder.Invoker.SendAsync(request, cancellationToken).ConfigureAwait(false);
             var code = (int)response.StatusCode;
+            if (attempt is not null)
+            {
+                AgentTracing.StopAttempt(attempt, code, null);
+            }
+
             if (code >= 500)
             {
                 Pool.RecordFailure(instance);
@@ -309,6 +318,11 @@ internal sealed class ForwardCall
         catch (Exception ex)
 #pragma warning restore CA1031
         {
+            if (attempt is not null)
+            {
+                AgentTracing.StopAttempt(attempt, null, ex);
+            }
+
             // The caller leaving, the deadline, or our own body trouble say nothing about the instance.
             if (!Context.RequestAborted.IsCancellationRequested && !_deadlineToken.IsCancellationRequested &&
                 _stream is not { TooLarge: true } and not { ClientFailed: true })
@@ -445,7 +459,7 @@ internal sealed class ForwardCall
         return null;
     }
 
-    private HttpRequestMessage CreateRequest(InstanceState instance)
+    private HttpRequestMessage CreateRequest(InstanceState instance, Activity? attempt)
     {
         // The path was checked to be origin-form (TargetPath), so the authority is the instance's, always.
         var uri = new Uri(instance.Prefix + _target, in RawPathAndQuery);
@@ -460,7 +474,7 @@ internal sealed class ForwardCall
             request.Content = new ForwardedContent(this);
         }
 
-        ProxyHeaders.CopyRequestHeaders(Context, request, Forwarded);
+        ProxyHeaders.CopyRequestHeaders(Context, request, Forwarded, attempt);
         return request;
     }
 

@@ -1,47 +1,52 @@
 using Microsoft.Extensions.Primitives;
+using Sidecar.Observability;
 
 namespace Sidecar.Forwarding;
 
-/// <summary>The X-Forwarded-* and W3C trace values of one call, computed once for all its attempts.</summary>
-internal sealed record ForwardedValues(string For, string Proto, string? Host, string TraceParent, string? TraceState, string Via);
+/// <summary>The X-Forwarded-* and trace values of one call, computed once for all its attempts.</summary>
+/// <param name="TraceParent">The trace the instance sees (W3C form, whatever the formats written); null when no propagation is configured.</param>
+/// <param name="TraceCreated">True when the agent started the trace without recording it (no caller trace, tracing off).</param>
+/// <param name="Formats">The trace header formats written (<c>OTEL_PROPAGATORS</c>).</param>
+internal sealed record ForwardedValues(string For, string Proto, string? Host, string? TraceParent, string? TraceState, string Via,
+    bool TraceCreated = false, Propagators Formats = Propagators.TraceContext);
 
 /// <summary>
 /// Header rules of a proxy (RFC 9110 section 7.6.1): hop-by-hop headers (Connection and the headers it
 /// names, Keep-Alive, Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade) are dropped both ways; Host
 /// becomes the instance's; <c>X-Forwarded-For</c> is appended to, <c>X-Forwarded-Proto/-Host</c> are
-/// set; <c>Via</c> gets this agent's entry appended (RFC 9110 section 7.6.3); <c>traceparent</c> is passed
-/// on when valid and created when absent (W3C Trace Context).
+/// set; <c>Via</c> gets this agent's entry appended (RFC 9110 section 7.6.3); the trace is passed on
+/// when valid and created when absent, in the formats of <c>OTEL_PROPAGATORS</c> (<see cref="TracePropagation"/>).
 /// </summary>
 internal static class ProxyHeaders
 {
     /// <param name="context">The caller's request.</param>
     /// <param name="via">This agent's <c>Via</c> entry (<c>1.1 {pseudonym}</c>), appended to the caller's.</param>
     /// <param name="span">The agent's own span when tracing is on: its id is the parent the instance sees.</param>
-    public static ForwardedValues ForwardedValues(HttpContext context, string via, System.Diagnostics.Activity? span = null)
+    /// <param name="formats">The trace header formats read and written (<c>OTEL_PROPAGATORS</c>).</param>
+    public static ForwardedValues ForwardedValues(HttpContext context, string via, System.Diagnostics.Activity? span = null, Propagators formats = Propagators.TraceContext)
     {
         var headers = context.Request.Headers;
         var remote = context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
         var previous = headers["X-Forwarded-For"];
         var forwardedFor = previous.Count == 0 ? remote : $"{string.Join(", ", (IEnumerable<string?>)previous)}, {remote}";
 
-        var traceParent = headers["traceparent"];
         string? traceState = null;
-        string parent;
+        string? parent = null;
+        var created = false;
         if (span?.Id is { } spanId)
         {
             parent = spanId;
             traceState = span.TraceStateString;
         }
-        else if (traceParent.Count == 1 && Forwarding.TraceParent.IsValid(traceParent[0]))
+        else if (formats != Propagators.None && formats != Propagators.Baggage)
         {
-            parent = traceParent[0]!;
-            var state = headers["tracestate"];
-            traceState = state.Count == 0 ? null : string.Join(",", (IEnumerable<string?>)state);
-        }
-        else
-        {
-            // Absent or malformed: a new trace, and an orphan tracestate is dropped (W3C Trace Context 3.3).
-            parent = Forwarding.TraceParent.Create();
+            (parent, traceState) = TracePropagation.Extract(headers, formats);
+            if (parent is null)
+            {
+                // Absent or malformed: a new trace, and an orphan tracestate is dropped (W3C Trace Context 3.3).
+                parent = Forwarding.TraceParent.Create();
+                created = true;
+            }
         }
 
         // Usually no Via arrives: the entry made once by the forwarder is sent as is.
@@ -49,17 +54,21 @@ internal static class ProxyHeaders
         var viaValue = previousVia.Count == 0 ? via : $"{string.Join(", ", (IEnumerable<string?>)previousVia)}, {via}";
 
         var host = context.Request.Host;
-        return new ForwardedValues(forwardedFor, context.Request.Scheme, host.HasValue ? host.Value : null, parent, traceState, viaValue);
+        return new ForwardedValues(forwardedFor, context.Request.Scheme, host.HasValue ? host.Value : null, parent, traceState, viaValue, created, formats);
     }
 
-    public static void CopyRequestHeaders(HttpContext context, HttpRequestMessage request, ForwardedValues forwarded)
+    /// <param name="context">The caller's request.</param>
+    /// <param name="request">The attempt's request to the instance.</param>
+    /// <param name="forwarded">The call's values.</param>
+    /// <param name="attempt">The attempt's own span when tracing is on: the instance sees it as its parent.</param>
+    public static void CopyRequestHeaders(HttpContext context, HttpRequestMessage request, ForwardedValues forwarded, System.Diagnostics.Activity? attempt = null)
     {
         var headers = context.Request.Headers;
         var connection = headers.Connection;
         foreach (var header in headers)
         {
             var name = header.Key;
-            if (IsHopByHop(name) || IsReplacedOnRequest(name) || IsNamedBy(connection, name))
+            if (IsHopByHop(name) || IsReplacedOnRequest(name) || TracePropagation.IsReplaced(name, forwarded.Formats) || IsNamedBy(connection, name))
             {
                 continue;
             }
@@ -88,10 +97,13 @@ internal static class ProxyHeaders
         }
 
         target.TryAddWithoutValidation("Via", forwarded.Via);
-        target.TryAddWithoutValidation("traceparent", forwarded.TraceParent);
-        if (forwarded.TraceState is not null)
+        if (attempt?.Id is { } attemptId)
         {
-            target.TryAddWithoutValidation("tracestate", forwarded.TraceState);
+            TracePropagation.Inject(target, forwarded.Formats, attemptId, attempt.TraceStateString);
+        }
+        else if (forwarded.TraceParent is { } traceParent)
+        {
+            TracePropagation.Inject(target, forwarded.Formats, traceParent, forwarded.TraceState, forwarded.TraceCreated);
         }
     }
 
@@ -152,9 +164,7 @@ internal static class ProxyHeaders
         name.Equals("X-Forwarded-For", StringComparison.OrdinalIgnoreCase) ||
         name.Equals("X-Forwarded-Proto", StringComparison.OrdinalIgnoreCase) ||
         name.Equals("X-Forwarded-Host", StringComparison.OrdinalIgnoreCase) ||
-        name.Equals("Via", StringComparison.OrdinalIgnoreCase) ||
-        name.Equals("traceparent", StringComparison.OrdinalIgnoreCase) ||
-        name.Equals("tracestate", StringComparison.OrdinalIgnoreCase);
+        name.Equals("Via", StringComparison.OrdinalIgnoreCase);
 
     private static bool IsNamedBy(StringValues connection, string name)
     {
