@@ -33,6 +33,16 @@ internal sealed record AppConfigOptions
     /// <summary>The file's format, from its extension.</summary>
     public ConfigFileFormat FileFormat { get; init; }
 
+    /// <summary>
+    /// A config to start with when no Config Server answers at start and there is no last-known-good copy
+    /// (<c>CONFIG_SEED_FILE</c>, a mounted ConfigMap say): it stands in for the server's values until a server
+    /// answers. Same formats as <see cref="File"/>. Default none.
+    /// </summary>
+    public string? SeedFile { get; init; }
+
+    /// <summary>The seed file's format, from its extension.</summary>
+    public ConfigFileFormat SeedFileFormat { get; init; }
+
     /// <summary>Basic-auth user for servers whose URL carries no userinfo (<c>AppConfig:Username</c>). Default none.</summary>
     public string? Username { get; init; }
 
@@ -76,7 +86,8 @@ internal sealed record AppConfigOptions
             r.AddError("AppConfig:PollInterval", $"'{r.String("AppConfig:PollInterval")}' must be 0 (never) or at least 1s");
         }
 
-        var (file, format) = ReadFile(r);
+        var (file, format) = ReadFile(r, "AppConfig:File");
+        var (seed, seedFormat) = ReadFile(r, "AppConfig:SeedFile");
         return new AppConfigOptions
         {
             ServerUrls = urls,
@@ -87,6 +98,8 @@ internal sealed record AppConfigOptions
             FailFast = r.Bool("AppConfig:FailFast", false),
             File = file,
             FileFormat = format,
+            SeedFile = seed,
+            SeedFileFormat = seedFormat,
             Username = r.String("AppConfig:Username"),
             Password = r.Raw("AppConfig:Password") is { Length: > 0 } password ? password : null,
             Token = r.String("AppConfig:Token"),
@@ -96,9 +109,8 @@ internal sealed record AppConfigOptions
         };
     }
 
-    private static (string? Path, ConfigFileFormat Format) ReadFile(SettingsReader r)
+    private static (string? Path, ConfigFileFormat Format) ReadFile(SettingsReader r, string key)
     {
-        const string key = "AppConfig:File";
         var value = r.String(key);
         if (value is null)
         {

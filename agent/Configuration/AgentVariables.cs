@@ -17,6 +17,7 @@ internal static class AgentVariables
         new("SIDECAR_LOG_LEVEL", "Sidecar:LogLevel"),
         new("SIDECAR_LOG_PROBES", "Sidecar:LogProbes"),
         new("SIDECAR_DRAIN", "Sidecar:Drain"),
+        new("SIDECAR_READINESS", "Sidecar:Readiness"),
         new("SIDECAR_DATA_DIR", "Sidecar:DataDir"),
 
         new("APP_NAME", "App:Name", "SPRING_APPLICATION_NAME"),
@@ -42,6 +43,7 @@ internal static class AgentVariables
         new("CONFIG_POLL_INTERVAL", "AppConfig:PollInterval"),
         new("CONFIG_FAIL_FAST", "AppConfig:FailFast"),
         new("CONFIG_FILE", "AppConfig:File"),
+        new("CONFIG_SEED_FILE", "AppConfig:SeedFile"),
 
         new("ROUTES", "Forwarding:Routes"),
 

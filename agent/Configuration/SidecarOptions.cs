@@ -35,6 +35,16 @@ internal sealed record SidecarOptions
     /// </summary>
     public RequestLogMode RequestLog { get; init; } = RequestLogMode.All;
 
+    /// <summary>
+    /// What <c>/v1/health/ready</c> requires (<c>SIDECAR_READINESS</c>): a list of <c>app</c> (the app's health is UP),
+    /// <c>registration</c> (Eureka accepted the instance), <c>config</c> (a config is served), or <c>none</c>. Checks
+    /// left out are still shown in <c>/v1/health</c>, marked not required. Default: all of them.
+    /// </summary>
+    public IReadOnlySet<string>? Readiness { get; init; }
+
+    /// <summary>The names <see cref="Readiness"/> takes.</summary>
+    internal static readonly string[] ReadinessChecks = ["app", "registration", "config"];
+
     /// <summary>Whether probes (the health routes, <c>/ping</c>, <c>/status</c>, <c>/metrics</c>) get a request line too (<c>SIDECAR_LOG_PROBES</c>). Default false.</summary>
     public bool LogProbes { get; init; }
 
@@ -94,9 +104,38 @@ internal sealed record SidecarOptions
             LogLevel = ReadLevel(r),
             RequestLog = r.Enum("Sidecar:RequestLog", RequestLogMode.All),
             LogProbes = r.Bool("Sidecar:LogProbes", false),
+            Readiness = ReadReadiness(r),
             Drain = r.Duration("Sidecar:Drain", DefaultDrain, TimeSpan.Zero, TimeSpan.FromMinutes(10)),
             DataDir = r.String("Sidecar:DataDir") ?? DefaultDataDir(app.Name, port),
         };
+    }
+
+    private static HashSet<string>? ReadReadiness(SettingsReader r)
+    {
+        const string key = "Sidecar:Readiness";
+        if (r.String(key) is null)
+        {
+            return null;
+        }
+
+        var result = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var name in r.List(key))
+        {
+            if (string.Equals(name, "none", StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            if (Array.IndexOf(ReadinessChecks, name.ToLowerInvariant()) < 0)
+            {
+                r.AddError(key, $"'{name}' is not one of app, registration, config (or none)");
+                continue;
+            }
+
+            result.Add(name.ToLowerInvariant());
+        }
+
+        return result;
     }
 
     private static bool ListensOnLoopback(IPAddress bindAddress) =>

@@ -21,7 +21,8 @@ internal sealed record HealthReport(
 internal sealed record HealthCheckReport(
     [property: JsonPropertyName("name")] string Name,
     [property: JsonPropertyName("ready")] bool Ready,
-    [property: JsonPropertyName("detail")] string Detail);
+    [property: JsonPropertyName("detail")] string Detail,
+    [property: JsonPropertyName("required")] bool Required = true);
 
 internal sealed record StatusReport([property: JsonPropertyName("status")] string Status);
 
