@@ -5,7 +5,7 @@ namespace Sidecar.AppConfig;
 
 /// <summary>
 /// Where the app's configuration comes from (<c>AppConfig:*</c>, the <c>CONFIG_*</c> variables):
-/// an optional local file below an optional Spring Cloud Config Server (SPEC sections 2 and 4).
+/// an optional local file below an optional Spring Cloud Config Server (docs/config-server.md).
 /// </summary>
 internal sealed record AppConfigOptions
 {
@@ -77,7 +77,7 @@ internal sealed record AppConfigOptions
         }
 
         var profiles = r.List("AppConfig:Profile");
-        // SPEC: "0 = never"; a bare 0 needs no unit (DurationParser wants one for any other number).
+        // docs/configuration.md: "0 = never"; a bare 0 needs no unit (DurationParser wants one for any other number).
         var pollInterval = r.String("AppConfig:PollInterval") == "0"
             ? TimeSpan.Zero
             : r.Duration("AppConfig:PollInterval", TimeSpan.FromSeconds(30), TimeSpan.Zero, TimeSpan.FromDays(1));

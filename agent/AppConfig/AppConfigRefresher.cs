@@ -9,7 +9,7 @@ using Sidecar.Observability;
 namespace Sidecar.AppConfig;
 
 /// <summary>
-/// Loads the app's config at start and keeps it fresh (SPEC section 4, Configuration): the local file
+/// Loads the app's config at start and keeps it fresh (docs/config-server.md): the local file
 /// below the Config Server's sources, re-read every poll interval. The start waits for the first load
 /// (as Steeltoe's provider does), so the app never reads an empty config from a starting agent. With
 /// every server down the last-known-good copy is served; with fail-fast and no copy the start fails.
@@ -93,7 +93,7 @@ internal sealed partial class AppConfigRefresher : BackgroundService
                 }
                 else
                 {
-                    // protocols/config-server.md, Refresh: a failed read keeps the previous config.
+                    // docs/config-server.md#refresh: a failed read keeps the previous config.
                     if (_failure is null)
                     {
                         LogRefreshFailed(_logger, _store.Current.Version, fetched.Error!);
@@ -447,7 +447,7 @@ internal sealed partial class AppConfigRefresher : BackgroundService
         }
     }
 
-    // protocols/config-server.md: an unknown application answers 200 with no property sources. By the
+    // docs/config-server.md#response: an unknown application answers 200 with no property sources. By the
     // protocol that is a good load, and it is served; but it is most likely a misspelt APP_NAME,
     // profile or label, so say so (once per streak), naming what was asked for.
     private void NoteEmptyAnswer(ConfigFetchResult fetched)

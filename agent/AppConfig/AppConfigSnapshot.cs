@@ -79,7 +79,7 @@ internal sealed class AppConfigSnapshot
         if (values.Count == 0)
         {
             // SHA-256 of nothing, without loading OpenSSL: an agent without app config never needs
-            // libcrypto, which costs about 4 MB of RSS (README "Performance").
+            // libcrypto, which costs about 4 MB of RSS (docs/performance.md#what-was-tuned).
             return EmptyHash;
         }
 

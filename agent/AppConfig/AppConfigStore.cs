@@ -6,7 +6,7 @@ namespace Sidecar.AppConfig;
 /// The config the agent serves and where it came from. Only the refresher writes; requests read
 /// <see cref="Current"/> (a reference read, never a wait on the Config Server). A new snapshot is
 /// published only when the content really changed: only then does the version grow and do
-/// long-polls wake (protocols/config-server.md, Refresh).
+/// long-polls wake (docs/config-server.md#refresh).
 /// </summary>
 internal sealed class AppConfigStore
 {
@@ -74,7 +74,7 @@ internal sealed class AppConfigStore
     }
 }
 
-/// <summary>What changed between two versions, by key name only: values never reach the log (SPEC section 4, Security).</summary>
+/// <summary>What changed between two versions, by key name only: values never reach the log (docs/config-server.md#values-and-the-log).</summary>
 internal sealed record AppConfigChange(long PreviousVersion, long Version, IReadOnlyList<string> Added, IReadOnlyList<string> Changed, IReadOnlyList<string> Removed)
 {
     public static AppConfigChange Between(AppConfigSnapshot previous, AppConfigSnapshot next)

@@ -7,7 +7,7 @@ using Sidecar.Hosting;
 namespace Sidecar.AppConfig;
 
 /// <summary>
-/// Reads the app's environment from a Spring Cloud Config Server (protocols/config-server.md):
+/// Reads the app's environment from a Spring Cloud Config Server (docs/config-server.md#protocol-notes):
 /// <c>GET {uri}/{application}/{profiles}[/{label}]</c> with <c>Accept: application/json</c>, Basic auth,
 /// <c>X-Config-Token</c> and configured headers. Servers are tried in order, but only a server that gives
 /// no answer (refused, reset, time-out before the status line) moves on to the next; one that answers,
@@ -77,7 +77,7 @@ internal sealed partial class ConfigServerClient : IDisposable
             var result = await RequestAsync(endpoint, label, cancellationToken).ConfigureAwait(false);
             if (result.StatusCode == StatusCodes.Status404NotFound && label is not null && i + 1 < labels.Length)
             {
-                // protocols/config-server.md, Errors: 404 for an unknown label, try the next one.
+                // docs/config-server.md#errors: 404 for an unknown label, try the next one.
                 LogLabelNotFound(_logger, label, endpoint.Display, labels[i + 1]!);
                 continue;
             }

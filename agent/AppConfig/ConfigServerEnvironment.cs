@@ -2,7 +2,7 @@ using System.Text.Json;
 
 namespace Sidecar.AppConfig;
 
-/// <summary>What <c>GET /{application}/{profiles}[/{label}]</c> answered (see protocols/config-server.md, Response).</summary>
+/// <summary>What <c>GET /{application}/{profiles}[/{label}]</c> answered (see docs/config-server.md#response).</summary>
 /// <param name="Label">The label the server resolved; may be null.</param>
 /// <param name="Version">The backend's revision (a git SHA); may be null.</param>
 /// <param name="Sources">Property sources, highest precedence first.</param>

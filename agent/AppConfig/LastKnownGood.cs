@@ -9,7 +9,7 @@ namespace Sidecar.AppConfig;
 
 /// <summary>
 /// The last config loaded from the Config Server, kept in <c>SIDECAR_DATA_DIR</c> so a start with every
-/// server down still serves it (SPEC section 4, Configuration). The file is a header line
+/// server down still serves it (docs/config-server.md#last-known-good-copy). The file is a header line
 /// (<c>sidecar-config-lkg 1 sha256:{hex} {length}</c>) then the JSON payload: a torn, truncated or
 /// edited file fails the length or checksum and is ignored, never served. It is written to a temp
 /// file in the same folder, flushed, then renamed over the old one, so a crash mid-write leaves the

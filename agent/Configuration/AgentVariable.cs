@@ -1,7 +1,7 @@
 namespace Sidecar.Configuration;
 
 /// <summary>
-/// One documented environment variable of SPEC section 2: the short name used in container specs,
+/// One documented environment variable (docs/configuration.md#variables): the short name used in container specs,
 /// the .NET configuration key it maps onto, and the Spring-style aliases accepted for it.
 /// </summary>
 /// <param name="Name">The documented variable, e.g. <c>APP_PORT</c>.</param>

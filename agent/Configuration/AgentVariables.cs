@@ -1,9 +1,9 @@
 namespace Sidecar.Configuration;
 
 /// <summary>
-/// The environment variables the agent understands (SPEC section 2). This table is the single
+/// The environment variables the agent understands (docs/configuration.md). This table is the single
 /// source for the mapping onto configuration keys, for error messages that name the variable the
-/// user set, and for the test that keeps the README and the examples from drifting.
+/// user set, and for the test that keeps the README, docs/ and the examples from drifting.
 /// </summary>
 internal static class AgentVariables
 {

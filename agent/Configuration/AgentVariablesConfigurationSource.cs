@@ -3,7 +3,7 @@ using System.Collections;
 namespace Sidecar.Configuration;
 
 /// <summary>
-/// Maps the short environment variables of SPEC section 2 (and their aliases) onto configuration
+/// Maps the short environment variables of docs/configuration.md (and their aliases) onto configuration
 /// keys. It is added above the standard environment provider, so <c>APP_PORT</c> wins over
 /// <c>App__Port</c> and appsettings.json, and below the command line.
 /// </summary>

@@ -49,7 +49,7 @@ internal static class DurationParser
     public static TimeSpan Parse(string text) =>
         TryParse(text, out var duration) ? duration : throw new FormatException($"'{text}' is not a duration");
 
-    /// <summary>The shortest of the accepted spellings, for messages and the README (<c>5s</c>, <c>500ms</c>).</summary>
+    /// <summary>The shortest of the accepted spellings, for messages and the docs (<c>5s</c>, <c>500ms</c>).</summary>
     public static string Format(TimeSpan duration)
     {
         if (duration == TimeSpan.Zero)

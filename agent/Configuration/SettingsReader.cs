@@ -5,7 +5,7 @@ namespace Sidecar.Configuration;
 
 /// <summary>
 /// Reads typed settings from configuration and collects every error, each naming the variable the
-/// user set, so a bad start prints what to fix rather than a stack trace (SPEC section 2).
+/// user set, so a bad start prints what to fix rather than a stack trace (docs/configuration.md#bad-values).
 /// </summary>
 internal sealed partial class SettingsReader(IConfiguration configuration)
 {

@@ -31,7 +31,7 @@ internal sealed record SidecarOptions
     /// Which requests get their one log line (<c>Sidecar:RequestLog</c>): <c>all</c>, <c>errors</c> (the
     /// agent's own problems, 5xx and callers that left) or <c>none</c>. Default <c>all</c>: one line per
     /// request, the access log operators expect; <c>errors</c> saves about a fifth of the agent's CPU per
-    /// call at full load (README "Performance").
+    /// call at full load (docs/performance.md#what-was-tuned).
     /// </summary>
     public RequestLogMode RequestLog { get; init; } = RequestLogMode.All;
 

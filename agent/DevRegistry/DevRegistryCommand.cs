@@ -12,7 +12,7 @@ namespace Sidecar.DevRegistry;
 
 /// <summary>
 /// <c>agent registry [--port 8761] [--bind 127.0.0.1]</c>: an in-memory, single-node,
-/// Eureka-compatible registry for local development and demos only (SPEC section 1). It is the
+/// Eureka-compatible registry for local development and demos only (docs/eureka.md#dev-registry). It is the
 /// same server logic the tests' fake Eureka runs; production uses a real Eureka cluster.
 /// </summary>
 internal static partial class DevRegistryCommand

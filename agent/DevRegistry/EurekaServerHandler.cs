@@ -10,7 +10,7 @@ namespace Sidecar.DevRegistry;
 /// <summary>
 /// Eureka's REST API over <see cref="EurekaServerRegistry"/>, as one request delegate so it can be
 /// hosted by the <c>agent registry</c> command or by a test's loopback server. Strict like a real
-/// server (protocols/eureka.md): XML unless <c>Accept</c> names JSON (or 406 with
+/// server (docs/eureka.md#server-rules-dev-registry-and-fake): XML unless <c>Accept</c> names JSON (or 406 with
 /// <see cref="RefuseXml"/>), gzip when <c>Accept-Encoding</c> allows it, a JSON register body or 415,
 /// 204 on register, 404 for unknown leases, <c>apps</c> and <c>apps/</c> both, ids URL-decoded from the raw path.
 /// </summary>
@@ -174,7 +174,7 @@ internal sealed partial class EurekaServerHandler(EurekaServerRegistry registry,
         ? Text(context, 404, "Not Found")
         : Answer(context, () => EurekaJsonWriter.Instance(instance), () => EurekaXmlWriter.Instance(instance));
 
-    // JSON only for a client that asked for it: a real server answers XML otherwise (protocols/eureka.md).
+    // JSON only for a client that asked for it: a real server answers XML otherwise (docs/eureka.md#protocol-notes).
     private async Task Answer(HttpContext context, Func<byte[]> json, Func<byte[]> xml)
     {
         var wantsJson = context.Request.Headers.Accept.ToString().Contains("json", StringComparison.OrdinalIgnoreCase);

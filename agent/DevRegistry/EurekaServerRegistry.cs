@@ -4,8 +4,8 @@ using Sidecar.Health;
 namespace Sidecar.DevRegistry;
 
 /// <summary>
-/// The state and rules of a Eureka server, in memory, single node (protocols/eureka.md, "Server
-/// rules a faithful fake reproduces"): leases with expiry, the override map and Netflix's status
+/// The state and rules of a Eureka server, in memory, single node
+/// (docs/eureka.md#server-rules-dev-registry-and-fake): leases with expiry, the override map and Netflix's status
 /// resolution, the recently-changed queue behind deltas, the whole-registry hash. It serves the
 /// <c>agent registry</c> command (development only) and, with fault switches around it, the tests'
 /// fake Eureka. No replication, no self-preservation, no persistence.

@@ -5,7 +5,7 @@ namespace Sidecar.Discovery;
 /// <summary>
 /// Eureka's reconcile hash (<c>apps__hashcode</c>): every instance counted by status, statuses
 /// sorted by name (ordinal), each written <c>STATUS_count_</c>; an empty registry gives <c>""</c>.
-/// 3 UP, 1 DOWN, 2 OUT_OF_SERVICE => <c>DOWN_1_OUT_OF_SERVICE_2_UP_3_</c> (protocols/eureka.md).
+/// 3 UP, 1 DOWN, 2 OUT_OF_SERVICE => <c>DOWN_1_OUT_OF_SERVICE_2_UP_3_</c> (docs/eureka.md#delta-and-the-reconcile-hash).
 /// </summary>
 internal static class AppsHashCode
 {

@@ -4,7 +4,7 @@ using Sidecar.Hosting;
 namespace Sidecar.Discovery;
 
 /// <summary>
-/// What the app can ask about other services (SPEC section 3): Prana's <c>/eureka/hosts</c>,
+/// What the app can ask about other services (docs/eureka.md#routes): Prana's <c>/eureka/hosts</c>,
 /// Spring Cloud Sidecar's <c>/hosts/{serviceId}</c>, and the native <c>/v1/services</c> routes.
 /// All answer from the catalog in memory (Eureka's registry and static routes), never from Eureka.
 /// </summary>

@@ -5,7 +5,7 @@ namespace Sidecar.Discovery;
 /// <summary>
 /// One Eureka instance as it travels on the wire (register body, registry answers, snapshots).
 /// Field names follow Netflix's <c>InstanceInfo</c>; absent fields keep the server's defaults
-/// (ports 7001/7002, port enabled, secure port disabled), see protocols/eureka.md.
+/// (ports 7001/7002, port enabled, secure port disabled), see docs/eureka.md#register-body.
 /// </summary>
 internal sealed record EurekaInstanceInfo
 {

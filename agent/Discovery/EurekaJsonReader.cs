@@ -6,7 +6,7 @@ namespace Sidecar.Discovery;
 
 /// <summary>
 /// Reads Eureka's JSON without reflection, accepting every variant real servers emit
-/// (protocols/eureka.md, "Registry response"): <c>application</c>/<c>instance</c> as an array or a
+/// (docs/eureka.md#registry-answers): <c>application</c>/<c>instance</c> as an array or a
 /// single object, <c>overriddenStatus</c> or <c>overriddenstatus</c>, <c>@enabled</c> as a string or
 /// a bool, ports and timestamps as numbers or strings, unknown fields ignored.
 /// </summary>

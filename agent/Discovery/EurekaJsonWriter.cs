@@ -6,7 +6,7 @@ using Sidecar.Health;
 namespace Sidecar.Discovery;
 
 /// <summary>
-/// Writes Eureka's JSON the way Netflix's codec does (protocols/eureka.md): ports as
+/// Writes Eureka's JSON the way Netflix's codec does (docs/eureka.md#register-body): ports as
 /// <c>{"$":8080,"@enabled":"true"}</c>, instance timestamps and flags as strings, empty metadata as
 /// <c>{"@class":"java.util.Collections$EmptyMap"}</c>, keys with <c>_</c> written <c>__</c>.
 /// </summary>

@@ -20,7 +20,7 @@ internal sealed class EurekaRegistry(EurekaOptions options)
         Publish(new RegistryView(applications, origin, server, at, options.PreferIp));
 
     /// <summary>
-    /// Applies a delta (protocols/eureka.md, "Delta and the reconcile hash"): ADDED and MODIFIED
+    /// Applies a delta (docs/eureka.md#delta-and-the-reconcile-hash): ADDED and MODIFIED
     /// replace the instance by id, DELETED removes it, so applying the same delta twice changes
     /// nothing. Returns false when the hash of the result differs from the server's
     /// <c>apps__hashcode</c> (the caller then fetches in full); the patched registry is kept either

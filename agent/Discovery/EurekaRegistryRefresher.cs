@@ -5,7 +5,7 @@ using Sidecar.Registration;
 namespace Sidecar.Discovery;
 
 /// <summary>
-/// Keeps <see cref="EurekaRegistry"/> current (SPEC section 4, Registration; protocols/eureka.md):
+/// Keeps <see cref="EurekaRegistry"/> current (docs/eureka.md#registry, docs/eureka.md#delta-and-the-reconcile-hash):
 /// a full fetch at start, then a delta every <see cref="EurekaOptions.FetchInterval"/>, checked
 /// against the server's whole-registry hash; a mismatch, a 403/404 (delta disabled) or an
 /// unreadable delta falls back to a full fetch. While every server fails the last good registry

@@ -146,7 +146,7 @@ internal sealed class ForwardCall
     }
 
     /// <summary>
-    /// The fast path (README "Performance"): the first attempt runs without the Polly pipelines, under
+    /// The fast path (docs/performance.md#what-was-tuned): the first attempt runs without the Polly pipelines, under
     /// one pooled <see cref="CancellationTokenSource"/> that fires at the per-try time-out (or at the
     /// deadline when that comes first), and a success is streamed back under the same source, moved
     /// to the deadline. Polly's layers cost a few async frames and two linked token sources per call
@@ -336,7 +336,7 @@ internal sealed class ForwardCall
     }
 
     /// <summary>
-    /// The retry rules of SPEC section 4: any method when the request never left; 502, 503, 504 and
+    /// The retry rules (docs/forwarding.md#deadlines-retries-ejection): any method when the request never left; 502, 503, 504 and
     /// per-try time-outs only for idempotent methods or with an <c>Idempotency-Key</c>; never 4xx; never
     /// a body that was already streamed; a <c>Retry-After</c> beyond the deadline ends the call; and
     /// only while the retry budget lasts.

@@ -6,7 +6,7 @@ using Sidecar.Hosting;
 namespace Sidecar.Forwarding;
 
 /// <summary>
-/// The forward-proxy way in (SPEC section 3): a client with <c>HTTP_PROXY=http://127.0.0.1:8078</c>
+/// The forward-proxy way in (docs/forwarding.md#ways-in): a client with <c>HTTP_PROXY=http://127.0.0.1:8078</c>
 /// sends <c>GET http://orders/api/x</c> (absolute-form; Kestrel keeps it in
 /// <see cref="IHttpRequestFeature.RawTarget"/> and has checked that Host matches it), and a client
 /// whose DNS points a service name at the agent sends <c>Host: orders</c>. Both are forwarded like

@@ -5,7 +5,7 @@ using Sidecar.Observability;
 namespace Sidecar.Forwarding;
 
 /// <summary>
-/// Forwards a request to an instance of a known service (SPEC sections 3 and 4): checks the service,
+/// Forwards a request to an instance of a known service (docs/forwarding.md): checks the service,
 /// the path and the caller's deadline, then runs a <see cref="ForwardCall"/>. One
 /// <see cref="HttpMessageInvoker"/> over one <see cref="SocketsHttpHandler"/> serves every upstream:
 /// pooled keep-alive connections, no proxy, no cookies, no decompression, no redirects.
@@ -17,7 +17,7 @@ internal sealed class Forwarder : IDisposable
         Pools = pools;
         Log = log;
         // 64 random bits from the OS (Guid.NewGuid reads them without OpenSSL; RandomNumberGenerator would
-        // load libcrypto, about 4 MB of RSS, into every agent: README "Performance").
+        // load libcrypto, about 4 MB of RSS, into every agent: docs/performance.md#what-was-tuned).
         Pseudonym = "sidecar-" + Guid.NewGuid().ToString("N")[..16];
         Via = "1.1 " + Pseudonym;
         Tracing = tracing ?? AgentTracing.Off;

@@ -92,7 +92,7 @@ internal sealed record ForwardingOptions
         return false;
     }
 
-    /// <summary><c>name=http://h:p;http://h2:p,other=http://...</c> (SPEC section 2); every bad entry is reported.</summary>
+    /// <summary><c>name=http://h:p;http://h2:p,other=http://...</c> (docs/forwarding.md#static-routes-standalone-mode); every bad entry is reported.</summary>
     private static Dictionary<string, IReadOnlyList<Uri>> ReadRoutes(SettingsReader r, SidecarOptions sidecar)
     {
         var routes = new Dictionary<string, IReadOnlyList<Uri>>(StringComparer.OrdinalIgnoreCase);

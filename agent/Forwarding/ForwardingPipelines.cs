@@ -5,7 +5,7 @@ using Polly.Timeout;
 namespace Sidecar.Forwarding;
 
 /// <summary>
-/// The Polly v8 pipelines of one service, built once from its policy (SPEC section 4, Forwarding):
+/// The Polly v8 pipelines of one service, built once from its policy (docs/forwarding.md#deadlines-retries-ejection):
 /// <list type="bullet">
 /// <item><see cref="Deadline"/>: the total deadline around the whole call, retries and response body
 /// included (the policy's <c>Timeout</c>, lowered by <c>X-Request-Timeout</c>).</item>

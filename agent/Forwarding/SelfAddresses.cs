@@ -9,7 +9,7 @@ namespace Sidecar.Forwarding;
 /// <summary>
 /// The addresses the agent itself listens on. An instance found there (a registry entry pointing at
 /// an agent's API, e.g. an app registered with APP_PORT = SIDECAR_PORT) is left out of its service:
-/// calls to it would come back into the agent and go round again (SPEC section 4, Security: the
+/// calls to it would come back into the agent and go round again (docs/forwarding.md#ways-in: the
 /// forwarder reaches only known services). Static ROUTES to the agent are refused at start already.
 /// Host names other than <c>localhost</c> are not resolved: only IP literals are recognised.
 /// </summary>

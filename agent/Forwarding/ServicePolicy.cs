@@ -5,7 +5,7 @@ namespace Sidecar.Forwarding;
 /// <summary>
 /// How calls to one service behave: deadlines, retries, body limits, outlier ejection. The global
 /// values are read from <c>Forwarding:*</c>; each may be overridden for one service under
-/// <c>Forwarding:Services:{name}:*</c> (SPEC section 4, Forwarding).
+/// <c>Forwarding:Services:{name}:*</c> (docs/forwarding.md#deadlines-retries-ejection).
 /// </summary>
 internal sealed record ServicePolicy
 {

@@ -203,7 +203,7 @@ internal sealed class ServicePool
 
     /// <summary>
     /// A 429 with <c>Retry-After</c>: no new call goes to the instance until then (at most <see cref="MaxHold"/>),
-    /// while another instance is available. Not a failure (SPEC: 4xx never counts), not ejection, not retried.
+    /// while another instance is available. Not a failure (docs/forwarding.md: 4xx never counts), not ejection, not retried.
     /// </summary>
     public void Hold(InstanceState state, TimeSpan delay)
     {

@@ -5,7 +5,7 @@ namespace Sidecar.Forwarding;
 
 /// <summary>
 /// Decides whether a path (with its query) may be appended to an instance's <c>http://host:port</c>
-/// (SPEC section 4, Security): origin-form only, so the authority is always the instance's.
+/// (docs/forwarding.md#path-safety): origin-form only, so the authority is always the instance's.
 /// Refused: anything not starting with one <c>/</c> (a scheme, <c>//authority</c>); spaces, control
 /// characters, non-ASCII, <c>#</c> and backslashes as raw characters; malformed percent-escapes;
 /// encoded control characters in the path; and dot segments that climb above the root under any

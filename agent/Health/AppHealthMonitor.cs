@@ -3,7 +3,7 @@ using Sidecar.Configuration;
 namespace Sidecar.Health;
 
 /// <summary>
-/// Probes the app on a fixed period and keeps its health state (SPEC section 4, Health):
+/// Probes the app on a fixed period and keeps its health state (docs/app-health.md):
 /// STARTING until the first success, DOWN after <see cref="AppHealthOptions.FailureThreshold"/>
 /// failures in a row, UP again after one success. A status the app declares in its JSON body
 /// (DOWN, OUT_OF_SERVICE, STARTING) applies at once. Answers are served from this state; nothing

@@ -10,7 +10,7 @@ namespace Sidecar.Health;
 /// </summary>
 internal static class HealthApi
 {
-    // Prana's bodies and content type; Prana answered 200 for both, fixed here (SPEC section 3).
+    // Prana's bodies and content type; Prana answered 200 for both, fixed here (docs/http-api.md#routes).
     private const string OkBody = "<health>ok</health>";
     private const string FailBody = "<health>fail</health>";
 

@@ -8,7 +8,7 @@ namespace Sidecar.Health;
 /// <summary>
 /// Probes <c>APP_HEALTH_URL</c> with a GET. Any 2xx is healthy; a JSON body with a <c>status</c>
 /// (<c>"UP"</c>, <c>"DOWN"</c>, <c>"OUT_OF_SERVICE"</c>, or <c>{"status":{"code":..}}</c>) is honoured,
-/// as Spring Boot's actuator and the Netflix health checks declare it (SPEC section 4, Health).
+/// as Spring Boot's actuator and the Netflix health checks declare it (docs/app-health.md).
 /// </summary>
 internal sealed class HttpAppHealthProbe : IAppHealthProbe, IDisposable
 {

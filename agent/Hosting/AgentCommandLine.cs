@@ -5,7 +5,7 @@ using Sidecar.Configuration;
 namespace Sidecar.Hosting;
 
 /// <summary>
-/// The agent's commands (SPEC section 1): none to serve. Bad configuration, an unknown command, a
+/// The agent's commands (docs/operations.md#commands): none to serve. Bad configuration, an unknown command, a
 /// port that cannot be bound or an app that cannot start end with one line on stderr and exit code 2,
 /// never a stack trace; a stop asked for while starting (SIGTERM) is a clean exit, code 0.
 /// </summary>

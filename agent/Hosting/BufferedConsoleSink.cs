@@ -10,7 +10,7 @@ namespace Sidecar.Hosting;
 /// <summary>
 /// Stdout off the request path. Serilog's console sink takes a lock and makes one <c>write</c> call
 /// per line on the logging thread: with one request line per call that was half of the agent's CPU
-/// at full load (bench/RESULTS.md, README "Performance"). Here an event is only queued; one
+/// at full load (bench/RESULTS.md, docs/performance.md#what-was-tuned). Here an event is only queued; one
 /// background loop formats whatever is queued and writes it with one call, so batches form by
 /// themselves (at most one write per 10 ms under load) and a quiet agent still writes a line at
 /// once. Order is kept.

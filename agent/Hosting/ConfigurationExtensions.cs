@@ -6,7 +6,7 @@ namespace Sidecar.Hosting;
 internal static class ConfigurationExtensions
 {
     /// <summary>
-    /// Adds the short variables of SPEC section 2 above appsettings.json and <c>Section__Key</c>
+    /// Adds the short variables (docs/configuration.md) above appsettings.json and <c>Section__Key</c>
     /// variables (below the command line), reads and validates every option, and registers them.
     /// </summary>
     /// <exception cref="InvalidConfigurationException">When a setting is invalid.</exception>

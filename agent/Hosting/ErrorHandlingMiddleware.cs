@@ -2,7 +2,7 @@ namespace Sidecar.Hosting;
 
 /// <summary>
 /// The last line of defence: an exception that escapes a handler is logged with its stack trace
-/// and answered with a plain 500 problem, never with the trace (SPEC section 3).
+/// and answered with a plain 500 problem, never with the trace (docs/http-api.md#problems).
 /// </summary>
 internal sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILogger<ErrorHandlingMiddleware> logger)
 {

@@ -5,7 +5,7 @@ namespace Sidecar.Hosting;
 /// instead of handing each read and write to the thread pool. For a proxy that only moves bytes
 /// between sockets this saves several thread hand-offs per call: the profile of the default
 /// showed about a quarter of the CPU in context switches, futex wake-ups and the pool's spinning
-/// (README "Performance"). The price: code that blocks on such a thread stalls the sockets it
+/// (docs/performance.md#what-was-tuned). The price: code that blocks on such a thread stalls the sockets it
 /// serves, so nothing on the request path may block (logging is queued, see BufferedConsoleSink).
 /// <para>
 /// .NET reads the switch from the environment once, when the first socket is used, so it is set

@@ -4,8 +4,7 @@ namespace Sidecar.Hosting;
 
 /// <summary>
 /// The limits Kestrel applies to every connection of the agent, stated here rather than left
-/// implicit, so slow or hostile clients cost bounded time and memory (README, "Reliability and
-/// security"). Requests Kestrel refuses under these limits get its own bare status (400, 408, 413,
+/// implicit, so slow or hostile clients cost bounded time and memory (docs/reliability.md#limits-configured). Requests Kestrel refuses under these limits get its own bare status (400, 408, 413,
 /// 414, 431), before the agent sees them.
 /// </summary>
 internal static class KestrelLimits

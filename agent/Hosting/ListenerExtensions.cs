@@ -7,7 +7,7 @@ namespace Sidecar.Hosting;
 
 internal static class ListenerExtensions
 {
-    /// <summary>The routes the public health listener serves; everything else is refused there (SPEC section 2 and Security).</summary>
+    /// <summary>The routes the public health listener serves; everything else is refused there (docs/operations.md#listeners-and-security-defaults).</summary>
     public static readonly IReadOnlySet<string> PublicHealthRoutes = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
     {
         "/ping", "/healthcheck", "/status", "/v1/health", "/v1/health/live", "/v1/health/ready",

@@ -6,7 +6,7 @@ namespace Sidecar.Hosting;
 /// <summary>
 /// The agent's own error answers: <c>application/problem+json</c> (RFC 9457) with a stable
 /// <c>type</c> and an <c>X-Sidecar-Error</c> header carrying the same code, so an app can tell the
-/// agent's errors from an upstream's (SPEC section 3). Never a stack trace.
+/// agent's errors from an upstream's (docs/http-api.md#problems). Never a stack trace.
 /// </summary>
 internal static class Problems
 {

@@ -113,7 +113,7 @@ internal sealed partial class AgentObserver : BackgroundService
         }
     }
 
-    // Key names only, never values (SPEC section 4, Security).
+    // Key names only, never values (docs/config-server.md#values-and-the-log).
     private static string Describe(AppConfigSnapshot? previous, AppConfigSnapshot current)
     {
         if (previous is null || previous.Version == 0)

@@ -5,8 +5,8 @@ namespace Sidecar.Observability;
 /// <summary>
 /// How a config value is shown to people (the status page and its JSON; any log line that would
 /// quote one): the whole value when its key looks secret, otherwise only the secret parts of it,
-/// since secrets also hide under innocent keys (SPEC section 4, Security: secrets in config are
-/// never logged). <c>/v1/config</c> is not shown to people: it serves the real values to the app.
+/// since secrets also hide under innocent keys (docs/config-server.md#values-and-the-log:
+/// secrets in config are never logged). <c>/v1/config</c> is not shown to people: it serves the real values to the app.
 /// </summary>
 internal static partial class ConfigRedaction
 {

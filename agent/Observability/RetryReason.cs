@@ -1,6 +1,6 @@
 namespace Sidecar.Observability;
 
-/// <summary>Why the forwarder sent a request again (SPEC section 4, Forwarding: the retry rules).</summary>
+/// <summary>Why the forwarder sent a request again (docs/forwarding.md#deadlines-retries-ejection: the retry rules).</summary>
 internal enum RetryReason
 {
     /// <summary>The request never left: connection refused, connect time-out (any method).</summary>

@@ -5,7 +5,7 @@ namespace Sidecar.Registration;
 
 /// <summary>
 /// One Eureka server: its service URL without userinfo, and the HTTP Basic header the userinfo
-/// stood for (protocols/eureka.md, "Base URL"). <see cref="Display"/> never shows the password.
+/// stood for (docs/eureka.md#base-url-and-requests). <see cref="Display"/> never shows the password.
 /// </summary>
 internal sealed class EurekaEndpoint
 {

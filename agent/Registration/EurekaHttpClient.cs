@@ -13,7 +13,7 @@ namespace Sidecar.Registration;
 /// The Eureka REST client shared by registration and discovery: one <see cref="HttpClient"/> over
 /// one <see cref="SocketsHttpHandler"/>, reused for the agent's lifetime. Every request sends
 /// <c>Accept: application/json</c> (servers answer XML otherwise) and URL-encodes ids.
-/// Failover follows Netflix's RetryableEurekaHttpClient (protocols/eureka.md, "Timing and failover"):
+/// Failover follows Netflix's RetryableEurekaHttpClient (docs/eureka.md#timing-and-failover):
 /// the last server that answered is tried first; then the others in configured order, skipping
 /// quarantined ones until about two thirds have failed; at most 3 attempts, each on another server.
 /// </summary>
@@ -246,7 +246,7 @@ internal sealed partial class EurekaHttpClient : IDisposable
         return await content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    // Ids are path segments: "host:app:8080" travels as "host%3Aapp%3A8080" (protocols/eureka.md).
+    // Ids are path segments: "host:app:8080" travels as "host%3Aapp%3A8080" (docs/eureka.md#base-url-and-requests).
     private static string Segment(string value) => Uri.EscapeDataString(value);
 
     private static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);

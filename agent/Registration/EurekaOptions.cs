@@ -5,7 +5,7 @@ namespace Sidecar.Registration;
 /// <summary>
 /// Registration with and discovery from Eureka (<c>Eureka:*</c>, the <c>EUREKA_*</c> variables).
 /// Setting <see cref="Urls"/> turns on registered mode, which needs <c>APP_NAME</c> and <c>APP_PORT</c>.
-/// Defaults are the Netflix client's and Steeltoe's (protocols/eureka.md, "Timing and failover").
+/// Defaults are the Netflix client's and Steeltoe's (docs/eureka.md#timing-and-failover).
 /// </summary>
 internal sealed record EurekaOptions
 {
@@ -77,7 +77,7 @@ internal sealed record EurekaOptions
             StatusUpdatesPerMinute = r.Int("Eureka:StatusUpdatesPerMinute", 4, 1, 6000),
         };
 
-        // Registered mode names the app in Eureka and says where it listens: both are required (SPEC section 2).
+        // Registered mode names the app in Eureka and says where it listens: both are required (docs/configuration.md).
         if (options.Enabled && app.Name is null)
         {
             r.AddError("App:Name", "required when EUREKA_URLS is set (registered mode)");
@@ -91,7 +91,7 @@ internal sealed record EurekaOptions
         return options;
     }
 
-    // Operations append "apps/..." to the service URL, so it must end with '/' (protocols/eureka.md, "Base URL").
+    // Operations append "apps/..." to the service URL, so it must end with '/' (docs/eureka.md#base-url-and-requests).
     private static Uri WithTrailingSlash(Uri url) =>
         url.AbsolutePath.EndsWith('/') ? url : new UriBuilder(url) { Path = url.AbsolutePath + "/" }.Uri;
 }

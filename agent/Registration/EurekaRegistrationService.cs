@@ -8,7 +8,7 @@ using Sidecar.Observability;
 namespace Sidecar.Registration;
 
 /// <summary>
-/// Keeps this instance registered in Eureka (SPEC section 4, Registration):
+/// Keeps this instance registered in Eureka (docs/eureka.md#lifecycle):
 /// <list type="bullet">
 /// <item>registers at start, STARTING until the app's first healthy probe (UP at once without a probe);</item>
 /// <item>renews every <see cref="EurekaOptions.RenewInterval"/>; a renew answered 404, or failed on
@@ -580,7 +580,7 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
             return;
         }
 
-        // Every server failed: the lease may be gone by the time one is back, so register again (SPEC: any renew failure re-registers).
+        // Every server failed: the lease may be gone by the time one is back, so register again (docs/eureka.md#lifecycle: any renew failure re-registers).
         _reported = null;
         TrackOverride();
         Failed("renew", response);

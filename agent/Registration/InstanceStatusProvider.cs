@@ -6,7 +6,7 @@ namespace Sidecar.Registration;
 /// The status this instance reports on <c>/status</c> and to Eureka: OUT_OF_SERVICE while the app
 /// has taken itself out (<c>PUT /v1/registration/status</c>) or the agent is draining at shutdown;
 /// otherwise the app's health. A healthy probe never ends an OUT_OF_SERVICE the app set
-/// (protocols/eureka.md, "Health to status").
+/// (docs/eureka.md#timing-and-failover, health to status).
 /// </summary>
 internal sealed class InstanceStatusProvider(AppHealthMonitor health)
 {

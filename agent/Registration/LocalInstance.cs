@@ -5,7 +5,7 @@ using Sidecar.Health;
 namespace Sidecar.Registration;
 
 /// <summary>
-/// Who this agent registers (SPEC section 2): the app's name and port, the host and IP (set or
+/// Who this agent registers (docs/eureka.md#variables): the app's name and port, the host and IP (set or
 /// detected), the instance id, metadata and zone, and health/status URLs pointing at the agent,
 /// on the public health listener when there is one (the API itself is loopback by default).
 /// </summary>

@@ -60,7 +60,7 @@ internal static class RegistrationApi
             var (requested, error) = await ReadRequestedStatusAsync(context.Request, context.RequestAborted).ConfigureAwait(false);
             if (error == TooLarge)
             {
-                // SPEC section 3: 413 body too large. The body is never read past the cap, however large it is.
+                // docs/http-api.md#problems: 413 body-too-large. The body is never read past the cap, however large it is.
                 return Problems.Result(StatusCodes.Status413PayloadTooLarge, "body-too-large", "Request body too large",
                     $"The body of PUT /v1/registration/status is at most {MaxStatusBodyBytes} bytes; send {{\"status\":\"OUT_OF_SERVICE\"}} or {{\"status\":\"UP\"}}");
             }

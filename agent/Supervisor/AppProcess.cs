@@ -10,7 +10,7 @@ using Sidecar.Hosting;
 namespace Sidecar.Supervisor;
 
 /// <summary>
-/// Supervisor mode (SPEC section 1, like <c>dapr run</c>): starts the app as a child once the API
+/// Supervisor mode (docs/operations.md#supervisor-mode-agent-run, like <c>dapr run</c>): starts the app as a child once the API
 /// listens, with <c>SIDECAR_URL</c>, <c>SIDECAR_PORT</c> and <c>APP_PORT</c> in its environment and
 /// its output passed through whole lines at a time (<see cref="LinePump"/>). On SIGTERM the host first
 /// runs the registration's drain (OUT_OF_SERVICE while still forwarding), then this service's

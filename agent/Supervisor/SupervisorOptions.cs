@@ -2,7 +2,7 @@ using Sidecar.Configuration;
 
 namespace Sidecar.Supervisor;
 
-/// <summary>Supervisor mode (<c>agent run -- CMD ARGS...</c>, SPEC section 1).</summary>
+/// <summary>Supervisor mode (<c>agent run -- CMD ARGS...</c>, docs/operations.md#supervisor-mode-agent-run).</summary>
 internal sealed record SupervisorOptions
 {
     /// <summary>The app's command line: program and arguments. Empty when not supervising.</summary>

@@ -5,7 +5,7 @@ using Sidecar.Tests.Support;
 
 namespace Sidecar.Tests.AppConfig;
 
-/// <summary>The client against the fake Config Server on real sockets (protocols/config-server.md).</summary>
+/// <summary>The client against the fake Config Server on real sockets (docs/config-server.md#protocol-notes).</summary>
 public sealed class ConfigServerClientTests : IAsyncLifetime
 {
     private FakeConfigServer _server = null!;

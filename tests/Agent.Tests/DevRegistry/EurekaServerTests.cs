@@ -9,7 +9,7 @@ namespace Sidecar.Tests.DevRegistry;
 
 /// <summary>
 /// The server logic behind the fake Eureka and <c>agent registry</c> is as strict as a real server
-/// (protocols/eureka.md, "Server rules a faithful fake reproduces"), spoken to over HTTP.
+/// (docs/eureka.md#server-rules-dev-registry-and-fake), spoken to over HTTP.
 /// </summary>
 public sealed class EurekaServerTests : IAsyncLifetime
 {

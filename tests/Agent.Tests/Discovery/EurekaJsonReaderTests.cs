@@ -5,7 +5,7 @@ using Sidecar.Health;
 
 namespace Sidecar.Tests.Discovery;
 
-/// <summary>Every JSON variant real servers emit (protocols/eureka.md, "Registry response").</summary>
+/// <summary>Every JSON variant real servers emit (docs/eureka.md#registry-answers).</summary>
 public sealed class EurekaJsonReaderTests
 {
     private static EurekaApplications Read(string json, List<string>? dropped = null) =>

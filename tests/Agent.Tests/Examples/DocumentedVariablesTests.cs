@@ -5,8 +5,9 @@ using Sidecar.Tests.Support;
 namespace Sidecar.Tests.Examples;
 
 /// <summary>
-/// Every variable the examples and READMEs tell users to set is one the agent (or the example app it
-/// is written for) really reads, so documentation cannot drift from code.
+/// Every variable the examples, READMEs and docs/ pages tell users to set is one the agent (or the
+/// example app it is written for) really reads, and every variable the agent reads is documented in
+/// README.md or a docs/*.md page, so documentation cannot drift from code.
 /// </summary>
 public sealed partial class DocumentedVariablesTests
 {
@@ -72,18 +73,34 @@ public sealed partial class DocumentedVariablesTests
     }
 
     [Fact]
-    public void TheReadmeTable_ListsEveryVariableTheAgentReads()
+    public void TheDocs_NameEveryVariableTheAgentReads()
     {
-        var readme = File.ReadAllText(Repository.PathOf("README.md"));
-        foreach (var variable in AgentVariables.All)
-        {
-            Assert.Contains($"`{variable.Name}`", readme, StringComparison.Ordinal);
-            foreach (var alias in variable.Aliases)
-            {
-                Assert.Contains($"`{alias}`", readme, StringComparison.Ordinal);
-            }
-        }
+        var missing = Undocumented(ReferenceText());
+
+        Assert.True(missing.Count == 0, $"README.md and docs/*.md do not document: {string.Join(", ", missing)}");
     }
+
+    [Fact]
+    public void TheDocsCheck_ReportsAVariableNoPageNames()
+    {
+        // The check above must be able to fail: with one variable's mentions taken out, it names that variable.
+        var docs = ReferenceText().Replace("`APP_HEALTH_TIMEOUT`", "", StringComparison.Ordinal);
+
+        Assert.Equal(["APP_HEALTH_TIMEOUT"], Undocumented(docs));
+    }
+
+    /// <summary>The reference a user reads: the README and every page under docs/.</summary>
+    private static string ReferenceText() => string.Join(
+        "\n",
+        Directory.EnumerateFiles(Repository.PathOf("docs"), "*.md")
+            .Prepend(Repository.PathOf("README.md"))
+            .Select(File.ReadAllText));
+
+    /// <summary>The agent's variables and aliases that <paramref name="docs"/> never names in backticks.</summary>
+    private static List<string> Undocumented(string docs) => AgentVariables.All
+        .SelectMany(variable => variable.Aliases.Prepend(variable.Name))
+        .Where(name => !docs.Contains($"`{name}`", StringComparison.Ordinal))
+        .ToList();
 
     // Names in the agent's families (SIDECAR_, APP_, EUREKA_, CONFIG_, SPRING_, OTEL_, ROUTES) and the
     // proxy variables; `APP_*`-style wildcards are not names.

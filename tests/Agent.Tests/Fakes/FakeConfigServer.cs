@@ -28,8 +28,8 @@ public enum FakeConfigBody
 }
 
 /// <summary>
-/// A Spring Cloud Config Server on 127.0.0.1 as strict as the real one (protocols/config-server.md, last
-/// section): <c>GET /{application}/{profiles}[/{label}]</c>, profile lists (later profiles first),
+/// A Spring Cloud Config Server on 127.0.0.1 as strict as the real one
+/// (docs/config-server.md#what-the-fake-config-server-reproduces): <c>GET /{application}/{profiles}[/{label}]</c>, profile lists (later profiles first),
 /// <c>(_)</c> in labels, first-wins ordering (<c>{app}-{profile}</c>, <c>application-{profile}</c>, then
 /// <c>{app}</c>, <c>application</c>), empty sources for an unknown app, 404 for an unknown label,
 /// 400 for an invalid name, Basic auth and <c>X-Config-Token</c> when enabled. Tests switch on outages

@@ -28,7 +28,7 @@ public sealed class HostileTargetFixture : IAsyncLifetime
 }
 
 /// <summary>
-/// SPEC section 4, Security: hostile paths and hosts, sent byte for byte, never reach anything but the
+/// docs/forwarding.md#path-safety: hostile paths and hosts, sent byte for byte, never reach anything but the
 /// intended instance. Every row checks the canary saw nothing and the instance saw only what it should.
 /// </summary>
 public sealed class HostileTargetTests(HostileTargetFixture fixture) : IClassFixture<HostileTargetFixture>

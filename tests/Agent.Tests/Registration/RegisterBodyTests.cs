@@ -4,7 +4,7 @@ using Sidecar.Tests.Support;
 
 namespace Sidecar.Tests.Registration;
 
-/// <summary>The register request on the wire, field by field, against protocols/eureka.md ("Register body").</summary>
+/// <summary>The register request on the wire, field by field, against docs/eureka.md#register-body.</summary>
 public sealed class RegisterBodyTests
 {
     [Fact]

@@ -38,7 +38,7 @@ public sealed class AgentHarness : IAsyncDisposable
 
     public IServiceProvider Services => _app.Services;
 
-    /// <param name="environment">The agent's environment variables (SPEC section 2 names or Section__Key).</param>
+    /// <param name="environment">The agent's environment variables (docs/configuration.md names or Section__Key).</param>
     /// <param name="services">Replacements registered after the agent's own (a FakeTimeProvider, a fake probe).</param>
     public static async Task<AgentHarness> StartAsync(IDictionary<string, string?> environment, Action<IServiceCollection>? services = null)
     {
