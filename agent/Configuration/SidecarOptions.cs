@@ -51,7 +51,7 @@ internal sealed record SidecarOptions
     /// <summary>
     /// On SIGTERM, how long the instance stays OUT_OF_SERVICE, still forwarding, before the lease is cancelled.
     /// Default 65 s: a Eureka server answers from a response cache for up to 30 s and callers fetch every 30 s,
-    /// plus 5 s for the fetch itself and clock skew (docs/operations.md, "Timing").
+    /// plus 5 s for the fetch itself and clock skew (docs/operations.md#timing).
     /// </summary>
     public TimeSpan Drain { get; init; } = DefaultDrain;
 

@@ -12,7 +12,7 @@ namespace Sidecar.Hosting;
 /// <c>debug</c>, <c>info</c>, <c>warn</c>, <c>error</c>, <c>fatal</c>), <c>message</c> (rendered as the text
 /// format shows it: strings without quotes, so collectors index <c>App health UP -> DOWN</c>), <c>logger</c>,
 /// <c>error</c> when there is an exception, <c>trace_id</c> and <c>span_id</c> during a request with a
-/// trace, then the event's own properties (docs/observability.md, "Logs").
+/// trace, then the event's own properties (docs/observability.md#logging).
 /// </summary>
 internal sealed class JsonLinesFormatter : ITextFormatter
 {

@@ -9,7 +9,7 @@ namespace Sidecar.Hosting;
 /// <list type="bullet">
 /// <item><c>wait</c> asks <c>/v1/health/live</c> until it answers 200, then exits 0: the API listens, and the
 /// first config load (CONFIG_FAIL_FAST) is done. Liveness, not readiness, because readiness waits for the
-/// app's own health: an app that waits for readiness before it starts would wait for ever (docs/operations.md).</item>
+/// app's own health: an app that waits for readiness before it starts would wait for ever (docs/operations.md#commands).</item>
 /// <item><c>health</c> asks once (liveness, or readiness with <c>--ready</c>) and exits 0 on 200: a Docker
 /// <c>HEALTHCHECK</c> without a shell.</item>
 /// </list>

@@ -152,7 +152,7 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
         }
     }
 
-    /// <summary>Says at start when the drain is shorter than what callers need to stop calling (docs/operations.md, "Timing").</summary>
+    /// <summary>Says at start when the drain is shorter than what callers need to stop calling (docs/operations.md#timing).</summary>
     public Task StartingAsync(CancellationToken cancellationToken)
     {
         var needed = ServerResponseCache + _options.FetchInterval;

@@ -17,7 +17,7 @@ namespace Sidecar.Supervisor;
 /// <see cref="StoppingAsync"/> sends the child SIGTERM and waits for it to exit (killing it after the
 /// grace period) while the agent still serves: an app whose own shutdown calls another service or reads
 /// its config through the agent is answered. Only then does the listener close and the lease get
-/// cancelled (docs/operations.md, "Shutdown order"). When the app exits on its own, the agent stops
+/// cancelled (docs/operations.md#shutdown-in-order). When the app exits on its own, the agent stops
 /// without a drain and exits with the app's exit code.
 /// </summary>
 internal sealed partial class AppProcess(
