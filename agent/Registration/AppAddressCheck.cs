@@ -10,7 +10,9 @@ namespace Sidecar.Registration;
 /// refused; Eureka says UP all the same. A refused TCP connection to that address is a warning at start
 /// (the usual fix: bind the app to 0.0.0.0, or to APP_IP). A time-out says nothing (a firewall may drop
 /// the agent's own connection and still let callers in), and nothing is checked when the probe itself
-/// does not go to loopback or the registered address is the probe's own.
+/// does not go to loopback, when the registered address is the probe's own, or when it is not an address
+/// of this host (the agent and the app share a network namespace: a pod IP is one of its own; any other
+/// address is not the agent's to connect to).
 /// </summary>
 internal sealed partial class AppAddressCheck(AppHealthMonitor monitor, AppHealthOptions health, LocalInstance instance, ILogger<AppAddressCheck> logger) : IHostedService
 {
@@ -24,7 +26,7 @@ internal sealed partial class AppAddressCheck(AppHealthMonitor monitor, AppHealt
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        if (!ShouldCheck(health.Url, instance.IpAddress, out _))
+        if (!ShouldCheck(health.Url, instance.IpAddress, IsOwnAddress, out _))
         {
             _done.TrySetResult();
             return Task.CompletedTask;
@@ -46,7 +48,7 @@ internal sealed partial class AppAddressCheck(AppHealthMonitor monitor, AppHealt
     }
 
     /// <summary>True when the probe goes to loopback and the registered address is another one: then it is worth a connection.</summary>
-    internal static bool ShouldCheck(Uri? probeUrl, string registeredIp, out IPAddress address)
+    internal static bool ShouldCheck(Uri? probeUrl, string registeredIp, Func<IPAddress, bool> isOwnAddress, out IPAddress address)
     {
         address = IPAddress.None;
         if (probeUrl is null || !IPAddress.TryParse(probeUrl.IdnHost.Trim('[', ']'), out var probed) || !IPAddress.IsLoopback(probed) ||
@@ -56,7 +58,35 @@ internal sealed partial class AppAddressCheck(AppHealthMonitor monitor, AppHealt
         }
 
         address = registered;
-        return !registered.Equals(probed) && !registered.Equals(IPAddress.Any) && !registered.Equals(IPAddress.IPv6Any);
+        return !registered.Equals(probed) && !registered.Equals(IPAddress.Any) && !registered.Equals(IPAddress.IPv6Any) && isOwnAddress(registered);
+    }
+
+    /// <summary>Loopback, or an address of one of this host's interfaces.</summary>
+    internal static bool IsOwnAddress(IPAddress address)
+    {
+        if (IPAddress.IsLoopback(address))
+        {
+            return true;
+        }
+
+        try
+        {
+            foreach (var nic in System.Net.NetworkInformation.NetworkInterface.GetAllNetworkInterfaces())
+            {
+                foreach (var unicast in nic.GetIPProperties().UnicastAddresses)
+                {
+                    if (unicast.Address.Equals(address))
+                    {
+                        return true;
+                    }
+                }
+            }
+        }
+        catch (System.Net.NetworkInformation.NetworkInformationException)
+        {
+        }
+
+        return false;
     }
 
     private void OnStatusChanged(object? sender, AppHealthChangedEventArgs e)
@@ -80,7 +110,7 @@ internal sealed partial class AppAddressCheck(AppHealthMonitor monitor, AppHealt
     {
         try
         {
-            ShouldCheck(health.Url, instance.IpAddress, out var address);
+            ShouldCheck(health.Url, instance.IpAddress, _ => true, out var address);
             using var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
             using var timeout = new CancellationTokenSource(ConnectTimeout);
             try

@@ -64,14 +64,22 @@ public sealed class AppAddressCheckTests
     }
 
     [Theory]
-    [InlineData("http://127.0.0.1:8080/health", "10.0.0.5", true)]
-    [InlineData("http://127.0.0.1:8080/health", "127.0.0.1", false)] // the probe's own address
-    [InlineData("http://10.0.0.5:8080/health", "10.0.0.5", false)] // the probe does not go to loopback
-    [InlineData("http://localhost:8080/health", "10.0.0.5", false)] // a name: not resolved here
-    [InlineData("http://[::1]:8080/health", "fd00::5", true)]
-    [InlineData(null, "10.0.0.5", false)] // no probe
-    public void TheCheck_RunsOnlyWhenTheProbeIsOnLoopback_AndTheRegisteredAddressIsAnother(string? probe, string ip, bool checks)
+    [InlineData("http://127.0.0.1:8080/health", "10.0.0.5", true, true)]
+    [InlineData("http://127.0.0.1:8080/health", "10.0.0.5", false, false)] // not this host's: not ours to connect to
+    [InlineData("http://127.0.0.1:8080/health", "127.0.0.1", true, false)] // the probe's own address
+    [InlineData("http://10.0.0.5:8080/health", "10.0.0.5", true, false)] // the probe does not go to loopback
+    [InlineData("http://localhost:8080/health", "10.0.0.5", true, false)] // a name: not resolved here
+    [InlineData("http://[::1]:8080/health", "fd00::5", true, true)]
+    [InlineData(null, "10.0.0.5", true, false)] // no probe
+    public void TheCheck_RunsOnlyWhenTheProbeIsOnLoopback_AndTheRegisteredAddressIsAnotherOfThisHost(string? probe, string ip, bool own, bool checks)
     {
-        Assert.Equal(checks, AppAddressCheck.ShouldCheck(probe is null ? null : new Uri(probe), ip, out _));
+        Assert.Equal(checks, AppAddressCheck.ShouldCheck(probe is null ? null : new Uri(probe), ip, _ => own, out _));
+    }
+
+    [Fact]
+    public void AnAddressOfAnotherHost_IsNotThisHosts()
+    {
+        Assert.True(AppAddressCheck.IsOwnAddress(IPAddress.Parse("127.0.0.2")));
+        Assert.False(AppAddressCheck.IsOwnAddress(IPAddress.Parse("192.0.2.1"))); // TEST-NET-1: never assigned
     }
 }
