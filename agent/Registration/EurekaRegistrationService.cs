@@ -183,13 +183,16 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            // Only an OUT_OF_SERVICE that began before this stop counts, not the one sent just below.
+            var before = _outOfServiceSince;
+            _stopsAt = _time.GetUtcNow() + (drains ? _drain : TimeSpan.Zero); // a failure now is not retried past it
             if (_reported is not null)
             {
                 await SyncStatusAsync(cancellationToken).ConfigureAwait(false);
             }
 
             inEureka = _reported is { Override: true };
-            if (inEureka && _outOfServiceSince is { } since)
+            if (inEureka && before is { } since)
             {
                 // The app went OUT_OF_SERVICE before (its preStop's PUT /v1/registration/status, or its health):
                 // callers have been moving away since then, so only the rest of the drain is left.

@@ -82,7 +82,6 @@ internal sealed partial class AppProcess(
         }
 
         _process = process;
-        StartedAt = DateTimeOffset.UtcNow;
         var stdout = LinePump.Start(process.StandardOutput.BaseStream, Console.OpenStandardOutput(), ConsoleLines.StdoutLock, "app stdout");
         var stderr = LinePump.Start(process.StandardError.BaseStream, Console.OpenStandardError(), ConsoleLines.StderrLock, "app stderr");
         _output = Task.WhenAll(stdout, stderr);
@@ -93,9 +92,6 @@ internal sealed partial class AppProcess(
 
     /// <summary>The app's process id while it runs; null before it started and after it exited.</summary>
     public int? Pid => _process is { } process && !_exited.IsCompleted ? process.Id : null;
-
-    /// <summary>When the app was started; null before.</summary>
-    public DateTimeOffset? StartedAt { get; private set; }
 
     /// <summary>
     /// Runs after every other StoppingAsync (the drain: registered right after <see cref="ServingLifetime"/>,

@@ -12,7 +12,7 @@ public sealed class AppOutputTests
     public async Task TheAgentsLogLines_NeverLandInsideTheAppsLines_EvenWhenTheAppWritesALineInPieces()
     {
         // Each app line is written in three pieces with pauses between them: passed through as is, the
-        // agent's request lines (one per /ping below) would land between the pieces.
+        // agent's request lines (one per call below) would land between the pieces.
         const string script = """
             import os, time
             print("child " + "ready", flush=True)
@@ -38,7 +38,7 @@ public sealed class AppOutputTests
         {
             try
             {
-                await client.GetAsync(new Uri($"http://127.0.0.1:{port}/ping"));
+                await client.GetAsync(new Uri($"http://127.0.0.1:{port}/v1/services")); // not a probe: it gets a log line
                 calls++;
             }
             catch (HttpRequestException)
@@ -55,7 +55,7 @@ public sealed class AppOutputTests
             Assert.Equal($"APP-{i:0000}-" + new string('x', 3000) + "-END", appLines[i]);
         }
 
-        Assert.Contains("GET /ping 200", agent.Stdout, StringComparison.Ordinal);
+        Assert.Contains("GET /v1/services 200", agent.Stdout, StringComparison.Ordinal);
     }
 
     [Fact]
