@@ -9,7 +9,7 @@ namespace Sidecar.AppConfig;
 /// </summary>
 internal sealed record AppConfigOptions
 {
-    /// <summary>Config Server base URLs, tried in order on connection failure only. Default none (no server).</summary>
+    /// <summary>Config Server base URLs, tried in order (see <see cref="MultipleUriStrategy"/>). Default none (no server).</summary>
     public IReadOnlyList<Uri> ServerUrls { get; init; } = [];
 
     /// <summary>The application name asked of the Config Server (<c>APP_NAME</c>). Required when <see cref="ServerUrls"/> is set.</summary>
@@ -43,11 +43,21 @@ internal sealed record AppConfigOptions
     /// <summary>The seed file's format, from its extension.</summary>
     public ConfigFileFormat SeedFileFormat { get; init; }
 
-    /// <summary>Basic-auth user for servers whose URL carries no userinfo (<c>AppConfig:Username</c>). Default none.</summary>
+    /// <summary>
+    /// Basic-auth user (<c>AppConfig:Username</c>). Default <c>user</c>, as Spring's; it wins over a URL's
+    /// userinfo unless it is <c>user</c>. Sent only with a password.
+    /// </summary>
     public string? Username { get; init; }
 
-    /// <summary>Basic-auth password for servers whose URL carries no userinfo (<c>AppConfig:Password</c>). Default none.</summary>
+    /// <summary>Basic-auth password (<c>AppConfig:Password</c>); wins over a URL's userinfo, as in Spring. Default none (no Authorization header).</summary>
     public string? Password { get; init; }
+
+    /// <summary>
+    /// Which failures move on to the next of <see cref="ServerUrls"/> (<c>AppConfig:MultipleUriStrategy</c>):
+    /// <c>always</c> (Spring Cloud Config 4's default: any error or non-200 answer) or
+    /// <c>connection_timeout_only</c> (Spring Cloud Config 3: only a server that gives no answer). Default always.
+    /// </summary>
+    public MultipleUriStrategy MultipleUriStrategy { get; init; } = MultipleUriStrategy.Always;
 
     /// <summary>Sent as <c>X-Config-Token</c> (Vault backend, <c>AppConfig:Token</c>). Default none.</summary>
     public string? Token { get; init; }
@@ -61,6 +71,15 @@ internal sealed record AppConfigOptions
     /// while 10 s still leaves a server room for the cold git clone of its first request.
     /// </summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The symmetric key <c>{cipher}</c> values are decrypted with (<c>ENCRYPT_KEY</c>, Spring's
+    /// <c>encrypt.key</c>). Default none: such values are served empty, with a warning.
+    /// </summary>
+    public string? EncryptKey { get; init; }
+
+    /// <summary>The hex salt of the key derivation (<c>ENCRYPT_SALT</c>, Spring's <c>encrypt.salt</c>). Default <c>deadbeef</c>.</summary>
+    public string EncryptSalt { get; init; } = CipherDecryptor.DefaultSalt;
 
     /// <summary>Retry of the first load, used only with <see cref="FailFast"/> (Steeltoe's defaults).</summary>
     public ConfigRetryOptions Retry { get; init; } = new();
@@ -88,6 +107,28 @@ internal sealed record AppConfigOptions
 
         var (file, format) = ReadFile(r, "AppConfig:File");
         var (seed, seedFormat) = ReadFile(r, "AppConfig:SeedFile");
+        var headers = ReadHeaders(r);
+        var password = r.String("AppConfig:Password"); // trimmed, as Spring does
+        if (headers.ContainsKey("Authorization") && (password is not null || urls.Any(u => u.UserInfo is { Length: > 0 } and not ":")))
+        {
+            // Spring's ConfigClientRequestTemplateFactory refuses the same: "You must set either 'password' or 'authorization'".
+            r.AddError("AppConfig:Headers:Authorization", "set either a password (AppConfig:Password or the URL's userinfo) or an Authorization header, not both");
+        }
+
+        // Taken as written (no trimming: a key may end in a space); Spring's key and salt rules.
+        var encryptKey = r.Raw("AppConfig:EncryptKey") is { Length: > 0 } key ? key : null;
+        if (encryptKey is not null && CipherDecryptor.ValidateKey(encryptKey) is { } keyError)
+        {
+            r.AddError("AppConfig:EncryptKey", keyError);
+        }
+
+        var encryptSalt = r.String("AppConfig:EncryptSalt") ?? CipherDecryptor.DefaultSalt;
+        if (CipherDecryptor.ValidateSalt(encryptSalt) is { } saltError)
+        {
+            r.AddError("AppConfig:EncryptSalt", saltError);
+            encryptSalt = CipherDecryptor.DefaultSalt;
+        }
+
         return new AppConfigOptions
         {
             ServerUrls = urls,
@@ -101,12 +142,31 @@ internal sealed record AppConfigOptions
             SeedFile = seed,
             SeedFileFormat = seedFormat,
             Username = r.String("AppConfig:Username"),
-            Password = r.Raw("AppConfig:Password") is { Length: > 0 } password ? password : null,
+            Password = password,
+            MultipleUriStrategy = ReadStrategy(r),
             Token = r.String("AppConfig:Token"),
-            Headers = ReadHeaders(r),
+            Headers = headers,
             Timeout = r.Duration("AppConfig:Timeout", TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(100), TimeSpan.FromMinutes(10)),
             Retry = ConfigRetryOptions.Read(r),
+            EncryptKey = encryptKey,
+            EncryptSalt = encryptSalt,
         };
+    }
+
+    // Spring's enum names (ALWAYS, CONNECTION_TIMEOUT_ONLY), any case, '-' for '_' as relaxed binding allows.
+    private static MultipleUriStrategy ReadStrategy(SettingsReader r)
+    {
+        const string key = "AppConfig:MultipleUriStrategy";
+        switch (r.String(key)?.Replace('-', '_').ToUpperInvariant())
+        {
+            case null or "ALWAYS":
+                return MultipleUriStrategy.Always;
+            case "CONNECTION_TIMEOUT_ONLY":
+                return MultipleUriStrategy.ConnectionTimeoutOnly;
+            default:
+                r.AddError(key, $"'{r.String(key)}' is not always or connection_timeout_only");
+                return MultipleUriStrategy.Always;
+        }
     }
 
     private static (string? Path, ConfigFileFormat Format) ReadFile(SettingsReader r, string key)
@@ -208,6 +268,16 @@ internal sealed record ConfigRetryOptions
             MaxInterval = r.Duration("AppConfig:Retry:MaxInterval", TimeSpan.FromMilliseconds(2000), TimeSpan.Zero, TimeSpan.FromMinutes(10)),
         };
     }
+}
+
+/// <summary>Spring Cloud Config's <c>spring.cloud.config.multiple-uri-strategy</c>.</summary>
+internal enum MultipleUriStrategy
+{
+    /// <summary>Any failure of a server moves on to the next (Spring Cloud Config 4's default).</summary>
+    Always,
+
+    /// <summary>Only a server that gives no answer moves on (Spring Cloud Config 3).</summary>
+    ConnectionTimeoutOnly,
 }
 
 internal enum ConfigFileFormat

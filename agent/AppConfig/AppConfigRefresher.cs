@@ -27,9 +27,11 @@ internal sealed partial class AppConfigRefresher : BackgroundService
     private readonly ILogger<AppConfigRefresher> _logger;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly ConfigMetrics? _metrics;
+    private readonly CipherDecryptor? _decryptor;
 
     // The layers, touched only under _gate.
-    private Dictionary<string, string> _fileValues = new(StringComparer.Ordinal);
+    private List<Dictionary<string, string>> _fileDocuments = []; // the file's documents that apply, in file order
+    private EffectiveConfig? _effective; // the last config built, with what could not be decrypted or resolved
     private string? _fileHash;
     private Dictionary<string, string>? _serverValues;
     private ConfigFetchResult? _lastGood;
@@ -58,6 +60,7 @@ internal sealed partial class AppConfigRefresher : BackgroundService
         _time = time;
         _logger = logger;
         _client = options.UsesServer ? client ?? throw new ArgumentNullException(nameof(client)) : null;
+        _decryptor = options.EncryptKey is { } key ? new CipherDecryptor(key, options.EncryptSalt) : null;
     }
 
     /// <summary>The first load, then the poll loop.</summary>
@@ -184,12 +187,12 @@ internal sealed partial class AppConfigRefresher : BackgroundService
                 throw new InvalidConfigurationException([$"{AgentVariables.Describe("AppConfig:File")}: {error}"]);
             }
 
-            LogFileLoaded(_logger, file, _fileValues.Count);
+            LogFileLoaded(_logger, file, FileKeyCount());
         }
 
         if (_client is null)
         {
-            _store.Initialize(_fileValues, 1);
+            _store.Initialize(Effective(), 1);
             _since = Now();
             if (_options.File is not null)
             {
@@ -254,7 +257,7 @@ internal sealed partial class AppConfigRefresher : BackgroundService
         else
         {
             _failure = fetched.Error;
-            _store.Initialize(_fileValues, 1);
+            _store.Initialize(Effective(), 1);
             LogNoConfig(_logger, fetched.Error!, _options.File is null ? "no config" : "the file's config only",
                 _options.PollInterval > TimeSpan.Zero ? $"retrying every {DurationParser.Format(_options.PollInterval)}" : "polling is off");
         }
@@ -291,20 +294,48 @@ internal sealed partial class AppConfigRefresher : BackgroundService
         return AppConfigSnapshot.Hash(Effective()) == saved.EffectiveHash ? Math.Max(saved.ConfigVersion, 1) : saved.ConfigVersion + 1;
     }
 
+    /// <summary>
+    /// The served config: the Config Server's sources over the file's documents (the file is the
+    /// lowest-precedence source, its later documents over its earlier ones), decrypted and with
+    /// placeholders resolved (<see cref="EffectiveConfig"/>). What could not be decrypted or resolved is
+    /// warned about when it changes and shown in /v1/health.
+    /// </summary>
     private Dictionary<string, string> Effective()
     {
-        // The file is the lowest-precedence source; the server's keys win over it.
-        var result = new Dictionary<string, string>(_fileValues, StringComparer.Ordinal);
+        var sources = new List<IEnumerable<KeyValuePair<string, string>>>(_fileDocuments.Count + 1);
         if (_serverValues is not null)
         {
-            foreach (var (key, value) in _serverValues)
-            {
-                result[key] = value;
-            }
+            sources.Add(_serverValues);
         }
 
-        return result;
+        for (var i = _fileDocuments.Count - 1; i >= 0; i--)
+        {
+            sources.Add(_fileDocuments[i]);
+        }
+
+        var previous = _effective;
+        var effective = EffectiveConfig.Build(sources, _decryptor);
+        _effective = effective;
+        if (effective.NotDecrypted.Count > 0 && !effective.NotDecrypted.SequenceEqual(previous?.NotDecrypted ?? []))
+        {
+            LogNotDecrypted(_logger, string.Join(", ", effective.NotDecrypted),
+                _decryptor is null ? "ENCRYPT_KEY is not set" : "they are not encrypted with ENCRYPT_KEY (and ENCRYPT_SALT)");
+        }
+
+        if (effective.InvalidFromServer.Count > 0 && !effective.InvalidFromServer.SequenceEqual(previous?.InvalidFromServer ?? []))
+        {
+            LogServerCouldNotDecrypt(_logger, string.Join(", ", effective.InvalidFromServer));
+        }
+
+        if (effective.Unresolved.Count > 0 && !effective.Unresolved.SequenceEqual(previous?.Unresolved ?? []))
+        {
+            LogUnresolved(_logger, string.Join(", ", effective.Unresolved));
+        }
+
+        return effective.Values;
     }
+
+    private int FileKeyCount() => PropertySourceMerger.Merge(_fileDocuments).Count;
 
     /// <summary>Re-reads the file, if any; false when it could not be read (its previous values stay).</summary>
     /// <remarks>As for the server: the first failure is a warning, repeats are debug lines (a broken file
@@ -333,7 +364,7 @@ internal sealed partial class AppConfigRefresher : BackgroundService
 
         if (_fileFailure is not null)
         {
-            LogFileRecovered(_logger, file, _fileValues.Count);
+            LogFileRecovered(_logger, file, FileKeyCount());
             _fileFailure = null;
         }
 
@@ -370,7 +401,7 @@ internal sealed partial class AppConfigRefresher : BackgroundService
         try
         {
             var text = Encoding.UTF8.GetString(bytes.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? bytes.AsSpan(3) : bytes);
-            _fileValues = ConfigFileParser.Parse(_options.FileFormat, text, _options.Profiles);
+            _fileDocuments = ConfigFileParser.Parse(_options.FileFormat, text, _options.Profiles);
             _fileHash = hash;
             return true;
         }
@@ -393,7 +424,10 @@ internal sealed partial class AppConfigRefresher : BackgroundService
         {
             var bytes = File.ReadAllBytes(path);
             var text = Encoding.UTF8.GetString(bytes.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? bytes.AsSpan(3) : bytes);
-            return ConfigFileParser.Parse(_options.SeedFileFormat, text, _options.Profiles);
+            // Its documents as the file's: the later ones over the earlier ones.
+            var documents = ConfigFileParser.Parse(_options.SeedFileFormat, text, _options.Profiles);
+            documents.Reverse();
+            return PropertySourceMerger.Merge(documents);
         }
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -496,7 +530,7 @@ internal sealed partial class AppConfigRefresher : BackgroundService
                 $"unavailable: no config from the Config Server and no last-known-good copy ({keys}){failure}");
         }
 
-        _store.Status = status;
+        _store.Status = status with { Detail = status.Detail + (_effective?.Problems() ?? "") };
     }
 
     private static string LastFailures(string? server, string? file) => (server, file) switch
@@ -565,6 +599,15 @@ internal sealed partial class AppConfigRefresher : BackgroundService
 
     [LoggerMessage(EventId = 414, Level = LogLevel.Information, Message = "Config polling is off (CONFIG_POLL_INTERVAL=0)")]
     private static partial void LogPollingOff(ILogger logger);
+
+    [LoggerMessage(EventId = 430, Level = LogLevel.Warning, Message = "Config values not decrypted, served empty: {Keys} ({Reason})")]
+    private static partial void LogNotDecrypted(ILogger logger, string keys, string reason);
+
+    [LoggerMessage(EventId = 431, Level = LogLevel.Warning, Message = "The Config Server could not decrypt {Keys} (it serves them as invalid.* with the value <n/a>): check its encrypt key")]
+    private static partial void LogServerCouldNotDecrypt(ILogger logger, string keys);
+
+    [LoggerMessage(EventId = 432, Level = LogLevel.Warning, Message = "Config placeholders that cannot be resolved, served as written, in: {Keys}")]
+    private static partial void LogUnresolved(ILogger logger, string keys);
 
     [LoggerMessage(EventId = 415, Level = LogLevel.Debug, Message = "Config unchanged: version {Version}, server version {ServerVersion}")]
     private static partial void LogUnchanged(ILogger logger, long version, string serverVersion);

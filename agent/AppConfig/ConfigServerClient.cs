@@ -9,9 +9,8 @@ namespace Sidecar.AppConfig;
 /// <summary>
 /// Reads the app's environment from a Spring Cloud Config Server (docs/config-server.md#protocol-notes):
 /// <c>GET {uri}/{application}/{profiles}[/{label}]</c> with <c>Accept: application/json</c>, Basic auth,
-/// <c>X-Config-Token</c> and configured headers. Servers are tried in order, but only a server that gives
-/// no answer (refused, reset, time-out before the status line) moves on to the next; one that answers,
-/// whatever it answers, decides. Labels are tried in order on a 404. Never throws for the server's failures.
+/// <c>X-Config-Token</c> and configured headers. Labels and servers are tried in Spring's order (see
+/// <see cref="FetchAsync"/> and docs/config-server.md#servers-and-failures). Never throws for the server's failures.
 /// </summary>
 internal sealed partial class ConfigServerClient : IDisposable
 {
@@ -47,46 +46,63 @@ internal sealed partial class ConfigServerClient : IDisposable
         };
     }
 
-    /// <summary>Asks the servers in order until one answers.</summary>
+    /// <summary>
+    /// Asks for each label in turn (a label every server answers 404 for moves on to the next label) and,
+    /// per label, the servers in order, as Spring's <c>ConfigServerConfigDataLoader</c> does: with
+    /// <see cref="MultipleUriStrategy.Always"/> (Spring 4's default) any failure moves on to the next server;
+    /// with <see cref="MultipleUriStrategy.ConnectionTimeoutOnly"/> (Spring 3's) only a server that gives
+    /// no answer does, and any answer decides.
+    /// </summary>
     public async Task<ConfigFetchResult> FetchAsync(CancellationToken cancellationToken)
     {
-        var unreachable = new List<string>(_endpoints.Length);
-        foreach (var endpoint in _endpoints)
+        string?[] labels = _options.Labels.Count > 0 ? [.. _options.Labels] : [null];
+        var errors = new List<string>(_endpoints.Length);
+        ConfigFetchResult? last = null;
+        for (var l = 0; l < labels.Length; l++)
         {
-            var result = await FetchFromAsync(endpoint, cancellationToken).ConfigureAwait(false);
-            if (!result.Unreachable)
+            var label = labels[l];
+            errors.Clear();
+            var unreachable = 0;
+            for (var i = 0; i < _endpoints.Length; i++)
             {
-                return result;
-            }
+                var endpoint = _endpoints[i];
+                var result = await RequestAsync(endpoint, label, cancellationToken).ConfigureAwait(false);
+                if (result.Succeeded)
+                {
+                    return result;
+                }
 
-            LogUnreachable(_logger, endpoint.Display, result.Error!);
-            unreachable.Add(result.Error!);
+                last = result;
+                errors.Add(result.Error!);
+                unreachable += result.Unreachable ? 1 : 0;
+                var hasNext = i + 1 < _endpoints.Length;
+                if (hasNext && (result.Unreachable || _options.MultipleUriStrategy == MultipleUriStrategy.Always))
+                {
+                    LogTryingNext(_logger, result.Error!, _endpoints[i + 1].Display);
+                    continue;
+                }
+
+                // Spring: a 404 (the label is unknown) on the last server tried moves on to the next label;
+                // any other failure ends the load, whatever labels remain.
+                if (result.StatusCode == StatusCodes.Status404NotFound && label is not null && l + 1 < labels.Length)
+                {
+                    LogLabelNotFound(_logger, label, endpoint.Display, labels[l + 1]!);
+                    break;
+                }
+
+                if (unreachable == _endpoints.Length)
+                {
+                    return ConfigFetchResult.Failure(label, "every config server is unreachable: " + string.Join("; ", errors), unreachable: true);
+                }
+
+                return errors.Count == 1 ? result : result with { Error = "no config server gave a config: " + string.Join("; ", errors) };
+            }
         }
 
-        return ConfigFetchResult.Failure(null, "every config server is unreachable: " + string.Join("; ", unreachable), unreachable: true);
+        return last!;
     }
 
     public void Dispose() => _client.Dispose();
-
-    private async Task<ConfigFetchResult> FetchFromAsync(ConfigServerEndpoint endpoint, CancellationToken cancellationToken)
-    {
-        string?[] labels = _options.Labels.Count > 0 ? [.. _options.Labels] : [null];
-        for (var i = 0; i < labels.Length; i++)
-        {
-            var label = labels[i];
-            var result = await RequestAsync(endpoint, label, cancellationToken).ConfigureAwait(false);
-            if (result.StatusCode == StatusCodes.Status404NotFound && label is not null && i + 1 < labels.Length)
-            {
-                // docs/config-server.md#errors: 404 for an unknown label, try the next one.
-                LogLabelNotFound(_logger, label, endpoint.Display, labels[i + 1]!);
-                continue;
-            }
-
-            return result;
-        }
-
-        throw new System.Diagnostics.UnreachableException(); // the last label always returns
-    }
 
     private async Task<ConfigFetchResult> RequestAsync(ConfigServerEndpoint endpoint, string? label, CancellationToken cancellationToken)
     {
@@ -150,11 +166,12 @@ internal sealed partial class ConfigServerClient : IDisposable
             }
             catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
-                return ConfigFetchResult.Failure(label, $"{where}: the answer did not complete within {DurationParser.Format(_options.Timeout)}", unreachable: false);
+                // An I/O failure, as Spring's ResourceAccessException: the next server is tried whatever the strategy.
+                return ConfigFetchResult.Failure(label, $"{where}: the answer did not complete within {DurationParser.Format(_options.Timeout)}", unreachable: true);
             }
             catch (Exception ex) when (ex is HttpRequestException or IOException)
             {
-                return ConfigFetchResult.Failure(label, $"{where}: the answer was cut short", unreachable: false);
+                return ConfigFetchResult.Failure(label, $"{where}: the answer was cut short", unreachable: true);
             }
             catch (FormatException ex)
             {
@@ -191,8 +208,8 @@ internal sealed partial class ConfigServerClient : IDisposable
     }
 
 
-    [LoggerMessage(EventId = 400, Level = LogLevel.Debug, Message = "Config server {Server} is unreachable: {Error}")]
-    private static partial void LogUnreachable(ILogger logger, string server, string error);
+    [LoggerMessage(EventId = 400, Level = LogLevel.Debug, Message = "Config server failed ({Error}); trying {Next}")]
+    private static partial void LogTryingNext(ILogger logger, string error, string next);
 
     [LoggerMessage(EventId = 401, Level = LogLevel.Debug, Message = "Config label {Label} not found on {Server}; trying label {Next}")]
     private static partial void LogLabelNotFound(ILogger logger, string label, string server, string next);
@@ -201,15 +218,30 @@ internal sealed partial class ConfigServerClient : IDisposable
 /// <summary>One configured server: its URL without userinfo (safe to log) and the Basic credentials for it.</summary>
 internal sealed record ConfigServerEndpoint(Uri BaseUri, string Display, AuthenticationHeaderValue? Authorization)
 {
-    /// <summary>The URL's userinfo wins for that URL; otherwise <c>AppConfig:Username</c>/<c>Password</c> (as Spring's config client does).</summary>
+    /// <summary>Spring's default username (<c>spring.cloud.config.username</c>).</summary>
+    public const string DefaultUsername = "user";
+
+    /// <summary>
+    /// Spring's <c>ConfigClientProperties.getCredentials</c>: the username defaults to <c>user</c>; with
+    /// userinfo in the URL, an explicitly set password wins over the URL's, and an explicitly set username
+    /// wins unless it is <c>user</c> (the default cannot be told from an explicit <c>user</c>); without a
+    /// password there is no Authorization header at all.
+    /// </summary>
     public static ConfigServerEndpoint Create(Uri url, AppConfigOptions options)
     {
-        string? user = options.Username, password = options.Password;
+        var explicitUser = string.IsNullOrWhiteSpace(options.Username) ? DefaultUsername : options.Username.Trim();
+        var explicitPassword = string.IsNullOrWhiteSpace(options.Password) ? null : options.Password.Trim();
+        string user = explicitUser;
+        string? password = explicitPassword;
         if (url.UserInfo is { Length: > 0 } userInfo && userInfo != ":")
         {
             var colon = userInfo.IndexOf(':', StringComparison.Ordinal);
             user = Uri.UnescapeDataString(colon < 0 ? userInfo : userInfo[..colon]);
-            password = colon < 0 ? "" : Uri.UnescapeDataString(userInfo[(colon + 1)..]);
+            password = explicitPassword ?? (colon < 0 ? "" : Uri.UnescapeDataString(userInfo[(colon + 1)..]));
+            if (explicitUser != DefaultUsername)
+            {
+                user = explicitUser;
+            }
         }
 
         var bare = url.GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped);
@@ -218,7 +250,7 @@ internal sealed record ConfigServerEndpoint(Uri BaseUri, string Display, Authent
             bare += "/";
         }
 
-        var authorization = user is null && password is null
+        var authorization = password is null
             ? null
             : new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{user}:{password}")));
         return new ConfigServerEndpoint(new Uri(bare), bare, authorization);
@@ -248,7 +280,7 @@ internal sealed record ConfigServerEndpoint(Uri BaseUri, string Display, Authent
 }
 
 /// <summary>The outcome of one fetch: an environment, or why there is none.</summary>
-/// <param name="Unreachable">True when no server answered at all (so the next URL was, or would be, tried).</param>
+/// <param name="Unreachable">True when the server gave no complete answer (refused, reset, timed out, cut short): an I/O failure, after which the next URL is tried whatever the strategy.</param>
 internal sealed record ConfigFetchResult(string? Server, string? Label, ConfigServerEnvironment? Environment, string? Error, bool Unreachable, int? StatusCode)
 {
     public bool Succeeded => Environment is not null;

@@ -8,20 +8,8 @@ namespace Sidecar.AppConfig;
 /// <param name="Sources">Property sources, highest precedence first.</param>
 internal sealed record ConfigServerEnvironment(string? Label, string? Version, IReadOnlyList<ConfigPropertySource> Sources)
 {
-    /// <summary>The sources merged: the first source that has a key wins.</summary>
-    public Dictionary<string, string> Merge()
-    {
-        var result = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var source in Sources)
-        {
-            foreach (var (key, value) in source.Values)
-            {
-                result.TryAdd(key, value);
-            }
-        }
-
-        return result;
-    }
+    /// <summary>The sources merged: the first source that has a key wins, and a list comes whole from the first source that has it (<see cref="PropertySourceMerger"/>).</summary>
+    public Dictionary<string, string> Merge() => PropertySourceMerger.Merge([.. Sources.Select(s => s.Values)]);
 
     /// <summary>Reads the JSON environment; accepts the v2 media type's <c>{"value":..,"origin":..}</c> wrapped values.</summary>
     /// <exception cref="FormatException">When the body is not a Config Server environment.</exception>

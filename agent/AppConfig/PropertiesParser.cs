@@ -6,20 +6,35 @@ namespace Sidecar.AppConfig;
 /// <summary>
 /// A Java <c>.properties</c> file as <c>java.util.Properties.load</c> reads it: <c>key=value</c>,
 /// <c>key: value</c> or <c>key value</c>; <c>#</c> and <c>!</c> comments; a trailing backslash continues
-/// the line; <c>\t \n \r \f \uXXXX</c> escapes. Read as UTF-8, as Spring Boot does.
+/// the line; <c>\t \n \r \f \uXXXX</c> escapes. Read as UTF-8, as Spring Boot does. As Spring Boot's
+/// <c>OriginTrackedPropertiesLoader</c>, a line <c>#---</c> or <c>!---</c> (at the start of the line, not
+/// right after a comment with the same prefix) starts a new document; each document that applies to the
+/// active profiles (<see cref="ProfileActivation"/>) is a source of its own, later ones winning.
 /// </summary>
 internal static class PropertiesParser
 {
-    /// <exception cref="FormatException">On a malformed <c>\u</c> escape.</exception>
-    public static Dictionary<string, string> Parse(string text)
+    /// <summary>The documents that apply to <paramref name="profiles"/>, in file order, without their activation keys.</summary>
+    /// <exception cref="FormatException">On a malformed <c>\u</c> escape or profile expression.</exception>
+    public static List<Dictionary<string, string>> Parse(string text, IReadOnlyList<string> profiles)
     {
+        var documents = new List<Dictionary<string, string>>();
         var result = new Dictionary<string, string>(StringComparer.Ordinal);
         var lines = text.ReplaceLineEndings("\n").Split('\n');
         var logical = new StringBuilder();
+        char? previousComment = null;
         for (var i = 0; i < lines.Length; i++)
         {
             var firstLine = i + 1;
+            if (IsSeparator(lines[i]) && previousComment != lines[i][0])
+            {
+                Add(documents, result, profiles);
+                result = new Dictionary<string, string>(StringComparer.Ordinal);
+                previousComment = null;
+                continue;
+            }
+
             var line = lines[i].TrimStart(' ', '\t', '\f');
+            previousComment = line.Length > 0 && line[0] is '#' or '!' ? line[0] : null;
             if (line.Length == 0 || line[0] is '#' or '!')
             {
                 continue;
@@ -37,7 +52,20 @@ internal static class PropertiesParser
             result[key] = value;
         }
 
-        return result;
+        Add(documents, result, profiles);
+        return documents;
+    }
+
+    // "#---" or "!---" from the first column, then nothing but white space.
+    private static bool IsSeparator(string line) =>
+        line.Length >= 4 && line[0] is '#' or '!' && line.AsSpan(1, 3).SequenceEqual("---") && line.AsSpan(4).Trim(" \t\f").IsEmpty;
+
+    private static void Add(List<Dictionary<string, string>> documents, Dictionary<string, string> document, IReadOnlyList<string> profiles)
+    {
+        if (document.Count > 0 && ProfileActivation.Applies(document, profiles) && document.Count > 0)
+        {
+            documents.Add(document);
+        }
     }
 
     // An odd number of trailing backslashes: the last one escapes the line break.

@@ -7,20 +7,19 @@ namespace Sidecar.AppConfig;
 /// A YAML config file flattened as Spring Boot does (<c>YamlProcessor</c>): mappings become dotted keys,
 /// sequences <c>name[i]</c> (an empty one an empty value), scalars their text, <c>~</c>/<c>null</c> empty.
 /// Anchors, aliases and <c>&lt;&lt;</c> merge keys work (explicit keys win over merged ones); a duplicate
-/// key is an error, as in Spring Boot. Several documents merge in order, later ones winning; a document
-/// with <c>spring.config.activate.on-profile</c> (or the older <c>spring.profiles</c>) counts only when one
-/// of <c>CONFIG_PROFILE</c> matches. Built on YamlDotNet's event parser only (no reflection-based
+/// key is an error, as in Spring Boot. Each document is a source of its own, later ones winning (so a later
+/// document's list replaces an earlier one's whole); a document with <c>spring.config.activate.on-profile</c>
+/// (or the older <c>spring.profiles</c>) counts only when the active profiles match it
+/// (<see cref="ProfileActivation"/>). Built on YamlDotNet's event parser only (no reflection-based
 /// deserializer, no representation model), so it stays trim- and AOT-safe.
 /// </summary>
 internal static class YamlConfigParser
 {
-    private static readonly string[] ProfileKeys = ["spring.config.activate.on-profile", "spring.profiles"];
-
+    /// <summary>The documents that apply to <paramref name="profiles"/>, in file order, without their activation keys.</summary>
     /// <exception cref="FormatException">When the text is not YAML or a document is not a mapping; the message names the line, never a value.</exception>
-    public static Dictionary<string, string> Parse(string text, IReadOnlyList<string> profiles)
+    public static List<Dictionary<string, string>> Parse(string text, IReadOnlyList<string> profiles)
     {
-        var result = new Dictionary<string, string>(StringComparer.Ordinal);
-        var document = new Dictionary<string, string>(StringComparer.Ordinal);
+        var result = new List<Dictionary<string, string>>();
         using var reader = new StringReader(text);
         var parser = new Parser(reader);
         try
@@ -33,7 +32,7 @@ internal static class YamlConfigParser
                 var root = parser.Accept<DocumentEnd>(out _) ? null : ReadNode(parser, anchors);
                 parser.Consume<DocumentEnd>();
 
-                document.Clear();
+                var document = new Dictionary<string, string>(StringComparer.Ordinal);
                 switch (root)
                 {
                     case null or ScalarNode { Value: null }:
@@ -45,15 +44,9 @@ internal static class YamlConfigParser
                         throw new FormatException($"the YAML document at line {start.Start.Line} must be a mapping of keys");
                 }
 
-                if (Applies(document, profiles))
+                if (ProfileActivation.Applies(document, profiles) && document.Count > 0)
                 {
-                    foreach (var (key, value) in document)
-                    {
-                        if (Array.IndexOf(ProfileKeys, key) < 0)
-                        {
-                            result[key] = value;
-                        }
-                    }
+                    result.Add(document);
                 }
             }
         }
@@ -196,37 +189,6 @@ internal static class YamlConfigParser
     private static bool IsNull(Scalar scalar) =>
         scalar.Style is ScalarStyle.Plain or ScalarStyle.Any && scalar.Tag.IsEmpty &&
         scalar.Value is "" or "~" or "null" or "Null" or "NULL";
-
-    // Spring Boot's profile-specific documents: "dev", "dev,prod" or "dev | prod" (any of), "!dev" (not).
-    private static bool Applies(Dictionary<string, string> document, IReadOnlyList<string> profiles)
-    {
-        string? condition = null;
-        foreach (var key in ProfileKeys)
-        {
-            if (document.TryGetValue(key, out var value) && value.Length > 0)
-            {
-                condition = value;
-                break;
-            }
-        }
-
-        if (condition is null)
-        {
-            return true;
-        }
-
-        foreach (var term in condition.Split([',', '|'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            var negated = term.StartsWith('!');
-            var name = negated ? term[1..].Trim() : term;
-            if (profiles.Contains(name, StringComparer.Ordinal) != negated)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
 
     private abstract class Node;
 

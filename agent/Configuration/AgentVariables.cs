@@ -44,6 +44,8 @@ internal static class AgentVariables
         new("CONFIG_FAIL_FAST", "AppConfig:FailFast"),
         new("CONFIG_FILE", "AppConfig:File"),
         new("CONFIG_SEED_FILE", "AppConfig:SeedFile"),
+        new("ENCRYPT_KEY", "AppConfig:EncryptKey"), // Spring's encrypt.key, under the same variable a Spring app reads
+        new("ENCRYPT_SALT", "AppConfig:EncryptSalt"),
 
         new("ROUTES", "Forwarding:Routes"),
 

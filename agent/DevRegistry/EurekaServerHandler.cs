@@ -12,7 +12,8 @@ namespace Sidecar.DevRegistry;
 /// hosted by the <c>agent registry</c> command or by a test's loopback server. Strict like a real
 /// server (docs/eureka.md#server-rules-dev-registry-and-fake): XML unless <c>Accept</c> names JSON (or 406 with
 /// <see cref="RefuseXml"/>), gzip when <c>Accept-Encoding</c> allows it, a JSON register body or 415,
-/// 204 on register, 404 for unknown leases, <c>apps</c> and <c>apps/</c> both, ids URL-decoded from the raw path.
+/// 204 on register, 404 for unknown leases, <c>apps</c> and <c>apps/</c> both, ids URL-decoded from the raw path,
+/// and <c>instances/{id}</c> (an instance by id alone, as Netflix's <c>InstancesResource</c>).
 /// </summary>
 internal sealed partial class EurekaServerHandler(EurekaServerRegistry registry, ILogger? logger = null)
 {
@@ -91,13 +92,16 @@ internal sealed partial class EurekaServerHandler(EurekaServerRegistry registry,
                 var metadata = context.Request.Query.Select(q => new KeyValuePair<string, string>(q.Key, q.Value.ToString()));
                 await Status(context, registry.UpdateMetadata(app, id, metadata), "metadata", app, id).ConfigureAwait(false);
                 break;
+            case ["instances", var id] when HttpMethods.IsGet(method):
+                await Instance(context, registry.GetInstanceById(id)).ConfigureAwait(false);
+                break;
             case ["vips", var vip] when HttpMethods.IsGet(method):
                 await Applications(context, registry.GetByVip(vip, secure: false)).ConfigureAwait(false);
                 break;
             case ["svips", var svip] when HttpMethods.IsGet(method):
                 await Applications(context, registry.GetByVip(svip, secure: true)).ConfigureAwait(false);
                 break;
-            case ["apps", ..] or ["vips", ..] or ["svips", ..] when segments.Length <= 4:
+            case ["apps", ..] or ["vips", ..] or ["svips", ..] or ["instances", _] when segments.Length <= 4:
                 await Text(context, 405, "Method Not Allowed").ConfigureAwait(false);
                 break;
             default:
@@ -142,7 +146,7 @@ internal sealed partial class EurekaServerHandler(EurekaServerRegistry registry,
 
         if (logger is not null)
         {
-            LogRegistered(logger, app.ToUpperInvariant(), instance.InstanceId, instance.Status.ToWire());
+            LogRegistered(logger, app.ToUpperInvariant(), instance.Id, instance.Status.ToWire());
         }
 
         context.Response.StatusCode = 204;

@@ -35,9 +35,12 @@ internal sealed class EurekaServerRegistry(TimeProvider time, TimeSpan? deltaRet
             var now = Now();
             EvictExpired(now);
             var app = pathApp.ToUpperInvariant();
-            var id = registrant.InstanceId;
+
+            // Netflix's InstanceInfo.getId(): a body without instanceId (eureka-js-client's examples send none)
+            // is known by its AmazonInfo instance-id or its host name, and renewed, cancelled and read under it.
+            var id = registrant.Id;
             var existing = Find(app, id);
-            registrant = registrant with { App = app };
+            registrant = registrant with { App = app, InstanceId = id };
 
             // Netflix keeps the instance it has when its lastDirtyTimestamp is newer than the registrant's.
             if (existing is not null && existing.Holder.LastDirtyTimestamp > registrant.LastDirtyTimestamp)
@@ -139,6 +142,8 @@ internal sealed class EurekaServerRegistry(TimeProvider time, TimeSpan? deltaRet
     /// <summary>
     /// Status override (<c>PUT apps/{APP}/{id}/status?value=</c>): 200, 404 when unknown; the value is
     /// case-sensitive and anything else is a 500, as Netflix's <c>InstanceStatus.valueOf</c> failing.
+    /// As Netflix's <c>statusUpdate</c>, it renews the lease, and the instance's current status is a no-op:
+    /// no override is stored and no change is queued.
     /// </summary>
     public int UpdateStatus(string app, string id, string? value, long? lastDirtyTimestamp)
     {
@@ -156,13 +161,23 @@ internal sealed class EurekaServerRegistry(TimeProvider time, TimeSpan? deltaRet
                 return 404;
             }
 
+            lease.LastRenewalTimestamp = now;
+            if (lease.Holder.Status == status)
+            {
+                return 200;
+            }
+
             _overrides[id] = status;
             Modify(lease, now, lastDirtyTimestamp, status, status);
             return 200;
         }
     }
 
-    /// <summary>Removes the override (<c>DELETE apps/{APP}/{id}/status?value=</c>); without a value the status becomes UNKNOWN (the next renew is a 404).</summary>
+    /// <summary>
+    /// Removes the override (<c>DELETE apps/{APP}/{id}/status?value=</c>); without a value the status becomes
+    /// UNKNOWN (the next renew is a 404). As Netflix's <c>deleteStatusOverride</c>, it renews the lease, and
+    /// without an override to remove it changes nothing.
+    /// </summary>
     public int DeleteStatusOverride(string app, string id, string? value, long? lastDirtyTimestamp)
     {
         var status = InstanceStatus.Unknown;
@@ -180,7 +195,12 @@ internal sealed class EurekaServerRegistry(TimeProvider time, TimeSpan? deltaRet
                 return 404;
             }
 
-            _overrides.Remove(id);
+            lease.LastRenewalTimestamp = now;
+            if (!_overrides.Remove(id))
+            {
+                return 200;
+            }
+
             Modify(lease, now, lastDirtyTimestamp, status, InstanceStatus.Unknown);
             return 200;
         }
@@ -287,6 +307,24 @@ internal sealed class EurekaServerRegistry(TimeProvider time, TimeSpan? deltaRet
         }
     }
 
+    /// <summary>An instance by id in whichever application holds it (<c>GET instances/{id}</c>, Netflix's <c>InstancesResource</c>); null when unknown.</summary>
+    public EurekaInstanceInfo? GetInstanceById(string id)
+    {
+        lock (_lock)
+        {
+            EvictExpired(Now());
+            foreach (var (_, leases) in _apps.OrderBy(p => p.Key, StringComparer.Ordinal))
+            {
+                if (leases.TryGetValue(id, out var lease))
+                {
+                    return Holder(lease);
+                }
+            }
+
+            return null;
+        }
+    }
+
     /// <summary>Applications behind a VIP (<c>GET vips/{vip}</c>) or secure VIP (<c>svips/</c>); empty when none.</summary>
     public EurekaApplications GetByVip(string vip, bool secure)
     {
@@ -322,7 +360,7 @@ internal sealed class EurekaServerRegistry(TimeProvider time, TimeSpan? deltaRet
     private static string? Validate(string pathApp, EurekaInstanceInfo registrant)
     {
         // Netflix's ApplicationResource.addInstance checks, with its texts.
-        if (string.IsNullOrWhiteSpace(registrant.InstanceId))
+        if (string.IsNullOrWhiteSpace(registrant.Id))
         {
             return "Missing instanceId";
         }

@@ -58,6 +58,17 @@ internal static class EurekaXmlWriter
         writer.WriteStartElement("dataCenterInfo");
         writer.WriteAttributeString("class", instance.DataCenterClass ?? EurekaInstanceInfo.DefaultDataCenterClass);
         writer.WriteElementString("name", instance.DataCenterName ?? EurekaInstanceInfo.MyOwn);
+        if (instance.DataCenterMetadata.Count > 0)
+        {
+            writer.WriteStartElement("metadata");
+            foreach (var (key, value) in instance.DataCenterMetadata)
+            {
+                writer.WriteElementString(key, value);
+            }
+
+            writer.WriteEndElement();
+        }
+
         writer.WriteEndElement();
 
         var lease = instance.LeaseInfo;

@@ -45,9 +45,11 @@ internal static class DiscoveryApi
             return TypedResults.Json<IReadOnlyList<string>>(hosts, DiscoveryJsonContext.Default.IReadOnlyListString);
         });
 
-        // Spring Cloud Sidecar: every instance with its status; an unknown service is an empty list, as there.
+        // Spring Cloud Sidecar: its DiscoveryClient lists UP instances only (Netflix's client filters the others
+        // out, eureka.client.filterOnlyUpInstances); an unknown service is an empty list, as there.
+        // /v1/services/{name}/instances keeps every status.
         endpoints.MapGet("/hosts/{serviceId}", (string serviceId, ServiceCatalog catalog) =>
-            TypedResults.Json(Reports(catalog.GetInstances(serviceId)), DiscoveryJsonContext.Default.IReadOnlyListInstanceReport));
+            TypedResults.Json(Reports(catalog.GetInstances(serviceId), upOnly: true), DiscoveryJsonContext.Default.IReadOnlyListInstanceReport));
 
         endpoints.MapGet("/v1/services", (ServiceCatalog catalog, IServiceProvider services) =>
             TypedResults.Json(Summary(catalog, services.GetService<EurekaRegistry>()), DiscoveryJsonContext.Default.ServicesReport));
@@ -61,19 +63,23 @@ internal static class DiscoveryApi
         return endpoints;
     }
 
-    internal static IReadOnlyList<InstanceReport> Reports(IReadOnlyList<ServiceInstance>? instances)
+    internal static IReadOnlyList<InstanceReport> Reports(IReadOnlyList<ServiceInstance>? instances, bool upOnly = false)
     {
         if (instances is null)
         {
             return [];
         }
 
-        var reports = new InstanceReport[instances.Count];
-        for (var i = 0; i < reports.Length; i++)
+        var reports = new List<InstanceReport>(instances.Count);
+        foreach (var instance in instances)
         {
-            var instance = instances[i];
-            reports[i] = new InstanceReport(instance.ServiceId, instance.InstanceId, instance.Host, instance.Port, instance.Secure,
-                instance.BaseUri.AbsoluteUri.TrimEnd('/'), instance.Status.ToWire(), instance.Zone, instance.Metadata);
+            if (upOnly && instance.Status != InstanceStatus.Up)
+            {
+                continue;
+            }
+
+            reports.Add(new InstanceReport(instance.ServiceId, instance.InstanceId, instance.Host, instance.Port, instance.Secure,
+                instance.BaseUri.AbsoluteUri.TrimEnd('/'), instance.Status.ToWire(), instance.Zone, instance.Metadata));
         }
 
         return reports;

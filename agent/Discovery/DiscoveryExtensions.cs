@@ -21,6 +21,7 @@ internal static class DiscoveryExtensions
         }
 
         services.TryAddSingleton<EurekaHttpClient>();
+        services.TryAddSingleton(_ => new LocalInstance(options.App, options.Eureka, options.Sidecar)); // the client's server order is seeded by its IP
         services.AddSingleton<EurekaRegistry>();
         services.TryAddSingleton<RegistrySnapshotStore>();
         services.TryAddSingleton<EurekaRegistryRefresher>();

@@ -57,6 +57,28 @@ internal sealed record EurekaInstanceInfo
     /// <summary>Null when the body had no <c>dataCenterInfo.name</c> (a server answers 400).</summary>
     public string? DataCenterName { get; init; } = MyOwn;
 
+    /// <summary>
+    /// <c>dataCenterInfo.metadata</c> of an <c>AmazonInfo</c> (<c>instance-id</c>, <c>availability-zone</c>,
+    /// <c>local-ipv4</c>...), kept as sent so answers and snapshots carry it on. Empty for <c>MyOwn</c>.
+    /// </summary>
+    public IReadOnlyDictionary<string, string> DataCenterMetadata { get; init; } = EmptyMetadata;
+
+    /// <summary>
+    /// The id Eureka knows the instance by (Netflix's <c>InstanceInfo.getId()</c>): its <c>instanceId</c>;
+    /// without one, an <c>AmazonInfo</c>'s <c>instance-id</c>; else its host name.
+    /// </summary>
+    public string Id => InstanceId.Length > 0 ? InstanceId
+        : DataCenterMetadata.TryGetValue("instance-id", out var amazonId) && amazonId.Length > 0 ? amazonId
+        : HostName;
+
+    /// <summary>
+    /// The instance's zone: metadata <c>zone</c> (what Spring Cloud registers and reads), else an
+    /// <c>AmazonInfo</c>'s <c>availability-zone</c> (what Netflix's <c>InstanceInfo.getZone</c> reads); null when neither says.
+    /// </summary>
+    public string? Zone => Metadata.TryGetValue("zone", out var zone) && zone.Length > 0 ? zone
+        : DataCenterMetadata.TryGetValue("availability-zone", out var az) && az.Length > 0 ? az
+        : null;
+
     public EurekaLeaseInfo LeaseInfo { get; init; } = new();
 
     public IReadOnlyDictionary<string, string> Metadata { get; init; } = EmptyMetadata;

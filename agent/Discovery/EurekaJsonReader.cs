@@ -105,8 +105,8 @@ internal static class EurekaJsonReader
                         continue;
                     }
 
-                    // Netflix's InstanceInfo.getId(): an instance without instanceId is known by its host name.
-                    instances.Add(instance.InstanceId.Length > 0 ? instance : instance with { InstanceId = instance.HostName });
+                    // Netflix's InstanceInfo.getId(): an instance without instanceId is known by its Amazon instance-id or host name.
+                    instances.Add(instance.InstanceId.Length > 0 ? instance : instance with { InstanceId = instance.Id });
                 }
             }
         }
@@ -150,6 +150,7 @@ internal static class EurekaJsonReader
                     {
                         DataCenterClass = value.TryGetProperty("@class", out var dcClass) ? Text(dcClass) : null,
                         DataCenterName = value.TryGetProperty("name", out var dcName) ? Text(dcName) : null,
+                        DataCenterMetadata = value.TryGetProperty("metadata", out var dcMetadata) ? Metadata(dcMetadata) : EurekaInstanceInfo.EmptyMetadata,
                     };
                     break;
                 case "leaseInfo" when value.ValueKind == JsonValueKind.Object: instance = instance with { LeaseInfo = Lease(value) }; break;

@@ -113,6 +113,19 @@ internal static class EurekaJsonWriter
         writer.WriteStartObject();
         writer.WriteString("@class"u8, instance.DataCenterClass ?? EurekaInstanceInfo.DefaultDataCenterClass);
         writer.WriteString("name"u8, instance.DataCenterName ?? EurekaInstanceInfo.MyOwn);
+        if (instance.DataCenterMetadata.Count > 0)
+        {
+            // AmazonInfo's metadata, as Netflix's codec writes it.
+            writer.WritePropertyName("metadata"u8);
+            writer.WriteStartObject();
+            foreach (var (key, value) in instance.DataCenterMetadata)
+            {
+                writer.WriteString(key, value);
+            }
+
+            writer.WriteEndObject();
+        }
+
         writer.WriteEndObject();
 
         var lease = instance.LeaseInfo;

@@ -16,7 +16,7 @@ internal enum RegistryOrigin
 /// <summary>
 /// One immutable state of the Eureka registry with the lookups the agent needs built once:
 /// instances by app name and by VIP address, case-insensitive, already mapped to
-/// <see cref="ServiceInstance"/> (host = IP when preferIp, secure port when only it is enabled),
+/// <see cref="ServiceInstance"/> (host = IP when preferIp, https on the secure port when it is enabled),
 /// so a lookup on the forwarding path is one dictionary read.
 /// </summary>
 internal sealed class RegistryView
@@ -119,8 +119,8 @@ internal sealed class RegistryView
 
     internal static ServiceInstance ToServiceInstance(string serviceId, EurekaInstanceInfo instance, bool preferIp)
     {
-        // https only when the secure port is the only one enabled (Spring Cloud's EurekaServiceInstance picks it then too).
-        var secure = instance.SecurePortEnabled && !instance.PortEnabled;
+        // Spring Cloud's EurekaServiceInstance: an enabled secure port is the default, whatever the plain port says.
+        var secure = instance.SecurePortEnabled;
         return new ServiceInstance(
             serviceId,
             instance.InstanceId,
@@ -128,7 +128,7 @@ internal sealed class RegistryView
             secure ? instance.SecurePort : instance.Port,
             secure,
             instance.Status,
-            instance.Metadata.GetValueOrDefault("zone"),
+            instance.Zone,
             instance.Metadata);
     }
 

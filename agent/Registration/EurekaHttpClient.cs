@@ -14,8 +14,12 @@ namespace Sidecar.Registration;
 /// one <see cref="SocketsHttpHandler"/>, reused for the agent's lifetime. Every request sends
 /// <c>Accept: application/json</c> (servers answer XML otherwise) and URL-encodes ids.
 /// Failover follows Netflix's RetryableEurekaHttpClient (docs/eureka.md#timing-and-failover):
-/// the last server that answered is tried first; then the others in configured order, skipping
-/// quarantined ones until about two thirds have failed; at most 3 attempts, each on another server.
+/// the last server that answered is tried first; then the others in this agent's order
+/// (<see cref="EurekaServerOrder"/>: own zone first, shuffled per instance), skipping quarantined ones
+/// until about two thirds have failed; at most 3 attempts, each on another server. As Netflix's
+/// <c>SessionedEurekaHttpClient</c>, a session ends after <see cref="EurekaOptions.SessionReconnectInterval"/>
+/// (±50%): the agent forgets the server it settled on and starts over from its own first, so a failover
+/// does not pin a fleet to one node for ever.
 /// </summary>
 internal sealed partial class EurekaHttpClient : IDisposable
 {
@@ -30,17 +34,23 @@ internal sealed partial class EurekaHttpClient : IDisposable
     private readonly HashSet<EurekaEndpoint> _quarantine = [];
     private readonly Lock _lock = new();
     private readonly EurekaMetrics? _metrics;
+    private readonly TimeProvider _time;
+    private readonly TimeSpan _sessionInterval;
     private EurekaEndpoint? _current;
+    private DateTimeOffset _sessionEndsAt;
 
-    public EurekaHttpClient(EurekaOptions options, ILogger<EurekaHttpClient> logger, EurekaMetrics? metrics = null)
-        : this(options, logger, null, metrics)
+    public EurekaHttpClient(EurekaOptions options, LocalInstance instance, TimeProvider time, ILogger<EurekaHttpClient> logger, EurekaMetrics? metrics = null)
+        : this(options, logger, null, metrics, time, instance.IpAddress)
     {
     }
 
-    internal EurekaHttpClient(EurekaOptions options, ILogger<EurekaHttpClient> logger, HttpMessageHandler? handler, EurekaMetrics? metrics = null)
+    internal EurekaHttpClient(EurekaOptions options, ILogger<EurekaHttpClient> logger, HttpMessageHandler? handler, EurekaMetrics? metrics = null, TimeProvider? time = null, string seed = "")
     {
         _metrics = metrics;
-        _endpoints = [.. options.Urls.Select(EurekaEndpoint.From)];
+        _endpoints = [.. EurekaServerOrder.Resolve(options, seed).Select(EurekaEndpoint.From)];
+        _time = time ?? TimeProvider.System;
+        _sessionInterval = options.SessionReconnectInterval;
+        _sessionEndsAt = _time.GetUtcNow() + SessionDuration();
         _readTimeout = options.ReadTimeout;
         _logger = logger;
         _http = new HttpClient(handler ?? new SocketsHttpHandler
@@ -167,6 +177,19 @@ internal sealed partial class EurekaHttpClient : IDisposable
     {
         lock (_lock)
         {
+            var now = _time.GetUtcNow();
+            if (now >= _sessionEndsAt)
+            {
+                if (_current is not null && _current != _endpoints[0])
+                {
+                    LogSessionEnded(_logger, _current.Display, _endpoints[0].Display);
+                }
+
+                _current = null;
+                _quarantine.Clear();
+                _sessionEndsAt = now + SessionDuration();
+            }
+
             var threshold = Math.Min(_endpoints.Length, (int)(_endpoints.Length * QuarantineRefreshShare));
             if (_quarantine.Count > 0 && _quarantine.Count >= threshold)
             {
@@ -193,7 +216,9 @@ internal sealed partial class EurekaHttpClient : IDisposable
 
     private async Task<EurekaResponse> SendOnceAsync(EurekaEndpoint endpoint, EurekaOperation operation, HttpMethod method, string relative, byte[]? body, CancellationToken cancellationToken)
     {
-        // Real time, not the injected clock: this bounds real I/O (Netflix's read time-out, 8 s).
+        // Real time, not the injected clock: this bounds real I/O. Netflix's read time-out is the socket's
+        // (SO_TIMEOUT): the longest wait for the next bytes, not for the whole answer, so it is re-armed
+        // before each read of the body and a large registry that keeps flowing is never cut off.
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_readTimeout);
         using var request = new HttpRequestMessage(method, new Uri(endpoint.BaseUri.AbsoluteUri + relative));
@@ -214,13 +239,13 @@ internal sealed partial class EurekaHttpClient : IDisposable
             }
 
             var content = operation is EurekaOperation.GetApplications or EurekaOperation.GetDelta or EurekaOperation.GetInstance && code == 200
-                ? await ReadBodyAsync(response.Content, timeout.Token).ConfigureAwait(false)
+                ? await ReadBodyAsync(response.Content, timeout, _readTimeout).ConfigureAwait(false)
                 : [];
             return new EurekaResponse(true, code, endpoint, content, null);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            return new EurekaResponse(false, 0, endpoint, [], $"no answer within {DurationParser.Format(_readTimeout)}");
+            return new EurekaResponse(false, 0, endpoint, [], $"nothing received for {DurationParser.Format(_readTimeout)}");
         }
         catch (HttpRequestException ex)
         {
@@ -236,21 +261,48 @@ internal sealed partial class EurekaHttpClient : IDisposable
         }
     }
 
-    private static async Task<byte[]> ReadBodyAsync(HttpContent content, CancellationToken cancellationToken)
+    private static async Task<byte[]> ReadBodyAsync(HttpContent content, CancellationTokenSource timeout, TimeSpan readTimeout)
     {
         if (content.Headers.ContentLength > MaxBodyBytes)
         {
             throw new InvalidDataException($"registry answer larger than {MaxBodyBytes} bytes");
         }
 
-        return await content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+        var stream = await content.ReadAsStreamAsync(timeout.Token).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            using var body = new MemoryStream();
+            var chunk = new byte[16 * 1024];
+            while (true)
+            {
+                timeout.CancelAfter(readTimeout); // the inactivity time-out starts again with each read
+                var read = await stream.ReadAsync(chunk, timeout.Token).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    return body.ToArray();
+                }
+
+                if (body.Length + read > MaxBodyBytes)
+                {
+                    throw new InvalidDataException($"registry answer larger than {MaxBodyBytes} bytes");
+                }
+
+                body.Write(chunk, 0, read);
+            }
+        }
     }
+
+    // Netflix: the session length plus or minus up to half of it, drawn anew for each session.
+    private TimeSpan SessionDuration() => _sessionInterval * (0.5 + Random.Shared.NextDouble());
 
     // Ids are path segments: "host:app:8080" travels as "host%3Aapp%3A8080" (docs/eureka.md#base-url-and-requests).
     private static string Segment(string value) => Uri.EscapeDataString(value);
 
     private static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
 
+
+    [LoggerMessage(EventId = 230, Level = LogLevel.Information, Message = "Eureka session ended: leaving {Server}, starting over from {First}")]
+    private static partial void LogSessionEnded(ILogger logger, string server, string first);
 
     [LoggerMessage(EventId = 200, Level = LogLevel.Warning, Message = "Eureka {Operation} failed on {Server}: {Error}; next server: {Next}")]
     private static partial void LogAttemptFailed(ILogger logger, EurekaOperation operation, string server, string error, string next);

@@ -19,8 +19,9 @@ namespace Sidecar.Registration;
 /// server keeps an existing UP or OUT_OF_SERVICE against a client's re-registration (Netflix's
 /// LeaseExistsRule), and removes the override the same way;</item>
 /// <item>after the first registration of this process, reads the instance back and removes an
-/// OUT_OF_SERVICE override the server kept from before the start (a previous run with the same id
-/// that never cancelled its lease): renewals would otherwise keep it for ever;</item>
+/// OUT_OF_SERVICE override that an earlier run of this agent left (the app's, or a drain killed before
+/// its cancel; remembered by <see cref="OwnOverrideMarker"/>): renewals would otherwise keep it for ever.
+/// An override the agent did not set is an operator's: it stays, with a warning;</item>
 /// <item>on shutdown: OUT_OF_SERVICE, the drain (the agent keeps serving: this runs in
 /// <see cref="StoppingAsync"/>, before Kestrel stops), then cancels the lease.</item>
 /// </list>
@@ -48,6 +49,7 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
     private readonly AsyncSignal _wake = new();
     private readonly StatusUpdateRateLimiter _limiter;
     private readonly AgentEventLog? _events;
+    private readonly OwnOverrideMarker _marker;
 
     // Guarded by _gate.
     private Reported? _reported; // what Eureka was last told; null while the lease is not known to exist
@@ -94,6 +96,7 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
         _time = time;
         _logger = logger;
         _limiter = new StatusUpdateRateLimiter(options.StatusUpdateBurst, options.StatusUpdatesPerMinute, time);
+        _marker = new OwnOverrideMarker(Path.Combine(sidecar.DataDir, OwnOverrideMarker.FileName), logger);
         _readiness = new ReadinessResult(false, "registering with " + string.Join(", ", client.Endpoints.Select(e => e.Display)));
         _health.StatusChanged += OnStatusChanged;
         _status.Changed += OnStatusChanged;
@@ -264,6 +267,7 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
             if (response.Succeeded)
             {
                 LogCancelled(_logger, _instance.EurekaAppName, _instance.InstanceId, response.Server!.Display);
+                _marker.Forget(); // a cancelled lease takes its override with it (Netflix's internalCancel)
             }
             else
             {
@@ -412,6 +416,11 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
             return false;
         }
 
+        if (desired.Override)
+        {
+            _marker.Remember(_instance.EurekaAppName, _instance.InstanceId); // the server takes the body's override when it holds none
+        }
+
         // A re-registration never removes an override the server holds: remember it, so the next round deletes it.
         var keptOverride = _reported is { Override: true } && !desired.Override;
         _reported = keptOverride ? new Reported(InstanceStatus.OutOfService, true) : desired;
@@ -462,14 +471,29 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
         }
 
         _readBack = true;
+        if (_reported!.Override)
+        {
+            return; // the app took the instance out meanwhile: the override is this run's own
+        }
+
         var held = OverrideIn(response.Body);
-        if (held is { } status && status != InstanceStatus.Unknown && !_reported!.Override)
+        if (held is not { } status || status == InstanceStatus.Unknown)
+        {
+            _marker.Forget(); // nothing held: whatever an earlier run remembered is gone
+            return;
+        }
+
+        if (status == InstanceStatus.OutOfService && _marker.LeftBy(_instance.EurekaAppName, _instance.InstanceId))
         {
             _reported = new Reported(status, true);
             TrackOverride();
             LogInheritedOverride(_logger, response.Server!.Display, status.ToWire(), _instance.EurekaAppName, _instance.InstanceId);
-            _events?.Add(AgentEventKind.Registration, $"Removing an override {status.ToWire()} of {_instance.EurekaAppName}/{_instance.InstanceId} kept from before this start");
+            _events?.Add(AgentEventKind.Registration, $"Removing an override {status.ToWire()} of {_instance.EurekaAppName}/{_instance.InstanceId} this agent left before this start");
+            return;
         }
+
+        LogOperatorOverride(_logger, response.Server!.Display, status.ToWire(), _instance.EurekaAppName, _instance.InstanceId);
+        _events?.Add(AgentEventKind.Registration, $"Eureka holds an override {status.ToWire()} of {_instance.EurekaAppName}/{_instance.InstanceId} that this agent did not set: left in place");
     }
 
     /// <summary>The override a server holds, from its answer to <c>GET apps/{app}/{id}</c> (<c>{"instance":{...}}</c>); null when unreadable.</summary>
@@ -514,6 +538,15 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
 
             if (response.Succeeded)
             {
+                if (desired.Override)
+                {
+                    _marker.Remember(_instance.EurekaAppName, _instance.InstanceId);
+                }
+                else
+                {
+                    _marker.Forget();
+                }
+
                 _reported = desired;
                 TrackOverride();
                 _lastDirtyTimestamp = dirty;
@@ -715,8 +748,11 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
     [LoggerMessage(EventId = 217, Level = LogLevel.Warning, Message = "Could not cancel the lease of {App}/{InstanceId}: {Error}; Eureka will expire it")]
     private static partial void LogCancelFailed(ILogger logger, string app, string instanceId, string error);
 
-    [LoggerMessage(EventId = 219, Level = LogLevel.Warning, Message = "Eureka {Server} kept a status override {Status} of {App}/{InstanceId} from before this start (a previous run that did not cancel its lease): removing it. To take the instance out of service, use PUT /v1/registration/status")]
+    [LoggerMessage(EventId = 219, Level = LogLevel.Warning, Message = "Eureka {Server} kept a status override {Status} of {App}/{InstanceId} that this agent set before this start (a previous run that did not cancel its lease): removing it. To take the instance out of service, use PUT /v1/registration/status")]
     private static partial void LogInheritedOverride(ILogger logger, string server, string status, string app, string instanceId);
+
+    [LoggerMessage(EventId = 233, Level = LogLevel.Warning, Message = "Eureka {Server} holds a status override {Status} of {App}/{InstanceId} that this agent did not set (an operator's?): left in place, so the instance stays {Status} whatever its health until the override is removed (DELETE apps/{App}/{InstanceId}/status on Eureka)")]
+    private static partial void LogOperatorOverride(ILogger logger, string server, string status, string app, string instanceId);
 
     [LoggerMessage(EventId = 222, Level = LogLevel.Warning, Message = "Could not read {App}/{InstanceId} back from Eureka in {Attempts} attempts ({Error}): an override kept from before this start, if any, stays")]
     private static partial void LogReadBackGivenUp(ILogger logger, string app, string instanceId, int attempts, string error);

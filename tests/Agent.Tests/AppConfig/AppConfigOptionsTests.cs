@@ -32,6 +32,9 @@ public sealed class AppConfigOptionsTests
         Assert.False(options.FailFast);
         Assert.Null(options.File);
         Assert.Equal(TimeSpan.FromSeconds(10), options.Timeout);
+        Assert.Equal(MultipleUriStrategy.Always, options.MultipleUriStrategy);
+        Assert.Null(options.EncryptKey);
+        Assert.Equal("deadbeef", options.EncryptSalt);
         Assert.Equal(new ConfigRetryOptions { MaxAttempts = 6, InitialInterval = TimeSpan.FromMilliseconds(1000), Multiplier = 1.1, MaxInterval = TimeSpan.FromMilliseconds(2000) }, options.Retry);
     }
 
@@ -65,7 +68,7 @@ public sealed class AppConfigOptionsTests
         Assert.Equal(Path.GetFullPath("conf/app.yaml"), options.File);
         Assert.Equal(ConfigFileFormat.Yaml, options.FileFormat);
         Assert.Equal("user", options.Username);
-        Assert.Equal(" spaced ", options.Password);
+        Assert.Equal("spaced", options.Password); // trimmed, as Spring's ConfigClientProperties does
         Assert.Equal("tok", options.Token);
         Assert.Equal("blue", options.Headers["X-Tenant"]);
         Assert.Equal(TimeSpan.FromSeconds(3), options.Timeout);
@@ -105,8 +108,37 @@ public sealed class AppConfigOptionsTests
     [InlineData("AppConfig__Timeout", "0s", "AppConfig:Timeout: '0s' must be between 100ms and 10m")]
     [InlineData("AppConfig__Headers__Bad Name", "x", "AppConfig:Headers:Bad Name: 'Bad Name' is not a valid header name")]
     [InlineData("AppConfig__Retry__Multiplier", "0.5", "AppConfig:Retry:Multiplier: '0.5' is not a number between 1 and 10")]
+    [InlineData("ENCRYPT_KEY", "-----BEGIN RSA PRIVATE KEY-----", "ENCRYPT_KEY (AppConfig:EncryptKey): an RSA key is not supported")]
+    [InlineData("ENCRYPT_SALT", "salty", "ENCRYPT_SALT (AppConfig:EncryptSalt): 'salty' is not hex")]
+    [InlineData("AppConfig__MultipleUriStrategy", "sometimes", "AppConfig:MultipleUriStrategy: 'sometimes' is not always or connection_timeout_only")]
     public void Load_ABadValue_IsReportedByName(string variable, string value, string expected)
     {
         Assert.Contains(expected, LoadFails(new() { [variable] = value, ["APP_NAME"] = "orders" }), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("ALWAYS", false)]
+    [InlineData("connection_timeout_only", true)]
+    [InlineData("CONNECTION-TIMEOUT-ONLY", true)]
+    public void Load_TheMultipleUriStrategy_TakesSpringsNames(string value, bool connectionTimeoutOnly)
+    {
+        var expected = connectionTimeoutOnly ? MultipleUriStrategy.ConnectionTimeoutOnly : MultipleUriStrategy.Always;
+        Assert.Equal(expected, Load(new() { ["AppConfig__MultipleUriStrategy"] = value }).MultipleUriStrategy);
+    }
+
+    [Theory]
+    [InlineData("http://cfg:8888", "secret")]
+    [InlineData("http://u:p@cfg:8888", null)]
+    public void Load_APasswordAndAnAuthorizationHeader_IsAnError_AsInSpring(string url, string? password)
+    {
+        var message = LoadFails(new()
+        {
+            ["CONFIG_SERVER_URLS"] = url,
+            ["APP_NAME"] = "orders",
+            ["AppConfig__Password"] = password,
+            ["AppConfig__Headers__Authorization"] = "Bearer abc",
+        });
+
+        Assert.Contains("AppConfig:Headers:Authorization: set either a password", message, StringComparison.Ordinal);
     }
 }

@@ -1,3 +1,4 @@
+using System.Text;
 using Microsoft.Extensions.Logging.Abstractions;
 using Sidecar.AppConfig;
 using Sidecar.Tests.Fakes;
@@ -49,6 +50,26 @@ public sealed class ConfigServerClientTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Fetch_AListInAProfileSource_ReplacesTheWholeListOfTheSourcesBelow()
+    {
+        // orders-dev.yml lists one server, orders.yml three: Spring Boot binds the dev list alone.
+        _server.Set("orders-dev", new Dictionary<string, object?> { ["servers[0].host"] = "dev-1" });
+        _server.Set("orders", new Dictionary<string, object?>
+        {
+            ["servers[0].host"] = "a", ["servers[0].port"] = 1, ["servers[1].host"] = "b", ["servers[2].host"] = "c", ["db.url"] = "jdbc:orders",
+        });
+
+        using var client = Client(o => o with { Profiles = ["dev"] }, _server.BaseUri);
+        var result = await client.FetchAsync(default);
+
+        Assert.True(result.Succeeded, result.Error);
+        var values = result.Environment!.Merge();
+        Assert.Equal("dev-1", values["servers[0].host"]);
+        Assert.DoesNotContain(values.Keys, k => k.StartsWith("servers[1]", StringComparison.Ordinal) || k == "servers[0].port");
+        Assert.Equal("jdbc:orders", values["db.url"]);
+    }
+
+    [Fact]
     public async Task Fetch_SeveralProfiles_TheLastProfileWinsThenTheAppThenApplication()
     {
         _server.Set("orders-dev", new Dictionary<string, object?> { ["db.url"] = "jdbc:dev", ["dev.only"] = "d" });
@@ -97,10 +118,41 @@ public sealed class ConfigServerClientTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Fetch_EveryLabelUnknown_FailsWithoutMovingToTheNextServer()
+    public async Task Fetch_EveryLabelUnknown_TriesEachLabelOnEveryServer_ThenFails()
     {
         await using var second = await FakeConfigServer.StartAsync();
         using var client = Client(o => o with { Labels = ["a", "b"] }, _server.BaseUri, second.BaseUri);
+
+        var result = await client.FetchAsync(default);
+
+        // Spring 4 (ALWAYS): per label, every server in order; a 404 on the last one moves on to the next label.
+        Assert.False(result.Succeeded);
+        Assert.Equal(404, result.StatusCode);
+        Assert.Contains("label 'b' not found", result.Error, StringComparison.Ordinal);
+        Assert.Equal(["/orders/default/a", "/orders/default/b"], _server.Requests.Select(r => r.Path));
+        Assert.Equal(["/orders/default/a", "/orders/default/b"], second.Requests.Select(r => r.Path));
+    }
+
+    [Fact]
+    public async Task Fetch_ALabelOnlyTheSecondServerHas_IsFoundThere_BeforeTheNextLabelIsTried()
+    {
+        await using var second = await FakeConfigServer.StartAsync();
+        second.Set("orders", new Dictionary<string, object?> { ["from"] = "second" }, label: "release");
+        using var client = Client(o => o with { Labels = ["release", "main"] }, _server.BaseUri, second.BaseUri);
+
+        var result = await client.FetchAsync(default);
+
+        Assert.True(result.Succeeded, result.Error);
+        Assert.Equal(second.BaseUri.ToString(), result.Server);
+        Assert.Equal("second", result.Environment!.Merge()["from"]);
+        Assert.Equal(["/orders/default/release"], _server.Requests.Select(r => r.Path));
+    }
+
+    [Fact]
+    public async Task Fetch_ConnectionTimeoutOnly_AnUnknownLabelMovesOnToTheNextLabel_OnTheSameServer()
+    {
+        await using var second = await FakeConfigServer.StartAsync();
+        using var client = Client(o => o with { Labels = ["a", "b"], MultipleUriStrategy = MultipleUriStrategy.ConnectionTimeoutOnly }, _server.BaseUri, second.BaseUri);
 
         var result = await client.FetchAsync(default);
 
@@ -127,12 +179,50 @@ public sealed class ConfigServerClientTests : IAsyncLifetime
     [InlineData(500)]
     [InlineData(503)]
     [InlineData(400)]
-    public async Task Fetch_AnErrorStatusFromALiveServer_DoesNotMoveOn(int status)
+    [InlineData(401)]
+    [InlineData(404)]
+    public async Task Fetch_AnErrorStatusFromALiveServer_MovesOnToTheNextUrl_ByDefault(int status)
     {
         await using var second = await FakeConfigServer.StartAsync();
         second.Set("orders", new Dictionary<string, object?> { ["x"] = "y" });
         _server.FailWithStatus = status;
         using var client = Client(_server.BaseUri, second.BaseUri);
+
+        var result = await client.FetchAsync(default);
+
+        // Spring Cloud Config 4: multiple-uri-strategy ALWAYS is the default.
+        Assert.True(result.Succeeded, result.Error);
+        Assert.Equal(second.BaseUri.ToString(), result.Server);
+        Assert.Equal("y", result.Environment!.Merge()["x"]);
+    }
+
+    [Fact]
+    public async Task Fetch_EveryServerAnsweringAnError_FailsNamingEachOne()
+    {
+        await using var second = await FakeConfigServer.StartAsync();
+        _server.FailWithStatus = 500;
+        second.FailWithStatus = 503;
+        using var client = Client(_server.BaseUri, second.BaseUri);
+
+        var result = await client.FetchAsync(default);
+
+        Assert.False(result.Succeeded);
+        Assert.False(result.Unreachable);
+        Assert.Equal(503, result.StatusCode);
+        Assert.Contains("HTTP 500", result.Error, StringComparison.Ordinal);
+        Assert.Contains("HTTP 503", result.Error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(500)]
+    [InlineData(503)]
+    [InlineData(400)]
+    public async Task Fetch_ConnectionTimeoutOnly_AnErrorStatusFromALiveServer_DoesNotMoveOn(int status)
+    {
+        await using var second = await FakeConfigServer.StartAsync();
+        second.Set("orders", new Dictionary<string, object?> { ["x"] = "y" });
+        _server.FailWithStatus = status;
+        using var client = Client(o => o with { MultipleUriStrategy = MultipleUriStrategy.ConnectionTimeoutOnly }, _server.BaseUri, second.BaseUri);
 
         var result = await client.FetchAsync(default);
 
@@ -172,21 +262,40 @@ public sealed class ConfigServerClientTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData(FakeConfigBody.Html, "invalid answer")]
-    [InlineData(FakeConfigBody.BrokenJson, "invalid answer")]
-    [InlineData(FakeConfigBody.Truncated, "cut short")]
-    public async Task Fetch_ASpoiledBody_FailsWithoutMovingOn(FakeConfigBody body, string expected)
+    [InlineData(FakeConfigBody.Html)]
+    [InlineData(FakeConfigBody.BrokenJson)]
+    [InlineData(FakeConfigBody.Truncated)]
+    public async Task Fetch_ASpoiledBody_MovesOnToTheNextUrl_ByDefault(FakeConfigBody body)
     {
         await using var second = await FakeConfigServer.StartAsync();
+        second.Set("orders", new Dictionary<string, object?> { ["x"] = "y" });
         _server.Body = body;
         using var client = Client(_server.BaseUri, second.BaseUri);
 
         var result = await client.FetchAsync(default);
 
-        Assert.False(result.Succeeded);
-        Assert.False(result.Unreachable, result.Error);
-        Assert.Contains(expected, result.Error, StringComparison.Ordinal);
-        Assert.Empty(second.Requests);
+        Assert.True(result.Succeeded, result.Error);
+        Assert.Equal(second.BaseUri.ToString(), result.Server);
+    }
+
+    [Theory]
+    [InlineData(FakeConfigBody.Html, "invalid answer", false)]
+    [InlineData(FakeConfigBody.BrokenJson, "invalid answer", false)]
+    [InlineData(FakeConfigBody.Truncated, "cut short", true)] // an I/O failure: Spring's ResourceAccessException moves on
+    public async Task Fetch_ConnectionTimeoutOnly_ASpoiledBody_MovesOnOnlyWhenTheAnswerBrokeOff(FakeConfigBody body, string expected, bool movesOn)
+    {
+        await using var second = await FakeConfigServer.StartAsync();
+        _server.Body = body;
+        using var client = Client(o => o with { MultipleUriStrategy = MultipleUriStrategy.ConnectionTimeoutOnly }, _server.BaseUri, second.BaseUri);
+
+        var result = await client.FetchAsync(default);
+
+        Assert.Equal(movesOn, result.Succeeded);
+        Assert.Equal(movesOn ? 1 : 0, second.Requests.Count);
+        if (!movesOn)
+        {
+            Assert.Contains(expected, result.Error, StringComparison.Ordinal);
+        }
     }
 
     [Fact]
@@ -194,12 +303,60 @@ public sealed class ConfigServerClientTests : IAsyncLifetime
     {
         _server.BasicAuth = ("config", "p@ss:w0rd");
         var url = new Uri($"http://config:p%40ss%3Aw0rd@127.0.0.1:{_server.Port}/");
-        using var client = Client(o => o with { Username = "other", Password = "other" }, url);
+        using var client = Client(url);
 
         var result = await client.FetchAsync(default);
 
         Assert.True(result.Succeeded, result.Error);
         Assert.DoesNotContain("w0rd", result.Server, StringComparison.Ordinal);
+    }
+
+    // Spring's ConfigClientProperties.getCredentials, case by case (username defaults to "user").
+    [Theory]
+    [InlineData("http://cfg:8888/", null, null, null)] // nothing set: no header at all
+    [InlineData("http://cfg:8888/", "config", null, null)] // a username alone: no header
+    [InlineData("http://cfg:8888/", null, "secret", "user:secret")] // a password alone: the default user
+    [InlineData("http://cfg:8888/", "config", "secret", "config:secret")]
+    [InlineData("http://u:p@cfg:8888/", null, null, "u:p")]
+    [InlineData("http://u:p@cfg:8888/", null, "secret", "u:secret")] // the explicit password wins
+    [InlineData("http://u:p@cfg:8888/", "config", null, "config:p")] // an explicit username wins
+    [InlineData("http://u:p@cfg:8888/", "user", "secret", "u:secret")] // ... unless it is "user"
+    [InlineData("http://u@cfg:8888/", null, null, "u:")] // userinfo without a colon: an empty password
+    [InlineData("http://:@cfg:8888/", "config", "secret", "config:secret")] // ":" is no userinfo
+    [InlineData("http://cfg:8888/", " config ", " secret ", "config:secret")] // both trimmed
+    public void Credentials_FollowSpringsConfigClient(string url, string? username, string? password, string? expected)
+    {
+        var endpoint = ConfigServerEndpoint.Create(new Uri(url), new AppConfigOptions { Username = username, Password = password });
+
+        var sent = endpoint.Authorization is { } header
+            ? Encoding.UTF8.GetString(Convert.FromBase64String(header.Parameter!))
+            : null;
+        Assert.Equal(expected, sent);
+        Assert.Equal("Basic", endpoint.Authorization?.Scheme ?? "Basic");
+        Assert.Equal("http://cfg:8888/", endpoint.Display);
+    }
+
+    [Fact]
+    public async Task Fetch_APasswordAlone_SendsTheDefaultUser_AsSpringDoes()
+    {
+        // Before: AppConfig:Password alone sent ":secret" and a Spring-secured server answered 401.
+        _server.BasicAuth = ("user", "secret");
+        using var client = Client(o => o with { Password = "secret" }, _server.BaseUri);
+
+        var result = await client.FetchAsync(default);
+
+        Assert.True(result.Succeeded, result.Error);
+    }
+
+    [Fact]
+    public async Task Fetch_AUsernameAlone_SendsNoAuthorizationHeader()
+    {
+        using var client = Client(o => o with { Username = "config" }, _server.BaseUri);
+
+        var result = await client.FetchAsync(default);
+
+        Assert.True(result.Succeeded, result.Error);
+        Assert.False(_server.Requests[0].Headers.ContainsKey("Authorization"));
     }
 
     [Fact]

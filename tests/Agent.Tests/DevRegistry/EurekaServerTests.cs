@@ -58,7 +58,6 @@ public sealed class EurekaServerTests : IAsyncLifetime
     }
 
     [Theory]
-    [InlineData("\"instanceId\":\"host-a:orders:8080\",", "Missing instanceId")]
     [InlineData("\"hostName\":\"host-a\",", "Missing hostname")]
     [InlineData("\"ipAddr\":\"10.0.0.5\",", "Missing ip address")]
     [InlineData("\"app\":\"ORDERS\",", "Missing appName")]
@@ -71,6 +70,107 @@ public sealed class EurekaServerTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal(message, await response.Content.ReadAsStringAsync());
         Assert.Empty(_eureka.Registry.Instances());
+    }
+
+    [Fact]
+    public async Task Register_WithoutInstanceIdOrHostName_Answers400MissingInstanceId()
+    {
+        using var response = await Register(Body.Replace("\"instanceId\":\"host-a:orders:8080\",", "", StringComparison.Ordinal).Replace("\"hostName\":\"host-a\",", "", StringComparison.Ordinal));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("Missing instanceId", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
+    public async Task Register_WithoutInstanceId_IsKnownByItsHostName_AsEurekaJsClientRegisters()
+    {
+        // eureka-js-client's README example: no instanceId; it then renews and cancels under apps/{APP}/{hostName}.
+        const string jsClient = """
+            {"instance":{"app":"jqservice","hostName":"localhost","ipAddr":"127.0.0.1","port":{"$":8080,"@enabled":"true"},
+             "vipAddress":"jq.test.something.com","dataCenterInfo":{"@class":"com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo","name":"MyOwn"},
+             "status":"UP"}}
+            """;
+
+        using var response = await Register(jsClient, app: "jqservice");
+        using var renew = await _json.PutAsync("apps/JQSERVICE/localhost", null);
+        using var byId = await _json.GetAsync("instances/localhost");
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, renew.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, byId.StatusCode);
+        var instance = EurekaJsonReader.ReadInstanceBody(await byId.Content.ReadAsByteArrayAsync());
+        Assert.Equal("localhost", instance.InstanceId);
+        Assert.Equal("JQSERVICE", instance.App);
+        using var cancel = await _json.DeleteAsync("apps/JQSERVICE/localhost");
+        Assert.Equal(HttpStatusCode.OK, cancel.StatusCode);
+        Assert.Empty(_eureka.Registry.Instances());
+    }
+
+    [Fact]
+    public async Task Register_AnAmazonInstanceWithoutInstanceId_IsKnownByItsInstanceId()
+    {
+        var amazon = Body.Replace("\"instanceId\":\"host-a:orders:8080\",", "", StringComparison.Ordinal).Replace(
+            "{\"@class\":\"com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo\",\"name\":\"MyOwn\"}",
+            "{\"@class\":\"com.netflix.appinfo.AmazonInfo\",\"name\":\"Amazon\",\"metadata\":{\"instance-id\":\"i-0abc\",\"availability-zone\":\"us-east-1a\"}}",
+            StringComparison.Ordinal);
+
+        using var response = await Register(amazon);
+
+        Assert.Equal(HttpStatusCode.NoContent, response.StatusCode);
+        var instance = _eureka.Instance("ORDERS", "i-0abc");
+        Assert.NotNull(instance);
+        Assert.Equal("us-east-1a", instance.DataCenterMetadata["availability-zone"]);
+    }
+
+    [Fact]
+    public async Task InstancesById_AnswersTheInstanceWhateverItsApp_Or404()
+    {
+        await Register(Body);
+
+        using var found = await _json.GetAsync("instances/host-a%3Aorders%3A8080");
+        using var xml = await new HttpClient().GetAsync(new Uri(_eureka.ServiceUrl, "instances/host-a:orders:8080"));
+        using var missing = await _json.GetAsync("instances/nobody");
+
+        Assert.Equal(HttpStatusCode.OK, found.StatusCode);
+        Assert.Equal("ORDERS", EurekaJsonReader.ReadInstanceBody(await found.Content.ReadAsByteArrayAsync()).App);
+        Assert.Contains("<instance>", await xml.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+    }
+
+    [Fact]
+    public async Task StatusUpdate_ToTheCurrentStatus_IsANoOp_ThatRenewsTheLease()
+    {
+        // Netflix's statusUpdate: only a different status stores an override and queues a change.
+        await Register(Body);
+        var deltaBefore = (await Applications("apps/delta")).AllInstances().Single().LastUpdatedTimestamp;
+        _time.Advance(TimeSpan.FromSeconds(80));
+
+        using var same = await _json.PutAsync("apps/ORDERS/host-a:orders:8080/status?value=UP&lastDirtyTimestamp=1000", null);
+        _time.Advance(TimeSpan.FromSeconds(80)); // 160 s after the registration: expired, but for the renew the no-op made
+
+        Assert.Equal(HttpStatusCode.OK, same.StatusCode);
+        var instance = _eureka.Instance("ORDERS", "host-a:orders:8080");
+        Assert.NotNull(instance);
+        Assert.Equal(InstanceStatus.Unknown, instance.OverriddenStatus);
+        Assert.Equal(deltaBefore, Assert.Single((await Applications("apps/delta")).AllInstances()).LastUpdatedTimestamp);
+
+        // So an UP override never sticks: a DOWN from the client still wins afterwards.
+        await Register(Body.Replace("\"status\":\"UP\"", "\"status\":\"DOWN\"", StringComparison.Ordinal).Replace("\"1000\"", "\"2000\"", StringComparison.Ordinal));
+        Assert.Equal(InstanceStatus.Down, Status());
+    }
+
+    [Fact]
+    public async Task RemovingAnOverride_ThatIsNotThere_ChangesNothing()
+    {
+        await Register(Body);
+
+        using var response = await _json.DeleteAsync("apps/ORDERS/host-a:orders:8080/status");
+
+        // Without an override to remove, Netflix leaves the status alone (no UNKNOWN, so the next renew still works).
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(InstanceStatus.Up, Status());
+        using var renew = await _json.PutAsync("apps/ORDERS/host-a:orders:8080?status=UP", null);
+        Assert.Equal(HttpStatusCode.OK, renew.StatusCode);
     }
 
     [Fact]

@@ -84,7 +84,7 @@ public sealed class DiscoveryApiTests
     }
 
     [Fact]
-    public async Task Hosts_ListsEveryInstance_InSpringCloudSidecarShape()
+    public async Task Hosts_ListsUpInstancesOnly_InSpringCloudSidecarShape()
     {
         var (eureka, agent) = await StartAsync();
         await using var _ = eureka;
@@ -92,7 +92,8 @@ public sealed class DiscoveryApiTests
 
         var instances = await GetJson(agent, "hosts/Payments");
 
-        Assert.Equal(3, instances.GetArrayLength());
+        // Spring Cloud Sidecar's DiscoveryClient: Netflix's client keeps UP instances only (filterOnlyUpInstances).
+        Assert.Equal(["p1", "p3"], instances.EnumerateArray().Select(i => i.GetProperty("instanceId").GetString()));
         var first = instances[0];
         Assert.Equal(
             ["serviceId", "instanceId", "host", "port", "secure", "uri", "status", "zone", "metadata"],
@@ -106,8 +107,11 @@ public sealed class DiscoveryApiTests
         Assert.Equal("UP", first.GetProperty("status").GetString());
         Assert.Equal("z1", first.GetProperty("zone").GetString());
         Assert.Equal("z1", first.GetProperty("metadata").GetProperty("zone").GetString());
-        Assert.Equal("DOWN", instances[1].GetProperty("status").GetString());
         Assert.Empty((await GetJson(agent, "hosts/unknown")).EnumerateArray());
+
+        // The native route keeps every status.
+        var all = await GetJson(agent, "v1/services/payments/instances");
+        Assert.Equal(["UP", "DOWN", "UP"], all.EnumerateArray().Select(i => i.GetProperty("status").GetString()));
     }
 
     [Fact]

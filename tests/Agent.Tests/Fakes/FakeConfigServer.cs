@@ -87,6 +87,14 @@ public sealed class FakeConfigServer : IAsyncDisposable
 
     public FakeConfigBody Body { get; set; } = FakeConfigBody.Normal;
 
+    /// <summary>
+    /// Plays a server whose encrypt key does not fit its <c>{cipher}</c> values: as Spring Cloud Config
+    /// Server's <c>CipherEnvironmentEncryptor</c>, each such key is served renamed <c>invalid.{key}</c> with
+    /// the value <c>&lt;n/a&gt;</c>. Off (the default), <c>{cipher}</c> values pass through as a server
+    /// without a key (or with server-side decryption off) serves them.
+    /// </summary>
+    public bool CannotDecrypt { get; set; }
+
     /// <summary>Wraps values as the v2 media type does: <c>{"value":..,"origin":..}</c>.</summary>
     public bool V2Values { get; set; }
 
@@ -380,6 +388,12 @@ public sealed class FakeConfigServer : IAsyncDisposable
                 writer.WriteStartObject("source");
                 foreach (var (key, value) in properties)
                 {
+                    if (CannotDecrypt && value is string text && text.StartsWith("{cipher}", StringComparison.Ordinal))
+                    {
+                        writer.WriteString("invalid." + key, "<n/a>");
+                        continue;
+                    }
+
                     writer.WritePropertyName(key);
                     if (V2Values)
                     {

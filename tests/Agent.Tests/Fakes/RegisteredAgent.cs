@@ -12,16 +12,36 @@ internal static class RegisteredAgent
     /// orders on host-a (10.0.0.5) port 8080, registered with <paramref name="servers"/>; no drain (tests
     /// that drain set it), and a data directory of its own so parallel tests never share snapshots.
     /// </summary>
+    /// <remarks>
+    /// An agent shuffles its servers with its IP as the seed (Registration/EurekaServerOrder.cs); the URLs
+    /// are listed so that this agent's order is the order of <paramref name="servers"/>, which failover
+    /// tests rely on.
+    /// </remarks>
     public static Dictionary<string, string?> Environment(params FakeEureka[] servers) => new()
     {
         ["APP_NAME"] = "orders",
         ["APP_PORT"] = "8080",
         ["APP_HOST"] = "host-a",
-        ["APP_IP"] = "10.0.0.5",
-        ["EUREKA_URLS"] = string.Join(",", servers.Select(s => s.ServiceUrl.AbsoluteUri)),
+        ["APP_IP"] = Ip,
+        ["EUREKA_URLS"] = string.Join(",", InAgentOrder(servers.Select(s => s.ServiceUrl.AbsoluteUri).ToArray())),
         ["SIDECAR_DRAIN"] = "0s",
         ["SIDECAR_DATA_DIR"] = NewDataDir(),
     };
+
+    public const string Ip = "10.0.0.5";
+
+    /// <summary>The URLs listed so that an agent with <see cref="Ip"/> tries them in the order given.</summary>
+    public static string[] InAgentOrder(string[] urls)
+    {
+        var positions = Sidecar.Registration.EurekaServerOrder.Shuffle(Enumerable.Range(0, urls.Length).ToArray(), Ip);
+        var listed = new string[urls.Length];
+        for (var k = 0; k < urls.Length; k++)
+        {
+            listed[positions[k]] = urls[k];
+        }
+
+        return listed;
+    }
 
     public static string NewDataDir() => Path.Combine(Path.GetTempPath(), "sidecar-agent-tests", Guid.NewGuid().ToString("N"));
 

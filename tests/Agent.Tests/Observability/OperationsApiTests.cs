@@ -26,6 +26,7 @@ public sealed class OperationsApiTests
             ["APP_METADATA"] = "team=payments",
             ["Forwarding__Retries"] = "1",
             ["AppConfig__Password"] = "hunter2",
+            ["ENCRYPT_KEY"] = "my-encrypt-k3y-value",
         });
 
         using var document = JsonDocument.Parse(await agent.Client.GetStringAsync("/v1/settings"));
@@ -35,6 +36,7 @@ public sealed class OperationsApiTests
         Assert.DoesNotContain("abc123", text, StringComparison.Ordinal);
         Assert.DoesNotContain("prod", text, StringComparison.Ordinal);
         Assert.DoesNotContain("hunter2", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("k3y-value", text, StringComparison.Ordinal);
         var settings = root.GetProperty("settings").EnumerateArray().ToDictionary(e => e.GetProperty("key").GetString()!, e => e);
         Assert.Equal("orders", settings["App:Name"].GetProperty("value").GetString());
         Assert.Equal("APP_NAME", settings["App:Name"].GetProperty("variable").GetString());

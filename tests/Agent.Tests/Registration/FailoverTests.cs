@@ -43,6 +43,29 @@ public sealed class FailoverTests
     }
 
     [Fact]
+    public async Task AfterAFailover_TheSessionEnds_AndTheAgentGoesBackToItsOwnFirstServer()
+    {
+        // Netflix's SessionedEurekaHttpClient: a session lasts the reconnect interval ±50%, then the client starts anew.
+        var time = RegisteredAgent.NewClock();
+        await using var first = await FakeEureka.StartAsync(time);
+        await using var second = await FakeEureka.StartAsync(time);
+        await first.DownAsync();
+        var environment = RegisteredAgent.Environment(first, second);
+        environment["APP_HEALTH_URL"] = "";
+        environment["Eureka__SessionReconnectInterval"] = "2m";
+        await using var agent = await RegisteredAgent.StartAsync(environment, time);
+        await Eventually.TrueAsync(() => agent.Get<EurekaHttpClient>().Current?.Display == second.ServiceUrl.AbsoluteUri, "the agent settled on the second server");
+        await first.RestartAsync(empty: true);
+
+        var took = await RegisteredAgent.AdvanceUntilAsync(time, TimeSpan.FromMinutes(4),
+            () => first.Instance("ORDERS", Id) is not null && agent.Get<EurekaHttpClient>().Current?.Display == first.ServiceUrl.AbsoluteUri,
+            "the agent went back to its first server", step: TimeSpan.FromSeconds(30));
+
+        Assert.InRange(took, TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(3.5)); // the session (1 to 3 minutes) ended first
+        Assert.Equal(["PUT 404", "POST 204"], first.Requests.Where(r => r.Method is "PUT" or "POST").Select(r => $"{r.Method} {r.StatusCode}"));
+    }
+
+    [Fact]
     public async Task AServerAnswering500_IsFailedOver_WithinOneOperation()
     {
         await using var first = await FakeEureka.StartAsync();

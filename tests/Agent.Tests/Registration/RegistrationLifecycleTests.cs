@@ -74,7 +74,9 @@ public sealed class RegistrationLifecycleTests
         var environment = RegisteredAgent.Environment(eureka);
         environment["APP_HEALTH_URL"] = "";
         await using var agent = await RegisteredAgent.StartAsync(environment, time);
-        await Eventually.TrueAsync(() => eureka.Instance("ORDERS", Id) is not null, "the agent registered");
+
+        // After the read-back too: one that reached the emptied server would find the lease gone at once.
+        await Eventually.TrueAsync(() => eureka.Instance("ORDERS", Id) is not null && eureka.RequestsFor("GET", "/apps/ORDERS/").Count == 1, "the agent registered and read back");
 
         await eureka.RestartAsync(empty: true);
         eureka.ClearRequests();
@@ -261,12 +263,49 @@ public sealed class RegistrationLifecycleTests
     }
 
     [Fact]
-    public async Task Register_WhenEurekaKeptAnOutOfServiceOverrideFromAPreviousRun_RemovesIt_AndSaysHowToTakeTheInstanceOut()
+    public async Task Register_WhenEurekaKeptTheOutOfServiceOverrideAPreviousRunOfThisAgentSet_RemovesIt_AndSaysHowToTakeTheInstanceOut()
+    {
+        var time = RegisteredAgent.NewClock();
+        await using var eureka = await FakeEureka.StartAsync(time);
+        var environment = RegisteredAgent.Environment(eureka);
+        environment["APP_HEALTH_URL"] = "";
+
+        // A previous run: its app took the instance out, then the run ended without its cancel reaching Eureka.
+        await using (var previous = await RegisteredAgent.StartAsync(environment, time))
+        {
+            await Eventually.TrueAsync(() => eureka.Instance("ORDERS", Id) is not null && Renewals(eureka).Count == 0 && eureka.RequestsFor("GET", "/apps/ORDERS/").Count == 1, "the first run registered and read back");
+            using var _ = await previous.Client.PutAsync("v1/registration/status", new StringContent("""{"status":"OUT_OF_SERVICE"}"""));
+            await Eventually.TrueAsync(() => eureka.Instance("ORDERS", Id)?.OverriddenStatus == InstanceStatus.OutOfService, "the override reached Eureka");
+            await Eventually.TrueAsync(() => File.Exists(Path.Combine(environment["SIDECAR_DATA_DIR"]!, "eureka-override")), "the agent remembered its override");
+            eureka.Refuse = (method, _) => method == "DELETE" ? 503 : null;
+        }
+
+        eureka.Refuse = null;
+        eureka.ClearRequests();
+        var logs = new LogCapture();
+        await using var agent = await RegisteredAgent.StartAsync(environment, time, logs: logs);
+
+        await Eventually.TrueAsync(() => eureka.Instance("ORDERS", Id) is { Status: InstanceStatus.Up, OverriddenStatus: InstanceStatus.Unknown },
+            "the override from before the start was removed without any time passing");
+        Assert.Single(eureka.RequestsFor("GET", "/apps/ORDERS/"));
+        Assert.StartsWith("?value=UP&lastDirtyTimestamp=", Assert.Single(eureka.RequestsFor("DELETE", "/status")).Query, StringComparison.Ordinal);
+        var warning = Assert.Single(logs.Entries, e => e.StartsWith("Warning", StringComparison.Ordinal) && e.Contains("that this agent set before this start", StringComparison.Ordinal));
+        Assert.Contains("PUT /v1/registration/status", warning, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(environment["SIDECAR_DATA_DIR"]!, "eureka-override")));
+
+        // Renewals keep it UP: the override is gone from the server, not only from the agent's view.
+        await RegisteredAgent.AdvanceUntilAsync(time, TimeSpan.FromSeconds(30), () => Renewals(eureka).Count == 1, "a renew");
+        Assert.Equal(InstanceStatus.Up, eureka.Instance("ORDERS", Id)!.Status);
+        Assert.Single(eureka.RequestsFor("GET", "/apps/ORDERS/"));
+    }
+
+    [Fact]
+    public async Task Register_WhenAnOperatorSetAnOverride_LeavesItInPlace_WithAWarning()
     {
         var time = RegisteredAgent.NewClock();
         await using var eureka = await FakeEureka.StartAsync(time);
 
-        // A previous run with this id: taken out (PUT /v1/registration/status, or a drain), then killed before its cancel.
+        // An operator took the instance out through Eureka's REST API (PUT apps/ORDERS/{id}/status?value=OUT_OF_SERVICE).
         eureka.Seed(EurekaInstances.Create("orders", Id, "host-a", "10.0.0.5", 8080));
         Assert.Equal(200, eureka.Registry.UpdateStatus("ORDERS", Id, "OUT_OF_SERVICE", 2));
         var logs = new LogCapture();
@@ -274,17 +313,13 @@ public sealed class RegistrationLifecycleTests
         environment["APP_HEALTH_URL"] = "";
         await using var agent = await RegisteredAgent.StartAsync(environment, time, logs: logs);
 
-        await Eventually.TrueAsync(() => eureka.Instance("ORDERS", Id) is { Status: InstanceStatus.Up, OverriddenStatus: InstanceStatus.Unknown },
-            "the override from before the start was removed without any time passing");
-        Assert.Single(eureka.RequestsFor("GET", "/apps/ORDERS/"));
-        Assert.StartsWith("?value=UP&lastDirtyTimestamp=", Assert.Single(eureka.RequestsFor("DELETE", "/status")).Query, StringComparison.Ordinal);
-        var warning = Assert.Single(logs.Entries, e => e.StartsWith("Warning", StringComparison.Ordinal) && e.Contains("from before this start", StringComparison.Ordinal));
-        Assert.Contains("PUT /v1/registration/status", warning, StringComparison.Ordinal);
-
-        // Renewals keep it UP: the override is gone from the server, not only from the agent's view.
+        await Eventually.TrueAsync(() => logs.Contains("that this agent did not set"), "the warning");
         await RegisteredAgent.AdvanceUntilAsync(time, TimeSpan.FromSeconds(30), () => Renewals(eureka).Count == 1, "a renew");
-        Assert.Equal(InstanceStatus.Up, eureka.Instance("ORDERS", Id)!.Status);
-        Assert.Single(eureka.RequestsFor("GET", "/apps/ORDERS/"));
+        Assert.Empty(eureka.RequestsFor("DELETE"));
+        Assert.Equal(InstanceStatus.OutOfService, eureka.Instance("ORDERS", Id)!.Status);
+        Assert.Equal(InstanceStatus.OutOfService, eureka.Instance("ORDERS", Id)!.OverriddenStatus);
+        var warning = Assert.Single(logs.Entries, e => e.StartsWith("Warning", StringComparison.Ordinal) && e.Contains("that this agent did not set", StringComparison.Ordinal));
+        Assert.Contains("left in place", warning, StringComparison.Ordinal);
     }
 
     [Fact]
