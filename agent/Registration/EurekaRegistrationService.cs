@@ -177,16 +177,18 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
             return; // a second stop of the host: the lease is already gone
         }
 
-        // No drain when nobody ever found us, when the supervised app is already gone (nothing left to
-        // drain for), or when the agent never finished starting (nothing was served through it).
-        var drains = _everRegistered && _drain > TimeSpan.Zero && !_exit.SkipDrain;
         _status.BeginDrain();
         bool inEureka;
+        bool drains;
         var remaining = _drain;
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            // Only an OUT_OF_SERVICE that began before this stop counts, not the one sent just below.
+            // No drain when nobody ever found us, when the supervised app is already gone (nothing left to
+            // drain for), or when the agent never finished starting (nothing was served through it). Decided
+            // under the gate: a registration whose answer is on its way when SIGTERM comes counts.
+            drains = _everRegistered && _drain > TimeSpan.Zero && !_exit.SkipDrain;
+            // Only the app's own OUT_OF_SERVICE counts, from before this stop (TrackOverride).
             var before = _outOfServiceSince;
             _stopsAt = _time.GetUtcNow() + (drains ? _drain : TimeSpan.Zero); // a failure now is not retried past it
             if (_reported is not null)
@@ -700,9 +702,10 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
 
     private void OnStatusChanged(object? sender, EventArgs e) => _wake.Set();
 
-    // After every change of what Eureka holds: when its OUT_OF_SERVICE began, kept while it lasts.
+    // After every change of what Eureka holds: when an OUT_OF_SERVICE of the app's own began, kept while it
+    // lasts. One the drain caused does not count (the loop, woken by the drain, may send it first).
     private void TrackOverride() =>
-        _outOfServiceSince = _reported is { Override: true } ? _outOfServiceSince ?? _time.GetUtcNow() : null;
+        _outOfServiceSince = _reported is { Override: true } ? _outOfServiceSince ?? (_status.Draining ? null : _time.GetUtcNow()) : null;
 
     private static DateTimeOffset Earliest(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 

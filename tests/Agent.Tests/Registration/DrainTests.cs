@@ -1,5 +1,6 @@
 using System.Net.Http.Json;
 using Sidecar.Health;
+using Sidecar.Registration;
 using Sidecar.Tests.Fakes;
 using Sidecar.Tests.Support;
 
@@ -34,56 +35,60 @@ public sealed class DrainTests
         Assert.Equal(warned, logs.Contains($"SIDECAR_DRAIN={drain} is shorter than callers may keep calling this instance"));
     }
 
-    [Fact]
-    public async Task AnAppThatWentOutOfServiceLongEnoughBefore_IsNotDrainedAgain_AtStop()
+    // Real time, short drains: a whole host stopping on a fake clock meets every timer of every service.
+    private static async Task<(AgentHarness Agent, LogCapture Logs, DateTimeOffset OutOfServiceAt)> StartOutOfServiceAsync(FakeEureka eureka, string drain)
     {
-        var time = RegisteredAgent.NewClock();
-        await using var eureka = await FakeEureka.StartAsync(time);
         var environment = RegisteredAgent.Environment(eureka);
         environment["APP_HEALTH_URL"] = "";
-        environment["SIDECAR_DRAIN"] = "65s";
-        using var logs = new LogCapture();
-        await using var agent = await RegisteredAgent.StartAsync(environment, time, logs: logs);
+        environment["SIDECAR_DRAIN"] = drain;
+        var logs = new LogCapture();
+        var agent = await RegisteredAgent.StartAsync(environment, logs: logs);
         await Eventually.TrueAsync(() => eureka.Instance("ORDERS", Id)?.Status == InstanceStatus.Up, "the agent registered");
 
         // The app's preStop: out of service, then it waits while callers move away (native sidecar, docs/operations.md).
         using var put = await agent.Client.PutAsJsonAsync("v1/registration/status", new { status = "OUT_OF_SERVICE" });
         put.EnsureSuccessStatusCode();
-        await Eventually.TrueAsync(() => eureka.Instance("ORDERS", Id)?.Status == InstanceStatus.OutOfService, "OUT_OF_SERVICE reached Eureka");
-        time.Advance(TimeSpan.FromSeconds(66));
+        // The agent has the answer (not only the server the request): from then on the drain counts.
+        await Eventually.TrueAsync(() => agent.Get<EurekaRegistrationService>().ReportedStatus == InstanceStatus.OutOfService, "OUT_OF_SERVICE reached Eureka");
+        return (agent, logs, DateTimeOffset.UtcNow);
+    }
 
-        // The fake clock no longer moves: a drain that still waited would never end before the token.
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        await agent.StopAsync(cts.Token);
+    [Fact]
+    public async Task AnAppThatWentOutOfServiceLongEnoughBefore_IsNotDrainedAgain_AtStop()
+    {
+        await using var eureka = await FakeEureka.StartAsync();
+        var (agent, logs, at) = await StartOutOfServiceAsync(eureka, "1s");
+        await using (agent)
+        using (logs)
+        {
+            // The app's wait: the whole drain passes before SIGTERM.
+            var left = at + TimeSpan.FromMilliseconds(1100) - DateTimeOffset.UtcNow;
+            if (left > TimeSpan.Zero)
+            {
+                await Task.Delay(left);
+            }
 
-        Assert.False(cts.IsCancellationRequested, "the stop did not wait for a drain");
-        Assert.True(logs.Contains("OUT_OF_SERVICE in Eureka for 66s already: the drain is over"), logs.Text);
-        Assert.Single(eureka.RequestsFor("DELETE"));
+            await agent.StopAsync(CancellationToken.None);
+
+            Assert.True(logs.Contains("already: the drain is over, cancelling the lease"), logs.Text);
+            Assert.False(logs.Contains("Draining for"), logs.Text);
+            Assert.Single(eureka.RequestsFor("DELETE"));
+        }
     }
 
     [Fact]
     public async Task AnAppThatWentOutOfServiceShortlyBefore_IsDrainedForTheRestOnly()
     {
-        var time = RegisteredAgent.NewClock();
-        await using var eureka = await FakeEureka.StartAsync(time);
-        var environment = RegisteredAgent.Environment(eureka);
-        environment["APP_HEALTH_URL"] = "";
-        environment["SIDECAR_DRAIN"] = "65s";
-        using var logs = new LogCapture();
-        await using var agent = await RegisteredAgent.StartAsync(environment, time, logs: logs);
-        await Eventually.TrueAsync(() => eureka.Instance("ORDERS", Id)?.Status == InstanceStatus.Up, "the agent registered");
-        using var put = await agent.Client.PutAsJsonAsync("v1/registration/status", new { status = "OUT_OF_SERVICE" });
-        put.EnsureSuccessStatusCode();
-        await Eventually.TrueAsync(() => eureka.Instance("ORDERS", Id)?.Status == InstanceStatus.OutOfService, "OUT_OF_SERVICE reached Eureka");
-        time.Advance(TimeSpan.FromSeconds(45));
+        await using var eureka = await FakeEureka.StartAsync();
+        var (agent, logs, _) = await StartOutOfServiceAsync(eureka, "3s");
+        await using (agent)
+        using (logs)
+        {
+            await agent.StopAsync(CancellationToken.None);
 
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-        var stop = agent.StopAsync(cts.Token);
-        await Eventually.TrueAsync(() => logs.Contains("draining for the remaining 20s"), "the drain was shortened");
-        Assert.False(stop.IsCompleted, "the rest of the drain is still to come");
-        await RegisteredAgent.AdvanceUntilAsync(time, TimeSpan.FromSeconds(25), () => stop.IsCompleted, "the rest of the drain ended", TimeSpan.FromSeconds(5));
-
-        await stop;
-        Assert.Single(eureka.RequestsFor("DELETE"));
+            Assert.True(logs.Contains("already: draining for the remaining"), logs.Text);
+            Assert.Contains(logs.Entries, e => e.Contains("Draining for", StringComparison.Ordinal) && !e.Contains("Draining for 3s", StringComparison.Ordinal));
+            Assert.Single(eureka.RequestsFor("DELETE"));
+        }
     }
 }
