@@ -36,6 +36,7 @@ internal static class Program
 
         var app = builder.Build();
         app.UseAgentPipeline();
+        app.UseMetricsListener();
         app.MapAgentIndex();
         app.MapHealthApi();
         app.MapRegistrationApi();

@@ -34,6 +34,16 @@ internal sealed record AppConfigOptions
     public ConfigFileFormat FileFormat { get; init; }
 
     /// <summary>
+    /// A config to start with when no Config Server answers at start and there is no last-known-good copy
+    /// (<c>CONFIG_SEED_FILE</c>, a mounted ConfigMap say): it stands in for the server's values until a server
+    /// answers. Same formats as <see cref="File"/>. Default none.
+    /// </summary>
+    public string? SeedFile { get; init; }
+
+    /// <summary>The seed file's format, from its extension.</summary>
+    public ConfigFileFormat SeedFileFormat { get; init; }
+
+    /// <summary>
     /// Basic-auth user (<c>AppConfig:Username</c>). Default <c>user</c>, as Spring's; it wins over a URL's
     /// userinfo unless it is <c>user</c>. Sent only with a password.
     /// </summary>
@@ -95,7 +105,8 @@ internal sealed record AppConfigOptions
             r.AddError("AppConfig:PollInterval", $"'{r.String("AppConfig:PollInterval")}' must be 0 (never) or at least 1s");
         }
 
-        var (file, format) = ReadFile(r);
+        var (file, format) = ReadFile(r, "AppConfig:File");
+        var (seed, seedFormat) = ReadFile(r, "AppConfig:SeedFile");
         var headers = ReadHeaders(r);
         var password = r.String("AppConfig:Password"); // trimmed, as Spring does
         if (headers.ContainsKey("Authorization") && (password is not null || urls.Any(u => u.UserInfo is { Length: > 0 } and not ":")))
@@ -128,6 +139,8 @@ internal sealed record AppConfigOptions
             FailFast = r.Bool("AppConfig:FailFast", false),
             File = file,
             FileFormat = format,
+            SeedFile = seed,
+            SeedFileFormat = seedFormat,
             Username = r.String("AppConfig:Username"),
             Password = password,
             MultipleUriStrategy = ReadStrategy(r),
@@ -156,9 +169,8 @@ internal sealed record AppConfigOptions
         }
     }
 
-    private static (string? Path, ConfigFileFormat Format) ReadFile(SettingsReader r)
+    private static (string? Path, ConfigFileFormat Format) ReadFile(SettingsReader r, string key)
     {
-        const string key = "AppConfig:File";
         var value = r.String(key);
         if (value is null)
         {

@@ -41,6 +41,7 @@ internal sealed partial class AppConfigRefresher : BackgroundService
     private string? _failure; // the Config Server's last error, null once it answers again
     private string? _fileFailure; // CONFIG_FILE's last error, null once it is read again
     private LastKnownGoodCopy? _servedCopy;
+    private bool _servingSeed; // CONFIG_SEED_FILE stands in for the server (until one answers)
     private string _since = "";
 
     public AppConfigRefresher(
@@ -203,6 +204,8 @@ internal sealed partial class AppConfigRefresher : BackgroundService
             return;
         }
 
+        // Read (and checked) at every start, so a broken seed shows at deploy time rather than in an outage.
+        var seed = ReadSeed();
         var saved = _lastKnownGood.TryRead(_options.AppName!, _options.Profiles, _options.Labels);
         var fetched = await FetchWithRetryAsync(cancellationToken).ConfigureAwait(false);
         _since = Now();
@@ -224,6 +227,15 @@ internal sealed partial class AppConfigRefresher : BackgroundService
 
             NoteEmptyAnswer(fetched);
             Save(fetched);
+        }
+        else if (saved is null && seed is not null)
+        {
+            // No server and no copy of its last answer: the seed stands in for the server until one answers.
+            _serverValues = seed;
+            _servingSeed = true;
+            _failure = fetched.Error;
+            var snapshot = _store.Initialize(Effective(), 1);
+            LogServingSeed(_logger, fetched.Error!, _options.SeedFile!, snapshot.Values.Count);
         }
         else if (saved is not null)
         {
@@ -400,6 +412,37 @@ internal sealed partial class AppConfigRefresher : BackgroundService
         }
     }
 
+    /// <summary>The seed file's values (CONFIG_SEED_FILE); null when none is set. A file that cannot be read or parsed stops the start.</summary>
+    private Dictionary<string, string>? ReadSeed()
+    {
+        if (_options.SeedFile is not { } path)
+        {
+            return null;
+        }
+
+        try
+        {
+            var bytes = File.ReadAllBytes(path);
+            var text = Encoding.UTF8.GetString(bytes.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? bytes.AsSpan(3) : bytes);
+            // Its documents as the file's: the later ones over the earlier ones.
+            var documents = ConfigFileParser.Parse(_options.SeedFileFormat, text, _options.Profiles);
+            documents.Reverse();
+            return PropertySourceMerger.Merge(documents);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new InvalidConfigurationException([$"{AgentVariables.Describe("AppConfig:SeedFile")}: '{path}' does not exist"]);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidConfigurationException([$"{AgentVariables.Describe("AppConfig:SeedFile")}: cannot read '{path}': {ex.Message}"]);
+        }
+        catch (FormatException ex)
+        {
+            throw new InvalidConfigurationException([$"{AgentVariables.Describe("AppConfig:SeedFile")}: '{path}': {ex.Message}"]);
+        }
+    }
+
     private void Save(ConfigFetchResult fetched)
     {
         var snapshot = _store.Current;
@@ -469,6 +512,11 @@ internal sealed partial class AppConfigRefresher : BackgroundService
         {
             status = new ReadinessResult(true,
                 $"server: {good.Server}{Describe(environment.Label ?? good.Label, environment.Version)} ({keys}) read {_since}{failure}");
+        }
+        else if (_serverValues is not null && _servingSeed)
+        {
+            status = new ReadinessResult(true,
+                $"seed: {_options.SeedFile} ({keys}), served since {_since} because the Config Server gave no config: {_failure}{LastFailures(null, _fileFailure)}");
         }
         else if (_serverValues is not null)
         {
@@ -563,4 +611,7 @@ internal sealed partial class AppConfigRefresher : BackgroundService
 
     [LoggerMessage(EventId = 415, Level = LogLevel.Debug, Message = "Config unchanged: version {Version}, server version {ServerVersion}")]
     private static partial void LogUnchanged(ILogger logger, long version, string serverVersion);
+
+    [LoggerMessage(EventId = 449, Level = LogLevel.Warning, Message = "No config from the Config Server ({Error}) and no last-known-good copy: serving the seed file {Path} ({Count} keys) until a server answers")]
+    private static partial void LogServingSeed(ILogger logger, string error, string path, int count);
 }

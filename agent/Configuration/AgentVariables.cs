@@ -12,9 +12,12 @@ internal static class AgentVariables
         new("SIDECAR_PORT", "Sidecar:Port"),
         new("SIDECAR_BIND_ADDRESS", "Sidecar:BindAddress"),
         new("SIDECAR_PUBLIC_HEALTH_PORT", "Sidecar:PublicHealthPort"),
+        new("SIDECAR_METRICS_PORT", "Sidecar:MetricsPort"),
         new("SIDECAR_LOG_FORMAT", "Sidecar:LogFormat"),
         new("SIDECAR_LOG_LEVEL", "Sidecar:LogLevel"),
+        new("SIDECAR_LOG_PROBES", "Sidecar:LogProbes"),
         new("SIDECAR_DRAIN", "Sidecar:Drain"),
+        new("SIDECAR_READINESS", "Sidecar:Readiness"),
         new("SIDECAR_DATA_DIR", "Sidecar:DataDir"),
         new("XDG_STATE_HOME", "Sidecar:StateHome"), // the default SIDECAR_DATA_DIR's base (XDG Base Directory)
 
@@ -41,6 +44,7 @@ internal static class AgentVariables
         new("CONFIG_POLL_INTERVAL", "AppConfig:PollInterval"),
         new("CONFIG_FAIL_FAST", "AppConfig:FailFast"),
         new("CONFIG_FILE", "AppConfig:File"),
+        new("CONFIG_SEED_FILE", "AppConfig:SeedFile"),
         new("ENCRYPT_KEY", "AppConfig:EncryptKey"), // Spring's encrypt.key, under the same variable a Spring app reads
         new("ENCRYPT_SALT", "AppConfig:EncryptSalt"),
 
@@ -58,6 +62,9 @@ internal static class AgentVariables
         new("OTEL_TRACES_EXPORTER", "Observability:TracesExporter"),
         new("OTEL_SERVICE_NAME", "Observability:ServiceName"),
         new("OTEL_SDK_DISABLED", "Observability:Disabled"),
+        new("OTEL_PROPAGATORS", "Observability:Propagators"),
+        new("OTEL_TRACES_SAMPLER", "Observability:Sampler"),
+        new("OTEL_TRACES_SAMPLER_ARG", "Observability:SamplerArg"),
     ];
 
     private static readonly Dictionary<string, AgentVariable> ByKey =

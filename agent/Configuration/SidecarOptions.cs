@@ -15,6 +15,12 @@ internal sealed record SidecarOptions
     /// <summary>Optional second listener on all interfaces serving only the health routes. Default none.</summary>
     public int? PublicHealthPort { get; init; }
 
+    /// <summary>
+    /// Optional listener on all interfaces serving only <c>GET /metrics</c>, for a Prometheus outside the pod
+    /// (<c>SIDECAR_METRICS_PORT</c>). Default none: <c>/metrics</c> is on the API (loopback) only.
+    /// </summary>
+    public int? MetricsPort { get; init; }
+
     /// <summary><c>text</c> (default) or <c>json</c> (compact JSON lines).</summary>
     public LogFormat LogFormat { get; init; } = LogFormat.Text;
 
@@ -29,8 +35,27 @@ internal sealed record SidecarOptions
     /// </summary>
     public RequestLogMode RequestLog { get; init; } = RequestLogMode.All;
 
-    /// <summary>On SIGTERM, how long the instance stays OUT_OF_SERVICE, still forwarding, before the lease is cancelled. Default 5 s.</summary>
-    public TimeSpan Drain { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>
+    /// What <c>/v1/health/ready</c> requires (<c>SIDECAR_READINESS</c>): a list of <c>app</c> (the app's health is UP),
+    /// <c>registration</c> (Eureka accepted the instance), <c>config</c> (a config is served), or <c>none</c>. Checks
+    /// left out are still shown in <c>/v1/health</c>, marked not required. Default: all of them.
+    /// </summary>
+    public IReadOnlySet<string>? Readiness { get; init; }
+
+    /// <summary>The names <see cref="Readiness"/> takes.</summary>
+    internal static readonly string[] ReadinessChecks = ["app", "registration", "registry", "config"];
+
+    /// <summary>Whether probes (the health routes, <c>/ping</c>, <c>/status</c>, <c>/metrics</c>) get a request line too (<c>SIDECAR_LOG_PROBES</c>). Default false.</summary>
+    public bool LogProbes { get; init; }
+
+    /// <summary>
+    /// On SIGTERM, how long the instance stays OUT_OF_SERVICE, still forwarding, before the lease is cancelled.
+    /// Default 65 s: a Eureka server answers from a response cache for up to 30 s and callers fetch every 30 s,
+    /// plus 5 s for the fetch itself and clock skew (docs/operations.md#timing).
+    /// </summary>
+    public TimeSpan Drain { get; init; } = DefaultDrain;
+
+    internal static readonly TimeSpan DefaultDrain = TimeSpan.FromSeconds(65);
 
     /// <summary>
     /// Where last-known-good config and registry snapshots are kept. Default: a per-user, per-app folder,
@@ -49,6 +74,12 @@ internal sealed record SidecarOptions
             r.AddError("Sidecar:PublicHealthPort", $"'{publicPort}' is already the API port (SIDECAR_PORT)");
         }
 
+        var metricsPort = r.Port("Sidecar:MetricsPort");
+        if (metricsPort is not null && (metricsPort == port || metricsPort == publicPort))
+        {
+            r.AddError("Sidecar:MetricsPort", $"'{metricsPort}' is already the {(metricsPort == port ? "API port (SIDECAR_PORT)" : "public health port (SIDECAR_PUBLIC_HEALTH_PORT)")}");
+        }
+
         // The agent probes the app at 127.0.0.1:APP_PORT: when that is one of the agent's own sockets it
         // would probe itself and report the app healthy while it is not (and register itself as the app).
         if (app.Port is { } appPort)
@@ -61,6 +92,10 @@ internal sealed record SidecarOptions
             {
                 r.AddError("App:Port", $"'{appPort}' is the agent's public health port (SIDECAR_PUBLIC_HEALTH_PORT): the agent would probe itself");
             }
+            else if (appPort == metricsPort)
+            {
+                r.AddError("App:Port", $"'{appPort}' is the agent's metrics port (SIDECAR_METRICS_PORT): the agent would probe itself");
+            }
         }
 
         return new SidecarOptions
@@ -68,12 +103,43 @@ internal sealed record SidecarOptions
             Port = port,
             BindAddress = bindAddress,
             PublicHealthPort = publicPort,
+            MetricsPort = metricsPort,
             LogFormat = r.Enum("Sidecar:LogFormat", LogFormat.Text),
             LogLevel = ReadLevel(r),
             RequestLog = r.Enum("Sidecar:RequestLog", RequestLogMode.All),
-            Drain = r.Duration("Sidecar:Drain", TimeSpan.FromSeconds(5), TimeSpan.Zero, TimeSpan.FromMinutes(10)),
+            LogProbes = r.Bool("Sidecar:LogProbes", false),
+            Readiness = ReadReadiness(r),
+            Drain = r.Duration("Sidecar:Drain", DefaultDrain, TimeSpan.Zero, TimeSpan.FromMinutes(10)),
             DataDir = r.String("Sidecar:DataDir") ?? DefaultDataDir(app.Name, port, r.String("Sidecar:StateHome")),
         };
+    }
+
+    private static HashSet<string>? ReadReadiness(SettingsReader r)
+    {
+        const string key = "Sidecar:Readiness";
+        if (r.String(key) is null)
+        {
+            return null;
+        }
+
+        var result = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var name in r.List(key))
+        {
+            if (string.Equals(name, "none", StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            if (Array.IndexOf(ReadinessChecks, name.ToLowerInvariant()) < 0)
+            {
+                r.AddError(key, $"'{name}' is not one of {string.Join(", ", ReadinessChecks)} (or none)");
+                continue;
+            }
+
+            result.Add(name.ToLowerInvariant());
+        }
+
+        return result;
     }
 
     private static bool ListensOnLoopback(IPAddress bindAddress) =>

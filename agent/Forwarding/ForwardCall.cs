@@ -40,6 +40,7 @@ internal sealed class ForwardCall
     private Activity? _activity;
     private string? _errorCode;
     private HttpRequestMessage? _firstRequest;
+    private RequestLogScope? _logScope;
 
     public ForwardCall(Forwarder forwarder, HttpContext context, ServicePool pool, string target, TimeSpan deadline)
     {
@@ -85,7 +86,18 @@ internal sealed class ForwardCall
         {
             // The agent's span when tracing is on (null otherwise): the instance sees it as its parent.
             _activity = _forwarder.Tracing.StartForward(Context, Pool.Name, _target);
-            Forwarded = ProxyHeaders.ForwardedValues(Context, _forwarder.Via, _activity);
+            Forwarded = ProxyHeaders.ForwardedValues(Context, _forwarder.Via, _activity, _forwarder.Tracing.Propagators);
+            if (RequestLogScope.Current is { } scope)
+            {
+                // The request's log lines name the trace the instance sees, and its line the service.
+                _logScope = scope;
+                scope.Service = Pool.Name;
+                if (Forwarded.TraceParent is { } traceParent)
+                {
+                    scope.SetTraceParent(traceParent);
+                }
+            }
+
             if (!await PrepareBodyAsync().ConfigureAwait(false))
             {
                 return;
@@ -287,11 +299,17 @@ internal sealed class ForwardCall
             AgentTracing.SetInstance(_activity, instance.Instance);
         }
 
-        var request = CreateRequest(instance);
+        var attempt = _activity is null ? null : AgentTracing.StartAttempt(_activity, _method.Method, instance.Instance, instance.Prefix, _target, Attempts);
+        var request = CreateRequest(instance, attempt);
         try
         {
             var response = await _forwarder.Invoker.SendAsync(request, cancellationToken).ConfigureAwait(false);
             var code = (int)response.StatusCode;
+            if (attempt is not null)
+            {
+                AgentTracing.StopAttempt(attempt, code, null);
+            }
+
             if (code == StatusCodes.Status101SwitchingProtocols)
             {
                 // The forwarder never asks for an upgrade (Upgrade is hop-by-hop): relaying this one would
@@ -321,6 +339,11 @@ internal sealed class ForwardCall
         catch (Exception ex)
 #pragma warning restore CA1031
         {
+            if (attempt is not null)
+            {
+                AgentTracing.StopAttempt(attempt, null, ex);
+            }
+
             // The caller leaving, the deadline, or our own body trouble say nothing about the instance.
             if (!Context.RequestAborted.IsCancellationRequested && !_deadlineToken.IsCancellationRequested &&
                 _stream is not { TooLarge: true } and not { ClientFailed: true })
@@ -428,6 +451,10 @@ internal sealed class ForwardCall
             ? ClientClosedRequest
             : response.StatusCode;
         Pool.Metrics.Completed(MethodClass.Of(Context.Request.Method), status, Stopwatch.GetTimestamp() - _started);
+        if (_logScope is not null)
+        {
+            _logScope.Attempts = Attempts;
+        }
         if (_activity is not null)
         {
             AgentTracing.StopForward(_activity, status, Attempts, _errorCode);
@@ -453,7 +480,7 @@ internal sealed class ForwardCall
         return null;
     }
 
-    private HttpRequestMessage CreateRequest(InstanceState instance)
+    private HttpRequestMessage CreateRequest(InstanceState instance, Activity? attempt)
     {
         // The first attempt's headers were copied already; a retry's are copied again (a message is sent once).
         var request = _firstRequest;
@@ -466,6 +493,7 @@ internal sealed class ForwardCall
 
         // The path was checked to be origin-form (TargetPath), so the authority is the instance's, always.
         request.RequestUri = new Uri(instance.Prefix + _target, in RawPathAndQuery);
+        ProxyHeaders.InjectTrace(request, Forwarded, attempt);
         return request;
     }
 

@@ -1,26 +1,26 @@
 using Microsoft.Extensions.Primitives;
+using Sidecar.Observability;
 
 namespace Sidecar.Forwarding;
 
-/// <summary>The X-Forwarded-* and W3C trace values of one call, computed once for all its attempts.</summary>
-/// <param name="For">X-Forwarded-For: the caller's list with the caller's address appended.</param>
-/// <param name="Proto">X-Forwarded-Proto.</param>
-/// <param name="Host">X-Forwarded-Host, when the request had a Host.</param>
-/// <param name="TraceParent">traceparent.</param>
-/// <param name="TraceState">tracestate, when there is one.</param>
-/// <param name="Via">Via, this agent's entry appended.</param>
+/// <summary>The X-Forwarded-* and trace values of one call, computed once for all its attempts.</summary>
+/// <param name="TraceParent">The trace the instance sees (W3C form, whatever the formats written); null when no propagation is configured.</param>
+/// <param name="TraceCreated">True when the agent started the trace without recording it (no caller trace, tracing off).</param>
+/// <param name="Formats">The trace header formats written (<c>OTEL_PROPAGATORS</c>).</param>
 /// <param name="Remote">The caller's address as this hop saw it (<c>unknown</c> when there is none).</param>
-internal sealed record ForwardedValues(string For, string Proto, string? Host, string TraceParent, string? TraceState, string Via, string Remote = "unknown");
+internal sealed record ForwardedValues(string For, string Proto, string? Host, string? TraceParent, string? TraceState, string Via,
+    bool TraceCreated = false, Propagators Formats = Propagators.TraceContext, string Remote = "unknown");
 
 /// <summary>
 /// Header rules of a proxy (RFC 9110 section 7.6.1): hop-by-hop headers (Connection and the headers it
 /// names, Keep-Alive, Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade) are dropped both ways; Host
 /// becomes the instance's; <c>X-Forwarded-For</c> is appended to, <c>X-Forwarded-Proto/-Host</c> are
-/// set; <c>Via</c> gets this agent's entry appended (RFC 9110 section 7.6.3); <c>traceparent</c> is passed
-/// on when valid and created when absent (W3C Trace Context). The other client-address headers follow
-/// the same rule, only when the caller sent them: <c>Forwarded</c> (RFC 7239) gets this hop appended,
-/// <c>X-Real-IP</c> is replaced by the address the agent saw (docs/forwarding.md#bodies-and-headers): an instance
-/// never reads a client address the caller made up as the agent's word.
+/// set; <c>Via</c> gets this agent's entry appended (RFC 9110 section 7.6.3); the trace is passed on
+/// when valid and created when absent, in the formats of <c>OTEL_PROPAGATORS</c> (<see cref="TracePropagation"/>).
+/// The other client-address headers follow the same rule, only when the caller sent them: <c>Forwarded</c>
+/// (RFC 7239) gets this hop appended, <c>X-Real-IP</c> is replaced by the address the agent saw
+/// (docs/forwarding.md#bodies-and-headers): an instance never reads a client address the caller made up
+/// as the agent's word.
 /// </summary>
 internal static class ProxyHeaders
 {
@@ -32,31 +32,31 @@ internal static class ProxyHeaders
     /// <param name="context">The caller's request.</param>
     /// <param name="via">This agent's <c>Via</c> entry (<c>1.1 {pseudonym}</c>), appended to the caller's.</param>
     /// <param name="span">The agent's own span when tracing is on: its id is the parent the instance sees.</param>
-    public static ForwardedValues ForwardedValues(HttpContext context, string via, System.Diagnostics.Activity? span = null)
+    /// <param name="formats">The trace header formats read and written (<c>OTEL_PROPAGATORS</c>).</param>
+    public static ForwardedValues ForwardedValues(HttpContext context, string via, System.Diagnostics.Activity? span = null, Propagators formats = Propagators.TraceContext)
     {
         var headers = context.Request.Headers;
         var remote = context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
         var previous = headers["X-Forwarded-For"];
         var forwardedFor = previous.Count == 0 ? remote : $"{string.Join(", ", (IEnumerable<string?>)previous)}, {remote}";
 
-        var traceParent = headers["traceparent"];
         string? traceState = null;
-        string parent;
+        string? parent = null;
+        var created = false;
         if (span?.Id is { } spanId)
         {
             parent = spanId;
             traceState = span.TraceStateString;
         }
-        else if (traceParent.Count == 1 && Forwarding.TraceParent.IsValid(traceParent[0]))
+        else if (formats != Propagators.None && formats != Propagators.Baggage)
         {
-            parent = traceParent[0]!;
-            var state = headers["tracestate"];
-            traceState = state.Count == 0 ? null : string.Join(",", (IEnumerable<string?>)state);
-        }
-        else
-        {
-            // Absent or malformed: a new trace, and an orphan tracestate is dropped (W3C Trace Context 3.3).
-            parent = Forwarding.TraceParent.Create();
+            (parent, traceState) = TracePropagation.Extract(headers, formats);
+            if (parent is null)
+            {
+                // Absent or malformed: a new trace, and an orphan tracestate is dropped (W3C Trace Context 3.3).
+                parent = Forwarding.TraceParent.Create();
+                created = true;
+            }
         }
 
         // Usually no Via arrives: the entry made once by the forwarder is sent as is.
@@ -64,37 +64,19 @@ internal static class ProxyHeaders
         var viaValue = previousVia.Count == 0 ? via : $"{string.Join(", ", (IEnumerable<string?>)previousVia)}, {via}";
 
         var host = context.Request.Host;
-        return new ForwardedValues(forwardedFor, context.Request.Scheme, host.HasValue ? host.Value : null, parent, traceState, viaValue, remote);
-    }
-
-    // RFC 7239 section 6: an IPv6 node is bracketed and quoted; an unknown one is "unknown".
-    private static string ForwardedNode(System.Net.IPAddress? address) => address switch
-    {
-        null => "unknown",
-        { AddressFamily: System.Net.Sockets.AddressFamily.InterNetworkV6 } when !address.IsIPv4MappedToIPv6 => $"\"[{address}]\"",
-        _ => (address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address).ToString(),
-    };
-
-    // A token as it is, anything else as a quoted-string (RFC 7239 section 4): "127.0.0.1:8078" has a colon.
-    private static string Token(string value)
-    {
-        foreach (var c in value)
-        {
-            if (!(char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c, StringComparison.Ordinal)))
-            {
-                return "\"" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
-            }
-        }
-
-        return value;
+        return new ForwardedValues(forwardedFor, context.Request.Scheme, host.HasValue ? host.Value : null, parent, traceState, viaValue, created, formats, remote);
     }
 
     /// <summary>
     /// Copies the caller's headers onto an attempt (<paramref name="request"/>'s content, when it has one,
-    /// takes the content headers) with the proxy's rules, in the one pass over them the forwarder makes.
-    /// Returns the first header whose value holds a control character other than HTAB, and that
-    /// character, or null: the caller refuses such a request (the copy is then incomplete).
+    /// takes the content headers) with the proxy's rules, in the one pass over them the forwarder makes;
+    /// the trace headers are the attempt's (<see cref="InjectTrace"/>). Returns the first header whose value
+    /// holds a control character other than HTAB, and that character, or null: the caller refuses such a
+    /// request (the copy is then incomplete).
     /// </summary>
+    /// <param name="context">The caller's request.</param>
+    /// <param name="request">The attempt's request to the instance.</param>
+    /// <param name="forwarded">The call's values.</param>
     public static (string Name, char Character)? CopyRequestHeaders(HttpContext context, HttpRequestMessage request, ForwardedValues forwarded)
     {
         var headers = context.Request.Headers;
@@ -135,6 +117,11 @@ internal static class ProxyHeaders
                 continue;
             }
 
+            if (TracePropagation.IsReplaced(name, forwarded.Formats))
+            {
+                continue;
+            }
+
             if (values.Count == 1)
             {
                 var value = values[0];
@@ -157,18 +144,51 @@ internal static class ProxyHeaders
         }
 
         target.TryAddWithoutValidation("Via", forwarded.Via);
-        target.TryAddWithoutValidation("traceparent", forwarded.TraceParent);
-        if (forwarded.TraceState is not null)
-        {
-            target.TryAddWithoutValidation("tracestate", forwarded.TraceState);
-        }
-
         return null;
+    }
+
+    /// <summary>The trace headers of an attempt, in the formats of <c>OTEL_PROPAGATORS</c>.</summary>
+    /// <param name="request">The attempt's request to the instance.</param>
+    /// <param name="forwarded">The call's values.</param>
+    /// <param name="attempt">The attempt's own span when tracing is on: the instance sees it as its parent.</param>
+    public static void InjectTrace(HttpRequestMessage request, ForwardedValues forwarded, System.Diagnostics.Activity? attempt)
+    {
+        var target = request.Headers;
+        if (attempt?.Id is { } attemptId)
+        {
+            TracePropagation.Inject(target, forwarded.Formats, attemptId, attempt.TraceStateString);
+        }
+        else if (forwarded.TraceParent is { } traceParent)
+        {
+            TracePropagation.Inject(target, forwarded.Formats, traceParent, forwarded.TraceState, forwarded.TraceCreated);
+        }
     }
 
     // RFC 7239: for=127.0.0.1;host="127.0.0.1:8078";proto=http
     private static string ForwardedHop(HttpContext context, ForwardedValues forwarded) =>
         $"for={ForwardedNode(context.Connection.RemoteIpAddress)}" + (forwarded.Host is null ? "" : $";host={Token(forwarded.Host)}") + $";proto={forwarded.Proto}";
+
+    // RFC 7239 section 6: an IPv6 node is bracketed and quoted; an unknown one is "unknown".
+    private static string ForwardedNode(System.Net.IPAddress? address) => address switch
+    {
+        null => "unknown",
+        { AddressFamily: System.Net.Sockets.AddressFamily.InterNetworkV6 } when !address.IsIPv4MappedToIPv6 => $"\"[{address}]\"",
+        _ => (address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address).ToString(),
+    };
+
+    // A token as it is, anything else as a quoted-string (RFC 7239 section 4): "127.0.0.1:8078" has a colon.
+    private static string Token(string value)
+    {
+        foreach (var c in value)
+        {
+            if (!(char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c, StringComparison.Ordinal)))
+            {
+                return "\"" + value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal) + "\"";
+            }
+        }
+
+        return value;
+    }
 
     public static void CopyResponseHeaders(HttpResponseMessage response, IHeaderDictionary target)
     {
@@ -237,9 +257,7 @@ internal static class ProxyHeaders
         name.Equals("X-Forwarded-Host", StringComparison.OrdinalIgnoreCase) ||
         name.Equals("Forwarded", StringComparison.OrdinalIgnoreCase) ||
         name.Equals("X-Real-IP", StringComparison.OrdinalIgnoreCase) ||
-        name.Equals("Via", StringComparison.OrdinalIgnoreCase) ||
-        name.Equals("traceparent", StringComparison.OrdinalIgnoreCase) ||
-        name.Equals("tracestate", StringComparison.OrdinalIgnoreCase);
+        name.Equals("Via", StringComparison.OrdinalIgnoreCase);
 
     private static bool IsNamedBy(StringValues connection, string name)
     {

@@ -1,3 +1,4 @@
+using Sidecar.Configuration;
 using Sidecar.Hosting;
 using Sidecar.Registration;
 
@@ -19,14 +20,14 @@ internal static class HealthApi
             ? TypedResults.Text(OkBody, "application/xml", statusCode: StatusCodes.Status200OK)
             : TypedResults.Text(FailBody, "application/xml", statusCode: StatusCodes.Status503ServiceUnavailable));
 
-        endpoints.MapMethods("/v1/health", ListenerExtensions.GetAndHead, (AppHealthMonitor monitor, IEnumerable<IReadinessCheck> checks) =>
-            TypedResults.Json(Report(monitor, checks), HealthJsonContext.Default.HealthReport));
+        endpoints.MapMethods("/v1/health", ListenerExtensions.GetAndHead, (AppHealthMonitor monitor, IEnumerable<IReadinessCheck> checks, SidecarOptions options) =>
+            TypedResults.Json(Report(monitor, checks, options.Readiness), HealthJsonContext.Default.HealthReport));
 
         endpoints.MapMethods("/v1/health/live", ListenerExtensions.GetAndHead, () => TypedResults.Text("live", "text/plain"));
 
-        endpoints.MapMethods("/v1/health/ready", ListenerExtensions.GetAndHead, (AppHealthMonitor monitor, IEnumerable<IReadinessCheck> checks) =>
+        endpoints.MapMethods("/v1/health/ready", ListenerExtensions.GetAndHead, (AppHealthMonitor monitor, IEnumerable<IReadinessCheck> checks, SidecarOptions options) =>
         {
-            var report = Report(monitor, checks);
+            var report = Report(monitor, checks, options.Readiness);
             return TypedResults.Json(report, HealthJsonContext.Default.HealthReport,
                 statusCode: report.Ready ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
         });
@@ -34,26 +35,29 @@ internal static class HealthApi
         return endpoints;
     }
 
-    internal static HealthReport Report(AppHealthMonitor monitor, IEnumerable<IReadinessCheck> readinessChecks)
+    /// <param name="monitor">The app's health.</param>
+    /// <param name="readinessChecks">The capabilities' checks.</param>
+    /// <param name="required">The checks readiness requires (<c>SIDECAR_READINESS</c>); null for all.</param>
+    internal static HealthReport Report(AppHealthMonitor monitor, IEnumerable<IReadinessCheck> readinessChecks, IReadOnlySet<string>? required = null)
     {
         var health = monitor.Current;
         var checks = new List<HealthCheckReport>
         {
-            new("app", health.Status == InstanceStatus.Up, health.Status.ToWire()),
+            new("app", health.Status == InstanceStatus.Up, health.Status.ToWire(), required?.Contains("app") ?? true),
         };
 
         var registration = "disabled";
         foreach (var check in readinessChecks)
         {
             var result = check.Check();
-            checks.Add(new HealthCheckReport(check.Name, result.Ready, result.Detail));
+            checks.Add(new HealthCheckReport(check.Name, result.Ready, result.Detail, required?.Contains(check.Name) ?? true));
             if (check.Name == RegistrationNames.ReadinessCheck)
             {
                 registration = result.Detail;
             }
         }
 
-        var ready = checks.TrueForAll(c => c.Ready);
+        var ready = checks.TrueForAll(c => c.Ready || !c.Required);
         return new HealthReport(
             health.Status.ToWire(),
             health.Since,
@@ -64,6 +68,8 @@ internal static class HealthApi
             health.ConsecutiveFailures,
             registration,
             ready,
-            checks);
+            checks,
+            AgentIndexApi.Version,
+            AgentIndexApi.Commit);
     }
 }

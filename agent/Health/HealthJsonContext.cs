@@ -14,12 +14,15 @@ internal sealed record HealthReport(
     [property: JsonPropertyName("consecutiveFailures")] int ConsecutiveFailures,
     [property: JsonPropertyName("registration")] string Registration,
     [property: JsonPropertyName("ready")] bool Ready,
-    [property: JsonPropertyName("checks")] IReadOnlyList<HealthCheckReport> Checks);
+    [property: JsonPropertyName("checks")] IReadOnlyList<HealthCheckReport> Checks,
+    [property: JsonPropertyName("version")] string Version,
+    [property: JsonPropertyName("commit")] string Commit);
 
 internal sealed record HealthCheckReport(
     [property: JsonPropertyName("name")] string Name,
     [property: JsonPropertyName("ready")] bool Ready,
-    [property: JsonPropertyName("detail")] string Detail);
+    [property: JsonPropertyName("detail")] string Detail,
+    [property: JsonPropertyName("required")] bool Required = true);
 
 internal sealed record StatusReport([property: JsonPropertyName("status")] string Status);
 

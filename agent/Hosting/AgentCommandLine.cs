@@ -14,13 +14,27 @@ internal static partial class AgentCommandLine
     public const int ConfigurationError = 2;
 
     private const string Usage = """
-        usage: agent [--Section:Key=value ...]                   serve the API beside an app started separately
+        usage: agent [--Section:Key=value ...]                     serve beside an app started separately (a sidecar)
                agent run [--Section:Key=value ...] -- CMD ARGS...  start the app as a child and serve beside it
-                   --Supervisor:GracePeriod=10s                      after SIGTERM, how long the app may take before SIGKILL
+                   --Supervisor:GracePeriod=10s                        after SIGTERM, how long the app may take before SIGKILL
+               agent wait [--timeout 60s]                          exit 0 once the agent answers /v1/health/live
+               agent health [--ready] [--timeout 3s]               exit 0 when the agent answers healthy (a HEALTHCHECK)
                agent registry [--port 8761]                        an in-memory Eureka registry, for development only
                agent --help | --version
 
-        Settings come from environment variables (see README: SIDECAR_PORT, APP_PORT, EUREKA_URLS, ...).
+        The most used variables (docs/configuration.md lists them all):
+          APP_NAME, APP_PORT             the app's name in Eureka and the Config Server, and its port
+          APP_HEALTH_URL                 the app's health route (default http://127.0.0.1:APP_PORT/health)
+          APP_IP                         the address registered (in Kubernetes: the pod IP)
+          EUREKA_URLS                    Eureka servers; none: no registration, no discovery
+          CONFIG_SERVER_URLS, CONFIG_FILE  the app's configuration
+          ROUTES                         static services: name=http://host:port,...
+          SIDECAR_PORT (8078), SIDECAR_BIND_ADDRESS (127.0.0.1)  the API
+          SIDECAR_PUBLIC_HEALTH_PORT, SIDECAR_METRICS_PORT         health routes and /metrics on all interfaces
+          SIDECAR_DRAIN (65s)            on SIGTERM, how long to stay OUT_OF_SERVICE while still serving
+          SIDECAR_LOG_FORMAT (text|json), SIDECAR_LOG_LEVEL        logs (the level can change at run time: PUT /v1/logging)
+          OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_PROPAGATORS            tracing
+        Running, GET http://127.0.0.1:8078/v1/settings shows the effective settings (secrets masked).
         """;
 
     public static async Task<int> RunAsync(string[] args, Func<string[], AgentHostOverrides?, IReadOnlyList<string>?, WebApplication> createApp)
@@ -34,7 +48,7 @@ internal static partial class AgentCommandLine
                 return 0;
             case "version":
             case null when args.Length > 0 && args[0] is "--version":
-                await Console.Out.WriteLineAsync("agent " + AgentIndexApi.Version).ConfigureAwait(false);
+                await Console.Out.WriteLineAsync($"agent {AgentIndexApi.Version} (commit {AgentIndexApi.Commit})").ConfigureAwait(false);
                 return 0;
             case "run":
                 var separator = Array.IndexOf(args, "--");
@@ -44,6 +58,10 @@ internal static partial class AgentCommandLine
                 }
 
                 return await ServeAsync(() => createApp(args[1..separator], null, args[(separator + 1)..])).ConfigureAwait(false);
+            case "wait":
+                return await ProbeCommand.WaitAsync(args[1..]).ConfigureAwait(false);
+            case "health":
+                return await ProbeCommand.HealthAsync(args[1..]).ConfigureAwait(false);
             case "registry":
                 return await DevRegistry.DevRegistryCommand.RunAsync(args[1..]).ConfigureAwait(false);
             case null:

@@ -10,8 +10,19 @@ internal sealed record AgentRoute(
 
 internal static class AgentIndexApi
 {
-    public static readonly string Version =
-        typeof(AgentIndexApi).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+    // "1.4.2+3f2c9e1..." from dotnet publish -p:Version=1.4.2 -p:SourceRevisionId=3f2c9e1... (the SDK adds the
+    // commit after a '+'); a build from a git clone gets the commit by itself (Source Link).
+    private static readonly string Informational =
+        System.Reflection.CustomAttributeExtensions.GetCustomAttribute<System.Reflection.AssemblyInformationalVersionAttribute>(typeof(AgentIndexApi).Assembly)?.InformationalVersion
+        ?? typeof(AgentIndexApi).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+
+    /// <summary>The version stamped at build (<c>-p:Version=</c>), without the commit.</summary>
+    public static readonly string Version = Informational.Split('+')[0];
+
+    /// <summary>The commit stamped at build (<c>-p:SourceRevisionId=</c>), shortened to 12 characters; <c>unknown</c> when none was.</summary>
+    public static readonly string Commit = Informational.IndexOf('+', StringComparison.Ordinal) is var plus and > 0 && plus < Informational.Length - 1
+        ? Informational[(plus + 1)..][..Math.Min(12, Informational.Length - plus - 1)]
+        : "unknown";
 
     public static IEndpointRouteBuilder MapAgentIndex(this IEndpointRouteBuilder endpoints)
     {

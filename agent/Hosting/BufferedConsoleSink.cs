@@ -32,7 +32,7 @@ internal sealed class BufferedConsoleSink : ILogEventSink, IDisposable
     private readonly Channel<LogEvent> _queue;
     private readonly ITextFormatter _formatter;
     private readonly StreamWriter _writer;
-    private readonly Lock _writeLock = new();
+    private readonly Lock _writeLock;
     private readonly Task _loop;
     private readonly EventHandler _onExit;
     private long _dropped;
@@ -41,6 +41,9 @@ internal sealed class BufferedConsoleSink : ILogEventSink, IDisposable
     public BufferedConsoleSink(ITextFormatter formatter, Stream? output = null)
     {
         _formatter = formatter;
+        // On the real stdout, the lock the supervised app's lines are written under too (ConsoleLines):
+        // each batch goes out whole, never inside one of the app's lines.
+        _writeLock = output is null ? ConsoleLines.StdoutLock : new Lock();
         _writer = new StreamWriter(output ?? Console.OpenStandardOutput(), new UTF8Encoding(false), 64 * 1024) { AutoFlush = false };
         _queue = Channel.CreateBounded<LogEvent>(
             new BoundedChannelOptions(QueueLimit) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true },

@@ -7,9 +7,12 @@ using Serilog.Formatting.Json;
 namespace Sidecar.Hosting;
 
 /// <summary>
-/// Compact JSON lines in Serilog's CLEF shape (<c>@t</c>, <c>@l</c>, <c>@m</c>, <c>@mt</c>, <c>@x</c>, then
-/// the properties), with the message rendered as the text format shows it: strings without quotes,
-/// so log collectors index <c>App health UP -> DOWN</c>, not <c>"UP" -> "DOWN"</c>.
+/// JSON lines with the keys log collectors read without custom rules (Fluent Bit, Vector, Loki, Datadog,
+/// Elastic's and OpenTelemetry's JSON parsers): <c>time</c> (RFC 3339, UTC), <c>level</c> (<c>trace</c>,
+/// <c>debug</c>, <c>info</c>, <c>warn</c>, <c>error</c>, <c>fatal</c>), <c>message</c> (rendered as the text
+/// format shows it: strings without quotes, so collectors index <c>App health UP -> DOWN</c>), <c>logger</c>,
+/// <c>error</c> when there is an exception, <c>trace_id</c> and <c>span_id</c> during a request with a
+/// trace, then the event's own properties (docs/observability.md#logging).
 /// </summary>
 internal sealed class JsonLinesFormatter : ITextFormatter
 {
@@ -18,29 +21,38 @@ internal sealed class JsonLinesFormatter : ITextFormatter
 
     public void Format(LogEvent logEvent, TextWriter output)
     {
-        output.Write("{\"@t\":\"");
-        output.Write(logEvent.Timestamp.UtcDateTime.ToString("O", CultureInfo.InvariantCulture));
-        output.Write("\",\"@l\":\"");
-        output.Write(logEvent.Level.ToString());
-        output.Write("\",\"@m\":");
+        output.Write("{\"time\":\"");
+        output.Write(logEvent.Timestamp.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture));
+        output.Write("\",\"level\":\"");
+        output.Write(LevelName(logEvent.Level));
+        output.Write("\",\"message\":");
         using (var message = new StringWriter(CultureInfo.InvariantCulture))
         {
             Message.Format(logEvent, message);
             JsonValueFormatter.WriteQuotedJsonString(message.ToString(), output);
         }
 
-        output.Write(",\"@mt\":");
-        JsonValueFormatter.WriteQuotedJsonString(logEvent.MessageTemplate.Text, output);
+        if (logEvent.Properties.TryGetValue("SourceContext", out var source) && source is ScalarValue { Value: string logger })
+        {
+            output.Write(",\"logger\":");
+            JsonValueFormatter.WriteQuotedJsonString(logger, output);
+        }
+
         if (logEvent.Exception is { } exception)
         {
-            output.Write(",\"@x\":");
+            output.Write(",\"error\":");
             JsonValueFormatter.WriteQuotedJsonString(exception.ToString(), output);
         }
 
         foreach (var (name, value) in logEvent.Properties)
         {
+            if (name is "SourceContext" or "time" or "level" or "message" or "logger" or "error")
+            {
+                continue; // written above, or would clash with a key written above
+            }
+
             output.Write(',');
-            JsonValueFormatter.WriteQuotedJsonString(name.Length > 0 && name[0] == '@' ? "@" + name : name, output);
+            JsonValueFormatter.WriteQuotedJsonString(name, output);
             output.Write(':');
             Values.Format(value, output);
         }
@@ -48,4 +60,15 @@ internal sealed class JsonLinesFormatter : ITextFormatter
         output.Write('}');
         output.Write('\n');
     }
+
+    /// <summary>The level names most collectors map by themselves (logrus, zap, pino and OpenTelemetry's severity text agree on these).</summary>
+    internal static string LevelName(LogEventLevel level) => level switch
+    {
+        LogEventLevel.Verbose => "trace",
+        LogEventLevel.Debug => "debug",
+        LogEventLevel.Information => "info",
+        LogEventLevel.Warning => "warn",
+        LogEventLevel.Error => "error",
+        _ => "fatal",
+    };
 }

@@ -13,6 +13,9 @@ internal static class ListenerExtensions
         "/ping", "/healthcheck", "/status", "/v1/health", "/v1/health/live", "/v1/health/ready",
     };
 
+    /// <summary>Set in the connection's items on every connection of the metrics listener (<c>SIDECAR_METRICS_PORT</c>).</summary>
+    public const string MetricsItemKey = "sidecar.metrics";
+
     /// <summary>The methods of the health routes: a HEAD is a GET without the body (RFC 9110, 9.3.2), as probes and uptime checkers send it.</summary>
     public static readonly string[] GetAndHead = ["GET", "HEAD"];
 
@@ -63,6 +66,20 @@ internal static class ListenerExtensions
                     listen.Use(listen.ApplicationServices.GetRequiredService<PublicHealthConnections>().Use);
                 });
             }
+
+            if (options.MetricsPort is { } metricsPort)
+            {
+                // All interfaces, as the public health listener: Prometheus scrapes from outside the pod.
+                kestrel.ListenAnyIP(metricsPort, listen =>
+                {
+                    listen.Protocols = HttpProtocols.Http1;
+                    listen.Use(next => connection =>
+                    {
+                        connection.Items[MetricsItemKey] = true;
+                        return next(connection);
+                    });
+                });
+            }
         });
     }
 
@@ -101,6 +118,10 @@ internal static class ListenerExtensions
     });
 
     internal static bool IsPublicConnection(HttpContext context) => PublicConnection(context) is not null;
+
+    /// <summary>True on a connection of the metrics listener, which serves <c>/metrics</c> and nothing else.</summary>
+    internal static bool IsMetricsConnection(HttpContext context) =>
+        context.Features.Get<IConnectionItemsFeature>()?.Items.ContainsKey(MetricsItemKey) == true;
 
     private static PublicHealthConnection? PublicConnection(HttpContext context) =>
         context.Features.Get<IConnectionItemsFeature>()?.Items.TryGetValue(PublicHealthConnections.ItemKey, out var item) == true

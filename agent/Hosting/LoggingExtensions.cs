@@ -8,7 +8,8 @@ namespace Sidecar.Hosting;
 
 internal static class LoggingExtensions
 {
-    private const string TextTemplate = "{Timestamp:HH:mm:ss.fff} {Level:u3} {SourceContext}: {Message:lj}{NewLine}{Exception}";
+    // The date too: a line read days later (kubectl logs --previous, a file) says when it was written.
+    private const string TextTemplate = "{Timestamp:yyyy-MM-ddTHH:mm:ss.fffzzz} {Level:u3} {SourceContext}: {Message:lj}{NewLine}{Exception}";
 
     /// <summary>
     /// Serilog, configured in this one place: readable text by default, compact JSON lines with
@@ -18,10 +19,12 @@ internal static class LoggingExtensions
     public static void AddAgentLogging(this WebApplicationBuilder builder, SidecarOptions options)
     {
         builder.Logging.ClearProviders();
+        var level = new AgentLogLevel(options.LogLevel);
+        builder.Services.AddSingleton(level);
         builder.Services.AddSerilog(configuration =>
         {
             configuration
-                .MinimumLevel.Is(options.LogLevel)
+                .MinimumLevel.ControlledBy(level.Switch)
                 .MinimumLevel.Override("Microsoft", LevelAtLeast(options.LogLevel, LogEventLevel.Warning))
                 .MinimumLevel.Override("System.Net.Http", LevelAtLeast(options.LogLevel, LogEventLevel.Warning))
                 // Off, not just quiet: while this category is enabled at any level, ASP.NET Core starts an
@@ -30,7 +33,8 @@ internal static class LoggingExtensions
                 .MinimumLevel.Override("Microsoft.AspNetCore.Hosting.Diagnostics", LevelAlias.Off)
                 // A start-up failure is reported once, as one line, by AgentCommandLine: not again with a stack trace.
                 .MinimumLevel.Override("Microsoft.Extensions.Hosting.Internal.Host", LogEventLevel.Fatal)
-                .Enrich.FromLogContext();
+                .Enrich.FromLogContext()
+                .Enrich.With<TraceEnricher>();
 
             // Formatted and written off the request path, in batches (see BufferedConsoleSink).
             ITextFormatter formatter = options.LogFormat == LogFormat.Json

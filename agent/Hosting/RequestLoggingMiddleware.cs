@@ -4,20 +4,30 @@ using Sidecar.Configuration;
 namespace Sidecar.Hosting;
 
 /// <summary>
-/// One log line per request: method, path (never the query, which may carry secrets), status, time.
-/// Which requests get one is <c>Sidecar:RequestLog</c>: all (the default), errors (the agent's own
-/// problems, 5xx and callers that left) or none. A request that will not be logged pays nothing here.
+/// One log line per request: method, path (never the query, which may carry secrets), status, time, and
+/// for a forwarded call the destination service and the attempts made. Which requests get one is
+/// <c>Sidecar:RequestLog</c>: all (the default), errors (the agent's own problems, 5xx and callers that
+/// left) or none. Probes (GET or HEAD of the health routes, <c>/ping</c>, <c>/status</c> and <c>/metrics</c>:
+/// the kubelet, Eureka and Prometheus ask every few seconds) get none unless <c>SIDECAR_LOG_PROBES</c> is true.
+/// A logged request carries a <see cref="RequestLogScope"/> (trace ids on every line written meanwhile);
+/// a request that will not be logged pays nothing here.
 /// </summary>
 internal sealed partial class RequestLoggingMiddleware(RequestDelegate next, SidecarOptions options, ILogger<RequestLoggingMiddleware> logger)
 {
+    private static readonly HashSet<string> ProbePaths = new(ListenerExtensions.PublicHealthRoutes, StringComparer.OrdinalIgnoreCase) { "/metrics" };
+
     private readonly RequestLogMode _mode = options.RequestLog;
+    private readonly bool _logProbes = options.LogProbes;
 
     public Task InvokeAsync(HttpContext context) =>
-        _mode == RequestLogMode.None || !logger.IsEnabled(LogLevel.Information) ? next(context) : LogAsync(context);
+        _mode == RequestLogMode.None || !logger.IsEnabled(LogLevel.Information) || (!_logProbes && IsProbe(context.Request))
+            ? next(context)
+            : LogAsync(context);
 
     private async Task LogAsync(HttpContext context)
     {
         var started = Stopwatch.GetTimestamp();
+        var scope = RequestLogScope.Begin(context);
         try
         {
             await next(context).ConfigureAwait(false);
@@ -28,7 +38,16 @@ internal sealed partial class RequestLoggingMiddleware(RequestDelegate next, Sid
             if (_mode == RequestLogMode.All || IsError(context, status))
             {
                 // The path is decoded: "%0a" would start a forged line in a text log.
-                LogRequest(logger, context.Request.Method, LogText.Printable(context.Request.Path.Value ?? "/"), status, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                var path = LogText.Printable(context.Request.Path.Value ?? "/");
+                var elapsed = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                if (scope.Service is { } service)
+                {
+                    LogForwarded(logger, context.Request.Method, path, status, elapsed, service, scope.Attempts);
+                }
+                else
+                {
+                    LogRequest(logger, context.Request.Method, path, status, elapsed);
+                }
             }
         }
     }
@@ -38,6 +57,20 @@ internal sealed partial class RequestLoggingMiddleware(RequestDelegate next, Sid
     private static bool IsError(HttpContext context, int status) =>
         status >= 500 || status == 499 || context.Response.Headers.ContainsKey(Problems.ErrorHeader);
 
+    private static bool IsProbe(HttpRequest request)
+    {
+        if (!HttpMethods.IsGet(request.Method) && !HttpMethods.IsHead(request.Method))
+        {
+            return false;
+        }
+
+        var path = request.Path.Value ?? "";
+        return ProbePaths.Contains(path) || (path.Length > 1 && path[^1] == '/' && ProbePaths.Contains(path[..^1]));
+    }
+
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "{Method} {Path} {StatusCode} {ElapsedMs:0.0} ms")]
     private static partial void LogRequest(ILogger logger, string method, string path, int statusCode, double elapsedMs);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Information, Message = "{Method} {Path} {StatusCode} {ElapsedMs:0.0} ms -> {Service}, {Attempts} attempt(s)")]
+    private static partial void LogForwarded(ILogger logger, string method, string path, int statusCode, double elapsedMs, string service, int attempts);
 }

@@ -10,12 +10,13 @@ using Sidecar.Forwarding;
 namespace Sidecar.Observability;
 
 /// <summary>
-/// Spans for forwarded calls (W3C Trace Context). With an OTLP endpoint set, each call gets a
-/// client span, child of the caller's <c>traceparent</c> (or the root of a new trace), and the
-/// instance receives that span as its parent; spans are batched to the collector by the
-/// OpenTelemetry SDK. Without one there is no tracer provider, no listener, and
-/// <see cref="StartForward"/> returns null at the cost of one field read: the forwarder then
-/// passes <c>traceparent</c> on unchanged (or creates one) as before.
+/// Spans for forwarded calls. With an OTLP endpoint set, each call gets a span, child of the caller's
+/// trace (W3C or B3, <see cref="TracePropagation"/>) or the root of a new one, and each attempt a client
+/// span under it with the HTTP semantic conventions' attributes; the instance receives its attempt's span
+/// as its parent. Which spans are recorded is <c>OTEL_TRACES_SAMPLER</c>. Spans are batched to the
+/// collector by the OpenTelemetry SDK. Without an endpoint there is no tracer provider, no listener, and
+/// <see cref="StartForward"/> returns null at the cost of one field read: the forwarder then passes the
+/// caller's trace on unchanged (or creates one).
 /// </summary>
 internal sealed class AgentTracing : IDisposable
 {
@@ -32,6 +33,7 @@ internal sealed class AgentTracing : IDisposable
 
     public AgentTracing(ObservabilityOptions options)
     {
+        Propagators = options.Propagators;
         if (!options.TracingEnabled)
         {
             return;
@@ -45,6 +47,7 @@ internal sealed class AgentTracing : IDisposable
                 .SetResourceBuilder(ResourceBuilder.CreateDefault()
                     .AddService(options.ServiceName, serviceVersion: Hosting.AgentIndexApi.Version, autoGenerateServiceInstanceId: true))
                 .AddSource(SourceName)
+                .SetSampler(CreateSampler(options))
                 .AddOtlpExporter(otlp =>
                 {
                     // Every setting from ObservabilityOptions, checked there: the exporter's own reading of
@@ -72,6 +75,19 @@ internal sealed class AgentTracing : IDisposable
     /// <summary>True when this agent exports spans.</summary>
     public bool Enabled => _enabled;
 
+    /// <summary>The trace header formats read and written (<c>OTEL_PROPAGATORS</c>), with tracing on or off.</summary>
+    public Propagators Propagators { get; } = Propagators.TraceContext;
+
+    internal static Sampler CreateSampler(ObservabilityOptions options) => options.Sampler switch
+    {
+        TraceSampler.AlwaysOn => new AlwaysOnSampler(),
+        TraceSampler.AlwaysOff => new AlwaysOffSampler(),
+        TraceSampler.TraceIdRatio => new TraceIdRatioBasedSampler(options.SamplerRatio),
+        TraceSampler.ParentBasedAlwaysOff => new ParentBasedSampler(new AlwaysOffSampler()),
+        TraceSampler.ParentBasedTraceIdRatio => new ParentBasedSampler(new TraceIdRatioBasedSampler(options.SamplerRatio)),
+        _ => new ParentBasedSampler(new AlwaysOnSampler()),
+    };
+
     /// <summary>
     /// Starts the span of one forwarded call; null when tracing is off. The parent is the caller's
     /// valid <c>traceparent</c>, never ASP.NET Core's own request activity (which is not exported:
@@ -85,17 +101,16 @@ internal sealed class AgentTracing : IDisposable
             return null;
         }
 
-        var headers = context.Request.Headers;
-        var traceParent = headers.TraceParent;
+        var (traceParent, traceState) = TracePropagation.Extract(context.Request.Headers, Propagators);
         ActivityContext parent = default;
-        if (traceParent.Count != 1 || !TraceParent.IsValid(traceParent[0]) ||
-            !ActivityContext.TryParse(traceParent[0], TraceState(headers.TraceState), isRemote: true, out parent))
+        if (traceParent is null || !ActivityContext.TryParse(traceParent, traceState, isRemote: true, out parent))
         {
             Activity.Current = null;
         }
 
         var method = MethodClass.Labels[MethodClass.Of(context.Request.Method)];
-        var activity = Source.StartActivity(method + " " + service, ActivityKind.Client, parent);
+        // The call as the app sees it; each attempt is a client span of its own under it (StartAttempt).
+        var activity = Source.StartActivity(method + " " + service, ActivityKind.Internal, parent);
         if (activity is { IsAllDataRequested: true })
         {
             var query = target.IndexOf('?', StringComparison.Ordinal);
@@ -107,9 +122,54 @@ internal sealed class AgentTracing : IDisposable
         return activity;
     }
 
-    // Several tracestate headers are one list (W3C Trace Context 3.3.1.1).
-    private static string? TraceState(Microsoft.Extensions.Primitives.StringValues values) =>
-        values.Count == 0 ? null : values.Count == 1 ? values[0] : string.Join(",", (IEnumerable<string?>)values);
+    /// <summary>
+    /// The client span of one attempt, under the call's span, with the HTTP client semantic conventions'
+    /// attributes (method, server address and port, URL without its query, protocol version, and
+    /// <c>http.request.resend_count</c> from the second attempt on); null when the call has no recorded span.
+    /// </summary>
+    public static Activity? StartAttempt(Activity call, string method, ServiceInstance instance, string prefix, string target, int attempt)
+    {
+        var activity = Source.StartActivity(method, ActivityKind.Client, call.Context);
+        if (activity is { IsAllDataRequested: true })
+        {
+            var query = target.IndexOf('?', StringComparison.Ordinal);
+            activity.SetTag("http.request.method", method);
+            activity.SetTag("server.address", instance.Host);
+            activity.SetTag("server.port", instance.Port);
+            activity.SetTag("url.full", prefix + (query < 0 ? target : target[..query])); // never the query: it may carry secrets
+            activity.SetTag("network.protocol.version", "1.1");
+            if (attempt > 1)
+            {
+                activity.SetTag("http.request.resend_count", attempt - 1);
+            }
+        }
+
+        return activity;
+    }
+
+    /// <summary>Ends an attempt's span with the instance's status code, or the failure's class as <c>error.type</c>.</summary>
+    public static void StopAttempt(Activity activity, int? status, Exception? failure)
+    {
+        if (activity.IsAllDataRequested)
+        {
+            if (status is { } code)
+            {
+                activity.SetTag("http.response.status_code", code);
+                if (code >= 500)
+                {
+                    activity.SetTag("error.type", code.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                    activity.SetStatus(ActivityStatusCode.Error);
+                }
+            }
+            else if (failure is not null)
+            {
+                activity.SetTag("error.type", failure is Polly.Timeout.TimeoutRejectedException or OperationCanceledException ? "timeout" : failure.GetType().FullName);
+                activity.SetStatus(ActivityStatusCode.Error);
+            }
+        }
+
+        activity.Stop();
+    }
 
     /// <summary>The instance of the current attempt (the last one wins).</summary>
     public static void SetInstance(Activity activity, ServiceInstance instance)

@@ -40,13 +40,8 @@ internal static class ObservabilityExtensions
         _ = endpoints.ServiceProvider.GetRequiredService<AgentObserver>();
 
         // HEAD as GET without the body (RFC 9110 section 9.3.2): what monitors send to check a scrape target.
-        endpoints.MapMethods("/metrics", Hosting.ListenerExtensions.GetAndHead, (HttpContext context, PrometheusMetrics metrics) =>
-        {
-            context.Response.ContentType = MetricsRegistry.ContentType;
-            return HttpMethods.IsHead(context.Request.Method)
-                ? Task.CompletedTask
-                : metrics.WriteAsync(context.Response.Body, context.RequestAborted);
-        });
+        endpoints.MapMethods("/metrics", Hosting.ListenerExtensions.GetAndHead, WriteMetricsAsync);
+        endpoints.MapOperationsApi();
 
         endpoints.MapGet("/", (HttpContext context, AgentStatusBuilder builder) =>
         {
@@ -70,6 +65,40 @@ internal static class ObservabilityExtensions
             return Results.Text(StatusPage.Render(status), "text/html; charset=utf-8");
         });
         return endpoints;
+    }
+
+    /// <summary>
+    /// The metrics listener (<c>SIDECAR_METRICS_PORT</c>): <c>GET</c> or <c>HEAD /metrics</c> and nothing else,
+    /// answered here, before routing and the forwarder, so no request there can reach the API or another service.
+    /// </summary>
+    public static IApplicationBuilder UseMetricsListener(this IApplicationBuilder app) => app.Use((context, next) =>
+    {
+        if (!Hosting.ListenerExtensions.IsMetricsConnection(context))
+        {
+            return next(context);
+        }
+
+        var path = context.Request.Path.Value ?? "";
+        if (path is not ("/metrics" or "/metrics/"))
+        {
+            return Hosting.Problems.WriteAsync(context, StatusCodes.Status404NotFound, "not-found", "Not found", "This listener serves /metrics only.");
+        }
+
+        if (!HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method))
+        {
+            return Hosting.Problems.WriteAsync(context, StatusCodes.Status405MethodNotAllowed, "method-not-allowed", "Method not allowed",
+                "This listener is read-only.", allow: "GET, HEAD");
+        }
+
+        return WriteMetricsAsync(context, context.RequestServices.GetRequiredService<PrometheusMetrics>());
+    });
+
+    private static Task WriteMetricsAsync(HttpContext context, PrometheusMetrics metrics)
+    {
+        context.Response.ContentType = MetricsRegistry.ContentType;
+        return HttpMethods.IsHead(context.Request.Method)
+            ? Task.CompletedTask
+            : metrics.WriteAsync(context.Response.Body, context.RequestAborted);
     }
 
     /// <summary>

@@ -12,6 +12,17 @@ internal enum OtlpWireProtocol
     Grpc,
 }
 
+/// <summary>Which spans are recorded (<c>OTEL_TRACES_SAMPLER</c>, as the OpenTelemetry SDK variables name them).</summary>
+internal enum TraceSampler
+{
+    AlwaysOn,
+    AlwaysOff,
+    TraceIdRatio,
+    ParentBasedAlwaysOn,
+    ParentBasedAlwaysOff,
+    ParentBasedTraceIdRatio,
+}
+
 /// <summary>
 /// Tracing settings, read from the standard OpenTelemetry variables (<c>Observability:Otlp:*</c>).
 /// Tracing is on only when an endpoint is set, <c>OTEL_TRACES_EXPORTER</c> is not <c>none</c> and
@@ -52,6 +63,19 @@ internal sealed record ObservabilityOptions
     /// <summary><c>OTEL_TRACES_EXPORTER</c>: <c>otlp</c> (the default) or <c>none</c>, which turns tracing off even with an endpoint.</summary>
     public bool ExporterNone { get; init; }
 
+    /// <summary>
+    /// <c>OTEL_PROPAGATORS</c>: the trace header formats read from callers and written to instances, a list of
+    /// <c>tracecontext</c>, <c>baggage</c>, <c>b3</c>, <c>b3multi</c> or <c>none</c>. Default <c>tracecontext</c>.
+    /// Applies with tracing off too (the agent then passes the caller's trace on, translated).
+    /// </summary>
+    public Propagators Propagators { get; init; } = Propagators.TraceContext;
+
+    /// <summary><c>OTEL_TRACES_SAMPLER</c>: which spans are recorded. Default <c>parentbased_always_on</c> (the specification's).</summary>
+    public TraceSampler Sampler { get; init; } = TraceSampler.ParentBasedAlwaysOn;
+
+    /// <summary><c>OTEL_TRACES_SAMPLER_ARG</c>: the ratio of the <c>traceidratio</c> samplers, 0 to 1. Default 1.</summary>
+    public double SamplerRatio { get; init; } = 1.0;
+
     /// <summary>True when spans are exported.</summary>
     public bool TracingEnabled => !Disabled && !ExporterNone && (Endpoint is not null || TracesEndpoint is not null);
 
@@ -84,8 +108,12 @@ internal sealed record ObservabilityOptions
                 break;
         }
 
+        var (sampler, ratio) = ReadSampler(r);
         return new ObservabilityOptions
         {
+            Propagators = ReadPropagators(r),
+            Sampler = sampler,
+            SamplerRatio = ratio,
             Endpoint = r.HttpUrl("Observability:Otlp:Endpoint"),
             TracesEndpoint = r.HttpUrl("Observability:Otlp:TracesEndpoint"),
             Protocol = tracesProtocol ?? protocol ?? OtlpWireProtocol.HttpProtobuf,
@@ -95,6 +123,64 @@ internal sealed record ObservabilityOptions
             Disabled = r.Bool("Observability:Disabled", false),
             ExporterNone = exporterNone,
         };
+    }
+
+    private static Propagators ReadPropagators(SettingsReader r)
+    {
+        const string key = "Observability:Propagators";
+        if (r.String(key) is null)
+        {
+            return Propagators.TraceContext;
+        }
+
+        var result = Propagators.None;
+        foreach (var name in r.List(key))
+        {
+            switch (name.ToLowerInvariant())
+            {
+                case "tracecontext": result |= Propagators.TraceContext; break;
+                case "baggage": result |= Propagators.Baggage; break;
+                case "b3": result |= Propagators.B3; break;
+                case "b3multi": result |= Propagators.B3Multi; break;
+                case "none": break;
+                default:
+                    r.AddError(key, $"'{name}' is not supported; use a list of tracecontext, baggage, b3, b3multi (or none)");
+                    break;
+            }
+        }
+
+        return result;
+    }
+
+    private static (TraceSampler Sampler, double Ratio) ReadSampler(SettingsReader r)
+    {
+        const string key = "Observability:Sampler";
+        const string argKey = "Observability:SamplerArg";
+        var sampler = TraceSampler.ParentBasedAlwaysOn;
+        switch (r.String(key)?.ToLowerInvariant())
+        {
+            case null or "parentbased_always_on": break;
+            case "always_on": sampler = TraceSampler.AlwaysOn; break;
+            case "always_off": sampler = TraceSampler.AlwaysOff; break;
+            case "traceidratio": sampler = TraceSampler.TraceIdRatio; break;
+            case "parentbased_always_off": sampler = TraceSampler.ParentBasedAlwaysOff; break;
+            case "parentbased_traceidratio": sampler = TraceSampler.ParentBasedTraceIdRatio; break;
+            case var other:
+                r.AddError(key, $"'{other}' is not supported; use always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio");
+                break;
+        }
+
+        var ratio = 1.0;
+        if (r.String(argKey) is { } arg)
+        {
+            if (!double.TryParse(arg, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out ratio) || ratio is < 0 or > 1 || double.IsNaN(ratio))
+            {
+                r.AddError(argKey, $"'{arg}' is not a ratio between 0 and 1");
+                ratio = 1.0;
+            }
+        }
+
+        return (sampler, ratio);
     }
 
     private static OtlpWireProtocol? ReadProtocol(SettingsReader r, string key)

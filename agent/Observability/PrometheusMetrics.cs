@@ -46,6 +46,9 @@ internal sealed class PrometheusMetrics
     private readonly Gauge _configKeys;
     private readonly Gauge _configVersionAge;
     private readonly EurekaFamilies? _eurekaFamilies;
+    private readonly ProcessFamilies _process;
+    private readonly ProcessFamilies? _appProcess;
+    private readonly Supervisor.AppProcess? _app;
 
     public PrometheusMetrics(
         MetricsRegistry registry,
@@ -71,7 +74,16 @@ internal sealed class PrometheusMetrics
         _time = time;
 
         var f = registry.Factory;
-        f.CreateGauge("sidecar_agent_info", "The agent's version.", ["version"]).WithLabels(Hosting.AgentIndexApi.Version).Set(1);
+        f.CreateGauge("sidecar_agent_info", "The agent's version (kept for dashboards that use it; sidecar_build_info has the commit too).", ["version"]).WithLabels(Hosting.AgentIndexApi.Version).Set(1);
+        f.CreateGauge("sidecar_build_info", "The agent's build: version and commit stamped at build (1).", ["version", "commit"])
+            .WithLabels(Hosting.AgentIndexApi.Version, Hosting.AgentIndexApi.Commit).Set(1);
+        _process = new ProcessFamilies(f, "process_", "The agent's");
+        _app = services.GetService<Supervisor.AppProcess>();
+        if (_app is not null)
+        {
+            // Supervisor mode: the app's own process, read the same way.
+            _appProcess = new ProcessFamilies(f, "sidecar_app_process_", "The supervised app's");
+        }
 
         _requests = f.CreateCounter("sidecar_forward_requests_total",
             "Requests the forwarder answered, by service (known services only, else unknown), method and status code (499: the caller left).",
@@ -115,6 +127,11 @@ internal sealed class PrometheusMetrics
         UpdateHealth();
         _eurekaFamilies?.Update(_eureka, now);
         UpdateConfig(now);
+        _process.Update(ProcessStats.Read());
+        if (_appProcess is not null)
+        {
+            _appProcess.Update(_app!.Pid is { } pid ? ProcessStats.Read(pid.ToString(System.Globalization.CultureInfo.InvariantCulture)) : null);
+        }
     }
 
     private void UpdateForwarding()
@@ -237,6 +254,62 @@ internal sealed class PrometheusMetrics
     }
 
     private static double Seconds(TimeSpan span) => Math.Max(0, Math.Round(span.TotalSeconds, 3));
+
+    /// <summary>The <c>process_*</c> families of one process (node_exporter and client-library names); absent while it cannot be read.</summary>
+    private sealed class ProcessFamilies
+    {
+        private readonly Counter _cpu;
+        private readonly Gauge _resident;
+        private readonly Gauge _virtual;
+        private readonly Gauge _openFds;
+        private readonly Gauge _maxFds;
+        private readonly Gauge _startTime;
+
+        public ProcessFamilies(IMetricFactory f, string prefix, string whose)
+        {
+            var later = new CounterConfiguration { SuppressInitialValue = true };
+            var laterGauge = new GaugeConfiguration { SuppressInitialValue = true };
+            _cpu = f.CreateCounter(prefix + "cpu_seconds_total", whose + " user and system CPU time, in seconds.", [], later);
+            _resident = f.CreateGauge(prefix + "resident_memory_bytes", whose + " resident memory (RSS), in bytes.", [], laterGauge);
+            _virtual = f.CreateGauge(prefix + "virtual_memory_bytes", whose + " virtual memory, in bytes.", [], laterGauge);
+            _openFds = f.CreateGauge(prefix + "open_fds", whose + " open file descriptors (sockets included).", [], laterGauge);
+            _maxFds = f.CreateGauge(prefix + "max_fds", whose + " limit of open file descriptors.", [], laterGauge);
+            _startTime = f.CreateGauge(prefix + "start_time_seconds", "When " + whose.ToLowerInvariant()[..^2] + " process started, in seconds since the Unix epoch: a change means a restart.", [], laterGauge);
+        }
+
+        public void Update(ProcessStats? stats)
+        {
+            if (stats is null)
+            {
+                _cpu.Unpublish();
+                _resident.Unpublish();
+                _virtual.Unpublish();
+                _openFds.Unpublish();
+                _maxFds.Unpublish();
+                _startTime.Unpublish();
+                return;
+            }
+
+            _cpu.IncTo(stats.CpuSeconds);
+            _resident.Set(stats.ResidentBytes);
+            _virtual.Set(stats.VirtualBytes);
+            _startTime.Set(stats.StartTimeSeconds);
+            SetOrHide(_openFds, stats.OpenFds);
+            SetOrHide(_maxFds, stats.MaxFds);
+        }
+
+        private static void SetOrHide(Gauge gauge, double? value)
+        {
+            if (value is { } v)
+            {
+                gauge.Set(v);
+            }
+            else
+            {
+                gauge.Unpublish();
+            }
+        }
+    }
 
     /// <summary>The Eureka families: declared only when the agent registers (standalone agents have none).</summary>
     private sealed class EurekaFamilies

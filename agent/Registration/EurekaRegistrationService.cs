@@ -31,6 +31,9 @@ namespace Sidecar.Registration;
 /// </summary>
 internal sealed partial class EurekaRegistrationService : BackgroundService, IHostedLifecycleService, IReadinessCheck
 {
+    /// <summary>How long a Eureka server may keep answering from its read-only response cache (Netflix's responseCacheUpdateIntervalMs).</summary>
+    internal static readonly TimeSpan ServerResponseCache = TimeSpan.FromSeconds(30);
+
     private const int MaxReadBackAttempts = 5; // 1 + 2 + 4 + 8 s apart (at most a renew interval): an outage right after the start does not end it
     private static readonly TimeSpan FirstRetryDelay = TimeSpan.FromSeconds(1);
 
@@ -62,6 +65,7 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
     private DateTimeOffset? _stopsAt; // shutting down: when the lease will be cancelled (a retry after it never happens)
     private string? _lastFailure; // why the last call failed on every server, for the drain's log line
     private InstanceStatus? _heldStatus; // the health change waiting for a token, once logged
+    private DateTimeOffset? _outOfServiceSince; // since when Eureka holds OUT_OF_SERVICE for this instance: the drain counts from then
 
     private readonly Lock _readinessLock = new();
     private ReadinessResult _readiness;
@@ -153,28 +157,56 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
         }
     }
 
-    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    /// <summary>Says at start when the drain is shorter than what callers need to stop calling (docs/operations.md#timing).</summary>
+    public Task StartingAsync(CancellationToken cancellationToken)
+    {
+        var needed = ServerResponseCache + _options.FetchInterval;
+        if (_drain > TimeSpan.Zero && _drain < needed)
+        {
+            LogDrainTooShort(_logger, DurationParser.Format(_drain), DurationParser.Format(needed), DurationParser.Format(_options.FetchInterval));
+        }
+
+        return Task.CompletedTask;
+    }
 
     public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     /// <summary>SIGTERM, step 1 and 2: OUT_OF_SERVICE reaches Eureka, then the drain, while the agent still serves and forwards.</summary>
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
-        // No drain when nobody ever found us, when the supervised app is already gone (nothing left to
-        // drain for), or when the agent never finished starting (nothing was served through it).
-        var drains = _everRegistered && _drain > TimeSpan.Zero && !_exit.SkipDrain;
+        if (_deregistered)
+        {
+            return; // a second stop of the host: the lease is already gone
+        }
+
         _status.BeginDrain();
         bool inEureka;
+        bool drains;
+        var remaining = _drain;
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            _stopsAt = _time.GetUtcNow() + (drains ? _drain : TimeSpan.Zero);
+            // No drain when nobody ever found us, when the supervised app is already gone (nothing left to
+            // drain for), or when the agent never finished starting (nothing was served through it). Decided
+            // under the gate: a registration whose answer is on its way when SIGTERM comes counts.
+            drains = _everRegistered && _drain > TimeSpan.Zero && !_exit.SkipDrain;
+            // Only the app's own OUT_OF_SERVICE counts, from before this stop (TrackOverride).
+            var before = _outOfServiceSince;
+            _stopsAt = _time.GetUtcNow() + (drains ? _drain : TimeSpan.Zero); // a failure now is not retried past it
             if (_reported is not null)
             {
                 await SyncStatusAsync(cancellationToken).ConfigureAwait(false);
             }
 
             inEureka = _reported is { Override: true };
+            if (inEureka && before is { } since)
+            {
+                // The app went OUT_OF_SERVICE before (its preStop's PUT /v1/registration/status, or its health):
+                // callers have been moving away since then, so only the rest of the drain is left.
+                remaining = _drain - (_time.GetUtcNow() - since);
+            }
+
+            _stopsAt = _time.GetUtcNow() + (drains && remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero);
         }
         finally
         {
@@ -186,7 +218,19 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
             return;
         }
 
-        var drain = DurationParser.Format(_drain);
+        if (remaining < _drain)
+        {
+            var already = DurationParser.Format(_drain - remaining);
+            if (remaining <= TimeSpan.Zero)
+            {
+                LogDrainAlreadyDone(_logger, already);
+                return;
+            }
+
+            LogDrainShortened(_logger, already, DurationParser.Format(remaining));
+        }
+
+        var drain = DurationParser.Format(remaining);
         if (inEureka)
         {
             LogDraining(_logger, drain);
@@ -202,7 +246,7 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
 
         try
         {
-            await Task.Delay(_drain, _time, cancellationToken).ConfigureAwait(false);
+            await Task.Delay(remaining, _time, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -235,6 +279,7 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
             }
 
             _reported = null;
+            TrackOverride();
             _deregistered = true;
             lock (_readinessLock)
             {
@@ -383,6 +428,7 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
         // A re-registration never removes an override the server holds: remember it, so the next round deletes it.
         var keptOverride = _reported is { Override: true } && !desired.Override;
         _reported = keptOverride ? new Reported(InstanceStatus.OutOfService, true) : desired;
+        TrackOverride();
         _lastDirtyTimestamp = dirty;
         _nextRenew = _time.GetUtcNow() + _options.RenewInterval;
         _retryDelay = FirstRetryDelay;
@@ -407,6 +453,7 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
         {
             LogLeaseUnknown(_logger, "read-back", response.Server!.Display);
             _reported = null;
+            TrackOverride();
             _retryAt = DateTimeOffset.MinValue;
             return;
         }
@@ -443,6 +490,7 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
         if (status == InstanceStatus.OutOfService && _marker.LeftBy(_instance.EurekaAppName, _instance.InstanceId))
         {
             _reported = new Reported(status, true);
+            TrackOverride();
             LogInheritedOverride(_logger, response.Server!.Display, status.ToWire(), _instance.EurekaAppName, _instance.InstanceId);
             _events?.Add(AgentEventKind.Registration, $"Removing an override {status.ToWire()} of {_instance.EurekaAppName}/{_instance.InstanceId} this agent left before this start");
             return;
@@ -510,6 +558,7 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
                 }
 
                 _reported = desired;
+                TrackOverride();
                 _lastDirtyTimestamp = dirty;
                 LogStatusSent(_logger, _instance.EurekaAppName, _instance.InstanceId, reported.Status.ToWire(), desired.Status.ToWire(), operation);
                 Registered(response);
@@ -539,6 +588,7 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
             // The server lost the lease (restart, eviction): register again, with the status it should have.
             LogLeaseUnknown(_logger, operation, response.Server!.Display);
             _reported = null;
+            TrackOverride();
             _retryAt = DateTimeOffset.MinValue;
             return null;
         }
@@ -581,12 +631,14 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
             // Lease unknown (server restarted or evicted us) or our dirty timestamp is newer: register again now.
             LogLeaseUnknown(_logger, "renew", response.Server!.Display);
             _reported = null;
+            TrackOverride();
             _retryAt = DateTimeOffset.MinValue;
             return;
         }
 
         // Every server failed: the lease may be gone by the time one is back, so register again (docs/eureka.md#lifecycle: any renew failure re-registers).
         _reported = null;
+        TrackOverride();
         Failed("renew", response);
     }
 
@@ -668,6 +720,11 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
 
     private void OnStatusChanged(object? sender, EventArgs e) => _wake.Set();
 
+    // After every change of what Eureka holds: when an OUT_OF_SERVICE of the app's own began, kept while it
+    // lasts. One the drain caused does not count (the loop, woken by the drain, may send it first).
+    private void TrackOverride() =>
+        _outOfServiceSince = _reported is { Override: true } ? _outOfServiceSince ?? (_status.Draining ? null : _time.GetUtcNow()) : null;
+
     private static DateTimeOffset Earliest(DateTimeOffset a, DateTimeOffset b) => a < b ? a : b;
 
     /// <summary>What Eureka holds for this instance: its status and whether an OUT_OF_SERVICE override is set.</summary>
@@ -696,6 +753,15 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
 
     [LoggerMessage(EventId = 221, Level = LogLevel.Warning, Message = "Eureka {Operation} of {App}/{InstanceId} failed on every server ({Error}); not retried: shutting down")]
     private static partial void LogFailedAtShutdown(ILogger logger, string operation, string app, string instanceId, string error);
+
+    [LoggerMessage(EventId = 223, Level = LogLevel.Warning, Message = "SIDECAR_DRAIN={Drain} is shorter than callers may keep calling this instance after it leaves: up to {Needed} (Eureka's response cache 30s + a fetch interval of {Fetch}); see docs/operations.md")]
+    private static partial void LogDrainTooShort(ILogger logger, string drain, string needed, string fetch);
+
+    [LoggerMessage(EventId = 224, Level = LogLevel.Information, Message = "OUT_OF_SERVICE in Eureka for {Already} already: the drain is over, cancelling the lease")]
+    private static partial void LogDrainAlreadyDone(ILogger logger, string already);
+
+    [LoggerMessage(EventId = 225, Level = LogLevel.Information, Message = "OUT_OF_SERVICE in Eureka for {Already} already: draining for the remaining {Remaining}")]
+    private static partial void LogDrainShortened(ILogger logger, string already, string remaining);
 
     [LoggerMessage(EventId = 216, Level = LogLevel.Information, Message = "Cancelled the lease of {App}/{InstanceId} on {Server}")]
     private static partial void LogCancelled(ILogger logger, string app, string instanceId, string server);

@@ -32,6 +32,8 @@ internal static class RegistrationApi
         services.AddSingleton<EurekaRegistrationService>();
         services.AddHostedService(sp => sp.GetRequiredService<EurekaRegistrationService>());
         services.AddSingleton<IReadinessCheck>(sp => sp.GetRequiredService<EurekaRegistrationService>());
+        services.AddSingleton<AppAddressCheck>();
+        services.AddHostedService(sp => sp.GetRequiredService<AppAddressCheck>());
 
         // The drain runs inside the host's shutdown: give it the drain, the supervised app's grace period,
         // and time to cancel the lease (3 attempts of up to the read time-out).

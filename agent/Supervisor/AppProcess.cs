@@ -12,10 +12,13 @@ namespace Sidecar.Supervisor;
 /// <summary>
 /// Supervisor mode (docs/operations.md#supervisor-mode-agent-run, like <c>dapr run</c>): starts the app as a child once the API
 /// listens, with <c>SIDECAR_URL</c>, <c>SIDECAR_PORT</c> and <c>APP_PORT</c> in its environment and
-/// its output passed through. On SIGTERM the host first runs the registration's drain
-/// (OUT_OF_SERVICE while still forwarding), then this service's stop sends the child SIGTERM and
-/// kills it after the grace period, then the lease is cancelled. When the app exits on its own,
-/// the agent stops without a drain and exits with the app's exit code.
+/// its output passed through whole lines at a time (<see cref="LinePump"/>). On SIGTERM the host first
+/// runs the registration's drain (OUT_OF_SERVICE while still forwarding), then this service's
+/// <see cref="StoppingAsync"/> sends the child SIGTERM and waits for it to exit (killing it after the
+/// grace period) while the agent still serves: an app whose own shutdown calls another service or reads
+/// its config through the agent is answered. Only then does the listener close and the lease get
+/// cancelled (docs/operations.md#shutdown-in-order). When the app exits on its own, the agent stops
+/// without a drain and exits with the app's exit code.
 /// </summary>
 internal sealed partial class AppProcess(
     SupervisorOptions options,
@@ -28,6 +31,7 @@ internal sealed partial class AppProcess(
     private const int SigTerm = 15;
     private Process? _process;
     private Task _exited = Task.CompletedTask;
+    private Task _output = Task.CompletedTask;
 
     public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
@@ -36,7 +40,12 @@ internal sealed partial class AppProcess(
     /// <summary>The API is listening: the app may call it from its first line.</summary>
     public Task StartedAsync(CancellationToken cancellationToken)
     {
-        var start = new ProcessStartInfo(options.Command[0]) { UseShellExecute = false };
+        var start = new ProcessStartInfo(options.Command[0])
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
         for (var i = 1; i < options.Command.Count; i++)
         {
             start.ArgumentList.Add(options.Command[i]);
@@ -73,18 +82,27 @@ internal sealed partial class AppProcess(
         }
 
         _process = process;
+        var stdout = LinePump.Start(process.StandardOutput.BaseStream, Console.OpenStandardOutput(), ConsoleLines.StdoutLock, "app stdout");
+        var stderr = LinePump.Start(process.StandardError.BaseStream, Console.OpenStandardError(), ConsoleLines.StderrLock, "app stderr");
+        _output = Task.WhenAll(stdout, stderr);
         LogStarted(logger, Describe(options.Command), process.Id);
         _exited = WatchAsync(process);
         return Task.CompletedTask;
     }
 
-    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    /// <summary>The app's process id while it runs; null before it started and after it exited.</summary>
+    public int? Pid => _process is { } process && !_exited.IsCompleted ? process.Id : null;
 
-    /// <summary>Runs after the drain (StoppingAsync of registration): SIGTERM, then SIGKILL after the grace period.</summary>
-    public async Task StopAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs after every other StoppingAsync (the drain: registered right after <see cref="ServingLifetime"/>,
+    /// see <see cref="SupervisorExtensions"/>) and before the listener closes: SIGTERM, then SIGKILL after the
+    /// grace period. The agent serves all the while, so the app's own shutdown can still call through it.
+    /// </summary>
+    public async Task StoppingAsync(CancellationToken cancellationToken)
     {
-        if (_process is not { } process || process.HasExited)
+        if (_process is not { } process || _exited.IsCompleted)
         {
+            await OutputDoneAsync().ConfigureAwait(false);
             return;
         }
 
@@ -104,11 +122,27 @@ internal sealed partial class AppProcess(
         {
             process.Kill(entireProcessTree: true);
         }
+
+        await OutputDoneAsync().ConfigureAwait(false);
     }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public void Dispose() => _process?.Dispose();
+
+    // The app's last lines go out before the agent's own about its exit; a grandchild that kept the pipe open is not waited for long.
+    private async Task OutputDoneAsync()
+    {
+        try
+        {
+            await _output.WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+        }
+    }
 
     private async Task WatchAsync(Process process)
     {

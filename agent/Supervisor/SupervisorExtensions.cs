@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Sidecar.Hosting;
 
 namespace Sidecar.Supervisor;
 
@@ -10,9 +11,13 @@ internal static class SupervisorExtensions
         services.TryAddSingleton(options);
         if (options.Command.Count > 0)
         {
-            // Registered last among hosted services so that it stops first: the child gets SIGTERM
-            // after every other StoppingAsync (the drain) and before the lease is cancelled.
-            services.AddHostedService<AppProcess>();
+            // Right after ServingLifetime, the first hosted service: StoppingAsync runs in reverse order of
+            // registration, so the child gets SIGTERM after every other StoppingAsync (the drain) and the
+            // agent serves until it has exited; ServingLifetime then ends, Kestrel stops, the lease is cancelled.
+            services.AddServingLifetime();
+            services.TryAddSingleton<AppProcess>();
+            var servingLifetime = services.IndexOf(services.First(d => d.ServiceType == typeof(IHostedService))); // AddServingLifetime put it first
+            services.Insert(servingLifetime + 1, ServiceDescriptor.Singleton<IHostedService>(sp => sp.GetRequiredService<AppProcess>()));
         }
 
         return services;

@@ -15,6 +15,8 @@
 const http = require('node:http');
 
 const PORT = Number(process.env.APP_PORT || 3000);
+// 0.0.0.0 by default: Eureka sends callers to the pod IP (APP_IP), which an app bound to 127.0.0.1 refuses.
+const BIND = process.env.APP_BIND || '0.0.0.0';
 const NAME = process.env.APP_NAME || 'node-app';
 const SIDECAR = (process.env.SIDECAR_URL || 'http://127.0.0.1:8078').replace(/\/$/, '');
 const PROXY = new URL(process.env.HTTP_PROXY || process.env.http_proxy || SIDECAR);
@@ -146,7 +148,7 @@ const server = http.createServer((req, res) => {
   }
 });
 
-server.listen(PORT, '127.0.0.1', () => log(`listening on 127.0.0.1:${PORT}, agent at ${SIDECAR}, proxy ${PROXY.host}`));
+server.listen(PORT, BIND, () => log(`listening on ${BIND}:${PORT}, agent at ${SIDECAR}, proxy ${PROXY.host}`));
 followConfig();
 const stop = () => { log('stopping'); server.close(() => process.exit(0)); setTimeout(() => process.exit(0), 2000).unref(); };
 process.on('SIGTERM', stop);

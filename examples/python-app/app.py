@@ -14,6 +14,7 @@ Routes:
 
 Environment (`agent run` sets APP_PORT and SIDECAR_URL; the others only come from its environment):
   APP_PORT      port to listen on (default 8080)
+  APP_BIND      address to listen on (default 0.0.0.0: Eureka sends callers to the pod IP, not to loopback)
   SIDECAR_URL   the agent (default http://127.0.0.1:8078)
   APP_NAME      the name in logs (default python-app)
   PEER_SERVICE  the service /greet calls (default node-app)
@@ -29,6 +30,7 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 PORT = int(os.environ.get("APP_PORT", "8080"))
+BIND = os.environ.get("APP_BIND", "0.0.0.0")
 NAME = os.environ.get("APP_NAME", "python-app")
 SIDECAR = os.environ.get("SIDECAR_URL", "http://127.0.0.1:8078").rstrip("/")
 PEER = os.environ.get("PEER_SERVICE", "node-app")
@@ -144,11 +146,11 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def main():
-    server = ThreadingHTTPServer(("127.0.0.1", PORT), Handler)
+    server = ThreadingHTTPServer((BIND, PORT), Handler)
     server.daemon_threads = True
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     threading.Thread(target=follow_config, daemon=True).start()
-    log(f"listening on 127.0.0.1:{PORT}, agent at {SIDECAR}")
+    log(f"listening on {BIND}:{PORT}, agent at {SIDECAR}")
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -64,7 +64,7 @@ public sealed class RegistryCommandTests
         Assert.All(lines, line =>
         {
             using var entry = System.Text.Json.JsonDocument.Parse(line);
-            Assert.Equal(System.Text.Json.JsonValueKind.String, entry.RootElement.GetProperty("@m").ValueKind);
+            Assert.Equal(System.Text.Json.JsonValueKind.String, entry.RootElement.GetProperty("message").ValueKind);
         });
         Assert.Contains(lines, l => l.Contains($"EUREKA_URLS=http://127.0.0.1:{port}/eureka/", StringComparison.Ordinal));
         Assert.Contains(lines, l => l.Contains("Registered ORDERS/host-a:orders:8080 as UP", StringComparison.Ordinal));

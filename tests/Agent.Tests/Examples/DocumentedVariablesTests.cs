@@ -14,7 +14,7 @@ public sealed partial class DocumentedVariablesTests
     /// <summary>What the example apps and the demo read, and what the agent hands its child; not agent settings.</summary>
     private static readonly HashSet<string> AppSide = new(StringComparer.Ordinal)
     {
-        "SIDECAR_URL", "HTTP_PROXY", "NO_PROXY", "PEER_SERVICE", "SIDECAR_AGENT_DLL",
+        "SIDECAR_URL", "HTTP_PROXY", "NO_PROXY", "PEER_SERVICE", "SIDECAR_AGENT_DLL", "APP_BIND",
     };
 
     /// <summary>The OpenTelemetry SDK's standard variables the agent honours.</summary>
@@ -60,7 +60,9 @@ public sealed partial class DocumentedVariablesTests
     {
         var manifest = File.ReadAllText(Repository.PathOf("examples", "kubernetes", "deployment.yaml"));
         var agentBlock = manifest[manifest.IndexOf("- name: sidecar-agent", StringComparison.Ordinal)..];
-        agentBlock = agentBlock[..agentBlock.IndexOf("volumes:", StringComparison.Ordinal)];
+        // The agent is a native sidecar (initContainers): its block ends where the app's containers begin.
+        var end = agentBlock.IndexOf("\n      containers:", StringComparison.Ordinal);
+        agentBlock = agentBlock[..(end >= 0 ? end : agentBlock.IndexOf("volumes:", StringComparison.Ordinal))];
 
         var names = EnvName().Matches(agentBlock).Select(m => m.Groups[1].Value).ToList();
 

@@ -46,6 +46,9 @@ public sealed class FakeOtlpCollector : IAsyncDisposable
     }
 
     /// <summary>True when some export's body holds these bytes (protobuf keeps ids and strings as raw bytes).</summary>
+    /// <summary>Every span of every export so far (OTLP/HTTP protobuf exports only).</summary>
+    public IReadOnlyList<OtlpSpan> Spans => [.. _exports.Where(e => e.Path == "/v1/traces").SelectMany(e => OtlpSpans.Read(e.Body))];
+
     public bool Received(byte[] bytes) => _exports.Any(e => e.Body.AsSpan().IndexOf(bytes) >= 0);
 
     public ValueTask DisposeAsync() => _server.DisposeAsync();

@@ -32,7 +32,7 @@ public sealed class RequestLoggingTests
     }
 
     private static string[] RequestLines(LogCapture logs) =>
-        [.. logs.Entries.Where(e => e.Contains("RequestLoggingMiddleware [1]", StringComparison.Ordinal))];
+        [.. logs.Entries.Where(e => e.Contains("RequestLoggingMiddleware [1]", StringComparison.Ordinal) || e.Contains("RequestLoggingMiddleware [6]", StringComparison.Ordinal))];
 
     [Fact]
     public async Task Errors_LogsOnlyTheAgentsProblemsAnd5xx()
@@ -61,11 +61,11 @@ public sealed class RequestLoggingTests
         await using (upstream)
         await using (agent)
         {
-            await agent.Client.GetAsync("/ping");
+            await agent.Client.GetAsync("/v1/services");
             await agent.Client.GetAsync("/v1/invoke/orders/status/204");
 
             await Eventually.TrueAsync(() => RequestLines(logs).Length == 2, "two request lines are logged");
-            Assert.Contains(RequestLines(logs), l => l.Contains("GET /ping 200", StringComparison.Ordinal));
+            Assert.Contains(RequestLines(logs), l => l.Contains("GET /v1/services 200", StringComparison.Ordinal));
             Assert.Contains(RequestLines(logs), l => l.Contains("GET /v1/invoke/orders/status/204 204", StringComparison.Ordinal));
         }
     }
@@ -100,6 +100,51 @@ public sealed class RequestLoggingTests
             Assert.DoesNotContain('\n', line);
             Assert.DoesNotContain('\r', line);
             Assert.Contains("/nope\\u000a12:00:00.000 INF forged\\u000d", line, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Probes_AreNotLogged_ByDefault()
+    {
+        var (agent, logs, upstream) = await StartAsync(null);
+        await using (upstream)
+        await using (agent)
+        {
+            foreach (var path in new[] { "/ping", "/healthcheck", "/status", "/v1/health", "/v1/health/live", "/v1/health/ready", "/v1/health/ready/", "/metrics" })
+            {
+                await agent.Client.GetAsync(path);
+            }
+
+            // HTTP/1.1 on one connection: once this answer is in, the requests before it have finished logging.
+            await agent.Client.GetAsync("/v1/services");
+            await Eventually.TrueAsync(() => RequestLines(logs).Length >= 1, "the last request is logged");
+            Assert.Contains("GET /v1/services 200", Assert.Single(RequestLines(logs)), StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Probes_AreLogged_WithSidecarLogProbes()
+    {
+        var logs = new LogCapture();
+        await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?> { ["APP_HEALTH_URL"] = "", ["SIDECAR_LOG_PROBES"] = "true" }, logs.Install);
+
+        await agent.Client.GetAsync("/v1/health/live");
+
+        await Eventually.TrueAsync(() => RequestLines(logs).Any(l => l.Contains("GET /v1/health/live 200", StringComparison.Ordinal)), "the probe is logged");
+    }
+
+    [Fact]
+    public async Task AForwardedCall_NamesItsServiceAndAttempts_OnItsLine()
+    {
+        var (agent, logs, upstream) = await StartAsync(null);
+        await using (upstream)
+        await using (agent)
+        {
+            await agent.Client.GetAsync("/v1/invoke/orders/status/204");
+
+            await Eventually.TrueAsync(() => RequestLines(logs).Length == 1, "the call is logged");
+            Assert.Contains("GET /v1/invoke/orders/status/204 204 ", RequestLines(logs)[0], StringComparison.Ordinal);
+            Assert.Contains(" ms -> orders, 1 attempt(s)", RequestLines(logs)[0], StringComparison.Ordinal);
         }
     }
 }

@@ -212,6 +212,7 @@ public sealed class MetricsTests
             ["outcome"] = v => v is "changed" or "unchanged" or "failed",
             ["le"] = v => v == "+Inf" || double.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, out _),
             ["version"] = v => v.All(c => char.IsAsciiDigit(c) || c == '.'),
+            ["commit"] = v => v == "unknown" || v.All(char.IsAsciiHexDigitLower),
         };
         foreach (var sample in scrape.Samples)
         {

@@ -17,11 +17,12 @@ public sealed class AgentHarness : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private AgentHarness(WebApplication app, Uri baseUri, Uri? publicHealthUri)
+    private AgentHarness(WebApplication app, Uri baseUri, Uri? publicHealthUri, Uri? metricsUri = null)
     {
         _app = app;
         BaseUri = baseUri;
         PublicHealthUri = publicHealthUri;
+        MetricsUri = metricsUri;
         Client = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(30) };
     }
 
@@ -32,6 +33,9 @@ public sealed class AgentHarness : IAsyncDisposable
 
     public HttpClient Client { get; }
 
+    /// <summary>The metrics listener, when the environment asked for one (SIDECAR_METRICS_PORT).</summary>
+    public Uri? MetricsUri { get; }
+
     public IServiceProvider Services => _app.Services;
 
     /// <param name="environment">The agent's environment variables (docs/configuration.md names or Section__Key).</param>
@@ -39,10 +43,12 @@ public sealed class AgentHarness : IAsyncDisposable
     public static async Task<AgentHarness> StartAsync(IDictionary<string, string?> environment, Action<IServiceCollection>? services = null)
     {
         var wantsPublic = environment.ContainsKey("SIDECAR_PUBLIC_HEALTH_PORT");
+        var wantsMetrics = environment.ContainsKey("SIDECAR_METRICS_PORT");
+        environment = WithTestDrain(environment);
         var overrides = new AgentHostOverrides
         {
             Environment = new Hashtable(environment.ToDictionary(p => p.Key, p => (object?)p.Value)),
-            Options = o => o with { Sidecar = o.Sidecar with { Port = 0, PublicHealthPort = wantsPublic ? 0 : null } },
+            Options = o => o with { Sidecar = o.Sidecar with { Port = 0, PublicHealthPort = wantsPublic ? 0 : null, MetricsPort = wantsMetrics ? 0 : null } },
             Services = services,
         };
 
@@ -50,10 +56,30 @@ public sealed class AgentHarness : IAsyncDisposable
         await app.StartAsync();
         var addresses = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses;
         var api = addresses.First(a => a.Contains("127.0.0.1", StringComparison.Ordinal));
-        var publicAddress = addresses.FirstOrDefault(a => !a.Contains("127.0.0.1", StringComparison.Ordinal));
-        Uri? publicUri = publicAddress is null ? null : new Uri($"http://127.0.0.1:{new Uri(publicAddress.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal)).Port}/");
-        return new AgentHarness(app, new Uri(api + "/"), publicUri);
+        // The any-address listeners, in the order they were bound: the public health one, then the metrics one.
+        var anyAddress = addresses.Where(a => !a.Contains("127.0.0.1", StringComparison.Ordinal))
+            .Select(a => new Uri($"http://127.0.0.1:{new Uri(a.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal)).Port}/")).ToList();
+        var publicUri = wantsPublic ? anyAddress[0] : null;
+        var metricsUri = wantsMetrics ? anyAddress[^1] : null;
+        return new AgentHarness(app, new Uri(api + "/"), publicUri, metricsUri);
     }
+
+    /// <summary>
+    /// No drain unless the test sets one: the default (65 s, what Eureka callers need) would hold every
+    /// registered agent's stop for a minute.
+    /// </summary>
+    internal static IDictionary<string, string?> WithTestDrain(IDictionary<string, string?> environment)
+    {
+        if (environment.ContainsKey("SIDECAR_DRAIN") || environment.ContainsKey("Sidecar__Drain"))
+        {
+            return environment;
+        }
+
+        return new Dictionary<string, string?>(environment) { ["SIDECAR_DRAIN"] = "0s" };
+    }
+
+    /// <summary>Stops the agent as SIGTERM does (the drain included); DisposeAsync afterwards is still needed.</summary>
+    public Task StopAsync(CancellationToken cancellationToken) => _app.StopAsync(cancellationToken);
 
     public T Get<T>()
         where T : notnull => _app.Services.GetRequiredService<T>();

@@ -61,6 +61,8 @@ public sealed class AgentProcess : IAsyncDisposable
             start.Environment.Remove(key);
         }
 
+        // No drain unless the test sets one (the default, 65 s, would hold every registered agent's stop for a minute).
+        start.Environment["SIDECAR_DRAIN"] = "0s";
         foreach (var (key, value) in environment)
         {
             start.Environment[key] = value;

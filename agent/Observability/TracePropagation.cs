@@ -1,0 +1,165 @@
+using Microsoft.Extensions.Primitives;
+using Sidecar.Forwarding;
+
+namespace Sidecar.Observability;
+
+/// <summary>The trace header formats the agent reads and writes (<c>OTEL_PROPAGATORS</c>).</summary>
+[Flags]
+internal enum Propagators
+{
+    None = 0,
+
+    /// <summary>W3C Trace Context: <c>traceparent</c>, <c>tracestate</c>.</summary>
+    TraceContext = 1,
+
+    /// <summary>W3C Baggage: <c>baggage</c> is passed on as it came (the agent adds no entries), whatever the setting.</summary>
+    Baggage = 2,
+
+    /// <summary>B3 single header (<c>b3: {trace}-{span}-{sampled}</c>), as Zipkin and Spring Cloud Sleuth send it.</summary>
+    B3 = 4,
+
+    /// <summary>B3 multiple headers (<c>X-B3-TraceId</c>, <c>X-B3-SpanId</c>, <c>X-B3-Sampled</c>), Sleuth's default.</summary>
+    B3Multi = 8,
+}
+
+/// <summary>
+/// Reading the caller's trace from the configured formats, and writing the outgoing one in each of them.
+/// Inside, a trace is a W3C <c>traceparent</c> string (<c>00-{trace}-{span}-{flags}</c>) whatever format it
+/// came in: a B3 trace id of 64 bits is left-padded to 128 (the OpenTelemetry B3 propagator does the same),
+/// B3's sampled (or debug) flag is the W3C sampled flag. Extraction tries W3C first, then B3's single header,
+/// then its multiple headers (B3 is read in both forms when either is configured, as the OpenTelemetry
+/// specification asks of a B3 propagator).
+/// </summary>
+internal static class TracePropagation
+{
+    public const string B3Header = "b3";
+    public const string B3TraceId = "X-B3-TraceId";
+    public const string B3SpanId = "X-B3-SpanId";
+    public const string B3Sampled = "X-B3-Sampled";
+    public const string B3Flags = "X-B3-Flags";
+    public const string B3ParentSpanId = "X-B3-ParentSpanId";
+
+    /// <summary>The caller's trace as a <c>traceparent</c>, and its <c>tracestate</c> (W3C only); null when none valid came in a configured format.</summary>
+    public static (string? TraceParent, string? TraceState) Extract(IHeaderDictionary headers, Propagators formats)
+    {
+        if ((formats & Propagators.TraceContext) != 0)
+        {
+            var traceParent = headers.TraceParent;
+            if (traceParent.Count == 1 && TraceParent.IsValid(traceParent[0]))
+            {
+                var state = headers.TraceState;
+                return (traceParent[0], state.Count == 0 ? null : state.Count == 1 ? state[0] : string.Join(",", (IEnumerable<string?>)state));
+            }
+        }
+
+        if ((formats & (Propagators.B3 | Propagators.B3Multi)) != 0)
+        {
+            return (FromB3Single(headers[B3Header]) ?? FromB3Multi(headers), null);
+        }
+
+        return (null, null);
+    }
+
+    /// <summary><c>b3: {trace}-{span}[-{sampled}[-{parent}]]</c>; a lone sampling decision (<c>b3: 0</c>) carries no trace.</summary>
+    internal static string? FromB3Single(StringValues values)
+    {
+        if (values.Count != 1 || values[0] is not { } value)
+        {
+            return null;
+        }
+
+        var parts = value.Trim().Split('-');
+        if (parts.Length < 2)
+        {
+            return null;
+        }
+
+        var sampled = parts.Length >= 3 ? parts[2] : null;
+        return Compose(parts[0], parts[1], sampled is "1" or "d" ? true : sampled is "0" ? false : null);
+    }
+
+    internal static string? FromB3Multi(IHeaderDictionary headers)
+    {
+        var trace = headers[B3TraceId];
+        var span = headers[B3SpanId];
+        if (trace.Count != 1 || span.Count != 1)
+        {
+            return null;
+        }
+
+        var sampled = headers[B3Sampled].ToString();
+        var debug = headers[B3Flags].ToString() == "1";
+        return Compose(trace[0]!, span[0]!, debug || sampled is "1" or "true" ? true : sampled is "0" or "false" ? false : null);
+    }
+
+    // A deferred decision (no sampled flag) becomes "sampled": the caller records unless told otherwise, as B3 callers do.
+    private static string? Compose(string traceId, string spanId, bool? sampled)
+    {
+        traceId = traceId.Trim().ToLowerInvariant();
+        spanId = spanId.Trim().ToLowerInvariant();
+        if (traceId.Length == 16)
+        {
+            traceId = "0000000000000000" + traceId;
+        }
+
+        var traceParent = $"00-{traceId}-{spanId}-{(sampled == false ? "00" : "01")}";
+        return TraceParent.IsValid(traceParent) ? traceParent : null;
+    }
+
+    /// <summary>Writes <paramref name="traceParent"/> in every configured format onto the outgoing request.</summary>
+    /// <param name="target">The outgoing request's headers.</param>
+    /// <param name="formats">The configured formats.</param>
+    /// <param name="traceParent">The trace the instance is to see.</param>
+    /// <param name="traceState">W3C tracestate to pass on, if any.</param>
+    /// <param name="deferred">
+    /// A trace the agent started without recording it (tracing off, no caller trace): B3 gets no sampled flag,
+    /// so the instance decides itself, where <c>X-B3-Sampled: 0</c> would stop it from recording.
+    /// </param>
+    public static void Inject(System.Net.Http.Headers.HttpRequestHeaders target, Propagators formats, string traceParent, string? traceState, bool deferred = false)
+    {
+        if ((formats & Propagators.TraceContext) != 0)
+        {
+            target.TryAddWithoutValidation("traceparent", traceParent);
+            if (traceState is not null)
+            {
+                target.TryAddWithoutValidation("tracestate", traceState);
+            }
+        }
+
+        if ((formats & (Propagators.B3 | Propagators.B3Multi)) == 0)
+        {
+            return;
+        }
+
+        var traceId = traceParent.Substring(3, 32);
+        var spanId = traceParent.Substring(36, 16);
+        var sampled = (Convert.ToByte(traceParent.Substring(53, 2), 16) & 1) == 1 ? "1" : "0";
+        if ((formats & Propagators.B3) != 0)
+        {
+            target.TryAddWithoutValidation(B3Header, deferred ? $"{traceId}-{spanId}" : $"{traceId}-{spanId}-{sampled}");
+        }
+
+        if ((formats & Propagators.B3Multi) != 0)
+        {
+            target.TryAddWithoutValidation(B3TraceId, traceId);
+            target.TryAddWithoutValidation(B3SpanId, spanId);
+            if (!deferred)
+            {
+                target.TryAddWithoutValidation(B3Sampled, sampled);
+            }
+        }
+    }
+
+    /// <summary>Headers the agent writes itself in the configured formats, so the caller's are not passed on beside them.</summary>
+    public static bool IsReplaced(string name, Propagators formats)
+    {
+        if ((formats & Propagators.TraceContext) != 0 &&
+            (name.Equals("traceparent", StringComparison.OrdinalIgnoreCase) || name.Equals("tracestate", StringComparison.OrdinalIgnoreCase)))
+        {
+            return true;
+        }
+
+        return (formats & (Propagators.B3 | Propagators.B3Multi)) != 0 &&
+            (name.Equals(B3Header, StringComparison.OrdinalIgnoreCase) || name.StartsWith("X-B3-", StringComparison.OrdinalIgnoreCase));
+    }
+}
