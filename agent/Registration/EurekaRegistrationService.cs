@@ -255,7 +255,7 @@ internal sealed partial class EurekaRegistrationService : BackgroundService, IHo
             }
 
             var outcome = await CallAsync(decision.Action, cancellationToken).ConfigureAwait(false);
-            decision = _decider.Apply(_state, decision.Action, outcome, Input());
+            decision = _decider.Apply(decision.State, decision.Action, outcome, Input());
             Publish(decision);
         }
     }
