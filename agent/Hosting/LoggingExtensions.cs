@@ -41,7 +41,11 @@ internal static class LoggingExtensions
                 ? new JsonLinesFormatter()
                 : new MessageTemplateTextFormatter(TextTemplate, System.Globalization.CultureInfo.InvariantCulture);
             configuration.WriteTo.Sink(new BufferedConsoleSink(formatter));
-        });
+        },
+        // The host's own logger, never the static Log.Logger: several hosts in one process (the tests)
+        // would otherwise all log at the level of the last one built, and the first disposed would
+        // silence the rest (Serilog.Extensions.Hosting's AddSerilog).
+        preserveStaticLogger: true);
     }
 
     private static LogEventLevel LevelAtLeast(LogEventLevel configured, LogEventLevel floor) =>

@@ -78,6 +78,23 @@ public sealed class OperationsApiTests
         Assert.False(logger.IsEnabled(LogLevel.Information));
     }
 
+    [Fact]
+    public async Task Logging_TheLevelOfOneAgent_IsNotTheLevelOfAnotherInTheSameProcess()
+    {
+        // Each host keeps its own Serilog logger: with the static Log.Logger shared, the agent built last
+        // decided every agent's level, and the first one disposed silenced the others.
+        await using var first = await AgentHarness.StartAsync(new Dictionary<string, string?> { ["APP_HEALTH_URL"] = "" });
+        await using var second = await AgentHarness.StartAsync(new Dictionary<string, string?> { ["APP_HEALTH_URL"] = "" });
+        var firstLogger = first.Get<ILoggerFactory>().CreateLogger("Sidecar.Forwarding.ForwardingLog");
+        var secondLogger = second.Get<ILoggerFactory>().CreateLogger("Sidecar.Forwarding.ForwardingLog");
+
+        using var put = await first.Client.PutAsJsonAsync("/v1/logging", new { level = "debug" });
+
+        Assert.Equal(HttpStatusCode.OK, put.StatusCode);
+        Assert.True(firstLogger.IsEnabled(LogLevel.Debug));
+        Assert.False(secondLogger.IsEnabled(LogLevel.Debug));
+    }
+
     [Theory]
     [InlineData("", "the body is not JSON")]
     [InlineData("""{"level":"loud"}""", "'loud' is not a log level")]
