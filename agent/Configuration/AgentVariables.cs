@@ -49,6 +49,7 @@ internal static class AgentVariables
         new("ENCRYPT_SALT", "AppConfig:EncryptSalt"),
 
         new("ROUTES", "Forwarding:Routes"),
+        new("SIDECAR_TCP_LISTENERS", "Forwarding:TcpListeners"),
 
         // Tracing: the standard OpenTelemetry variables (specification, "SDK environment variables" and "OTLP exporter").
         new("OTEL_EXPORTER_OTLP_ENDPOINT", "Observability:Otlp:Endpoint"),
