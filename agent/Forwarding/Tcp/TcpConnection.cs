@@ -64,7 +64,15 @@ internal sealed class TcpConnection : IDisposable
             return;
         }
 
-        _abandon.Cancel();
+        try
+        {
+            _abandon.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // the connection's own end disposed it meanwhile: nothing is connecting any more
+        }
+
         End(Client, reset);
         if (Volatile.Read(ref _upstream) is { } upstream)
         {
