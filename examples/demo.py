@@ -9,11 +9,15 @@ What it starts:
   agent registry            an in-memory Eureka-compatible registry (development only)
   agent run -- python3 ...  python-app under its agent; calls node-app through /v1/invoke
   agent run -- node ...     node-app under its agent; calls python-app with the agent as HTTP_PROXY
+  examples/postgres/run.sh  when PostgreSQL is installed: a real PostgreSQL under its agent, registered
+                            with a TCP health check; python-app reaches it by name through a TCP listener
 Each app's settings come from a local file the agent serves (CONFIG_FILE), followed by long-poll.
 """
 import json
 import os
+import glob
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -195,6 +199,10 @@ def build_agent():
     return ["dotnet", os.path.join(ROOT, "agent", "bin", "Release", "net10.0", "agent.dll")]
 
 
+def postgres_installed():
+    return bool(shutil.which("postgres") and shutil.which("initdb")) or bool(glob.glob("/usr/lib/postgresql/*/bin/postgres"))
+
+
 def eureka_status(registry, app):
     status, body = get_json(f"{registry}/eureka/apps/{app.upper()}")
     if status != 200:
@@ -213,6 +221,8 @@ def main():
         return 130
 
     work = tempfile.mkdtemp(prefix="sidecar-demo-")
+    if os.geteuid() == 0:
+        os.chmod(work, 0o755)  # as root, PostgreSQL runs as its own user (examples/postgres) and must reach its folder
     python_config = os.path.join(work, "python-app.yml")
     node_config = os.path.join(work, "node-app.yml")
     with open(python_config, "w") as f:
@@ -221,6 +231,8 @@ def main():
         f.write("greeting:\n  text: hello\n")
 
     registry_port, python_agent_port, node_agent_port, node_port = free_port(), free_port(), free_port(), free_port()
+    with_postgres = postgres_installed()
+    db_listener = free_port()  # python-app's agent: connections to 127.0.0.1:db_listener go to an instance of postgres
     registry = f"http://127.0.0.1:{registry_port}"
     python_agent = f"http://127.0.0.1:{python_agent_port}"
     node_agent = f"http://127.0.0.1:{node_agent_port}"
@@ -239,12 +251,19 @@ def main():
         show("every child's whole output", os.path.join(work, "*.log"))
         start(agent + ["registry", "--port", str(registry_port)], {}, "registry   ", os.path.join(work, "registry.log"))
         wait_for("the dev registry", lambda: http("GET", f"{registry}/eureka/apps/", headers={"Accept": "application/json"})[0] == 200)
+        tcp = {"SIDECAR_TCP_LISTENERS": f"{db_listener}=postgres", "DB_PORT": str(db_listener)} if with_postgres else {}
         start(agent + ["run", "--", sys.executable, os.path.join(ROOT, "examples", "python-app", "app.py")],
               {**common, "APP_NAME": "python-app", "SIDECAR_PORT": str(python_agent_port), "CONFIG_FILE": python_config,
-               "SIDECAR_DATA_DIR": os.path.join(work, "data-python")}, "python-app ", os.path.join(work, "python-app.log"))
+               "SIDECAR_DATA_DIR": os.path.join(work, "data-python"), **tcp}, "python-app ", os.path.join(work, "python-app.log"))
         start(agent + ["run", "--", "node", os.path.join(ROOT, "examples", "node-app", "app.js")],
               {**common, "APP_NAME": "node-app", "SIDECAR_PORT": str(node_agent_port), "APP_PORT": str(node_port), "CONFIG_FILE": node_config,
                "HTTP_PROXY": node_agent, "NO_PROXY": "", "SIDECAR_DATA_DIR": os.path.join(work, "data-node")}, "node-app   ", os.path.join(work, "node-app.log"))
+
+        if with_postgres:
+            start(["bash", os.path.join(ROOT, "examples", "postgres", "run.sh")],
+                  {**common, "AGENT": " ".join(agent), "PG_PORT": str(free_port()), "PGDATA": os.path.join(work, "pg", "data"),
+                   "SIDECAR_PORT": str(free_port()), "SIDECAR_DATA_DIR": os.path.join(work, "data-postgres")},
+                  "postgres   ", os.path.join(work, "postgres.log"))
 
         step(2, "Both apps are healthy and registered in Eureka")
         wait_for("python-app UP in Eureka", lambda: eureka_status(registry, "python-app").endswith(" UP"))
@@ -287,8 +306,17 @@ def main():
         show("Eureka: NODE-APP", eureka_status(registry, "node-app"))
         show("python-app /greet", get_json(f"{python_agent}/v1/invoke/python-app/greet")[1])
 
+        if with_postgres:
+            step(7, "PostgreSQL, registered by its agent with a TCP health check, reached by name through a TCP listener")
+            wait_for("postgres UP in Eureka", lambda: eureka_status(registry, "postgres").endswith(" UP"))
+            show("Eureka: POSTGRES", eureka_status(registry, "postgres"))
+            wait_for("python-app -> postgres", lambda: get_json(f"{python_agent}/v1/invoke/python-app/db")[0] == 200)
+            show("python-app /db (TCP listener)", get_json(f"{python_agent}/v1/invoke/python-app/db")[1])
+        else:
+            step(7, "PostgreSQL: skipped, it is not installed (apt-get install -y postgresql; see examples/postgres)")
+
         if KEEP:
-            step(7, f"Running. Try: curl {python_agent}/v1/invoke/python-app/greet   (Ctrl-C stops everything)")
+            step(8, f"Running. Try: curl {python_agent}/v1/invoke/python-app/greet   (Ctrl-C stops everything)")
             while all(p.poll() is None for p in children):
                 time.sleep(0.5)
         step("done", "Stopping: each agent takes its app OUT_OF_SERVICE, drains, stops the app, cancels its lease")
