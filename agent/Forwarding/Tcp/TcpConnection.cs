@@ -24,7 +24,7 @@ internal sealed class TcpConnection : IDisposable
     {
         Client = client;
         _counters = counters;
-        client.NoDelay = true;
+        NoDelay(client);
     }
 
     public Socket Client { get; }
@@ -42,7 +42,7 @@ internal sealed class TcpConnection : IDisposable
     public async Task RelayAsync(Socket upstream)
     {
         Volatile.Write(ref _upstream, upstream);
-        upstream.NoDelay = true;
+        NoDelay(upstream);
         if (IsClosed)
         {
             upstream.Dispose(); // closed while connecting
@@ -108,6 +108,19 @@ internal sealed class TcpConnection : IDisposable
         }
 
         socket.Dispose();
+    }
+
+    // Small writes (a Redis command, a Postgres message) go out at once, as Envoy and haproxy do; a peer
+    // that already reset its side makes the option fail, which the relay then finds out by itself.
+    private static void NoDelay(Socket socket)
+    {
+        try
+        {
+            socket.NoDelay = true;
+        }
+        catch (SocketException)
+        {
+        }
     }
 
     private void Touch() => Volatile.Write(ref _lastActivity, Environment.TickCount64);
