@@ -25,8 +25,8 @@ internal enum ApiVersion
 /// <summary>
 /// Content negotiation as Spring Boot's actuator does it (docs/actuator.md#media-types), with no I/O: the
 /// endpoints produce the v3 type, the v2 type and <c>application/json</c>, in that order; the first one the
-/// <c>Accept</c> header takes wins, by quality then by the order the client listed them; none or <c>*/*</c>
-/// gets v3; nothing acceptable is a 406. The body's <see cref="ApiVersion"/> is chosen apart, as Spring's
+/// <c>Accept</c> header takes wins, by quality then by the order the client listed them; no header or <c>*/*</c>
+/// gets v3; nothing acceptable (every range refused with <c>q=0</c> included) is a 406. The body's <see cref="ApiVersion"/> is chosen apart, as Spring's
 /// <c>ProducibleOperationArgumentResolver</c> does: V2 only when the client accepts v2 and nothing v3 takes.
 /// </summary>
 internal static class ActuatorMediaTypes
@@ -47,13 +47,12 @@ internal static class ActuatorMediaTypes
     /// <summary>The type to answer with, or null when the client accepts none of them (406).</summary>
     public static ActuatorMediaType? Negotiate(string? accept)
     {
-        var ranges = Parse(accept);
-        if (ranges.Count == 0)
+        if (string.IsNullOrWhiteSpace(accept))
         {
             return ActuatorMediaType.V3;
         }
 
-        foreach (var range in ranges)
+        foreach (var range in Parse(accept))
         {
             foreach (var (type, name) in Produced)
             {
