@@ -25,7 +25,9 @@ internal static partial class ActuatorApi
     {
         var services = endpoints.ServiceProvider;
         var options = services.GetRequiredService<ActuatorOptions>();
-        services.GetRequiredService<PublicRoutes>().Add(path => ActuatorExtensions.Claims(options, path));
+        var routes = services.GetRequiredService<PublicRoutes>();
+        routes.Add(path => ActuatorExtensions.Claims(options, path));
+        routes.AddProbes(path => ActuatorExtensions.IsProbe(options, path));
         WarnWhenOpen(options, services.GetRequiredService<SidecarOptions>(), services.GetRequiredService<ILoggerFactory>().CreateLogger("Sidecar.Actuator"));
 
         var b = options.BasePath;

@@ -37,6 +37,11 @@ internal static class ActuatorExtensions
         return new InstanceContribution(metadata, actuator.BasePath + "/health", actuator.BasePath + "/info");
     }
 
+    /// <summary>The health routes (<c>{base}/health</c> and under), which Spring Boot Admin polls every 10 s: probes, not logged by default.</summary>
+    internal static bool IsProbe(ActuatorOptions options, string path) =>
+        path.StartsWith(options.BasePath + "/health", StringComparison.OrdinalIgnoreCase) &&
+        (path.Length == options.BasePath.Length + 7 || path[options.BasePath.Length + 7] == '/');
+
     /// <summary>
     /// True for a path the actuator serves with the endpoints exposed: the index, and the paths under an exposed
     /// endpoint's id. The public health listener lets these through (docs/operations.md#listeners-and-security-defaults).

@@ -148,6 +148,20 @@ public sealed class ActuatorListenerTests
         }
     }
 
+    [Fact]
+    public async Task HealthPolls_GetNoRequestLine_AsTheOtherProbes_ButInfoDoes()
+    {
+        var logs = new LogCapture();
+        await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?> { ["APP_HEALTH_URL"] = "" }, logs.Install);
+
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await agent.Client.GetAsync("/actuator/health")).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await agent.Client.GetAsync("/actuator/health/readiness")).StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await agent.Client.GetAsync("/actuator/info")).StatusCode);
+
+        await Eventually.TrueAsync(() => logs.Contains("GET /actuator/info 200"), "info got its request line");
+        Assert.False(logs.Contains("GET /actuator/health"), logs.Text);
+    }
+
     [Theory]
     [InlineData("SIDECAR_ACTUATOR_EXPOSE", "health,threaddump", "agent: invalid configuration: SIDECAR_ACTUATOR_EXPOSE (Actuator:Expose): 'threaddump' is not an endpoint the agent serves (health, info, prometheus, loggers, env, metrics, or *)")]
     [InlineData("SIDECAR_ACTUATOR_USER", "admin", "agent: invalid configuration: SIDECAR_ACTUATOR_PASSWORD (Actuator:Password): required with SIDECAR_ACTUATOR_USER (Basic auth needs both)")]

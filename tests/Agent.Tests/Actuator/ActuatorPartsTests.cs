@@ -67,6 +67,16 @@ public sealed class ActuatorPartsTests
         Assert.Equal(claimed, ActuatorExtensions.Claims(options, path));
     }
 
+    [Theory]
+    [InlineData("/actuator/health", true)]
+    [InlineData("/actuator/health/", true)]
+    [InlineData("/actuator/health/liveness", true)]
+    [InlineData("/actuator/healthz", false)]
+    [InlineData("/actuator/info", false)]
+    [InlineData("/actuator", false)]
+    public void IsProbe_TheHealthRoutesOnly(string path, bool probe) =>
+        Assert.Equal(probe, ActuatorExtensions.IsProbe(Options([]), path));
+
     public static TheoryData<string?, bool, LogEventLevel?, string?> LevelRequests => new()
     {
         { "DEBUG", true, LogEventLevel.Debug, null },
