@@ -78,6 +78,10 @@ public sealed class ActuatorListenerTests
             Assert.True((await PublicAsync(agent, "GET", path)).Status == 200, path);
         }
 
+        var settings = await agent.Client.GetStringAsync("/v1/settings");
+        Assert.Contains("\"key\":\"Actuator:Password\"", settings, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cret", settings, StringComparison.Ordinal); // the password is masked where settings are shown
+
         var level = agent.Get<AgentLogLevel>();
         Assert.Equal(401, (await PublicAsync(agent, "POST", "/actuator/loggers/ROOT", wrong, """{"configuredLevel":"TRACE"}""")).Status);
         Assert.Equal(Serilog.Events.LogEventLevel.Information, level.Current);
