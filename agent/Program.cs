@@ -1,3 +1,4 @@
+using Sidecar.Actuator;
 using Sidecar.AppConfig;
 using Sidecar.Configuration;
 using Sidecar.Discovery;
@@ -33,6 +34,7 @@ internal static class Program
         builder.Services.AddAppConfig(options.AppConfig, options.Sidecar);
         builder.Services.AddSupervisor(options.Supervisor);
         builder.Services.AddObservability(options.Observability);
+        builder.Services.AddActuator(options);
         builder.Services.AddTcpListeners(options.Forwarding, options.Sidecar); // after registration: it stops accepting before the drain
         overrides?.Services?.Invoke(builder.Services);
 
@@ -45,6 +47,7 @@ internal static class Program
         app.MapDiscoveryApi();
         app.MapAppConfigApi();
         app.MapObservability();
+        app.MapActuator();
         app.MapForwarding();
         return app;
     }
