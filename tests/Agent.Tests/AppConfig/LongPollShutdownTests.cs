@@ -82,7 +82,6 @@ public sealed class LongPollShutdownTests
     public async Task SigTerm_AClientThatPollsAgainAfterEach304_MakesABoundedNumberOfRequests()
     {
         await using var eureka = await FakeEureka.StartAsync();
-        var port = LoopbackServer.FreePort();
         await using var agent = AgentProcess.Start(new Dictionary<string, string>
         {
             ["APP_NAME"] = "orders",
@@ -90,10 +89,11 @@ public sealed class LongPollShutdownTests
             ["APP_HOST"] = "host-a",
             ["APP_HEALTH_URL"] = "",
             ["EUREKA_URLS"] = eureka.ServiceUrl.AbsoluteUri,
-            ["SIDECAR_PORT"] = port.ToString(CultureInfo.InvariantCulture),
+            ["SIDECAR_PORT"] = "0",
             ["SIDECAR_DRAIN"] = "2s",
             ["SIDECAR_DATA_DIR"] = RegisteredAgent.NewDataDir(),
         });
+        var port = (await agent.WaitForApiAsync()).Port; // port 0: the one the agent bound
         using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromSeconds(40) };
         await Eventually.TrueAsync(() => eureka.Instance("ORDERS", Id)?.Status == InstanceStatus.Up, "the agent registered", TimeSpan.FromSeconds(20));
         var etag = (await ConfigTestSupport.GetConfigAsync(client)).ETag;

@@ -62,7 +62,7 @@ public sealed class HttpAppHealthProbeTests
     [Fact]
     public async Task ProbeAsync_ARefusedConnection_IsAFailureWithAPlainReason()
     {
-        using var probe = new HttpAppHealthProbe(new AppHealthOptions { Url = new Uri($"http://127.0.0.1:{LoopbackServer.FreePort()}/health") }, TimeProvider.System);
+        using var probe = new HttpAppHealthProbe(new AppHealthOptions { Url = new Uri($"http://127.0.0.1:{LoopbackServer.RefusingPort()}/health") }, TimeProvider.System);
 
         var result = await probe.ProbeAsync(default);
 

@@ -93,16 +93,16 @@ public sealed class MetricsListenerTests
     [Fact]
     public async Task InSupervisorMode_TheAppsProcessHasItsFamiliesToo()
     {
-        var port = LoopbackServer.FreePort();
         await using var agent = AgentProcess.Start(new Dictionary<string, string>
         {
-            ["SIDECAR_PORT"] = port.ToString(CultureInfo.InvariantCulture),
+            ["SIDECAR_PORT"] = "0",
             ["APP_HEALTH_URL"] = "",
             ["APP_PORT"] = "4567",
         }, "run", "--", "python3", "-c", "import time; print('child ' + 'ready', flush=True); time.sleep(60)");
         await agent.WaitForOutputAsync("child ready");
         using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false });
 
+        var port = (await agent.WaitForApiAsync()).Port; // port 0: the one the agent bound
         var scrape = Scrape.Parse(await client.GetStringAsync(new Uri($"http://127.0.0.1:{port}/metrics")));
 
         Assert.InRange(scrape.Value("sidecar_app_process_resident_memory_bytes"), 1_000_000, 4_000_000_000);

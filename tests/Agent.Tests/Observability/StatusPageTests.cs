@@ -90,7 +90,7 @@ public sealed class StatusPageTests
     {
         await using var app = await FakeApp.StartAsync();
         await using var good = await Upstream.StartAsync("orders");
-        var dead = $"http://127.0.0.1:{LoopbackServer.FreePort()}";
+        var dead = $"http://127.0.0.1:{LoopbackServer.RefusingPort()}";
         using var support = new Sidecar.Tests.AppConfig.ConfigTestSupport();
         var file = support.WriteFile("app.json", """{"db":{"url":"postgres://db/orders","password":"hunter2"},"feature":{"beta":"on"}}""");
         await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?>

@@ -253,7 +253,7 @@ public sealed class TracingTests
             ["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://127.0.0.1:4318",
             [variable] = value,
             ["APP_HEALTH_URL"] = "",
-            ["SIDECAR_PORT"] = LoopbackServer.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["SIDECAR_PORT"] = "0",
         });
 
         Assert.Equal(2, await agent.WaitForExitAsync(TimeSpan.FromSeconds(30)));

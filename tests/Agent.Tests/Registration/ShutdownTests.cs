@@ -13,7 +13,6 @@ public sealed class ShutdownTests
     public async Task SigTerm_SendsOutOfService_DrainsWhileServing_CancelsTheLease_AndExitsWith0()
     {
         await using var eureka = await FakeEureka.StartAsync();
-        var port = LoopbackServer.FreePort();
         await using var agent = AgentProcess.Start(new Dictionary<string, string>
         {
             ["APP_NAME"] = "orders",
@@ -22,11 +21,11 @@ public sealed class ShutdownTests
             ["APP_IP"] = "10.0.0.5",
             ["APP_HEALTH_URL"] = "",
             ["EUREKA_URLS"] = eureka.ServiceUrl.AbsoluteUri,
-            ["SIDECAR_PORT"] = port.ToString(CultureInfo.InvariantCulture),
+            ["SIDECAR_PORT"] = "0",
             ["SIDECAR_DRAIN"] = "1500ms",
             ["SIDECAR_DATA_DIR"] = RegisteredAgent.NewDataDir(),
         });
-        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+        using var client = new HttpClient { BaseAddress = await agent.WaitForApiAsync(TimeSpan.FromSeconds(20)) }; // port 0: the one the agent bound
         await Eventually.TrueAsync(() => eureka.Instance("ORDERS", "host-a:orders:8080")?.Status == InstanceStatus.Up, "the agent registered", TimeSpan.FromSeconds(20));
 
         agent.Terminate();
@@ -90,14 +89,13 @@ public sealed class ShutdownTests
     {
         await using var eureka = await FakeEureka.StartAsync();
         await eureka.DownAsync();
-        var port = LoopbackServer.FreePort();
         await using var agent = AgentProcess.Start(new Dictionary<string, string>
         {
             ["APP_NAME"] = "orders",
             ["APP_PORT"] = "8080",
             ["APP_HEALTH_URL"] = "",
             ["EUREKA_URLS"] = eureka.ServiceUrl.AbsoluteUri,
-            ["SIDECAR_PORT"] = port.ToString(CultureInfo.InvariantCulture),
+            ["SIDECAR_PORT"] = "0",
             ["SIDECAR_DATA_DIR"] = RegisteredAgent.NewDataDir(),
         });
         await agent.WaitForOutputAsync("listening on");
@@ -129,7 +127,7 @@ public sealed class ShutdownTests
             ["APP_HOST"] = "host-a",
             ["APP_HEALTH_URL"] = "",
             ["EUREKA_URLS"] = eureka.ServiceUrl.AbsoluteUri,
-            ["SIDECAR_PORT"] = LoopbackServer.FreePort().ToString(CultureInfo.InvariantCulture),
+            ["SIDECAR_PORT"] = "0",
             ["SIDECAR_DRAIN"] = "500ms",
             ["SIDECAR_DATA_DIR"] = RegisteredAgent.NewDataDir(),
         }, "run", "--", "python3", "-c", script);
@@ -158,7 +156,7 @@ public sealed class ShutdownTests
             ["APP_HOST"] = "host-a",
             ["APP_HEALTH_URL"] = "",
             ["EUREKA_URLS"] = eureka.ServiceUrl.AbsoluteUri,
-            ["SIDECAR_PORT"] = LoopbackServer.FreePort().ToString(CultureInfo.InvariantCulture),
+            ["SIDECAR_PORT"] = "0",
             ["SIDECAR_DRAIN"] = "1m",
             ["SIDECAR_DATA_DIR"] = RegisteredAgent.NewDataDir(),
         }, "run", "--", "python3", "-c", "import time, sys; time.sleep(2); sys.exit(3)");
