@@ -16,7 +16,7 @@ public sealed class AppHealthMonitorTests
         FailureThreshold = 3,
     };
 
-    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 25, 12, 0, 0, TimeSpan.Zero));
+    private readonly TestClock _time = new(new DateTimeOffset(2026, 11, 25, 12, 0, 0, TimeSpan.Zero));
     private readonly List<(InstanceStatus From, InstanceStatus To)> _changes = [];
 
     private AppHealthMonitor Create(ScriptedProbe probe, AppHealthOptions? options = null)
@@ -164,8 +164,10 @@ public sealed class AppHealthMonitorTests
         var monitor = Create(new ScriptedProbe().ThenHang(), Options with { FailureThreshold = 1 });
 
         var probing = monitor.ProbeOnceAsync(default);
-        _time.Advance(TimeSpan.FromMilliseconds(1999));
-        await Task.Delay(20);
+        await _time.WaitForArmedAsync(d => d == TimeSpan.FromSeconds(2), 1, "the probe's time-out is armed");
+        var fired = _time.Fired;
+        _time.Advance(TimeSpan.FromMilliseconds(1999)); // timers due by then fire inside Advance: the time-out's did not
+        Assert.Equal(fired, _time.Fired);
         Assert.False(probing.IsCompleted);
         _time.Advance(TimeSpan.FromMilliseconds(1));
         var snapshot = await probing.WaitAsync(TimeSpan.FromSeconds(5));
@@ -224,8 +226,10 @@ public sealed class AppHealthMonitorTests
 
         await monitor.StartAsync(default);
         await Eventually.TrueAsync(() => probe.Calls == 1, "the first probe ran at start");
-        _time.Advance(TimeSpan.FromSeconds(4));
-        await Task.Delay(50);
+        await _time.WaitForArmedAsync(d => d == TimeSpan.FromSeconds(5), 1, "the loop waits for its next tick");
+        var fired = _time.Fired;
+        _time.Advance(TimeSpan.FromSeconds(4)); // timers due by then fire inside Advance: the interval's did not
+        Assert.Equal(fired, _time.Fired);
         Assert.Equal(1, probe.Calls);
         _time.Advance(TimeSpan.FromSeconds(1));
         await Eventually.TrueAsync(() => probe.Calls == 2, "the second probe ran one interval later");
