@@ -26,6 +26,7 @@ public sealed class AppHealthMonitorTests
         return monitor;
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void BeforeAnyProbe_TheAppIsStarting()
     {
@@ -36,6 +37,7 @@ public sealed class AppHealthMonitorTests
         Assert.True(monitor.Current.ProbeEnabled);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public async Task FailuresBeforeTheFirstSuccess_StayStarting_UntilTheThreshold()
     {
@@ -50,6 +52,7 @@ public sealed class AppHealthMonitorTests
         Assert.Equal([(InstanceStatus.Starting, InstanceStatus.Down)], _changes);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public async Task AFailedProbe_IsLoggedWithTheFailuresInARowAndTheThreshold_PastTheThresholdToo()
     {
@@ -73,6 +76,7 @@ public sealed class AppHealthMonitorTests
             lines);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public async Task TheFirstSuccess_BringsUp()
     {
@@ -86,6 +90,7 @@ public sealed class AppHealthMonitorTests
         Assert.Equal([(InstanceStatus.Starting, InstanceStatus.Up)], _changes);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public async Task WhenUp_FailuresBelowTheThreshold_KeepUp_AndTheThresholdBringsDown()
     {
@@ -100,6 +105,7 @@ public sealed class AppHealthMonitorTests
         Assert.Equal([(InstanceStatus.Starting, InstanceStatus.Up), (InstanceStatus.Up, InstanceStatus.Down)], _changes);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public async Task ASuccessBetweenFailures_ResetsTheCount()
     {
@@ -116,6 +122,7 @@ public sealed class AppHealthMonitorTests
         Assert.Equal(2, monitor.Current.ConsecutiveFailures);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public async Task WhenDown_OneSuccess_BringsUpAgain()
     {
@@ -135,6 +142,7 @@ public sealed class AppHealthMonitorTests
         Assert.Equal((InstanceStatus.Down, InstanceStatus.Up), _changes[1]);
     }
 
+    [Trait("Category", "Unit")]
     [Theory]
     [InlineData("DOWN")]
     [InlineData("OUT_OF_SERVICE")]
@@ -150,6 +158,7 @@ public sealed class AppHealthMonitorTests
         Assert.Equal((InstanceStatus.Up, declared), _changes[^1]);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public async Task ADeclaredUpOnAFailingAnswer_IsStillAFailure()
     {
@@ -176,6 +185,7 @@ public sealed class AppHealthMonitorTests
         Assert.Equal("timed out after 2s", snapshot.LastResult?.Detail);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public async Task AProbeThatThrows_IsAFailure_NotACrash()
     {
@@ -188,6 +198,7 @@ public sealed class AppHealthMonitorTests
         Assert.Equal("probe error: boom", snapshot.LastResult?.Detail);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public async Task ASubscriberThatThrows_DoesNotStopTheOthers()
     {

@@ -366,6 +366,7 @@ public sealed class MetricsTests
         Assert.Equal(HttpStatusCode.OK, (await agent.Client.GetAsync("metrics")).StatusCode);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public async Task TheRegistry_WritesTheStrictTextFormat_EscapingLabelValues()
     {

@@ -25,6 +25,7 @@ public sealed class StatusPageTests
         return await response.Content.ReadAsStringAsync();
     }
 
+    [Trait("Category", "Unit")]
     [Theory]
     [InlineData(null, false)]
     [InlineData("*/*", false)]
@@ -233,6 +234,7 @@ public sealed class StatusPageTests
         Assert.Equal(AgentEventLog.Capacity + 5, log.Total);
     }
 
+    [Trait("Category", "Unit")]
     [Theory]
     [InlineData("db.password", true)]
     [InlineData("spring.datasource.PASSWORD", true)]
@@ -246,6 +248,7 @@ public sealed class StatusPageTests
         Assert.Equal(secret, ConfigRedaction.LooksSecret(key));
 
     // The name=value pattern spells the key words out (a generated regex needs a constant): each must be in it.
+    [Trait("Category", "Unit")]
     [Fact]
     public void EveryKeyWordOfASecretKey_IsMaskedInANameValuePartToo()
     {
@@ -257,6 +260,7 @@ public sealed class StatusPageTests
         }
     }
 
+    [Trait("Category", "Unit")]
     [Theory]
     [InlineData("db.password", "anything", "••••••")]
     [InlineData("db.url", "postgres://admin:hunter2xx@db/x", "postgres://***@db/x")]
