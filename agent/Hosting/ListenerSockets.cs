@@ -10,7 +10,7 @@ namespace Sidecar.Hosting;
 /// a free port, bound here before anything reads the options, so every part of the agent sees the port
 /// actually bound (the URLs registered in Eureka, <c>SIDECAR_PORT</c> given to a supervised app). Kestrel
 /// then listens on that very socket: the port is never released and taken again, so nothing can take it
-/// in between. The start-up line names the bound addresses (docs/configuration.md#listeners).
+/// in between. The start-up line names the bound addresses (docs/operations.md#listeners-and-security-defaults).
 /// </summary>
 internal sealed class ListenerSockets : IDisposable
 {

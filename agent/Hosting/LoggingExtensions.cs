@@ -22,7 +22,7 @@ internal static class LoggingExtensions
         var level = new AgentLogLevel(options.LogLevel);
         builder.Services.AddSingleton(level);
         // A listener on port 0: the start-up line is the one place that names the port bound, so it is
-        // written whatever the level (docs/configuration.md#listeners).
+        // written whatever the level (docs/operations.md#listeners-and-security-defaults).
         var portPicked = builder.Services.Any(s => s.ServiceType == typeof(ListenerSockets));
         builder.Services.AddSerilog(configuration =>
         {

@@ -100,7 +100,7 @@ public sealed class AgentProcess : IAsyncDisposable
         Eventually.TrueAsync(() => Stdout.Contains(text, StringComparison.Ordinal) || _process.HasExited, $"the agent printed '{text}'", timeout ?? TimeSpan.FromSeconds(20));
 
     /// <summary>
-    /// Waits for the start-up line (docs/configuration.md#listeners) and returns the addresses it names,
+    /// Waits for the start-up line (docs/operations.md#listeners-and-security-defaults) and returns the addresses it names,
     /// in the order bound (the API, then the public health listener, then the metrics one), each as a
     /// URL on 127.0.0.1: an agent started with port 0 is reached on the port it bound.
     /// </summary>
