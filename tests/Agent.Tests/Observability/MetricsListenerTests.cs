@@ -75,6 +75,7 @@ public sealed class MetricsListenerTests
         Assert.Equal(0, orders.Count);
     }
 
+    [Trait("Category", "Unit")]
     [Theory]
     [InlineData("SIDECAR_PORT", "9100", "SIDECAR_METRICS_PORT (Sidecar:MetricsPort): '9100' is already the API port (SIDECAR_PORT)")]
     [InlineData("SIDECAR_PUBLIC_HEALTH_PORT", "9100", "SIDECAR_METRICS_PORT (Sidecar:MetricsPort): '9100' is already the public health port (SIDECAR_PUBLIC_HEALTH_PORT)")]
@@ -110,6 +111,7 @@ public sealed class MetricsListenerTests
         Assert.True(scrape.Value("sidecar_app_process_start_time_seconds") >= scrape.Value("process_start_time_seconds"));
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void ProcStat_IsReadFromAfterTheCommand_WhichMayHoldSpacesAndParentheses()
     {
@@ -120,6 +122,7 @@ public sealed class MetricsListenerTests
         Assert.Equal((250L, 31L, 149952L), (user, system, start));
     }
 
+    [Trait("Category", "Unit")]
     [Theory]
     [InlineData("Max open files            20000                40000                files     ", 20000L)]
     [InlineData("Max open files            unlimited            unlimited            files     ", null)]
@@ -128,6 +131,7 @@ public sealed class MetricsListenerTests
         Assert.Equal(expected, ProcessStats.ParseMaxOpenFiles("Limit                     Soft Limit           Hard Limit           Units     \n" + line + "\n"));
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void TheProcessFigures_OfThisProcess_AreThere()
     {

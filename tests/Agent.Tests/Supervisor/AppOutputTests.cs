@@ -58,6 +58,7 @@ public sealed class AppOutputTests
         Assert.Contains("GET /v1/services 200", agent.Stdout, StringComparison.Ordinal);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void Copy_WritesWholeLines_CutsALineLongerThanTheBuffer_AndEndsALastLineWithoutANewline()
     {
