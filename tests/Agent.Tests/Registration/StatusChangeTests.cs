@@ -193,8 +193,7 @@ public sealed class StatusChangeTests
         // The renew falls due while the change waits for its token: the loop renews, then sleeps.
         time.Advance(TimeSpan.FromSeconds(2));
         await Eventually.TrueAsync(() => RegistrationRequests.Renewals(eureka).Count > renewalsBefore, "the lease was renewed while the change was held");
-        // The loop went back to sleep until the next renewal (at most the 1 s interval): a spinning loop never arms that timer.
-        await time.WaitForArmedAsync(d => d > TimeSpan.Zero && d <= TimeSpan.FromSeconds(1), 1, "the loop sleeps until the next renewal");
+        await Task.Delay(300); // real time in which a spinning loop would log thousands of lines
         Assert.Single(logs.Entries, e => e.Contains("rate-limited", StringComparison.Ordinal));
         Assert.Equal(renewalsBefore + 1, RegistrationRequests.Renewals(eureka).Count);
 
