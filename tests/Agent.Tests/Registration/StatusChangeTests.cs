@@ -190,10 +190,14 @@ public sealed class StatusChangeTests
         var status = monitor.Current.Status;
         var renewalsBefore = RegistrationRequests.Renewals(eureka).Count;
 
-        // The renew falls due while the change waits for its token: the loop renews, then sleeps.
+        // The renew falls due while the change waits for its token: the loop renews, then sleeps until the
+        // next renew (1 s away on the fake clock). Its sleep arming a timer is the signal; a spinning loop
+        // would have logged the held change again and again by then.
+        static bool NextRenew(TimeSpan due) => due == TimeSpan.FromSeconds(1);
+        var sleepsBefore = time.EverArmed(NextRenew);
         time.Advance(TimeSpan.FromSeconds(2));
         await Eventually.TrueAsync(() => RegistrationRequests.Renewals(eureka).Count > renewalsBefore, "the lease was renewed while the change was held");
-        await Task.Delay(300); // real time in which a spinning loop would log thousands of lines
+        await Eventually.TrueAsync(() => time.EverArmed(NextRenew) > sleepsBefore, "the loop went to sleep until the next renew");
         Assert.Single(logs.Entries, e => e.Contains("rate-limited", StringComparison.Ordinal));
         Assert.Equal(renewalsBefore + 1, RegistrationRequests.Renewals(eureka).Count);
 
