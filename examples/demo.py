@@ -19,7 +19,6 @@ import glob
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,10 +37,20 @@ tty = sys.stdout.isatty()
 output_lock = threading.Lock()
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def port_in_log(what, log_path, pattern):
+    """The port a child bound, as its output says: each one is given port 0 and picks a free port where it
+    binds it, so no other process can take it in between (an agent names its addresses in its start-up line)."""
+    found = []
+
+    def check():
+        with open(log_path, encoding="utf-8", errors="replace") as log:
+            match = re.search(pattern, log.read())
+        if match:
+            found.append(int(match.group(1)))
+        return match is not None
+
+    wait_for(what, check)
+    return found[0]
 
 
 def say(text):
@@ -203,6 +212,13 @@ def postgres_installed():
     return bool(shutil.which("postgres") and shutil.which("initdb")) or bool(glob.glob("/usr/lib/postgresql/*/bin/postgres"))
 
 
+def fixed_port():
+    """A port for what needs one written in its settings (PostgreSQL's, a TCP listener): bound once, then released."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def eureka_status(registry, app):
     status, body = get_json(f"{registry}/eureka/apps/{app.upper()}")
     if status != 200:
@@ -230,14 +246,10 @@ def main():
     with open(node_config, "w") as f:
         f.write("greeting:\n  text: hello\n")
 
-    registry_port, python_agent_port, node_agent_port, node_port = free_port(), free_port(), free_port(), free_port()
+    logs = {name: os.path.join(work, f"{name}.log") for name in ("registry", "python-app", "node-app", "postgres")}
     with_postgres = postgres_installed()
-    db_listener = free_port()  # python-app's agent: connections to 127.0.0.1:db_listener go to an instance of postgres
-    registry = f"http://127.0.0.1:{registry_port}"
-    python_agent = f"http://127.0.0.1:{python_agent_port}"
-    node_agent = f"http://127.0.0.1:{node_agent_port}"
+    db_listener = fixed_port()  # python-app's agent: connections to 127.0.0.1:db_listener go to an instance of postgres
     common = {
-        "EUREKA_URLS": f"{registry}/eureka/",
         "APP_HOST": "127.0.0.1", "APP_IP": "127.0.0.1", "EUREKA_PREFER_IP": "true",
         # Demo timings, so the walkthrough takes seconds (production defaults are 30s and 5s).
         "EUREKA_RENEW_INTERVAL": "2s", "EUREKA_FETCH_INTERVAL": "1s",
@@ -249,21 +261,29 @@ def main():
     try:
         step(1, "Starting the dev registry, then each app under its own agent (agent run -- ...)")
         show("every child's whole output", os.path.join(work, "*.log"))
-        start(agent + ["registry", "--port", str(registry_port)], {}, "registry   ", os.path.join(work, "registry.log"))
+        start(agent + ["registry", "--port", "0"], {}, "registry   ", logs["registry"])
+        registry = f"http://127.0.0.1:{port_in_log('the dev registry', logs['registry'], r'EUREKA_URLS=http://127[.]0[.]0[.]1:([0-9]+)/eureka/')}"
+        common["EUREKA_URLS"] = f"{registry}/eureka/"
         wait_for("the dev registry", lambda: http("GET", f"{registry}/eureka/apps/", headers={"Accept": "application/json"})[0] == 200)
+        # Each agent on port 0; each app on the free port its agent picks (agent run without APP_PORT).
         tcp = {"SIDECAR_TCP_LISTENERS": f"{db_listener}=postgres", "DB_PORT": str(db_listener)} if with_postgres else {}
         start(agent + ["run", "--", sys.executable, os.path.join(ROOT, "examples", "python-app", "app.py")],
-              {**common, "APP_NAME": "python-app", "SIDECAR_PORT": str(python_agent_port), "CONFIG_FILE": python_config,
-               "SIDECAR_DATA_DIR": os.path.join(work, "data-python"), **tcp}, "python-app ", os.path.join(work, "python-app.log"))
+              {**common, "APP_NAME": "python-app", "SIDECAR_PORT": "0", "CONFIG_FILE": python_config,
+               "SIDECAR_DATA_DIR": os.path.join(work, "data-python"), **tcp}, "python-app ", logs["python-app"])
+        # node-app calls through its agent as HTTP proxy: without HTTP_PROXY it takes SIDECAR_URL for it.
         start(agent + ["run", "--", "node", os.path.join(ROOT, "examples", "node-app", "app.js")],
-              {**common, "APP_NAME": "node-app", "SIDECAR_PORT": str(node_agent_port), "APP_PORT": str(node_port), "CONFIG_FILE": node_config,
-               "HTTP_PROXY": node_agent, "NO_PROXY": "", "SIDECAR_DATA_DIR": os.path.join(work, "data-node")}, "node-app   ", os.path.join(work, "node-app.log"))
+              {**common, "APP_NAME": "node-app", "SIDECAR_PORT": "0", "CONFIG_FILE": node_config,
+               "NO_PROXY": "", "SIDECAR_DATA_DIR": os.path.join(work, "data-node")}, "node-app   ", logs["node-app"])
+        agent_address = r"listening on http://127[.]0[.]0[.]1:([0-9]+)"
+        python_agent = f"http://127.0.0.1:{port_in_log('python-app agent', logs['python-app'], agent_address)}"
+        node_agent = f"http://127.0.0.1:{port_in_log('node-app agent', logs['node-app'], agent_address)}"
+        node_port = port_in_log("node-app", logs["node-app"], r"\[node-app\] listening on [^ ]+:([0-9]+),")
 
         if with_postgres:
             start(["bash", os.path.join(ROOT, "examples", "postgres", "run.sh")],
-                  {**common, "AGENT": " ".join(agent), "PG_PORT": str(free_port()), "PGDATA": os.path.join(work, "pg", "data"),
-                   "SIDECAR_PORT": str(free_port()), "SIDECAR_DATA_DIR": os.path.join(work, "data-postgres")},
-                  "postgres   ", os.path.join(work, "postgres.log"))
+                  {**common, "AGENT": " ".join(agent), "PG_PORT": str(fixed_port()), "PGDATA": os.path.join(work, "pg", "data"),
+                   "SIDECAR_PORT": "0", "SIDECAR_DATA_DIR": os.path.join(work, "data-postgres")},
+                  "postgres   ", logs["postgres"])
 
         step(2, "Both apps are healthy and registered in Eureka")
         wait_for("python-app UP in Eureka", lambda: eureka_status(registry, "python-app").endswith(" UP"))

@@ -41,7 +41,7 @@ public sealed class PostgresServer : IAsyncDisposable
     public static async Task<PostgresServer> StartAsync()
     {
         var folder = Directory.CreateTempSubdirectory("sidecar-pg-");
-        var server = new PostgresServer(folder, LoopbackServer.FreePort());
+        var server = new PostgresServer(folder, Tools.FreePort());
         try
         {
             if (AsOwner.Count > 0)

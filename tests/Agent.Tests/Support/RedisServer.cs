@@ -24,7 +24,7 @@ public sealed class RedisServer : IAsyncDisposable
 
     public static async Task<RedisServer> StartAsync(int? port = null)
     {
-        var server = new RedisServer(port ?? LoopbackServer.FreePort());
+        var server = new RedisServer(port ?? Tools.FreePort());
         await server.StartAsync();
         return server;
     }
@@ -104,6 +104,17 @@ public static class Tools
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// A port for what must be written in settings before it starts (a TCP listener, redis-server's and
+    /// PostgreSQL's ports take no 0): bound once, then released, so another process could take it first.
+    /// </summary>
+    public static int FreePort()
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        return ((System.Net.IPEndPoint)socket.LocalEndPoint!).Port;
     }
 
     /// <summary>True when something accepts a TCP connection on 127.0.0.1:<paramref name="port"/>.</summary>

@@ -21,7 +21,7 @@ public sealed class PostgresExampleTests
     {
         await using var eureka = await FakeEureka.StartAsync();
         var folder = Directory.CreateTempSubdirectory("sidecar-pg-example-");
-        var pgPort = LoopbackServer.FreePort();
+        var pgPort = Tools.FreePort();
         using var script = StartScript(new Dictionary<string, string>
         {
             ["AGENT"] = $"dotnet exec {AgentProcess.AgentDll}",
@@ -29,7 +29,7 @@ public sealed class PostgresExampleTests
             ["PGDATA"] = Path.Combine(folder.FullName, "data"),
             ["EUREKA_URLS"] = eureka.ServiceUrl.AbsoluteUri,
             ["EUREKA_INSTANCE_ID"] = "postgres-1",
-            ["SIDECAR_PORT"] = P(LoopbackServer.FreePort()),
+            ["SIDECAR_PORT"] = P(Tools.FreePort()),
             ["SIDECAR_DATA_DIR"] = RegisteredAgent.NewDataDir(),
             ["SIDECAR_DRAIN"] = "0s",
             ["APP_HEALTH_INTERVAL"] = "300ms",
@@ -46,8 +46,8 @@ public sealed class PostgresExampleTests
             Assert.False(script.HasExited, "the example stopped: " + output);
             Assert.Equal(pgPort, eureka.Instance("POSTGRES", "postgres-1")!.Port);
 
-            var listener = LoopbackServer.FreePort();
-            var appPort = LoopbackServer.FreePort();
+            var listener = Tools.FreePort();
+            var appPort = Tools.FreePort();
             await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?>
             {
                 ["APP_NAME"] = "python-app",

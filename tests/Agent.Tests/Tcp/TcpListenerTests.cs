@@ -20,8 +20,8 @@ public sealed class TcpListenerTests
     public async Task RedisCli_ThroughAListener_WithOneInstanceDead_IsRetriedOnTheLiveOne_AndTheDeadOneEjected()
     {
         await using var redis = await RedisServer.StartAsync();
-        var dead = LoopbackServer.FreePort();
-        var listener = LoopbackServer.FreePort();
+        var dead = Tools.FreePort();
+        var listener = Tools.FreePort();
         await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?>
         {
             ["APP_HEALTH_URL"] = "",
@@ -52,8 +52,8 @@ public sealed class TcpListenerTests
     public async Task Psql_ThroughAListener_WithOneInstanceDead_IsRetriedOnTheLiveOne_AndTheDeadOneEjected()
     {
         await using var postgres = await PostgresServer.StartAsync();
-        var dead = LoopbackServer.FreePort();
-        var listener = LoopbackServer.FreePort();
+        var dead = Tools.FreePort();
+        var listener = Tools.FreePort();
         await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?>
         {
             ["APP_HEALTH_URL"] = "",
@@ -99,7 +99,7 @@ public sealed class TcpListenerTests
             peer.Shutdown(SocketShutdown.Send);
         });
 
-        var listener = LoopbackServer.FreePort();
+        var listener = Tools.FreePort();
         await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?>
         {
             ["APP_HEALTH_URL"] = "",
@@ -126,7 +126,7 @@ public sealed class TcpListenerTests
     public async Task AnIdleConnection_IsClosedAfterTheIdleTimeout_ABusyOneIsNot()
     {
         await using var redis = await RedisServer.StartAsync();
-        var listener = LoopbackServer.FreePort();
+        var listener = Tools.FreePort();
         await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?>
         {
             ["APP_HEALTH_URL"] = "",
@@ -155,7 +155,7 @@ public sealed class TcpListenerTests
     [Fact]
     public async Task AServiceNobodyKnows_ResetsTheConnection_AndCountsNoInstance()
     {
-        var listener = LoopbackServer.FreePort();
+        var listener = Tools.FreePort();
         await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?>
         {
             ["APP_HEALTH_URL"] = "",

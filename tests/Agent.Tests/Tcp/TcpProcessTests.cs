@@ -16,7 +16,7 @@ public sealed class TcpProcessTests
     {
         var env = new Dictionary<string, string>
         {
-            ["SIDECAR_PORT"] = P(LoopbackServer.FreePort()),
+            ["SIDECAR_PORT"] = P(Tools.FreePort()),
             ["APP_HEALTH_URL"] = "",
             ["SIDECAR_DATA_DIR"] = RegisteredAgent.NewDataDir(),
         };
@@ -59,7 +59,7 @@ public sealed class TcpProcessTests
     public async Task OnSigterm_TheListenerStopsAccepting_OpenConnectionsGetTheDrain_ThenAreClosed()
     {
         await using var redis = await RedisServer.StartAsync();
-        var listener = LoopbackServer.FreePort();
+        var listener = Tools.FreePort();
         await using var agent = AgentProcess.Start(Env(
             ("ROUTES", $"redis=tcp://127.0.0.1:{redis.Port}"), ("SIDECAR_TCP_LISTENERS", $"{listener}=redis"), ("SIDECAR_DRAIN", "2s")));
         await agent.WaitForOutputAsync("listening on");
@@ -108,7 +108,7 @@ public sealed class TcpProcessTests
     public async Task AgentRun_RedisServer_RegistersRedis_WithATcpHealthCheck_AndCancelsOnSigterm()
     {
         await using var eureka = await FakeEureka.StartAsync();
-        var port = LoopbackServer.FreePort();
+        var port = Tools.FreePort();
         var env = Env(
             ("APP_NAME", "redis"), ("APP_PORT", P(port)), ("APP_HEALTH_URL", $"tcp://127.0.0.1:{port}"), ("APP_HEALTH_INTERVAL", "200ms"),
             ("APP_IP", "127.0.0.1"), ("EUREKA_URLS", eureka.ServiceUrl.AbsoluteUri), ("EUREKA_INSTANCE_ID", "redis-1"));
