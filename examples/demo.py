@@ -19,6 +19,7 @@ import glob
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
