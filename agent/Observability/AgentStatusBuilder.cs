@@ -168,6 +168,7 @@ internal sealed class AgentStatusBuilder(
         AgentEventKind.Health => "health",
         AgentEventKind.Registration => "registration",
         AgentEventKind.Ejection => "ejection",
+        AgentEventKind.Circuit => "circuit",
         _ => "config",
     };
 

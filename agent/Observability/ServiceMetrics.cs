@@ -22,6 +22,7 @@ internal sealed class ServiceMetrics
         ForwardingProblems.BodyTooLarge, ForwardingProblems.UpstreamUnreachable, ForwardingProblems.NoInstance,
         ForwardingProblems.DeadlineExceeded, ForwardingProblems.UpstreamTimeout, ForwardingProblems.LoopDetected,
         ForwardingProblems.MethodNotAllowed, ForwardingProblems.BadUpstreamResponse,
+        ForwardingProblems.ConcurrencyLimit, ForwardingProblems.RateLimited, ForwardingProblems.CircuitOpen,
     ];
 
     private readonly long[]?[] _requests = new long[]?[MethodClass.Labels.Length];
@@ -31,6 +32,7 @@ internal sealed class ServiceMetrics
     private readonly Histogram.Child? _latency;
     private long _budgetExhausted;
     private long _ejections;
+    private long _circuitOpenings;
 
     /// <param name="name">The <c>service</c> label.</param>
     /// <param name="events">Where ejections are told.</param>
@@ -46,6 +48,9 @@ internal sealed class ServiceMetrics
     public string Name { get; }
 
     public long Ejections => Volatile.Read(ref _ejections);
+
+    /// <summary>How many times the service's circuit breaker opened.</summary>
+    public long CircuitOpenings => Volatile.Read(ref _circuitOpenings);
 
     /// <summary>One forwarded request answered with <paramref name="status"/> after <paramref name="elapsedTicks"/> (Stopwatch ticks).</summary>
     public void Completed(int methodClass, int status, long elapsedTicks)
@@ -81,6 +86,22 @@ internal sealed class ServiceMetrics
         Interlocked.Increment(ref _ejections);
         _events?.Add(AgentEventKind.Ejection,
             $"{Name}: instance {instanceId} ejected for {Configuration.DurationParser.Format(duration)} after {failures} consecutive failures");
+    }
+
+    /// <summary>The service's circuit breaker changed state (rare: under the breaker's lock, off the hot path).</summary>
+    public void CircuitChanged(CircuitState state)
+    {
+        if (state == CircuitState.Open)
+        {
+            Interlocked.Increment(ref _circuitOpenings);
+        }
+
+        _events?.Add(AgentEventKind.Circuit, state switch
+        {
+            CircuitState.Open => $"{Name}: circuit opened",
+            CircuitState.HalfOpen => $"{Name}: circuit half-open, one trial call",
+            _ => $"{Name}: circuit closed",
+        });
     }
 
     /// <summary>(method, status, count) for every non-zero cell.</summary>
