@@ -200,7 +200,9 @@ internal static class StatusPage
                 html.Append(" · <span class=\"badge bad\">").Append(service.Ejected).Append(" ejected</span>");
             }
 
-            html.Append("</span></h3><table><thead><tr><th>Instance</th><th>Address</th><th>Zone</th><th>Eureka status</th><th>State</th>")
+            html.Append("</span></h3>");
+            Resilience(html, service.Resilience);
+            html.Append("<table><thead><tr><th>Instance</th><th>Address</th><th>Zone</th><th>Eureka status</th><th>State</th>")
                 .Append("<th>In flight</th><th>Requests (1 min)</th><th>Error rate (1 min)</th></tr></thead><tbody>");
             foreach (var instance in service.Instances)
             {
@@ -235,6 +237,46 @@ internal static class StatusPage
         }
 
         html.Append("</section>");
+    }
+
+    // One line per service with admission rules (docs/resilience.md): breaker state, bulkhead in flight vs limit, rate, refusals.
+    private static void Resilience(StringBuilder html, ResilienceEntry? resilience)
+    {
+        if (resilience is null)
+        {
+            return;
+        }
+
+        html.Append("<p class=\"resilience\">");
+        if (resilience.Circuit is { } circuit)
+        {
+            html.Append("circuit <span class=\"badge ").Append(circuit == "closed" ? "ok" : "bad").Append("\" data-circuit=\"").Append(circuit).Append("\">")
+                .Append(circuit).Append("</span> · ");
+        }
+
+        if (resilience.InFlight is { } inFlight)
+        {
+            html.Append("<span data-bulkhead>").Append(inFlight).Append(" / ").Append(resilience.MaxConcurrentRequests).Append(" in flight");
+            if (resilience.Queued is > 0)
+            {
+                html.Append(", ").Append(resilience.Queued).Append(" waiting");
+            }
+
+            html.Append("</span> · ");
+        }
+
+        if (resilience.RateLimit is { } rate)
+        {
+            html.Append(rate).Append("/s · ");
+        }
+
+        html.Append("<span class=\"mute\">refused:");
+        foreach (var (code, count) in resilience.Rejected)
+        {
+            html.Append(' ').Append(code).Append(' ').Append(count);
+        }
+
+        html.Append("</span></p>");
     }
 
     private static void Config(StringBuilder html, AgentStatus status)
