@@ -10,7 +10,7 @@ namespace Sidecar.Forwarding;
 /// <see cref="HttpMessageInvoker"/> over one <see cref="SocketsHttpHandler"/> serves every upstream:
 /// pooled keep-alive connections, no proxy, no cookies, no decompression, no redirects.
 /// </summary>
-internal sealed class Forwarder : IDisposable
+internal sealed partial class Forwarder : IDisposable
 {
     /// <summary>The methods the forwarder passes on (the <c>Allow</c> of its 405s): all but CONNECT and TRACE.</summary>
     public const string ForwardedMethods = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
@@ -106,85 +106,10 @@ internal sealed class Forwarder : IDisposable
 
         // The header only ever lowers the configured deadline.
         var deadline = requested is { } value && value < pool.Policy.Timeout ? value : pool.Policy.Timeout;
-        return pool.Admission is { } admission
-            ? AdmitAsync(admission, context, pool, target, deadline)
-            : new ForwardCall(this, context, pool, target, deadline).RunAsync();
+        return pool.Admission is null && pool.Cache is null
+            ? new ForwardCall(this, context, pool, target, deadline).RunAsync()
+            : GuardedAsync(context, pool, target, deadline);
     }
-
-    /// <summary>
-    /// The rate limit, the bulkhead and the circuit breaker of the service (docs/resilience.md), in that
-    /// order, before anything is sent: a refused call is answered at once and no instance sees it.
-    /// </summary>
-    private async Task AdmitAsync(ServiceAdmission admission, HttpContext context, ServicePool pool, string target, TimeSpan deadline)
-    {
-        if (admission.Rate is { } rate && !rate.TryTake(out var wait))
-        {
-            await Reject(context, pool, target, StatusCodes.Status429TooManyRequests, ForwardingProblems.RateLimited, "Rate limited",
-                $"Calls to '{pool.Name}' are limited to {admission.Policy.RateLimit} per second by this agent (RateLimit, burst {admission.Policy.RateLimitBurst}).", wait).ConfigureAwait(false);
-            return;
-        }
-
-        System.Threading.RateLimiting.RateLimitLease? lease = null;
-        var trial = false;
-        try
-        {
-            if (admission.Bulkhead is { } bulkhead)
-            {
-                lease = bulkhead.AttemptAcquire();
-                if (!lease.IsAcquired && admission.Policy.MaxQueuedRequests > 0)
-                {
-                    lease.Dispose();
-                    try
-                    {
-                        lease = await bulkhead.AcquireAsync(1, context.RequestAborted).ConfigureAwait(false);
-                    }
-                    catch (OperationCanceledException)
-                    {
-                        lease = null;
-                        pool.Metrics.Count(MethodClass.Of(context.Request.Method), 499); // the caller left while waiting
-                        return;
-                    }
-                }
-
-                if (!lease.IsAcquired)
-                {
-                    await Reject(context, pool, target, StatusCodes.Status503ServiceUnavailable, ForwardingProblems.ConcurrencyLimit, "Concurrency limit",
-                        $"'{pool.Name}' already has {admission.Policy.MaxConcurrentRequests} calls in flight from this agent (MaxConcurrentRequests)" +
-                        (admission.Policy.MaxQueuedRequests > 0 ? $" and {admission.Policy.MaxQueuedRequests} waiting (MaxQueuedRequests)." : "."), null).ConfigureAwait(false);
-                    return;
-                }
-            }
-
-            if (admission.Breaker is { } breaker && !breaker.TryAdmit(out var retryAfter, out trial))
-            {
-                await Reject(context, pool, target, StatusCodes.Status503ServiceUnavailable, ForwardingProblems.CircuitOpen, "Circuit open",
-                    $"The circuit breaker of '{pool.Name}' is open: too many of its recent calls failed. Calls resume after the break.", retryAfter).ConfigureAwait(false);
-                return;
-            }
-
-            await new ForwardCall(this, context, pool, target, deadline).RunAsync().ConfigureAwait(false);
-        }
-        finally
-        {
-            if (trial)
-            {
-                admission.Breaker!.EndTrial();
-            }
-
-            lease?.Dispose();
-        }
-    }
-
-    private Task Reject(HttpContext context, ServicePool pool, string target, int status, string code, string title, string detail, TimeSpan? retryAfter)
-    {
-        Log.Rejected(pool.Name, status, code);
-        Tracing.Rejected(context, pool.Name, target, status, code);
-        return Refuse(context, pool.Metrics, status, code, title, detail, retryAfter: retryAfter is { } delay ? RetryAfterSeconds(delay) : null);
-    }
-
-    /// <summary>Whole seconds, rounded up, at least 1 (a <c>Retry-After</c> of 0 invites an immediate retry storm).</summary>
-    internal static string RetryAfterSeconds(TimeSpan delay) =>
-        Math.Max(1, (long)Math.Ceiling(delay.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     public void Dispose() => Invoker.Dispose();
 
@@ -202,7 +127,7 @@ internal sealed class Forwarder : IDisposable
         return false;
     }
 
-    private static Task Refuse(HttpContext context, ServiceMetrics metrics, int status, string code, string title, string detail, string? allow = null, string? retryAfter = null)
+    internal static Task Refuse(HttpContext context, ServiceMetrics metrics, int status, string code, string title, string detail, string? allow = null, string? retryAfter = null)
     {
         metrics.Count(MethodClass.Of(context.Request.Method), status);
         metrics.Error(code);

@@ -18,7 +18,7 @@ internal sealed record ResiliencePolicy
     [
         nameof(MaxConcurrentRequests), nameof(MaxQueuedRequests), nameof(RateLimit), nameof(RateLimitBurst),
         nameof(CircuitBreaker), nameof(CircuitBreakerFailureRatio), nameof(CircuitBreakerMinimumThroughput),
-        nameof(CircuitBreakerSamplingDuration), nameof(CircuitBreakerBreakDuration),
+        nameof(CircuitBreakerSamplingDuration), nameof(CircuitBreakerBreakDuration), nameof(Cache),
     ];
 
     /// <summary>Calls in flight to the service at once; 0 (the default) = no limit.</summary>
@@ -48,8 +48,14 @@ internal sealed record ResiliencePolicy
     /// <summary>How long an open circuit refuses calls before one trial call goes through. Default 5 s.</summary>
     public TimeSpan CircuitBreakerBreakDuration { get; init; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>Whether the service's cacheable GET answers are kept in the response cache (<c>CacheMaxBytes</c>, global). Default false.</summary>
+    public bool Cache { get; init; }
+
     /// <summary>True when no rule is on: calls go straight to the forwarder (no admission step at all).</summary>
-    public bool IsOff => MaxConcurrentRequests == 0 && RateLimit == 0 && !CircuitBreaker;
+    public bool IsOff => MaxConcurrentRequests == 0 && RateLimit == 0 && !CircuitBreaker && !Cache;
+
+    /// <summary>True when a rule that admits calls (bulkhead, rate limit, breaker) is on.</summary>
+    public bool Admits => MaxConcurrentRequests > 0 || RateLimit > 0 || CircuitBreaker;
 
     internal static ResiliencePolicy Read(SettingsReader r, string prefix, ResiliencePolicy defaults)
     {
@@ -63,6 +69,7 @@ internal sealed record ResiliencePolicy
             // A service that sets its own rate but no burst gets a burst of its rate, not the global burst.
             RateLimitBurst = r.Int(prefix + nameof(RateLimitBurst), rate != defaults.RateLimit || defaults.RateLimitBurst == 0 ? rate : defaults.RateLimitBurst, 1, 10_000_000),
             CircuitBreaker = r.Bool(prefix + nameof(CircuitBreaker), defaults.CircuitBreaker),
+            Cache = r.Bool(prefix + nameof(Cache), defaults.Cache),
             CircuitBreakerFailureRatio = r.Ratio(prefix + nameof(CircuitBreakerFailureRatio), defaults.CircuitBreakerFailureRatio),
             CircuitBreakerMinimumThroughput = r.Int(prefix + nameof(CircuitBreakerMinimumThroughput), defaults.CircuitBreakerMinimumThroughput, 1, 1_000_000),
             CircuitBreakerSamplingDuration = r.Duration(prefix + nameof(CircuitBreakerSamplingDuration), defaults.CircuitBreakerSamplingDuration, TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1)),

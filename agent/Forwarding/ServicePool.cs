@@ -21,8 +21,9 @@ internal sealed class ServicePool
     private long _version = -1;
     private long _pickSequence;
 
-    public ServicePool(string name, ServicePolicy policy, string? zone, TimeProvider time, ForwardingLog log, ServiceMetrics? metrics = null)
+    public ServicePool(string name, ServicePolicy policy, string? zone, TimeProvider time, ForwardingLog log, ServiceMetrics? metrics = null, ResponseCache? cache = null)
     {
+        Cache = cache;
         Name = name;
         Metrics = metrics ?? new ServiceMetrics(name);
         Policy = policy;
@@ -31,7 +32,7 @@ internal sealed class ServicePool
         _log = log;
         Budget = new RetryBudget(policy.RetryBudgetPercent, policy.RetryBudgetMinPerSecond, time);
         Pipelines = new ForwardingPipelines(policy, time);
-        if (!policy.Resilience.IsOff)
+        if (policy.Resilience.Admits)
         {
             Admission = new ServiceAdmission(policy.Resilience, time, state => Metrics.CircuitChanged(state));
         }
@@ -50,6 +51,9 @@ internal sealed class ServicePool
 
     /// <summary>Bulkhead, rate limit and circuit breaker (docs/resilience.md); null when the service has none.</summary>
     public ServiceAdmission? Admission { get; }
+
+    /// <summary>The response cache when the service has <c>Cache=true</c>; null otherwise.</summary>
+    public ResponseCache? Cache { get; }
 
     public TimeProvider Time => _time;
 

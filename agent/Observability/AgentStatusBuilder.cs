@@ -151,10 +151,15 @@ internal sealed class AgentStatusBuilder(
 
     private static ResilienceEntry? Resilience(Forwarding.ServicePool? pool)
     {
-        if (pool?.Admission is not { } admission)
+        if (pool is null || (pool.Admission is null && pool.Cache is null))
         {
             return null;
         }
+
+        var admission = pool.Admission;
+        var metrics = pool.Metrics;
+        var served = metrics.CacheHits + metrics.CacheRevalidated;
+        var lookups = served + metrics.CacheMisses;
 
         var rejected = new Dictionary<string, long>(StringComparer.Ordinal);
         foreach (var code in RejectionCodes)
@@ -162,20 +167,21 @@ internal sealed class AgentStatusBuilder(
             rejected[code] = pool.Metrics.ErrorCount(Array.IndexOf(ServiceMetrics.ErrorLabels, code));
         }
 
-        var bulkhead = admission.Bulkhead is not null;
+        var bulkhead = admission?.Bulkhead is not null;
         return new ResilienceEntry(
-            admission.Breaker?.State switch
+            admission?.Breaker?.State switch
             {
                 null => null,
                 Forwarding.CircuitState.Open => "open",
                 Forwarding.CircuitState.HalfOpen => "half-open",
                 _ => "closed",
             },
-            bulkhead ? admission.InFlight : null,
-            bulkhead ? admission.Policy.MaxConcurrentRequests : null,
-            bulkhead ? admission.Queued : null,
-            admission.Rate is null ? null : admission.Policy.RateLimit,
-            rejected);
+            bulkhead ? admission!.InFlight : null,
+            bulkhead ? admission!.Policy.MaxConcurrentRequests : null,
+            bulkhead ? admission!.Queued : null,
+            admission?.Rate is null ? null : admission.Policy.RateLimit,
+            rejected,
+            pool.Cache is null || lookups == 0 ? null : Math.Round((double)served / lookups, 4));
     }
 
     private ConfigSection Config()

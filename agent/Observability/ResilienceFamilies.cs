@@ -26,25 +26,43 @@ internal sealed class ResilienceFamilies(IMetricFactory f)
     private readonly Gauge _bulkheadQueued = f.CreateGauge("sidecar_forward_bulkhead_queued",
         "Calls waiting for a slot of the service's bulkhead.", ["service"]);
 
+    private readonly Counter _cacheRequests = f.CreateCounter("sidecar_forward_cache_requests_total",
+        "GET and HEAD calls to services with Cache=true, by result: hit (answered from the cache), revalidated (a 304 to a conditional request), miss.", ["service", "result"]);
+
+    private readonly Gauge _cacheBytes = f.CreateGauge("sidecar_forward_cache_bytes", "Bytes held by the response cache (bodies and headers), at most Forwarding:CacheMaxBytes.");
+
+    private readonly Gauge _cacheEntries = f.CreateGauge("sidecar_forward_cache_entries", "Answers held by the response cache.");
+
+    private readonly Counter _cacheEvictions = f.CreateCounter("sidecar_forward_cache_evictions_total", "Answers dropped from the response cache to stay within Forwarding:CacheMaxBytes.");
+
     public void Update(ServicePools pools)
     {
+        var cached = new HashSet<string>(StringComparer.Ordinal);
         var breakers = new Dictionary<string, (int State, long Openings)>(StringComparer.Ordinal);
         var bulkheads = new Dictionary<string, (int InFlight, int Limit, long Queued)>(StringComparer.Ordinal);
         foreach (var pool in pools.All)
         {
-            if (pool.Admission is not { } admission)
+            var admission = pool.Admission;
+            if (admission is null && pool.Cache is null)
             {
                 continue;
             }
 
             var label = pool.Metrics.Name;
-            if (admission.Breaker is { } breaker)
+            if (pool.Cache is not null && cached.Add(label))
+            {
+                _cacheRequests.WithLabels(label, "hit").IncTo(pool.Metrics.CacheHits);
+                _cacheRequests.WithLabels(label, "revalidated").IncTo(pool.Metrics.CacheRevalidated);
+                _cacheRequests.WithLabels(label, "miss").IncTo(pool.Metrics.CacheMisses);
+            }
+
+            if (admission?.Breaker is { } breaker)
             {
                 var sum = breakers.GetValueOrDefault(label);
                 breakers[label] = (Math.Max(sum.State, (int)breaker.State), pool.Metrics.CircuitOpenings);
             }
 
-            if (admission.Bulkhead is not null)
+            if (admission?.Bulkhead is not null)
             {
                 var sum = bulkheads.GetValueOrDefault(label);
                 bulkheads[label] = (sum.InFlight + admission.InFlight, sum.Limit + admission.Policy.MaxConcurrentRequests, sum.Queued + admission.Queued);
@@ -64,6 +82,10 @@ internal sealed class ResilienceFamilies(IMetricFactory f)
             _bulkheadQueued.WithLabels(label).Set(queued);
         }
 
+        _cacheBytes.Set(pools.Cache.Bytes);
+        _cacheEntries.Set(pools.Cache.Count);
+        _cacheEvictions.IncTo(pools.Cache.Evictions);
+        PrometheusMetrics.UnpublishAll(cached, [_cacheRequests]);
         PrometheusMetrics.UnpublishAll(breakers.Keys, [_circuitState]);
         PrometheusMetrics.UnpublishAll(breakers.Keys, [_circuitOpenings]);
         PrometheusMetrics.UnpublishAll(bulkheads.Keys, [_bulkheadInFlight, _bulkheadLimit, _bulkheadQueued]);

@@ -33,6 +33,9 @@ internal sealed class ServiceMetrics
     private long _budgetExhausted;
     private long _ejections;
     private long _circuitOpenings;
+    private long _cacheHits;
+    private long _cacheMisses;
+    private long _cacheRevalidated;
 
     /// <param name="name">The <c>service</c> label.</param>
     /// <param name="events">Where ejections are told.</param>
@@ -88,6 +91,29 @@ internal sealed class ServiceMetrics
             $"{Name}: instance {instanceId} ejected for {Configuration.DurationParser.Format(duration)} after {failures} consecutive failures");
     }
 
+    /// <summary>Answered from the response cache without a call (<c>hit</c>), after a call (<c>miss</c>), or after a <c>304</c> to a revalidation (<c>revalidated</c>).</summary>
+    public void Cache(CacheResult result)
+    {
+        switch (result)
+        {
+            case CacheResult.Hit:
+                Interlocked.Increment(ref _cacheHits);
+                break;
+            case CacheResult.Revalidated:
+                Interlocked.Increment(ref _cacheRevalidated);
+                break;
+            default:
+                Interlocked.Increment(ref _cacheMisses);
+                break;
+        }
+    }
+
+    public long CacheHits => Volatile.Read(ref _cacheHits);
+
+    public long CacheMisses => Volatile.Read(ref _cacheMisses);
+
+    public long CacheRevalidated => Volatile.Read(ref _cacheRevalidated);
+
     /// <summary>The service's circuit breaker changed state (rare: under the breaker's lock, off the hot path).</summary>
     public void CircuitChanged(CircuitState state)
     {
@@ -137,4 +163,12 @@ internal sealed class ServiceMetrics
         Interlocked.CompareExchange(ref _requests[methodClass], new long[CodeCells], null);
         return _requests[methodClass]!;
     }
+}
+
+/// <summary>The <c>result</c> label of <c>sidecar_forward_cache_requests_total</c>.</summary>
+internal enum CacheResult
+{
+    Hit,
+    Miss,
+    Revalidated,
 }

@@ -270,6 +270,11 @@ internal static class StatusPage
             html.Append(rate).Append("/s · ");
         }
 
+        if (resilience.CacheHitRatio is { } ratio)
+        {
+            html.Append("<span data-cache>cache hits ").Append(Number(ratio * 100)).Append(" %</span> · ");
+        }
+
         html.Append("<span class=\"mute\">refused:");
         foreach (var (code, count) in resilience.Rejected)
         {

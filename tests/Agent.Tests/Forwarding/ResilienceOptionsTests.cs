@@ -29,6 +29,8 @@ public sealed class ResilienceOptionsTests
         Assert.Equal(0, policy.MaxQueuedRequests);
         Assert.Equal(0, policy.RateLimit);
         Assert.False(policy.CircuitBreaker);
+        Assert.False(policy.Cache);
+        Assert.Equal(64L * 1024 * 1024, Load([]).CacheMaxBytes);
         Assert.Equal(0.5, policy.CircuitBreakerFailureRatio);
         Assert.Equal(20, policy.CircuitBreakerMinimumThroughput);
         Assert.Equal(TimeSpan.FromSeconds(10), policy.CircuitBreakerSamplingDuration);
@@ -74,6 +76,10 @@ public sealed class ResilienceOptionsTests
     [InlineData("Forwarding__CircuitBreakerMinimumThroughput", "0", "Forwarding:CircuitBreakerMinimumThroughput: '0' is not a whole number between 1 and 1000000")]
     [InlineData("Forwarding__Services__orders__CircuitBreakerSamplingDuration", "0s", "Forwarding:Services:orders:CircuitBreakerSamplingDuration: '0s' must be between 100ms and 1h")]
     [InlineData("Forwarding__CircuitBreakerBreakDuration", "-5s", "Forwarding:CircuitBreakerBreakDuration: '-5s' must be between 10ms and 1h")]
+    [InlineData("Forwarding__Services__orders__Cache", "yes please", "Forwarding:Services:orders:Cache: 'yes please' is not true or false")]
+    [InlineData("Forwarding__CacheMaxBytes", "1KiB", "Forwarding:CacheMaxBytes: '1KiB' is below the smallest cache, 64KiB")]
+    [InlineData("Forwarding__CacheMaxBytes", "-5", "Forwarding:CacheMaxBytes: '-5' is not a size")]
+    [InlineData("Forwarding__Services__orders__CacheMaxBytes", "1MiB", "Forwarding:Services:orders:CacheMaxBytes: unknown setting")]
     [InlineData("Forwarding__Services__orders__CircuitBreakers", "true", "Forwarding:Services:orders:CircuitBreakers: unknown setting")]
     public void ABadValue_IsRefusedInOneLineNamingTheKey(string key, string value, string expected)
     {
@@ -88,7 +94,7 @@ public sealed class ResilienceOptionsTests
     {
         var docs = string.Join("\n", Directory.EnumerateFiles(Repository.PathOf("docs"), "*.md").Select(File.ReadAllText));
 
-        var missing = ServicePolicy.Keys.Where(key => !docs.Contains($"`{key}`", StringComparison.Ordinal)).ToList();
+        var missing = ServicePolicy.Keys.Append(nameof(ForwardingOptions.CacheMaxBytes)).Where(key => !docs.Contains($"`{key}`", StringComparison.Ordinal)).ToList();
 
         Assert.True(missing.Count == 0, $"docs/*.md do not document: {string.Join(", ", missing)}");
     }
