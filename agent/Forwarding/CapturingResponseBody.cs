@@ -12,17 +12,32 @@ internal sealed class CapturingResponseBody : Stream, IHttpResponseBodyFeature
 {
     private readonly IHttpResponseBodyFeature _inner;
     private readonly long _limit;
-    private MemoryStream? _copy = new();
+    private Func<bool>? _storable;
+    private MemoryStream? _copy;
     private PipeWriter? _writer;
 
-    public CapturingResponseBody(IHttpResponseBodyFeature inner, long limit)
+    /// <param name="storable">Asked once, at the first write (the answer's status and headers are set by then): whether to keep a copy at all.</param>
+    public CapturingResponseBody(IHttpResponseBodyFeature inner, long limit, Func<bool> storable)
     {
         _inner = inner;
         _limit = limit;
+        _storable = storable;
     }
 
-    /// <summary>The whole body, or null when it went past the limit.</summary>
-    public byte[]? Captured => _copy?.ToArray();
+    /// <summary>Whether the first write found the answer storable (an answer without a body never wrote).</summary>
+    private bool Decide()
+    {
+        if (_storable is { } storable)
+        {
+            _storable = null;
+            _copy = storable() ? new MemoryStream() : null;
+        }
+
+        return _copy is not null;
+    }
+
+    /// <summary>The whole body, or null when it went past the limit or was not storable.</summary>
+    public byte[]? Captured => _storable is not null ? (_storable() ? [] : null) : _copy?.ToArray();
 
     public Stream Stream => this;
 
@@ -44,6 +59,7 @@ internal sealed class CapturingResponseBody : Stream, IHttpResponseBodyFeature
 
     public Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken = default)
     {
+        _storable = null;
         _copy = null; // not the forwarder's: never stored
         return _inner.SendFileAsync(path, offset, count, cancellationToken);
     }
@@ -82,12 +98,12 @@ internal sealed class CapturingResponseBody : Stream, IHttpResponseBodyFeature
 
     private void Keep(ReadOnlySpan<byte> bytes)
     {
-        if (_copy is null)
+        if (!Decide())
         {
             return;
         }
 
-        if (_copy.Length + bytes.Length > _limit)
+        if (_copy!.Length + bytes.Length > _limit)
         {
             _copy = null;
             return;

@@ -111,6 +111,16 @@ internal sealed class CircuitBreaker
     private void Record(bool failed)
     {
         var now = _time.GetTimestamp();
+        var id = now / _bucketTicks;
+        var slot = (int)(id % Buckets);
+        if (!failed && Volatile.Read(ref _state) == (int)CircuitState.Closed && Volatile.Read(ref _bucketIds[slot]) == id)
+        {
+            // The common case, a success while closed in the current bucket: no lock. A bucket is zeroed
+            // before its id is written (below), so a success counted here is never wiped by a late reset.
+            Interlocked.Increment(ref _successes[slot]);
+            return;
+        }
+
         lock (_lock)
         {
             switch ((CircuitState)_state)
@@ -132,18 +142,16 @@ internal sealed class CircuitBreaker
                     return;
             }
 
-            var id = now / _bucketTicks;
-            var slot = (int)(id % Buckets);
             if (_bucketIds[slot] != id)
             {
-                _bucketIds[slot] = id;
-                _successes[slot] = 0;
+                Volatile.Write(ref _successes[slot], 0);
                 _failures[slot] = 0;
+                Volatile.Write(ref _bucketIds[slot], id);
             }
 
             if (!failed)
             {
-                _successes[slot]++;
+                Interlocked.Increment(ref _successes[slot]);
                 return;
             }
 
@@ -153,7 +161,7 @@ internal sealed class CircuitBreaker
             {
                 if (id - _bucketIds[i] < Buckets)
                 {
-                    total += _successes[i] + _failures[i];
+                    total += Volatile.Read(ref _successes[i]) + _failures[i];
                     failures += _failures[i];
                 }
             }

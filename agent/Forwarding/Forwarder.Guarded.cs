@@ -74,7 +74,10 @@ internal sealed partial class Forwarder
         }
 
         var original = ask.Store ? context.Features.Get<IHttpResponseBodyFeature>() : null;
-        var capture = original is null ? null : new CapturingResponseBody(original, cache.MaxEntryBytes);
+        // Whether the answer may be stored is known at its first byte (status and headers are set by then):
+        // an answer that may not is passed on without a copy.
+        var capture = original is null ? null : new CapturingResponseBody(original, cache.MaxEntryBytes,
+            () => CacheRules.ForResponse(context.Response.StatusCode, context.Response.Headers, hasAuthorization, cache.Time.GetUtcNow()).Storable);
         if (capture is not null)
         {
             context.Features.Set<IHttpResponseBodyFeature>(capture);
