@@ -57,7 +57,8 @@ internal sealed record ServiceSection(
     [property: JsonPropertyName("up")] int Up,
     [property: JsonPropertyName("ejected")] int Ejected,
     [property: JsonPropertyName("instances")] IReadOnlyList<InstanceEntry> Instances,
-    [property: JsonPropertyName("resilience")] ResilienceEntry? Resilience = null);
+    [property: JsonPropertyName("resilience")] ResilienceEntry? Resilience = null,
+    [property: JsonPropertyName("history")] HistoryPoints? History = null);
 
 /// <summary>
 /// The admission rules a service has on (docs/resilience.md); null when it has none or was never called.

@@ -141,7 +141,7 @@ internal sealed class AgentStatusBuilder(
             }
 
             entries.Sort(static (a, b) => string.CompareOrdinal(a.InstanceId, b.InstanceId));
-            result.Add(new ServiceSection(name, source, up, ejected, entries, Resilience(pool)));
+            result.Add(new ServiceSection(name, source, up, ejected, entries, Resilience(pool), pool?.Metrics.History.Read()));
         }
 
         return result;

@@ -47,6 +47,9 @@ internal sealed class ServiceMetrics
         _latency = latency;
     }
 
+    /// <summary>The last 15 minutes, for the status page's charts.</summary>
+    public ServiceHistory History { get; } = new();
+
     /// <summary>The <c>service</c> label: a name the catalog knows (lower case), or <c>unknown</c>.</summary>
     public string Name { get; }
 
@@ -59,7 +62,9 @@ internal sealed class ServiceMetrics
     public void Completed(int methodClass, int status, long elapsedTicks)
     {
         Count(methodClass, status);
-        _latency?.Observe(Math.Max(0, elapsedTicks) / (double)Stopwatch.Frequency, Exemplar.None);
+        var seconds = Math.Max(0, elapsedTicks) / (double)Stopwatch.Frequency;
+        _latency?.Observe(seconds, Exemplar.None);
+        History.Latency(seconds);
     }
 
     /// <summary>A request refused before it was forwarded (bad path, unknown service...): counted, not timed.</summary>
@@ -68,6 +73,7 @@ internal sealed class ServiceMetrics
         var cells = Volatile.Read(ref _requests[methodClass]) ?? Allocate(methodClass);
         var index = status is >= 100 and <= 599 ? status - 100 : CodeCells - 1;
         Interlocked.Increment(ref cells[index]);
+        History.Request(status);
     }
 
     public void Retried(RetryReason reason) => Interlocked.Increment(ref _retries[(int)reason]);
@@ -81,6 +87,10 @@ internal sealed class ServiceMetrics
         if (index >= 0)
         {
             Interlocked.Increment(ref _errors[index]);
+            if (code is ForwardingProblems.ConcurrencyLimit or ForwardingProblems.RateLimited or ForwardingProblems.CircuitOpen)
+            {
+                History.Rejection();
+            }
         }
     }
 
