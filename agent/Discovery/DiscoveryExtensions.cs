@@ -22,7 +22,7 @@ internal static class DiscoveryExtensions
         }
 
         services.TryAddSingleton<EurekaHttpClient>();
-        services.TryAddSingleton(_ => new LocalInstance(options.App, options.Eureka, options.Sidecar)); // the client's server order is seeded by its IP
+        services.TryAddSingleton(sp => new LocalInstance(options.App, options.Eureka, options.Sidecar, sp.GetService<InstanceContribution>())); // the client's server order is seeded by its IP
         services.AddSingleton<EurekaRegistry>();
         services.TryAddSingleton<Hosting.DataFolder>();
         services.TryAddSingleton<RegistrySnapshotStore>();

@@ -28,7 +28,7 @@ internal static class RegistrationApi
 
         services.TryAddSingleton<EurekaHttpClient>();
         services.TryAddSingleton<DataFolder>();
-        services.TryAddSingleton(_ => new LocalInstance(options.App, options.Eureka, options.Sidecar));
+        services.TryAddSingleton(sp => new LocalInstance(options.App, options.Eureka, options.Sidecar, sp.GetService<InstanceContribution>()));
         services.AddSingleton<EurekaRegistrationService>();
         services.AddHostedService(sp => sp.GetRequiredService<EurekaRegistrationService>());
         services.AddSingleton<IReadinessCheck>(sp => sp.GetRequiredService<EurekaRegistrationService>());
