@@ -29,7 +29,7 @@ public sealed class PostgresExampleTests
             ["PGDATA"] = Path.Combine(folder.FullName, "data"),
             ["EUREKA_URLS"] = eureka.ServiceUrl.AbsoluteUri,
             ["EUREKA_INSTANCE_ID"] = "postgres-1",
-            ["SIDECAR_PORT"] = P(Tools.FreePort()),
+            ["SIDECAR_PORT"] = "0", // the agent picks its API port; these tests do not call it
             ["SIDECAR_DATA_DIR"] = RegisteredAgent.NewDataDir(),
             ["SIDECAR_DRAIN"] = "0s",
             ["APP_HEALTH_INTERVAL"] = "300ms",

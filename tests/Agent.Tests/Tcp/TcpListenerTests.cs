@@ -20,7 +20,7 @@ public sealed class TcpListenerTests
     public async Task RedisCli_ThroughAListener_WithOneInstanceDead_IsRetriedOnTheLiveOne_AndTheDeadOneEjected()
     {
         await using var redis = await RedisServer.StartAsync();
-        var dead = Tools.FreePort();
+        var dead = LoopbackServer.RefusingPort();
         var listener = Tools.FreePort();
         await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?>
         {
@@ -52,7 +52,7 @@ public sealed class TcpListenerTests
     public async Task Psql_ThroughAListener_WithOneInstanceDead_IsRetriedOnTheLiveOne_AndTheDeadOneEjected()
     {
         await using var postgres = await PostgresServer.StartAsync();
-        var dead = Tools.FreePort();
+        var dead = LoopbackServer.RefusingPort();
         var listener = Tools.FreePort();
         await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?>
         {

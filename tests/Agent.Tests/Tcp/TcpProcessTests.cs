@@ -16,7 +16,7 @@ public sealed class TcpProcessTests
     {
         var env = new Dictionary<string, string>
         {
-            ["SIDECAR_PORT"] = P(Tools.FreePort()),
+            ["SIDECAR_PORT"] = "0", // the agent picks its API port; these tests do not call it
             ["APP_HEALTH_URL"] = "",
             ["SIDECAR_DATA_DIR"] = RegisteredAgent.NewDataDir(),
         };
