@@ -1,11 +1,11 @@
+using Sidecar.Hosting;
 using Sidecar.AppConfig;
-using Sidecar.Configuration;
 using Sidecar.Discovery;
 using Sidecar.Forwarding;
 using Sidecar.Health;
-using Sidecar.Hosting;
-using Sidecar.Observability;
+using Sidecar.Platform;
 using Sidecar.Registration;
+using Sidecar.Status;
 using Sidecar.Supervisor;
 
 namespace Sidecar;

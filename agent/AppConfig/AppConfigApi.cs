@@ -4,8 +4,8 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Primitives;
 using Sidecar.Configuration;
+using Sidecar.Platform;
 using Sidecar.Health;
-using Sidecar.Hosting;
 
 namespace Sidecar.AppConfig;
 
@@ -34,7 +34,7 @@ internal static class AppConfigApi
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<AppConfigRefresher>>(),
             sp.GetService<ConfigServerClient>(),
-            sp.GetService<Observability.ConfigMetrics>()));
+            sp.GetService<AppConfig.ConfigMetrics>()));
         services.AddHostedService(sp => sp.GetRequiredService<AppConfigRefresher>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IReadinessCheck, AppConfigReadinessCheck>());
         return services;

@@ -3,8 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Sidecar.Configuration;
 using Sidecar.Health;
-using Sidecar.Hosting;
-using Sidecar.Observability;
+using Sidecar.Platform;
 
 namespace Sidecar.AppConfig;
 

@@ -145,7 +145,7 @@ internal static partial class DevRegistryCommand
             .Append(CultureInfo.InvariantCulture, $"{instances.Count} instances:").AppendLine();
         foreach (var instance in instances.OrderBy(i => i.App, StringComparer.Ordinal).ThenBy(i => i.InstanceId, StringComparer.Ordinal))
         {
-            text.Append(CultureInfo.InvariantCulture, $"  {instance.App} {instance.InstanceId} {instance.HostName}:{instance.Port} {Health.InstanceStatusNames.ToWire(instance.Status)}").AppendLine();
+            text.Append(CultureInfo.InvariantCulture, $"  {instance.App} {instance.InstanceId} {instance.HostName}:{instance.Port} {Eureka.InstanceStatusNames.ToWire(instance.Status)}").AppendLine();
         }
 
         context.Response.ContentType = "text/plain; charset=utf-8";

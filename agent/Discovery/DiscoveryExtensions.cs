@@ -1,6 +1,6 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Sidecar.Configuration;
-using Sidecar.Registration;
+using Sidecar.Hosting;
+using Sidecar.Eureka;
 
 namespace Sidecar.Discovery;
 
@@ -24,7 +24,7 @@ internal static class DiscoveryExtensions
         services.TryAddSingleton<EurekaHttpClient>();
         services.TryAddSingleton(_ => new LocalInstance(options.App, options.Eureka, options.Sidecar)); // the client's server order is seeded by its IP
         services.AddSingleton<EurekaRegistry>();
-        services.TryAddSingleton<Hosting.DataFolder>();
+        services.TryAddSingleton<Configuration.DataFolder>();
         services.TryAddSingleton<RegistrySnapshotStore>();
         services.TryAddSingleton<EurekaRegistryRefresher>();
         services.AddHostedService(sp => sp.GetRequiredService<EurekaRegistryRefresher>());

@@ -1,6 +1,5 @@
 using System.Text.Json;
-using Sidecar.Configuration;
-using Sidecar.Registration;
+using Sidecar.Eureka;
 
 namespace Sidecar.Discovery;
 
@@ -39,7 +38,7 @@ internal sealed partial class EurekaRegistryRefresher(
         }
 
         var response = await client.GetDeltaAsync(cancellationToken).ConfigureAwait(false);
-        await Hosting.InlineIo.LeaveSocketThread(); // parsing and the snapshot file stay off the socket thread
+        await Platform.InlineIo.LeaveSocketThread(); // parsing and the snapshot file stay off the socket thread
         if (!response.Accepted)
         {
             Failed(response.Describe());
@@ -85,7 +84,7 @@ internal sealed partial class EurekaRegistryRefresher(
     public async Task<bool> FullFetchAsync(CancellationToken cancellationToken)
     {
         var response = await client.GetApplicationsAsync(cancellationToken).ConfigureAwait(false);
-        await Hosting.InlineIo.LeaveSocketThread(); // a full registry takes milliseconds to parse
+        await Platform.InlineIo.LeaveSocketThread(); // a full registry takes milliseconds to parse
         if (!response.Succeeded)
         {
             Failed(response.Describe());

@@ -1,4 +1,4 @@
-using Sidecar.Health;
+using Sidecar.Eureka;
 
 namespace Sidecar.Discovery;
 
@@ -58,5 +58,5 @@ internal sealed record ServiceInstance(
 
     /// <summary>Text from a registry entry as one short log line shows it: control characters escaped, at most 64 characters.</summary>
     public static string Shown(string text) =>
-        Hosting.LogText.Printable(text.Length <= 64 ? text : string.Concat(text.AsSpan(0, 64), "..."));
+        Platform.LogText.Printable(text.Length <= 64 ? text : string.Concat(text.AsSpan(0, 64), "..."));
 }

@@ -3,8 +3,8 @@ using System.Net;
 using Microsoft.AspNetCore.Http.Features;
 using Polly;
 using Polly.Timeout;
-using Sidecar.Hosting;
 using Sidecar.Observability;
+using Sidecar.Platform;
 
 namespace Sidecar.Forwarding;
 

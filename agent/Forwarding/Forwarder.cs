@@ -1,6 +1,6 @@
 using System.Net;
-using Sidecar.Hosting;
 using Sidecar.Observability;
+using Sidecar.Platform;
 
 namespace Sidecar.Forwarding;
 

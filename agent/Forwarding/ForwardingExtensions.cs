@@ -1,7 +1,7 @@
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Sidecar.Discovery;
-using Sidecar.Hosting;
+using Sidecar.Platform;
 
 namespace Sidecar.Forwarding;
 

@@ -1,6 +1,7 @@
 using Sidecar.Configuration;
+using Sidecar.Eureka;
 using Sidecar.Hosting;
-using Sidecar.Registration;
+using Sidecar.Platform;
 
 namespace Sidecar.Health;
 

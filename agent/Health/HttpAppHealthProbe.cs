@@ -1,7 +1,8 @@
 using System.Buffers;
 using System.Net;
 using System.Text.Json;
-using Sidecar.Hosting;
+using Sidecar.Eureka;
+using Sidecar.Platform;
 
 namespace Sidecar.Health;
 

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections;
+using Sidecar.Platform;
 using Sidecar.Configuration;
 
 namespace Sidecar.Hosting;

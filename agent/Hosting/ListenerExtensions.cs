@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Sidecar.Configuration;
+using Sidecar.Platform;
 
 namespace Sidecar.Hosting;
 

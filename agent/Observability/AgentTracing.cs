@@ -3,9 +3,8 @@ using OpenTelemetry;
 using OpenTelemetry.Exporter;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
-using Sidecar.Configuration;
 using Sidecar.Discovery;
-using Sidecar.Forwarding;
+using Sidecar.Configuration;
 
 namespace Sidecar.Observability;
 
@@ -23,7 +22,7 @@ internal sealed class AgentTracing : IDisposable
     /// <summary>The name of the agent's <see cref="ActivitySource"/> (and OpenTelemetry instrumentation scope).</summary>
     public const string SourceName = "Sidecar.Agent";
 
-    public static readonly ActivitySource Source = new(SourceName, Hosting.AgentIndexApi.Version);
+    public static readonly ActivitySource Source = new(SourceName, Platform.AgentIndexApi.Version);
 
     /// <summary>No tracing: for code built without the DI container (unit tests).</summary>
     public static readonly AgentTracing Off = new();
@@ -45,7 +44,7 @@ internal sealed class AgentTracing : IDisposable
             _provider = Sdk.CreateTracerProviderBuilder()
                 // The default resource (telemetry.sdk.*, OTEL_RESOURCE_ATTRIBUTES) with our service name on top.
                 .SetResourceBuilder(ResourceBuilder.CreateDefault()
-                    .AddService(options.ServiceName, serviceVersion: Hosting.AgentIndexApi.Version, autoGenerateServiceInstanceId: true))
+                    .AddService(options.ServiceName, serviceVersion: Platform.AgentIndexApi.Version, autoGenerateServiceInstanceId: true))
                 .AddSource(SourceName)
                 .SetSampler(CreateSampler(options))
                 .AddOtlpExporter(otlp =>

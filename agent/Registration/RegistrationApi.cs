@@ -1,8 +1,10 @@
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Sidecar.Configuration;
-using Sidecar.Health;
 using Sidecar.Hosting;
+using Sidecar.Configuration;
+using Sidecar.Eureka;
+using Sidecar.Health;
+using Sidecar.Platform;
 
 namespace Sidecar.Registration;
 

@@ -1,5 +1,5 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Sidecar.Hosting;
+using Sidecar.Platform;
 
 namespace Sidecar.Supervisor;
 

@@ -33,7 +33,7 @@ internal static class RegisteredAgent
     /// <summary>The URLs listed so that an agent with <see cref="Ip"/> tries them in the order given.</summary>
     public static string[] InAgentOrder(string[] urls)
     {
-        var positions = Sidecar.Registration.EurekaServerOrder.Shuffle(Enumerable.Range(0, urls.Length).ToArray(), Ip);
+        var positions = Sidecar.Eureka.EurekaServerOrder.Shuffle(Enumerable.Range(0, urls.Length).ToArray(), Ip);
         var listed = new string[urls.Length];
         for (var k = 0; k < urls.Length; k++)
         {

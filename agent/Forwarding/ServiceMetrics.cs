@@ -1,0 +1,119 @@
+using System.Diagnostics;
+using Prometheus;
+using Sidecar.Observability;
+
+namespace Sidecar.Forwarding;
+
+/// <summary>
+/// The forwarding counters of one service, held by its <see cref="ServicePool"/> so the hot path
+/// reaches them without a lookup: a few <see cref="Interlocked"/> adds per request and one
+/// histogram observation, no lock, no allocation (the per-method status arrays are created once,
+/// on first use). <see cref="PrometheusMetrics"/> copies the counts into the registry at scrape time.
+/// </summary>
+internal sealed class ServiceMetrics
+{
+    /// <summary>Status codes 100-599 each have a cell; anything else (an upstream may send 999) shares the last one.</summary>
+    private const int CodeCells = 501;
+
+    /// <summary>The agent's own answers, by <c>X-Sidecar-Error</c> code (a fixed set).</summary>
+    public static readonly string[] ErrorLabels =
+    [
+        ForwardingProblems.BadRequest, ForwardingProblems.BadPath, ForwardingProblems.UnknownService,
+        ForwardingProblems.BodyTooLarge, ForwardingProblems.UpstreamUnreachable, ForwardingProblems.NoInstance,
+        ForwardingProblems.DeadlineExceeded, ForwardingProblems.UpstreamTimeout, ForwardingProblems.LoopDetected,
+        ForwardingProblems.MethodNotAllowed, ForwardingProblems.BadUpstreamResponse,
+    ];
+
+    private readonly long[]?[] _requests = new long[]?[MethodClass.Labels.Length];
+    private readonly long[] _retries = new long[RetryReasons.Labels.Length];
+    private readonly long[] _errors = new long[ErrorLabels.Length];
+    private readonly AgentEventLog? _events;
+    private readonly Histogram.Child? _latency;
+    private long _budgetExhausted;
+    private long _ejections;
+
+    /// <param name="name">The <c>service</c> label.</param>
+    /// <param name="events">Where ejections are told.</param>
+    /// <param name="latency">This service's series of <c>sidecar_forward_duration_seconds</c>; none for <c>unknown</c>, whose requests are counted, not timed.</param>
+    public ServiceMetrics(string name, AgentEventLog? events = null, Histogram.Child? latency = null)
+    {
+        Name = name;
+        _events = events;
+        _latency = latency;
+    }
+
+    /// <summary>The <c>service</c> label: a name the catalog knows (lower case), or <c>unknown</c>.</summary>
+    public string Name { get; }
+
+    public long Ejections => Volatile.Read(ref _ejections);
+
+    /// <summary>One forwarded request answered with <paramref name="status"/> after <paramref name="elapsedTicks"/> (Stopwatch ticks).</summary>
+    public void Completed(int methodClass, int status, long elapsedTicks)
+    {
+        Count(methodClass, status);
+        _latency?.Observe(Math.Max(0, elapsedTicks) / (double)Stopwatch.Frequency, Exemplar.None);
+    }
+
+    /// <summary>A request refused before it was forwarded (bad path, unknown service...): counted, not timed.</summary>
+    public void Count(int methodClass, int status)
+    {
+        var cells = Volatile.Read(ref _requests[methodClass]) ?? Allocate(methodClass);
+        var index = status is >= 100 and <= 599 ? status - 100 : CodeCells - 1;
+        Interlocked.Increment(ref cells[index]);
+    }
+
+    public void Retried(RetryReason reason) => Interlocked.Increment(ref _retries[(int)reason]);
+
+    public void RetryBudgetExhausted() => Interlocked.Increment(ref _budgetExhausted);
+
+    /// <summary>The agent answered with one of its own problems (<see cref="ForwardingProblems"/>).</summary>
+    public void Error(string code)
+    {
+        var index = Array.IndexOf(ErrorLabels, code);
+        if (index >= 0)
+        {
+            Interlocked.Increment(ref _errors[index]);
+        }
+    }
+
+    public void Ejected(string instanceId, TimeSpan duration, int failures)
+    {
+        Interlocked.Increment(ref _ejections);
+        _events?.Add(AgentEventKind.Ejection,
+            $"{Name}: instance {instanceId} ejected for {Configuration.DurationParser.Format(duration)} after {failures} consecutive failures");
+    }
+
+    /// <summary>(method, status, count) for every non-zero cell.</summary>
+    public IEnumerable<(string Method, string Code, long Count)> Requests()
+    {
+        for (var m = 0; m < _requests.Length; m++)
+        {
+            if (Volatile.Read(ref _requests[m]) is not { } cells)
+            {
+                continue;
+            }
+
+            for (var i = 0; i < cells.Length; i++)
+            {
+                var count = Volatile.Read(ref cells[i]);
+                if (count != 0)
+                {
+                    var code = i == CodeCells - 1 ? "other" : (i + 100).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                    yield return (MethodClass.Labels[m], code, count);
+                }
+            }
+        }
+    }
+
+    public long RetryCount(RetryReason reason) => Volatile.Read(ref _retries[(int)reason]);
+
+    public long BudgetExhaustedCount => Volatile.Read(ref _budgetExhausted);
+
+    public long ErrorCount(int index) => Volatile.Read(ref _errors[index]);
+
+    private long[] Allocate(int methodClass)
+    {
+        Interlocked.CompareExchange(ref _requests[methodClass], new long[CodeCells], null);
+        return _requests[methodClass]!;
+    }
+}
