@@ -12,7 +12,7 @@ namespace Sidecar;
 
 internal static class Program
 {
-    public static Task<int> Main(string[] args) => AgentCommandLine.RunAsync(args, CreateApp);
+    public static Task<int> Main(string[] args) => AgentCommandLine.RunAsync(args, CreateApp, DevRegistry.DevRegistryCommand.RunAsync);
 
     /// <summary>The agent's wiring: each capability adds its services and maps its routes here.</summary>
     /// <exception cref="InvalidConfigurationException">When a setting is invalid.</exception>
@@ -26,9 +26,9 @@ internal static class Program
         builder.AddAgentLogging(options.Sidecar);
         builder.AddAgentListeners(options.Sidecar);
         builder.Services.AddAppHealth(options.Health);
-        builder.Services.AddRegistration(options);
+        builder.Services.AddRegistration(options.Eureka, options.App, options.Sidecar, options.Supervisor.Command.Count > 0 ? options.Supervisor.GracePeriod : TimeSpan.Zero);
         builder.Services.AddForwarding(options.Forwarding); // before discovery: static ROUTES win over Eureka for a shared name
-        builder.Services.AddDiscovery(options);
+        builder.Services.AddDiscovery(options.Eureka, options.App, options.Sidecar);
         builder.Services.AddAppConfig(options.AppConfig, options.Sidecar);
         builder.Services.AddSupervisor(options.Supervisor);
         builder.Services.AddObservability(options.Observability);

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Sidecar.Hosting;
 using Sidecar.Eureka;
+using Sidecar.Configuration;
 
 namespace Sidecar.Discovery;
 
@@ -12,17 +12,17 @@ internal static class DiscoveryExtensions
     /// with its <c>registry</c> readiness check.
     /// Safe to call twice.
     /// </summary>
-    public static IServiceCollection AddDiscovery(this IServiceCollection services, AgentOptions options)
+    public static IServiceCollection AddDiscovery(this IServiceCollection services, EurekaOptions eureka, AppOptions app, SidecarOptions sidecar)
     {
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ServiceCatalog>();
-        if (!options.Eureka.Enabled || services.Any(d => d.ServiceType == typeof(EurekaRegistry)))
+        if (!eureka.Enabled || services.Any(d => d.ServiceType == typeof(EurekaRegistry)))
         {
             return services;
         }
 
         services.TryAddSingleton<EurekaHttpClient>();
-        services.TryAddSingleton(_ => new LocalInstance(options.App, options.Eureka, options.Sidecar)); // the client's server order is seeded by its IP
+        services.TryAddSingleton(_ => new LocalInstance(app, eureka, sidecar)); // the client's server order is seeded by its IP
         services.AddSingleton<EurekaRegistry>();
         services.TryAddSingleton<Configuration.DataFolder>();
         services.TryAddSingleton<RegistrySnapshotStore>();

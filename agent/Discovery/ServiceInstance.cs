@@ -1,4 +1,5 @@
 using Sidecar.Eureka;
+using Sidecar.Observability;
 
 namespace Sidecar.Discovery;
 
@@ -20,7 +21,7 @@ internal sealed record ServiceInstance(
     bool Secure,
     InstanceStatus Status,
     string? Zone,
-    IReadOnlyDictionary<string, string> Metadata)
+    IReadOnlyDictionary<string, string> Metadata) : ITracedPeer
 {
     /// <summary><c>http://host:port</c>, built once per instance (the forwarder's destination prefix).</summary>
     public Uri BaseUri { get; } = new UriBuilder(Secure ? Uri.UriSchemeHttps : Uri.UriSchemeHttp, Host, Port).Uri;

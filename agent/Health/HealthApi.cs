@@ -1,6 +1,5 @@
 using Sidecar.Configuration;
 using Sidecar.Eureka;
-using Sidecar.Hosting;
 using Sidecar.Platform;
 
 namespace Sidecar.Health;

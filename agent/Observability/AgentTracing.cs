@@ -3,7 +3,6 @@ using OpenTelemetry;
 using OpenTelemetry.Exporter;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
-using Sidecar.Discovery;
 using Sidecar.Configuration;
 
 namespace Sidecar.Observability;
@@ -126,7 +125,7 @@ internal sealed class AgentTracing : IDisposable
     /// attributes (method, server address and port, URL without its query, protocol version, and
     /// <c>http.request.resend_count</c> from the second attempt on); null when the call has no recorded span.
     /// </summary>
-    public static Activity? StartAttempt(Activity call, string method, ServiceInstance instance, string prefix, string target, int attempt)
+    public static Activity? StartAttempt(Activity call, string method, ITracedPeer instance, string prefix, string target, int attempt)
     {
         var activity = Source.StartActivity(method, ActivityKind.Client, call.Context);
         if (activity is { IsAllDataRequested: true })
@@ -171,7 +170,7 @@ internal sealed class AgentTracing : IDisposable
     }
 
     /// <summary>The instance of the current attempt (the last one wins).</summary>
-    public static void SetInstance(Activity activity, ServiceInstance instance)
+    public static void SetInstance(Activity activity, ITracedPeer instance)
     {
         activity.SetTag("server.address", instance.Host);
         activity.SetTag("server.port", instance.Port);

@@ -6,6 +6,9 @@ namespace Sidecar.Platform;
 /// </summary>
 internal sealed class AgentExit
 {
+    /// <summary>The exit code of a bad setting or command line: one line on stderr, exit code 2 (docs/configuration.md).</summary>
+    public const int ConfigurationError = 2;
+
     private int? _code;
     private int _appGone;
     private int _startFailed;

@@ -1,6 +1,5 @@
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Routing;
-using Sidecar.Hosting;
 
 namespace Sidecar.Platform;
 

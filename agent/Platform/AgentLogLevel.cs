@@ -1,6 +1,5 @@
 using Serilog.Core;
 using Serilog.Events;
-using Sidecar.Hosting;
 
 namespace Sidecar.Platform;
 

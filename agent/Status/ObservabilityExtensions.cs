@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Net.Http.Headers;
+using Sidecar.Platform;
 using Sidecar.Observability;
 using Sidecar.AppConfig;
 using Sidecar.Eureka;
@@ -45,7 +46,7 @@ internal static class ObservabilityExtensions
         _ = endpoints.ServiceProvider.GetRequiredService<AgentObserver>();
 
         // HEAD as GET without the body (RFC 9110 section 9.3.2): what monitors send to check a scrape target.
-        endpoints.MapMethods("/metrics", Hosting.ListenerExtensions.GetAndHead, WriteMetricsAsync);
+        endpoints.MapMethods("/metrics", ListenerExtensions.GetAndHead, WriteMetricsAsync);
         endpoints.MapOperationsApi();
 
         endpoints.MapGet("/", (HttpContext context, AgentStatusBuilder builder) =>
@@ -78,7 +79,7 @@ internal static class ObservabilityExtensions
     /// </summary>
     public static IApplicationBuilder UseMetricsListener(this IApplicationBuilder app) => app.Use((context, next) =>
     {
-        if (!Hosting.ListenerExtensions.IsMetricsConnection(context))
+        if (!ListenerExtensions.IsMetricsConnection(context))
         {
             return next(context);
         }

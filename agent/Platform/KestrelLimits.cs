@@ -1,6 +1,6 @@
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
-namespace Sidecar.Hosting;
+namespace Sidecar.Platform;
 
 /// <summary>
 /// The limits Kestrel applies to every connection of the agent, stated here rather than left

@@ -4,7 +4,7 @@ using Serilog.Formatting;
 using Serilog.Formatting.Display;
 using Serilog.Formatting.Json;
 
-namespace Sidecar.Hosting;
+namespace Sidecar.Platform;
 
 /// <summary>
 /// JSON lines with the keys log collectors read without custom rules (Fluent Bit, Vector, Loki, Datadog,
