@@ -47,7 +47,7 @@ internal sealed partial class EurekaRegistryRefresher(
 
         if (response.StatusCode != 200)
         {
-            LogDeltaRefused(logger, response.Server!.Display, response.StatusCode);
+            LogDeltaRefused(logger, response.Server.Display, response.StatusCode);
             await FullFetchAsync(cancellationToken).ConfigureAwait(false);
             return;
         }
@@ -59,12 +59,12 @@ internal sealed partial class EurekaRegistryRefresher(
         }
         catch (JsonException ex)
         {
-            LogUnreadable(logger, "delta", response.Server!.Display, ex.Message);
+            LogUnreadable(logger, "delta", response.Server.Display, ex.Message);
             await FullFetchAsync(cancellationToken).ConfigureAwait(false);
             return;
         }
 
-        Recovered(response.Server!.Display);
+        Recovered(response.Server.Display);
         var matches = registry.ApplyDelta(delta, response.Server.Display, time.GetUtcNow(), out var changed);
         ReportRejected(registry.View);
         if (!matches)
@@ -98,11 +98,11 @@ internal sealed partial class EurekaRegistryRefresher(
         }
         catch (JsonException ex)
         {
-            LogUnreadable(logger, "registry", response.Server!.Display, ex.Message);
+            LogUnreadable(logger, "registry", response.Server.Display, ex.Message);
             return false;
         }
 
-        Recovered(response.Server!.Display);
+        Recovered(response.Server.Display);
         var first = registry.View.Origin != RegistryOrigin.Server;
         registry.Replace(applications, RegistryOrigin.Server, response.Server.Display, time.GetUtcNow());
         var view = registry.View;

@@ -50,18 +50,15 @@ internal sealed partial class EurekaHttpClient : IDisposable
         _sessionEndsAt = _time.GetUtcNow() + SessionDuration();
         _readTimeout = options.ReadTimeout;
         _logger = logger;
-        _http = new HttpClient(handler ?? new SocketsHttpHandler
+        if (handler is null)
         {
-            UseProxy = false,
-            UseCookies = false,
-            AllowAutoRedirect = false,
-            AutomaticDecompression = DecompressionMethods.GZip, // sends Accept-Encoding: gzip, which Eureka honours
-            ConnectTimeout = options.ConnectTimeout,
-            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(2), // outlives the 30 s heartbeat, so one connection serves them all
-        })
-        {
-            Timeout = Timeout.InfiniteTimeSpan, // the per-attempt read time-out is ours (see SendOnceAsync)
-        };
+            // The idle time-out outlives the 30 s heartbeat, so one connection serves them all.
+            var sockets = AgentHttpHandler.Create(options.ConnectTimeout, TimeSpan.FromMinutes(2));
+            sockets.AutomaticDecompression = DecompressionMethods.GZip; // sends Accept-Encoding: gzip, which Eureka honours
+            handler = sockets;
+        }
+
+        _http = AgentHttpHandler.Client(handler); // the per-attempt read time-out is ours (see SendOnceAsync)
         _http.DefaultRequestHeaders.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
         _http.DefaultRequestHeaders.UserAgent.Add(new ProductInfoHeaderValue("sidecar-agent", Platform.AgentIndexApi.Version));
     }

@@ -1,3 +1,5 @@
+using System.Diagnostics.CodeAnalysis;
+
 namespace Sidecar.Eureka;
 
 /// <summary>What came of one Eureka operation after failover.</summary>
@@ -6,9 +8,10 @@ namespace Sidecar.Eureka;
 /// <param name="Server">The server that gave the accepted answer, or the last one tried.</param>
 /// <param name="Body">The answer's body (registry fetches), empty otherwise.</param>
 /// <param name="Error">Why the last attempt failed, for logs: <c>connection refused</c>, <c>500 Internal Server Error</c>.</param>
-internal sealed record EurekaResponse(bool Accepted, int StatusCode, EurekaEndpoint? Server, byte[] Body, string? Error)
+internal sealed record EurekaResponse([property: MemberNotNullWhen(true, "Server")] bool Accepted, int StatusCode, EurekaEndpoint? Server, byte[] Body, string? Error)
 {
     /// <summary>An accepted 2xx answer.</summary>
+    [MemberNotNullWhen(true, nameof(Server))]
     public bool Succeeded => Accepted && StatusCode is >= 200 and < 300;
 
     /// <summary>An accepted 404: the server does not know the lease (renew, status calls) and the client must register again.</summary>

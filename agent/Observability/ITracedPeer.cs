@@ -3,7 +3,7 @@ namespace Sidecar.Observability;
 /// <summary>The instance a span's attempt goes to, as tracing records it (<c>server.address</c>, <c>server.port</c>): a forwarded call's <c>ServiceInstance</c>.</summary>
 internal interface ITracedPeer
 {
-    string Host { get; }
+    public string Host { get; }
 
-    int Port { get; }
+    public int Port { get; }
 }
