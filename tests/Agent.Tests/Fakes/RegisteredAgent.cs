@@ -13,7 +13,7 @@ internal static class RegisteredAgent
     /// that drain set it), and a data directory of its own so parallel tests never share snapshots.
     /// </summary>
     /// <remarks>
-    /// An agent shuffles its servers with its IP as the seed (Registration/EurekaServerOrder.cs); the URLs
+    /// An agent shuffles its servers with its IP as the seed (Eureka/EurekaServerOrder.cs); the URLs
     /// are listed so that this agent's order is the order of <paramref name="servers"/>, which failover
     /// tests rely on.
     /// </remarks>
