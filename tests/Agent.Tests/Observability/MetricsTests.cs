@@ -280,7 +280,7 @@ public sealed class MetricsTests
         var failures = 0.0;
         await RegisteredAgent.AdvanceUntilAsync(time, TimeSpan.FromSeconds(120), () =>
         {
-            failures = Scrape.Of(agent.Get<Sidecar.Status.PrometheusMetrics>()).Value("sidecar_eureka_requests_total", ("operation", "renew"), ("outcome", "failed"));
+            failures = Scrape.Of(agent.Get<Sidecar.Observability.PrometheusMetrics>()).Value("sidecar_eureka_requests_total", ("operation", "renew"), ("outcome", "failed"));
             return failures >= 1;
         }, "a failed renewal is counted");
         var after = await Scrape.TakeAsync(agent);

@@ -37,7 +37,7 @@ public sealed partial class Scrape
     }
 
     /// <summary>A scrape taken in-process, without the HTTP round trip (for a polling predicate).</summary>
-    internal static Scrape Of(Sidecar.Status.PrometheusMetrics metrics) => Task.Run(async () =>
+    internal static Scrape Of(Sidecar.Observability.PrometheusMetrics metrics) => Task.Run(async () =>
     {
         using var body = new MemoryStream();
         await metrics.WriteAsync(body, CancellationToken.None);

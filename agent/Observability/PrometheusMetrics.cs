@@ -7,7 +7,7 @@ using Sidecar.Health;
 using Sidecar.Observability;
 using Sidecar.Registration;
 
-namespace Sidecar.Status;
+namespace Sidecar.Observability;
 
 /// <summary>
 /// <c>GET /metrics</c>: the agent's families in a prometheus-net registry (<see cref="MetricsRegistry"/>).
