@@ -6,6 +6,7 @@ using Microsoft.Extensions.Primitives;
 using Sidecar.Configuration;
 using Sidecar.Platform;
 using Sidecar.Health;
+using Sidecar.Observability;
 
 namespace Sidecar.AppConfig;
 
@@ -20,6 +21,7 @@ internal static class AppConfigApi
         services.TryAddSingleton(TimeProvider.System);
         services.AddServingLifetime();
         services.TryAddSingleton<AppConfigStore>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IMetricsContributor, ConfigFamilies>());
         if (options.UsesServer)
         {
             services.TryAddSingleton(sp => new ConfigServerClient(options, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ConfigServerClient>>()));

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Sidecar.Eureka;
 using Sidecar.Configuration;
+using Sidecar.Observability;
 
 namespace Sidecar.Discovery;
 
@@ -28,6 +29,8 @@ internal static class DiscoveryExtensions
         services.TryAddSingleton<RegistrySnapshotStore>();
         services.TryAddSingleton<EurekaRegistryRefresher>();
         services.AddHostedService(sp => sp.GetRequiredService<EurekaRegistryRefresher>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IMetricsContributor, RegistryFamilies>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IMetricsContributor, EurekaFamilies>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IServiceInstanceSource, EurekaInstanceSource>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Health.IReadinessCheck, RegistryReadinessCheck>());
         return services;

@@ -4,6 +4,7 @@ using Sidecar.Configuration;
 using Sidecar.Eureka;
 using Sidecar.Health;
 using Sidecar.Platform;
+using Sidecar.Observability;
 
 namespace Sidecar.Registration;
 
@@ -22,6 +23,7 @@ internal static class RegistrationApi
     {
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<InstanceStatusProvider>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IMetricsContributor, InstanceStatusFamilies>());
         if (!eureka.Enabled || services.Any(d => d.ServiceType == typeof(EurekaRegistrationService)))
         {
             return services;
@@ -32,6 +34,8 @@ internal static class RegistrationApi
         services.TryAddSingleton(_ => new LocalInstance(app, eureka, sidecar));
         services.AddSingleton<EurekaRegistrationService>();
         services.AddHostedService(sp => sp.GetRequiredService<EurekaRegistrationService>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IMetricsContributor, LeaseFamilies>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IMetricsContributor, EurekaFamilies>());
         services.AddSingleton<IReadinessCheck>(sp => sp.GetRequiredService<EurekaRegistrationService>());
         services.AddSingleton<AppAddressCheck>();
         services.AddHostedService(sp => sp.GetRequiredService<AppAddressCheck>());
