@@ -5,7 +5,7 @@ using Sidecar.Forwarding;
 using Sidecar.Health;
 using Sidecar.Platform;
 using Sidecar.Registration;
-using Sidecar.Status;
+using Sidecar.Overview;
 using Sidecar.Supervisor;
 
 namespace Sidecar;

@@ -38,7 +38,8 @@ internal sealed partial class ConfigServerClient : IDisposable
 
     /// <summary>
     /// Asks for each label in turn (a label every server answers 404 for moves on to the next label) and,
-    /// per label, the servers in order, as Spring's <c>ConfigServerConfigDataLoader</c> does: with
+    /// per label, the servers in order, as Spring's <c>ConfigServerConfigDataLoader</c> does (the rules in
+    /// <see cref="ConfigServerFailover"/>): with
     /// <see cref="MultipleUriStrategy.Always"/> (Spring 4's default) any failure moves on to the next server;
     /// with <see cref="MultipleUriStrategy.ConnectionTimeoutOnly"/> (Spring 3's) only a server that gives
     /// no answer does, and any answer decides.
@@ -65,22 +66,21 @@ internal sealed partial class ConfigServerClient : IDisposable
                 last = result;
                 errors.Add(result.Error);
                 unreachable += result.Unreachable ? 1 : 0;
-                var hasNext = i + 1 < _endpoints.Length;
-                if (hasNext && (result.Unreachable || _options.MultipleUriStrategy == MultipleUriStrategy.Always))
+                var step = ConfigServerFailover.AfterFailure(result.Unreachable, result.StatusCode, hasNextServer: i + 1 < _endpoints.Length,
+                    hasNextLabel: label is not null && l + 1 < labels.Length, unreachable, _endpoints.Length, _options.MultipleUriStrategy);
+                if (step == FailoverStep.NextServer)
                 {
                     LogTryingNext(_logger, result.Error, _endpoints[i + 1].Display);
                     continue;
                 }
 
-                // Spring: a 404 (the label is unknown) on the last server tried moves on to the next label;
-                // any other failure ends the load, whatever labels remain.
-                if (result.StatusCode == StatusCodes.Status404NotFound && label is not null && l + 1 < labels.Length)
+                if (step == FailoverStep.NextLabel)
                 {
-                    LogLabelNotFound(_logger, label, endpoint.Display, labels[l + 1]!);
+                    LogLabelNotFound(_logger, label!, endpoint.Display, labels[l + 1]!);
                     break;
                 }
 
-                if (unreachable == _endpoints.Length)
+                if (step == FailoverStep.EveryServerUnreachable)
                 {
                     return ConfigFetchResult.Failure(label, "every config server is unreachable: " + string.Join("; ", errors), unreachable: true);
                 }

@@ -3,10 +3,13 @@ using Sidecar.Eureka;
 namespace Sidecar.DevRegistry;
 
 /// <summary>
-/// The state and rules of a Eureka server, in memory, single node
-/// (docs/eureka.md#server-rules-dev-registry-and-fake): leases with expiry, the override map and Netflix's status
-/// resolution, the recently-changed queue behind deltas, the whole-registry hash. It serves the
-/// <c>agent registry</c> command (development only) and, with fault switches around it, the tests'
+/// The state of a Eureka server, in memory, single node (docs/eureka.md#server-rules-dev-registry-and-fake):
+/// the leases by application, the override map, the recently-changed queue behind deltas, the version and
+/// the whole-registry hash, under one lock. The rules are small types with no I/O: <see cref="RegistrantValidator"/>
+/// (what a registration must carry), <see cref="EurekaStatusRules"/> (Netflix's status resolution and
+/// lastDirtyTimestamp rules), <see cref="ServerLease"/> (duration, expiry, renewal, eviction),
+/// <see cref="DeltaQueue"/> (retention, latest change per instance) and <see cref="VipAddresses"/>. It serves
+/// the <c>agent registry</c> command (development only) and, with fault switches around it, the tests'
 /// fake Eureka. No replication, no self-preservation, no persistence.
 /// </summary>
 internal sealed class EurekaServerRegistry(TimeProvider time, TimeSpan? deltaRetention = null)
@@ -14,17 +17,16 @@ internal sealed class EurekaServerRegistry(TimeProvider time, TimeSpan? deltaRet
     /// <summary>How long a change stays in deltas: about 3 minutes, as Netflix's retention.</summary>
     public static readonly TimeSpan DefaultDeltaRetention = TimeSpan.FromMinutes(3);
 
-    private readonly TimeSpan _retention = deltaRetention ?? DefaultDeltaRetention;
     private readonly Lock _lock = new();
-    private readonly Dictionary<string, Dictionary<string, Lease>> _apps = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Dictionary<string, ServerLease>> _apps = new(StringComparer.Ordinal);
     private readonly Dictionary<string, InstanceStatus> _overrides = new(StringComparer.Ordinal);
-    private readonly List<(long At, EurekaInstanceInfo Instance)> _recentlyChanged = [];
+    private readonly DeltaQueue _recentlyChanged = new(deltaRetention ?? DefaultDeltaRetention);
     private long _version = 1;
 
     /// <summary>Register (<c>POST apps/{APP}</c>): null when accepted (204), else the 400 text.</summary>
     public string? Register(string pathApp, EurekaInstanceInfo registrant)
     {
-        if (Validate(pathApp, registrant) is { } error)
+        if (RegistrantValidator.Validate(pathApp, registrant) is { } error)
         {
             return error;
         }
@@ -42,46 +44,23 @@ internal sealed class EurekaServerRegistry(TimeProvider time, TimeSpan? deltaRet
             registrant = registrant with { App = app, InstanceId = id };
 
             // Netflix keeps the instance it has when its lastDirtyTimestamp is newer than the registrant's.
-            if (existing is not null && existing.Holder.LastDirtyTimestamp > registrant.LastDirtyTimestamp)
+            if (existing is not null && EurekaStatusRules.KeepsExisting(existing.Holder.LastDirtyTimestamp, registrant.LastDirtyTimestamp))
             {
                 registrant = existing.Holder;
             }
 
             // The override a client carries is taken over only when the server has none.
-            if (registrant.OverriddenStatus != InstanceStatus.Unknown)
+            if (EurekaStatusRules.OverrideAfterRegister(Override(id), registrant.OverriddenStatus) is { } overridden)
             {
-                _overrides.TryAdd(id, registrant.OverriddenStatus);
-            }
-
-            if (_overrides.TryGetValue(id, out var overridden))
-            {
+                _overrides[id] = overridden;
                 registrant = registrant with { OverriddenStatus = overridden };
             }
 
-            var status = Resolve(registrant.Status, id, existing?.Holder.Status);
-            var lease = new Lease
-            {
-                DurationSeconds = registrant.LeaseInfo.DurationInSecs > 0 ? registrant.LeaseInfo.DurationInSecs : 90,
-                RegistrationTimestamp = now,
-                LastRenewalTimestamp = now,
-                ServiceUpTimestamp = existing?.ServiceUpTimestamp ?? 0,
-            };
-            if (status == InstanceStatus.Up && lease.ServiceUpTimestamp == 0)
-            {
-                lease.ServiceUpTimestamp = now;
-            }
-
-            lease.Holder = registrant with
-            {
-                Status = status,
-                ActionType = EurekaActionType.Added,
-                LastUpdatedTimestamp = now,
-                LastDirtyTimestamp = registrant.LastDirtyTimestamp > 0 ? registrant.LastDirtyTimestamp : now,
-            };
-
+            var status = EurekaStatusRules.Resolve(registrant.Status, Override(id), existing?.Holder.Status);
+            var lease = ServerLease.Register(registrant, status, existing, now);
             if (!_apps.TryGetValue(app, out var leases))
             {
-                _apps[app] = leases = new Dictionary<string, Lease>(StringComparer.Ordinal);
+                _apps[app] = leases = new Dictionary<string, ServerLease>(StringComparer.Ordinal);
             }
 
             leases[id] = lease;
@@ -103,13 +82,13 @@ internal sealed class EurekaServerRegistry(TimeProvider time, TimeSpan? deltaRet
             }
 
             var holder = lease.Holder;
-            var status = Resolve(holder.Status, id, holder.Status);
+            var status = EurekaStatusRules.Resolve(holder.Status, Override(id), holder.Status);
             if (status == InstanceStatus.Unknown)
             {
                 return 404; // Netflix: an UNKNOWN status fails the renew, so the client registers again
             }
 
-            lease.LastRenewalTimestamp = now;
+            lease.Renew(now);
             if (status != holder.Status)
             {
                 lease.Holder = holder with { Status = status, ActionType = EurekaActionType.Modified, LastUpdatedTimestamp = now };
@@ -117,7 +96,7 @@ internal sealed class EurekaServerRegistry(TimeProvider time, TimeSpan? deltaRet
             }
 
             // The client knows something newer than the server (a status change it could not send): make it register.
-            return lastDirtyTimestamp is { } dirty && dirty > lease.Holder.LastDirtyTimestamp ? 404 : 200;
+            return EurekaStatusRules.RenewAsksToRegister(lastDirtyTimestamp, lease.Holder.LastDirtyTimestamp) ? 404 : 200;
         }
     }
 
@@ -146,7 +125,7 @@ internal sealed class EurekaServerRegistry(TimeProvider time, TimeSpan? deltaRet
     /// </summary>
     public int UpdateStatus(string app, string id, string? value, long? lastDirtyTimestamp)
     {
-        if (!TryParseExact(value, out var status))
+        if (!EurekaStatusRules.TryParseExact(value, out var status))
         {
             return 500;
         }
@@ -160,14 +139,15 @@ internal sealed class EurekaServerRegistry(TimeProvider time, TimeSpan? deltaRet
                 return 404;
             }
 
-            lease.LastRenewalTimestamp = now;
+            lease.Renew(now);
             if (lease.Holder.Status == status)
             {
                 return 200;
             }
 
             _overrides[id] = status;
-            Modify(lease, now, lastDirtyTimestamp, status, status);
+            lease.SetStatus(now, lastDirtyTimestamp, status, status);
+            Changed(now, lease);
             return 200;
         }
     }
@@ -180,7 +160,7 @@ internal sealed class EurekaServerRegistry(TimeProvider time, TimeSpan? deltaRet
     public int DeleteStatusOverride(string app, string id, string? value, long? lastDirtyTimestamp)
     {
         var status = InstanceStatus.Unknown;
-        if (value is not null && !TryParseExact(value, out status))
+        if (value is not null && !EurekaStatusRules.TryParseExact(value, out status))
         {
             return 500;
         }
@@ -194,13 +174,14 @@ internal sealed class EurekaServerRegistry(TimeProvider time, TimeSpan? deltaRet
                 return 404;
             }
 
-            lease.LastRenewalTimestamp = now;
+            lease.Renew(now);
             if (!_overrides.Remove(id))
             {
                 return 200;
             }
 
-            Modify(lease, now, lastDirtyTimestamp, status, InstanceStatus.Unknown);
+            lease.SetStatus(now, lastDirtyTimestamp, status, InstanceStatus.Unknown);
+            Changed(now, lease);
             return 200;
         }
     }
@@ -251,35 +232,7 @@ internal sealed class EurekaServerRegistry(TimeProvider time, TimeSpan? deltaRet
         {
             var now = Now();
             EvictExpired(now);
-            // Newest first, keeping the first change seen per id; then back to queue order, so an
-            // instance sits where its latest change is, as in Netflix's ordered set of instances.
-            var seen = new HashSet<(string App, string Id)>();
-            var latest = new List<EurekaInstanceInfo>();
-            for (var i = _recentlyChanged.Count - 1; i >= 0; i--)
-            {
-                var instance = _recentlyChanged[i].Instance;
-                if (seen.Add((instance.App, instance.InstanceId)))
-                {
-                    latest.Add(instance);
-                }
-            }
-
-            latest.Reverse();
-            var byApp = new Dictionary<string, List<EurekaInstanceInfo>>(StringComparer.Ordinal);
-            var order = new List<string>();
-            foreach (var instance in latest)
-            {
-                if (!byApp.TryGetValue(instance.App, out var list))
-                {
-                    byApp[instance.App] = list = [];
-                    order.Add(instance.App);
-                }
-
-                list.Add(instance);
-            }
-
-            var apps = order.Select(app => new EurekaApplication(app, byApp[app])).ToList();
-            return new EurekaApplications(Version(), AppsHashCode.Compute(AllHolders()), apps);
+            return new EurekaApplications(Version(), AppsHashCode.Compute(AllHolders()), _recentlyChanged.Latest());
         }
     }
 
@@ -291,7 +244,7 @@ internal sealed class EurekaServerRegistry(TimeProvider time, TimeSpan? deltaRet
             EvictExpired(Now());
             var name = app.ToUpperInvariant();
             return _apps.TryGetValue(name, out var leases) && leases.Count > 0
-                ? new EurekaApplication(name, leases.Values.Select(l => Holder(l)).ToList())
+                ? new EurekaApplication(name, leases.Values.Select(l => l.Shown()).ToList())
                 : null;
         }
     }
@@ -302,7 +255,7 @@ internal sealed class EurekaServerRegistry(TimeProvider time, TimeSpan? deltaRet
         lock (_lock)
         {
             EvictExpired(Now());
-            return Find(app, id) is { } lease ? Holder(lease) : null;
+            return Find(app, id) is { } lease ? lease.Shown() : null;
         }
     }
 
@@ -316,7 +269,7 @@ internal sealed class EurekaServerRegistry(TimeProvider time, TimeSpan? deltaRet
             {
                 if (leases.TryGetValue(id, out var lease))
                 {
-                    return Holder(lease);
+                    return lease.Shown();
                 }
             }
 
@@ -330,7 +283,7 @@ internal sealed class EurekaServerRegistry(TimeProvider time, TimeSpan? deltaRet
         lock (_lock)
         {
             EvictExpired(Now());
-            return Snapshot(instance => ListContains(secure ? instance.SecureVipAddress : instance.VipAddress, vip));
+            return Snapshot(instance => VipAddresses.Contains(secure ? instance.SecureVipAddress : instance.VipAddress, vip));
         }
     }
 
@@ -352,85 +305,11 @@ internal sealed class EurekaServerRegistry(TimeProvider time, TimeSpan? deltaRet
         lock (_lock)
         {
             EvictExpired(Now());
-            return [.. _apps.Values.SelectMany(l => l.Values).Select(l => Holder(l))];
+            return [.. _apps.Values.SelectMany(l => l.Values).Select(l => l.Shown())];
         }
     }
 
-    private static string? Validate(string pathApp, EurekaInstanceInfo registrant)
-    {
-        // Netflix's ApplicationResource.addInstance checks, with its texts.
-        if (string.IsNullOrWhiteSpace(registrant.Id))
-        {
-            return "Missing instanceId";
-        }
-
-        if (string.IsNullOrWhiteSpace(registrant.HostName))
-        {
-            return "Missing hostname";
-        }
-
-        if (string.IsNullOrWhiteSpace(registrant.IpAddr))
-        {
-            return "Missing ip address";
-        }
-
-        if (string.IsNullOrWhiteSpace(registrant.App))
-        {
-            return "Missing appName";
-        }
-
-        if (!string.Equals(pathApp, registrant.App, StringComparison.OrdinalIgnoreCase))
-        {
-            return $"Mismatched appName, expecting {pathApp.ToUpperInvariant()} but was {registrant.App}";
-        }
-
-        if (registrant.DataCenterClass is null && registrant.DataCenterName is null)
-        {
-            return "Missing dataCenterInfo";
-        }
-
-        return string.IsNullOrWhiteSpace(registrant.DataCenterName) ? "Missing dataCenterInfo Name" : null;
-    }
-
-    /// <summary>
-    /// Netflix's status rules: a client status of DOWN, STARTING or UNKNOWN wins; otherwise an
-    /// override wins; otherwise an existing UP or OUT_OF_SERVICE is kept (a client cannot move
-    /// itself between those two: that is what the override API is for); otherwise the client's.
-    /// </summary>
-    private InstanceStatus Resolve(InstanceStatus client, string id, InstanceStatus? existing)
-    {
-        if (client is not (InstanceStatus.Up or InstanceStatus.OutOfService))
-        {
-            return client;
-        }
-
-        if (_overrides.TryGetValue(id, out var overridden))
-        {
-            return overridden;
-        }
-
-        return existing is InstanceStatus.Up or InstanceStatus.OutOfService ? existing.Value : client;
-    }
-
-    private void Modify(Lease lease, long now, long? lastDirtyTimestamp, InstanceStatus status, InstanceStatus overridden)
-    {
-        var holder = lease.Holder;
-        var dirty = lastDirtyTimestamp is { } d && d > holder.LastDirtyTimestamp ? d : holder.LastDirtyTimestamp;
-        lease.Holder = holder with
-        {
-            Status = status,
-            OverriddenStatus = overridden,
-            LastDirtyTimestamp = dirty,
-            ActionType = EurekaActionType.Modified,
-            LastUpdatedTimestamp = now,
-        };
-        if (status == InstanceStatus.Up && lease.ServiceUpTimestamp == 0)
-        {
-            lease.ServiceUpTimestamp = now;
-        }
-
-        Changed(now, lease);
-    }
+    private InstanceStatus? Override(string id) => _overrides.TryGetValue(id, out var overridden) ? overridden : null;
 
     private void Remove(string app, string id, long now)
     {
@@ -443,8 +322,7 @@ internal sealed class EurekaServerRegistry(TimeProvider time, TimeSpan? deltaRet
         }
 
         _overrides.Remove(id);
-        lease.EvictionTimestamp = now;
-        lease.Holder = lease.Holder with { ActionType = EurekaActionType.Deleted, LastUpdatedTimestamp = now };
+        lease.Evict(now);
         Changed(now, lease);
     }
 
@@ -456,7 +334,7 @@ internal sealed class EurekaServerRegistry(TimeProvider time, TimeSpan? deltaRet
         {
             foreach (var (id, lease) in leases)
             {
-                if (now > lease.LastRenewalTimestamp + (lease.DurationSeconds * 1000L))
+                if (lease.IsExpired(now))
                 {
                     (expired ??= []).Add((app, id));
                 }
@@ -468,13 +346,12 @@ internal sealed class EurekaServerRegistry(TimeProvider time, TimeSpan? deltaRet
             Remove(app, id, now);
         }
 
-        // The queue keeps a change for the retention window only: older changes are in no delta.
-        _recentlyChanged.RemoveAll(change => change.At < now - (long)_retention.TotalMilliseconds);
+        _recentlyChanged.Expire(now);
     }
 
-    private void Changed(long now, Lease lease)
+    private void Changed(long now, ServerLease lease)
     {
-        _recentlyChanged.Add((now, Holder(lease)));
+        _recentlyChanged.Add(now, lease.Shown());
         _version++;
     }
 
@@ -483,7 +360,7 @@ internal sealed class EurekaServerRegistry(TimeProvider time, TimeSpan? deltaRet
         var apps = new List<EurekaApplication>();
         foreach (var (name, leases) in _apps.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
-            var instances = leases.Values.Select(l => Holder(l)).Where(filter).ToList();
+            var instances = leases.Values.Select(l => l.Shown()).Where(filter).ToList();
             if (instances.Count > 0)
             {
                 apps.Add(new EurekaApplication(name, instances));
@@ -495,71 +372,10 @@ internal sealed class EurekaServerRegistry(TimeProvider time, TimeSpan? deltaRet
 
     private IEnumerable<EurekaInstanceInfo> AllHolders() => _apps.Values.SelectMany(l => l.Values).Select(l => l.Holder);
 
-    // The instance as answers show it: with the lease's timestamps.
-    private static EurekaInstanceInfo Holder(Lease lease) => lease.Holder with
-    {
-        LeaseInfo = lease.Holder.LeaseInfo with
-        {
-            DurationInSecs = lease.DurationSeconds,
-            RegistrationTimestamp = lease.RegistrationTimestamp,
-            LastRenewalTimestamp = lease.LastRenewalTimestamp,
-            EvictionTimestamp = lease.EvictionTimestamp,
-            ServiceUpTimestamp = lease.ServiceUpTimestamp,
-        },
-    };
-
-    private Lease? Find(string app, string id) =>
+    private ServerLease? Find(string app, string id) =>
         _apps.TryGetValue(app.ToUpperInvariant(), out var leases) && leases.TryGetValue(id, out var lease) ? lease : null;
 
     private string Version() => _version.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     private long Now() => time.GetUtcNow().ToUnixTimeMilliseconds();
-
-    private static bool ListContains(string? list, string vip)
-    {
-        if (string.IsNullOrEmpty(list))
-        {
-            return false;
-        }
-
-        foreach (var item in list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            if (string.Equals(item, vip, StringComparison.OrdinalIgnoreCase))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    // Eureka's status query values are case-sensitive (InstanceStatus.valueOf).
-    private static bool TryParseExact(string? value, out InstanceStatus status)
-    {
-        (var ok, status) = value switch
-        {
-            "UP" => (true, InstanceStatus.Up),
-            "DOWN" => (true, InstanceStatus.Down),
-            "STARTING" => (true, InstanceStatus.Starting),
-            "OUT_OF_SERVICE" => (true, InstanceStatus.OutOfService),
-            "UNKNOWN" => (true, InstanceStatus.Unknown),
-            _ => (false, InstanceStatus.Unknown),
-        };
-        return ok;
-    }
-
-    private sealed class Lease
-    {
-        public EurekaInstanceInfo Holder { get; set; } = new();
-
-        public int DurationSeconds { get; init; }
-
-        public long RegistrationTimestamp { get; init; }
-
-        public long LastRenewalTimestamp { get; set; }
-
-        public long ServiceUpTimestamp { get; set; }
-
-        public long EvictionTimestamp { get; set; }
-    }
 }

@@ -5,7 +5,7 @@ using Sidecar.Observability;
 using Sidecar.Registration;
 using Sidecar.Eureka;
 
-namespace Sidecar.Status;
+namespace Sidecar.Overview;
 
 /// <summary>
 /// Turns what the other capabilities publish into metrics and events, so they need no hook of

@@ -9,7 +9,7 @@ using Sidecar.Discovery;
 using Sidecar.Eureka;
 using Sidecar.Platform;
 
-namespace Sidecar.Status;
+namespace Sidecar.Overview;
 
 /// <summary>Builds the <see cref="AgentStatus"/> from the live state of every capability (memory only: no I/O).</summary>
 internal sealed class AgentStatusBuilder(

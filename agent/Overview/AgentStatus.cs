@@ -1,7 +1,7 @@
 using System.Text.Json.Serialization;
 using Sidecar.Platform;
 
-namespace Sidecar.Status;
+namespace Sidecar.Overview;
 
 /// <summary>
 /// What the status page shows, as one value: <c>GET /</c> with <c>Accept: application/json</c> answers

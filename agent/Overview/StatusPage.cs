@@ -3,7 +3,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace Sidecar.Status;
+namespace Sidecar.Overview;
 
 /// <summary>
 /// The status page: plain server-rendered HTML and CSS, no external asset (it works offline and

@@ -7,7 +7,7 @@ using Sidecar.Eureka;
 using Sidecar.Forwarding;
 using Sidecar.Health;
 
-namespace Sidecar.Status;
+namespace Sidecar.Overview;
 
 internal static class ObservabilityExtensions
 {
