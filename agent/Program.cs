@@ -1,3 +1,4 @@
+using Sidecar.Actuator;
 using Sidecar.Hosting;
 using Sidecar.AppConfig;
 using Sidecar.Discovery;
@@ -32,6 +33,7 @@ internal static class Program
         builder.Services.AddAppConfig(options.AppConfig, options.Sidecar);
         builder.Services.AddSupervisor(options.Supervisor);
         builder.Services.AddObservability(options.Observability);
+        builder.Services.AddActuator(options.Actuator, options.Sidecar);
         overrides?.Services?.Invoke(builder.Services);
 
         var app = builder.Build();
@@ -43,6 +45,7 @@ internal static class Program
         app.MapDiscoveryApi();
         app.MapAppConfigApi();
         app.MapObservability();
+        app.MapActuator();
         app.MapForwarding();
         return app;
     }

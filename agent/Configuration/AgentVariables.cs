@@ -50,6 +50,12 @@ internal static class AgentVariables
 
         new("ROUTES", "Forwarding:Routes"),
 
+        // The Spring Boot actuator on the public health listener (docs/actuator.md).
+        new("SIDECAR_ACTUATOR_EXPOSE", "Actuator:Expose"),
+        new("SIDECAR_ACTUATOR_BASE_PATH", "Actuator:BasePath"),
+        new("SIDECAR_ACTUATOR_USER", "Actuator:User"),
+        new("SIDECAR_ACTUATOR_PASSWORD", "Actuator:Password"),
+
         // Tracing: the standard OpenTelemetry variables (specification, "SDK environment variables" and "OTLP exporter").
         new("OTEL_EXPORTER_OTLP_ENDPOINT", "Observability:Otlp:Endpoint"),
         new("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "Observability:Otlp:TracesEndpoint"),

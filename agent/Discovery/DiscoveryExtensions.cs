@@ -23,7 +23,7 @@ internal static class DiscoveryExtensions
         }
 
         services.TryAddSingleton<EurekaHttpClient>();
-        services.TryAddSingleton(_ => new LocalInstance(app, eureka, sidecar)); // the client's server order is seeded by its IP
+        services.TryAddSingleton(sp => new LocalInstance(app, eureka, sidecar, sp.GetService<InstanceContribution>())); // the client's server order is seeded by its IP
         services.AddSingleton<EurekaRegistry>();
         services.TryAddSingleton<Configuration.DataFolder>();
         services.TryAddSingleton<RegistrySnapshotStore>();

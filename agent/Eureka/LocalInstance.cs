@@ -9,12 +9,13 @@ namespace Sidecar.Eureka;
 /// </summary>
 internal sealed class LocalInstance
 {
-    public LocalInstance(AppOptions app, EurekaOptions eureka, SidecarOptions sidecar)
-        : this(app, eureka, sidecar, app.Host ?? HostIdentity.DetectHostName(), app.Ip ?? HostIdentity.DetectIPv4().ToString())
+    /// <param name="contribution">What another capability adds (the actuator's metadata and URLs); null for none.</param>
+    public LocalInstance(AppOptions app, EurekaOptions eureka, SidecarOptions sidecar, InstanceContribution? contribution = null)
+        : this(app, eureka, sidecar, app.Host ?? HostIdentity.DetectHostName(), app.Ip ?? HostIdentity.DetectIPv4().ToString(), contribution)
     {
     }
 
-    internal LocalInstance(AppOptions app, EurekaOptions eureka, SidecarOptions sidecar, string hostName, string ipAddress)
+    internal LocalInstance(AppOptions app, EurekaOptions eureka, SidecarOptions sidecar, string hostName, string ipAddress, InstanceContribution? contribution = null)
     {
         AppName = app.Name ?? "";
         AppPort = app.Port ?? 0;
@@ -28,6 +29,11 @@ internal sealed class LocalInstance
         InstanceId = eureka.InstanceId ?? $"{hostName}:{AppName}:{AppPort}";
 
         var metadata = new Dictionary<string, string>(app.Metadata, StringComparer.Ordinal);
+        foreach (var (key, value) in contribution?.Metadata ?? EurekaInstanceInfo.EmptyMetadata)
+        {
+            metadata.TryAdd(key, value); // APP_METADATA wins: the user's word
+        }
+
         if (eureka.Zone is { } zone)
         {
             metadata["zone"] = zone;
@@ -36,8 +42,8 @@ internal sealed class LocalInstance
         Metadata = metadata;
         var agentPort = sidecar.PublicHealthPort ?? sidecar.Port;
         HomePageUrl = Url(RegisteredHost, AppPort, "/");
-        StatusPageUrl = Url(RegisteredHost, agentPort, "/status");
-        HealthCheckUrl = Url(RegisteredHost, agentPort, "/healthcheck");
+        StatusPageUrl = Url(RegisteredHost, agentPort, contribution?.StatusPagePath ?? "/status");
+        HealthCheckUrl = Url(RegisteredHost, agentPort, contribution?.HealthCheckPath ?? "/healthcheck");
         RenewalIntervalSeconds = eureka.RenewIntervalSeconds;
         LeaseDurationSeconds = eureka.LeaseDurationSeconds;
     }

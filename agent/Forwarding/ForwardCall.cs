@@ -1,46 +1,32 @@
-using System.Diagnostics;
 using System.Net;
-using Microsoft.AspNetCore.Http.Features;
 using Polly;
 using Polly.Timeout;
-using Sidecar.Observability;
 using Sidecar.Platform;
 
 namespace Sidecar.Forwarding;
 
 /// <summary>
-/// One forwarded request from start to end: the body (buffered when small enough to be sent again),
-/// the instances tried, the retry decision and the answer (the upstream's response, streamed, or
-/// the agent's own problem). One object per request; everything else it needs is cached elsewhere.
+/// One forwarded request from start to end (docs/architecture.md#the-path-of-a-forwarded-request): the body
+/// (<see cref="RequestBody"/>), the instances tried (<see cref="CallInstances"/>), each attempt, the
+/// retry decision (<see cref="CallRetries"/>, whose rules are <see cref="RetryDecider"/>'s) and the
+/// answer: the upstream's response, streamed, or the agent's own problem (<see cref="CallProblem"/>).
+/// What it leaves for observers is <see cref="CallTelemetry"/>'s. One object per request; everything
+/// else it needs is cached elsewhere.
 /// </summary>
-#pragma warning disable CA1001 // its stream wraps Kestrel's request body, which Kestrel disposes
 internal sealed class ForwardCall
-#pragma warning restore CA1001
 {
-    /// <summary>nginx's code for a caller that left before the answer: counted, never sent.</summary>
-    private const int ClientClosedRequest = 499;
-
     private static readonly UriCreationOptions RawPathAndQuery = new() { DangerousDisablePathAndQueryCanonicalization = true };
 
     private readonly Forwarder _forwarder;
     private readonly string _target;
     private readonly HttpMethod _method;
-    private readonly bool _idempotent;
-    private byte[]? _buffered;
-    private ForwardedRequestStream? _stream;
-    private InstanceState? _current;
-    private InstanceState? _next;
-    private InstanceState? _firstTried;
-    private List<InstanceState>? _moreTried;
-    private TimeSpan? _retryAfter;
+    private readonly CallInstances _instances = new();
+    private readonly CallTelemetry _telemetry = new();
+    private readonly CallRetries _retries;
+    private RequestBody _body = RequestBody.None;
+    private ForwardedValues _forwarded = null!;
     private Outcome<HttpResponseMessage>? _replay;
-    private long _deadlineAt;
-    private CancellationToken _deadlineToken;
-    private readonly long _started = Stopwatch.GetTimestamp();
-    private Activity? _activity;
-    private string? _errorCode;
     private HttpRequestMessage? _firstRequest;
-    private RequestLogScope? _logScope;
 
     public ForwardCall(Forwarder forwarder, HttpContext context, ServicePool pool, string target, TimeSpan deadline)
     {
@@ -48,89 +34,56 @@ internal sealed class ForwardCall
         Context = context;
         Pool = pool;
         _target = target;
-        Deadline = deadline;
         var method = context.Request.Method;
         _method = HttpMethod.Parse(method);
-        _idempotent = HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsOptions(method) ||
-                      HttpMethods.IsPut(method) || HttpMethods.IsDelete(method) ||
-                      !string.IsNullOrEmpty(context.Request.Headers["Idempotency-Key"]);
+        var idempotent = RetryDecider.IsIdempotent(method, !string.IsNullOrEmpty(context.Request.Headers["Idempotency-Key"]));
+        _retries = new CallRetries(pool, forwarder.Log, idempotent, deadline, context.RequestAborted);
     }
 
     public HttpContext Context { get; }
 
     public ServicePool Pool { get; }
 
-    /// <summary>The total deadline of this call.</summary>
-    public TimeSpan Deadline { get; }
-
-    /// <summary>The per-try time-out; none for a streamed body, which the deadline alone bounds.</summary>
-    public TimeSpan TryTimeout => _stream is null ? Pool.Policy.TryTimeout : Timeout.InfiniteTimeSpan;
-
     public int Attempts { get; private set; }
-
-    public bool HasTriedAny => _firstTried is not null;
-
-    /// <summary>The X-Forwarded-* and trace values, computed once (at the start of <see cref="RunAsync"/>) and sent with every attempt.</summary>
-    public ForwardedValues Forwarded { get; private set; } = null!;
-
-    // A body can be sent again when it is buffered, or when it was never read (the request never left).
-    private bool CanReplayBody => _stream is null || !_stream.Started;
-
-    public bool HasTried(InstanceState state) =>
-        ReferenceEquals(_firstTried, state) || (_moreTried is not null && _moreTried.Contains(state));
 
     /// <summary>Runs the call and writes the answer. Never throws for upstream or deadline failures.</summary>
     public async Task RunAsync()
     {
         try
         {
-            // The agent's span when tracing is on (null otherwise): the instance sees it as its parent.
-            _activity = _forwarder.Tracing.StartForward(Context, Pool.Name, _target);
-            Forwarded = ProxyHeaders.ForwardedValues(Context, _forwarder.Via, _activity, _forwarder.Tracing.Propagators);
-            if (RequestLogScope.Current is { } scope)
+            _forwarded = _telemetry.Start(_forwarder, Context, Pool.Name, _target);
+            if (await RequestBody.ReadAsync(Context, Pool.Policy).ConfigureAwait(false) is not { } body)
             {
-                // The request's log lines name the trace the instance sees, and its line the service.
-                _logScope = scope;
-                scope.Service = Pool.Name;
-                if (Forwarded.TraceParent is { } traceParent)
-                {
-                    scope.SetTraceParent(traceParent);
-                }
-            }
-
-            if (!await PrepareBodyAsync().ConfigureAwait(false))
-            {
+                await WriteProblemAsync(CallProblem.TooLarge(Pool.Name, Pool.Policy)).ConfigureAwait(false);
                 return;
             }
+
+            _body = body;
 
             // The first attempt's headers, copied and checked in the one pass over them: a caller's bad value is refused before any instance is picked.
             _firstRequest = NewRequest();
-            if (ProxyHeaders.CopyRequestHeaders(Context, _firstRequest, Forwarded) is { } bad)
+            if (ProxyHeaders.CopyRequestHeaders(Context, _firstRequest, _forwarded) is { } bad)
             {
-                await WriteProblemAsync(StatusCodes.Status400BadRequest, ForwardingProblems.BadRequest, "Bad request",
-                    $"The value of header '{LogText.Printable(bad.Name)}' holds the control character 0x{(int)bad.Character:x2}; only HTAB is allowed.").ConfigureAwait(false);
+                await WriteProblemAsync(CallProblem.BadHeader(bad.Name, bad.Character)).ConfigureAwait(false);
                 return;
             }
 
-            _next = Pool.Pick(this);
-            if (_next is null)
+            if (!_instances.PickFirst(Pool))
             {
-                await WriteProblemAsync(StatusCodes.Status503ServiceUnavailable, ForwardingProblems.NoInstance, "No available instance",
-                    $"No instance of '{Pool.Name}' is UP and in rotation.").ConfigureAwait(false);
+                await WriteProblemAsync(CallProblem.NoInstance(Pool.Name)).ConfigureAwait(false);
                 return;
             }
 
             Pool.Budget.Deposit();
-            var time = Pool.Time;
-            _deadlineAt = time.GetTimestamp() + (long)(Deadline.TotalSeconds * time.TimestampFrequency);
+            _retries.Start(_body);
             if (await RunFirstAttemptAsync().ConfigureAwait(false))
             {
                 return;
             }
 
-            // The first attempt needs the retry rules: the pipelines take over, starting from its outcome.
+            // The retry rules asked for another attempt: the pipelines take over, starting from the first attempt's outcome.
             var context = ResilienceContextPool.Shared.Get(Context.RequestAborted);
-            context.Properties.Set(ForwardingPipelines.CallKey, this);
+            context.Properties.Set(ForwardingPipelines.CallKey, _retries);
             Outcome<bool> outcome;
             try
             {
@@ -152,8 +105,8 @@ internal sealed class ForwardCall
         finally
         {
             _firstRequest?.Dispose(); // not sent: no instance, or refused
-            ReleaseCurrent();
-            Complete();
+            _instances.ReleaseAll();
+            _telemetry.Complete(Context, Pool.Metrics, Attempts);
         }
     }
 
@@ -163,20 +116,21 @@ internal sealed class ForwardCall
     /// deadline when that comes first), and a success is streamed back under the same source, moved
     /// to the deadline. Polly's layers cost a few async frames and two linked token sources per call
     /// (about 4% of the agent's profile samples) for calls that almost always need none of it.
-    /// Anything a retry rule could apply to (an exception, 502, 503, 504) is handed to the pipelines
-    /// as the first attempt's outcome (<see cref="_replay"/>), so the rules are applied in one place.
+    /// The outcome is judged by the same rules as every later attempt (<see cref="CallRetries.JudgeFirst"/>);
+    /// a retry hands it to the pipelines (<see cref="_replay"/>), which take that judgement as theirs.
     /// True when the call is finished.
     /// </summary>
     private async Task<bool> RunFirstAttemptAsync()
     {
-        var tryTimeout = TryTimeout;
-        var deadlineFirst = tryTimeout == Timeout.InfiniteTimeSpan || Deadline <= tryTimeout;
-        var cts = TimeoutSources.Rent(Pool.Time, deadlineFirst ? Deadline : tryTimeout);
+        var tryTimeout = _retries.TryTimeout;
+        var deadline = _retries.Deadline;
+        var deadlineFirst = tryTimeout == Timeout.InfiniteTimeSpan || deadline <= tryTimeout;
+        var cts = TimeoutSources.Rent(Pool.Time, deadlineFirst ? deadline : tryTimeout);
         var registration = Context.RequestAborted.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), cts);
         try
         {
             // Only a deadline that fires is the deadline: a per-try time-out is the instance's failure.
-            _deadlineToken = deadlineFirst ? cts.Token : CancellationToken.None;
+            _retries.DeadlineToken = deadlineFirst ? cts.Token : CancellationToken.None;
             var outcome = await AttemptAsync(cts.Token).ConfigureAwait(false);
             if (outcome.Exception is { } exception)
             {
@@ -196,24 +150,26 @@ internal sealed class ForwardCall
                     // What Polly's per-try time-out would have produced.
                     outcome = Outcome.FromException<HttpResponseMessage>(new TimeoutRejectedException("The per-try time-out elapsed.", tryTimeout, exception));
                 }
-
-                _replay = outcome;
-                return false;
             }
 
-            var response = outcome.Result!;
-            if ((int)response.StatusCode is 502 or 503 or 504 && Pool.Policy.Retries > 0)
+            if (_retries.JudgeFirst(outcome).Retry)
             {
                 _replay = outcome;
                 return false;
             }
 
-            using (response)
+            if (outcome.Exception is { } failure)
+            {
+                await WriteFailureAsync(failure).ConfigureAwait(false);
+                return true;
+            }
+
+            using (var response = outcome.Result!)
             {
                 if (!deadlineFirst)
                 {
                     // The response body is bounded by what is left of the deadline.
-                    var remaining = Remaining();
+                    var remaining = _retries.Remaining();
                     if (remaining <= TimeSpan.Zero)
                     {
                         await WriteDeadlineExceededAsync().ConfigureAwait(false);
@@ -231,7 +187,7 @@ internal sealed class ForwardCall
                         registration = Context.RequestAborted.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), cts);
                     }
 
-                    _deadlineToken = cts.Token;
+                    _retries.DeadlineToken = cts.Token;
                 }
 
                 var copied = await CopyResponseAsync(response, cts.Token).ConfigureAwait(false);
@@ -252,13 +208,13 @@ internal sealed class ForwardCall
 
     private async ValueTask<Outcome<bool>> ExecuteAsync(ResilienceContext context)
     {
-        _deadlineToken = context.CancellationToken;
+        _retries.DeadlineToken = context.CancellationToken;
         var outcome = await Pool.Pipelines.Attempts.ExecuteOutcomeAsync(
             static (ctx, call) => call.AttemptAsync(ctx.CancellationToken), context, this).ConfigureAwait(false);
 
         if (outcome.Exception is { } exception)
         {
-            if (exception is OperationCanceledException && (Context.RequestAborted.IsCancellationRequested || _deadlineToken.IsCancellationRequested))
+            if (exception is OperationCanceledException && (Context.RequestAborted.IsCancellationRequested || _retries.DeadlineToken.IsCancellationRequested))
             {
                 return Outcome.FromException<bool>(exception);
             }
@@ -275,31 +231,19 @@ internal sealed class ForwardCall
     {
         if (_replay is { } replay)
         {
-            // The fast path's first attempt, already made: the retry strategy judges it like any other.
+            // The fast path's first attempt, already made and judged: the retry strategy takes it as it is.
             _replay = null;
             return replay;
         }
 
-        // The previous attempt's instance is no longer in flight for this call.
-        _current?.Release();
-        _current = null;
-        var instance = _next ?? Pool.Pick(this);
-        _next = null;
+        var instance = _instances.Next(Pool);
         if (instance is null)
         {
             return Outcome.FromException<HttpResponseMessage>(new NoInstanceException());
         }
 
-        _current = instance;
-        Remember(instance);
         Attempts++;
-        _retryAfter = null;
-        if (_activity is { IsAllDataRequested: true })
-        {
-            AgentTracing.SetInstance(_activity, instance.Instance);
-        }
-
-        var attempt = _activity is null ? null : AgentTracing.StartAttempt(_activity, _method.Method, instance.Instance, instance.Prefix, _target, Attempts);
+        var attempt = _telemetry.StartAttempt(_method.Method, instance, _target, Attempts);
         var request = CreateRequest(instance, attempt);
         try
         {
@@ -307,7 +251,7 @@ internal sealed class ForwardCall
             var code = (int)response.StatusCode;
             if (attempt is not null)
             {
-                AgentTracing.StopAttempt(attempt, code, null);
+                Observability.AgentTracing.StopAttempt(attempt, code, null);
             }
 
             if (code == StatusCodes.Status101SwitchingProtocols)
@@ -326,7 +270,7 @@ internal sealed class ForwardCall
             else
             {
                 ServicePool.RecordSuccess(instance);
-                if (code == StatusCodes.Status429TooManyRequests && RetryAfter(response) is { } wait)
+                if (code == StatusCodes.Status429TooManyRequests && RetryDecider.RetryAfter(response.Headers.RetryAfter, Pool.Time.GetUtcNow()) is { } wait)
                 {
                     // Honoured for the calls that follow (not retried: the app gets this 429 and its Retry-After).
                     Pool.Hold(instance, wait);
@@ -341,12 +285,11 @@ internal sealed class ForwardCall
         {
             if (attempt is not null)
             {
-                AgentTracing.StopAttempt(attempt, null, ex);
+                Observability.AgentTracing.StopAttempt(attempt, null, ex);
             }
 
             // The caller leaving, the deadline, or our own body trouble say nothing about the instance.
-            if (!Context.RequestAborted.IsCancellationRequested && !_deadlineToken.IsCancellationRequested &&
-                _stream is not { TooLarge: true } and not { ClientFailed: true })
+            if (!Context.RequestAborted.IsCancellationRequested && !_retries.DeadlineToken.IsCancellationRequested && !_body.CallersFault)
             {
                 Pool.RecordFailure(instance);
             }
@@ -356,131 +299,7 @@ internal sealed class ForwardCall
         }
     }
 
-    /// <summary>
-    /// The retry rules (docs/forwarding.md#deadlines-retries-ejection): any method when the request never left; 502, 503, 504 and
-    /// per-try time-outs only for idempotent methods or with an <c>Idempotency-Key</c>; never 4xx; never
-    /// a body that was already streamed; a <c>Retry-After</c> beyond the deadline ends the call; and
-    /// only while the retry budget lasts.
-    /// </summary>
-    public bool ShouldRetry(Outcome<HttpResponseMessage> outcome, int attemptNumber)
-    {
-        if (attemptNumber >= Pool.Policy.Retries || Context.RequestAborted.IsCancellationRequested || _deadlineToken.IsCancellationRequested)
-        {
-            return false;
-        }
-
-        if (outcome.Exception is { } exception)
-        {
-            if (exception is NoInstanceException or UnexpectedUpgradeException || _stream is { TooLarge: true } or { ClientFailed: true })
-            {
-                return false;
-            }
-
-            var neverLeft = ForwardingErrors.NeverLeft(exception);
-            var retry = neverLeft
-                ? CanReplayBody
-                : exception is TimeoutRejectedException or HttpRequestException or IOException && _idempotent && CanReplayBody;
-            return retry && SpendBudget(
-                neverLeft ? RetryReason.ConnectError : exception is TimeoutRejectedException ? RetryReason.TryTimeout : RetryReason.TransportError);
-        }
-
-        var response = outcome.Result!;
-        switch ((int)response.StatusCode)
-        {
-            case 502 or 504:
-                return _idempotent && CanReplayBody && SpendBudget(response.StatusCode == HttpStatusCode.BadGateway ? RetryReason.Status502 : RetryReason.Status504);
-            case 503:
-                if (!_idempotent || !CanReplayBody)
-                {
-                    return false;
-                }
-
-                if (RetryAfter(response) is { } delay)
-                {
-                    // Waiting past the deadline is pointless: the caller gets the 503 and its Retry-After.
-                    if (delay >= Remaining())
-                    {
-                        return false;
-                    }
-
-                    _retryAfter = delay;
-                }
-
-                return SpendBudget(RetryReason.Status503);
-            default:
-                return false;
-        }
-    }
-
-    /// <summary>The <c>Retry-After</c> delay of the response being retried, once; null for the usual backoff.</summary>
-    public TimeSpan? TakeRetryAfter()
-    {
-        var delay = _retryAfter;
-        _retryAfter = null;
-        return delay;
-    }
-
-    private bool SpendBudget(RetryReason reason)
-    {
-        if (Pool.Budget.TryWithdraw())
-        {
-            Pool.Metrics.Retried(reason);
-            return true;
-        }
-
-        Pool.Metrics.RetryBudgetExhausted();
-        _forwarder.Log.BudgetExhausted(Pool.Name);
-        return false;
-    }
-
-    /// <summary>What is left of the deadline, never zero (Polly reads a zero time-out as none).</summary>
-    public TimeSpan RemainingDeadline
-    {
-        get
-        {
-            var remaining = Remaining();
-            return remaining > TimeSpan.FromMilliseconds(1) ? remaining : TimeSpan.FromMilliseconds(1);
-        }
-    }
-
-    /// <summary>Counts the call (what the caller got, how long it took) and ends its span.</summary>
-    private void Complete()
-    {
-        var response = Context.Response;
-        var status = Context.RequestAborted.IsCancellationRequested && !response.HasStarted
-            ? ClientClosedRequest
-            : response.StatusCode;
-        Pool.Metrics.Completed(MethodClass.Of(Context.Request.Method), status, Stopwatch.GetTimestamp() - _started);
-        if (_logScope is not null)
-        {
-            _logScope.Attempts = Attempts;
-        }
-        if (_activity is not null)
-        {
-            AgentTracing.StopForward(_activity, status, Attempts, _errorCode);
-        }
-    }
-
-    private TimeSpan Remaining() => Pool.Time.GetElapsedTime(Pool.Time.GetTimestamp(), _deadlineAt);
-
-    private TimeSpan? RetryAfter(HttpResponseMessage response)
-    {
-        var header = response.Headers.RetryAfter;
-        if (header?.Delta is { } delta)
-        {
-            return delta < TimeSpan.Zero ? TimeSpan.Zero : delta;
-        }
-
-        if (header?.Date is { } date)
-        {
-            var delay = date - Pool.Time.GetUtcNow();
-            return delay < TimeSpan.Zero ? TimeSpan.Zero : delay;
-        }
-
-        return null;
-    }
-
-    private HttpRequestMessage CreateRequest(InstanceState instance, Activity? attempt)
+    private HttpRequestMessage CreateRequest(InstanceState instance, System.Diagnostics.Activity? attempt)
     {
         // The first attempt's headers were copied already; a retry's are copied again (a message is sent once).
         var request = _firstRequest;
@@ -488,12 +307,12 @@ internal sealed class ForwardCall
         if (request is null)
         {
             request = NewRequest();
-            ProxyHeaders.CopyRequestHeaders(Context, request, Forwarded);
+            ProxyHeaders.CopyRequestHeaders(Context, request, _forwarded);
         }
 
         // The path was checked to be origin-form (TargetPath), so the authority is the instance's, always.
         request.RequestUri = new Uri(instance.Prefix + _target, in RawPathAndQuery);
-        ProxyHeaders.InjectTrace(request, Forwarded, attempt);
+        ProxyHeaders.InjectTrace(request, _forwarded, attempt);
         return request;
     }
 
@@ -505,102 +324,12 @@ internal sealed class ForwardCall
             VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
         };
 
-        if (_buffered is not null || _stream is not null)
+        if (_body.HasContent)
         {
-            request.Content = new ForwardedContent(this);
+            request.Content = new ForwardedContent(_body);
         }
 
         return request;
-    }
-
-    internal bool TryComputeBodyLength(out long length)
-    {
-        if (_buffered is not null)
-        {
-            length = _buffered.Length;
-            return true;
-        }
-
-        length = _stream?.DeclaredLength ?? 0;
-        return _stream?.DeclaredLength is not null;
-    }
-
-    internal Task WriteBodyAsync(Stream target, CancellationToken cancellationToken) =>
-        _buffered is not null
-            ? target.WriteAsync(_buffered, cancellationToken).AsTask()
-            : _stream!.CopyToAsync(target, cancellationToken);
-
-    /// <summary>
-    /// Bodies up to <c>RetryBufferSize</c> are read whole (so a retry can send them again); larger or
-    /// unknown-length bodies stream. False when the agent has answered (413).
-    /// </summary>
-    private async Task<bool> PrepareBodyAsync()
-    {
-        var request = Context.Request;
-        var policy = Pool.Policy;
-        var declared = request.ContentLength;
-        if (policy.MaxBodySize > 0 && declared > policy.MaxBodySize)
-        {
-            await WriteTooLargeAsync().ConfigureAwait(false);
-            return false;
-        }
-
-        // The forwarder enforces its own limit (MaxBodySize); Kestrel's, for the agent's own routes (1 MiB, KestrelLimits), would cut uploads short.
-        if (Context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
-        {
-            limit.MaxRequestBodySize = null;
-        }
-
-        var canHaveBody = Context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody ?? declared > 0;
-        if (!canHaveBody)
-        {
-            // An explicit "Content-Length: 0" is kept (a POST without it is refused by some servers).
-            _buffered = declared == 0 ? [] : null;
-            return true;
-        }
-
-        var bufferSize = policy.RetryBufferSize;
-        if (declared is { } length && length <= bufferSize)
-        {
-            var buffer = new byte[length];
-            await request.Body.ReadExactlyAsync(buffer, Context.RequestAborted).ConfigureAwait(false);
-            _buffered = buffer;
-            return true;
-        }
-
-        if (declared is not null)
-        {
-            _stream = new ForwardedRequestStream(request.Body, [], declared, policy.MaxBodySize);
-            return true;
-        }
-
-        // Chunked: read up to the buffer size plus one byte to learn whether the body fits.
-        var scratch = System.Buffers.ArrayPool<byte>.Shared.Rent(bufferSize + 1);
-        try
-        {
-            var read = await request.Body.ReadAtLeastAsync(scratch.AsMemory(0, bufferSize + 1), bufferSize + 1, throwOnEndOfStream: false, Context.RequestAborted).ConfigureAwait(false);
-            if (policy.MaxBodySize > 0 && read > policy.MaxBodySize)
-            {
-                await WriteTooLargeAsync().ConfigureAwait(false);
-                return false;
-            }
-
-            // Copies, not the pooled array: a cancelled send may still be reading the content.
-            if (read <= bufferSize)
-            {
-                _buffered = scratch.AsSpan(0, read).ToArray();
-            }
-            else
-            {
-                _stream = new ForwardedRequestStream(request.Body, scratch.AsSpan(0, read).ToArray(), null, policy.MaxBodySize);
-            }
-
-            return true;
-        }
-        finally
-        {
-            System.Buffers.ArrayPool<byte>.Shared.Return(scratch);
-        }
     }
 
     private async ValueTask<Outcome<bool>> CopyResponseAsync(HttpResponseMessage response, CancellationToken cancellationToken)
@@ -622,7 +351,7 @@ internal sealed class ForwardCall
         catch (Exception ex) when (ex is IOException or HttpRequestException)
         {
             // The upstream died mid-body (or the caller left): a half answer must not look whole.
-            if (!Context.RequestAborted.IsCancellationRequested && _current is { } instance)
+            if (!Context.RequestAborted.IsCancellationRequested && _instances.Current is { } instance)
             {
                 Pool.RecordFailure(instance);
             }
@@ -633,74 +362,17 @@ internal sealed class ForwardCall
         }
     }
 
-    private Task WriteFailureAsync(Exception exception)
-    {
-        if (exception is NoInstanceException)
-        {
-            return WriteProblemAsync(StatusCodes.Status503ServiceUnavailable, ForwardingProblems.NoInstance, "No available instance",
-                $"No instance of '{Pool.Name}' is UP and in rotation.");
-        }
-
-        if (_stream is { TooLarge: true })
-        {
-            return WriteTooLargeAsync();
-        }
-
-        if (_stream is { ClientFailed: true })
-        {
-            return WriteProblemAsync(StatusCodes.Status400BadRequest, ForwardingProblems.BadRequest, "Bad request",
-                "The request body could not be read from the caller.");
-        }
-
-        if (exception is UnexpectedUpgradeException)
-        {
-            return WriteProblemAsync(StatusCodes.Status502BadGateway, ForwardingProblems.BadUpstreamResponse, "Bad upstream response",
-                $"'{Pool.Name}' answered 101 Switching Protocols to a request that asked for no upgrade.");
-        }
-
-        if (exception is TimeoutRejectedException)
-        {
-            return WriteProblemAsync(StatusCodes.Status504GatewayTimeout, ForwardingProblems.UpstreamTimeout, "Upstream time-out",
-                $"'{Pool.Name}' did not answer within the per-try time-out of {Configuration.DurationParser.Format(Pool.Policy.TryTimeout)} ({Attempts} attempt(s)).");
-        }
-
-        return WriteProblemAsync(StatusCodes.Status502BadGateway, ForwardingProblems.UpstreamUnreachable, "Upstream unreachable",
-            $"'{Pool.Name}' could not be reached ({Attempts} attempt(s)): {ForwardingErrors.Describe(exception)}");
-    }
+    private Task WriteFailureAsync(Exception exception) =>
+        WriteProblemAsync(CallProblem.Failure(exception, _body, Pool.Name, Pool.Policy, Attempts));
 
     private Task WriteDeadlineExceededAsync() =>
-        WriteProblemAsync(StatusCodes.Status504GatewayTimeout, ForwardingProblems.DeadlineExceeded, "Deadline exceeded",
-            $"The call to '{Pool.Name}' did not complete within its deadline of {Configuration.DurationParser.Format(Deadline)} ({Attempts} attempt(s)).");
+        WriteProblemAsync(CallProblem.DeadlineExceeded(Pool.Name, _retries.Deadline, Attempts));
 
-    private Task WriteTooLargeAsync() =>
-        WriteProblemAsync(StatusCodes.Status413PayloadTooLarge, ForwardingProblems.BodyTooLarge, "Request body too large",
-            $"Calls to '{Pool.Name}' accept bodies up to {Pool.Policy.MaxBodySize} bytes ({Pool.Policy.MaxBodySizeKey}).");
-
-    private Task WriteProblemAsync(int status, string code, string title, string detail)
+    private Task WriteProblemAsync(CallProblem problem)
     {
-        Pool.Metrics.Error(code);
-        _errorCode = code;
-        _forwarder.Log.CallFailed(Pool.Name, status, code, Attempts, detail);
-        return Problems.WriteAsync(Context, status, code, title, detail);
-    }
-
-    private void Remember(InstanceState instance)
-    {
-        if (_firstTried is null)
-        {
-            _firstTried = instance;
-        }
-        else if (!HasTried(instance))
-        {
-            (_moreTried ??= []).Add(instance);
-        }
-    }
-
-    private void ReleaseCurrent()
-    {
-        _current?.Release();
-        _current = null;
-        _next?.Release();
-        _next = null;
+        Pool.Metrics.Error(problem.Code);
+        _telemetry.Failed(problem.Code);
+        _forwarder.Log.CallFailed(Pool.Name, problem.Status, problem.Code, Attempts, problem.Detail);
+        return Problems.WriteAsync(Context, problem.Status, problem.Code, problem.Title, problem.Detail);
     }
 }

@@ -10,14 +10,14 @@ namespace Sidecar.Forwarding;
 /// <item><see cref="Deadline"/>: the total deadline around the whole call, retries and response body
 /// included (the policy's <c>Timeout</c>, lowered by <c>X-Request-Timeout</c>).</item>
 /// <item><see cref="Attempts"/>: retries (jittered exponential backoff, <c>Retry-After</c> honoured, the
-/// decision in <see cref="ForwardCall.ShouldRetry"/>) around a per-try time-out.</item>
+/// decision in <see cref="RetryDecider"/>, asked through <see cref="CallRetries.ShouldHandle"/>) around a per-try time-out.</item>
 /// </list>
 /// Per-request values travel in the pooled <see cref="ResilienceContext"/>, so the delegates are
 /// static and nothing is captured per request.
 /// </summary>
 internal sealed class ForwardingPipelines
 {
-    public static readonly ResiliencePropertyKey<ForwardCall> CallKey = new("sidecar.forward-call");
+    public static readonly ResiliencePropertyKey<CallRetries> CallKey = new("sidecar.forward-call");
 
     public ForwardingPipelines(ServicePolicy policy, TimeProvider time)
     {
@@ -39,7 +39,7 @@ internal sealed class ForwardingPipelines
                 UseJitter = true,
                 Delay = policy.RetryBackoff,
                 MaxDelay = TimeSpan.FromSeconds(5),
-                ShouldHandle = static args => new ValueTask<bool>(CallOf(args.Context).ShouldRetry(args.Outcome, args.AttemptNumber)),
+                ShouldHandle = static args => new ValueTask<bool>(CallOf(args.Context).ShouldHandle(args.Outcome, args.AttemptNumber)),
                 DelayGenerator = static args => new ValueTask<TimeSpan?>(CallOf(args.Context).TakeRetryAfter()),
             });
         }
@@ -57,5 +57,5 @@ internal sealed class ForwardingPipelines
 
     public ResiliencePipeline<HttpResponseMessage> Attempts { get; }
 
-    private static ForwardCall CallOf(ResilienceContext context) => context.Properties.GetValue(CallKey, null!);
+    private static CallRetries CallOf(ResilienceContext context) => context.Properties.GetValue(CallKey, null!);
 }

@@ -99,7 +99,7 @@ internal sealed class ServicePool
     /// tried only when nothing else is left; instances held by a 429's <c>Retry-After</c> only when
     /// every available instance is held. Null when no instance is available.
     /// </summary>
-    public InstanceState? Pick(ForwardCall? call)
+    public InstanceState? Pick(CallInstances? call)
     {
         var snapshot = Volatile.Read(ref _snapshot);
         var now = _time.GetTimestamp();
@@ -115,7 +115,7 @@ internal sealed class ServicePool
         return chosen;
     }
 
-    private static InstanceState? Pick(Snapshot snapshot, ForwardCall? call, long now, bool skipHeld)
+    private static InstanceState? Pick(Snapshot snapshot, CallInstances? call, long now, bool skipHeld)
     {
         var chosen = PickFrom(snapshot.Local, call, now, skipTried: true, skipHeld)
             ?? PickFrom(snapshot.Remote, call, now, skipTried: true, skipHeld);
@@ -127,7 +127,7 @@ internal sealed class ServicePool
         return chosen;
     }
 
-    private static InstanceState? PickFrom(InstanceState[] candidates, ForwardCall? call, long now, bool skipTried, bool skipHeld)
+    private static InstanceState? PickFrom(InstanceState[] candidates, CallInstances? call, long now, bool skipTried, bool skipHeld)
     {
         var eligible = 0;
         for (var i = 0; i < candidates.Length; i++)
@@ -191,7 +191,7 @@ internal sealed class ServicePool
         return a.LastPicked <= b.LastPicked ? a : b;
     }
 
-    private static bool IsEligible(InstanceState state, ForwardCall? call, long now, bool skipTried, bool skipHeld) =>
+    private static bool IsEligible(InstanceState state, CallInstances? call, long now, bool skipTried, bool skipHeld) =>
         !state.IsEjected(now) && !(skipHeld && state.IsHeld(now)) && !(skipTried && call is not null && call.HasTried(state));
 
     /// <summary>A response below 500: the instance is healthy (4xx is the caller's problem, never the instance's).</summary>

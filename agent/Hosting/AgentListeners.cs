@@ -16,6 +16,7 @@ internal static class AgentListeners
         builder.Services.AddHostedService<StartupLogger>();
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.TryAddSingleton<PublicHealthConnections>();
+        builder.Services.TryAddSingleton<PublicRoutes>();
         if (InlineIo.Enabled)
         {
             builder.WebHost.UseSockets(sockets =>

@@ -1,3 +1,4 @@
+using Sidecar.Actuator;
 using Sidecar.AppConfig;
 using Sidecar.Configuration;
 using Sidecar.Eureka;
@@ -30,6 +31,8 @@ internal sealed record AgentOptions
 
     public required ObservabilityOptions Observability { get; init; }
 
+    public required ActuatorOptions Actuator { get; init; }
+
     /// <param name="configuration">Every configuration source, the short variables included.</param>
     /// <param name="command">The app's command line in supervisor mode (<c>agent run -- CMD...</c>); empty otherwise.</param>
     /// <exception cref="InvalidConfigurationException">When any setting is invalid.</exception>
@@ -48,6 +51,7 @@ internal sealed record AgentOptions
             AppConfig = AppConfigOptions.Read(r, app),
             Forwarding = ForwardingOptions.Read(r, sidecar),
             Observability = ObservabilityOptions.Read(r, app),
+            Actuator = ActuatorOptions.Read(r),
         };
 
         return r.Errors.Count == 0 ? options : throw new InvalidConfigurationException(r.Errors);

@@ -9,11 +9,12 @@ namespace Sidecar.Hosting;
 /// for a forwarded call the destination service and the attempts made. Which requests get one is
 /// <c>Sidecar:RequestLog</c>: all (the default), errors (the agent's own problems, 5xx and callers that
 /// left) or none. Probes (GET or HEAD of the health routes, <c>/ping</c>, <c>/status</c> and <c>/metrics</c>:
-/// the kubelet, Eureka and Prometheus ask every few seconds) get none unless <c>SIDECAR_LOG_PROBES</c> is true.
+/// the kubelet, Eureka and Prometheus ask every few seconds; and a capability's, <see cref="PublicRoutes.IsProbe"/>)
+/// get none unless <c>SIDECAR_LOG_PROBES</c> is true.
 /// A logged request carries a <see cref="RequestLogScope"/> (trace ids on every line written meanwhile);
 /// a request that will not be logged pays nothing here.
 /// </summary>
-internal sealed partial class RequestLoggingMiddleware(RequestDelegate next, SidecarOptions options, ILogger<RequestLoggingMiddleware> logger)
+internal sealed partial class RequestLoggingMiddleware(RequestDelegate next, SidecarOptions options, ILogger<RequestLoggingMiddleware> logger, PublicRoutes routes)
 {
     private static readonly HashSet<string> ProbePaths = new(ListenerExtensions.PublicHealthRoutes, StringComparer.OrdinalIgnoreCase) { "/metrics" };
 
@@ -21,7 +22,7 @@ internal sealed partial class RequestLoggingMiddleware(RequestDelegate next, Sid
     private readonly bool _logProbes = options.LogProbes;
 
     public Task InvokeAsync(HttpContext context) =>
-        _mode == RequestLogMode.None || !logger.IsEnabled(LogLevel.Information) || (!_logProbes && IsProbe(context.Request))
+        _mode == RequestLogMode.None || !logger.IsEnabled(LogLevel.Information) || (!_logProbes && IsProbe(context.Request, routes))
             ? next(context)
             : LogAsync(context);
 
@@ -58,7 +59,7 @@ internal sealed partial class RequestLoggingMiddleware(RequestDelegate next, Sid
     private static bool IsError(HttpContext context, int status) =>
         status >= 500 || status == 499 || context.Response.Headers.ContainsKey(Problems.ErrorHeader);
 
-    private static bool IsProbe(HttpRequest request)
+    private static bool IsProbe(HttpRequest request, PublicRoutes routes)
     {
         if (!HttpMethods.IsGet(request.Method) && !HttpMethods.IsHead(request.Method))
         {
@@ -66,7 +67,7 @@ internal sealed partial class RequestLoggingMiddleware(RequestDelegate next, Sid
         }
 
         var path = request.Path.Value ?? "";
-        return ProbePaths.Contains(path) || (path.Length > 1 && path[^1] == '/' && ProbePaths.Contains(path[..^1]));
+        return ProbePaths.Contains(path) || (path.Length > 1 && path[^1] == '/' && ProbePaths.Contains(path[..^1])) || routes.IsProbe(path);
     }
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "{Method} {Path} {StatusCode} {ElapsedMs:0.0} ms")]

@@ -46,7 +46,7 @@ internal static partial class OperationsApi
     private const int MaxBodyBytes = 1024;
 
     // The configuration sections the agent reads: any key set under them is shown.
-    private static readonly string[] Sections = ["Sidecar", "App", "Eureka", "AppConfig", "Forwarding", "Observability", "Supervisor"];
+    private static readonly string[] Sections = ["Sidecar", "App", "Eureka", "AppConfig", "Forwarding", "Observability", "Supervisor", "Actuator"];
 
     public static IEndpointRouteBuilder MapOperationsApi(this IEndpointRouteBuilder endpoints)
     {

@@ -19,7 +19,8 @@ internal static class ListenerExtensions
 
     /// <summary>
     /// On the public health listener: GET and HEAD of the health routes only (a trailing slash allowed,
-    /// as on the API), nothing else; every answer there closes its connection.
+    /// as on the API), and the paths a capability claims (<see cref="PublicRoutes"/>), nothing else; every
+    /// answer there closes its connection.
     /// </summary>
     public static IApplicationBuilder UsePublicHealthGuard(this IApplicationBuilder app) => app.Use((context, next) =>
     {
@@ -36,7 +37,13 @@ internal static class ListenerExtensions
             return Task.CompletedTask;
         }, context.Response);
 
-        if (!IsPublicHealthRoute(context.Request.Path.Value ?? ""))
+        var path = context.Request.Path.Value ?? "";
+        if (context.RequestServices.GetService<PublicRoutes>()?.Claims(path) == true)
+        {
+            return next(context);
+        }
+
+        if (!IsPublicHealthRoute(path))
         {
             return Problems.WriteAsync(context, StatusCodes.Status404NotFound, "not-found", "Not found",
                 "This listener serves the health routes only.");

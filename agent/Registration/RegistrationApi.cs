@@ -31,7 +31,7 @@ internal static class RegistrationApi
 
         services.TryAddSingleton<EurekaHttpClient>();
         services.TryAddSingleton<DataFolder>();
-        services.TryAddSingleton(_ => new LocalInstance(app, eureka, sidecar));
+        services.TryAddSingleton(sp => new LocalInstance(app, eureka, sidecar, sp.GetService<InstanceContribution>()));
         services.AddSingleton<EurekaRegistrationService>();
         services.AddHostedService(sp => sp.GetRequiredService<EurekaRegistrationService>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IMetricsContributor, LeaseFamilies>());

@@ -69,7 +69,7 @@ public sealed class ExampleAppsEndToEndTests : IAsyncLifetime
         Assert.Equal("127.0.0.1", python.IpAddr);
         Assert.Equal(_pythonPort, python.Port);
         Assert.Equal("python-app", python.VipAddress);
-        Assert.Equal($"http://127.0.0.1:{_pythonAgentPort}/healthcheck", python.HealthCheckUrl);
+        Assert.Equal($"http://127.0.0.1:{_pythonAgentPort}/actuator/health", python.HealthCheckUrl); // as a Spring Boot app registers it (docs/actuator.md#registration)
 
         // python-app -> node-app through /v1/invoke, and node-app -> python-app with the agent as HTTP proxy.
         var greet = await EventuallyGetJsonAsync($"{PythonAgent}/v1/invoke/python-app/greet", "python-app calls node-app");

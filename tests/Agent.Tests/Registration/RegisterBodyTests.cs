@@ -43,17 +43,21 @@ public sealed class RegisterBodyTests
         Assert.Equal(443, instance.GetProperty("securePort").GetProperty("$").GetInt32());
         Assert.Equal("false", instance.GetProperty("securePort").GetProperty("@enabled").GetString());
         Assert.Equal("http://host-a:8080/", instance.GetProperty("homePageUrl").GetString());
-        Assert.Matches(@"^http://host-a:\d+/status$", instance.GetProperty("statusPageUrl").GetString());
-        Assert.Matches(@"^http://host-a:\d+/healthcheck$", instance.GetProperty("healthCheckUrl").GetString());
+        // As a Spring Boot app registers itself: the actuator's info and health (docs/actuator.md#registration).
+        Assert.Matches(@"^http://host-a:\d+/actuator/info$", instance.GetProperty("statusPageUrl").GetString());
+        Assert.Matches(@"^http://host-a:\d+/actuator/health$", instance.GetProperty("healthCheckUrl").GetString());
         Assert.Equal("orders", instance.GetProperty("vipAddress").GetString());
         Assert.Equal("orders", instance.GetProperty("secureVipAddress").GetString());
         Assert.Equal("com.netflix.appinfo.InstanceInfo$DefaultDataCenterInfo", instance.GetProperty("dataCenterInfo").GetProperty("@class").GetString());
         Assert.Equal("MyOwn", instance.GetProperty("dataCenterInfo").GetProperty("name").GetString());
         Assert.Equal(30, instance.GetProperty("leaseInfo").GetProperty("renewalIntervalInSecs").GetInt32());
         Assert.Equal(90, instance.GetProperty("leaseInfo").GetProperty("durationInSecs").GetInt32());
+        var metadata = instance.GetProperty("metadata").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString());
+        Assert.Equal(new Uri(instance.GetProperty("healthCheckUrl").GetString()!).Port.ToString(System.Globalization.CultureInfo.InvariantCulture), metadata["management.port"]);
+        Assert.True(metadata.Remove("management.port"));
         Assert.Equal(
-            new Dictionary<string, string?> { ["team"] = "payments", ["tier"] = "gold", ["zone"] = "z1" },
-            instance.GetProperty("metadata").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString()));
+            new Dictionary<string, string?> { ["team"] = "payments", ["tier"] = "gold", ["zone"] = "z1", ["management.context-path"] = "/actuator" },
+            metadata);
         Assert.Equal(JsonValueKind.String, instance.GetProperty("lastUpdatedTimestamp").ValueKind);
         Assert.Equal(stamp, instance.GetProperty("lastUpdatedTimestamp").GetString());
         Assert.Equal(stamp, instance.GetProperty("lastDirtyTimestamp").GetString());

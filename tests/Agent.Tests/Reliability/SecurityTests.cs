@@ -76,6 +76,8 @@ public sealed class SecurityTests(ITestOutputHelper output)
             .Replace("{service}", "orders", StringComparison.Ordinal).Replace("{**key}", "k", StringComparison.Ordinal)
             .Replace("{**path}", "x", StringComparison.Ordinal)).ToList();
         var healthRoutes = new[] { "/ping", "/healthcheck", "/status", "/v1/health", "/v1/health/live", "/v1/health/ready" };
+        // The actuator's endpoints served by default (docs/actuator.md#security): its index, health and info; "x" is no health component.
+        var actuatorRoutes = new[] { "/actuator", "/actuator/health", "/actuator/info", "/actuator/health/x" };
         var wrong = new List<string>();
         var sent = 0;
 
@@ -85,8 +87,8 @@ public sealed class SecurityTests(ITestOutputHelper output)
             {
                 var answer = await RawHttp.SendAsync(publicPort, $"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{publicPort}\r\nContent-Length: 0");
                 sent++;
-                var isHealth = healthRoutes.Contains(path);
-                var expected = !isHealth ? 404 : method is "GET" or "HEAD" ? 200 : 405;
+                var isHealth = healthRoutes.Contains(path) || actuatorRoutes.Contains(path);
+                var expected = !isHealth ? 404 : method is not ("GET" or "HEAD") ? 405 : path == "/actuator/health/x" ? 404 : 200;
                 if (answer.Status != expected || (method == "HEAD" && answer.Body.Length > 0) ||
                     (answer.Status >= 400 && answer.Header("X-Sidecar-Error") is null && method != "HEAD"))
                 {
@@ -119,7 +121,7 @@ public sealed class SecurityTests(ITestOutputHelper output)
             Succeeded = sent - wrong.Count,
             Failed = wrong.Count,
             Lost = $"{canary.Count} requests forwarded",
-        }.Note($"{paths.Count} routes x 7 methods + 5 forward-proxy forms; only GET/HEAD of {healthRoutes.Length} health routes answered")
+        }.Note($"{paths.Count} routes x 7 methods + 5 forward-proxy forms; only GET/HEAD of {healthRoutes.Length} health routes and the actuator's index, health and info answered")
          .Report(output);
         Assert.True(wrong.Count == 0, string.Join("\n", wrong));
         Assert.Equal(0, canary.Count);

@@ -40,7 +40,8 @@ public sealed class AgentHarness : IAsyncDisposable
 
     /// <param name="environment">The agent's environment variables (docs/configuration.md names or Section__Key).</param>
     /// <param name="services">Replacements registered after the agent's own (a FakeTimeProvider, a fake probe).</param>
-    public static async Task<AgentHarness> StartAsync(IDictionary<string, string?> environment, Action<IServiceCollection>? services = null)
+    /// <param name="publicHealthPort">A fixed port for the public health listener (what the registration then names); by default any free one.</param>
+    public static async Task<AgentHarness> StartAsync(IDictionary<string, string?> environment, Action<IServiceCollection>? services = null, int? publicHealthPort = null)
     {
         var wantsPublic = environment.ContainsKey("SIDECAR_PUBLIC_HEALTH_PORT");
         var wantsMetrics = environment.ContainsKey("SIDECAR_METRICS_PORT");
@@ -48,7 +49,7 @@ public sealed class AgentHarness : IAsyncDisposable
         var overrides = new AgentHostOverrides
         {
             Environment = new Hashtable(environment.ToDictionary(p => p.Key, p => (object?)p.Value)),
-            Options = o => o with { Sidecar = o.Sidecar with { Port = 0, PublicHealthPort = wantsPublic ? 0 : null, MetricsPort = wantsMetrics ? 0 : null } },
+            Options = o => o with { Sidecar = o.Sidecar with { Port = 0, PublicHealthPort = wantsPublic ? publicHealthPort ?? 0 : null, MetricsPort = wantsMetrics ? 0 : null } },
             Services = services,
         };
 

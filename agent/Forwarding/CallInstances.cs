@@ -1,0 +1,71 @@
+namespace Sidecar.Forwarding;
+
+/// <summary>
+/// The instances of one forwarded call: the one picked for the first attempt before any is sent, the
+/// one in flight, and those tried already (a retry goes to another while there is one: docs/forwarding.md#choosing-an-instance).
+/// Each instance is counted in flight (<see cref="InstanceState.Acquire"/>) from its pick until its
+/// attempt is over or the call ends.
+/// </summary>
+internal sealed class CallInstances
+{
+    private InstanceState? _current;
+    private InstanceState? _next;
+    private InstanceState? _firstTried;
+    private List<InstanceState>? _moreTried;
+
+    /// <summary>The instance of the attempt in flight (or the last one), until it is released.</summary>
+    public InstanceState? Current => _current;
+
+    public bool HasTriedAny => _firstTried is not null;
+
+    public bool HasTried(InstanceState state) =>
+        ReferenceEquals(_firstTried, state) || (_moreTried is not null && _moreTried.Contains(state));
+
+    /// <summary>Picks the first attempt's instance ahead of it; false when none is available.</summary>
+    public bool PickFirst(ServicePool pool)
+    {
+        _next = pool.Pick(this);
+        return _next is not null;
+    }
+
+    /// <summary>
+    /// The instance of the next attempt: the one picked ahead, or a new pick among those not tried yet.
+    /// The previous attempt's instance is no longer in flight for this call. Null when none is available.
+    /// </summary>
+    public InstanceState? Next(ServicePool pool)
+    {
+        _current?.Release();
+        _current = null;
+        var instance = _next ?? pool.Pick(this);
+        _next = null;
+        if (instance is null)
+        {
+            return null;
+        }
+
+        _current = instance;
+        Remember(instance);
+        return instance;
+    }
+
+    /// <summary>The call is over: no instance of it is in flight any more.</summary>
+    public void ReleaseAll()
+    {
+        _current?.Release();
+        _current = null;
+        _next?.Release();
+        _next = null;
+    }
+
+    private void Remember(InstanceState instance)
+    {
+        if (_firstTried is null)
+        {
+            _firstTried = instance;
+        }
+        else if (!HasTried(instance))
+        {
+            (_moreTried ??= []).Add(instance);
+        }
+    }
+}

@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using Sidecar.Platform;
+using Sidecar.Observability;
+
+namespace Sidecar.Forwarding;
+
+/// <summary>
+/// What one forwarded call leaves behind for observers (docs/observability.md): its span and one child
+/// span per attempt (when tracing is on), the service and trace on its request log line, and, when it
+/// ends, the status and latency in the service's metrics. Nothing here decides anything about the call.
+/// </summary>
+internal sealed class CallTelemetry
+{
+    /// <summary>nginx's code for a caller that left before the answer: counted, never sent.</summary>
+    public const int ClientClosedRequest = 499;
+
+    private readonly long _started = Stopwatch.GetTimestamp();
+    private Activity? _activity;
+    private RequestLogScope? _logScope;
+    private string? _errorCode;
+
+    /// <summary>
+    /// Starts the call's span (null when tracing is off: the instance then sees the caller's trace) and
+    /// returns the X-Forwarded-* and trace values every attempt sends; names the service and the trace
+    /// the instance sees on the request's log line.
+    /// </summary>
+    public ForwardedValues Start(Forwarder forwarder, HttpContext context, string service, string target)
+    {
+        _activity = forwarder.Tracing.StartForward(context, service, target);
+        var forwarded = ProxyHeaders.ForwardedValues(context, forwarder.Via, _activity, forwarder.Tracing.Propagators);
+        if (RequestLogScope.Current is { } scope)
+        {
+            _logScope = scope;
+            scope.Service = service;
+            if (forwarded.TraceParent is { } traceParent)
+            {
+                scope.SetTraceParent(traceParent);
+            }
+        }
+
+        return forwarded;
+    }
+
+    /// <summary>The span of one attempt (a child of the call's), or null when tracing is off.</summary>
+    public Activity? StartAttempt(string method, InstanceState instance, string target, int attempt)
+    {
+        if (_activity is null)
+        {
+            return null;
+        }
+
+        if (_activity.IsAllDataRequested)
+        {
+            AgentTracing.SetInstance(_activity, instance.Instance);
+        }
+
+        return AgentTracing.StartAttempt(_activity, method, instance.Instance, instance.Prefix, target, attempt);
+    }
+
+    /// <summary>The agent answered with its own problem: its code goes on the call's span.</summary>
+    public void Failed(string code) => _errorCode = code;
+
+    /// <summary>Counts the call (what the caller got, how long it took) and ends its span.</summary>
+    public void Complete(HttpContext context, ServiceMetrics metrics, int attempts)
+    {
+        var response = context.Response;
+        var status = context.RequestAborted.IsCancellationRequested && !response.HasStarted
+            ? ClientClosedRequest
+            : response.StatusCode;
+        metrics.Completed(MethodClass.Of(context.Request.Method), status, Stopwatch.GetTimestamp() - _started);
+        if (_logScope is not null)
+        {
+            _logScope.Attempts = attempts;
+        }
+
+        if (_activity is not null)
+        {
+            AgentTracing.StopForward(_activity, status, attempts, _errorCode);
+        }
+    }
+}
