@@ -90,6 +90,24 @@ internal sealed partial class SettingsReader(IConfiguration configuration)
         return result;
     }
 
+    /// <summary>A ratio above 0 and at most 1 (<c>0.5</c>), written with a dot.</summary>
+    public double Ratio(string key, double defaultValue)
+    {
+        var value = String(key);
+        if (value is null)
+        {
+            return defaultValue;
+        }
+
+        if (!double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var result) || !(result > 0 && result <= 1))
+        {
+            AddError(key, $"'{value}' is not a ratio above 0 and at most 1 (such as 0.5)");
+            return defaultValue;
+        }
+
+        return result;
+    }
+
     public int? Port(string key, int? defaultValue = null)
     {
         var value = String(key);
@@ -106,6 +124,10 @@ internal sealed partial class SettingsReader(IConfiguration configuration)
 
         return port;
     }
+
+    /// <summary>A port to listen on: as <see cref="Port"/>, and 0 for any free port (docs/operations.md#listeners-and-security-defaults).</summary>
+    public int? ListenPort(string key, int? defaultValue = null) =>
+        String(key) is "0" ? 0 : Port(key, defaultValue);
 
     public bool Bool(string key, bool defaultValue)
     {

@@ -20,6 +20,7 @@ internal sealed class ForwardingFamilies : IMetricsContributor
     private readonly Gauge _instances;
     private readonly Gauge _ejected;
     private readonly Gauge _inFlight;
+    private readonly ResilienceFamilies _resilience;
 
     public ForwardingFamilies(MetricsRegistry registry, ServicePools pools)
     {
@@ -36,6 +37,7 @@ internal sealed class ForwardingFamilies : IMetricsContributor
         _instances = f.CreateGauge("sidecar_forward_instances", "UP instances the forwarder can choose from, by service (services called at least once).", ["service"]);
         _ejected = f.CreateGauge("sidecar_forward_instances_ejected", "Instances ejected right now, by service.", ["service"]);
         _inFlight = f.CreateGauge("sidecar_forward_requests_in_flight", "Attempts waiting for an answer, by service.", ["service"]);
+        _resilience = new ResilienceFamilies(f);
     }
 
     public void Update(DateTimeOffset now)
@@ -98,6 +100,7 @@ internal sealed class ForwardingFamilies : IMetricsContributor
         // Series of services whose counters were freed (gone for ServicePools.Retention) or whose pool is gone go too.
         Unpublish(labels, _requests, _retries, _budgetExhausted, _errors, _ejections);
         Unpublish(gauges.Keys, _instances, _ejected, _inFlight);
+        _resilience.Update(_pools);
     }
 
     // Removes every series whose service label (the first) is not in the set: what prometheus-net holds otherwise stays for ever.
@@ -107,7 +110,7 @@ internal sealed class ForwardingFamilies : IMetricsContributor
     private static void Unpublish(ICollection<string> kept, params Collector<Gauge.Child>[] families) =>
         UnpublishAll(kept, families);
 
-    private static void UnpublishAll<TChild>(ICollection<string> kept, Collector<TChild>[] families)
+    internal static void UnpublishAll<TChild>(ICollection<string> kept, Collector<TChild>[] families)
         where TChild : ChildBase
     {
         foreach (var family in families)

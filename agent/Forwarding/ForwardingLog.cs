@@ -49,6 +49,17 @@ internal sealed partial class ForwardingLog(ILogger<ForwardingLog> logger)
         }
     }
 
+    public void Rejected(string service, int status, string code)
+    {
+        if (logger.IsEnabled(LogLevel.Debug))
+        {
+            LogRejected(logger, service, status, code);
+        }
+    }
+
+    [LoggerMessage(EventId = 506, Level = LogLevel.Debug, Message = "Call to {Service} refused before sending: {Status} {Code}")]
+    private static partial void LogRejected(ILogger logger, string service, int status, string code);
+
     [LoggerMessage(EventId = 500, Level = LogLevel.Information, Message = "Static routes for {Count} services: {Names}")]
     private static partial void LogRoutes(ILogger logger, int count, string names);
 

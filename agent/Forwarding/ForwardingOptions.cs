@@ -29,6 +29,9 @@ internal sealed record ForwardingOptions
     /// </summary>
     public TimeSpan ServiceRetention { get; init; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>The response cache's bound, bodies and headers of every service with <c>Cache=true</c> together (<c>Forwarding:CacheMaxBytes</c>). Default 64 MiB.</summary>
+    public long CacheMaxBytes { get; init; } = 64L * 1024 * 1024;
+
     /// <summary>The policy of every service without its own (<c>Forwarding:Timeout</c>, <c>Forwarding:Retries</c>...).</summary>
     public ServicePolicy Defaults { get; init; } = new();
 
@@ -54,9 +57,22 @@ internal sealed record ForwardingOptions
             ConnectTimeout = r.Duration(Section + nameof(ConnectTimeout), TimeSpan.FromSeconds(2), TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(5)),
             IdleConnectionTimeout = r.Duration(Section + nameof(IdleConnectionTimeout), TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(1), TimeSpan.FromHours(1)),
             ServiceRetention = r.Duration(Section + nameof(ServiceRetention), TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(1), TimeSpan.FromDays(1)),
+            CacheMaxBytes = ReadCacheMaxBytes(r),
             Defaults = defaults,
             Services = services,
         };
+    }
+
+    private static long ReadCacheMaxBytes(SettingsReader r)
+    {
+        var key = Section + nameof(CacheMaxBytes);
+        var value = ByteSize.Read(r, key, 64L * 1024 * 1024, 16L * 1024 * 1024 * 1024);
+        if (value < 64 * 1024)
+        {
+            r.AddError(key, $"'{r.String(key)}' is below the smallest cache, 64KiB");
+        }
+
+        return value;
     }
 
     // A misspelt key (Forwarding:Services:orders:Timout) would otherwise be silently ignored.
@@ -81,9 +97,10 @@ internal sealed record ForwardingOptions
                      !child.Key.Equals("Routes", StringComparison.OrdinalIgnoreCase) &&
                      !child.Key.Equals(nameof(ConnectTimeout), StringComparison.OrdinalIgnoreCase) &&
                      !child.Key.Equals(nameof(IdleConnectionTimeout), StringComparison.OrdinalIgnoreCase) &&
-                     !child.Key.Equals(nameof(ServiceRetention), StringComparison.OrdinalIgnoreCase))
+                     !child.Key.Equals(nameof(ServiceRetention), StringComparison.OrdinalIgnoreCase) &&
+                     !child.Key.Equals(nameof(CacheMaxBytes), StringComparison.OrdinalIgnoreCase))
             {
-                r.AddError(child.Path, $"unknown setting; known: Routes, Services, {nameof(ConnectTimeout)}, {nameof(IdleConnectionTimeout)}, {nameof(ServiceRetention)}, {string.Join(", ", ServicePolicy.Keys)}");
+                r.AddError(child.Path, $"unknown setting; known: Routes, Services, {nameof(ConnectTimeout)}, {nameof(IdleConnectionTimeout)}, {nameof(ServiceRetention)}, {nameof(CacheMaxBytes)}, {string.Join(", ", ServicePolicy.Keys)}");
             }
         }
     }

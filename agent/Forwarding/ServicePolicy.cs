@@ -15,6 +15,7 @@ internal sealed record ServicePolicy
         nameof(Timeout), nameof(TryTimeout), nameof(Retries), nameof(RetryBackoff), nameof(RetryBudgetPercent),
         nameof(RetryBudgetMinPerSecond), nameof(MaxBodySize), nameof(RetryBufferSize), nameof(EjectionFailures),
         nameof(EjectionTime), nameof(MaxEjectionTime), nameof(MaxEjectionPercent),
+        .. ResiliencePolicy.Keys,
     ];
 
     /// <summary>Total deadline of a call, retries and the response body included. Default 30 s. An <c>X-Request-Timeout</c> request header can only lower it.</summary>
@@ -53,6 +54,9 @@ internal sealed record ServicePolicy
     /// <summary>Most of a service's instances that may be ejected at once, in percent. Default 50.</summary>
     public int MaxEjectionPercent { get; init; } = 50;
 
+    /// <summary>Bulkhead, rate limit and circuit breaker (docs/resilience.md); all off by default.</summary>
+    public ResiliencePolicy Resilience { get; init; } = ResiliencePolicy.Off;
+
     /// <summary>The key <see cref="MaxBodySize"/> came from, for the 413 detail: <c>Forwarding:MaxBodySize</c> or <c>Forwarding:Services:{name}:MaxBodySize</c>.</summary>
     public string MaxBodySizeKey { get; init; } = "Forwarding:" + nameof(MaxBodySize);
 
@@ -74,6 +78,7 @@ internal sealed record ServicePolicy
             MaxEjectionTime = r.Duration(prefix + nameof(MaxEjectionTime), defaults.MaxEjectionTime, TimeSpan.FromMilliseconds(1), TimeSpan.FromHours(24)),
             MaxEjectionPercent = r.Int(prefix + nameof(MaxEjectionPercent), defaults.MaxEjectionPercent, 0, 100),
             MaxBodySizeKey = r.String(prefix + nameof(MaxBodySize)) is null ? defaults.MaxBodySizeKey : prefix + nameof(MaxBodySize),
+            Resilience = ResiliencePolicy.Read(r, prefix, defaults.Resilience),
         };
 
         if (policy.MaxEjectionTime < policy.EjectionTime)

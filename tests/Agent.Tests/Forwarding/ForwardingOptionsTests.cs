@@ -21,6 +21,7 @@ public sealed class ForwardingOptionsTests
     private static string LoadFails(Dictionary<string, string?> environment) =>
         Assert.Throws<InvalidConfigurationException>(() => Load(environment)).Message;
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void Defaults_AreTheDocumentedOnes()
     {
@@ -44,6 +45,7 @@ public sealed class ForwardingOptionsTests
         Assert.Equal(50, policy.MaxEjectionPercent);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void Routes_AreParsed_NamesLowerCased()
     {
@@ -54,6 +56,7 @@ public sealed class ForwardingOptionsTests
         Assert.Equal(80, options.Routes["billing"][0].Port);
     }
 
+    [Trait("Category", "Unit")]
     [Theory]
     [InlineData("orders", "'orders' is not name=http://host:port[;http://host2:port]")]
     [InlineData("=http://a:1", "'=http://a:1' is not name=http://host:port[;http://host2:port]")]
@@ -73,6 +76,7 @@ public sealed class ForwardingOptionsTests
         Assert.Equal("invalid configuration: ROUTES (Forwarding:Routes): " + error, message);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void GlobalSettings_AndPerServiceOverrides_AreRead()
     {
@@ -102,6 +106,7 @@ public sealed class ForwardingOptionsTests
         Assert.Same(options.Defaults, options.PolicyFor("unlisted"));
     }
 
+    [Trait("Category", "Unit")]
     [Theory]
     [InlineData("Forwarding__Timout", "5s", "Forwarding:Timout: unknown setting")]
     [InlineData("Forwarding__Services__orders__Retry", "1", "Forwarding:Services:orders:Retry: unknown setting")]
@@ -116,6 +121,7 @@ public sealed class ForwardingOptionsTests
         Assert.StartsWith("invalid configuration: " + error, message, StringComparison.Ordinal);
     }
 
+    [Trait("Category", "Unit")]
     [Theory]
     [InlineData("1048576", 1048576)]
     [InlineData("512KiB", 512 * 1024)]
