@@ -49,6 +49,17 @@ internal sealed partial class ForwardingLog(ILogger<ForwardingLog> logger)
         }
     }
 
+    public void UpgradeClosed(string service, TimeSpan duration, string reason)
+    {
+        if (logger.IsEnabled(LogLevel.Debug))
+        {
+            LogUpgradeClosed(logger, service, duration.TotalSeconds, reason);
+        }
+    }
+
+    [LoggerMessage(EventId = 506, Level = LogLevel.Debug, Message = "Upgraded connection to {Service} closed after {Seconds:0.###} s: {Reason}")]
+    private static partial void LogUpgradeClosed(ILogger logger, string service, double seconds, string reason);
+
     [LoggerMessage(EventId = 500, Level = LogLevel.Information, Message = "Static routes for {Count} services: {Names}")]
     private static partial void LogRoutes(ILogger logger, int count, string names);
 

@@ -34,6 +34,7 @@ internal sealed class PrometheusMetrics
     private readonly Counter _budgetExhausted;
     private readonly Counter _errors;
     private readonly Counter _ejections;
+    private readonly UpgradeFamilies _upgrades;
     private readonly Gauge _instances;
     private readonly Gauge _ejected;
     private readonly Gauge _inFlight;
@@ -93,6 +94,7 @@ internal sealed class PrometheusMetrics
             "Retries not sent because the service's retry budget was spent.", ["service"]);
         _errors = f.CreateCounter("sidecar_forward_errors_total", "Answers the agent made itself, by service and X-Sidecar-Error code.", ["service", "error"]);
         _ejections = f.CreateCounter("sidecar_forward_ejections_total", "Instances ejected after consecutive failures, by service.", ["service"]);
+        _upgrades = new UpgradeFamilies(f);
         _instances = f.CreateGauge("sidecar_forward_instances", "UP instances the forwarder can choose from, by service (services called at least once).", ["service"]);
         _ejected = f.CreateGauge("sidecar_forward_instances_ejected", "Instances ejected right now, by service.", ["service"]);
         _inFlight = f.CreateGauge("sidecar_forward_requests_in_flight", "Attempts waiting for an answer, by service.", ["service"]);
@@ -166,6 +168,7 @@ internal sealed class PrometheusMetrics
 
             _budgetExhausted.WithLabels(service.Name).IncTo(service.BudgetExhaustedCount);
             _ejections.WithLabels(service.Name).IncTo(service.Ejections);
+            _upgrades.Update(service);
         }
 
         // By the pools' service label: the services past the cap add up under "other".
@@ -192,8 +195,9 @@ internal sealed class PrometheusMetrics
         }
 
         // Series of services whose counters were freed (gone for ServicePools.Retention) or whose pool is gone go too.
-        Unpublish(labels, _requests, _retries, _budgetExhausted, _errors, _ejections);
+        Unpublish(labels, _requests, _retries, _budgetExhausted, _errors, _ejections, _upgrades.Total, _upgrades.Bytes);
         Unpublish(gauges.Keys, _instances, _ejected, _inFlight);
+        Unpublish(labels, _upgrades.Active);
     }
 
     // Removes every series whose service label (the first) is not in the set: what prometheus-net holds otherwise stays for ever.

@@ -21,7 +21,7 @@ internal sealed class ServiceMetrics
         ForwardingProblems.BadRequest, ForwardingProblems.BadPath, ForwardingProblems.UnknownService,
         ForwardingProblems.BodyTooLarge, ForwardingProblems.UpstreamUnreachable, ForwardingProblems.NoInstance,
         ForwardingProblems.DeadlineExceeded, ForwardingProblems.UpstreamTimeout, ForwardingProblems.LoopDetected,
-        ForwardingProblems.MethodNotAllowed, ForwardingProblems.BadUpstreamResponse,
+        ForwardingProblems.MethodNotAllowed, ForwardingProblems.BadUpstreamResponse, ForwardingProblems.Draining,
     ];
 
     private readonly long[]?[] _requests = new long[]?[MethodClass.Labels.Length];
@@ -29,8 +29,12 @@ internal sealed class ServiceMetrics
     private readonly long[] _errors = new long[ErrorLabels.Length];
     private readonly AgentEventLog? _events;
     private readonly Histogram.Child? _latency;
+    private readonly long[] _upgrades = new long[UpgradeOutcomes.Labels.Length];
     private long _budgetExhausted;
     private long _ejections;
+    private long _upgradesActive;
+    private long _upgradeBytesToInstance;
+    private long _upgradeBytesToCaller;
 
     /// <param name="name">The <c>service</c> label.</param>
     /// <param name="events">Where ejections are told.</param>
@@ -82,6 +86,24 @@ internal sealed class ServiceMetrics
         _events?.Add(AgentEventKind.Ejection,
             $"{Name}: instance {instanceId} ejected for {Configuration.DurationParser.Format(duration)} after {failures} consecutive failures");
     }
+
+    /// <summary>An upgrade request (WebSocket) ended its handshake this way (docs/forwarding.md#websocket-and-other-upgrades).</summary>
+    public void Upgrade(UpgradeOutcome outcome) => Interlocked.Increment(ref _upgrades[(int)outcome]);
+
+    /// <summary>An upgraded connection opened (+1) or closed (-1).</summary>
+    public void UpgradeActive(int delta) => Interlocked.Add(ref _upgradesActive, delta);
+
+    /// <summary>Bytes an upgraded connection carried from the caller to the instance, or back.</summary>
+    public void UpgradeBytes(bool toInstance, long bytes) =>
+        Interlocked.Add(ref toInstance ? ref _upgradeBytesToInstance : ref _upgradeBytesToCaller, bytes);
+
+    public long UpgradeCount(UpgradeOutcome outcome) => Volatile.Read(ref _upgrades[(int)outcome]);
+
+    public long UpgradesActive => Volatile.Read(ref _upgradesActive);
+
+    public long UpgradeBytesToInstance => Volatile.Read(ref _upgradeBytesToInstance);
+
+    public long UpgradeBytesToCaller => Volatile.Read(ref _upgradeBytesToCaller);
 
     /// <summary>(method, status, count) for every non-zero cell.</summary>
     public IEnumerable<(string Method, string Code, long Count)> Requests()
