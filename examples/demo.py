@@ -15,7 +15,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,10 +33,20 @@ tty = sys.stdout.isatty()
 output_lock = threading.Lock()
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def port_in_log(what, log_path, pattern):
+    """The port a child bound, as its output says: each one is given port 0 and picks a free port where it
+    binds it, so no other process can take it in between (an agent names its addresses in its start-up line)."""
+    found = []
+
+    def check():
+        with open(log_path, encoding="utf-8", errors="replace") as log:
+            match = re.search(pattern, log.read())
+        if match:
+            found.append(int(match.group(1)))
+        return match is not None
+
+    wait_for(what, check)
+    return found[0]
 
 
 def say(text):
@@ -220,12 +229,8 @@ def main():
     with open(node_config, "w") as f:
         f.write("greeting:\n  text: hello\n")
 
-    registry_port, python_agent_port, node_agent_port, node_port = free_port(), free_port(), free_port(), free_port()
-    registry = f"http://127.0.0.1:{registry_port}"
-    python_agent = f"http://127.0.0.1:{python_agent_port}"
-    node_agent = f"http://127.0.0.1:{node_agent_port}"
+    logs = {name: os.path.join(work, f"{name}.log") for name in ("registry", "python-app", "node-app")}
     common = {
-        "EUREKA_URLS": f"{registry}/eureka/",
         "APP_HOST": "127.0.0.1", "APP_IP": "127.0.0.1", "EUREKA_PREFER_IP": "true",
         # Demo timings, so the walkthrough takes seconds (production defaults are 30s and 5s).
         "EUREKA_RENEW_INTERVAL": "2s", "EUREKA_FETCH_INTERVAL": "1s",
@@ -237,14 +242,22 @@ def main():
     try:
         step(1, "Starting the dev registry, then each app under its own agent (agent run -- ...)")
         show("every child's whole output", os.path.join(work, "*.log"))
-        start(agent + ["registry", "--port", str(registry_port)], {}, "registry   ", os.path.join(work, "registry.log"))
+        start(agent + ["registry", "--port", "0"], {}, "registry   ", logs["registry"])
+        registry = f"http://127.0.0.1:{port_in_log('the dev registry', logs['registry'], r'EUREKA_URLS=http://127[.]0[.]0[.]1:([0-9]+)/eureka/')}"
+        common["EUREKA_URLS"] = f"{registry}/eureka/"
         wait_for("the dev registry", lambda: http("GET", f"{registry}/eureka/apps/", headers={"Accept": "application/json"})[0] == 200)
+        # Each agent on port 0; each app on the free port its agent picks (agent run without APP_PORT).
         start(agent + ["run", "--", sys.executable, os.path.join(ROOT, "examples", "python-app", "app.py")],
-              {**common, "APP_NAME": "python-app", "SIDECAR_PORT": str(python_agent_port), "CONFIG_FILE": python_config,
-               "SIDECAR_DATA_DIR": os.path.join(work, "data-python")}, "python-app ", os.path.join(work, "python-app.log"))
+              {**common, "APP_NAME": "python-app", "SIDECAR_PORT": "0", "CONFIG_FILE": python_config,
+               "SIDECAR_DATA_DIR": os.path.join(work, "data-python")}, "python-app ", logs["python-app"])
+        # node-app calls through its agent as HTTP proxy: without HTTP_PROXY it takes SIDECAR_URL for it.
         start(agent + ["run", "--", "node", os.path.join(ROOT, "examples", "node-app", "app.js")],
-              {**common, "APP_NAME": "node-app", "SIDECAR_PORT": str(node_agent_port), "APP_PORT": str(node_port), "CONFIG_FILE": node_config,
-               "HTTP_PROXY": node_agent, "NO_PROXY": "", "SIDECAR_DATA_DIR": os.path.join(work, "data-node")}, "node-app   ", os.path.join(work, "node-app.log"))
+              {**common, "APP_NAME": "node-app", "SIDECAR_PORT": "0", "CONFIG_FILE": node_config,
+               "NO_PROXY": "", "SIDECAR_DATA_DIR": os.path.join(work, "data-node")}, "node-app   ", logs["node-app"])
+        agent_address = r"listening on http://127[.]0[.]0[.]1:([0-9]+)"
+        python_agent = f"http://127.0.0.1:{port_in_log('python-app agent', logs['python-app'], agent_address)}"
+        node_agent = f"http://127.0.0.1:{port_in_log('node-app agent', logs['node-app'], agent_address)}"
+        node_port = port_in_log("node-app", logs["node-app"], r"\[node-app\] listening on [^ ]+:([0-9]+),")
 
         step(2, "Both apps are healthy and registered in Eureka")
         wait_for("python-app UP in Eureka", lambda: eureka_status(registry, "python-app").endswith(" UP"))

@@ -107,6 +107,10 @@ internal sealed partial class SettingsReader(IConfiguration configuration)
         return port;
     }
 
+    /// <summary>A port to listen on: as <see cref="Port"/>, and 0 for any free port (docs/operations.md#listeners-and-security-defaults).</summary>
+    public int? ListenPort(string key, int? defaultValue = null) =>
+        String(key) is "0" ? 0 : Port(key, defaultValue);
+
     public bool Bool(string key, bool defaultValue)
     {
         var value = String(key);

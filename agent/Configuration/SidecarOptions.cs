@@ -66,16 +66,16 @@ internal sealed record SidecarOptions
 
     internal static SidecarOptions Read(SettingsReader r, AppOptions app)
     {
-        var port = r.Port("Sidecar:Port", 8078)!.Value;
+        var port = r.ListenPort("Sidecar:Port", 8078)!.Value;
         var bindAddress = r.IPAddress("Sidecar:BindAddress", IPAddress.Loopback)!;
-        var publicPort = r.Port("Sidecar:PublicHealthPort");
-        if (publicPort == port)
+        var publicPort = r.ListenPort("Sidecar:PublicHealthPort");
+        if (publicPort == port && port != 0) // 0: each listener gets its own free port
         {
             r.AddError("Sidecar:PublicHealthPort", $"'{publicPort}' is already the API port (SIDECAR_PORT)");
         }
 
-        var metricsPort = r.Port("Sidecar:MetricsPort");
-        if (metricsPort is not null && (metricsPort == port || metricsPort == publicPort))
+        var metricsPort = r.ListenPort("Sidecar:MetricsPort");
+        if (metricsPort is not (null or 0) && (metricsPort == port || metricsPort == publicPort))
         {
             r.AddError("Sidecar:MetricsPort", $"'{metricsPort}' is already the {(metricsPort == port ? "API port (SIDECAR_PORT)" : "public health port (SIDECAR_PUBLIC_HEALTH_PORT)")}");
         }

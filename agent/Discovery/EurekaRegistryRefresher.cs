@@ -137,7 +137,9 @@ internal sealed partial class EurekaRegistryRefresher(
                     retry *= 2;
                 }
 
-                await Task.Delay(wait, time, stoppingToken).ConfigureAwait(false);
+                var sleeping = Task.Delay(wait, time, stoppingToken);
+                LogNextRefresh(logger, wait); // after the timer is armed: a test that sees the line may advance its clock
+                await sleeping.ConfigureAwait(false);
                 await RunGuardedAsync(async ct =>
                 {
                     await RefreshAsync(ct).ConfigureAwait(false);
@@ -269,6 +271,9 @@ internal sealed partial class EurekaRegistryRefresher(
 
     [LoggerMessage(EventId = 257, Level = LogLevel.Information, Message = "Registry fetches work again ({Server})")]
     private static partial void LogRecovered(ILogger logger, string server);
+
+    [LoggerMessage(EventId = 262, Level = LogLevel.Debug, Message = "Next registry refresh in {Wait}")]
+    private static partial void LogNextRefresh(ILogger logger, TimeSpan wait);
 
     [LoggerMessage(EventId = 258, Level = LogLevel.Error, Message = "Registry refresh failed unexpectedly; keeping the last good registry")]
     private static partial void LogRefreshError(ILogger logger, Exception exception);

@@ -79,7 +79,7 @@ internal static partial class AgentCommandLine
         {
             app = createApp();
         }
-        catch (InvalidConfigurationException ex)
+        catch (Exception ex) when (ex is InvalidConfigurationException or AgentStartException)
         {
             return Fail(ex.Message);
         }

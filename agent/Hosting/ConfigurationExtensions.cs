@@ -53,6 +53,8 @@ internal static class ConfigurationExtensions
             options = adjust(options);
         }
 
+        options = options with { Sidecar = ListenerSockets.Reserve(builder, options.Sidecar) };
+
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(options.Sidecar);
         builder.Services.AddSingleton(options.App);

@@ -21,8 +21,16 @@ internal static class LoggingExtensions
         builder.Logging.ClearProviders();
         var level = new AgentLogLevel(options.LogLevel);
         builder.Services.AddSingleton(level);
+        // A listener on port 0: the start-up line is the one place that names the port bound, so it is
+        // written whatever the level (docs/operations.md#listeners-and-security-defaults).
+        var portPicked = builder.Services.Any(s => s.ServiceType == typeof(ListenerSockets));
         builder.Services.AddSerilog(configuration =>
         {
+            if (portPicked)
+            {
+                configuration.MinimumLevel.Override(typeof(StartupLogger).FullName!, LogEventLevel.Information);
+            }
+
             configuration
                 .MinimumLevel.ControlledBy(level.Switch)
                 .MinimumLevel.Override("Microsoft", LevelAtLeast(options.LogLevel, LogEventLevel.Warning))

@@ -33,12 +33,12 @@ public sealed class SpringBootAdminTests
         var environment = RegisteredAgent.Environment(eureka);
         environment["APP_HOST"] = "127.0.0.1"; // what the admin server will call
         environment["APP_IP"] = "127.0.0.1";
-        environment["SIDECAR_PUBLIC_HEALTH_PORT"] = "9999"; // the harness binds the port given below
+        environment["SIDECAR_PUBLIC_HEALTH_PORT"] = "9999"; // the harness makes it port 0: the agent binds a free one, and registers that
         environment["SIDECAR_ACTUATOR_EXPOSE"] = "loggers,metrics,env,prometheus";
         environment["SIDECAR_ACTUATOR_USER"] = "admin";
         environment["SIDECAR_ACTUATOR_PASSWORD"] = "s3cret";
         environment["CONFIG_FILE"] = configFile;
-        await using var agent = await AgentHarness.StartAsync(environment, services => services.AddSingleton<IAppHealthProbe>(probe), publicHealthPort: LoopbackServer.FreePort());
+        await using var agent = await AgentHarness.StartAsync(environment, services => services.AddSingleton<IAppHealthProbe>(probe));
         await Eventually.TrueAsync(() => eureka.Instance("ORDERS", "127.0.0.1:orders:8080")?.Status == InstanceStatus.Up, "the agent registered UP");
         using var admin = new HttpClient(new SocketsHttpHandler { UseProxy = false });
 

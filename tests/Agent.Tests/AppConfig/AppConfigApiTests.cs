@@ -104,11 +104,14 @@ public sealed class AppConfigApiTests : IAsyncLifetime
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, $"v1/config?wait={wait}");
         request.Headers.IfNoneMatch.Add(EntityTagHeaderValue.Parse(_etag));
+        bool ItsWait(TimeSpan due) => due == TimeSpan.FromSeconds(seconds);
+        var others = _support.Time.Armed(ItsWait);
         var longPoll = Client.SendAsync(request);
-        await Task.Delay(300);
+        await _support.Time.WaitForArmedAsync(ItsWait, others + 1, "the long-poll waits (its timer is armed)");
 
+        // Timers due by then fire inside Advance, and the long-poll's is disposed once it has: still armed, it still waits.
         _support.Time.Advance(TimeSpan.FromSeconds(seconds - 1));
-        await Task.Delay(200);
+        Assert.Equal(others + 1, _support.Time.Armed(ItsWait));
         Assert.False(longPoll.IsCompleted, "the long-poll ended before its wait");
         _support.Time.Advance(TimeSpan.FromSeconds(1));
 

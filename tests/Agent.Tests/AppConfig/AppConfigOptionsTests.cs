@@ -5,6 +5,7 @@ using Sidecar.Configuration;
 
 namespace Sidecar.Tests.AppConfig;
 
+[Trait("Category", "Unit")]
 public sealed class AppConfigOptionsTests
 {
     private static AppConfigOptions Load(Dictionary<string, string?> environment)

@@ -14,14 +14,14 @@ public sealed class AppConfigProcessTests : IDisposable
     [Fact]
     public async Task FailFast_WithNoServerAndNoCopy_ExitsWithCode2AndOneLine()
     {
-        var url = $"http://127.0.0.1:{LoopbackServer.FreePort()}/";
+        var url = $"http://127.0.0.1:{LoopbackServer.RefusingPort()}/";
         await using var agent = AgentProcess.Start(new Dictionary<string, string>
         {
             ["CONFIG_SERVER_URLS"] = url,
             ["APP_NAME"] = "orders",
             ["CONFIG_FAIL_FAST"] = "true",
             ["SIDECAR_DATA_DIR"] = _support.DataDir,
-            ["SIDECAR_PORT"] = LoopbackServer.FreePort().ToString(CultureInfo.InvariantCulture),
+            ["SIDECAR_PORT"] = "0",
             ["AppConfig__Retry__InitialInterval"] = "10ms", // the default schedule is covered with a fake clock
         });
 
@@ -52,7 +52,7 @@ public sealed class AppConfigProcessTests : IDisposable
         await using var agent = AgentProcess.Start(new Dictionary<string, string>
         {
             ["CONFIG_FILE"] = path,
-            ["SIDECAR_PORT"] = LoopbackServer.FreePort().ToString(CultureInfo.InvariantCulture),
+            ["SIDECAR_PORT"] = "0",
         });
 
         Assert.Equal(2, await agent.WaitForExitAsync(TimeSpan.FromSeconds(30)));
@@ -81,7 +81,7 @@ public sealed class AppConfigProcessTests : IDisposable
             ["AppConfig__Headers__X-Api-Secret"] = "Header-S3cret-41f0",
             ["SIDECAR_LOG_LEVEL"] = "verbose",
             ["SIDECAR_DATA_DIR"] = _support.DataDir,
-            ["SIDECAR_PORT"] = LoopbackServer.FreePort().ToString(CultureInfo.InvariantCulture),
+            ["SIDECAR_PORT"] = "0",
         });
         await agent.WaitForOutputAsync("Config loaded from");
 

@@ -68,8 +68,9 @@ public sealed class AppConfigRefreshTests : IAsyncLifetime
 
         using var request = new HttpRequestMessage(HttpMethod.Get, "v1/config?wait=5m");
         request.Headers.IfNoneMatch.Add(EntityTagHeaderValue.Parse(etag));
+        var others = _support.Time.Armed(d => d == TimeSpan.FromMinutes(5));
         var longPoll = agent.Client.SendAsync(request);
-        await Task.Delay(300);
+        await _support.Time.WaitForArmedAsync(d => d == TimeSpan.FromMinutes(5), others + 1, "the long-poll waits (its 5-minute timer is armed)");
         Assert.False(longPoll.IsCompleted, "the long-poll answered before any change");
 
         _server.SetProperty("orders", "db.url", "jdbc:edited");

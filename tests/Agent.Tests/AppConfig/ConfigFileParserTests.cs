@@ -2,6 +2,7 @@ using Sidecar.AppConfig;
 
 namespace Sidecar.Tests.AppConfig;
 
+[Trait("Category", "Unit")]
 public sealed class ConfigFileParserTests
 {
     private static readonly string[] DefaultProfile = ["default"];

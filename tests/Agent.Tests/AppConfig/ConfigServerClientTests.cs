@@ -25,7 +25,7 @@ public sealed class ConfigServerClientTests : IAsyncLifetime
     private static ConfigServerClient Client(Func<AppConfigOptions, AppConfigOptions> adjust, params Uri[] urls) =>
         new(adjust(new AppConfigOptions { ServerUrls = urls, AppName = "orders" }), TimeProvider.System, NullLogger<ConfigServerClient>.Instance);
 
-    private static Uri Refused() => new($"http://127.0.0.1:{LoopbackServer.FreePort()}/");
+    private static Uri Refused() => new($"http://127.0.0.1:{LoopbackServer.RefusingPort()}/");
 
     [Fact]
     public async Task Fetch_MergesPropertySources_FirstSourceWinning_AndPresentsValuesAsStrings()

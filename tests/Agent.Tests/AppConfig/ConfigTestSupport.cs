@@ -20,7 +20,7 @@ internal sealed class ConfigTestSupport : IDisposable
 
     public string LastKnownGoodPath => Path.Combine(DataDir, "config.lkg");
 
-    public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+    public TestClock Time { get; } = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
 
     public LogCapture Logs { get; } = new();
 

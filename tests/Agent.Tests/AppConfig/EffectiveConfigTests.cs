@@ -3,6 +3,7 @@ using Sidecar.AppConfig;
 namespace Sidecar.Tests.AppConfig;
 
 /// <summary>How the served config is built from its sources: lists, <c>{cipher}</c> values, placeholders.</summary>
+[Trait("Category", "Unit")]
 public sealed class EffectiveConfigTests
 {
     // Test vectors made without .NET, with the parameters of Spring Security's Encryptors.text(key, salt):

@@ -29,16 +29,18 @@ public sealed class LongPollShutdownTests
         using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = agent.BaseUri, Timeout = TimeSpan.FromSeconds(30) };
         await Eventually.TrueAsync(() => eureka.Instance("ORDERS", Id)?.Status == InstanceStatus.Up, "the agent registered");
         var etag = (await ConfigTestSupport.GetConfigAsync(client)).ETag;
-        var early = LongPollAsync(client, etag);
-        await Task.Delay(200); // the long-poll reaches the agent
+        // A wait no timer of the agent's own has (its renewals are every 30 s): armed, it is a long-poll that waits.
+        static bool LongPollWait(TimeSpan due) => due == TimeSpan.FromSeconds(42);
+        var early = LongPollAsync(client, etag, "42s");
+        await time.WaitForArmedAsync(LongPollWait, 1, "the long-poll reached the agent and waits");
 
         var stopping = agent.DisposeAsync().AsTask(); // what SIGTERM does: ApplicationStopping, then the drain
         await Eventually.TrueAsync(() => eureka.Instance("ORDERS", Id)?.Status == InstanceStatus.OutOfService, "the drain began");
 
         // ApplicationStopping has fired: long-polls still wait, the early one and a new one alike.
-        var during = LongPollAsync(client, etag);
+        var during = LongPollAsync(client, etag, "42s");
         await ConfigTestSupport.GetConfigAsync(client).WaitAsync(TimeSpan.FromSeconds(10)); // plain reads are answered as ever
-        await Task.Delay(200);
+        await time.WaitForArmedAsync(LongPollWait, 2, "both long-polls wait: the early one's timer still armed, the new one's armed");
         Assert.False(early.IsCompleted, "the long-poll was answered at the start of the drain");
         Assert.False(during.IsCompleted, "a long-poll during the drain was answered at once");
 
@@ -82,7 +84,6 @@ public sealed class LongPollShutdownTests
     public async Task SigTerm_AClientThatPollsAgainAfterEach304_MakesABoundedNumberOfRequests()
     {
         await using var eureka = await FakeEureka.StartAsync();
-        var port = LoopbackServer.FreePort();
         await using var agent = AgentProcess.Start(new Dictionary<string, string>
         {
             ["APP_NAME"] = "orders",
@@ -90,10 +91,11 @@ public sealed class LongPollShutdownTests
             ["APP_HOST"] = "host-a",
             ["APP_HEALTH_URL"] = "",
             ["EUREKA_URLS"] = eureka.ServiceUrl.AbsoluteUri,
-            ["SIDECAR_PORT"] = port.ToString(CultureInfo.InvariantCulture),
+            ["SIDECAR_PORT"] = "0",
             ["SIDECAR_DRAIN"] = "2s",
             ["SIDECAR_DATA_DIR"] = RegisteredAgent.NewDataDir(),
         });
+        var port = (await agent.WaitForApiAsync()).Port; // port 0: the one the agent bound
         using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = TimeSpan.FromSeconds(40) };
         await Eventually.TrueAsync(() => eureka.Instance("ORDERS", Id)?.Status == InstanceStatus.Up, "the agent registered", TimeSpan.FromSeconds(20));
         var etag = (await ConfigTestSupport.GetConfigAsync(client)).ETag;
@@ -139,9 +141,9 @@ public sealed class LongPollShutdownTests
         Assert.True(first.At - terminatedAt >= TimeSpan.FromMilliseconds(1800), $"the held long-poll was answered {(first.At - terminatedAt).TotalMilliseconds:0} ms after SIGTERM, within the 2 s drain");
     }
 
-    private static async Task<HttpResponseMessage> LongPollAsync(HttpClient client, string etag)
+    private static async Task<HttpResponseMessage> LongPollAsync(HttpClient client, string etag, string wait = "30s")
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, "v1/config?wait=30s");
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"v1/config?wait={wait}");
         request.Headers.IfNoneMatch.Add(EntityTagHeaderValue.Parse(etag));
         return await client.SendAsync(request);
     }

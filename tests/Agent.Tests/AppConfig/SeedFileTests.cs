@@ -10,7 +10,7 @@ public sealed class SeedFileTests : IDisposable
 
     public void Dispose() => _support.Dispose();
 
-    private static string DeadServer => $"http://127.0.0.1:{LoopbackServer.FreePort()}/";
+    private static string DeadServer => $"http://127.0.0.1:{LoopbackServer.RefusingPort()}/";
 
     [Fact]
     public async Task WithNoServerAndNoCopy_TheSeedIsServed_AndHealthSaysSo()

@@ -6,6 +6,7 @@ using Serilog.Events;
 
 namespace Sidecar.Tests.Configuration;
 
+[Trait("Category", "Unit")]
 public sealed class AgentOptionsTests
 {
     private static AgentOptions Load(IDictionary<string, string?> environment, params string[] args)

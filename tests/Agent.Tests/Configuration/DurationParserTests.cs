@@ -2,6 +2,7 @@ using Sidecar.Configuration;
 
 namespace Sidecar.Tests.Configuration;
 
+[Trait("Category", "Unit")]
 public sealed class DurationParserTests
 {
     [Theory]

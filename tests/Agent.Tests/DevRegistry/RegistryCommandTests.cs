@@ -10,10 +10,9 @@ public sealed class RegistryCommandTests
     [Fact]
     public async Task Registry_SaysDevelopmentOnly_AndServesTheEurekaApi_ToARealAgent()
     {
-        var port = LoopbackServer.FreePort();
-        await using var registry = AgentProcess.Start(new Dictionary<string, string>(), "registry", "--port", port.ToString(CultureInfo.InvariantCulture));
+        await using var registry = AgentProcess.Start(new Dictionary<string, string>(), "registry", "--port", "0");
         await registry.WaitForOutputAsync("development only");
-        Assert.Contains($"EUREKA_URLS=http://127.0.0.1:{port}/eureka/", registry.Stdout, StringComparison.Ordinal);
+        var port = PrintedPort(registry); // --port 0: the port it bound, as it tells the user to set EUREKA_URLS
 
         var agent = await AgentHarness.StartAsync(new Dictionary<string, string?>
         {
@@ -47,10 +46,10 @@ public sealed class RegistryCommandTests
     [Fact]
     public async Task Registry_WithSidecarLogFormatJson_WritesOnlyJsonLines()
     {
-        var port = LoopbackServer.FreePort();
         await using var registry = AgentProcess.Start(new Dictionary<string, string> { ["SIDECAR_LOG_FORMAT"] = "json" },
-            "registry", "--port", port.ToString(CultureInfo.InvariantCulture));
+            "registry", "--port", "0");
         await registry.WaitForOutputAsync("development only");
+        var port = PrintedPort(registry);
         using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/eureka/") };
 
         using var register = await client.PostAsync("apps/ORDERS", new StringContent("""
@@ -114,5 +113,12 @@ public sealed class RegistryCommandTests
         Assert.True(Sidecar.DevRegistry.DevRegistryCommand.TryParse([], out port, out bind, out _));
         Assert.Equal(8761, port);
         Assert.Equal(IPAddress.Loopback, bind);
+    }
+
+    private static int PrintedPort(AgentProcess registry)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(registry.Stdout, @"EUREKA_URLS=http://127\.0\.0\.1:(?<port>\d+)/eureka/");
+        Assert.True(match.Success, $"the registry printed EUREKA_URLS; stdout: {registry.Stdout}");
+        return int.Parse(match.Groups["port"].Value, CultureInfo.InvariantCulture);
     }
 }

@@ -3,6 +3,7 @@ using Sidecar.Health;
 
 namespace Sidecar.Tests.Discovery;
 
+[Trait("Category", "Unit")]
 public sealed class AppsHashCodeTests
 {
     private static EurekaInstanceInfo With(InstanceStatus status) => new() { Status = status };

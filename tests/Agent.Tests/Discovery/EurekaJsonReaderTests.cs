@@ -6,6 +6,7 @@ using Sidecar.Health;
 namespace Sidecar.Tests.Discovery;
 
 /// <summary>Every JSON variant real servers emit (docs/eureka.md#registry-answers).</summary>
+[Trait("Category", "Unit")]
 public sealed class EurekaJsonReaderTests
 {
     private static EurekaApplications Read(string json, List<string>? dropped = null) =>

@@ -5,6 +5,7 @@ using Sidecar.Discovery;
 namespace Sidecar.Tests.Discovery;
 
 /// <summary>Instances as real clients register them, read as Spring Cloud reads them: the URI to call and the zone.</summary>
+[Trait("Category", "Unit")]
 public sealed class RealInstancePayloadTests
 {
     // A Spring Boot app with eureka.instance.securePortEnabled=true (the plain port stays enabled, Spring's default),

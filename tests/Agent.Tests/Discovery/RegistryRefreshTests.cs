@@ -21,6 +21,9 @@ public sealed class RegistryRefreshTests
         return environment;
     }
 
+    private static int RefreshesArmed(LogCapture logs) =>
+        logs.Entries.Count(e => e.Contains("Next registry refresh in", StringComparison.Ordinal));
+
     // Registry fetches only: the registration reads its own instance back once (apps/ORDERS/{id}).
     private static List<string> Fetches(FakeEureka eureka) =>
         [.. eureka.RequestsFor("GET").Where(r => r.Path.EndsWith("/apps/", StringComparison.Ordinal) || r.Path.EndsWith("/apps/delta", StringComparison.Ordinal)).Select(r => $"{r.Path} {r.StatusCode}")];
@@ -122,16 +125,18 @@ public sealed class RegistryRefreshTests
         var time = RegisteredAgent.NewClock();
         await using var eureka = await FakeEureka.StartAsync(time);
         eureka.Seed(EurekaInstances.Create("payments", "p1", "pay-1", "10.0.1.1", 9000));
-        await using var agent = await RegisteredAgent.StartAsync(Environment(eureka), time);
+        var logs = new LogCapture();
+        await using var agent = await RegisteredAgent.StartAsync(Environment(eureka), time, logs: logs);
         var registry = agent.Get<EurekaRegistry>();
         await Eventually.TrueAsync(() => registry.View.GetInstances("payments") is not null, "the full fetch");
+        await Eventually.TrueAsync(() => RefreshesArmed(logs) == 1, "the refresher sleeps until the next refresh");
         var version = registry.Version;
 
         await eureka.DownAsync();
         time.Advance(TimeSpan.FromSeconds(30));
-        await Task.Delay(200);
+        await Eventually.TrueAsync(() => RefreshesArmed(logs) == 2, "the refresh ran (and the refresher sleeps again)");
         time.Advance(TimeSpan.FromSeconds(30));
-        await Task.Delay(200);
+        await Eventually.TrueAsync(() => RefreshesArmed(logs) == 3, "the next refresh ran too");
 
         Assert.Equal(version, registry.Version);
         using var answer = JsonDocument.Parse(await agent.Client.GetStringAsync("v1/services/payments/instances"));
@@ -188,8 +193,9 @@ public sealed class RegistryRefreshTests
         await using var eureka = await FakeEureka.StartAsync();
         await eureka.DownAsync();
 
-        await using var agent = await RegisteredAgent.StartAsync(Environment(eureka, dataDir));
-        await Task.Delay(300);
+        var logs = new LogCapture();
+        await using var agent = await RegisteredAgent.StartAsync(Environment(eureka, dataDir), logs: logs);
+        await Eventually.TrueAsync(() => logs.Contains("Could not read the registry snapshot"), "the snapshot was read and refused");
 
         Assert.Equal(RegistryOrigin.None, agent.Get<EurekaRegistry>().View.Origin);
         Assert.Equal("pong", await agent.Client.GetStringAsync("ping"));

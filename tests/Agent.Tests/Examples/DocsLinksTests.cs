@@ -7,6 +7,7 @@ namespace Sidecar.Tests.Examples;
 /// Every relative link in the README, the changelog, the docs/ pages and the examples' READMEs points
 /// to a file or folder of the repository and, with an anchor, to a heading of that page (GitHub's anchors).
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed partial class DocsLinksTests
 {
     public static TheoryData<string> Documents()

@@ -9,6 +9,7 @@ namespace Sidecar.Tests.Examples;
 /// example app it is written for) really reads, and every variable the agent reads is documented in
 /// README.md or a docs/*.md page, so documentation cannot drift from code.
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed partial class DocumentedVariablesTests
 {
     /// <summary>What the example apps and the demo read, and what the agent hands its child; not agent settings.</summary>

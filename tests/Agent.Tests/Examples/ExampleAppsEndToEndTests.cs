@@ -15,15 +15,17 @@ namespace Sidecar.Tests.Examples;
 public sealed class ExampleAppsEndToEndTests : IAsyncLifetime
 {
     private readonly string _data = Directory.CreateTempSubdirectory("examples-e2e").FullName;
-    private readonly int _pythonPort = LoopbackServer.FreePort();
-    private readonly int _nodePort = LoopbackServer.FreePort();
-    private readonly int _pythonAgentPort = LoopbackServer.FreePort();
-    private readonly int _nodeAgentPort = LoopbackServer.FreePort();
+    private readonly HttpClient _client = new(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(15) };
+    // Every port is picked where it is bound: each agent listens on port 0 and logs the port; each app gets
+    // the free port its agent picked (agent run without APP_PORT) and prints it.
+    private int _pythonPort;
+    private int _nodePort;
+    private int _pythonAgentPort;
+    private int _nodeAgentPort;
     private FakeEureka _eureka = null!;
     private FakeConfigServer _config = null!;
     private AgentProcess _pythonAgent = null!;
     private AgentProcess _nodeAgent = null!;
-    private readonly HttpClient _client = new(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(15) };
 
     private string PythonAgent => $"http://127.0.0.1:{_pythonAgentPort}";
 
@@ -36,11 +38,14 @@ public sealed class ExampleAppsEndToEndTests : IAsyncLifetime
         _config.Set("python-app", new Dictionary<string, object?> { ["message"] = "from the config server" });
         _config.Set("node-app", new Dictionary<string, object?> { ["greeting.text"] = "hello" });
 
-        _pythonAgent = AgentProcess.Start(Environment("python-app", _pythonAgentPort, _pythonPort),
+        _pythonAgent = AgentProcess.Start(Environment("python-app"),
             "run", "--", "python3", Repository.PathOf("examples", "python-app", "app.py"));
-        var node = Environment("node-app", _nodeAgentPort, _nodePort);
-        node["HTTP_PROXY"] = NodeAgent;
-        _nodeAgent = AgentProcess.Start(node, "run", "--", "node", Repository.PathOf("examples", "node-app", "app.js"));
+        // Its calls go through its agent as HTTP proxy: without HTTP_PROXY the app takes SIDECAR_URL for it.
+        _nodeAgent = AgentProcess.Start(Environment("node-app"), "run", "--", "node", Repository.PathOf("examples", "node-app", "app.js"));
+        _pythonAgentPort = (await _pythonAgent.WaitForApiAsync(TimeSpan.FromSeconds(30))).Port;
+        _nodeAgentPort = (await _nodeAgent.WaitForApiAsync(TimeSpan.FromSeconds(30))).Port;
+        _pythonPort = await AppPortAsync(_pythonAgent, "python-app");
+        _nodePort = await AppPortAsync(_nodeAgent, "node-app");
     }
 
     public async Task DisposeAsync()
@@ -101,11 +106,19 @@ public sealed class ExampleAppsEndToEndTests : IAsyncLifetime
         Assert.Null(failed); // python-app answers 502 with the agent's error code: no call reached node-app
     }
 
-    private Dictionary<string, string> Environment(string name, int agentPort, int appPort) => new()
+    // The port the app printed it listens on ("[python-app] listening on 0.0.0.0:PORT, ..."), through its agent's output.
+    private static async Task<int> AppPortAsync(AgentProcess agent, string name)
+    {
+        await agent.WaitForOutputAsync($"[{name}] listening on ", TimeSpan.FromSeconds(30));
+        var match = System.Text.RegularExpressions.Regex.Match(agent.Stdout, $@"\[{name}\] listening on \S+:(?<port>\d+),");
+        Assert.True(match.Success, $"{name} printed its port; stdout: {agent.Stdout}");
+        return int.Parse(match.Groups["port"].Value, CultureInfo.InvariantCulture);
+    }
+
+    private Dictionary<string, string> Environment(string name) => new()
     {
         ["APP_NAME"] = name,
-        ["APP_PORT"] = appPort.ToString(CultureInfo.InvariantCulture),
-        ["SIDECAR_PORT"] = agentPort.ToString(CultureInfo.InvariantCulture),
+        ["SIDECAR_PORT"] = "0",
         ["SIDECAR_DATA_DIR"] = Path.Combine(_data, name),
         ["SIDECAR_DRAIN"] = "0s",
         ["EUREKA_URLS"] = _eureka.ServiceUrl.ToString(),

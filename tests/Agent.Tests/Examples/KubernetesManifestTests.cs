@@ -10,6 +10,7 @@ namespace Sidecar.Tests.Examples;
 /// Pod Security Standards, checked field by field), the agent starts before and stops after the app, and
 /// the timing adds up (docs/operations.md).
 /// </summary>
+[Trait("Category", "Unit")]
 public sealed partial class KubernetesManifestTests
 {
     public static TheoryData<string> Deployments => new() { "deployment.yaml", "deployment-classic.yaml" };

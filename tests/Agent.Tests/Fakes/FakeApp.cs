@@ -13,9 +13,7 @@ public sealed class FakeApp : IAsyncDisposable
     private volatile string _mode = "ok";
     private int _healthCalls;
 
-    private FakeApp(int port) => Port = port;
-
-    public int Port { get; }
+    public int Port { get; private set; }
 
     public Uri HealthUrl => new($"http://127.0.0.1:{Port}/health");
 
@@ -30,8 +28,8 @@ public sealed class FakeApp : IAsyncDisposable
 
     public static async Task<FakeApp> StartAsync()
     {
-        var app = new FakeApp(LoopbackServer.FreePort());
-        await app.OpenAsync();
+        var app = new FakeApp();
+        await app.OpenAsync(); // on port 0 the first time: the port it bound is kept for reopening
         return app;
     }
 
@@ -46,7 +44,14 @@ public sealed class FakeApp : IAsyncDisposable
     }
 
     /// <summary>Listens again on the same port.</summary>
-    public async Task OpenAsync() => _server ??= await LoopbackServer.StartAsync(HandleAsync, Port);
+    public async Task OpenAsync()
+    {
+        if (_server is null)
+        {
+            _server = await LoopbackServer.StartAsync(HandleAsync, Port);
+            Port = _server.Port;
+        }
+    }
 
     public ValueTask DisposeAsync() => new(CloseAsync());
 

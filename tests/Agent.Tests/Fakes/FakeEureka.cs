@@ -37,6 +37,7 @@ internal sealed record RecordedRequest(
 internal sealed class FakeEureka : IAsyncDisposable
 {
     private readonly ConcurrentQueue<RecordedRequest> _requests = new();
+    private readonly TaskCompletionSource _registerGranted = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private LoopbackServer? _server;
     private int _port;
 
@@ -66,6 +67,15 @@ internal sealed class FakeEureka : IAsyncDisposable
 
     /// <summary>Requests are never answered (until the client gives up).</summary>
     public bool Hang { get; set; }
+
+    /// <summary>
+    /// When set, a register (POST) is granted (the instance is in the registry) and its answer then waits for
+    /// this task: a registration Eureka has accepted whose answer is still on its way.
+    /// </summary>
+    public Task? HoldRegisterAnswer { get; set; }
+
+    /// <summary>Completes when a register has been granted (the instance is in the registry).</summary>
+    public Task RegisterGranted => _registerGranted.Task;
 
     /// <summary>A status code forced on the requests it picks (method, path), e.g. 403 to a GET of one instance; null = answer normally.</summary>
     public Func<string, string, int?>? Refuse { get; set; }
@@ -150,6 +160,14 @@ internal sealed class FakeEureka : IAsyncDisposable
             }
 
             await Handler.HandleAsync(context);
+            if (request.Method == "POST")
+            {
+                _registerGranted.TrySetResult();
+                if (HoldRegisterAnswer is { } hold)
+                {
+                    await hold.WaitAsync(context.RequestAborted);
+                }
+            }
         }
         catch (OperationCanceledException)
         {

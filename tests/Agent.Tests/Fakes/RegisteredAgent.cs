@@ -62,7 +62,7 @@ internal static class RegisteredAgent
         });
 
     /// <summary>A fake clock at a fixed, realistic date (timestamps on the wire look like real ones).</summary>
-    public static FakeTimeProvider NewClock() => new(new DateTimeOffset(2026, 4, 12, 21, 23, 34, TimeSpan.Zero));
+    public static TestClock NewClock() => new(new DateTimeOffset(2026, 4, 12, 21, 23, 34, TimeSpan.Zero));
 
     /// <summary>
     /// Advances the fake clock one step at a time (the agent's loops arm their timers asynchronously)

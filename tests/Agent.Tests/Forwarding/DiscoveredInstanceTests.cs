@@ -120,7 +120,7 @@ public sealed class DiscoveredInstanceTests
     {
         await using var remote = await Upstream.StartAsync("remote");
         var source = new FakeServiceInstanceSource();
-        source.Set("orders", FakeServiceInstanceSource.Instance("orders", LoopbackServer.FreePort(), zone: "z1"), FakeServiceInstanceSource.Instance("orders", remote.Port, zone: "z2"));
+        source.Set("orders", FakeServiceInstanceSource.Instance("orders", LoopbackServer.RefusingPort(), zone: "z1"), FakeServiceInstanceSource.Instance("orders", remote.Port, zone: "z2"));
         await using var agent = await StartAgentAsync(source, null, ("EUREKA_ZONE", "z1"));
 
         using var response = await agent.Client.PostAsync("v1/invoke/orders/x", new StringContent("x"));

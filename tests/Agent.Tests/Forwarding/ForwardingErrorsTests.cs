@@ -4,6 +4,7 @@ using Sidecar.Forwarding;
 
 namespace Sidecar.Tests.Forwarding;
 
+[Trait("Category", "Unit")]
 public sealed class ForwardingErrorsTests
 {
     public static TheoryData<Exception, bool> Cases => new()

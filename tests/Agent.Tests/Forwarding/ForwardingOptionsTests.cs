@@ -21,6 +21,7 @@ public sealed class ForwardingOptionsTests
     private static string LoadFails(Dictionary<string, string?> environment) =>
         Assert.Throws<InvalidConfigurationException>(() => Load(environment)).Message;
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void Defaults_AreTheDocumentedOnes()
     {
@@ -61,6 +62,7 @@ public sealed class ForwardingOptionsTests
         Assert.Equal(TimeSpan.FromHours(1), options.PolicyFor("chat").UpgradeMaxConnectionTime);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void Routes_AreParsed_NamesLowerCased()
     {
@@ -71,6 +73,7 @@ public sealed class ForwardingOptionsTests
         Assert.Equal(80, options.Routes["billing"][0].Port);
     }
 
+    [Trait("Category", "Unit")]
     [Theory]
     [InlineData("orders", "'orders' is not name=http://host:port[;http://host2:port]")]
     [InlineData("=http://a:1", "'=http://a:1' is not name=http://host:port[;http://host2:port]")]
@@ -90,6 +93,7 @@ public sealed class ForwardingOptionsTests
         Assert.Equal("invalid configuration: ROUTES (Forwarding:Routes): " + error, message);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void GlobalSettings_AndPerServiceOverrides_AreRead()
     {
@@ -119,6 +123,7 @@ public sealed class ForwardingOptionsTests
         Assert.Same(options.Defaults, options.PolicyFor("unlisted"));
     }
 
+    [Trait("Category", "Unit")]
     [Theory]
     [InlineData("Forwarding__Timout", "5s", "Forwarding:Timout: unknown setting")]
     [InlineData("Forwarding__Services__orders__Retry", "1", "Forwarding:Services:orders:Retry: unknown setting")]
@@ -135,6 +140,7 @@ public sealed class ForwardingOptionsTests
         Assert.StartsWith("invalid configuration: " + error, message, StringComparison.Ordinal);
     }
 
+    [Trait("Category", "Unit")]
     [Theory]
     [InlineData("1048576", 1048576)]
     [InlineData("512KiB", 512 * 1024)]

@@ -132,7 +132,7 @@ public sealed class ForwardingTests
     {
         await using var a = await Upstream.StartAsync("a");
         await using var b = await Upstream.StartAsync("b");
-        var refused = LoopbackServer.FreePort();
+        var refused = LoopbackServer.RefusingPort();
         await using var agent = await StartAgentAsync($"orders={a.Url};http://127.0.0.1:{refused};{b.Url}");
 
         for (var i = 0; i < 30; i++)
@@ -147,7 +147,7 @@ public sealed class ForwardingTests
     [Fact]
     public async Task AllInstancesRefused_Is502Problem_AfterTheRetries()
     {
-        await using var agent = await StartAgentAsync($"orders=http://127.0.0.1:{LoopbackServer.FreePort()};http://127.0.0.1:{LoopbackServer.FreePort()}");
+        await using var agent = await StartAgentAsync($"orders=http://127.0.0.1:{LoopbackServer.RefusingPort()};http://127.0.0.1:{LoopbackServer.RefusingPort()}");
 
         using var response = await agent.Client.GetAsync("v1/invoke/orders/x");
 

@@ -3,6 +3,7 @@ using Sidecar.Forwarding;
 
 namespace Sidecar.Tests.Forwarding;
 
+[Trait("Category", "Unit")]
 public sealed class RetryBudgetTests
 {
     [Fact]

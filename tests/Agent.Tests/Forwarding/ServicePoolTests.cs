@@ -7,6 +7,7 @@ using Sidecar.Tests.Fakes;
 
 namespace Sidecar.Tests.Forwarding;
 
+[Trait("Category", "Unit")]
 public sealed class ServicePoolTests
 {
     private readonly FakeTimeProvider _time = new();

@@ -2,6 +2,7 @@ using Sidecar.Forwarding;
 
 namespace Sidecar.Tests.Forwarding;
 
+[Trait("Category", "Unit")]
 public sealed class TargetPathTests
 {
     [Theory]

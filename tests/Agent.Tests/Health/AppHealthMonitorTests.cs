@@ -16,7 +16,7 @@ public sealed class AppHealthMonitorTests
         FailureThreshold = 3,
     };
 
-    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 25, 12, 0, 0, TimeSpan.Zero));
+    private readonly TestClock _time = new(new DateTimeOffset(2026, 11, 25, 12, 0, 0, TimeSpan.Zero));
     private readonly List<(InstanceStatus From, InstanceStatus To)> _changes = [];
 
     private AppHealthMonitor Create(ScriptedProbe probe, AppHealthOptions? options = null)
@@ -26,6 +26,7 @@ public sealed class AppHealthMonitorTests
         return monitor;
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void BeforeAnyProbe_TheAppIsStarting()
     {
@@ -36,6 +37,7 @@ public sealed class AppHealthMonitorTests
         Assert.True(monitor.Current.ProbeEnabled);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public async Task FailuresBeforeTheFirstSuccess_StayStarting_UntilTheThreshold()
     {
@@ -50,6 +52,7 @@ public sealed class AppHealthMonitorTests
         Assert.Equal([(InstanceStatus.Starting, InstanceStatus.Down)], _changes);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public async Task AFailedProbe_IsLoggedWithTheFailuresInARowAndTheThreshold_PastTheThresholdToo()
     {
@@ -73,6 +76,7 @@ public sealed class AppHealthMonitorTests
             lines);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public async Task TheFirstSuccess_BringsUp()
     {
@@ -86,6 +90,7 @@ public sealed class AppHealthMonitorTests
         Assert.Equal([(InstanceStatus.Starting, InstanceStatus.Up)], _changes);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public async Task WhenUp_FailuresBelowTheThreshold_KeepUp_AndTheThresholdBringsDown()
     {
@@ -100,6 +105,7 @@ public sealed class AppHealthMonitorTests
         Assert.Equal([(InstanceStatus.Starting, InstanceStatus.Up), (InstanceStatus.Up, InstanceStatus.Down)], _changes);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public async Task ASuccessBetweenFailures_ResetsTheCount()
     {
@@ -116,6 +122,7 @@ public sealed class AppHealthMonitorTests
         Assert.Equal(2, monitor.Current.ConsecutiveFailures);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public async Task WhenDown_OneSuccess_BringsUpAgain()
     {
@@ -135,6 +142,7 @@ public sealed class AppHealthMonitorTests
         Assert.Equal((InstanceStatus.Down, InstanceStatus.Up), _changes[1]);
     }
 
+    [Trait("Category", "Unit")]
     [Theory]
     [InlineData("DOWN")]
     [InlineData("OUT_OF_SERVICE")]
@@ -150,6 +158,7 @@ public sealed class AppHealthMonitorTests
         Assert.Equal((InstanceStatus.Up, declared), _changes[^1]);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public async Task ADeclaredUpOnAFailingAnswer_IsStillAFailure()
     {
@@ -164,8 +173,10 @@ public sealed class AppHealthMonitorTests
         var monitor = Create(new ScriptedProbe().ThenHang(), Options with { FailureThreshold = 1 });
 
         var probing = monitor.ProbeOnceAsync(default);
-        _time.Advance(TimeSpan.FromMilliseconds(1999));
-        await Task.Delay(20);
+        await _time.WaitForArmedAsync(d => d == TimeSpan.FromSeconds(2), 1, "the probe's time-out is armed");
+        var fired = _time.Fired;
+        _time.Advance(TimeSpan.FromMilliseconds(1999)); // timers due by then fire inside Advance: the time-out's did not
+        Assert.Equal(fired, _time.Fired);
         Assert.False(probing.IsCompleted);
         _time.Advance(TimeSpan.FromMilliseconds(1));
         var snapshot = await probing.WaitAsync(TimeSpan.FromSeconds(5));
@@ -174,6 +185,7 @@ public sealed class AppHealthMonitorTests
         Assert.Equal("timed out after 2s", snapshot.LastResult?.Detail);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public async Task AProbeThatThrows_IsAFailure_NotACrash()
     {
@@ -186,6 +198,7 @@ public sealed class AppHealthMonitorTests
         Assert.Equal("probe error: boom", snapshot.LastResult?.Detail);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public async Task ASubscriberThatThrows_DoesNotStopTheOthers()
     {
@@ -224,8 +237,10 @@ public sealed class AppHealthMonitorTests
 
         await monitor.StartAsync(default);
         await Eventually.TrueAsync(() => probe.Calls == 1, "the first probe ran at start");
-        _time.Advance(TimeSpan.FromSeconds(4));
-        await Task.Delay(50);
+        await _time.WaitForArmedAsync(d => d == TimeSpan.FromSeconds(5), 1, "the loop waits for its next tick");
+        var fired = _time.Fired;
+        _time.Advance(TimeSpan.FromSeconds(4)); // timers due by then fire inside Advance: the interval's did not
+        Assert.Equal(fired, _time.Fired);
         Assert.Equal(1, probe.Calls);
         _time.Advance(TimeSpan.FromSeconds(1));
         await Eventually.TrueAsync(() => probe.Calls == 2, "the second probe ran one interval later");

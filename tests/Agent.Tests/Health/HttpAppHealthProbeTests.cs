@@ -7,6 +7,7 @@ namespace Sidecar.Tests.Health;
 
 public sealed class HttpAppHealthProbeTests
 {
+    [Trait("Category", "Unit")]
     [Theory]
     [InlineData("""{"status":"UP"}""", "UP")]
     [InlineData("""{"status":"DOWN","components":{"db":{"status":"DOWN"}}}""", "DOWN")]
@@ -17,6 +18,7 @@ public sealed class HttpAppHealthProbeTests
     public void ReadDeclaredStatus_FindsTheTopLevelStatus(string body, string expected) =>
         Assert.Equal(expected, HttpAppHealthProbe.ReadDeclaredStatus(Encoding.UTF8.GetBytes(body))?.ToWire());
 
+    [Trait("Category", "Unit")]
     [Theory]
     [InlineData("")]
     [InlineData("OK")]
@@ -62,7 +64,7 @@ public sealed class HttpAppHealthProbeTests
     [Fact]
     public async Task ProbeAsync_ARefusedConnection_IsAFailureWithAPlainReason()
     {
-        using var probe = new HttpAppHealthProbe(new AppHealthOptions { Url = new Uri($"http://127.0.0.1:{LoopbackServer.FreePort()}/health") }, TimeProvider.System);
+        using var probe = new HttpAppHealthProbe(new AppHealthOptions { Url = new Uri($"http://127.0.0.1:{LoopbackServer.RefusingPort()}/health") }, TimeProvider.System);
 
         var result = await probe.ProbeAsync(default);
 

@@ -38,6 +38,7 @@ public sealed class DataFolderTests : IDisposable
 
     public void Dispose() => Directory.Delete(_root, recursive: true);
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void TheDefaultDataFolder_IsPerUser_UnderXdgStateHomeWhenSet()
     {

@@ -11,14 +11,13 @@ public sealed partial class LoggingTests
     [Fact]
     public async Task JsonFormat_WritesOneJsonObjectPerLine_AndOneLinePerRequest()
     {
-        var port = LoopbackServer.FreePort();
         await using var agent = AgentProcess.Start(new Dictionary<string, string>
         {
-            ["SIDECAR_PORT"] = port.ToString(CultureInfo.InvariantCulture),
+            ["SIDECAR_PORT"] = "0",
             ["SIDECAR_LOG_FORMAT"] = "json",
             ["Sidecar__RequestLog"] = "all",
         });
-        await agent.WaitForOutputAsync("listening on");
+        var port = (await agent.WaitForApiAsync()).Port; // port 0: the one the agent bound
         using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
 
         await client.GetStringAsync("/v1/services?secret=s3cr3t");
@@ -48,8 +47,7 @@ public sealed partial class LoggingTests
     [Fact]
     public async Task TextFormat_IsTheDefault()
     {
-        var port = LoopbackServer.FreePort();
-        await using var agent = AgentProcess.Start(new Dictionary<string, string> { ["SIDECAR_PORT"] = port.ToString(CultureInfo.InvariantCulture) });
+        await using var agent = AgentProcess.Start(new Dictionary<string, string> { ["SIDECAR_PORT"] = "0" });
         await agent.WaitForOutputAsync("listening on");
 
         var first = agent.Stdout.Split('\n')[0];
@@ -59,18 +57,17 @@ public sealed partial class LoggingTests
     [Fact]
     public async Task JsonFormat_EveryLineOfARequest_CarriesItsTraceAndSpanIds()
     {
-        var port = LoopbackServer.FreePort();
         await using var agent = AgentProcess.Start(new Dictionary<string, string>
         {
-            ["SIDECAR_PORT"] = port.ToString(CultureInfo.InvariantCulture),
+            ["SIDECAR_PORT"] = "0",
             ["SIDECAR_LOG_FORMAT"] = "json",
             ["SIDECAR_LOG_LEVEL"] = "debug",
             ["APP_HEALTH_URL"] = "",
             // Nothing listens there: the call fails, and the forwarder writes a debug line of its own during the request.
-            ["ROUTES"] = $"orders=http://127.0.0.1:{LoopbackServer.FreePort()}",
+            ["ROUTES"] = $"orders=http://127.0.0.1:{LoopbackServer.RefusingPort()}",
             ["Forwarding__Retries"] = "0",
         });
-        await agent.WaitForOutputAsync("listening on");
+        var port = (await agent.WaitForApiAsync()).Port; // port 0: the one the agent bound
         using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
         using var call = new HttpRequestMessage(HttpMethod.Get, "/v1/invoke/orders/x");
         call.Headers.TryAddWithoutValidation("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
@@ -101,15 +98,14 @@ public sealed partial class LoggingTests
     public async Task JsonFormat_ACallWithoutATrace_IsLoggedWithTheTraceTheAgentStarted()
     {
         await using var upstream = await Forwarding.Upstream.StartAsync("orders");
-        var port = LoopbackServer.FreePort();
         await using var agent = AgentProcess.Start(new Dictionary<string, string>
         {
-            ["SIDECAR_PORT"] = port.ToString(CultureInfo.InvariantCulture),
+            ["SIDECAR_PORT"] = "0",
             ["SIDECAR_LOG_FORMAT"] = "json",
             ["APP_HEALTH_URL"] = "",
             ["ROUTES"] = "orders=" + upstream.Url,
         });
-        await agent.WaitForOutputAsync("listening on");
+        var port = (await agent.WaitForApiAsync()).Port; // port 0: the one the agent bound
         using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
 
         await client.GetStringAsync("/v1/invoke/orders/x");

@@ -39,7 +39,7 @@ public sealed class PranaApiTests
     {
         await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?>
         {
-            ["APP_HEALTH_URL"] = $"http://127.0.0.1:{LoopbackServer.FreePort()}/health",
+            ["APP_HEALTH_URL"] = $"http://127.0.0.1:{LoopbackServer.RefusingPort()}/health",
             ["APP_HEALTH_INTERVAL"] = "1h",
         });
 
@@ -131,7 +131,7 @@ public sealed class PranaApiTests
     [Fact]
     public async Task ThePublicHealthListener_ServesHealthRoutesOnly()
     {
-        await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?> { ["SIDECAR_PUBLIC_HEALTH_PORT"] = LoopbackServer.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?> { ["SIDECAR_PUBLIC_HEALTH_PORT"] = "0" });
         using var client = new HttpClient { BaseAddress = agent.PublicHealthUri };
 
         foreach (var path in new[] { "/ping", "/healthcheck", "/status", "/v1/health", "/v1/health/live", "/v1/health/ready" })

@@ -12,11 +12,11 @@ public sealed class StopWhileStartingTests
     {
         await using var agent = AgentProcess.Start(new Dictionary<string, string>
         {
-            ["CONFIG_SERVER_URLS"] = $"http://127.0.0.1:{LoopbackServer.FreePort()}/",
+            ["CONFIG_SERVER_URLS"] = $"http://127.0.0.1:{LoopbackServer.RefusingPort()}/",
             ["APP_NAME"] = "orders",
             ["CONFIG_FAIL_FAST"] = "true",
             ["SIDECAR_DATA_DIR"] = RegisteredAgent.NewDataDir(),
-            ["SIDECAR_PORT"] = LoopbackServer.FreePort().ToString(CultureInfo.InvariantCulture),
+            ["SIDECAR_PORT"] = "0",
         });
         await agent.WaitForOutputAsync("Config load attempt 1/6 failed");
 
@@ -39,12 +39,12 @@ public sealed class StopWhileStartingTests
         {
             ["CONFIG_SERVER_URLS"] = config.BaseUri.AbsoluteUri,
             ["APP_NAME"] = "orders",
-            ["APP_PORT"] = LoopbackServer.FreePort().ToString(CultureInfo.InvariantCulture),
+            ["APP_PORT"] = LoopbackServer.RefusingPort().ToString(CultureInfo.InvariantCulture),
             ["APP_HEALTH_URL"] = "",
             ["EUREKA_URLS"] = eureka.ServiceUrl.AbsoluteUri,
             ["EUREKA_INSTANCE_ID"] = "orders-1",
             ["SIDECAR_DATA_DIR"] = RegisteredAgent.NewDataDir(),
-            ["SIDECAR_PORT"] = LoopbackServer.FreePort().ToString(CultureInfo.InvariantCulture),
+            ["SIDECAR_PORT"] = "0",
         });
         await Eventually.TrueAsync(() => config.Requests.Count > 0 || agent.HasExited, "the first fetch began");
 

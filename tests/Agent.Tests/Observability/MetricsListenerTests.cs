@@ -75,6 +75,7 @@ public sealed class MetricsListenerTests
         Assert.Equal(0, orders.Count);
     }
 
+    [Trait("Category", "Unit")]
     [Theory]
     [InlineData("SIDECAR_PORT", "9100", "SIDECAR_METRICS_PORT (Sidecar:MetricsPort): '9100' is already the API port (SIDECAR_PORT)")]
     [InlineData("SIDECAR_PUBLIC_HEALTH_PORT", "9100", "SIDECAR_METRICS_PORT (Sidecar:MetricsPort): '9100' is already the public health port (SIDECAR_PUBLIC_HEALTH_PORT)")]
@@ -93,16 +94,16 @@ public sealed class MetricsListenerTests
     [Fact]
     public async Task InSupervisorMode_TheAppsProcessHasItsFamiliesToo()
     {
-        var port = LoopbackServer.FreePort();
         await using var agent = AgentProcess.Start(new Dictionary<string, string>
         {
-            ["SIDECAR_PORT"] = port.ToString(CultureInfo.InvariantCulture),
+            ["SIDECAR_PORT"] = "0",
             ["APP_HEALTH_URL"] = "",
             ["APP_PORT"] = "4567",
         }, "run", "--", "python3", "-c", "import time; print('child ' + 'ready', flush=True); time.sleep(60)");
         await agent.WaitForOutputAsync("child ready");
         using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false });
 
+        var port = (await agent.WaitForApiAsync()).Port; // port 0: the one the agent bound
         var scrape = Scrape.Parse(await client.GetStringAsync(new Uri($"http://127.0.0.1:{port}/metrics")));
 
         Assert.InRange(scrape.Value("sidecar_app_process_resident_memory_bytes"), 1_000_000, 4_000_000_000);
@@ -110,6 +111,7 @@ public sealed class MetricsListenerTests
         Assert.True(scrape.Value("sidecar_app_process_start_time_seconds") >= scrape.Value("process_start_time_seconds"));
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void ProcStat_IsReadFromAfterTheCommand_WhichMayHoldSpacesAndParentheses()
     {
@@ -120,6 +122,7 @@ public sealed class MetricsListenerTests
         Assert.Equal((250L, 31L, 149952L), (user, system, start));
     }
 
+    [Trait("Category", "Unit")]
     [Theory]
     [InlineData("Max open files            20000                40000                files     ", 20000L)]
     [InlineData("Max open files            unlimited            unlimited            files     ", null)]
@@ -128,6 +131,7 @@ public sealed class MetricsListenerTests
         Assert.Equal(expected, ProcessStats.ParseMaxOpenFiles("Limit                     Soft Limit           Hard Limit           Units     \n" + line + "\n"));
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void TheProcessFigures_OfThisProcess_AreThere()
     {

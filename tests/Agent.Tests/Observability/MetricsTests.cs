@@ -22,7 +22,7 @@ public sealed class MetricsTests
         return AgentHarness.StartAsync(environment);
     }
 
-    private static string Dead => $"http://127.0.0.1:{LoopbackServer.FreePort()}";
+    private static string Dead => $"http://127.0.0.1:{LoopbackServer.RefusingPort()}";
 
     [Fact]
     public async Task Metrics_AreWellFormedPrometheusText_WithEveryFamilyDeclared()
@@ -356,7 +356,7 @@ public sealed class MetricsTests
     [Fact]
     public async Task ThePublicHealthListener_DoesNotServeMetrics()
     {
-        await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?> { ["SIDECAR_PUBLIC_HEALTH_PORT"] = LoopbackServer.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?> { ["SIDECAR_PUBLIC_HEALTH_PORT"] = "0" });
         using var client = new HttpClient { BaseAddress = agent.PublicHealthUri };
 
         using var response = await client.GetAsync("metrics");
@@ -366,6 +366,7 @@ public sealed class MetricsTests
         Assert.Equal(HttpStatusCode.OK, (await agent.Client.GetAsync("metrics")).StatusCode);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public async Task TheRegistry_WritesTheStrictTextFormat_EscapingLabelValues()
     {

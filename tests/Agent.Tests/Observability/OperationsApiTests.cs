@@ -111,6 +111,7 @@ public sealed class OperationsApiTests
         Assert.Equal(Serilog.Events.LogEventLevel.Information, agent.Get<AgentLogLevel>().Current);
     }
 
+    [Trait("Category", "Unit")]
     [Theory]
     [InlineData("127.0.0.1", true)]
     [InlineData("::1", true)]

@@ -192,6 +192,7 @@ public sealed class PropagationTests
         Assert.Contains(orders.Seen, r => r.Headers["traceparent"].Split('-')[1] == TraceId); // the trace goes on, recorded or not
     }
 
+    [Trait("Category", "Unit")]
     [Theory]
     [InlineData("OTEL_PROPAGATORS", "jaeger")]
     [InlineData("OTEL_PROPAGATORS", "tracecontext,xray")]
@@ -208,6 +209,7 @@ public sealed class PropagationTests
         Assert.StartsWith(variable + " ", Assert.Single(error.Errors), StringComparison.Ordinal);
     }
 
+    [Trait("Category", "Unit")]
     [Theory]
     [InlineData("a3ce929d0e0e4736-00f067aa0ba902b7-1", "00-0000000000000000a3ce929d0e0e4736-00f067aa0ba902b7-01")]
     [InlineData("4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00")]

@@ -18,7 +18,7 @@ public sealed partial class StatusPageBrowserTests
         await using var app = await FakeApp.StartAsync();
         await using var a = await Upstream.StartAsync("orders-a");
         await using var b = await Upstream.StartAsync("orders-b");
-        var deadPort = LoopbackServer.FreePort();
+        var deadPort = LoopbackServer.RefusingPort();
         using var support = new Sidecar.Tests.AppConfig.ConfigTestSupport();
         var file = support.WriteFile("app.json", """{"db":{"url":"postgres://db/orders","password":"hunter2"},"feature":{"beta":"on"}}""");
         await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?>

@@ -25,6 +25,7 @@ public sealed class StatusPageTests
         return await response.Content.ReadAsStringAsync();
     }
 
+    [Trait("Category", "Unit")]
     [Theory]
     [InlineData(null, false)]
     [InlineData("*/*", false)]
@@ -90,7 +91,7 @@ public sealed class StatusPageTests
     {
         await using var app = await FakeApp.StartAsync();
         await using var good = await Upstream.StartAsync("orders");
-        var dead = $"http://127.0.0.1:{LoopbackServer.FreePort()}";
+        var dead = $"http://127.0.0.1:{LoopbackServer.RefusingPort()}";
         using var support = new Sidecar.Tests.AppConfig.ConfigTestSupport();
         var file = support.WriteFile("app.json", """{"db":{"url":"postgres://db/orders","password":"hunter2"},"feature":{"beta":"on"}}""");
         await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?>
@@ -233,6 +234,7 @@ public sealed class StatusPageTests
         Assert.Equal(AgentEventLog.Capacity + 5, log.Total);
     }
 
+    [Trait("Category", "Unit")]
     [Theory]
     [InlineData("db.password", true)]
     [InlineData("spring.datasource.PASSWORD", true)]
@@ -246,6 +248,7 @@ public sealed class StatusPageTests
         Assert.Equal(secret, ConfigRedaction.LooksSecret(key));
 
     // The name=value pattern spells the key words out (a generated regex needs a constant): each must be in it.
+    [Trait("Category", "Unit")]
     [Fact]
     public void EveryKeyWordOfASecretKey_IsMaskedInANameValuePartToo()
     {
@@ -257,6 +260,7 @@ public sealed class StatusPageTests
         }
     }
 
+    [Trait("Category", "Unit")]
     [Theory]
     [InlineData("db.password", "anything", "••••••")]
     [InlineData("db.url", "postgres://admin:hunter2xx@db/x", "postgres://***@db/x")]

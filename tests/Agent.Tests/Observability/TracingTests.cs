@@ -118,6 +118,7 @@ public sealed class TracingTests
         Assert.True(collector.Received(Convert.FromHexString(parent)));
     }
 
+    [Trait("Category", "Unit")]
     [Theory]
     [InlineData("http://collector:4318", null, null, "http://collector:4318/v1/traces")]
     [InlineData("http://collector:4318/base/", null, null, "http://collector:4318/base/v1/traces")]
@@ -138,6 +139,7 @@ public sealed class TracingTests
         Assert.Equal("sidecar-agent", options.ServiceName);
     }
 
+    [Trait("Category", "Unit")]
     [Theory]
     [InlineData("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]
     [InlineData("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")]
@@ -163,6 +165,7 @@ public sealed class TracingTests
         Assert.StartsWith(variable + " ", Assert.Single(error.Errors), StringComparison.Ordinal);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void ABadHeadersEntry_IsNamedByPosition_NeverByItsText()
     {
@@ -173,6 +176,7 @@ public sealed class TracingTests
         Assert.DoesNotContain("s3cr3t", line, StringComparison.Ordinal);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void TheSignalSpecificVariables_WinOverTheGenericOnes()
     {
@@ -194,6 +198,7 @@ public sealed class TracingTests
         Assert.Equal(TimeSpan.FromSeconds(1), generic.Timeout);
     }
 
+    [Trait("Category", "Unit")]
     [Theory]
     [InlineData(null, true)]
     [InlineData("otlp", true)]
@@ -253,7 +258,7 @@ public sealed class TracingTests
             ["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://127.0.0.1:4318",
             [variable] = value,
             ["APP_HEALTH_URL"] = "",
-            ["SIDECAR_PORT"] = LoopbackServer.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["SIDECAR_PORT"] = "0",
         });
 
         Assert.Equal(2, await agent.WaitForExitAsync(TimeSpan.FromSeconds(30)));

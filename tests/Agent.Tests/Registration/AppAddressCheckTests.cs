@@ -63,6 +63,7 @@ public sealed class AppAddressCheckTests
         }
     }
 
+    [Trait("Category", "Unit")]
     [Theory]
     [InlineData("http://127.0.0.1:8080/health", "10.0.0.5", true, true)]
     [InlineData("http://127.0.0.1:8080/health", "10.0.0.5", false, false)] // not this host's: not ours to connect to
@@ -76,6 +77,7 @@ public sealed class AppAddressCheckTests
         Assert.Equal(checks, AppAddressCheck.ShouldCheck(probe is null ? null : new Uri(probe), ip, _ => own, out _));
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void AnAddressOfAnotherHost_IsNotThisHosts()
     {

@@ -22,7 +22,7 @@ public sealed class DrainTests
     {
         // A Eureka that refuses: the agent never registers, so it stops without draining.
         var environment = RegisteredAgent.Environment();
-        environment["EUREKA_URLS"] = $"http://127.0.0.1:{LoopbackServer.FreePort()}/eureka/";
+        environment["EUREKA_URLS"] = $"http://127.0.0.1:{LoopbackServer.RefusingPort()}/eureka/";
         environment["SIDECAR_DRAIN"] = drain;
         if (fetch is not null)
         {

@@ -12,6 +12,7 @@ public sealed class EurekaOptionsTests
             .Add(new AgentVariablesConfigurationSource(new Hashtable(environment.ToDictionary(p => p.Key, p => (object?)p.Value))))
             .Build());
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void Load_WithoutEurekaUrls_IsStandalone_WithTheDocumentedDefaults()
     {
@@ -29,6 +30,7 @@ public sealed class EurekaOptionsTests
         Assert.Equal(TimeSpan.FromSeconds(8), eureka.ReadTimeout);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void Load_ReadsEveryEurekaVariable_AndAddsTheTrailingSlash()
     {
@@ -54,6 +56,7 @@ public sealed class EurekaOptionsTests
         Assert.Equal(TimeSpan.FromMinutes(1), eureka.FetchInterval);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void Load_AcceptsTheSpringAliasForTheUrls()
     {
@@ -62,6 +65,7 @@ public sealed class EurekaOptionsTests
         Assert.Equal([new Uri("http://eureka:8761/eureka/")], eureka.Urls);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void Load_RegisteredMode_RequiresAppNameAndAppPort()
     {
@@ -75,6 +79,7 @@ public sealed class EurekaOptionsTests
             error.Errors);
     }
 
+    [Trait("Category", "Unit")]
     [Theory]
     [InlineData("EUREKA_URLS", "eureka:8761", "'eureka:8761' is not an http:// or https:// URL")]
     [InlineData("EUREKA_RENEW_INTERVAL", "0s", "'0s' must be between 1s and 10m")]

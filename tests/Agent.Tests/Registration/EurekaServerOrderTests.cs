@@ -5,6 +5,7 @@ using Sidecar.Registration;
 namespace Sidecar.Tests.Registration;
 
 /// <summary>Which Eureka server an agent tries first: its own zone, then a per-instance shuffle (Netflix's resolver).</summary>
+[Trait("Category", "Unit")]
 public sealed class EurekaServerOrderTests
 {
     private static readonly Uri[] Three =

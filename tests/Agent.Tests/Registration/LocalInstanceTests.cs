@@ -5,6 +5,7 @@ using Sidecar.Registration;
 
 namespace Sidecar.Tests.Registration;
 
+[Trait("Category", "Unit")]
 public sealed class LocalInstanceTests
 {
     private static readonly AppOptions App = new() { Name = "orders", Port = 8080 };

@@ -118,6 +118,7 @@ public sealed class ReadBackTests
         Assert.Equal(InstanceStatus.Up, eureka.Instance("ORDERS", Id)!.Status);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void OverrideIn_ReadsEurekasInstanceAnswer_BothSpellings()
     {

@@ -13,7 +13,6 @@ public sealed class ShutdownTests
     public async Task SigTerm_SendsOutOfService_DrainsWhileServing_CancelsTheLease_AndExitsWith0()
     {
         await using var eureka = await FakeEureka.StartAsync();
-        var port = LoopbackServer.FreePort();
         await using var agent = AgentProcess.Start(new Dictionary<string, string>
         {
             ["APP_NAME"] = "orders",
@@ -22,11 +21,12 @@ public sealed class ShutdownTests
             ["APP_IP"] = "10.0.0.5",
             ["APP_HEALTH_URL"] = "",
             ["EUREKA_URLS"] = eureka.ServiceUrl.AbsoluteUri,
-            ["SIDECAR_PORT"] = port.ToString(CultureInfo.InvariantCulture),
-            ["SIDECAR_DRAIN"] = "1500ms",
+            ["SIDECAR_PORT"] = "0",
+            // Long enough for the checks made during it on a loaded machine (it is real time: another process).
+            ["SIDECAR_DRAIN"] = "4s",
             ["SIDECAR_DATA_DIR"] = RegisteredAgent.NewDataDir(),
         });
-        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
+        using var client = new HttpClient { BaseAddress = await agent.WaitForApiAsync(TimeSpan.FromSeconds(20)) }; // port 0: the one the agent bound
         await Eventually.TrueAsync(() => eureka.Instance("ORDERS", "host-a:orders:8080")?.Status == InstanceStatus.Up, "the agent registered", TimeSpan.FromSeconds(20));
 
         agent.Terminate();
@@ -51,10 +51,10 @@ public sealed class ShutdownTests
         Assert.Equal("/eureka/apps/ORDERS/host-a%3Aorders%3A8080", cancel.RawTarget);
         Assert.Equal(200, cancel.StatusCode);
         Assert.True(outOfService.At < cancel.At, "the status change came before the cancel");
-        Assert.True(cancel.At - outOfService.At >= TimeSpan.FromMilliseconds(1400), $"the drain lasted {cancel.At - outOfService.At}");
+        Assert.True(cancel.At - outOfService.At >= TimeSpan.FromMilliseconds(3900), $"the drain lasted {cancel.At - outOfService.At}");
         Assert.True(cancel.At <= exitedAt, "the cancel came before the exit");
         Assert.Null(eureka.Instance("ORDERS", "host-a:orders:8080"));
-        Assert.Contains("Draining for 1500ms", agent.Stdout, StringComparison.Ordinal);
+        Assert.Contains("Draining for 4s", agent.Stdout, StringComparison.Ordinal);
         Assert.Contains("Cancelled the lease of ORDERS/host-a:orders:8080", agent.Stdout, StringComparison.Ordinal);
     }
 
@@ -90,14 +90,13 @@ public sealed class ShutdownTests
     {
         await using var eureka = await FakeEureka.StartAsync();
         await eureka.DownAsync();
-        var port = LoopbackServer.FreePort();
         await using var agent = AgentProcess.Start(new Dictionary<string, string>
         {
             ["APP_NAME"] = "orders",
             ["APP_PORT"] = "8080",
             ["APP_HEALTH_URL"] = "",
             ["EUREKA_URLS"] = eureka.ServiceUrl.AbsoluteUri,
-            ["SIDECAR_PORT"] = port.ToString(CultureInfo.InvariantCulture),
+            ["SIDECAR_PORT"] = "0",
             ["SIDECAR_DATA_DIR"] = RegisteredAgent.NewDataDir(),
         });
         await agent.WaitForOutputAsync("listening on");
@@ -129,7 +128,7 @@ public sealed class ShutdownTests
             ["APP_HOST"] = "host-a",
             ["APP_HEALTH_URL"] = "",
             ["EUREKA_URLS"] = eureka.ServiceUrl.AbsoluteUri,
-            ["SIDECAR_PORT"] = LoopbackServer.FreePort().ToString(CultureInfo.InvariantCulture),
+            ["SIDECAR_PORT"] = "0",
             ["SIDECAR_DRAIN"] = "500ms",
             ["SIDECAR_DATA_DIR"] = RegisteredAgent.NewDataDir(),
         }, "run", "--", "python3", "-c", script);
@@ -158,7 +157,7 @@ public sealed class ShutdownTests
             ["APP_HOST"] = "host-a",
             ["APP_HEALTH_URL"] = "",
             ["EUREKA_URLS"] = eureka.ServiceUrl.AbsoluteUri,
-            ["SIDECAR_PORT"] = LoopbackServer.FreePort().ToString(CultureInfo.InvariantCulture),
+            ["SIDECAR_PORT"] = "0",
             ["SIDECAR_DRAIN"] = "1m",
             ["SIDECAR_DATA_DIR"] = RegisteredAgent.NewDataDir(),
         }, "run", "--", "python3", "-c", "import time, sys; time.sleep(2); sys.exit(3)");

@@ -87,9 +87,10 @@ public sealed class StatusChangeTests
         var time = RegisteredAgent.NewClock();
         await using var eureka = await FakeEureka.StartAsync(time);
         var probe = new FakeAppHealthProbe(healthy: false);
+        var logs = new LogCapture();
         var environment = RegisteredAgent.Environment(eureka);
         environment["APP_HEALTH_FAILURE_THRESHOLD"] = "1";
-        await using var agent = await RegisteredAgent.StartAsync(environment, time, probe);
+        await using var agent = await RegisteredAgent.StartAsync(environment, time, probe, logs);
         var monitor = agent.Get<AppHealthMonitor>();
         await Eventually.TrueAsync(() => eureka.Instance("ORDERS", Id) is not null, "the agent registered");
 
@@ -100,13 +101,11 @@ public sealed class StatusChangeTests
         for (var flip = 0; flip < 3 && !held; flip++)
         {
             probe.Healthy = !probe.Healthy;
+            var holds = Holds(logs);
             await monitor.ProbeOnceAsync(CancellationToken.None);
             var expected = monitor.Current.Status;
-            for (var i = 0; i < 50 && eureka.Instance("ORDERS", Id)?.Status != expected; i++)
-            {
-                await Task.Delay(10);
-            }
-
+            // Sent, or held: the loop says so ("rate-limited"), and then only a token (fake time) sends it.
+            await Eventually.TrueAsync(() => eureka.Instance("ORDERS", Id)?.Status == expected || Holds(logs) > holds, "the change went or was held");
             held = eureka.Instance("ORDERS", Id)?.Status != expected;
         }
 
@@ -156,6 +155,8 @@ public sealed class StatusChangeTests
         Assert.Equal(InstanceStatus.OutOfService, eureka.Instance("ORDERS", Id)!.OverriddenStatus);
     }
 
+    private static int Holds(LogCapture logs) => logs.Entries.Count(e => e.Contains("rate-limited", StringComparison.Ordinal));
+
     private static int StatusWrites(FakeEureka eureka) =>
         eureka.RequestsFor("PUT", "/status").Count + eureka.RequestsFor("DELETE", "/status").Count + eureka.RequestsFor("POST").Count;
 
@@ -189,10 +190,14 @@ public sealed class StatusChangeTests
         var status = monitor.Current.Status;
         var renewalsBefore = RegistrationRequests.Renewals(eureka).Count;
 
-        // The renew falls due while the change waits for its token: the loop renews, then sleeps.
+        // The renew falls due while the change waits for its token: the loop renews, then sleeps until the
+        // next renew (1 s away on the fake clock). Its sleep arming a timer is the signal; a spinning loop
+        // would have logged the held change again and again by then.
+        static bool NextRenew(TimeSpan due) => due == TimeSpan.FromSeconds(1);
+        var sleepsBefore = time.EverArmed(NextRenew);
         time.Advance(TimeSpan.FromSeconds(2));
         await Eventually.TrueAsync(() => RegistrationRequests.Renewals(eureka).Count > renewalsBefore, "the lease was renewed while the change was held");
-        await Task.Delay(300); // real time in which a spinning loop would log thousands of lines
+        await Eventually.TrueAsync(() => time.EverArmed(NextRenew) > sleepsBefore, "the loop went to sleep until the next renew");
         Assert.Single(logs.Entries, e => e.Contains("rate-limited", StringComparison.Ordinal));
         Assert.Equal(renewalsBefore + 1, RegistrationRequests.Renewals(eureka).Count);
 

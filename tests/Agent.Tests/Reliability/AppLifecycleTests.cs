@@ -39,15 +39,16 @@ public sealed class AppLifecycleTests(ITestOutputHelper output) : IDisposable
         http.server.HTTPServer(("127.0.0.1", int(os.environ["APP_PORT"])), Handler).serve_forever()
         """;
 
-    private Dictionary<string, string> Environment(FakeEureka eureka, int agentPort, int appPort) => new()
+    // Every port picked where it is bound: the agent listens on port 0 (and logs the port), and picks the
+    // app's port itself (agent run without APP_PORT), registered in Eureka.
+    private Dictionary<string, string> Environment(FakeEureka eureka) => new()
     {
         ["APP_NAME"] = "orders",
-        ["APP_PORT"] = appPort.ToString(CultureInfo.InvariantCulture),
         ["APP_HOST"] = "host-a",
         ["APP_IP"] = "10.0.0.5",
         ["EUREKA_URLS"] = eureka.ServiceUrl.AbsoluteUri,
         ["EUREKA_INSTANCE_ID"] = Id,
-        ["SIDECAR_PORT"] = agentPort.ToString(CultureInfo.InvariantCulture),
+        ["SIDECAR_PORT"] = "0",
         ["SIDECAR_DATA_DIR"] = Path.Combine(_dir, "data"),
         ["APP_HEALTH_INTERVAL"] = "200ms",
         ["SIDECAR_DRAIN"] = "5s", // skipped when the app is already gone
@@ -57,7 +58,7 @@ public sealed class AppLifecycleTests(ITestOutputHelper output) : IDisposable
     public async Task TheAppCrashingTwice_TheAgentExitsWithItsCodeAndCancelsTheLease_AndTheRestartedPairIsRegisteredAgain()
     {
         await using var eureka = await FakeEureka.StartAsync();
-        var environment = Environment(eureka, LoopbackServer.FreePort(), LoopbackServer.FreePort());
+        var environment = Environment(eureka);
         using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
         var figures = new Figures("app: crashes twice under the supervisor, restarted by the runtime");
         var codes = new List<int>();
@@ -80,7 +81,7 @@ public sealed class AppLifecycleTests(ITestOutputHelper output) : IDisposable
             var crashed = Stopwatch.StartNew();
             try
             {
-                await client.GetAsync(new Uri($"http://127.0.0.1:{environment["APP_PORT"]}/crash"));
+                await client.GetAsync(new Uri($"http://127.0.0.1:{eureka.Instance("ORDERS", Id)!.Port}/crash"));
             }
             catch (HttpRequestException)
             {
@@ -169,13 +170,13 @@ public sealed class AppLifecycleTests(ITestOutputHelper output) : IDisposable
             signal.signal(signal.SIGTERM, stop)
             while True: time.sleep(0.02)
             """;
-        var environment = Environment(eureka, LoopbackServer.FreePort(), LoopbackServer.FreePort());
+        var environment = Environment(eureka);
         environment["APP_HEALTH_URL"] = "";
         environment["SIDECAR_DRAIN"] = "1s";
         environment["ROUTES"] = $"payments={payments.Url}";
         await using var agent = AgentProcess.Start(environment, "run", "--", "python3", "-c", script);
         await Eventually.TrueAsync(() => eureka.Instance("ORDERS", Id)?.Status == InstanceStatus.Up, "registered UP", TimeSpan.FromSeconds(30));
-        using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = new Uri($"http://127.0.0.1:{environment["SIDECAR_PORT"]}/"), Timeout = TimeSpan.FromSeconds(30) };
+        using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = await agent.WaitForApiAsync(), Timeout = TimeSpan.FromSeconds(30) };
 
         // Six slow calls in flight (2.5 s each: longer than the drain), then SIGTERM.
         var inFlight = Enumerable.Range(0, 6).Select(_ => client.GetAsync("v1/invoke/payments/slow")).ToArray();

@@ -20,6 +20,10 @@ public sealed class EurekaFaultTests(ITestOutputHelper output)
 {
     private const string Id = "host-a:orders:8080";
 
+    // The registry refresher's debug line once its next refresh is armed (EurekaRegistryRefresher, event 262).
+    private static int RefreshesArmed(LogCapture logs) =>
+        logs.Entries.Count(e => e.Contains("Next registry refresh in", StringComparison.Ordinal));
+
     private sealed class Cluster : IAsyncDisposable
     {
         public FakeEureka[] Servers { get; private set; } = [];
@@ -126,8 +130,18 @@ public sealed class EurekaFaultTests(ITestOutputHelper output)
         await cluster.AllDownAsync();
         for (var step = 0; step < 360; step++)
         {
+            var refreshes = RefreshesArmed(cluster.Logs);
             time.Advance(TimeSpan.FromSeconds(10));
-            await Task.Delay(3);
+            if (step % 3 == 2)
+            {
+                // A registry refresh falls due every 30 s: it has run (against servers that are all down)
+                // once the refresher sleeps again, so the registry below was kept, not just never refreshed.
+                await Eventually.TrueAsync(() => RefreshesArmed(cluster.Logs) > refreshes, $"the registry refresh at {(step + 1) * 10} s ran");
+            }
+            else
+            {
+                await Task.Delay(3); // the registration's retries react between steps
+            }
         }
 
         Assert.Equal(2, agent.Get<EurekaRegistry>().View.GetInstances("payments")?.Count);

@@ -51,12 +51,12 @@ internal sealed class FaultyUpstream : IAsyncDisposable
     {
         Name = name;
         _ledger = ledger;
-        Port = LoopbackServer.FreePort();
     }
 
     public string Name { get; }
 
-    public int Port { get; }
+    /// <summary>0 until the first start, which binds any free port; a revival comes back on it.</summary>
+    public int Port { get; private set; }
 
     public string Url => $"http://127.0.0.1:{Port}";
 
@@ -104,7 +104,11 @@ internal sealed class FaultyUpstream : IAsyncDisposable
     public async Task ReviveAsync()
     {
         _mode = UpstreamMode.Normal;
-        _server ??= await LoopbackServer.StartAsync(HandleAsync, Port);
+        if (_server is null)
+        {
+            _server = await LoopbackServer.StartAsync(HandleAsync, Port);
+            Port = _server.Port;
+        }
     }
 
     public ValueTask DisposeAsync() => new(KillAsync());

@@ -22,9 +22,10 @@ public sealed class HostileAgentFixture : IAsyncLifetime
 
     public AgentProcess Agent { get; private set; } = null!;
 
-    public int Port { get; } = LoopbackServer.FreePort();
+    /// <summary>The API's port, the one the agent bound (it starts with port 0).</summary>
+    public int Port { get; private set; }
 
-    public int PublicPort { get; } = LoopbackServer.FreePort();
+    public int PublicPort { get; private set; }
 
     public HttpClient Client { get; } = new(new SocketsHttpHandler { UseProxy = false }) { Timeout = TimeSpan.FromSeconds(10) };
 
@@ -44,8 +45,8 @@ public sealed class HostileAgentFixture : IAsyncLifetime
         await File.WriteAllTextAsync(config, """{"message":"hello","db":{"url":"jdbc:x"}}""");
         Agent = AgentProcess.Start(new Dictionary<string, string>
         {
-            ["SIDECAR_PORT"] = Port.ToString(CultureInfo.InvariantCulture),
-            ["SIDECAR_PUBLIC_HEALTH_PORT"] = PublicPort.ToString(CultureInfo.InvariantCulture),
+            ["SIDECAR_PORT"] = "0",
+            ["SIDECAR_PUBLIC_HEALTH_PORT"] = "0",
             ["SIDECAR_LOG_LEVEL"] = "warning",
             ["SIDECAR_DATA_DIR"] = Path.Combine(_dir, "data"),
             ["APP_NAME"] = "orders",
@@ -53,6 +54,9 @@ public sealed class HostileAgentFixture : IAsyncLifetime
             ["CONFIG_FILE"] = config,
             ["ROUTES"] = $"orders={Orders.Url},hostile={Hostile.Url}",
         });
+        var listeners = await Agent.WaitForListenersAsync(TimeSpan.FromSeconds(30));
+        Port = listeners[0].Port;
+        PublicPort = listeners[1].Port;
         Client.BaseAddress = new Uri($"http://127.0.0.1:{Port}/");
         await Eventually.TrueAsync(async () =>
         {

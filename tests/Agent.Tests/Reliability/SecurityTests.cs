@@ -23,15 +23,15 @@ public sealed class SecurityTests(ITestOutputHelper output)
     [Fact]
     public async Task TheApi_ListensOnLoopbackOnlyByDefault_AndOnlyThePublicHealthListenerOnEveryInterface()
     {
-        var port = LoopbackServer.FreePort();
-        var publicPort = LoopbackServer.FreePort();
         await using var agent = AgentProcess.Start(new Dictionary<string, string>
         {
-            ["SIDECAR_PORT"] = port.ToString(CultureInfo.InvariantCulture),
-            ["SIDECAR_PUBLIC_HEALTH_PORT"] = publicPort.ToString(CultureInfo.InvariantCulture),
+            ["SIDECAR_PORT"] = "0",
+            ["SIDECAR_PUBLIC_HEALTH_PORT"] = "0",
             ["APP_HEALTH_URL"] = "",
         });
-        await agent.WaitForOutputAsync("listening on");
+        var listeners = await agent.WaitForListenersAsync(); // port 0: the ports the agent bound
+        var port = listeners[0].Port;
+        var publicPort = listeners[1].Port;
 
         var api = ListeningAddresses(port);
         var health = ListeningAddresses(publicPort);
@@ -270,8 +270,6 @@ public sealed class SecurityTests(ITestOutputHelper output)
             return Task.CompletedTask;
         });
         var dataDir = RegisteredAgent.NewDataDir();
-        var port = LoopbackServer.FreePort();
-        var publicPort = LoopbackServer.FreePort();
 
         // The real process at its most verbose, in JSON (every structured property is written): what any log sink would get.
         await using var agent = AgentProcess.Start(new Dictionary<string, string>
@@ -284,13 +282,14 @@ public sealed class SecurityTests(ITestOutputHelper output)
             ["AppConfig__Token"] = "vault-T0ken-secret",
             ["CONFIG_POLL_INTERVAL"] = "1s",
             ["ROUTES"] = $"payments={payments.Url}",
-            ["SIDECAR_PORT"] = port.ToString(CultureInfo.InvariantCulture),
-            ["SIDECAR_PUBLIC_HEALTH_PORT"] = publicPort.ToString(CultureInfo.InvariantCulture),
+            ["SIDECAR_PORT"] = "0",
+            ["SIDECAR_PUBLIC_HEALTH_PORT"] = "0",
             ["SIDECAR_DATA_DIR"] = dataDir,
             ["SIDECAR_LOG_LEVEL"] = "verbose",
             ["SIDECAR_LOG_FORMAT"] = "json",
             ["SIDECAR_DRAIN"] = "0s",
         });
+        var port = (await agent.WaitForApiAsync()).Port; // port 0: the one the agent bound
         using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = new Uri($"http://127.0.0.1:{port}/") };
         await Eventually.TrueAsync(() => eureka.Requests.Any(r => r.Method == "POST" && r.StatusCode == 204), "registered", TimeSpan.FromSeconds(30));
 
@@ -311,6 +310,7 @@ public sealed class SecurityTests(ITestOutputHelper output)
         using (await client.GetAsync("v1/config?prefix=db.&token=qs-secret-123")) { }
 
         // Everything an operator or a scraper can see: every answer but the app's own config, on both listeners.
+        var publicPort = (await agent.WaitForListenersAsync())[1].Port; // port 0: the one the agent bound
         using var publicClient = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{publicPort}/") };
         var seen = new List<(string Where, string Text)>();
         foreach (var path in new[] { "", "v1/health", "v1/health/ready", "status", "healthcheck", "v1/services", "hosts/payments", "v1/services/payments/instances", "eureka/hosts?appName=orders", "metrics" })

@@ -96,8 +96,6 @@ public sealed class SoakTests(ITestOutputHelper output)
 
     private async Task RunAsync(TimeSpan duration, TimeSpan sampleEvery, RequestLedger ledger, FaultyUpstream[] orders, FakeEureka[] eureka, FakeConfigServer config, FakeApp app, Action<FakeEureka> seed, string dataDir)
     {
-        var port = LoopbackServer.FreePort();
-        var publicPort = LoopbackServer.FreePort();
         var heapFile = Path.Combine(Path.GetTempPath(), $"soak-heap-{Guid.NewGuid():N}");
 
         // The agent as its own process, so its memory, handles and threads are its own; its GC heap is
@@ -122,14 +120,17 @@ public sealed class SoakTests(ITestOutputHelper output)
             ["Forwarding__TryTimeout"] = "300ms",
             ["Forwarding__EjectionTime"] = "2s",
             ["Forwarding__ServiceRetention"] = "20s",
-            ["SIDECAR_PORT"] = port.ToString(CultureInfo.InvariantCulture),
-            ["SIDECAR_PUBLIC_HEALTH_PORT"] = publicPort.ToString(CultureInfo.InvariantCulture),
+            ["SIDECAR_PORT"] = "0",
+            ["SIDECAR_PUBLIC_HEALTH_PORT"] = "0",
             ["SIDECAR_DATA_DIR"] = dataDir,
             ["SIDECAR_DRAIN"] = "0s",
             ["SIDECAR_LOG_LEVEL"] = "error",
             ["DOTNET_STARTUP_HOOKS"] = Path.Combine(AppContext.BaseDirectory, "Agent.Tests.dll"),
             ["SOAK_HEAP_FILE"] = heapFile,
         });
+        var listeners = await agent.WaitForListenersAsync(TimeSpan.FromSeconds(30)); // port 0: the ports the agent bound
+        var port = listeners[0].Port;
+        var publicPort = listeners[1].Port;
         var baseUri = new Uri($"http://127.0.0.1:{port}/");
         using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(10) };
         await Eventually.TrueAsync(() => eureka.Any(e => e.Instance("PAYMENTS", "host-a:payments:" + app.Port) is not null), "registered", TimeSpan.FromSeconds(30));

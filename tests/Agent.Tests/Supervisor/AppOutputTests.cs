@@ -23,14 +23,14 @@ public sealed class AppOutputTests
                 os.write(1, b[1000:2000]); time.sleep(0.001)
                 os.write(1, b[2000:])
             """;
-        var port = LoopbackServer.FreePort();
         await using var agent = AgentProcess.Start(new Dictionary<string, string>
         {
-            ["SIDECAR_PORT"] = port.ToString(CultureInfo.InvariantCulture),
+            ["SIDECAR_PORT"] = "0",
             ["APP_HEALTH_URL"] = "",
             ["APP_PORT"] = "4567",
         }, "run", "--", "python3", "-c", script);
         await agent.WaitForOutputAsync("child ready");
+        var port = (await agent.WaitForApiAsync()).Port; // port 0: the one the agent bound
 
         using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false });
         var calls = 0;
@@ -58,6 +58,7 @@ public sealed class AppOutputTests
         Assert.Contains("GET /v1/services 200", agent.Stdout, StringComparison.Ordinal);
     }
 
+    [Trait("Category", "Unit")]
     [Fact]
     public void Copy_WritesWholeLines_CutsALineLongerThanTheBuffer_AndEndsALastLineWithoutANewline()
     {

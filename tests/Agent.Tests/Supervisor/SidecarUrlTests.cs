@@ -3,6 +3,7 @@ using Sidecar.Supervisor;
 
 namespace Sidecar.Tests.Supervisor;
 
+[Trait("Category", "Unit")]
 public sealed class SidecarUrlTests
 {
     [Theory]

@@ -15,7 +15,7 @@ public sealed class SupervisorTests : IDisposable
     {
         var env = new Dictionary<string, string>
         {
-            ["SIDECAR_PORT"] = LoopbackServer.FreePort().ToString(CultureInfo.InvariantCulture),
+            ["SIDECAR_PORT"] = "0",
             ["APP_HEALTH_URL"] = "",
         };
         foreach (var (key, value) in extra)
@@ -39,7 +39,8 @@ public sealed class SupervisorTests : IDisposable
         await using var agent = AgentProcess.Start(env, "run", "--", "python3", "-c", script);
 
         Assert.Equal(0, await agent.WaitForExitAsync(TimeSpan.FromSeconds(30)));
-        Assert.Contains($"child: http://127.0.0.1:{env["SIDECAR_PORT"]} {env["SIDECAR_PORT"]} 4567 pong", agent.Stdout, StringComparison.Ordinal);
+        var port = (await agent.WaitForApiAsync()).Port; // SIDECAR_PORT=0: the port it bound
+        Assert.Contains($"child: http://127.0.0.1:{port} {port} 4567 pong", agent.Stdout, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -124,10 +125,10 @@ public sealed class SupervisorTests : IDisposable
         await using var eureka = await FakeEureka.StartAsync();
         var env = new Dictionary<string, string>
         {
-            ["SIDECAR_PORT"] = LoopbackServer.FreePort().ToString(CultureInfo.InvariantCulture),
+            ["SIDECAR_PORT"] = "0",
             ["SIDECAR_DATA_DIR"] = RegisteredAgent.NewDataDir(),
             ["APP_NAME"] = "orders",
-            ["APP_PORT"] = LoopbackServer.FreePort().ToString(CultureInfo.InvariantCulture),
+            ["APP_PORT"] = LoopbackServer.RefusingPort().ToString(CultureInfo.InvariantCulture),
             ["EUREKA_URLS"] = eureka.ServiceUrl.AbsoluteUri,
             ["EUREKA_INSTANCE_ID"] = "orders-1",
         };

@@ -99,6 +99,22 @@ public sealed class AgentProcess : IAsyncDisposable
     public Task WaitForOutputAsync(string text, TimeSpan? timeout = null) =>
         Eventually.TrueAsync(() => Stdout.Contains(text, StringComparison.Ordinal) || _process.HasExited, $"the agent printed '{text}'", timeout ?? TimeSpan.FromSeconds(20));
 
+    /// <summary>
+    /// Waits for the start-up line (docs/operations.md#listeners-and-security-defaults) and returns the addresses it names,
+    /// in the order bound (the API, then the public health listener, then the metrics one), each as a
+    /// URL on 127.0.0.1: an agent started with port 0 is reached on the port it bound.
+    /// </summary>
+    public async Task<IReadOnlyList<Uri>> WaitForListenersAsync(TimeSpan? timeout = null)
+    {
+        await WaitForOutputAsync(" listening on ", timeout);
+        var match = System.Text.RegularExpressions.Regex.Match(Stdout, @" listening on (?<addresses>http://\S+(?:, http://\S+)*), ready");
+        Assert.True(match.Success, $"the agent did not print where it listens; stdout: {Stdout} stderr: {Stderr}");
+        return [.. match.Groups["addresses"].Value.Split(", ").Select(a => new Uri($"http://127.0.0.1:{new Uri(a.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)).Port}/"))];
+    }
+
+    /// <summary>The API's URL (<see cref="WaitForListenersAsync"/>'s first).</summary>
+    public async Task<Uri> WaitForApiAsync(TimeSpan? timeout = null) => (await WaitForListenersAsync(timeout))[0];
+
     /// <summary>Sends SIGTERM, as a container runtime does.</summary>
     public void Terminate() => _ = Kill(_process.Id, 15);
 

@@ -1,6 +1,7 @@
 namespace Sidecar.Tests.Support;
 
 /// <summary>What the tests keep of an agent's output stays bounded however much it prints (the saved e2e logs once reached 287 MB).</summary>
+[Trait("Category", "Unit")]
 public sealed class CappedLogTests
 {
     [Fact]

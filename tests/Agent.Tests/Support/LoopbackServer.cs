@@ -16,6 +16,7 @@ namespace Sidecar.Tests.Support;
 /// </summary>
 public sealed class LoopbackServer : IAsyncDisposable
 {
+    private static readonly List<System.Net.Sockets.Socket> Refusing = [];
     private readonly WebApplication _app;
 
     private LoopbackServer(WebApplication app, Uri baseUri)
@@ -49,11 +50,19 @@ public sealed class LoopbackServer : IAsyncDisposable
         await _app.DisposeAsync();
     }
 
-    /// <summary>A port nothing listens on (bound once, then released): connections to it are refused.</summary>
-    public static int FreePort()
+    /// <summary>
+    /// A port that refuses connections: a socket bound to it and never listening, kept until the test
+    /// process ends, so no other test (or agent) can take the port meanwhile.
+    /// </summary>
+    public static int RefusingPort()
     {
-        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
         socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        lock (Refusing)
+        {
+            Refusing.Add(socket);
+        }
+
         return ((IPEndPoint)socket.LocalEndPoint!).Port;
     }
 }
