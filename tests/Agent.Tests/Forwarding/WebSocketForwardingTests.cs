@@ -96,7 +96,7 @@ public sealed class WebSocketForwardingTests
     public async Task AnInstanceThatRefusesTheConnection_Is502_ProblemDetails_AfterTheConnectRetries()
     {
         await using var server = await EchoServer.StartAsync();
-        var dead = LoopbackServer.FreePort();
+        var dead = LoopbackServer.RefusingPort();
         await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?> { ["ROUTES"] = $"orders=http://127.0.0.1:{dead}" });
 
         var line = Assert.Single(await ClientAsync(agent, "echo", "invoke"));
@@ -112,7 +112,7 @@ public sealed class WebSocketForwardingTests
     public async Task AConnectFailure_GoesToAnotherInstance()
     {
         await using var server = await EchoServer.StartAsync();
-        var dead = LoopbackServer.FreePort();
+        var dead = LoopbackServer.RefusingPort();
         await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?>
         {
             ["ROUTES"] = $"orders=http://127.0.0.1:{dead};http://127.0.0.1:{server.Port}",
