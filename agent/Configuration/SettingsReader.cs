@@ -90,6 +90,24 @@ internal sealed partial class SettingsReader(IConfiguration configuration)
         return result;
     }
 
+    /// <summary>A ratio above 0 and at most 1 (<c>0.5</c>), written with a dot.</summary>
+    public double Ratio(string key, double defaultValue)
+    {
+        var value = String(key);
+        if (value is null)
+        {
+            return defaultValue;
+        }
+
+        if (!double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var result) || !(result > 0 && result <= 1))
+        {
+            AddError(key, $"'{value}' is not a ratio above 0 and at most 1 (such as 0.5)");
+            return defaultValue;
+        }
+
+        return result;
+    }
+
     public int? Port(string key, int? defaultValue = null)
     {
         var value = String(key);
@@ -276,6 +294,33 @@ internal sealed partial class SettingsReader(IConfiguration configuration)
 
         address = System.Net.IPAddress.None;
         return false;
+    }
+
+    /// <summary>
+    /// <c>tcp://host:port</c> (a TCP health check, a <c>ROUTES</c> instance): a DNS name or IP literal and a
+    /// port 1-65535, without path, query or user info (docs/forwarding.md#tcp-listeners).
+    /// </summary>
+    internal static bool TryParseTcpUrl(string value, out Uri uri)
+    {
+        uri = null!;
+        if (!value.StartsWith("tcp://", StringComparison.OrdinalIgnoreCase) || !Uri.TryCreate(value, UriKind.Absolute, out var parsed) ||
+            parsed.Port is < 1 or > 65535 || parsed.UserInfo.Length > 0 || parsed.Query.Length > 0 || parsed.Fragment.Length > 0 ||
+            parsed.AbsolutePath is not ("" or "/") || value.TrimEnd('/').EndsWith(':') ||
+            parsed.HostNameType is not (UriHostNameType.Dns or UriHostNameType.IPv4 or UriHostNameType.IPv6) || parsed.Host.Contains('%', StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        // "tcp://host" alone parses with no port (-1): a TCP address needs one.
+        var authority = value.AsSpan("tcp://".Length).TrimEnd('/');
+        var colon = authority.LastIndexOf(':');
+        if (colon < 0 || authority[(colon + 1)..].ContainsAnyExceptInRange('0', '9'))
+        {
+            return false;
+        }
+
+        uri = parsed;
+        return true;
     }
 
     internal static bool TryParseHttpUrl(string value, out Uri uri)

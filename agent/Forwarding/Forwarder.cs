@@ -10,7 +10,7 @@ namespace Sidecar.Forwarding;
 /// <see cref="HttpMessageInvoker"/> over one <see cref="SocketsHttpHandler"/> serves every upstream:
 /// pooled keep-alive connections, no proxy, no cookies, no decompression, no redirects.
 /// </summary>
-internal sealed class Forwarder : IDisposable
+internal sealed partial class Forwarder : IDisposable
 {
     /// <summary>The methods the forwarder passes on (the <c>Allow</c> of its 405s): all but CONNECT and TRACE.</summary>
     public const string ForwardedMethods = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
@@ -116,7 +116,9 @@ internal sealed class Forwarder : IDisposable
 
         // The header only ever lowers the configured deadline.
         var deadline = requested is { } value && value < pool.Policy.Timeout ? value : pool.Policy.Timeout;
-        return new ForwardCall(this, context, pool, target, deadline).RunAsync();
+        return pool.Admission is null && pool.Cache is null
+            ? new ForwardCall(this, context, pool, target, deadline).RunAsync()
+            : GuardedAsync(context, pool, target, deadline);
     }
 
     public void Dispose() => Invoker.Dispose();
@@ -135,11 +137,11 @@ internal sealed class Forwarder : IDisposable
         return false;
     }
 
-    private static Task Refuse(HttpContext context, ServiceMetrics metrics, int status, string code, string title, string detail, string? allow = null)
+    internal static Task Refuse(HttpContext context, ServiceMetrics metrics, int status, string code, string title, string detail, string? allow = null, string? retryAfter = null)
     {
         metrics.Count(MethodClass.Of(context.Request.Method), status);
         metrics.Error(code);
-        return Problems.WriteAsync(context, status, code, title, detail, allow);
+        return Problems.WriteAsync(context, status, code, title, detail, allow, retryAfter);
     }
 
     // Names come from hostile input: keep problem details short.

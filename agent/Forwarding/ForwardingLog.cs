@@ -49,6 +49,17 @@ internal sealed partial class ForwardingLog(ILogger<ForwardingLog> logger)
         }
     }
 
+    public void Rejected(string service, int status, string code)
+    {
+        if (logger.IsEnabled(LogLevel.Debug))
+        {
+            LogRejected(logger, service, status, code);
+        }
+    }
+
+    [LoggerMessage(EventId = 506, Level = LogLevel.Debug, Message = "Call to {Service} refused before sending: {Status} {Code}")]
+    private static partial void LogRejected(ILogger logger, string service, int status, string code);
+
     public void UpgradeClosed(string service, TimeSpan duration, string reason)
     {
         if (logger.IsEnabled(LogLevel.Debug))
@@ -57,7 +68,7 @@ internal sealed partial class ForwardingLog(ILogger<ForwardingLog> logger)
         }
     }
 
-    [LoggerMessage(EventId = 506, Level = LogLevel.Debug, Message = "Upgraded connection to {Service} closed after {Seconds:0.###} s: {Reason}")]
+    [LoggerMessage(EventId = 507, Level = LogLevel.Debug, Message = "Upgraded connection to {Service} closed after {Seconds:0.###} s: {Reason}")]
     private static partial void LogUpgradeClosed(ILogger logger, string service, double seconds, string reason);
 
     [LoggerMessage(EventId = 500, Level = LogLevel.Information, Message = "Static routes for {Count} services: {Names}")]

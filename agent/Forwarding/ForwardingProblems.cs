@@ -50,4 +50,13 @@ internal static class ForwardingProblems
 
     /// <summary>504: every attempt hit the per-try time-out.</summary>
     public const string UpstreamTimeout = "upstream-timeout";
+
+    /// <summary>503: the service's bulkhead is full (<c>MaxConcurrentRequests</c> in flight, <c>MaxQueuedRequests</c> waiting); nothing was sent.</summary>
+    public const string ConcurrencyLimit = "concurrency-limit";
+
+    /// <summary>429: the service's rate limit (<c>RateLimit</c>) is spent for now; nothing was sent.</summary>
+    public const string RateLimited = "rate-limited";
+
+    /// <summary>503: the service's circuit breaker is open; nothing was sent.</summary>
+    public const string CircuitOpen = "circuit-open";
 }

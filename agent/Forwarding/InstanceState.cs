@@ -27,6 +27,9 @@ internal sealed class InstanceState
 
     public ServiceInstance Instance { get; }
 
+    /// <summary>The circuit breaker of the instance's service, told of its outcomes with the ejection counts; null when off.</summary>
+    public CircuitBreaker? Breaker { get; init; }
+
     /// <summary><c>http://host:port</c>, to which the origin-form path is appended.</summary>
     public string Prefix { get; }
 

@@ -16,6 +16,7 @@ internal sealed record ServicePolicy
         nameof(RetryBudgetMinPerSecond), nameof(MaxBodySize), nameof(RetryBufferSize), nameof(EjectionFailures),
         nameof(EjectionTime), nameof(MaxEjectionTime), nameof(MaxEjectionPercent), nameof(UpgradeIdleTimeout),
         nameof(UpgradeMaxConnectionTime),
+        .. ResiliencePolicy.Keys,
     ];
 
     /// <summary>Total deadline of a call, retries and the response body included. Default 30 s. An <c>X-Request-Timeout</c> request header can only lower it.</summary>
@@ -60,6 +61,9 @@ internal sealed record ServicePolicy
     /// <summary>The longest an upgraded connection stays open, busy or not; zero = no limit (the default).</summary>
     public TimeSpan UpgradeMaxConnectionTime { get; init; } = TimeSpan.Zero;
 
+    /// <summary>Bulkhead, rate limit and circuit breaker (docs/resilience.md); all off by default.</summary>
+    public ResiliencePolicy Resilience { get; init; } = ResiliencePolicy.Off;
+
     /// <summary>The key <see cref="MaxBodySize"/> came from, for the 413 detail: <c>Forwarding:MaxBodySize</c> or <c>Forwarding:Services:{name}:MaxBodySize</c>.</summary>
     public string MaxBodySizeKey { get; init; } = "Forwarding:" + nameof(MaxBodySize);
 
@@ -83,6 +87,7 @@ internal sealed record ServicePolicy
             UpgradeIdleTimeout = r.Duration(prefix + nameof(UpgradeIdleTimeout), defaults.UpgradeIdleTimeout, TimeSpan.FromMilliseconds(10), TimeSpan.FromDays(1)),
             UpgradeMaxConnectionTime = r.Duration(prefix + nameof(UpgradeMaxConnectionTime), defaults.UpgradeMaxConnectionTime, TimeSpan.Zero, TimeSpan.FromDays(7)),
             MaxBodySizeKey = r.String(prefix + nameof(MaxBodySize)) is null ? defaults.MaxBodySizeKey : prefix + nameof(MaxBodySize),
+            Resilience = ResiliencePolicy.Read(r, prefix, defaults.Resilience),
         };
 
         if (policy.MaxEjectionTime < policy.EjectionTime)

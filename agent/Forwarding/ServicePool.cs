@@ -21,8 +21,9 @@ internal sealed class ServicePool
     private long _version = -1;
     private long _pickSequence;
 
-    public ServicePool(string name, ServicePolicy policy, string? zone, TimeProvider time, ForwardingLog log, ServiceMetrics? metrics = null)
+    public ServicePool(string name, ServicePolicy policy, string? zone, TimeProvider time, ForwardingLog log, ServiceMetrics? metrics = null, ResponseCache? cache = null)
     {
+        Cache = cache;
         Name = name;
         Metrics = metrics ?? new ServiceMetrics(name);
         Policy = policy;
@@ -31,6 +32,10 @@ internal sealed class ServicePool
         _log = log;
         Budget = new RetryBudget(policy.RetryBudgetPercent, policy.RetryBudgetMinPerSecond, time);
         Pipelines = new ForwardingPipelines(policy, time);
+        if (policy.Resilience.Admits)
+        {
+            Admission = new ServiceAdmission(policy.Resilience, time, state => Metrics.CircuitChanged(state));
+        }
     }
 
     public string Name { get; }
@@ -43,6 +48,12 @@ internal sealed class ServicePool
     public RetryBudget Budget { get; }
 
     public ForwardingPipelines Pipelines { get; }
+
+    /// <summary>Bulkhead, rate limit and circuit breaker (docs/resilience.md); null when the service has none.</summary>
+    public ServiceAdmission? Admission { get; }
+
+    /// <summary>The response cache when the service has <c>Cache=true</c>; null otherwise.</summary>
+    public ResponseCache? Cache { get; }
 
     public TimeProvider Time => _time;
 
@@ -81,7 +92,7 @@ internal sealed class ServicePool
                 // Keep what we learnt about an instance (failures, ejection) across registry refreshes.
                 if (!_states.TryGetValue(key, out var state) || state.Instance.Zone != instance.Zone)
                 {
-                    state = new InstanceState(instance, _zone);
+                    state = new InstanceState(instance, _zone) { Breaker = Admission?.Breaker };
                 }
 
                 states[key] = state;
@@ -112,6 +123,24 @@ internal sealed class ServicePool
             chosen = Pick(snapshot, call, now, skipHeld: false);
         }
 
+        chosen?.Acquire(Interlocked.Increment(ref _pickSequence));
+        return chosen;
+    }
+
+    /// <summary>
+    /// As <see cref="Pick(CallInstances?)"/> for a connection of a TCP listener: the same choice among the instances
+    /// not in <paramref name="tried"/> (docs/forwarding.md#tcp-listeners); null when none of them is available.
+    /// </summary>
+    public InstanceState? PickExcept(IReadOnlyCollection<InstanceState> tried)
+    {
+        var snapshot = Volatile.Read(ref _snapshot);
+        if (tried.Count > 0)
+        {
+            snapshot = new Snapshot([.. snapshot.Local.Where(s => !tried.Contains(s))], [.. snapshot.Remote.Where(s => !tried.Contains(s))]);
+        }
+
+        var now = _time.GetTimestamp();
+        var chosen = Pick(snapshot, null, now, skipHeld: true) ?? Pick(snapshot, null, now, skipHeld: false);
         chosen?.Acquire(Interlocked.Increment(ref _pickSequence));
         return chosen;
     }
@@ -196,7 +225,11 @@ internal sealed class ServicePool
         !state.IsEjected(now) && !(skipHeld && state.IsHeld(now)) && !(skipTried && call is not null && call.HasTried(state));
 
     /// <summary>A response below 500: the instance is healthy (4xx is the caller's problem, never the instance's).</summary>
-    public static void RecordSuccess(InstanceState state) => state.ResetFailures();
+    public static void RecordSuccess(InstanceState state)
+    {
+        state.ResetFailures();
+        state.Breaker?.RecordSuccess();
+    }
 
     /// <summary>The longest a 429's <c>Retry-After</c> keeps an instance from new calls: a far date (or a typo) must not take it out for hours.</summary>
     public static readonly TimeSpan MaxHold = TimeSpan.FromSeconds(60);
@@ -215,9 +248,10 @@ internal sealed class ServicePool
         state.Hold(_time.GetTimestamp() + ToTicks(delay < MaxHold ? delay : MaxHold));
     }
 
-    /// <summary>A connect error, 5xx or per-try time-out; ejects the instance after too many in a row.</summary>
+    /// <summary>A connect error, 5xx or per-try time-out; ejects the instance after too many in a row, and counts for the service's circuit breaker.</summary>
     public void RecordFailure(InstanceState state)
     {
+        state.Breaker?.RecordFailure();
         var failures = state.AddFailure();
         if (Policy.EjectionFailures == 0 || failures < Policy.EjectionFailures)
         {

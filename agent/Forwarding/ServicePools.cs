@@ -21,6 +21,9 @@ internal sealed class ServicePools(ServiceCatalog catalog, ForwardingOptions opt
     /// <summary>How long the state of a service that left the catalog is kept (<see cref="ForwardingOptions.ServiceRetention"/>).</summary>
     public TimeSpan Retention => options.ServiceRetention;
 
+    /// <summary>The response cache shared by every service with <c>Cache=true</c> (docs/resilience.md#response-cache).</summary>
+    public ResponseCache Cache { get; } = new(options.CacheMaxBytes, time);
+
     /// <summary>The forwarding counters of every service (and of unknown names).</summary>
     public ForwardingMetrics Metrics { get; } = metrics ?? new ForwardingMetrics();
 
@@ -109,6 +112,7 @@ internal sealed class ServicePools(ServiceCatalog catalog, ForwardingOptions opt
     private ServicePool Create(string name)
     {
         var lower = name.ToLowerInvariant();
-        return new(lower, options.PolicyFor(name), options.Zone, time, log, Metrics.For(lower));
+        var policy = options.PolicyFor(name);
+        return new(lower, policy, options.Zone, time, log, Metrics.For(lower), policy.Resilience.Cache ? Cache : null);
     }
 }

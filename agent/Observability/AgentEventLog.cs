@@ -7,6 +7,7 @@ internal enum AgentEventKind
     Registration,
     Ejection,
     Config,
+    Circuit,
 }
 
 /// <summary>One line of the event list: when, what kind, and a short text (never a config value).</summary>

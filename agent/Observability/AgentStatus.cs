@@ -56,7 +56,25 @@ internal sealed record ServiceSection(
     [property: JsonPropertyName("source")] string Source,
     [property: JsonPropertyName("up")] int Up,
     [property: JsonPropertyName("ejected")] int Ejected,
-    [property: JsonPropertyName("instances")] IReadOnlyList<InstanceEntry> Instances);
+    [property: JsonPropertyName("instances")] IReadOnlyList<InstanceEntry> Instances,
+    [property: JsonPropertyName("resilience")] ResilienceEntry? Resilience = null,
+    [property: JsonPropertyName("history")] HistoryPoints? History = null);
+
+/// <summary>
+/// The admission rules a service has on (docs/resilience.md); null when it has none or was never called.
+/// </summary>
+/// <param name="Circuit"><c>closed</c>, <c>open</c> or <c>half-open</c>; null without a breaker.</param>
+/// <param name="InFlight">Calls holding a bulkhead slot; null without a bulkhead.</param>
+/// <param name="CacheHitRatio">Hits and revalidations / GET and HEAD calls, with <c>Cache=true</c>; null without a cache or before the first call.</param>
+/// <param name="Rejected">Calls refused so far, by code (<c>concurrency-limit</c>, <c>rate-limited</c>, <c>circuit-open</c>).</param>
+internal sealed record ResilienceEntry(
+    [property: JsonPropertyName("circuit")] string? Circuit,
+    [property: JsonPropertyName("inFlight")] int? InFlight,
+    [property: JsonPropertyName("maxConcurrentRequests")] int? MaxConcurrentRequests,
+    [property: JsonPropertyName("queued")] long? Queued,
+    [property: JsonPropertyName("rateLimit")] int? RateLimit,
+    [property: JsonPropertyName("rejected")] IReadOnlyDictionary<string, long> Rejected,
+    [property: JsonPropertyName("cacheHitRatio")] double? CacheHitRatio = null);
 
 /// <param name="State"><c>in rotation</c>, <c>ejected</c>, or <c>not UP</c> (Eureka status other than UP).</param>
 /// <param name="ErrorRate">Failed attempts / attempts over the last minute; null without attempts.</param>

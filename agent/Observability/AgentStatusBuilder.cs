@@ -141,10 +141,47 @@ internal sealed class AgentStatusBuilder(
             }
 
             entries.Sort(static (a, b) => string.CompareOrdinal(a.InstanceId, b.InstanceId));
-            result.Add(new ServiceSection(name, source, up, ejected, entries));
+            result.Add(new ServiceSection(name, source, up, ejected, entries, Resilience(pool), pool?.Metrics.History.Read()));
         }
 
         return result;
+    }
+
+    private static readonly string[] RejectionCodes = [Forwarding.ForwardingProblems.ConcurrencyLimit, Forwarding.ForwardingProblems.RateLimited, Forwarding.ForwardingProblems.CircuitOpen];
+
+    private static ResilienceEntry? Resilience(Forwarding.ServicePool? pool)
+    {
+        if (pool is null || (pool.Admission is null && pool.Cache is null))
+        {
+            return null;
+        }
+
+        var admission = pool.Admission;
+        var metrics = pool.Metrics;
+        var served = metrics.CacheHits + metrics.CacheRevalidated;
+        var lookups = served + metrics.CacheMisses;
+
+        var rejected = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (var code in RejectionCodes)
+        {
+            rejected[code] = pool.Metrics.ErrorCount(Array.IndexOf(ServiceMetrics.ErrorLabels, code));
+        }
+
+        var bulkhead = admission?.Bulkhead is not null;
+        return new ResilienceEntry(
+            admission?.Breaker?.State switch
+            {
+                null => null,
+                Forwarding.CircuitState.Open => "open",
+                Forwarding.CircuitState.HalfOpen => "half-open",
+                _ => "closed",
+            },
+            bulkhead ? admission!.InFlight : null,
+            bulkhead ? admission!.Policy.MaxConcurrentRequests : null,
+            bulkhead ? admission!.Queued : null,
+            admission?.Rate is null ? null : admission.Policy.RateLimit,
+            rejected,
+            pool.Cache is null || lookups == 0 ? null : Math.Round((double)served / lookups, 4));
     }
 
     private ConfigSection Config()
@@ -168,6 +205,7 @@ internal sealed class AgentStatusBuilder(
         AgentEventKind.Health => "health",
         AgentEventKind.Registration => "registration",
         AgentEventKind.Ejection => "ejection",
+        AgentEventKind.Circuit => "circuit",
         _ => "config",
     };
 

@@ -203,6 +203,26 @@ internal sealed class AgentTracing : IDisposable
         activity.Stop();
     }
 
+    /// <summary>
+    /// A call refused before it was sent (rate limit, bulkhead, open circuit: docs/resilience.md): a span of
+    /// its own with a <c>sidecar.rejected</c> event naming the rule, and the problem code as <c>error.type</c>.
+    /// Nothing when tracing is off. Call it from an async method (see <see cref="StartForward"/>).
+    /// </summary>
+    public void Rejected(HttpContext context, string service, string target, int status, string code)
+    {
+        if (StartForward(context, service, target) is not { } activity)
+        {
+            return;
+        }
+
+        if (activity.IsAllDataRequested)
+        {
+            activity.AddEvent(new ActivityEvent("sidecar.rejected", tags: new ActivityTagsCollection { ["sidecar.rule"] = code }));
+        }
+
+        StopForward(activity, status, 0, code);
+    }
+
     /// <summary>Flushes what is batched (tests; shutdown does it too).</summary>
     public bool Flush(int timeoutMilliseconds = 5000) => _provider?.ForceFlush(timeoutMilliseconds) ?? true;
 

@@ -38,6 +38,7 @@ internal sealed class PrometheusMetrics
     private readonly Gauge _instances;
     private readonly Gauge _ejected;
     private readonly Gauge _inFlight;
+    private readonly ResilienceFamilies _resilience;
     private readonly Gauge _healthStatus;
     private readonly Gauge _instanceStatus;
     private readonly Counter _probes;
@@ -98,6 +99,7 @@ internal sealed class PrometheusMetrics
         _instances = f.CreateGauge("sidecar_forward_instances", "UP instances the forwarder can choose from, by service (services called at least once).", ["service"]);
         _ejected = f.CreateGauge("sidecar_forward_instances_ejected", "Instances ejected right now, by service.", ["service"]);
         _inFlight = f.CreateGauge("sidecar_forward_requests_in_flight", "Attempts waiting for an answer, by service.", ["service"]);
+        _resilience = new ResilienceFamilies(f);
 
         _healthStatus = f.CreateGauge("sidecar_app_health_status", "The app's health as last probed: 1 for the current status.", ["status"]);
         _instanceStatus = f.CreateGauge("sidecar_instance_status",
@@ -198,6 +200,7 @@ internal sealed class PrometheusMetrics
         Unpublish(labels, _requests, _retries, _budgetExhausted, _errors, _ejections, _upgrades.Total, _upgrades.Bytes);
         Unpublish(gauges.Keys, _instances, _ejected, _inFlight);
         Unpublish(labels, _upgrades.Active);
+        _resilience.Update(_pools);
     }
 
     // Removes every series whose service label (the first) is not in the set: what prometheus-net holds otherwise stays for ever.
@@ -207,7 +210,7 @@ internal sealed class PrometheusMetrics
     private static void Unpublish(ICollection<string> kept, params Collector<Gauge.Child>[] families) =>
         UnpublishAll(kept, families);
 
-    private static void UnpublishAll<TChild>(ICollection<string> kept, Collector<TChild>[] families)
+    internal static void UnpublishAll<TChild>(ICollection<string> kept, Collector<TChild>[] families)
         where TChild : ChildBase
     {
         foreach (var family in families)

@@ -21,7 +21,9 @@ internal sealed class ServiceMetrics
         ForwardingProblems.BadRequest, ForwardingProblems.BadPath, ForwardingProblems.UnknownService,
         ForwardingProblems.BodyTooLarge, ForwardingProblems.UpstreamUnreachable, ForwardingProblems.NoInstance,
         ForwardingProblems.DeadlineExceeded, ForwardingProblems.UpstreamTimeout, ForwardingProblems.LoopDetected,
-        ForwardingProblems.MethodNotAllowed, ForwardingProblems.BadUpstreamResponse, ForwardingProblems.Draining,
+        ForwardingProblems.MethodNotAllowed, ForwardingProblems.BadUpstreamResponse,
+        ForwardingProblems.ConcurrencyLimit, ForwardingProblems.RateLimited, ForwardingProblems.CircuitOpen,
+        ForwardingProblems.Draining,
     ];
 
     private readonly long[]?[] _requests = new long[]?[MethodClass.Labels.Length];
@@ -35,6 +37,10 @@ internal sealed class ServiceMetrics
     private long _upgradesActive;
     private long _upgradeBytesToInstance;
     private long _upgradeBytesToCaller;
+    private long _circuitOpenings;
+    private long _cacheHits;
+    private long _cacheMisses;
+    private long _cacheRevalidated;
 
     /// <param name="name">The <c>service</c> label.</param>
     /// <param name="events">Where ejections are told.</param>
@@ -46,16 +52,24 @@ internal sealed class ServiceMetrics
         _latency = latency;
     }
 
+    /// <summary>The last 15 minutes, for the status page's charts.</summary>
+    public ServiceHistory History { get; } = new();
+
     /// <summary>The <c>service</c> label: a name the catalog knows (lower case), or <c>unknown</c>.</summary>
     public string Name { get; }
 
     public long Ejections => Volatile.Read(ref _ejections);
 
+    /// <summary>How many times the service's circuit breaker opened.</summary>
+    public long CircuitOpenings => Volatile.Read(ref _circuitOpenings);
+
     /// <summary>One forwarded request answered with <paramref name="status"/> after <paramref name="elapsedTicks"/> (Stopwatch ticks).</summary>
     public void Completed(int methodClass, int status, long elapsedTicks)
     {
         Count(methodClass, status);
-        _latency?.Observe(Math.Max(0, elapsedTicks) / (double)Stopwatch.Frequency, Exemplar.None);
+        var seconds = Math.Max(0, elapsedTicks) / (double)Stopwatch.Frequency;
+        _latency?.Observe(seconds, Exemplar.None);
+        History.Latency(seconds);
     }
 
     /// <summary>A request refused before it was forwarded (bad path, unknown service...): counted, not timed.</summary>
@@ -64,6 +78,7 @@ internal sealed class ServiceMetrics
         var cells = Volatile.Read(ref _requests[methodClass]) ?? Allocate(methodClass);
         var index = status is >= 100 and <= 599 ? status - 100 : CodeCells - 1;
         Interlocked.Increment(ref cells[index]);
+        History.Request(status);
     }
 
     public void Retried(RetryReason reason) => Interlocked.Increment(ref _retries[(int)reason]);
@@ -77,6 +92,10 @@ internal sealed class ServiceMetrics
         if (index >= 0)
         {
             Interlocked.Increment(ref _errors[index]);
+            if (code is ForwardingProblems.ConcurrencyLimit or ForwardingProblems.RateLimited or ForwardingProblems.CircuitOpen)
+            {
+                History.Rejection();
+            }
         }
     }
 
@@ -104,6 +123,45 @@ internal sealed class ServiceMetrics
     public long UpgradeBytesToInstance => Volatile.Read(ref _upgradeBytesToInstance);
 
     public long UpgradeBytesToCaller => Volatile.Read(ref _upgradeBytesToCaller);
+
+    /// <summary>Answered from the response cache without a call (<c>hit</c>), after a call (<c>miss</c>), or after a <c>304</c> to a revalidation (<c>revalidated</c>).</summary>
+    public void Cache(CacheResult result)
+    {
+        switch (result)
+        {
+            case CacheResult.Hit:
+                Interlocked.Increment(ref _cacheHits);
+                break;
+            case CacheResult.Revalidated:
+                Interlocked.Increment(ref _cacheRevalidated);
+                break;
+            default:
+                Interlocked.Increment(ref _cacheMisses);
+                break;
+        }
+    }
+
+    public long CacheHits => Volatile.Read(ref _cacheHits);
+
+    public long CacheMisses => Volatile.Read(ref _cacheMisses);
+
+    public long CacheRevalidated => Volatile.Read(ref _cacheRevalidated);
+
+    /// <summary>The service's circuit breaker changed state (rare: under the breaker's lock, off the hot path).</summary>
+    public void CircuitChanged(CircuitState state)
+    {
+        if (state == CircuitState.Open)
+        {
+            Interlocked.Increment(ref _circuitOpenings);
+        }
+
+        _events?.Add(AgentEventKind.Circuit, state switch
+        {
+            CircuitState.Open => $"{Name}: circuit opened",
+            CircuitState.HalfOpen => $"{Name}: circuit half-open, one trial call",
+            _ => $"{Name}: circuit closed",
+        });
+    }
 
     /// <summary>(method, status, count) for every non-zero cell.</summary>
     public IEnumerable<(string Method, string Code, long Count)> Requests()
@@ -138,4 +196,12 @@ internal sealed class ServiceMetrics
         Interlocked.CompareExchange(ref _requests[methodClass], new long[CodeCells], null);
         return _requests[methodClass]!;
     }
+}
+
+/// <summary>The <c>result</c> label of <c>sidecar_forward_cache_requests_total</c>.</summary>
+internal enum CacheResult
+{
+    Hit,
+    Miss,
+    Revalidated,
 }

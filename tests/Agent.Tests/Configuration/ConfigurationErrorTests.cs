@@ -14,6 +14,8 @@ public sealed class ConfigurationErrorTests
     [InlineData("SPRING_APPLICATION_NAME", "a/b", "agent: invalid configuration: SPRING_APPLICATION_NAME (App:Name): 'a/b' may hold only letters, digits, '-', '_' and '.'")]
     [InlineData("SIDECAR_LOG_FORMAT", "text,json", "agent: invalid configuration: SIDECAR_LOG_FORMAT (Sidecar:LogFormat): 'text,json' is not one of text, json")]
     [InlineData("APP_PORT", "8078", "agent: invalid configuration: APP_PORT (App:Port): '8078' is the agent's own API port (SIDECAR_PORT): the agent would probe itself")]
+    [InlineData("Forwarding__Services__orders__CircuitBreakerFailureRatio", "1.5", "agent: invalid configuration: Forwarding:Services:orders:CircuitBreakerFailureRatio: '1.5' is not a ratio above 0 and at most 1 (such as 0.5)")]
+    [InlineData("Forwarding__MaxConcurrentRequests", "-2", "agent: invalid configuration: Forwarding:MaxConcurrentRequests: '-2' is not a whole number between 0 and 1000000")]
     public async Task ABadValue_ExitsWithCode2AndOneLineNamingTheVariable(string variable, string value, string expected)
     {
         await using var agent = AgentProcess.Start(new Dictionary<string, string> { [variable] = value });

@@ -51,6 +51,18 @@ public sealed partial class StatusPageBrowserTests
         Assert.Matches("data-refreshes=\"[1-9][0-9]*\"", dom); // the live refresh replaced the content without a reload
         Assert.Matches("<span id=\"updated\"[^>]*>live: updated [^<]+</span>", dom); // the rendered stamp, not the script's text
 
+        // Issue 17: the charts of the last 15 minutes of each called service, drawn from the agent's ring.
+        foreach (var chart in new[] { "requests", "errors", "p99", "rejections" })
+        {
+            Assert.Contains($"data-chart=\"{chart}\"", dom, StringComparison.Ordinal);
+        }
+
+        var requests = ChartPoints().Match(dom);
+        Assert.True(requests.Success, "the requests chart has a line");
+        var ys = requests.Groups["points"].Value.Split(' ').Select(p => double.Parse(p.Split(',')[1], System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.Equal(60, ys.Count);
+        Assert.Contains(2.0, ys); // the busiest slot reaches the top: the calls above were drawn
+
         var folder = Directory.CreateDirectory(Path.Combine(AppContext.BaseDirectory, "TestResults"));
         var screenshot = Path.Combine(folder.FullName, "status-page.png");
         File.Delete(screenshot);
@@ -60,6 +72,9 @@ public sealed partial class StatusPageBrowserTests
         Assert.True(png.Length > 10_000, $"a real screenshot at {screenshot}");
         Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], png[..4]);
     }
+
+    [GeneratedRegex("data-chart=\"requests\"><svg[^>]*><polyline[^>]*points=\"(?<points>[^\"]+)\"")]
+    private static partial Regex ChartPoints();
 
     [GeneratedRegex("data-instance=\"(?<id>[^\"]+)\" data-state=\"(?<state>[^\"]+)\"")]
     private static partial Regex InstanceRow();

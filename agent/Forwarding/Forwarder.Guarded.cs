@@ -1,0 +1,232 @@
+using System.Diagnostics;
+using System.Globalization;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Net.Http.Headers;
+using Sidecar.Hosting;
+using Sidecar.Observability;
+
+namespace Sidecar.Forwarding;
+
+/// <summary>
+/// The path of a call to a service with a response cache or admission rules (docs/resilience.md): the cache
+/// first (a hit sends nothing and spends no rate or slot), then the rate limit, the bulkhead and the circuit
+/// breaker, then the <see cref="ForwardCall"/>; its answer is stored when HTTP lets a shared cache keep it.
+/// Services with none of them never come here.
+/// </summary>
+internal sealed partial class Forwarder
+{
+    private async Task GuardedAsync(HttpContext context, ServicePool pool, string target, TimeSpan deadline)
+    {
+        if (pool.Cache is not { } cache)
+        {
+            await AdmitAsync(pool.Admission!, context, pool, target, deadline).ConfigureAwait(false);
+            return;
+        }
+
+        var request = context.Request;
+        var method = request.Method;
+        if (!HttpMethods.IsGet(method) && !HttpMethods.IsHead(method))
+        {
+            await AdmitOrRunAsync(context, pool, target, deadline).ConfigureAwait(false);
+            // RFC 9111 4.4: a non-error answer to an unsafe method invalidates what is stored for the URI.
+            if (!HttpMethods.IsOptions(method) && context.Response.StatusCode is >= 200 and < 400)
+            {
+                cache.Invalidate(pool.Name, target);
+            }
+
+            return;
+        }
+
+        var ask = CacheRules.ForRequest(method, request.Headers);
+        if (!ask.Lookup)
+        {
+            await AdmitOrRunAsync(context, pool, target, deadline).ConfigureAwait(false);
+            return;
+        }
+
+        var hasAuthorization = request.Headers.ContainsKey(HeaderNames.Authorization);
+        var entry = cache.Find(pool.Name, target, request.Headers);
+        if (entry is not null && hasAuthorization && !entry.AllowsAuthorized)
+        {
+            entry = null;
+        }
+
+        if (entry is not null && !ask.MustRevalidate && cache.IsFresh(entry))
+        {
+            await ServeAsync(context, pool, cache, entry, CacheResult.Hit).ConfigureAwait(false);
+            return;
+        }
+
+        // Stale, or the caller asked for no-cache: a conditional request to the instance (RFC 9111 4.3.1).
+        CachedResponse? revalidating = null;
+        if (entry is not null && (entry.ETag is not null || entry.LastModified is not null))
+        {
+            revalidating = entry;
+            if (entry.ETag is { } etag)
+            {
+                request.Headers.IfNoneMatch = etag;
+            }
+
+            if (entry.LastModified is { } lastModified)
+            {
+                request.Headers.IfModifiedSince = lastModified;
+            }
+        }
+
+        var original = ask.Store ? context.Features.Get<IHttpResponseBodyFeature>() : null;
+        // Whether the answer may be stored is known at its first byte (status and headers are set by then):
+        // an answer that may not is passed on without a copy.
+        var capture = original is null ? null : new CapturingResponseBody(original, cache.MaxEntryBytes,
+            () => CacheRules.ForResponse(context.Response.StatusCode, context.Response.Headers, hasAuthorization, cache.Time.GetUtcNow()).Storable);
+        if (capture is not null)
+        {
+            context.Features.Set<IHttpResponseBodyFeature>(capture);
+        }
+
+        try
+        {
+            await AdmitOrRunAsync(context, pool, target, deadline).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (original is not null)
+            {
+                context.Features.Set(original);
+            }
+        }
+
+        var response = context.Response;
+        if (revalidating is not null && response.StatusCode == StatusCodes.Status304NotModified && !response.HasStarted)
+        {
+            var verdict = CacheRules.ForResponse(revalidating.Status, response.Headers, hasAuthorization, cache.Time.GetUtcNow());
+            cache.Refresh(revalidating, response.Headers, verdict.Storable ? verdict.Freshness : revalidating.Freshness);
+            response.Clear();
+            await ServeAsync(context, pool, cache, revalidating, CacheResult.Revalidated).ConfigureAwait(false);
+            return;
+        }
+
+        pool.Metrics.Cache(CacheResult.Miss);
+        if (capture?.Captured is { } body && !context.RequestAborted.IsCancellationRequested && !response.Headers.ContainsKey(Problems.ErrorHeader))
+        {
+            var verdict = CacheRules.ForResponse(response.StatusCode, response.Headers, hasAuthorization, cache.Time.GetUtcNow());
+            if (verdict.Storable)
+            {
+                cache.Store(pool.Name, target, request.Headers, response.StatusCode, response.Headers, body, verdict);
+            }
+        }
+    }
+
+    private Task AdmitOrRunAsync(HttpContext context, ServicePool pool, string target, TimeSpan deadline) =>
+        pool.Admission is { } admission
+            ? AdmitAsync(admission, context, pool, target, deadline)
+            : new ForwardCall(this, context, pool, target, deadline).RunAsync();
+
+    /// <summary>The stored answer, with its <c>Age</c> (RFC 9111 5.1); a HEAD gets the headers only.</summary>
+    private static async Task ServeAsync(HttpContext context, ServicePool pool, ResponseCache cache, CachedResponse entry, CacheResult result)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var response = context.Response;
+        response.StatusCode = entry.Status;
+        foreach (var (name, value) in entry.Headers)
+        {
+            response.Headers[name] = value;
+        }
+
+        response.Headers.Age = ((long)cache.AgeOf(entry).TotalSeconds).ToString(CultureInfo.InvariantCulture);
+        response.ContentLength = entry.Body.Length; // a HEAD's too: the length of the GET's body
+        pool.Metrics.Cache(result);
+        if (!HttpMethods.IsHead(context.Request.Method) && entry.Body.Length > 0)
+        {
+            try
+            {
+                await response.Body.WriteAsync(entry.Body, context.RequestAborted).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // the caller left
+            }
+        }
+
+        if (result == CacheResult.Hit)
+        {
+            // No ForwardCall ran: the request is counted here (a revalidation was counted by its call).
+            pool.Metrics.Completed(MethodClass.Of(context.Request.Method), entry.Status, Stopwatch.GetTimestamp() - started);
+        }
+    }
+
+    /// <summary>
+    /// The rate limit, the bulkhead and the circuit breaker of the service (docs/resilience.md), in that
+    /// order, before anything is sent: a refused call is answered at once and no instance sees it.
+    /// </summary>
+    private async Task AdmitAsync(ServiceAdmission admission, HttpContext context, ServicePool pool, string target, TimeSpan deadline)
+    {
+        if (admission.Rate is { } rate && !rate.TryTake(out var wait))
+        {
+            await Reject(context, pool, target, StatusCodes.Status429TooManyRequests, ForwardingProblems.RateLimited, "Rate limited",
+                $"Calls to '{pool.Name}' are limited to {admission.Policy.RateLimit} per second by this agent (RateLimit, burst {admission.Policy.RateLimitBurst}).", wait).ConfigureAwait(false);
+            return;
+        }
+
+        System.Threading.RateLimiting.RateLimitLease? lease = null;
+        var trial = false;
+        try
+        {
+            if (admission.Bulkhead is { } bulkhead)
+            {
+                lease = bulkhead.AttemptAcquire();
+                if (!lease.IsAcquired && admission.Policy.MaxQueuedRequests > 0)
+                {
+                    lease.Dispose();
+                    try
+                    {
+                        lease = await bulkhead.AcquireAsync(1, context.RequestAborted).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        lease = null;
+                        pool.Metrics.Count(MethodClass.Of(context.Request.Method), 499); // the caller left while waiting
+                        return;
+                    }
+                }
+
+                if (!lease.IsAcquired)
+                {
+                    await Reject(context, pool, target, StatusCodes.Status503ServiceUnavailable, ForwardingProblems.ConcurrencyLimit, "Concurrency limit",
+                        $"'{pool.Name}' already has {admission.Policy.MaxConcurrentRequests} calls in flight from this agent (MaxConcurrentRequests)" +
+                        (admission.Policy.MaxQueuedRequests > 0 ? $" and {admission.Policy.MaxQueuedRequests} waiting (MaxQueuedRequests)." : "."), null).ConfigureAwait(false);
+                    return;
+                }
+            }
+
+            if (admission.Breaker is { } breaker && !breaker.TryAdmit(out var retryAfter, out trial))
+            {
+                await Reject(context, pool, target, StatusCodes.Status503ServiceUnavailable, ForwardingProblems.CircuitOpen, "Circuit open",
+                    $"The circuit breaker of '{pool.Name}' is open: too many of its recent calls failed. Calls resume after the break.", retryAfter).ConfigureAwait(false);
+                return;
+            }
+
+            await new ForwardCall(this, context, pool, target, deadline).RunAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            if (trial)
+            {
+                admission.Breaker!.EndTrial();
+            }
+
+            lease?.Dispose();
+        }
+    }
+
+    private Task Reject(HttpContext context, ServicePool pool, string target, int status, string code, string title, string detail, TimeSpan? retryAfter)
+    {
+        Log.Rejected(pool.Name, status, code);
+        Tracing.Rejected(context, pool.Name, target, status, code);
+        return Refuse(context, pool.Metrics, status, code, title, detail, retryAfter: retryAfter is { } delay ? RetryAfterSeconds(delay) : null);
+    }
+
+    /// <summary>Whole seconds, rounded up, at least 1 (a <c>Retry-After</c> of 0 invites an immediate retry storm).</summary>
+    internal static string RetryAfterSeconds(TimeSpan delay) =>
+        Math.Max(1, (long)Math.Ceiling(delay.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+}
