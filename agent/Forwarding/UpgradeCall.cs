@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using Microsoft.AspNetCore.Http.Features;
 using Polly.Timeout;
-using Sidecar.Hosting;
+using Sidecar.Platform;
 using Sidecar.Observability;
 
 namespace Sidecar.Forwarding;

@@ -1,4 +1,4 @@
-using Sidecar.Hosting;
+using Sidecar.Platform;
 
 namespace Sidecar.Forwarding;
 
