@@ -150,15 +150,17 @@ public sealed class StatusChangeTests
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
 
-        // The burst went at once; no other write goes out while no time passes.
-        await Eventually.TrueAsync(() => StatusWrites(eureka) >= 2, "the burst went out");
-        Assert.Equal(2, StatusWrites(eureka));
+        // The loop writes the status it sees while it has tokens (a burst of 2): how many of the 1,001 states
+        // it sees differ from what Eureka holds depends on when it runs (on a loaded machine it may only wake
+        // after the last toggle: one write). Never more than the burst while no time passes.
+        await Eventually.TrueAsync(() => StatusWrites(eureka) >= 1, "the first write went out");
+        Assert.InRange(StatusWrites(eureka), 1, 2);
 
         // The last state arrives when a token is back (15 s), and with it the writes stop.
         var took = await RegisteredAgent.AdvanceUntilAsync(time, TimeSpan.FromSeconds(20),
             () => eureka.Instance("ORDERS", Id)?.Status == InstanceStatus.OutOfService, "the last state (OUT_OF_SERVICE) reached Eureka");
         Assert.True(took <= TimeSpan.FromSeconds(15), $"took {took}");
-        Assert.InRange(StatusWrites(eureka), 2, 3);
+        Assert.InRange(StatusWrites(eureka), 1, 3);
         Assert.Equal(InstanceStatus.OutOfService, eureka.Instance("ORDERS", Id)!.OverriddenStatus);
     }
 
