@@ -31,6 +31,8 @@ internal sealed class ServiceMetrics
     private readonly AgentEventLog? _events;
     private readonly Histogram.Child? _latency;
     private long _budgetExhausted;
+    private long _hedges;
+    private long _hedgesWon;
     private long _ejections;
     private long _circuitOpenings;
     private long _cacheHits;
@@ -79,6 +81,16 @@ internal sealed class ServiceMetrics
     public void Retried(RetryReason reason) => Interlocked.Increment(ref _retries[(int)reason]);
 
     public void RetryBudgetExhausted() => Interlocked.Increment(ref _budgetExhausted);
+
+    /// <summary>A hedged attempt was sent (docs/resilience.md#hedging).</summary>
+    public void Hedged() => Interlocked.Increment(ref _hedges);
+
+    /// <summary>A hedged attempt answered before the first one.</summary>
+    public void HedgeWon() => Interlocked.Increment(ref _hedgesWon);
+
+    public long Hedges => Volatile.Read(ref _hedges);
+
+    public long HedgesWon => Volatile.Read(ref _hedgesWon);
 
     /// <summary>The agent answered with one of its own problems (<see cref="ForwardingProblems"/>).</summary>
     public void Error(string code)
