@@ -14,6 +14,10 @@ COPY . .
 
 # The whole suite, as CI runs it (Ubuntu has no chromium package: the status page's browser test is skipped and says so).
 FROM sdk AS test
+# Real Redis and PostgreSQL for the TCP workload tests (PostgreSQL runs as the package's postgres user).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends redis-server redis-tools postgresql \
+ && rm -rf /var/lib/apt/lists/*
 RUN dotnet test Agent.sln
 
 FROM sdk AS build

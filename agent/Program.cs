@@ -3,6 +3,7 @@ using Sidecar.AppConfig;
 using Sidecar.Configuration;
 using Sidecar.Discovery;
 using Sidecar.Forwarding;
+using Sidecar.Forwarding.Tcp;
 using Sidecar.Health;
 using Sidecar.Hosting;
 using Sidecar.Observability;
@@ -34,6 +35,7 @@ internal static class Program
         builder.Services.AddSupervisor(options.Supervisor);
         builder.Services.AddObservability(options.Observability);
         builder.Services.AddActuator(options);
+        builder.Services.AddTcpListeners(options.Forwarding, options.Sidecar); // after registration: it stops accepting before the drain
         overrides?.Services?.Invoke(builder.Services);
 
         var app = builder.Build();

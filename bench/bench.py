@@ -21,7 +21,11 @@ proxy's CPU seconds per 10,000 requests and its peak RSS) and latency at a fixed
 the same round mean much, so the table shows the median over the rounds and the spread. Start-up
 is a standalone agent's time from exec to a first /ping 200. Results: stdout and bench/RESULTS.md.
 
-Usage: bench.py [--quick] [--rounds N]
+A TCP row follows when redis-server and redis-benchmark are installed: redis-benchmark (GET and SET,
+16 connections) against redis-server directly, through the agent's TCP listener, and through haproxy
+in `mode tcp`.
+
+Usage: bench.py [--quick] [--rounds N] [--tcp-only]
 """
 import os
 import platform
@@ -446,6 +450,91 @@ def table(targets, start):
     return lines
 
 
+# ---------------------------------------------------------------- the TCP row
+
+TCP_REQUESTS = 50_000 if QUICK else 200_000
+
+
+def wait_tcp(port, what, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"bench: {what} never accepted a connection on {port}; logs in {work}")
+
+
+def start_haproxy_tcp(upstream):
+    port = free_port()
+    conf = os.path.join(work, "haproxy-tcp.cfg")
+    with open(conf, "w") as f:
+        f.write(f"""
+global
+  nbthread 1
+  maxconn 4096
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 1h
+  timeout server 1h
+frontend fe
+  bind 127.0.0.1:{port}
+  default_backend be
+backend be
+  server s1 127.0.0.1:{upstream}
+""")
+    p = start(["haproxy", "-f", conf, "-db"], name="haproxy-tcp")
+    wait_tcp(port, "haproxy in tcp mode")
+    return port, p
+
+
+def redis_benchmark(port, pids):
+    """GET and SET through 16 connections (redis-benchmark); requests/s, p50 and p99 of GET, CPU of the relay."""
+    cpu = cpu_seconds(pids)
+    out = subprocess.run(["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", str(CONNECTIONS), "-n", str(TCP_REQUESTS),
+                          "-t", "set,get", "--csv"], capture_output=True, text=True, check=True).stdout
+    cpu = cpu_seconds(pids) - cpu
+    rows = {line.split(",")[0].strip('"'): [c.strip('"') for c in line.split(",")[1:]] for line in out.splitlines() if line.startswith('"')}
+    get_row = rows["GET"]
+    # redis-benchmark 7's columns: rps, avg, min, p50, p95, p99, max (ms).
+    return {"rps": float(get_row[0]), "p50": float(get_row[3]), "p99": float(get_row[5]), "cpu": cpu / (2 * TCP_REQUESTS) * 10_000}
+
+
+def tcp_rows():
+    """redis-benchmark against redis-server directly, through the agent's TCP listener, and through haproxy in tcp mode."""
+    if not shutil.which("redis-server") or not shutil.which("redis-benchmark"):
+        return ["", "TCP row skipped: redis-server and redis-benchmark are not installed (apt-get install -y redis-server redis-tools)."]
+    redis_port = free_port()
+    redis = start(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], name="redis")
+    wait_tcp(redis_port, "redis-server")
+    listener = free_port()
+    agent = start([AGENT], env={"SIDECAR_PORT": str(free_port()), "APP_HEALTH_URL": "", "SIDECAR_LOG_LEVEL": "warning",
+                                "SIDECAR_DATA_DIR": os.path.join(work, "tcp-agent"), "ROUTES": f"redis=tcp://127.0.0.1:{redis_port}",
+                                "SIDECAR_TCP_LISTENERS": f"{listener}=redis"}, name="tcp-agent")
+    wait_tcp(listener, "the agent's TCP listener")
+    targets = [("direct", redis_port, [redis.pid]), ("agent-tcp", listener, [agent.pid])]
+    if shutil.which("haproxy") or os.access("/usr/sbin/haproxy", os.X_OK):
+        haproxy_port, haproxy = start_haproxy_tcp(redis_port)
+        targets.append(("haproxy-tcp", haproxy_port, proc_tree(haproxy.pid)))
+    results = {name: [] for name, _, _ in targets}
+    print(f"bench: TCP, {ROUNDS} round(s) of redis-benchmark ({TCP_REQUESTS} GET and SET, {CONNECTIONS} connections)", flush=True)
+    for _ in range(ROUNDS):
+        for name, port, pids in targets:
+            results[name].append(redis_benchmark(port, pids))
+    direct = results["direct"]
+    lines = ["", f"TCP (redis-benchmark GET, {CONNECTIONS} connections; medians over {ROUNDS} round(s)). The direct row's CPU is redis-server's own.", "",
+             "| path | GET rps | vs direct | p50 ms | p99 ms | CPU s / 10k req |", "|---|---|---|---|---|---|"]
+    for name, _, _ in targets:
+        rounds = results[name]
+        ratio = statistics.median(r["rps"] / d["rps"] for r, d in zip(rounds, direct))
+        lines.append(f"| {name} | {statistics.median(r['rps'] for r in rounds):.0f} | {ratio:.2f} | "
+                     f"{statistics.median(r['p50'] for r in rounds):.3f} | {statistics.median(r['p99'] for r in rounds):.3f} | "
+                     f"{statistics.median(r['cpu'] for r in rounds):.3f} |")
+    return lines
+
+
 def raw_rounds(targets):
     lines = ["| round | " + " | ".join(t.name for t in targets) + " |", "|---" * (len(targets) + 1) + "|"]
     for i in range(len(targets[0].rounds)):
@@ -457,6 +546,12 @@ def raw_rounds(targets):
 def main():
     if not os.access(AGENT, os.X_OK):
         raise SystemExit(f"bench: {AGENT} is missing: run bench/run.sh, which publishes it")
+    if "--tcp-only" in sys.argv:
+        try:
+            print("\n".join(tcp_rows()))
+        finally:
+            stop_all()
+        return
     description = machine()
     try:
         print("bench: starting the upstream, nginx, haproxy, the dev registry and the agents", flush=True)
@@ -495,11 +590,12 @@ def main():
             print(f"round {r + 1}", flush=True)
             for t in targets:
                 t.measure()
+        tcp = tcp_rows()
     finally:
         stop_all()
     print("bench: start-up time", flush=True)
     start = startup_ms()
-    lines = table(targets, start)
+    lines = table(targets, start) + tcp
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     report = ["# Benchmark results", "", f"Measured {stamp} by `bash bench/run.sh{' --quick' if QUICK else ''}` on:", ""]
     report += [f"- {m}" for m in description] + [""] + lines + ["", "Each round (max rps; p50/p99 at 1,000 rps):", ""]

@@ -15,6 +15,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo_cmd apt-get install -y "${missing[@]}" >/dev/null 2>&1 || { $sudo_cmd apt-get update >/dev/null && $sudo_cmd apt-get install -y "${missing[@]}" >/dev/null; }
 fi
 
+# The TCP row needs redis-server and redis-benchmark (redis-tools); it is left out when they cannot be installed.
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-benchmark >/dev/null 2>&1; then
+  sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get install -y redis-server redis-tools >/dev/null 2>&1 || echo "bench: no redis-server/redis-benchmark: the TCP row is skipped"
+fi
+
 # Republish when a source or project file is newer than the binary (generated files under obj/ do not count).
 if [ ! -x artifacts/agent/agent ] || [ -n "$(find agent Directory.Build.props Directory.Packages.props \( -path agent/obj -o -path agent/bin \) -prune -o \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' \) -newer artifacts/agent/agent -print -quit)" ]; then
   echo "bench: publishing the NativeAOT agent (.ci/publish)"

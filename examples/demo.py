@@ -9,12 +9,17 @@ What it starts:
   agent registry            an in-memory Eureka-compatible registry (development only)
   agent run -- python3 ...  python-app under its agent; calls node-app through /v1/invoke
   agent run -- node ...     node-app under its agent; calls python-app with the agent as HTTP_PROXY
+  examples/postgres/run.sh  when PostgreSQL is installed: a real PostgreSQL under its agent, registered
+                            with a TCP health check; python-app reaches it by name through a TCP listener
 Each app's settings come from a local file the agent serves (CONFIG_FILE), followed by long-poll.
 """
 import json
 import os
+import glob
 import re
+import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -204,6 +209,17 @@ def build_agent():
     return ["dotnet", os.path.join(ROOT, "agent", "bin", "Release", "net10.0", "agent.dll")]
 
 
+def postgres_installed():
+    return bool(shutil.which("postgres") and shutil.which("initdb")) or bool(glob.glob("/usr/lib/postgresql/*/bin/postgres"))
+
+
+def fixed_port():
+    """A port for what needs one written in its settings (PostgreSQL's, a TCP listener): bound once, then released."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def eureka_status(registry, app):
     status, body = get_json(f"{registry}/eureka/apps/{app.upper()}")
     if status != 200:
@@ -222,6 +238,8 @@ def main():
         return 130
 
     work = tempfile.mkdtemp(prefix="sidecar-demo-")
+    if os.geteuid() == 0:
+        os.chmod(work, 0o755)  # as root, PostgreSQL runs as its own user (examples/postgres) and must reach its folder
     python_config = os.path.join(work, "python-app.yml")
     node_config = os.path.join(work, "node-app.yml")
     with open(python_config, "w") as f:
@@ -229,7 +247,9 @@ def main():
     with open(node_config, "w") as f:
         f.write("greeting:\n  text: hello\n")
 
-    logs = {name: os.path.join(work, f"{name}.log") for name in ("registry", "python-app", "node-app")}
+    logs = {name: os.path.join(work, f"{name}.log") for name in ("registry", "python-app", "node-app", "postgres")}
+    with_postgres = postgres_installed()
+    db_listener = fixed_port()  # python-app's agent: connections to 127.0.0.1:db_listener go to an instance of postgres
     common = {
         "APP_HOST": "127.0.0.1", "APP_IP": "127.0.0.1", "EUREKA_PREFER_IP": "true",
         # Demo timings, so the walkthrough takes seconds (production defaults are 30s and 5s).
@@ -247,9 +267,10 @@ def main():
         common["EUREKA_URLS"] = f"{registry}/eureka/"
         wait_for("the dev registry", lambda: http("GET", f"{registry}/eureka/apps/", headers={"Accept": "application/json"})[0] == 200)
         # Each agent on port 0; each app on the free port its agent picks (agent run without APP_PORT).
+        tcp = {"SIDECAR_TCP_LISTENERS": f"{db_listener}=postgres", "DB_PORT": str(db_listener)} if with_postgres else {}
         start(agent + ["run", "--", sys.executable, os.path.join(ROOT, "examples", "python-app", "app.py")],
               {**common, "APP_NAME": "python-app", "SIDECAR_PORT": "0", "CONFIG_FILE": python_config,
-               "SIDECAR_DATA_DIR": os.path.join(work, "data-python")}, "python-app ", logs["python-app"])
+               "SIDECAR_DATA_DIR": os.path.join(work, "data-python"), **tcp}, "python-app ", logs["python-app"])
         # node-app calls through its agent as HTTP proxy: without HTTP_PROXY it takes SIDECAR_URL for it.
         start(agent + ["run", "--", "node", os.path.join(ROOT, "examples", "node-app", "app.js")],
               {**common, "APP_NAME": "node-app", "SIDECAR_PORT": "0", "CONFIG_FILE": node_config,
@@ -258,6 +279,12 @@ def main():
         python_agent = f"http://127.0.0.1:{port_in_log('python-app agent', logs['python-app'], agent_address)}"
         node_agent = f"http://127.0.0.1:{port_in_log('node-app agent', logs['node-app'], agent_address)}"
         node_port = port_in_log("node-app", logs["node-app"], r"\[node-app\] listening on [^ ]+:([0-9]+),")
+
+        if with_postgres:
+            start(["bash", os.path.join(ROOT, "examples", "postgres", "run.sh")],
+                  {**common, "AGENT": " ".join(agent), "PG_PORT": str(fixed_port()), "PGDATA": os.path.join(work, "pg", "data"),
+                   "SIDECAR_PORT": "0", "SIDECAR_DATA_DIR": os.path.join(work, "data-postgres")},
+                  "postgres   ", logs["postgres"])
 
         step(2, "Both apps are healthy and registered in Eureka")
         wait_for("python-app UP in Eureka", lambda: eureka_status(registry, "python-app").endswith(" UP"))
@@ -300,8 +327,17 @@ def main():
         show("Eureka: NODE-APP", eureka_status(registry, "node-app"))
         show("python-app /greet", get_json(f"{python_agent}/v1/invoke/python-app/greet")[1])
 
+        if with_postgres:
+            step(7, "PostgreSQL, registered by its agent with a TCP health check, reached by name through a TCP listener")
+            wait_for("postgres UP in Eureka", lambda: eureka_status(registry, "postgres").endswith(" UP"))
+            show("Eureka: POSTGRES", eureka_status(registry, "postgres"))
+            wait_for("python-app -> postgres", lambda: get_json(f"{python_agent}/v1/invoke/python-app/db")[0] == 200)
+            show("python-app /db (TCP listener)", get_json(f"{python_agent}/v1/invoke/python-app/db")[1])
+        else:
+            step(7, "PostgreSQL: skipped, it is not installed (apt-get install -y postgresql; see examples/postgres)")
+
         if KEEP:
-            step(7, f"Running. Try: curl {python_agent}/v1/invoke/python-app/greet   (Ctrl-C stops everything)")
+            step(8, f"Running. Try: curl {python_agent}/v1/invoke/python-app/greet   (Ctrl-C stops everything)")
             while all(p.poll() is None for p in children):
                 time.sleep(0.5)
         step("done", "Stopping: each agent takes its app OUT_OF_SERVICE, drains, stops the app, cancels its lease")

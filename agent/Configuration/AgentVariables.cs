@@ -49,6 +49,7 @@ internal static class AgentVariables
         new("ENCRYPT_SALT", "AppConfig:EncryptSalt"),
 
         new("ROUTES", "Forwarding:Routes"),
+        new("SIDECAR_TCP_LISTENERS", "Forwarding:TcpListeners"),
 
         // The Spring Boot actuator on the public health listener (docs/actuator.md).
         new("SIDECAR_ACTUATOR_EXPOSE", "Actuator:Expose"),

@@ -296,6 +296,33 @@ internal sealed partial class SettingsReader(IConfiguration configuration)
         return false;
     }
 
+    /// <summary>
+    /// <c>tcp://host:port</c> (a TCP health check, a <c>ROUTES</c> instance): a DNS name or IP literal and a
+    /// port 1-65535, without path, query or user info (docs/forwarding.md#tcp-listeners).
+    /// </summary>
+    internal static bool TryParseTcpUrl(string value, out Uri uri)
+    {
+        uri = null!;
+        if (!value.StartsWith("tcp://", StringComparison.OrdinalIgnoreCase) || !Uri.TryCreate(value, UriKind.Absolute, out var parsed) ||
+            parsed.Port is < 1 or > 65535 || parsed.UserInfo.Length > 0 || parsed.Query.Length > 0 || parsed.Fragment.Length > 0 ||
+            parsed.AbsolutePath is not ("" or "/") || value.TrimEnd('/').EndsWith(':') ||
+            parsed.HostNameType is not (UriHostNameType.Dns or UriHostNameType.IPv4 or UriHostNameType.IPv6) || parsed.Host.Contains('%', StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        // "tcp://host" alone parses with no port (-1): a TCP address needs one.
+        var authority = value.AsSpan("tcp://".Length).TrimEnd('/');
+        var colon = authority.LastIndexOf(':');
+        if (colon < 0 || authority[(colon + 1)..].ContainsAnyExceptInRange('0', '9'))
+        {
+            return false;
+        }
+
+        uri = parsed;
+        return true;
+    }
+
     internal static bool TryParseHttpUrl(string value, out Uri uri)
     {
         if (Uri.TryCreate(value, UriKind.Absolute, out var parsed) &&

@@ -10,7 +10,7 @@ internal sealed record ForwardingOptions
     private const string RoutesKey = "Forwarding:Routes";
     private const string ServicesKey = "Forwarding:Services";
 
-    /// <summary>Static routes from <c>ROUTES</c>: service name (lower case) to its instances' base URLs. Default none.</summary>
+    /// <summary>Static routes from <c>ROUTES</c>: service name (lower case) to its instances' base URLs (http, https or tcp). Default none.</summary>
     public IReadOnlyDictionary<string, IReadOnlyList<Uri>> Routes { get; init; } = new Dictionary<string, IReadOnlyList<Uri>>();
 
     /// <summary>This agent's zone (<c>EUREKA_ZONE</c>, key <c>Eureka:Zone</c>): calls prefer instances in it. Default none (no preference).</summary>
@@ -28,6 +28,15 @@ internal sealed record ForwardingOptions
     /// that takes every instance out for a while finds it where it was; services coming and going do not pile up.
     /// </summary>
     public TimeSpan ServiceRetention { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// TCP listeners (<c>SIDECAR_TCP_LISTENERS=15432=postgres,16379=redis</c>, key <c>Forwarding:TcpListeners</c>): each port's
+    /// connections go to one instance of its service (docs/forwarding.md#tcp-listeners). Default none.
+    /// </summary>
+    public IReadOnlyList<Tcp.TcpListenerSpec> TcpListeners { get; init; } = [];
+
+    /// <summary>A TCP listener's connection with no byte either way for this long is closed (<c>Forwarding:TcpIdleTimeout</c>); zero = never. Default 1 h.</summary>
+    public TimeSpan TcpIdleTimeout { get; init; } = Tcp.TcpListenerSpec.DefaultIdleTimeout;
 
     /// <summary>The response cache's bound, bodies and headers of every service with <c>Cache=true</c> together (<c>Forwarding:CacheMaxBytes</c>). Default 64 MiB.</summary>
     public long CacheMaxBytes { get; init; } = 64L * 1024 * 1024;
@@ -50,9 +59,10 @@ internal sealed record ForwardingOptions
             services[service.Key] = ServicePolicy.Read(r, $"{ServicesKey}:{service.Key}:", defaults);
         }
 
+        var routes = ReadRoutes(r, sidecar);
         return new ForwardingOptions
         {
-            Routes = ReadRoutes(r, sidecar),
+            Routes = routes,
             Zone = r.String("Eureka:Zone"),
             ConnectTimeout = r.Duration(Section + nameof(ConnectTimeout), TimeSpan.FromSeconds(2), TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(5)),
             IdleConnectionTimeout = r.Duration(Section + nameof(IdleConnectionTimeout), TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(1), TimeSpan.FromHours(1)),
@@ -60,6 +70,8 @@ internal sealed record ForwardingOptions
             CacheMaxBytes = ReadCacheMaxBytes(r),
             Defaults = defaults,
             Services = services,
+            TcpListeners = Tcp.TcpListenerSpec.ReadAll(r, Section + nameof(TcpListeners), sidecar, routes),
+            TcpIdleTimeout = r.Duration(Section + nameof(TcpIdleTimeout), Tcp.TcpListenerSpec.DefaultIdleTimeout, TimeSpan.Zero, TimeSpan.FromDays(1)),
         };
     }
 
@@ -98,9 +110,11 @@ internal sealed record ForwardingOptions
                      !child.Key.Equals(nameof(ConnectTimeout), StringComparison.OrdinalIgnoreCase) &&
                      !child.Key.Equals(nameof(IdleConnectionTimeout), StringComparison.OrdinalIgnoreCase) &&
                      !child.Key.Equals(nameof(ServiceRetention), StringComparison.OrdinalIgnoreCase) &&
-                     !child.Key.Equals(nameof(CacheMaxBytes), StringComparison.OrdinalIgnoreCase))
+                     !child.Key.Equals(nameof(CacheMaxBytes), StringComparison.OrdinalIgnoreCase) &&
+                     !child.Key.Equals(nameof(TcpListeners), StringComparison.OrdinalIgnoreCase) &&
+                     !child.Key.Equals(nameof(TcpIdleTimeout), StringComparison.OrdinalIgnoreCase))
             {
-                r.AddError(child.Path, $"unknown setting; known: Routes, Services, {nameof(ConnectTimeout)}, {nameof(IdleConnectionTimeout)}, {nameof(ServiceRetention)}, {nameof(CacheMaxBytes)}, {string.Join(", ", ServicePolicy.Keys)}");
+                r.AddError(child.Path, $"unknown setting; known: Routes, Services, {nameof(ConnectTimeout)}, {nameof(IdleConnectionTimeout)}, {nameof(ServiceRetention)}, {nameof(CacheMaxBytes)}, {nameof(TcpListeners)}, {nameof(TcpIdleTimeout)}, {string.Join(", ", ServicePolicy.Keys)}");
             }
         }
     }
@@ -118,7 +132,10 @@ internal sealed record ForwardingOptions
         return false;
     }
 
-    /// <summary><c>name=http://h:p;http://h2:p,other=http://...</c> (docs/forwarding.md#static-routes-standalone-mode); every bad entry is reported.</summary>
+    /// <summary>
+    /// <c>name=http://h:p;http://h2:p,other=http://...</c>, or <c>tcp://h:p</c> instances for TCP listeners
+    /// (docs/forwarding.md#static-routes-standalone-mode); every bad entry is reported.
+    /// </summary>
     private static Dictionary<string, IReadOnlyList<Uri>> ReadRoutes(SettingsReader r, SidecarOptions sidecar)
     {
         var routes = new Dictionary<string, IReadOnlyList<Uri>>(StringComparer.OrdinalIgnoreCase);
@@ -148,9 +165,20 @@ internal sealed record ForwardingOptions
             var texts = entry[(equals + 1)..].Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             foreach (var text in texts)
             {
-                if (!SettingsReader.TryParseHttpUrl(text, out var url))
+                if (text.StartsWith("tcp:", StringComparison.OrdinalIgnoreCase))
                 {
-                    r.AddError(RoutesKey, $"'{text}' (service '{name}') is not an http:// or https:// URL");
+                    if (SettingsReader.TryParseTcpUrl(text, out var tcp))
+                    {
+                        urls.Add(tcp);
+                    }
+                    else
+                    {
+                        r.AddError(RoutesKey, $"'{text}' (service '{name}') is not tcp://host:port (a host and a port, nothing else)");
+                    }
+                }
+                else if (!SettingsReader.TryParseHttpUrl(text, out var url))
+                {
+                    r.AddError(RoutesKey, $"'{text}' (service '{name}') is not an http://, https:// or tcp:// URL");
                 }
                 else if (url.AbsolutePath != "/" || url.Query.Length > 0 || url.Fragment.Length > 0 || url.UserInfo.Length > 0)
                 {

@@ -127,6 +127,24 @@ internal sealed class ServicePool
         return chosen;
     }
 
+    /// <summary>
+    /// As <see cref="Pick(CallInstances?)"/> for a connection of a TCP listener: the same choice among the instances
+    /// not in <paramref name="tried"/> (docs/forwarding.md#tcp-listeners); null when none of them is available.
+    /// </summary>
+    public InstanceState? PickExcept(IReadOnlyCollection<InstanceState> tried)
+    {
+        var snapshot = Volatile.Read(ref _snapshot);
+        if (tried.Count > 0)
+        {
+            snapshot = new Snapshot([.. snapshot.Local.Where(s => !tried.Contains(s))], [.. snapshot.Remote.Where(s => !tried.Contains(s))]);
+        }
+
+        var now = _time.GetTimestamp();
+        var chosen = Pick(snapshot, null, now, skipHeld: true) ?? Pick(snapshot, null, now, skipHeld: false);
+        chosen?.Acquire(Interlocked.Increment(ref _pickSequence));
+        return chosen;
+    }
+
     private static InstanceState? Pick(Snapshot snapshot, CallInstances? call, long now, bool skipHeld)
     {
         var chosen = PickFrom(snapshot.Local, call, now, skipTried: true, skipHeld)

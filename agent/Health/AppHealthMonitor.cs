@@ -56,6 +56,11 @@ internal sealed partial class AppHealthMonitor : BackgroundService
     /// </summary>
     internal static string Shown(Uri url)
     {
+        if (TcpAppHealthProbe.IsTcp(url))
+        {
+            return "tcp://" + url.Authority; // nothing else to mask: user info, path and query are refused at start
+        }
+
         var shown = SettingsReader.RedactUserInfo(url.GetComponents(UriComponents.SchemeAndServer | UriComponents.UserInfo | UriComponents.Path, UriFormat.UriEscaped));
         var query = url.Query;
         if (query.Length <= 1)

@@ -5,7 +5,10 @@ namespace Sidecar.Health;
 /// <summary>How the agent probes the app's health (<c>App:Health:*</c>, the <c>APP_HEALTH_*</c> variables).</summary>
 internal sealed record AppHealthOptions
 {
-    /// <summary>The endpoint probed. Default <c>http://127.0.0.1:{APP_PORT}/health</c>; null (set to empty, or no APP_PORT) means always UP.</summary>
+    /// <summary>
+    /// The endpoint probed: http(s), or <c>tcp://host:port</c> (a connection is UP). Default <c>http://127.0.0.1:{APP_PORT}/health</c>;
+    /// null (set to empty, or no APP_PORT) means always UP.
+    /// </summary>
     public Uri? Url { get; init; }
 
     /// <summary>Probe period. Default 5 s.</summary>
@@ -40,6 +43,10 @@ internal sealed record AppHealthOptions
         else if (string.IsNullOrWhiteSpace(raw))
         {
             disabledReason = "APP_HEALTH_URL is empty";
+        }
+        else if (raw.TrimStart().StartsWith("tcp:", StringComparison.OrdinalIgnoreCase))
+        {
+            url = TcpAppHealthProbe.ReadUrl(r, urlKey);
         }
         else
         {

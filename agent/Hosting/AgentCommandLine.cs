@@ -24,11 +24,12 @@ internal static partial class AgentCommandLine
 
         The most used variables (docs/configuration.md lists them all):
           APP_NAME, APP_PORT             the app's name in Eureka and the Config Server, and its port
-          APP_HEALTH_URL                 the app's health route (default http://127.0.0.1:APP_PORT/health)
+          APP_HEALTH_URL                 the app's health route (default http://127.0.0.1:APP_PORT/health), or tcp://host:port
           APP_IP                         the address registered (in Kubernetes: the pod IP)
           EUREKA_URLS                    Eureka servers; none: no registration, no discovery
           CONFIG_SERVER_URLS, CONFIG_FILE  the app's configuration
-          ROUTES                         static services: name=http://host:port,...
+          ROUTES                         static services: name=http://host:port,... (tcp://host:port for TCP listeners)
+          SIDECAR_TCP_LISTENERS          TCP ports to other services: 15432=postgres,16379=redis
           SIDECAR_PORT (8078), SIDECAR_BIND_ADDRESS (127.0.0.1)  the API
           SIDECAR_PUBLIC_HEALTH_PORT, SIDECAR_METRICS_PORT         health routes and /metrics on all interfaces
           SIDECAR_DRAIN (65s)            on SIGTERM, how long to stay OUT_OF_SERVICE while still serving

@@ -10,6 +10,8 @@ Routes:
   GET  /hello         {"from":"python-app","message":<config "message">}
   GET  /greet         calls node-app's /greeting through the agent, returns both answers
   GET  /config        the settings this app currently holds, with their version
+  GET  /db            asks PostgreSQL, through the agent's TCP listener DB_PORT, whether it takes TLS:
+                      its one-byte answer proves a real server answered (no database driver needed)
   POST /admin/health  body {"healthy": false|true}: make /health fail or heal (for the demo)
 
 Environment (`agent run` sets APP_PORT and SIDECAR_URL; the others only come from its environment):
@@ -18,10 +20,13 @@ Environment (`agent run` sets APP_PORT and SIDECAR_URL; the others only come fro
   SIDECAR_URL   the agent (default http://127.0.0.1:8078)
   APP_NAME      the name in logs (default python-app)
   PEER_SERVICE  the service /greet calls (default node-app)
+  DB_PORT       the agent's TCP listener to the postgres service (SIDECAR_TCP_LISTENERS=15432=postgres); unset: /db is 404
 """
 import json
 import os
 import signal
+import socket
+import struct
 import sys
 import threading
 import time
@@ -34,6 +39,7 @@ BIND = os.environ.get("APP_BIND", "0.0.0.0")
 NAME = os.environ.get("APP_NAME", "python-app")
 SIDECAR = os.environ.get("SIDECAR_URL", "http://127.0.0.1:8078").rstrip("/")
 PEER = os.environ.get("PEER_SERVICE", "node-app")
+DB_PORT = os.environ.get("DB_PORT")
 
 # Calls go to the agent on loopback: never through a proxy from the environment.
 opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -109,6 +115,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(200, {"version": version, "config": config})
         elif self.path == "/greet":
             self.greet()
+        elif self.path == "/db" and DB_PORT:
+            self.db()
         else:
             self.send_json(404, {"error": "not found"})
 
@@ -124,6 +132,22 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(502, {"from": NAME, "error": error.headers.get("X-Sidecar-Error") or f"{PEER} answered {error.code}"})
         except (urllib.error.URLError, OSError) as error:
             self.send_json(502, {"from": NAME, "error": str(error)})
+
+    def db(self):
+        # Through the agent's TCP listener: it picks an instance of postgres (from Eureka or ROUTES),
+        # retries another when one refuses, and relays the bytes. PostgreSQL's SSLRequest (protocol
+        # code 80877103) is answered with one byte, S or N, before any authentication.
+        try:
+            with socket.create_connection(("127.0.0.1", int(DB_PORT)), timeout=5) as db:
+                db.sendall(struct.pack("!ii", 8, 80877103))
+                answer = db.recv(1).decode("ascii", "replace")
+        except OSError as error:
+            self.send_json(502, {"from": NAME, "error": f"database: {error or 'connection closed'}"})
+            return
+        if answer not in ("S", "N"):
+            self.send_json(502, {"from": NAME, "error": "database: no PostgreSQL answer (the agent closed the connection: no instance?)"})
+            return
+        self.send_json(200, {"from": NAME, "database": "postgres", "via": f"127.0.0.1:{DB_PORT}", "tls": answer == "S"})
 
     def do_POST(self):  # noqa: N802
         length = int(self.headers.get("Content-Length") or 0)

@@ -47,7 +47,15 @@ public sealed class DemoTests
         // Readable: the children's output reaches the console in a bounded share (all of it is in the demo's *.log files).
         Assert.True(output.Length < 200_000, $"the demo printed {output.Length} chars");
         var logs = Directory.GetFiles(Regex.Match(output, @"demo: finished \(logs in (?<dir>[^)]+)\)").Groups["dir"].Value, "*.log");
-        Assert.Equal(["node-app.log", "python-app.log", "registry.log"], logs.Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Equal(
+            PostgresServer.Unavailable is null ? ["node-app.log", "postgres.log", "python-app.log", "registry.log"] : ["node-app.log", "python-app.log", "registry.log"],
+            logs.Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        if (PostgresServer.Unavailable is null)
+        {
+            // examples/postgres: registered with a TCP health check, reached by python-app through its agent's TCP listener.
+            Assert.Contains("127.0.0.1:postgres:", output, StringComparison.Ordinal);
+            Assert.Contains("'database': 'postgres'", output, StringComparison.Ordinal);
+        }
     }
 
     [Fact]

@@ -60,14 +60,14 @@ public sealed class ForwardingOptionsTests
     [Theory]
     [InlineData("orders", "'orders' is not name=http://host:port[;http://host2:port]")]
     [InlineData("=http://a:1", "'=http://a:1' is not name=http://host:port[;http://host2:port]")]
-    [InlineData("orders=ftp://a:1", "'ftp://a:1' (service 'orders') is not an http:// or https:// URL")]
+    [InlineData("orders=ftp://a:1", "'ftp://a:1' (service 'orders') is not an http://, https:// or tcp:// URL")]
     [InlineData("orders=http://a:1/api", "'http://a:1/api' (service 'orders') must be scheme://host:port only, without path, query or user info")]
     [InlineData("orders=http://u:p@a:1", "'http://***@a:1' (service 'orders') must be scheme://host:port only, without path, query or user info")]
     [InlineData("or ders=http://a:1", "'or ders' is not a service name (letters, digits, '-', '_' and '.')")]
     [InlineData("orders=", "service 'orders' has no URL")]
     [InlineData("orders=http://a:1,ORDERS=http://b:1", "'orders' is listed twice")]
-    [InlineData("orders=http://bad host:80", "'http://bad host:80' (service 'orders') is not an http:// or https:// URL")]
-    [InlineData("orders=http://a:70000", "'http://a:70000' (service 'orders') is not an http:// or https:// URL")]
+    [InlineData("orders=http://bad host:80", "'http://bad host:80' (service 'orders') is not an http://, https:// or tcp:// URL")]
+    [InlineData("orders=http://a:70000", "'http://a:70000' (service 'orders') is not an http://, https:// or tcp:// URL")]
     [InlineData("self=http://127.0.0.1:8078", "'http://127.0.0.1:8078' (service 'self') is the agent's own API; a route to it would loop")]
     public void BadRoutes_AreRefused_NamingRoutes(string routes, string error)
     {
@@ -141,6 +141,6 @@ public sealed class ForwardingOptionsTests
         await using var agent = AgentProcess.Start(new Dictionary<string, string> { ["ROUTES"] = "orders=http://ok:1;nope" });
 
         Assert.Equal(2, await agent.WaitForExitAsync(TimeSpan.FromSeconds(30)));
-        Assert.Equal("agent: invalid configuration: ROUTES (Forwarding:Routes): 'nope' (service 'orders') is not an http:// or https:// URL", agent.Stderr.TrimEnd());
+        Assert.Equal("agent: invalid configuration: ROUTES (Forwarding:Routes): 'nope' (service 'orders') is not an http://, https:// or tcp:// URL", agent.Stderr.TrimEnd());
     }
 }
