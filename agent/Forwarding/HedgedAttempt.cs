@@ -57,10 +57,11 @@ internal static class HedgedAttempt
         var winnerTask = await Task.WhenAny(firstTask, secondTask).ConfigureAwait(false);
         var (loserTask, loser) = winnerTask == firstTask ? (secondTask, second) : (firstTask, first);
         var outcome = await winnerTask.ConfigureAwait(false);
-        if (outcome.Exception is not null && !cancellationToken.IsCancellationRequested)
+        if (outcome.Exception is not null)
         {
             // A failure is no answer: the other attempt may still bring one (and when both fail, the
-            // retry rules judge the first failure, as without hedging).
+            // retry rules judge the first failure, as without hedging). A per-try time-out or the deadline
+            // ends both: each is then its instance's failure, not a race lost.
             var other = await loserTask.ConfigureAwait(false);
             if (other.Exception is null)
             {

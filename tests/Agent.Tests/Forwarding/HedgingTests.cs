@@ -24,9 +24,14 @@ public sealed class HedgingTests
     {
         private readonly TaskCompletionSource _slowAborted = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly TimeSpan _delay;
+        private readonly int _slow;
         private int _arrivals;
 
-        private Instances(TimeSpan delay) => _delay = delay;
+        private Instances(TimeSpan delay, int slow)
+        {
+            _delay = delay;
+            _slow = slow;
+        }
 
         public Upstream A { get; private set; } = null!;
 
@@ -39,9 +44,9 @@ public sealed class HedgingTests
         /// <summary>Completes when the slow request's connection was aborted or its request cancelled.</summary>
         public Task SlowAborted => _slowAborted.Task;
 
-        public static async Task<Instances> StartAsync(TimeSpan slowDelay)
+        public static async Task<Instances> StartAsync(TimeSpan slowDelay, int slowArrivals = 1)
         {
-            var instances = new Instances(slowDelay);
+            var instances = new Instances(slowDelay, slowArrivals);
             instances.A = await Upstream.StartAsync("a", instances.HandleAsync);
             instances.B = await Upstream.StartAsync("b", instances.HandleAsync);
             return instances;
@@ -55,7 +60,7 @@ public sealed class HedgingTests
 
         private async Task HandleAsync(HttpContext context, int _)
         {
-            if (Interlocked.Increment(ref _arrivals) == 1)
+            if (Interlocked.Increment(ref _arrivals) <= _slow)
             {
                 try
                 {
@@ -127,6 +132,24 @@ public sealed class HedgingTests
         Assert.Equal(1, scrape.Value("sidecar_forward_hedges_total", ("service", "orders"), ("outcome", "won")));
         Assert.Equal(0, scrape.Value("sidecar_forward_instances_ejected", ("service", "orders")));
         Assert.Equal(0, scrape.Value("sidecar_forward_requests_in_flight", ("service", "orders")));
+    }
+
+    [Fact]
+    public async Task BothAttemptsTimedOut_EachIsItsInstancesFailure_NotARaceLost()
+    {
+        await using var instances = await Instances.StartAsync(SlowDelay, slowArrivals: 2);
+        await using var agent = await StartAgentAsync(instances.Route,
+            ("Forwarding__HedgeAfter", "50ms"), ("Forwarding__TryTimeout", "400ms"), ("Forwarding__Retries", "0"),
+            ("Forwarding__EjectionFailures", "1"), ("Forwarding__MaxEjectionPercent", "100"));
+
+        var (status, _, elapsed) = await CallAsync(agent, HttpMethod.Get);
+
+        Assert.Equal(HttpStatusCode.GatewayTimeout, status);
+        Assert.True(elapsed < TimeSpan.FromSeconds(3), $"answered after {elapsed}");
+        Assert.Equal(2, instances.Arrivals);
+        var scrape = await Scrape.TakeAsync(agent);
+        Assert.Equal(2, scrape.Value("sidecar_forward_instances_ejected", ("service", "orders")));
+        Assert.Equal(0, scrape.Value("sidecar_forward_hedges_total", ("service", "orders"), ("outcome", "won")));
     }
 
     [Fact]
