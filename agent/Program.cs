@@ -1,20 +1,20 @@
 using Sidecar.Actuator;
+using Sidecar.Hosting;
 using Sidecar.AppConfig;
-using Sidecar.Configuration;
 using Sidecar.Discovery;
 using Sidecar.Forwarding;
 using Sidecar.Forwarding.Tcp;
 using Sidecar.Health;
-using Sidecar.Hosting;
-using Sidecar.Observability;
+using Sidecar.Platform;
 using Sidecar.Registration;
+using Sidecar.Overview;
 using Sidecar.Supervisor;
 
 namespace Sidecar;
 
 internal static class Program
 {
-    public static Task<int> Main(string[] args) => AgentCommandLine.RunAsync(args, CreateApp);
+    public static Task<int> Main(string[] args) => AgentCommandLine.RunAsync(args, CreateApp, DevRegistry.DevRegistryCommand.RunAsync);
 
     /// <summary>The agent's wiring: each capability adds its services and maps its routes here.</summary>
     /// <exception cref="InvalidConfigurationException">When a setting is invalid.</exception>
@@ -28,13 +28,13 @@ internal static class Program
         builder.AddAgentLogging(options.Sidecar);
         builder.AddAgentListeners(options.Sidecar);
         builder.Services.AddAppHealth(options.Health);
-        builder.Services.AddRegistration(options);
+        builder.Services.AddRegistration(options.Eureka, options.App, options.Sidecar, options.Supervisor.Command.Count > 0 ? options.Supervisor.GracePeriod : TimeSpan.Zero);
         builder.Services.AddForwarding(options.Forwarding); // before discovery: static ROUTES win over Eureka for a shared name
-        builder.Services.AddDiscovery(options);
+        builder.Services.AddDiscovery(options.Eureka, options.App, options.Sidecar);
         builder.Services.AddAppConfig(options.AppConfig, options.Sidecar);
         builder.Services.AddSupervisor(options.Supervisor);
         builder.Services.AddObservability(options.Observability);
-        builder.Services.AddActuator(options);
+        builder.Services.AddActuator(options.Actuator, options.Sidecar);
         builder.Services.AddTcpListeners(options.Forwarding, options.Sidecar); // after registration: it stops accepting before the drain
         overrides?.Services?.Invoke(builder.Services);
 

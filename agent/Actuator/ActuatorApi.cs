@@ -4,8 +4,8 @@ using Microsoft.AspNetCore.Http.Extensions;
 using Sidecar.AppConfig;
 using Sidecar.Configuration;
 using Sidecar.Health;
-using Sidecar.Hosting;
 using Sidecar.Observability;
+using Sidecar.Platform;
 
 namespace Sidecar.Actuator;
 

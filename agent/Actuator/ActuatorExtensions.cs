@@ -1,7 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Sidecar.Configuration;
-using Sidecar.Registration;
+using Sidecar.Eureka;
 
 namespace Sidecar.Actuator;
 
@@ -12,11 +12,10 @@ internal static class ActuatorExtensions
     /// <c>management.port</c> and <c>management.context-path</c> (and <c>user.name</c>, <c>user.password</c> with
     /// Basic auth, Spring Boot Admin's convention), <c>healthCheckUrl</c> at its health, <c>statusPageUrl</c> at its info.
     /// </summary>
-    public static IServiceCollection AddActuator(this IServiceCollection services, AgentOptions options)
+    public static IServiceCollection AddActuator(this IServiceCollection services, ActuatorOptions actuator, SidecarOptions sidecar)
     {
-        var actuator = options.Actuator;
         services.TryAddSingleton(actuator);
-        services.TryAddSingleton(Contribution(actuator, options.Sidecar));
+        services.TryAddSingleton(Contribution(actuator, sidecar));
         return services;
     }
 

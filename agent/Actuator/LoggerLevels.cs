@@ -57,6 +57,6 @@ internal static class LoggerLevels
 
         return TryRead(configuredLevel, out var level)
             ? (level, null)
-            : (null, $"'{Hosting.LogText.Printable(configuredLevel)}' is not one of {string.Join(", ", Names)} (or null to reset)");
+            : (null, $"'{Platform.LogText.Printable(configuredLevel)}' is not one of {string.Join(", ", Names)} (or null to reset)");
     }
 }

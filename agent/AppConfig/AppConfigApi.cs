@@ -4,8 +4,9 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Primitives;
 using Sidecar.Configuration;
+using Sidecar.Platform;
 using Sidecar.Health;
-using Sidecar.Hosting;
+using Sidecar.Observability;
 
 namespace Sidecar.AppConfig;
 
@@ -20,6 +21,7 @@ internal static class AppConfigApi
         services.TryAddSingleton(TimeProvider.System);
         services.AddServingLifetime();
         services.TryAddSingleton<AppConfigStore>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IMetricsContributor, ConfigFamilies>());
         if (options.UsesServer)
         {
             services.TryAddSingleton(sp => new ConfigServerClient(options, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<ConfigServerClient>>()));
@@ -34,7 +36,7 @@ internal static class AppConfigApi
             sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<AppConfigRefresher>>(),
             sp.GetService<ConfigServerClient>(),
-            sp.GetService<Observability.ConfigMetrics>()));
+            sp.GetService<AppConfig.ConfigMetrics>()));
         services.AddHostedService(sp => sp.GetRequiredService<AppConfigRefresher>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IReadinessCheck, AppConfigReadinessCheck>());
         return services;

@@ -1,8 +1,7 @@
 using System.Globalization;
-using Sidecar.Configuration;
-using Sidecar.Hosting;
-using Sidecar.Observability;
 using static Sidecar.AppConfig.AppConfigLog;
+using Sidecar.Configuration;
+using Sidecar.Platform;
 
 namespace Sidecar.AppConfig;
 

@@ -1,8 +1,9 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using Sidecar.Configuration;
-using Sidecar.Hosting;
+using Sidecar.Platform;
 
 namespace Sidecar.AppConfig;
 
@@ -29,21 +30,10 @@ internal sealed partial class ConfigServerClient : IDisposable
         _time = time;
         _logger = logger;
         _endpoints = options.ServerUrls.Select(u => ConfigServerEndpoint.Create(u, options)).ToArray();
-        _client = new HttpClient(new SocketsHttpHandler
-        {
-            // The agent's own environment may point HTTP_PROXY at the agent (supervisor mode): never use it.
-            UseProxy = false,
-            UseCookies = false,
-
-            // A redirect would carry X-Config-Token and custom headers to another host: not followed.
-            AllowAutoRedirect = false,
-            AutomaticDecompression = DecompressionMethods.All,
-            ConnectTimeout = options.Timeout,
-            PooledConnectionIdleTimeout = TimeSpan.FromMinutes(2),
-        })
-        {
-            Timeout = System.Threading.Timeout.InfiniteTimeSpan, // our own token carries the time-out (on the injected clock)
-        };
+        // No proxy, no redirect (one would carry X-Config-Token and custom headers to another host): AgentHttpHandler.
+        var handler = AgentHttpHandler.Create(options.Timeout, TimeSpan.FromMinutes(2));
+        handler.AutomaticDecompression = DecompressionMethods.All;
+        _client = AgentHttpHandler.Client(handler); // our own token carries the time-out (on the injected clock)
     }
 
     /// <summary>
@@ -74,13 +64,13 @@ internal sealed partial class ConfigServerClient : IDisposable
                 }
 
                 last = result;
-                errors.Add(result.Error!);
+                errors.Add(result.Error);
                 unreachable += result.Unreachable ? 1 : 0;
                 var step = ConfigServerFailover.AfterFailure(result.Unreachable, result.StatusCode, hasNextServer: i + 1 < _endpoints.Length,
                     hasNextLabel: label is not null && l + 1 < labels.Length, unreachable, _endpoints.Length, _options.MultipleUriStrategy);
                 if (step == FailoverStep.NextServer)
                 {
-                    LogTryingNext(_logger, result.Error!, _endpoints[i + 1].Display);
+                    LogTryingNext(_logger, result.Error, _endpoints[i + 1].Display);
                     continue;
                 }
 
@@ -283,6 +273,8 @@ internal sealed record ConfigServerEndpoint(Uri BaseUri, string Display, Authent
 /// <param name="Unreachable">True when the server gave no complete answer (refused, reset, timed out, cut short): an I/O failure, after which the next URL is tried whatever the strategy.</param>
 internal sealed record ConfigFetchResult(string? Server, string? Label, ConfigServerEnvironment? Environment, string? Error, bool Unreachable, int? StatusCode)
 {
+    [MemberNotNullWhen(true, nameof(Environment), nameof(Server))]
+    [MemberNotNullWhen(false, nameof(Error))]
     public bool Succeeded => Environment is not null;
 
     public static ConfigFetchResult Success(string server, string? label, ConfigServerEnvironment environment) =>

@@ -1,4 +1,3 @@
-using Sidecar.Observability;
 
 namespace Sidecar.AppConfig;
 

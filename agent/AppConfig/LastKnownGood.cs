@@ -3,7 +3,8 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using Sidecar.Hosting;
+using Sidecar.Configuration;
+using Sidecar.Platform;
 
 namespace Sidecar.AppConfig;
 

@@ -2,7 +2,7 @@ namespace Sidecar.Configuration;
 
 /// <summary>Bad settings found at start: the agent prints <see cref="Exception.Message"/> as one line and exits with code 2.</summary>
 internal sealed class InvalidConfigurationException(IReadOnlyList<string> errors)
-    : Exception("invalid configuration: " + Hosting.LogText.Printable(string.Join("; ", errors))) // one line, whatever an error quotes
+    : Exception("invalid configuration: " + Platform.LogText.Printable(string.Join("; ", errors))) // one line, whatever an error quotes
 {
     public IReadOnlyList<string> Errors { get; } = errors;
 }

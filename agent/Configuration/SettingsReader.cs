@@ -21,7 +21,7 @@ internal sealed partial class SettingsReader(IConfiguration configuration)
     /// control characters are escaped: the line goes to the logs, and a newline in a value must not forge a second one.
     /// </summary>
     public void AddError(string key, string message) =>
-        _errors.Add($"{AgentVariables.Describe(key, SetAs(key))}: {Hosting.LogText.Printable(RedactUserInfo(message))}");
+        _errors.Add($"{AgentVariables.Describe(key, SetAs(key))}: {Platform.LogText.Printable(RedactUserInfo(message))}");
 
     // The short variable the winning value was read from, when it was one (the last provider holding the key wins).
     private string? SetAs(string key)

@@ -60,7 +60,7 @@ internal sealed record SidecarOptions
     /// <summary>
     /// Where last-known-good config and registry snapshots are kept. Default: a per-user, per-app folder,
     /// <c>$XDG_STATE_HOME/sidecar-agent/{app}</c> when XDG_STATE_HOME is set, else <c>{temp}/sidecar-agent-{uid}/{app}</c>
-    /// (never a folder shared by every user of the machine: see <see cref="Hosting.DataFolder"/>).
+    /// (never a folder shared by every user of the machine: see <see cref="Configuration.DataFolder"/>).
     /// </summary>
     public string DataDir { get; init; } = "";
 
@@ -163,8 +163,8 @@ internal sealed record SidecarOptions
             return Path.Combine(stateHome, "sidecar-agent", name);
         }
 
-        var perUser = Hosting.UnixFiles.Supported
-            ? "sidecar-agent-" + Hosting.UnixFiles.EffectiveUserId.ToString(System.Globalization.CultureInfo.InvariantCulture)
+        var perUser = Platform.UnixFiles.Supported
+            ? "sidecar-agent-" + Platform.UnixFiles.EffectiveUserId.ToString(System.Globalization.CultureInfo.InvariantCulture)
             : "sidecar-agent";
         return Path.Combine(Path.GetTempPath(), perUser, name);
     }

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Sidecar.Configuration;
 using Sidecar.Hosting;
+using Sidecar.Platform;
 
 namespace Sidecar.DevRegistry;
 
@@ -39,7 +40,7 @@ internal static partial class DevRegistryCommand
             }
 
             await Console.Error.WriteLineAsync("agent: " + error + "; run 'agent registry --help'").ConfigureAwait(false);
-            return AgentCommandLine.ConfigurationError;
+            return AgentExit.ConfigurationError;
         }
 
         var builder = WebApplication.CreateSlimBuilder();
@@ -52,7 +53,7 @@ internal static partial class DevRegistryCommand
         if (settings.Errors.Count > 0)
         {
             await Console.Error.WriteLineAsync("agent: " + new InvalidConfigurationException(settings.Errors).Message).ConfigureAwait(false);
-            return AgentCommandLine.ConfigurationError;
+            return AgentExit.ConfigurationError;
         }
 
         builder.AddAgentLogging(logging);
@@ -79,7 +80,7 @@ internal static partial class DevRegistryCommand
             catch (IOException ex) when (ex.InnerException is AddressInUseException or SocketException)
             {
                 await Console.Error.WriteLineAsync("agent: cannot listen: " + ex.Message).ConfigureAwait(false);
-                return AgentCommandLine.ConfigurationError;
+                return AgentExit.ConfigurationError;
             }
 
             var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
@@ -145,7 +146,7 @@ internal static partial class DevRegistryCommand
             .Append(CultureInfo.InvariantCulture, $"{instances.Count} instances:").AppendLine();
         foreach (var instance in instances.OrderBy(i => i.App, StringComparer.Ordinal).ThenBy(i => i.InstanceId, StringComparer.Ordinal))
         {
-            text.Append(CultureInfo.InvariantCulture, $"  {instance.App} {instance.InstanceId} {instance.HostName}:{instance.Port} {Health.InstanceStatusNames.ToWire(instance.Status)}").AppendLine();
+            text.Append(CultureInfo.InvariantCulture, $"  {instance.App} {instance.InstanceId} {instance.HostName}:{instance.Port} {Eureka.InstanceStatusNames.ToWire(instance.Status)}").AppendLine();
         }
 
         context.Response.ContentType = "text/plain; charset=utf-8";

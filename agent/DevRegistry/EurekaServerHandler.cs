@@ -2,8 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.Features;
-using Sidecar.Discovery;
-using Sidecar.Health;
+using Sidecar.Eureka;
 
 namespace Sidecar.DevRegistry;
 

@@ -1,4 +1,4 @@
-using Sidecar.Health;
+using Sidecar.Eureka;
 
 namespace Sidecar.DevRegistry;
 

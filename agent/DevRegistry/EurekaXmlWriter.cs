@@ -1,8 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Xml;
-using Sidecar.Discovery;
-using Sidecar.Health;
+using Sidecar.Eureka;
 
 namespace Sidecar.DevRegistry;
 

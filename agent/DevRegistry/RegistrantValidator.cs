@@ -1,4 +1,4 @@
-using Sidecar.Discovery;
+using Sidecar.Eureka;
 
 namespace Sidecar.DevRegistry;
 

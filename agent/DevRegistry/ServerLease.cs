@@ -1,5 +1,4 @@
-using Sidecar.Discovery;
-using Sidecar.Health;
+using Sidecar.Eureka;
 
 namespace Sidecar.DevRegistry;
 

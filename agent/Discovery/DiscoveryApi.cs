@@ -1,5 +1,5 @@
-using Sidecar.Health;
-using Sidecar.Hosting;
+using Sidecar.Eureka;
+using Sidecar.Platform;
 
 namespace Sidecar.Discovery;
 

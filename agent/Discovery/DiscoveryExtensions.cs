@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Sidecar.Eureka;
 using Sidecar.Configuration;
-using Sidecar.Registration;
+using Sidecar.Observability;
 
 namespace Sidecar.Discovery;
 
@@ -12,22 +13,24 @@ internal static class DiscoveryExtensions
     /// with its <c>registry</c> readiness check.
     /// Safe to call twice.
     /// </summary>
-    public static IServiceCollection AddDiscovery(this IServiceCollection services, AgentOptions options)
+    public static IServiceCollection AddDiscovery(this IServiceCollection services, EurekaOptions eureka, AppOptions app, SidecarOptions sidecar)
     {
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ServiceCatalog>();
-        if (!options.Eureka.Enabled || services.Any(d => d.ServiceType == typeof(EurekaRegistry)))
+        if (!eureka.Enabled || services.Any(d => d.ServiceType == typeof(EurekaRegistry)))
         {
             return services;
         }
 
         services.TryAddSingleton<EurekaHttpClient>();
-        services.TryAddSingleton(sp => new LocalInstance(options.App, options.Eureka, options.Sidecar, sp.GetService<InstanceContribution>())); // the client's server order is seeded by its IP
+        services.TryAddSingleton(sp => new LocalInstance(app, eureka, sidecar, sp.GetService<InstanceContribution>())); // the client's server order is seeded by its IP
         services.AddSingleton<EurekaRegistry>();
-        services.TryAddSingleton<Hosting.DataFolder>();
+        services.TryAddSingleton<Configuration.DataFolder>();
         services.TryAddSingleton<RegistrySnapshotStore>();
         services.TryAddSingleton<EurekaRegistryRefresher>();
         services.AddHostedService(sp => sp.GetRequiredService<EurekaRegistryRefresher>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IMetricsContributor, RegistryFamilies>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IMetricsContributor, EurekaFamilies>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IServiceInstanceSource, EurekaInstanceSource>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Health.IReadinessCheck, RegistryReadinessCheck>());
         return services;

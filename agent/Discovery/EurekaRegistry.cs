@@ -1,4 +1,4 @@
-using Sidecar.Registration;
+using Sidecar.Eureka;
 
 namespace Sidecar.Discovery;
 

@@ -1,6 +1,5 @@
 using System.Text.Json;
-using Sidecar.Configuration;
-using Sidecar.Registration;
+using Sidecar.Eureka;
 
 namespace Sidecar.Discovery;
 
@@ -39,7 +38,7 @@ internal sealed partial class EurekaRegistryRefresher(
         }
 
         var response = await client.GetDeltaAsync(cancellationToken).ConfigureAwait(false);
-        await Hosting.InlineIo.LeaveSocketThread(); // parsing and the snapshot file stay off the socket thread
+        await Platform.InlineIo.LeaveSocketThread(); // parsing and the snapshot file stay off the socket thread
         if (!response.Accepted)
         {
             Failed(response.Describe());
@@ -48,7 +47,7 @@ internal sealed partial class EurekaRegistryRefresher(
 
         if (response.StatusCode != 200)
         {
-            LogDeltaRefused(logger, response.Server!.Display, response.StatusCode);
+            LogDeltaRefused(logger, response.Server.Display, response.StatusCode);
             await FullFetchAsync(cancellationToken).ConfigureAwait(false);
             return;
         }
@@ -60,12 +59,12 @@ internal sealed partial class EurekaRegistryRefresher(
         }
         catch (JsonException ex)
         {
-            LogUnreadable(logger, "delta", response.Server!.Display, ex.Message);
+            LogUnreadable(logger, "delta", response.Server.Display, ex.Message);
             await FullFetchAsync(cancellationToken).ConfigureAwait(false);
             return;
         }
 
-        Recovered(response.Server!.Display);
+        Recovered(response.Server.Display);
         var matches = registry.ApplyDelta(delta, response.Server.Display, time.GetUtcNow(), out var changed);
         ReportRejected(registry.View);
         if (!matches)
@@ -85,7 +84,7 @@ internal sealed partial class EurekaRegistryRefresher(
     public async Task<bool> FullFetchAsync(CancellationToken cancellationToken)
     {
         var response = await client.GetApplicationsAsync(cancellationToken).ConfigureAwait(false);
-        await Hosting.InlineIo.LeaveSocketThread(); // a full registry takes milliseconds to parse
+        await Platform.InlineIo.LeaveSocketThread(); // a full registry takes milliseconds to parse
         if (!response.Succeeded)
         {
             Failed(response.Describe());
@@ -99,11 +98,11 @@ internal sealed partial class EurekaRegistryRefresher(
         }
         catch (JsonException ex)
         {
-            LogUnreadable(logger, "registry", response.Server!.Display, ex.Message);
+            LogUnreadable(logger, "registry", response.Server.Display, ex.Message);
             return false;
         }
 
-        Recovered(response.Server!.Display);
+        Recovered(response.Server.Display);
         var first = registry.View.Origin != RegistryOrigin.Server;
         registry.Replace(applications, RegistryOrigin.Server, response.Server.Display, time.GetUtcNow());
         var view = registry.View;

@@ -7,15 +7,15 @@ namespace Sidecar.Discovery;
 internal interface IServiceInstanceSource
 {
     /// <summary>Short name for diagnostics: <c>eureka</c>, <c>routes</c>.</summary>
-    string Name { get; }
+    public string Name { get; }
 
     /// <summary>Bumped whenever any answer of this source may have changed, so callers can cache per version.</summary>
-    long Version { get; }
+    public long Version { get; }
 
     /// <summary>The names of the services this source knows (lower case).</summary>
-    IReadOnlyCollection<string> ServiceNames { get; }
+    public IReadOnlyCollection<string> ServiceNames { get; }
 
     /// <summary>All instances of a service, every status included; null when this source does not know the service.</summary>
     /// <param name="serviceName">Case-insensitive: an app name or a VIP address.</param>
-    IReadOnlyList<ServiceInstance>? GetInstances(string serviceName);
+    public IReadOnlyList<ServiceInstance>? GetInstances(string serviceName);
 }

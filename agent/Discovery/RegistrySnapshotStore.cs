@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Sidecar.Configuration;
-using Sidecar.Hosting;
+using Sidecar.Eureka;
+using Sidecar.Platform;
 
 namespace Sidecar.Discovery;
 

@@ -1,3 +1,4 @@
+using Sidecar.Eureka;
 namespace Sidecar.Discovery;
 
 /// <summary>Where the registry in memory came from.</summary>

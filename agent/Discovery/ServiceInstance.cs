@@ -1,4 +1,5 @@
-using Sidecar.Health;
+using Sidecar.Eureka;
+using Sidecar.Observability;
 
 namespace Sidecar.Discovery;
 
@@ -20,7 +21,7 @@ internal sealed record ServiceInstance(
     bool Secure,
     InstanceStatus Status,
     string? Zone,
-    IReadOnlyDictionary<string, string> Metadata)
+    IReadOnlyDictionary<string, string> Metadata) : ITracedPeer
 {
     /// <summary><c>http://host:port</c>, built once per instance (the forwarder's destination prefix).</summary>
     public Uri BaseUri { get; } = new UriBuilder(Secure ? Uri.UriSchemeHttps : Uri.UriSchemeHttp, Host, Port).Uri;
@@ -58,5 +59,5 @@ internal sealed record ServiceInstance(
 
     /// <summary>Text from a registry entry as one short log line shows it: control characters escaped, at most 64 characters.</summary>
     public static string Shown(string text) =>
-        Hosting.LogText.Printable(text.Length <= 64 ? text : string.Concat(text.AsSpan(0, 64), "..."));
+        Platform.LogText.Printable(text.Length <= 64 ? text : string.Concat(text.AsSpan(0, 64), "..."));
 }

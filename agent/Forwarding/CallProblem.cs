@@ -1,6 +1,6 @@
 using Polly.Timeout;
 using Sidecar.Configuration;
-using Sidecar.Hosting;
+using Sidecar.Platform;
 
 namespace Sidecar.Forwarding;
 

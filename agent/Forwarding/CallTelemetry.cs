@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Sidecar.Hosting;
+using Sidecar.Platform;
 using Sidecar.Observability;
 
 namespace Sidecar.Forwarding;

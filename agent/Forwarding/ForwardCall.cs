@@ -1,7 +1,7 @@
 using System.Net;
 using Polly;
 using Polly.Timeout;
-using Sidecar.Hosting;
+using Sidecar.Platform;
 
 namespace Sidecar.Forwarding;
 

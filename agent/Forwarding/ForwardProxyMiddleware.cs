@@ -1,7 +1,7 @@
 using System.Net;
 using Microsoft.AspNetCore.Http.Features;
 using Sidecar.Configuration;
-using Sidecar.Hosting;
+using Sidecar.Platform;
 
 namespace Sidecar.Forwarding;
 

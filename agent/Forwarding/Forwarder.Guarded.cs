@@ -2,8 +2,8 @@ using System.Diagnostics;
 using System.Globalization;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Net.Http.Headers;
-using Sidecar.Hosting;
 using Sidecar.Observability;
+using Sidecar.Platform;
 
 namespace Sidecar.Forwarding;
 

@@ -1,6 +1,5 @@
-using System.Net;
-using Sidecar.Hosting;
 using Sidecar.Observability;
+using Sidecar.Platform;
 
 namespace Sidecar.Forwarding;
 
@@ -24,22 +23,16 @@ internal sealed partial class Forwarder : IDisposable
         Pseudonym = "sidecar-" + Guid.NewGuid().ToString("N")[..16];
         Via = "1.1 " + Pseudonym;
         Tracing = tracing ?? AgentTracing.Off;
-        Invoker = new HttpMessageInvoker(new SocketsHttpHandler
-        {
-            UseProxy = false,
-            UseCookies = false,
-            AllowAutoRedirect = false,
-            AutomaticDecompression = DecompressionMethods.None,
-            ConnectTimeout = options.ConnectTimeout,
-            PooledConnectionIdleTimeout = options.IdleConnectionTimeout,
-            // The forwarder passes traceparent on itself; the handler must not replace it with its own.
-            ActivityHeadersPropagator = null,
+        var handler = AgentHttpHandler.Create(options.ConnectTimeout, options.IdleConnectionTimeout);
 
-            // Header values are the bytes Kestrel read, one character each (Latin-1, see ListenerExtensions):
-            // written back as the same bytes. Without this a non-ASCII value failed to send, was retried and
-            // counted against healthy instances. Answers are read as Latin-1 already (the handler's default).
-            RequestHeaderEncodingSelector = static (_, _) => System.Text.Encoding.Latin1,
-        }, disposeHandler: true);
+        // The forwarder passes traceparent on itself; the handler must not replace it with its own.
+        handler.ActivityHeadersPropagator = null;
+
+        // Header values are the bytes Kestrel read, one character each (Latin-1, see AgentListeners):
+        // written back as the same bytes. Without this a non-ASCII value failed to send, was retried and
+        // counted against healthy instances. Answers are read as Latin-1 already (the handler's default).
+        handler.RequestHeaderEncodingSelector = static (_, _) => System.Text.Encoding.Latin1;
+        Invoker = new HttpMessageInvoker(handler, disposeHandler: true);
         log.Ready(options.Routes.Count, string.Join(", ", options.Routes.Keys));
     }
 

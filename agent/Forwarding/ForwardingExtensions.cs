@@ -1,7 +1,8 @@
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Sidecar.Discovery;
-using Sidecar.Hosting;
+using Sidecar.Platform;
+using Sidecar.Observability;
 
 namespace Sidecar.Forwarding;
 
@@ -21,6 +22,7 @@ internal static class ForwardingExtensions
         services.TryAddSingleton<ServicePools>();
         services.TryAddSingleton<Forwarder>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ServicePoolSweeper>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IMetricsContributor, ForwardingFamilies>());
         return services;
     }
 

@@ -54,7 +54,7 @@ internal static class ProxyHeaders
             if (parent is null)
             {
                 // Absent or malformed: a new trace, and an orphan tracestate is dropped (W3C Trace Context 3.3).
-                parent = Forwarding.TraceParent.Create();
+                parent = Platform.TraceParent.Create();
                 created = true;
             }
         }

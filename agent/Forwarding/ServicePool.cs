@@ -1,7 +1,6 @@
 using Polly;
 using Sidecar.Discovery;
-using Sidecar.Health;
-using Sidecar.Observability;
+using Sidecar.Eureka;
 
 namespace Sidecar.Forwarding;
 

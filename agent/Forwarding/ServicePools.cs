@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using Sidecar.Discovery;
-using Sidecar.Observability;
 
 namespace Sidecar.Forwarding;
 

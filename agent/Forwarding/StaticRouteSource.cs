@@ -1,5 +1,5 @@
 using Sidecar.Discovery;
-using Sidecar.Health;
+using Sidecar.Eureka;
 
 namespace Sidecar.Forwarding;
 

@@ -1,4 +1,5 @@
 using Sidecar.Configuration;
+using Sidecar.Eureka;
 
 namespace Sidecar.Health;
 

@@ -1,3 +1,4 @@
+using Sidecar.Eureka;
 namespace Sidecar.Health;
 
 /// <summary>The app's health as last probed: immutable, replaced as a whole on every probe.</summary>

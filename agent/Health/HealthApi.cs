@@ -1,6 +1,6 @@
 using Sidecar.Configuration;
-using Sidecar.Hosting;
-using Sidecar.Registration;
+using Sidecar.Eureka;
+using Sidecar.Platform;
 
 namespace Sidecar.Health;
 

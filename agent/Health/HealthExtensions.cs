@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Sidecar.Observability;
 
 namespace Sidecar.Health;
 
@@ -23,6 +24,7 @@ internal static class HealthExtensions
             sp.GetRequiredService<ILogger<AppHealthMonitor>>(),
             sp.GetService<IAppHealthProbe>()));
         services.AddHostedService(sp => sp.GetRequiredService<AppHealthMonitor>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IMetricsContributor, HealthFamilies>());
         return services;
     }
 }

@@ -1,7 +1,7 @@
 using System.Buffers;
-using System.Net;
 using System.Text.Json;
-using Sidecar.Hosting;
+using Sidecar.Eureka;
+using Sidecar.Platform;
 
 namespace Sidecar.Health;
 
@@ -23,18 +23,7 @@ internal sealed class HttpAppHealthProbe : IAppHealthProbe, IDisposable
     {
         _url = options.Url ?? throw new ArgumentException("no health URL", nameof(options));
         _time = time;
-        _client = new HttpClient(new SocketsHttpHandler
-        {
-            UseProxy = false,
-            UseCookies = false,
-            AllowAutoRedirect = false,
-            AutomaticDecompression = DecompressionMethods.None,
-            ConnectTimeout = options.Timeout,
-            PooledConnectionIdleTimeout = options.Interval + options.Interval,
-        })
-        {
-            Timeout = Timeout.InfiniteTimeSpan, // the monitor's token carries the probe time-out
-        };
+        _client = AgentHttpHandler.Client(AgentHttpHandler.Create(options.Timeout, options.Interval + options.Interval)); // the monitor's token carries the probe time-out
         _client.DefaultRequestHeaders.UserAgent.ParseAdd("sidecar-agent-health/1.0");
         _client.DefaultRequestHeaders.Accept.ParseAdd("application/json");
         _client.DefaultRequestHeaders.Accept.ParseAdd("*/*;q=0.5");

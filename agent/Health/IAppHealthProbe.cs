@@ -4,5 +4,5 @@ namespace Sidecar.Health;
 internal interface IAppHealthProbe
 {
     /// <param name="cancellationToken">Cancelled at the probe time-out or at shutdown.</param>
-    Task<ProbeResult> ProbeAsync(CancellationToken cancellationToken);
+    public Task<ProbeResult> ProbeAsync(CancellationToken cancellationToken);
 }

@@ -7,10 +7,10 @@ namespace Sidecar.Health;
 internal interface IReadinessCheck
 {
     /// <summary>A short stable name shown in <c>/v1/health</c> (<c>registration</c>, <c>config</c>).</summary>
-    string Name { get; }
+    public string Name { get; }
 
     /// <summary>Answers from state already held: never does I/O.</summary>
-    ReadinessResult Check();
+    public ReadinessResult Check();
 }
 
 /// <param name="Ready">Whether this part is ready.</param>

@@ -1,3 +1,4 @@
+using Sidecar.Eureka;
 namespace Sidecar.Health;
 
 /// <summary>What one probe of the app saw.</summary>

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections;
+using Sidecar.Platform;
 using Sidecar.Configuration;
 
 namespace Sidecar.Hosting;
@@ -11,7 +12,7 @@ namespace Sidecar.Hosting;
 /// </summary>
 internal static partial class AgentCommandLine
 {
-    public const int ConfigurationError = 2;
+    public const int ConfigurationError = AgentExit.ConfigurationError;
 
     private const string Usage = """
         usage: agent [--Section:Key=value ...]                     serve beside an app started separately (a sidecar)
@@ -38,7 +39,7 @@ internal static partial class AgentCommandLine
         Running, GET http://127.0.0.1:8078/v1/settings shows the effective settings (secrets masked).
         """;
 
-    public static async Task<int> RunAsync(string[] args, Func<string[], AgentHostOverrides?, IReadOnlyList<string>?, WebApplication> createApp)
+    public static async Task<int> RunAsync(string[] args, Func<string[], AgentHostOverrides?, IReadOnlyList<string>?, WebApplication> createApp, Func<string[], Task<int>> runRegistry)
     {
         var command = args.Length > 0 && !args[0].StartsWith('-') ? args[0] : null;
         switch (command)
@@ -64,7 +65,7 @@ internal static partial class AgentCommandLine
             case "health":
                 return await ProbeCommand.HealthAsync(args[1..]).ConfigureAwait(false);
             case "registry":
-                return await DevRegistry.DevRegistryCommand.RunAsync(args[1..]).ConfigureAwait(false);
+                return await runRegistry(args[1..]).ConfigureAwait(false);
             case null:
                 return await ServeAsync(() => createApp(args, null, null)).ConfigureAwait(false);
             default:

@@ -1,5 +1,4 @@
 using System.Collections;
-using Sidecar.Configuration;
 
 namespace Sidecar.Hosting;
 

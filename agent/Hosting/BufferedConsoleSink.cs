@@ -4,6 +4,7 @@ using Serilog.Core;
 using Serilog.Events;
 using Serilog.Formatting;
 using Serilog.Parsing;
+using Sidecar.Platform;
 
 namespace Sidecar.Hosting;
 

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration.CommandLine;
 using Sidecar.Configuration;
+using Sidecar.Platform;
 
 namespace Sidecar.Hosting;
 

@@ -1,3 +1,4 @@
+using Sidecar.Platform;
 namespace Sidecar.Hosting;
 
 /// <summary>

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Sidecar.Configuration;
+using Sidecar.Platform;
 
 namespace Sidecar.Hosting;
 

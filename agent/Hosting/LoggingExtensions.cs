@@ -3,6 +3,7 @@ using Serilog.Events;
 using Serilog.Formatting;
 using Serilog.Formatting.Display;
 using Sidecar.Configuration;
+using Sidecar.Platform;
 
 namespace Sidecar.Hosting;
 

@@ -1,3 +1,5 @@
+using Sidecar.Platform;
+
 namespace Sidecar.Hosting;
 
 internal static class PipelineExtensions

@@ -1,4 +1,5 @@
 using System.Net;
+using Sidecar.Platform;
 using Sidecar.Configuration;
 
 namespace Sidecar.Hosting;
@@ -79,7 +80,7 @@ internal static class ProbeCommand
 
         var path = ready ? "/v1/health/ready" : "/v1/health/live";
         var url = new Uri(Supervisor.AppProcess.SidecarUrl(bind, port) + path);
-        using var client = new HttpClient(new SocketsHttpHandler { UseProxy = false, ConnectTimeout = timeout }) { Timeout = Timeout.InfiniteTimeSpan };
+        using var client = AgentHttpHandler.Client(AgentHttpHandler.Create(timeout));
         using var deadline = new CancellationTokenSource(timeout);
         var last = "no answer";
         while (true)

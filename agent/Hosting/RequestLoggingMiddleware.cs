@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Sidecar.Configuration;
+using Sidecar.Platform;
 
 namespace Sidecar.Hosting;
 

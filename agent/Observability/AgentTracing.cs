@@ -4,8 +4,6 @@ using OpenTelemetry.Exporter;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 using Sidecar.Configuration;
-using Sidecar.Discovery;
-using Sidecar.Forwarding;
 
 namespace Sidecar.Observability;
 
@@ -23,7 +21,7 @@ internal sealed class AgentTracing : IDisposable
     /// <summary>The name of the agent's <see cref="ActivitySource"/> (and OpenTelemetry instrumentation scope).</summary>
     public const string SourceName = "Sidecar.Agent";
 
-    public static readonly ActivitySource Source = new(SourceName, Hosting.AgentIndexApi.Version);
+    public static readonly ActivitySource Source = new(SourceName, Platform.AgentIndexApi.Version);
 
     /// <summary>No tracing: for code built without the DI container (unit tests).</summary>
     public static readonly AgentTracing Off = new();
@@ -45,7 +43,7 @@ internal sealed class AgentTracing : IDisposable
             _provider = Sdk.CreateTracerProviderBuilder()
                 // The default resource (telemetry.sdk.*, OTEL_RESOURCE_ATTRIBUTES) with our service name on top.
                 .SetResourceBuilder(ResourceBuilder.CreateDefault()
-                    .AddService(options.ServiceName, serviceVersion: Hosting.AgentIndexApi.Version, autoGenerateServiceInstanceId: true))
+                    .AddService(options.ServiceName, serviceVersion: Platform.AgentIndexApi.Version, autoGenerateServiceInstanceId: true))
                 .AddSource(SourceName)
                 .SetSampler(CreateSampler(options))
                 .AddOtlpExporter(otlp =>
@@ -127,7 +125,7 @@ internal sealed class AgentTracing : IDisposable
     /// attributes (method, server address and port, URL without its query, protocol version, and
     /// <c>http.request.resend_count</c> from the second attempt on); null when the call has no recorded span.
     /// </summary>
-    public static Activity? StartAttempt(Activity call, string method, ServiceInstance instance, string prefix, string target, int attempt)
+    public static Activity? StartAttempt(Activity call, string method, ITracedPeer instance, string prefix, string target, int attempt)
     {
         var activity = Source.StartActivity(method, ActivityKind.Client, call.Context);
         if (activity is { IsAllDataRequested: true })
@@ -172,7 +170,7 @@ internal sealed class AgentTracing : IDisposable
     }
 
     /// <summary>The instance of the current attempt (the last one wins).</summary>
-    public static void SetInstance(Activity activity, ServiceInstance instance)
+    public static void SetInstance(Activity activity, ITracedPeer instance)
     {
         activity.SetTag("server.address", instance.Host);
         activity.SetTag("server.port", instance.Port);

@@ -1,8 +1,8 @@
 using System.Net;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Sidecar.Platform;
 using Sidecar.Configuration;
-using Sidecar.Hosting;
 
 namespace Sidecar.Observability;
 

@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Primitives;
-using Sidecar.Forwarding;
+using Sidecar.Platform;
 
 namespace Sidecar.Observability;
 

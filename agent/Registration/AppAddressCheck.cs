@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Sidecar.Eureka;
 using Sidecar.Health;
 
 namespace Sidecar.Registration;

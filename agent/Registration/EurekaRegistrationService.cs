@@ -1,10 +1,10 @@
 using System.Text.Json;
-using Sidecar.Configuration;
-using Sidecar.Discovery;
-using Sidecar.Health;
-using Sidecar.Hosting;
-using Sidecar.Observability;
 using static Sidecar.Registration.LeaseAction;
+using Sidecar.Configuration;
+using Sidecar.Eureka;
+using Sidecar.Health;
+using Sidecar.Observability;
+using Sidecar.Platform;
 
 namespace Sidecar.Registration;
 

@@ -1,3 +1,4 @@
+using Sidecar.Eureka;
 using Sidecar.Health;
 
 namespace Sidecar.Registration;

@@ -1,6 +1,7 @@
-using Sidecar.Health;
 using static Sidecar.Registration.LeaseAction;
 using static Sidecar.Registration.LeaseNote;
+using Sidecar.Eureka;
+using Sidecar.Health;
 
 namespace Sidecar.Registration;
 

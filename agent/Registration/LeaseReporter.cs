@@ -1,7 +1,7 @@
-using Sidecar.Configuration;
-using Sidecar.Health;
-using Sidecar.Observability;
 using static Sidecar.Registration.LeaseNote;
+using Sidecar.Observability;
+using Sidecar.Configuration;
+using Sidecar.Eureka;
 
 namespace Sidecar.Registration;
 

@@ -1,5 +1,6 @@
 using System.Text;
-using Sidecar.Hosting;
+using Sidecar.Configuration;
+using Sidecar.Platform;
 
 namespace Sidecar.Registration;
 

@@ -1,8 +1,10 @@
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Sidecar.Configuration;
+using Sidecar.Eureka;
 using Sidecar.Health;
-using Sidecar.Hosting;
+using Sidecar.Platform;
+using Sidecar.Observability;
 
 namespace Sidecar.Registration;
 
@@ -17,28 +19,30 @@ internal static class RegistrationApi
     /// The instance status (always) and, in registered mode (<c>EUREKA_URLS</c> set), the Eureka
     /// client, the registration lifecycle and its <c>registration</c> readiness check. Safe to call twice.
     /// </summary>
-    public static IServiceCollection AddRegistration(this IServiceCollection services, AgentOptions options)
+    public static IServiceCollection AddRegistration(this IServiceCollection services, EurekaOptions eureka, AppOptions app, SidecarOptions sidecar, TimeSpan appGracePeriod)
     {
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<InstanceStatusProvider>();
-        if (!options.Eureka.Enabled || services.Any(d => d.ServiceType == typeof(EurekaRegistrationService)))
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IMetricsContributor, InstanceStatusFamilies>());
+        if (!eureka.Enabled || services.Any(d => d.ServiceType == typeof(EurekaRegistrationService)))
         {
             return services;
         }
 
         services.TryAddSingleton<EurekaHttpClient>();
         services.TryAddSingleton<DataFolder>();
-        services.TryAddSingleton(sp => new LocalInstance(options.App, options.Eureka, options.Sidecar, sp.GetService<InstanceContribution>()));
+        services.TryAddSingleton(sp => new LocalInstance(app, eureka, sidecar, sp.GetService<InstanceContribution>()));
         services.AddSingleton<EurekaRegistrationService>();
         services.AddHostedService(sp => sp.GetRequiredService<EurekaRegistrationService>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IMetricsContributor, LeaseFamilies>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IMetricsContributor, EurekaFamilies>());
         services.AddSingleton<IReadinessCheck>(sp => sp.GetRequiredService<EurekaRegistrationService>());
         services.AddSingleton<AppAddressCheck>();
         services.AddHostedService(sp => sp.GetRequiredService<AppAddressCheck>());
 
         // The drain runs inside the host's shutdown: give it the drain, the supervised app's grace period,
         // and time to cancel the lease (3 attempts of up to the read time-out).
-        var grace = options.Supervisor.Command.Count > 0 ? options.Supervisor.GracePeriod : TimeSpan.Zero;
-        var needed = options.Sidecar.Drain + grace + (3 * options.Eureka.ReadTimeout) + TimeSpan.FromSeconds(5);
+        var needed = sidecar.Drain + appGracePeriod + (3 * eureka.ReadTimeout) + TimeSpan.FromSeconds(5);
         services.Configure<HostOptions>(host =>
         {
             if (host.ShutdownTimeout < needed)

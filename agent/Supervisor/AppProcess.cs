@@ -5,7 +5,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using Sidecar.Configuration;
-using Sidecar.Hosting;
+using Sidecar.Platform;
 
 namespace Sidecar.Supervisor;
 
@@ -182,8 +182,8 @@ internal sealed partial class AppProcess(
     private static string Describe(IReadOnlyList<string> command) =>
         string.Join(' ', command.Select(a => a.Contains(' ', StringComparison.Ordinal) ? $"\"{a}\"" : a));
 
-    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static extern int Kill(int pid, int signal);
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
 
     [LoggerMessage(EventId = 600, Level = LogLevel.Information, Message = "Started the app: {Command} (pid {Pid})")]
     private static partial void LogStarted(ILogger logger, string command, int pid);

@@ -1,4 +1,3 @@
-using Sidecar.Hosting;
 
 namespace Sidecar.Supervisor;
 

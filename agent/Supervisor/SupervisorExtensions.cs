@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Sidecar.Hosting;
+using Sidecar.Platform;
+using Sidecar.Observability;
 
 namespace Sidecar.Supervisor;
 
@@ -16,6 +17,7 @@ internal static class SupervisorExtensions
             // agent serves until it has exited; ServingLifetime then ends, Kestrel stops, the lease is cancelled.
             services.AddServingLifetime();
             services.TryAddSingleton<AppProcess>();
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IMetricsContributor, AppProcessFamilies>());
             var servingLifetime = services.IndexOf(services.First(d => d.ServiceType == typeof(IHostedService))); // AddServingLifetime put it first
             services.Insert(servingLifetime + 1, ServiceDescriptor.Singleton<IHostedService>(sp => sp.GetRequiredService<AppProcess>()));
         }

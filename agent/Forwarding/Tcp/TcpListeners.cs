@@ -1,3 +1,4 @@
+using Sidecar.Platform;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;

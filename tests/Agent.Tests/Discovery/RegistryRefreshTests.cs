@@ -204,7 +204,7 @@ public sealed class RegistryRefreshTests
     [Fact]
     public void ApplyingTheSameDeltaTwice_ChangesNothing()
     {
-        var registry = new EurekaRegistry(new Sidecar.Registration.EurekaOptions());
+        var registry = new EurekaRegistry(new Sidecar.Eureka.EurekaOptions());
         var p1 = EurekaInstances.Create("payments", "p1", "pay-1", "10.0.1.1", 9000);
         registry.Replace(new EurekaApplications("1", "UP_1_", [new EurekaApplication("PAYMENTS", [p1])]), RegistryOrigin.Server, null, DateTimeOffset.UtcNow);
         var delta = new EurekaApplications("2", "DOWN_1_UP_1_", [new EurekaApplication("PAYMENTS",

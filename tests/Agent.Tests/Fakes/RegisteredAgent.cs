@@ -13,7 +13,7 @@ internal static class RegisteredAgent
     /// that drain set it), and a data directory of its own so parallel tests never share snapshots.
     /// </summary>
     /// <remarks>
-    /// An agent shuffles its servers with its IP as the seed (Registration/EurekaServerOrder.cs); the URLs
+    /// An agent shuffles its servers with its IP as the seed (Eureka/EurekaServerOrder.cs); the URLs
     /// are listed so that this agent's order is the order of <paramref name="servers"/>, which failover
     /// tests rely on.
     /// </remarks>
@@ -33,7 +33,7 @@ internal static class RegisteredAgent
     /// <summary>The URLs listed so that an agent with <see cref="Ip"/> tries them in the order given.</summary>
     public static string[] InAgentOrder(string[] urls)
     {
-        var positions = Sidecar.Registration.EurekaServerOrder.Shuffle(Enumerable.Range(0, urls.Length).ToArray(), Ip);
+        var positions = Sidecar.Eureka.EurekaServerOrder.Shuffle(Enumerable.Range(0, urls.Length).ToArray(), Ip);
         var listed = new string[urls.Length];
         for (var k = 0; k < urls.Length; k++)
         {

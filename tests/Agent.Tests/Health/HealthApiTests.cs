@@ -110,8 +110,8 @@ public sealed class HealthApiTests : IAsyncLifetime
         Assert.Equal(lastResult, root.GetProperty("lastProbeResult").GetString());
         Assert.Equal(_app.HealthUrl.ToString(), root.GetProperty("probe").GetString());
         Assert.Equal(JsonValueKind.String, root.GetProperty("lastProbeTime").ValueKind);
-        Assert.Equal(Sidecar.Hosting.AgentIndexApi.Version, root.GetProperty("version").GetString());
-        Assert.Equal(Sidecar.Hosting.AgentIndexApi.Commit, root.GetProperty("commit").GetString());
+        Assert.Equal(Sidecar.Platform.AgentIndexApi.Version, root.GetProperty("version").GetString());
+        Assert.Equal(Sidecar.Platform.AgentIndexApi.Commit, root.GetProperty("commit").GetString());
         if (status == "UP")
         {
             Assert.Equal(0, root.GetProperty("consecutiveFailures").GetInt32());

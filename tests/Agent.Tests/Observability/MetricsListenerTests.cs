@@ -37,8 +37,8 @@ public sealed class MetricsListenerTests
         Assert.InRange(started, DateTimeOffset.UtcNow.AddDays(-2), DateTimeOffset.UtcNow.AddMinutes(1));
         var build = Assert.Single(scrape.Samples, s => s.Name == "sidecar_build_info");
         Assert.Equal(1, build.Value);
-        Assert.Equal(Sidecar.Hosting.AgentIndexApi.Version, build.Labels["version"]);
-        Assert.Equal(Sidecar.Hosting.AgentIndexApi.Commit, build.Labels["commit"]);
+        Assert.Equal(Sidecar.Platform.AgentIndexApi.Version, build.Labels["version"]);
+        Assert.Equal(Sidecar.Platform.AgentIndexApi.Commit, build.Labels["commit"]);
     }
 
     [Theory]
@@ -86,7 +86,7 @@ public sealed class MetricsListenerTests
             .Add(new Sidecar.Configuration.AgentVariablesConfigurationSource(new System.Collections.Hashtable { ["SIDECAR_METRICS_PORT"] = "9100", [key] = value }))
             .Build();
 
-        var error = Assert.Throws<Sidecar.Configuration.InvalidConfigurationException>(() => Sidecar.Configuration.AgentOptions.Load(configuration));
+        var error = Assert.Throws<Sidecar.Configuration.InvalidConfigurationException>(() => Sidecar.Hosting.AgentOptions.Load(configuration));
 
         Assert.Contains(expected, error.Errors);
     }

@@ -204,7 +204,7 @@ public sealed class PropagationTests
         var configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder()
             .Add(new Sidecar.Configuration.AgentVariablesConfigurationSource(new System.Collections.Hashtable { [variable] = value })).Build();
 
-        var error = Assert.Throws<Sidecar.Configuration.InvalidConfigurationException>(() => Sidecar.Configuration.AgentOptions.Load(configuration));
+        var error = Assert.Throws<Sidecar.Configuration.InvalidConfigurationException>(() => Sidecar.Hosting.AgentOptions.Load(configuration));
 
         Assert.StartsWith(variable + " ", Assert.Single(error.Errors), StringComparison.Ordinal);
     }

@@ -126,7 +126,7 @@ public sealed class TracingTests
     [InlineData("http://collector:4318", "http://other:9999/custom", null, "http://other:9999/custom")]
     public void TheTracesUrl_FollowsTheOtlpExporterSpecification(string endpoint, string? tracesEndpoint, string? protocol, string expected)
     {
-        var options = Sidecar.Configuration.AgentOptions.Load(new Microsoft.Extensions.Configuration.ConfigurationBuilder()
+        var options = Sidecar.Hosting.AgentOptions.Load(new Microsoft.Extensions.Configuration.ConfigurationBuilder()
             .AddInMemoryCollection(new Dictionary<string, string?>
             {
                 ["Observability:Otlp:Endpoint"] = endpoint,
@@ -160,7 +160,7 @@ public sealed class TracingTests
         var configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder()
             .Add(new Sidecar.Configuration.AgentVariablesConfigurationSource(environment)).Build();
 
-        var error = Assert.Throws<Sidecar.Configuration.InvalidConfigurationException>(() => Sidecar.Configuration.AgentOptions.Load(configuration));
+        var error = Assert.Throws<Sidecar.Configuration.InvalidConfigurationException>(() => Sidecar.Hosting.AgentOptions.Load(configuration));
 
         Assert.StartsWith(variable + " ", Assert.Single(error.Errors), StringComparison.Ordinal);
     }
@@ -275,7 +275,7 @@ public sealed class TracingTests
             environment[name] = value;
         }
 
-        return Sidecar.Configuration.AgentOptions.Load(new Microsoft.Extensions.Configuration.ConfigurationBuilder()
+        return Sidecar.Hosting.AgentOptions.Load(new Microsoft.Extensions.Configuration.ConfigurationBuilder()
             .Add(new Sidecar.Configuration.AgentVariablesConfigurationSource(environment)).Build()).Observability;
     }
 }

@@ -92,7 +92,7 @@ public sealed class LeaseDeciderAnswerTests
     {
         // A server keeps its OUT_OF_SERVICE against a client's re-registration (LeaseExistsRule).
         var state = Given("OUT_OF_SERVICE, out of service since -10s");
-        var register = new LeaseAction.Register(LeaseStatus.Of(Sidecar.Health.InstanceStatus.Up), T0.ToUnixTimeMilliseconds());
+        var register = new LeaseAction.Register(LeaseStatus.Of(Sidecar.Eureka.InstanceStatus.Up), T0.ToUnixTimeMilliseconds());
 
         var decision = Decider.Apply(state, register, Answer("204"), Wish("UP"));
 

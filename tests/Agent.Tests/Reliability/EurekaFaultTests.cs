@@ -62,7 +62,7 @@ public sealed class EurekaFaultTests(ITestOutputHelper output)
                     services.AddSingleton<TimeProvider>(time);
                     services.AddSingleton(sp => new ServicePools(
                         sp.GetRequiredService<ServiceCatalog>(), sp.GetRequiredService<ForwardingOptions>(), TimeProvider.System, sp.GetRequiredService<ForwardingLog>(),
-                        sp.GetRequiredService<SelfAddresses>(), sp.GetService<Sidecar.Observability.ForwardingMetrics>()));
+                        sp.GetRequiredService<SelfAddresses>(), sp.GetService<Sidecar.Forwarding.ForwardingMetrics>()));
                 }
 
                 cluster.Logs.Install(services);
@@ -284,7 +284,7 @@ public sealed class EurekaFaultTests(ITestOutputHelper output)
         var readTimeout = TimeSpan.FromMilliseconds(500);
         var bound = renewInterval + readTimeout + TimeSpan.FromSeconds(1);
         var stableAt = DateTime.UtcNow;
-        await Eventually.TrueAsync(() => cluster.Servers.Any(s => s.Instance("ORDERS", Id)?.Status == Sidecar.Health.InstanceStatus.Up &&
+        await Eventually.TrueAsync(() => cluster.Servers.Any(s => s.Instance("ORDERS", Id)?.Status == Sidecar.Eureka.InstanceStatus.Up &&
                                                                   s.Instance("ORDERS", Id)!.LastDirtyTimestamp > 0) &&
                                          cluster.Agent.Get<EurekaRegistrationService>().Check().Detail.StartsWith("registered with", StringComparison.Ordinal),
             "the agent is registered and its last operation succeeded", TimeSpan.FromSeconds(5));

@@ -404,7 +404,7 @@ public sealed class SoakTests(ITestOutputHelper output)
     }
 
     // Registrations a real Eureka accepts and no call can use (issue 13, point 1).
-    private static IEnumerable<Sidecar.Discovery.EurekaInstanceInfo> MalformedInstances(string tag)
+    private static IEnumerable<Sidecar.Eureka.EurekaInstanceInfo> MalformedInstances(string tag)
     {
         yield return EurekaInstances.Create("orders", $"bad-port-{tag}", "127.0.0.1", "127.0.0.1", 70000);
         yield return EurekaInstances.Create("orders", $"bad-host-{tag}", "bad host", "10.0.0.9", 8080);

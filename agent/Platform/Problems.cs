@@ -1,0 +1,71 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Sidecar.Platform;
+
+/// <summary>
+/// The agent's own error answers: <c>application/problem+json</c> (RFC 9457) with a stable
+/// <c>type</c> and an <c>X-Sidecar-Error</c> header carrying the same code, so an app can tell the
+/// agent's errors from an upstream's (docs/http-api.md#problems). Never a stack trace.
+/// </summary>
+internal static class Problems
+{
+    public const string ErrorHeader = "X-Sidecar-Error";
+    public const string TypePrefix = "urn:sidecar-agent:problem:";
+
+    /// <summary>A minimal-API result for a problem.</summary>
+    public static IResult Result(int status, string code, string title, string detail) => new ProblemResult(status, code, title, detail);
+
+    /// <summary>
+    /// Writes a problem unless the response has started (then the connection is aborted: a half answer
+    /// must not look whole). Headers set before are dropped (an upstream's, copied before a failure);
+    /// the ones a problem itself needs are given here.
+    /// </summary>
+    /// <param name="allow">The <c>Allow</c> a 405 must carry (RFC 9110, 15.5.6).</param>
+    /// <param name="retryAfter">A <c>Retry-After</c> value (seconds).</param>
+    /// <param name="close">Ends the connection after the answer (<c>Connection: close</c>).</param>
+    public static Task WriteAsync(HttpContext context, int status, string code, string title, string detail,
+        string? allow = null, string? retryAfter = null, bool close = false)
+    {
+        if (context.Response.HasStarted)
+        {
+            context.Abort();
+            return Task.CompletedTask;
+        }
+
+        context.Response.Clear();
+        var headers = context.Response.Headers;
+        if (allow is not null)
+        {
+            headers.Allow = allow;
+        }
+
+        if (retryAfter is not null)
+        {
+            headers.RetryAfter = retryAfter;
+        }
+
+        if (close)
+        {
+            headers.Connection = "close";
+        }
+
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/problem+json";
+        headers[ErrorHeader] = code;
+        headers.CacheControl = "no-store";
+        var body = new ProblemBody(TypePrefix + code, title, status, detail);
+        return JsonSerializer.SerializeAsync(context.Response.Body, body, HostingJsonContext.Default.ProblemBody, context.RequestAborted);
+    }
+
+    private sealed class ProblemResult(int status, string code, string title, string detail) : IResult
+    {
+        public Task ExecuteAsync(HttpContext httpContext) => WriteAsync(httpContext, status, code, title, detail);
+    }
+}
+
+internal sealed record ProblemBody(
+    [property: JsonPropertyName("type")] string Type,
+    [property: JsonPropertyName("title")] string Title,
+    [property: JsonPropertyName("status")] int Status,
+    [property: JsonPropertyName("detail")] string Detail);

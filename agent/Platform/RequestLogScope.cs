@@ -1,0 +1,48 @@
+namespace Sidecar.Platform;
+
+/// <summary>
+/// What the log lines written while a request runs carry besides their own text: the W3C trace and span
+/// ids (<c>trace_id</c>, <c>span_id</c>, so a log collector joins them to the trace) and, for a forwarded
+/// call, the destination service and the attempts made (on the request's own line). Set by
+/// <see cref="RequestLoggingMiddleware"/> for the requests it logs; the forwarder fills in what it learns.
+/// </summary>
+internal sealed class RequestLogScope
+{
+    private static readonly AsyncLocal<RequestLogScope?> Scope = new();
+
+    /// <summary>The scope of the request this code runs for; null outside a logged request.</summary>
+    public static RequestLogScope? Current => Scope.Value;
+
+    /// <summary>32 lower-case hex digits; null when the request carried no trace and started none.</summary>
+    public string? TraceId { get; private set; }
+
+    /// <summary>16 lower-case hex digits: the agent's span (tracing on) or the caller's (tracing off).</summary>
+    public string? SpanId { get; private set; }
+
+    /// <summary>The service a forwarded call went to; null for the agent's own routes.</summary>
+    public string? Service { get; set; }
+
+    /// <summary>Attempts a forwarded call made (retries included).</summary>
+    public int Attempts { get; set; }
+
+    /// <summary>Starts the scope of one request, with the caller's valid <c>traceparent</c> if any.</summary>
+    public static RequestLogScope Begin(HttpContext context)
+    {
+        var scope = new RequestLogScope();
+        var traceParent = context.Request.Headers.TraceParent;
+        if (traceParent.Count == 1 && Platform.TraceParent.IsValid(traceParent[0]))
+        {
+            scope.SetTraceParent(traceParent[0]!);
+        }
+
+        Scope.Value = scope;
+        return scope;
+    }
+
+    /// <summary>The ids of the <c>traceparent</c> the agent sends on (its own span, a new trace, or the caller's).</summary>
+    public void SetTraceParent(string traceParent)
+    {
+        TraceId = traceParent.Substring(3, 32);
+        SpanId = traceParent.Substring(36, 16);
+    }
+}
