@@ -1,9 +1,8 @@
-using Sidecar.Platform;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Sidecar.Configuration;
-using Sidecar.Hosting;
+using Sidecar.Platform;
 
 namespace Sidecar.Forwarding.Tcp;
 
