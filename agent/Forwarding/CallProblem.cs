@@ -15,6 +15,9 @@ internal readonly record struct CallProblem(int Status, string Code, string Titl
         new(StatusCodes.Status400BadRequest, ForwardingProblems.BadRequest, "Bad request",
             $"The value of header '{LogText.Printable(name)}' holds the control character 0x{(int)character:x2}; only HTAB is allowed.");
 
+    public static CallProblem BadRequestBecause(string detail) =>
+        new(StatusCodes.Status400BadRequest, ForwardingProblems.BadRequest, "Bad request", detail);
+
     public static CallProblem NoInstance(string service) =>
         new(StatusCodes.Status503ServiceUnavailable, ForwardingProblems.NoInstance, "No available instance",
             $"No instance of '{service}' is UP and in rotation.");

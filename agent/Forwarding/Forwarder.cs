@@ -14,8 +14,9 @@ internal sealed partial class Forwarder : IDisposable
     /// <summary>The methods the forwarder passes on (the <c>Allow</c> of its 405s): all but CONNECT and TRACE.</summary>
     public const string ForwardedMethods = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
 
-    public Forwarder(ServicePools pools, ForwardingOptions options, ForwardingLog log, AgentTracing? tracing = null)
+    public Forwarder(ServicePools pools, ForwardingOptions options, ForwardingLog log, AgentTracing? tracing = null, UpgradeDrain? drain = null)
     {
+        Drain = drain ?? UpgradeDrain.None;
         Pools = pools;
         Log = log;
         // 64 random bits from the OS (Guid.NewGuid reads them without OpenSSL; RandomNumberGenerator would
@@ -49,6 +50,9 @@ internal sealed partial class Forwarder : IDisposable
     public string Via { get; }
 
     public ServicePools Pools { get; }
+
+    /// <summary>When upgraded connections stop being opened, and when the open ones close (SIGTERM).</summary>
+    public UpgradeDrain Drain { get; }
 
     public ForwardingLog Log { get; }
 
@@ -95,6 +99,12 @@ internal sealed partial class Forwarder : IDisposable
         {
             return Refuse(context, pool.Metrics, StatusCodes.Status400BadRequest, ForwardingProblems.BadRequest, "Bad request",
                 $"{RequestTimeoutHeader.Name} must be a positive duration in seconds (2.5) or with a unit (500ms, 5s).");
+        }
+
+        // A WebSocket (or any upgrade) handshake: a connection of its own, not a call with a deadline.
+        if (UpgradeCall.Asks(context))
+        {
+            return new UpgradeCall(this, context, pool, target).RunAsync();
         }
 
         // The header only ever lowers the configured deadline.

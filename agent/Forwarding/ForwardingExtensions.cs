@@ -20,6 +20,8 @@ internal static class ForwardingExtensions
         services.TryAddSingleton<ForwardingLog>();
         services.TryAddSingleton<SelfAddresses>();
         services.TryAddSingleton<ServicePools>();
+        services.AddServingLifetime();
+        services.TryAddSingleton(sp => new UpgradeDrain(sp.GetService<IHostApplicationLifetime>(), sp.GetService<ServingLifetime>()));
         services.TryAddSingleton<Forwarder>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ServicePoolSweeper>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IMetricsContributor, ForwardingFamilies>());

@@ -6,7 +6,7 @@ namespace Sidecar.Forwarding;
 /// <summary>
 /// The forwarder's families in <c>/metrics</c>, by service: requests, retries, spent budgets, the
 /// agent's own answers, ejections (counters from the pools' cells) and the instances, ejected ones and
-/// attempts in flight (gauges read from the pools). Service labels are the catalog's names or
+/// attempts in flight (gauges read from the pools), upgraded connections (<see cref="UpgradeFamilies"/>). Service labels are the catalog's names or
 /// <c>unknown</c>; the series of a service that left go with it.
 /// </summary>
 internal sealed class ForwardingFamilies : IMetricsContributor
@@ -21,6 +21,7 @@ internal sealed class ForwardingFamilies : IMetricsContributor
     private readonly Gauge _ejected;
     private readonly Gauge _inFlight;
     private readonly ResilienceFamilies _resilience;
+    private readonly UpgradeFamilies _upgrades;
 
     public ForwardingFamilies(MetricsRegistry registry, ServicePools pools)
     {
@@ -38,6 +39,7 @@ internal sealed class ForwardingFamilies : IMetricsContributor
         _ejected = f.CreateGauge("sidecar_forward_instances_ejected", "Instances ejected right now, by service.", ["service"]);
         _inFlight = f.CreateGauge("sidecar_forward_requests_in_flight", "Attempts waiting for an answer, by service.", ["service"]);
         _resilience = new ResilienceFamilies(f);
+        _upgrades = new UpgradeFamilies(f);
     }
 
     public void Update(DateTimeOffset now)
@@ -72,6 +74,7 @@ internal sealed class ForwardingFamilies : IMetricsContributor
 
             _budgetExhausted.WithLabels(service.Name).IncTo(service.BudgetExhaustedCount);
             _ejections.WithLabels(service.Name).IncTo(service.Ejections);
+            _upgrades.Update(service);
         }
 
         // By the pools' service label: the services past the cap add up under "other".
@@ -98,8 +101,9 @@ internal sealed class ForwardingFamilies : IMetricsContributor
         }
 
         // Series of services whose counters were freed (gone for ServicePools.Retention) or whose pool is gone go too.
-        Unpublish(labels, _requests, _retries, _budgetExhausted, _errors, _ejections);
+        Unpublish(labels, _requests, _retries, _budgetExhausted, _errors, _ejections, _upgrades.Total, _upgrades.Bytes);
         Unpublish(gauges.Keys, _instances, _ejected, _inFlight);
+        Unpublish(labels, _upgrades.Active);
         _resilience.Update(_pools);
     }
 

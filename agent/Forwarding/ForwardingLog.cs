@@ -60,6 +60,17 @@ internal sealed partial class ForwardingLog(ILogger<ForwardingLog> logger)
     [LoggerMessage(EventId = 506, Level = LogLevel.Debug, Message = "Call to {Service} refused before sending: {Status} {Code}")]
     private static partial void LogRejected(ILogger logger, string service, int status, string code);
 
+    public void UpgradeClosed(string service, TimeSpan duration, string reason)
+    {
+        if (logger.IsEnabled(LogLevel.Debug))
+        {
+            LogUpgradeClosed(logger, service, duration.TotalSeconds, reason);
+        }
+    }
+
+    [LoggerMessage(EventId = 507, Level = LogLevel.Debug, Message = "Upgraded connection to {Service} closed after {Seconds:0.###} s: {Reason}")]
+    private static partial void LogUpgradeClosed(ILogger logger, string service, double seconds, string reason);
+
     [LoggerMessage(EventId = 500, Level = LogLevel.Information, Message = "Static routes for {Count} services: {Names}")]
     private static partial void LogRoutes(ILogger logger, int count, string names);
 

@@ -42,6 +42,9 @@ internal static class ForwardingProblems
     /// <summary>503: no instance is UP and not ejected.</summary>
     public const string NoInstance = "no-instance";
 
+    /// <summary>503: the agent is stopping (SIGTERM) and opens no new upgraded connection (docs/forwarding.md#websocket-and-other-upgrades).</summary>
+    public const string Draining = "draining";
+
     /// <summary>504: the total deadline passed.</summary>
     public const string DeadlineExceeded = "deadline-exceeded";
 

@@ -23,6 +23,7 @@ internal sealed class ServiceMetrics
         ForwardingProblems.DeadlineExceeded, ForwardingProblems.UpstreamTimeout, ForwardingProblems.LoopDetected,
         ForwardingProblems.MethodNotAllowed, ForwardingProblems.BadUpstreamResponse,
         ForwardingProblems.ConcurrencyLimit, ForwardingProblems.RateLimited, ForwardingProblems.CircuitOpen,
+        ForwardingProblems.Draining,
     ];
 
     private readonly long[]?[] _requests = new long[]?[MethodClass.Labels.Length];
@@ -30,10 +31,14 @@ internal sealed class ServiceMetrics
     private readonly long[] _errors = new long[ErrorLabels.Length];
     private readonly AgentEventLog? _events;
     private readonly Histogram.Child? _latency;
+    private readonly long[] _upgrades = new long[UpgradeOutcomes.Labels.Length];
     private long _budgetExhausted;
     private long _hedges;
     private long _hedgesWon;
     private long _ejections;
+    private long _upgradesActive;
+    private long _upgradeBytesToInstance;
+    private long _upgradeBytesToCaller;
     private long _circuitOpenings;
     private long _cacheHits;
     private long _cacheMisses;
@@ -112,6 +117,24 @@ internal sealed class ServiceMetrics
         _events?.Add(AgentEventKind.Ejection,
             $"{Name}: instance {instanceId} ejected for {Configuration.DurationParser.Format(duration)} after {failures} consecutive failures");
     }
+
+    /// <summary>An upgrade request (WebSocket) ended its handshake this way (docs/forwarding.md#websocket-and-other-upgrades).</summary>
+    public void Upgrade(UpgradeOutcome outcome) => Interlocked.Increment(ref _upgrades[(int)outcome]);
+
+    /// <summary>An upgraded connection opened (+1) or closed (-1).</summary>
+    public void UpgradeActive(int delta) => Interlocked.Add(ref _upgradesActive, delta);
+
+    /// <summary>Bytes an upgraded connection carried from the caller to the instance, or back.</summary>
+    public void UpgradeBytes(bool toInstance, long bytes) =>
+        Interlocked.Add(ref toInstance ? ref _upgradeBytesToInstance : ref _upgradeBytesToCaller, bytes);
+
+    public long UpgradeCount(UpgradeOutcome outcome) => Volatile.Read(ref _upgrades[(int)outcome]);
+
+    public long UpgradesActive => Volatile.Read(ref _upgradesActive);
+
+    public long UpgradeBytesToInstance => Volatile.Read(ref _upgradeBytesToInstance);
+
+    public long UpgradeBytesToCaller => Volatile.Read(ref _upgradeBytesToCaller);
 
     /// <summary>Answered from the response cache without a call (<c>hit</c>), after a call (<c>miss</c>), or after a <c>304</c> to a revalidation (<c>revalidated</c>).</summary>
     public void Cache(CacheResult result)

@@ -14,7 +14,8 @@ internal sealed record ServicePolicy
     [
         nameof(Timeout), nameof(TryTimeout), nameof(Retries), nameof(RetryBackoff), nameof(RetryBudgetPercent),
         nameof(RetryBudgetMinPerSecond), nameof(MaxBodySize), nameof(RetryBufferSize), nameof(EjectionFailures),
-        nameof(EjectionTime), nameof(MaxEjectionTime), nameof(MaxEjectionPercent),
+        nameof(EjectionTime), nameof(MaxEjectionTime), nameof(MaxEjectionPercent), nameof(UpgradeIdleTimeout),
+        nameof(UpgradeMaxConnectionTime),
         .. ResiliencePolicy.Keys,
     ];
 
@@ -54,6 +55,12 @@ internal sealed record ServicePolicy
     /// <summary>Most of a service's instances that may be ejected at once, in percent. Default 50.</summary>
     public int MaxEjectionPercent { get; init; } = 50;
 
+    /// <summary>An upgraded connection (WebSocket) with no byte either way for this long is closed (docs/forwarding.md#websocket-and-other-upgrades). Default 5 min.</summary>
+    public TimeSpan UpgradeIdleTimeout { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>The longest an upgraded connection stays open, busy or not; zero = no limit (the default).</summary>
+    public TimeSpan UpgradeMaxConnectionTime { get; init; } = TimeSpan.Zero;
+
     /// <summary>Bulkhead, rate limit and circuit breaker (docs/resilience.md); all off by default.</summary>
     public ResiliencePolicy Resilience { get; init; } = ResiliencePolicy.Off;
 
@@ -77,6 +84,8 @@ internal sealed record ServicePolicy
             EjectionTime = r.Duration(prefix + nameof(EjectionTime), defaults.EjectionTime, TimeSpan.FromMilliseconds(1), TimeSpan.FromHours(24)),
             MaxEjectionTime = r.Duration(prefix + nameof(MaxEjectionTime), defaults.MaxEjectionTime, TimeSpan.FromMilliseconds(1), TimeSpan.FromHours(24)),
             MaxEjectionPercent = r.Int(prefix + nameof(MaxEjectionPercent), defaults.MaxEjectionPercent, 0, 100),
+            UpgradeIdleTimeout = r.Duration(prefix + nameof(UpgradeIdleTimeout), defaults.UpgradeIdleTimeout, TimeSpan.FromMilliseconds(10), TimeSpan.FromDays(1)),
+            UpgradeMaxConnectionTime = r.Duration(prefix + nameof(UpgradeMaxConnectionTime), defaults.UpgradeMaxConnectionTime, TimeSpan.Zero, TimeSpan.FromDays(7)),
             MaxBodySizeKey = r.String(prefix + nameof(MaxBodySize)) is null ? defaults.MaxBodySizeKey : prefix + nameof(MaxBodySize),
             Resilience = ResiliencePolicy.Read(r, prefix, defaults.Resilience),
         };

@@ -43,6 +43,23 @@ public sealed class ForwardingOptionsTests
         Assert.Equal(TimeSpan.FromSeconds(30), policy.EjectionTime);
         Assert.Equal(TimeSpan.FromSeconds(300), policy.MaxEjectionTime);
         Assert.Equal(50, policy.MaxEjectionPercent);
+        Assert.Equal(TimeSpan.FromMinutes(5), policy.UpgradeIdleTimeout);
+        Assert.Equal(TimeSpan.Zero, policy.UpgradeMaxConnectionTime);
+    }
+
+    [Fact]
+    public void UpgradeLimits_AreReadGloballyAndPerService()
+    {
+        var options = Load(new()
+        {
+            ["Forwarding__UpgradeIdleTimeout"] = "90s",
+            ["Forwarding__Services__chat__UpgradeMaxConnectionTime"] = "1h",
+        });
+
+        Assert.Equal(TimeSpan.FromSeconds(90), options.Defaults.UpgradeIdleTimeout);
+        Assert.Equal(TimeSpan.Zero, options.Defaults.UpgradeMaxConnectionTime);
+        Assert.Equal(TimeSpan.FromSeconds(90), options.PolicyFor("chat").UpgradeIdleTimeout);
+        Assert.Equal(TimeSpan.FromHours(1), options.PolicyFor("chat").UpgradeMaxConnectionTime);
     }
 
     [Trait("Category", "Unit")]
@@ -112,6 +129,8 @@ public sealed class ForwardingOptionsTests
     [InlineData("Forwarding__Services__orders__Retry", "1", "Forwarding:Services:orders:Retry: unknown setting")]
     [InlineData("Forwarding__Retries", "11", "Forwarding:Retries: '11' is not a whole number between 0 and 10")]
     [InlineData("Forwarding__Services__orders__TryTimeout", "soon", "Forwarding:Services:orders:TryTimeout: 'soon' is not a duration")]
+    [InlineData("Forwarding__UpgradeIdleTimeout", "5ms", "Forwarding:UpgradeIdleTimeout: '5ms' must be between 10ms and")]
+    [InlineData("Forwarding__Services__chat__UpgradeMaxConnectionTime", "forever", "Forwarding:Services:chat:UpgradeMaxConnectionTime: 'forever' is not a duration")]
     [InlineData("Forwarding__MaxBodySize", "lots", "Forwarding:MaxBodySize: 'lots' is not a size")]
     [InlineData("Forwarding__MaxEjectionTime", "10s", "Forwarding:MaxEjectionTime: '10s' is shorter than Forwarding:EjectionTime (30s)")]
     public void BadForwardingSettings_AreRefused(string key, string value, string error)

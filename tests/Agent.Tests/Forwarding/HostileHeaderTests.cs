@@ -139,6 +139,20 @@ public sealed class HostileHeaderTests
         Assert.DoesNotContain("raw bytes", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task AnUpgradeHeaderWithoutConnectionUpgrade_AsksForNothing_SoA101IsStill502()
+    {
+        await using var orders = RawUpstream.Start(_ => RawUpstream.Latin1(
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nraw bytes of another protocol"));
+        await using var agent = await StartAgentAsync(orders);
+        using var request = new HttpRequestMessage(HttpMethod.Get, "v1/invoke/orders/x");
+        request.Headers.TryAddWithoutValidation("Upgrade", "websocket");
+
+        using var response = await agent.Client.SendAsync(request);
+
+        await ForwardingTests.AssertProblemAsync(response, HttpStatusCode.BadGateway, "bad-upstream-response");
+    }
+
     [Theory]
     [InlineData("TRACE /v1/invoke/orders/x HTTP/1.1", "127.0.0.1")]
     [InlineData("TRACE /proxy?vip=orders&path=/x HTTP/1.1", "127.0.0.1")]

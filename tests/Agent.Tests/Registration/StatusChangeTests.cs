@@ -132,6 +132,13 @@ public sealed class StatusChangeTests
         await using var agent = await RegisteredAgent.StartAsync(environment, time);
         await Eventually.TrueAsync(() => eureka.Instance("ORDERS", Id)?.Status == InstanceStatus.Up, "the agent registered UP");
         await Eventually.TrueAsync(() => eureka.RequestsFor("GET", "/apps/ORDERS/").Count > 0, "the read-back after the registration"); // quiet from here on
+
+        // Whatever the start took from the bucket (a STARTING -> UP re-registration may or may not have
+        // spent a token, depending on timing), 30 s of fake time fill it again to its burst of 2; the renew
+        // that falls due then says the loop has run past that point.
+        var renewals = RegistrationRequests.Renewals(eureka).Count;
+        time.Advance(TimeSpan.FromSeconds(30));
+        await Eventually.TrueAsync(() => RegistrationRequests.Renewals(eureka).Count > renewals, "the renew 30 s later");
         eureka.ClearRequests();
 
         // 1,000 toggles as fast as the app can send them, then OUT_OF_SERVICE last.
