@@ -12,6 +12,7 @@ internal sealed class CallInstances
     private InstanceState? _next;
     private InstanceState? _firstTried;
     private List<InstanceState>? _moreTried;
+    private InstanceState? _hedge;
 
     /// <summary>The instance of the attempt in flight (or the last one), until it is released.</summary>
     public InstanceState? Current => _current;
@@ -48,9 +49,52 @@ internal sealed class CallInstances
         return instance;
     }
 
+    /// <summary>An available instance this call has not tried yet, counted in flight; null when there is none.</summary>
+    public InstanceState? PickUntried(ServicePool pool)
+    {
+        var instance = pool.Pick(this);
+        if (instance is not null && HasTried(instance))
+        {
+            instance.Release();
+            return null;
+        }
+
+        return instance;
+    }
+
+    /// <summary>A hedge goes to <paramref name="instance"/> (from <see cref="PickUntried"/>) while the first attempt is in flight.</summary>
+    public void StartHedge(InstanceState instance)
+    {
+        _hedge = instance;
+        Remember(instance);
+    }
+
+    /// <summary>The hedge race is over: the winner's instance is <see cref="Current"/>, the loser's is no longer in flight.</summary>
+    public void SettleHedge(bool hedgeWon)
+    {
+        if (_hedge is null)
+        {
+            return;
+        }
+
+        if (hedgeWon)
+        {
+            _current?.Release();
+            _current = _hedge;
+        }
+        else
+        {
+            _hedge.Release();
+        }
+
+        _hedge = null;
+    }
+
     /// <summary>The call is over: no instance of it is in flight any more.</summary>
     public void ReleaseAll()
     {
+        _hedge?.Release();
+        _hedge = null;
         _current?.Release();
         _current = null;
         _next?.Release();

@@ -134,6 +134,19 @@ internal sealed class CallRetries
         return decision;
     }
 
+    /// <summary>A hedge (docs/resilience.md#hedging) is paid from the retry budget like a retry; false when it is spent.</summary>
+    public bool SpendHedgeBudget()
+    {
+        if (_pool.Budget.TryWithdraw())
+        {
+            return true;
+        }
+
+        _pool.Metrics.RetryBudgetExhausted();
+        _log.BudgetExhausted(_pool.Name);
+        return false;
+    }
+
     private bool SpendBudget(RetryReason reason)
     {
         if (_pool.Budget.TryWithdraw())

@@ -57,6 +57,28 @@ internal sealed class CallTelemetry
         return AgentTracing.StartAttempt(_activity, method, instance.Instance, instance.Prefix, target, attempt);
     }
 
+    /// <summary>A hedge went to <paramref name="instance"/> as attempt <paramref name="attempt"/>: a <c>sidecar.hedge</c> event on the call's span.</summary>
+    public void Hedged(InstanceState instance, int attempt)
+    {
+        if (_activity is { IsAllDataRequested: true })
+        {
+            _activity.AddEvent(new ActivityEvent("sidecar.hedge", tags: new ActivityTagsCollection
+            {
+                ["sidecar.attempt"] = attempt,
+                ["sidecar.instance"] = instance.Instance.InstanceId,
+            }));
+        }
+    }
+
+    /// <summary>The hedge answered first: a <c>sidecar.hedge.won</c> event on the call's span.</summary>
+    public void HedgeWon()
+    {
+        if (_activity is { IsAllDataRequested: true })
+        {
+            _activity.AddEvent(new ActivityEvent("sidecar.hedge.won"));
+        }
+    }
+
     /// <summary>The agent answered with its own problem: its code goes on the call's span.</summary>
     public void Failed(string code) => _errorCode = code;
 

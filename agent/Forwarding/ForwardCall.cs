@@ -13,7 +13,7 @@ namespace Sidecar.Forwarding;
 /// What it leaves for observers is <see cref="CallTelemetry"/>'s. One object per request; everything
 /// else it needs is cached elsewhere.
 /// </summary>
-internal sealed class ForwardCall
+internal sealed partial class ForwardCall
 {
     private static readonly UriCreationOptions RawPathAndQuery = new() { DangerousDisablePathAndQueryCanonicalization = true };
 
@@ -23,6 +23,7 @@ internal sealed class ForwardCall
     private readonly CallInstances _instances = new();
     private readonly CallTelemetry _telemetry = new();
     private readonly CallRetries _retries;
+    private readonly bool _idempotent;
     private RequestBody _body = RequestBody.None;
     private ForwardedValues _forwarded = null!;
     private Outcome<HttpResponseMessage>? _replay;
@@ -36,8 +37,8 @@ internal sealed class ForwardCall
         _target = target;
         var method = context.Request.Method;
         _method = HttpMethod.Parse(method);
-        var idempotent = RetryDecider.IsIdempotent(method, !string.IsNullOrEmpty(context.Request.Headers["Idempotency-Key"]));
-        _retries = new CallRetries(pool, forwarder.Log, idempotent, deadline, context.RequestAborted);
+        _idempotent = RetryDecider.IsIdempotent(method, !string.IsNullOrEmpty(context.Request.Headers["Idempotency-Key"]));
+        _retries = new CallRetries(pool, forwarder.Log, _idempotent, deadline, context.RequestAborted);
     }
 
     public HttpContext Context { get; }
@@ -131,7 +132,9 @@ internal sealed class ForwardCall
         {
             // Only a deadline that fires is the deadline: a per-try time-out is the instance's failure.
             _retries.DeadlineToken = deadlineFirst ? cts.Token : CancellationToken.None;
-            var outcome = await AttemptAsync(cts.Token).ConfigureAwait(false);
+            var outcome = Pool.Policy.Resilience.HedgeAfter is { } hedgeAfter && HedgeDecider.MayHedge(true, _idempotent, _body.State)
+                ? await HedgedAttempt.RunAsync(this, hedgeAfter, cts.Token).ConfigureAwait(false)
+                : await AttemptAsync(null, cts.Token).ConfigureAwait(false);
             if (outcome.Exception is { } exception)
             {
                 if (Context.RequestAborted.IsCancellationRequested)
@@ -210,7 +213,7 @@ internal sealed class ForwardCall
     {
         _retries.DeadlineToken = context.CancellationToken;
         var outcome = await Pool.Pipelines.Attempts.ExecuteOutcomeAsync(
-            static (ctx, call) => call.AttemptAsync(ctx.CancellationToken), context, this).ConfigureAwait(false);
+            static (ctx, call) => call.AttemptAsync(null, ctx.CancellationToken), context, this).ConfigureAwait(false);
 
         if (outcome.Exception is { } exception)
         {
@@ -227,21 +230,24 @@ internal sealed class ForwardCall
         return await CopyResponseAsync(response, context.CancellationToken).ConfigureAwait(false);
     }
 
-    private async ValueTask<Outcome<HttpResponseMessage>> AttemptAsync(CancellationToken cancellationToken)
+    internal ValueTask<Outcome<HttpResponseMessage>> AttemptAsync(HedgeLeg? leg, CancellationToken cancellationToken)
     {
         if (_replay is { } replay)
         {
             // The fast path's first attempt, already made and judged: the retry strategy takes it as it is.
             _replay = null;
-            return replay;
+            return new(replay);
         }
 
         var instance = _instances.Next(Pool);
-        if (instance is null)
-        {
-            return Outcome.FromException<HttpResponseMessage>(new NoInstanceException());
-        }
+        return instance is null
+            ? new(Outcome.FromException<HttpResponseMessage>(new NoInstanceException()))
+            : SendAsync(instance, leg, cancellationToken);
+    }
 
+    /// <summary>One attempt to <paramref name="instance"/>; <paramref name="leg"/> when it races a hedge (a lost leg's failure is not the instance's).</summary>
+    internal async ValueTask<Outcome<HttpResponseMessage>> SendAsync(InstanceState instance, HedgeLeg? leg, CancellationToken cancellationToken)
+    {
         Attempts++;
         var attempt = _telemetry.StartAttempt(_method.Method, instance, _target, Attempts);
         var request = CreateRequest(instance, attempt);
@@ -288,8 +294,8 @@ internal sealed class ForwardCall
                 Observability.AgentTracing.StopAttempt(attempt, null, ex);
             }
 
-            // The caller leaving, the deadline, or our own body trouble say nothing about the instance.
-            if (!Context.RequestAborted.IsCancellationRequested && !_retries.DeadlineToken.IsCancellationRequested && !_body.CallersFault)
+            // The caller leaving, the deadline, a hedge race lost, or our own body trouble say nothing about the instance.
+            if (!Context.RequestAborted.IsCancellationRequested && !_retries.DeadlineToken.IsCancellationRequested && !_body.CallersFault && leg is not { Lost: true })
             {
                 Pool.RecordFailure(instance);
             }

@@ -34,13 +34,23 @@ internal sealed class ResilienceFamilies(IMetricFactory f)
 
     private readonly Counter _cacheEvictions = f.CreateCounter("sidecar_forward_cache_evictions_total", "Answers dropped from the response cache to stay within Forwarding:CacheMaxBytes.");
 
+    private readonly Counter _hedges = f.CreateCounter("sidecar_forward_hedges_total",
+        "Hedged attempts of services with HedgeAfter, by outcome: sent, won (answered before the first attempt).", ["service", "outcome"]);
+
     public void Update(ServicePools pools)
     {
+        var hedged = new HashSet<string>(StringComparer.Ordinal);
         var cached = new HashSet<string>(StringComparer.Ordinal);
         var breakers = new Dictionary<string, (int State, long Openings)>(StringComparer.Ordinal);
         var bulkheads = new Dictionary<string, (int InFlight, int Limit, long Queued)>(StringComparer.Ordinal);
         foreach (var pool in pools.All)
         {
+            if (pool.Policy.Resilience.HedgeAfter is not null && hedged.Add(pool.Metrics.Name))
+            {
+                _hedges.WithLabels(pool.Metrics.Name, "sent").IncTo(pool.Metrics.Hedges);
+                _hedges.WithLabels(pool.Metrics.Name, "won").IncTo(pool.Metrics.HedgesWon);
+            }
+
             var admission = pool.Admission;
             if (admission is null && pool.Cache is null)
             {
@@ -85,6 +95,7 @@ internal sealed class ResilienceFamilies(IMetricFactory f)
         _cacheEntries.Set(pools.Cache.Count);
         _cacheEvictions.IncTo(pools.Cache.Evictions);
         ForwardingFamilies.UnpublishAll(cached, [_cacheRequests]);
+        ForwardingFamilies.UnpublishAll(hedged, [_hedges]);
         ForwardingFamilies.UnpublishAll(breakers.Keys, [_circuitState]);
         ForwardingFamilies.UnpublishAll(breakers.Keys, [_circuitOpenings]);
         ForwardingFamilies.UnpublishAll(bulkheads.Keys, [_bulkheadInFlight, _bulkheadLimit, _bulkheadQueued]);

@@ -18,7 +18,7 @@ internal sealed record ResiliencePolicy
     [
         nameof(MaxConcurrentRequests), nameof(MaxQueuedRequests), nameof(RateLimit), nameof(RateLimitBurst),
         nameof(CircuitBreaker), nameof(CircuitBreakerFailureRatio), nameof(CircuitBreakerMinimumThroughput),
-        nameof(CircuitBreakerSamplingDuration), nameof(CircuitBreakerBreakDuration), nameof(Cache),
+        nameof(CircuitBreakerSamplingDuration), nameof(CircuitBreakerBreakDuration), nameof(Cache), nameof(HedgeAfter),
     ];
 
     /// <summary>Calls in flight to the service at once; 0 (the default) = no limit.</summary>
@@ -51,6 +51,9 @@ internal sealed record ResiliencePolicy
     /// <summary>Whether the service's cacheable GET answers are kept in the response cache (<c>CacheMaxBytes</c>, global). Default false.</summary>
     public bool Cache { get; init; }
 
+    /// <summary>How long the first attempt of an idempotent call may go without response headers before a second one goes to another instance (docs/resilience.md#hedging); null (the default) = no hedging.</summary>
+    public TimeSpan? HedgeAfter { get; init; }
+
     /// <summary>True when no rule is on: calls go straight to the forwarder (no admission step at all).</summary>
     public bool IsOff => MaxConcurrentRequests == 0 && RateLimit == 0 && !CircuitBreaker && !Cache;
 
@@ -73,6 +76,9 @@ internal sealed record ResiliencePolicy
             CircuitBreakerFailureRatio = r.Ratio(prefix + nameof(CircuitBreakerFailureRatio), defaults.CircuitBreakerFailureRatio),
             CircuitBreakerMinimumThroughput = r.Int(prefix + nameof(CircuitBreakerMinimumThroughput), defaults.CircuitBreakerMinimumThroughput, 1, 1_000_000),
             CircuitBreakerSamplingDuration = r.Duration(prefix + nameof(CircuitBreakerSamplingDuration), defaults.CircuitBreakerSamplingDuration, TimeSpan.FromMilliseconds(100), TimeSpan.FromHours(1)),
+            HedgeAfter = r.String(prefix + nameof(HedgeAfter)) is null
+                ? defaults.HedgeAfter
+                : r.Duration(prefix + nameof(HedgeAfter), TimeSpan.FromSeconds(1), TimeSpan.FromMilliseconds(1), TimeSpan.FromHours(1)),
             CircuitBreakerBreakDuration = r.Duration(prefix + nameof(CircuitBreakerBreakDuration), defaults.CircuitBreakerBreakDuration, TimeSpan.FromMilliseconds(10), TimeSpan.FromHours(1)),
         };
 

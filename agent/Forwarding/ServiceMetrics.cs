@@ -33,6 +33,8 @@ internal sealed class ServiceMetrics
     private readonly Histogram.Child? _latency;
     private readonly long[] _upgrades = new long[UpgradeOutcomes.Labels.Length];
     private long _budgetExhausted;
+    private long _hedges;
+    private long _hedgesWon;
     private long _ejections;
     private long _upgradesActive;
     private long _upgradeBytesToInstance;
@@ -84,6 +86,16 @@ internal sealed class ServiceMetrics
     public void Retried(RetryReason reason) => Interlocked.Increment(ref _retries[(int)reason]);
 
     public void RetryBudgetExhausted() => Interlocked.Increment(ref _budgetExhausted);
+
+    /// <summary>A hedged attempt was sent (docs/resilience.md#hedging).</summary>
+    public void Hedged() => Interlocked.Increment(ref _hedges);
+
+    /// <summary>A hedged attempt answered before the first one.</summary>
+    public void HedgeWon() => Interlocked.Increment(ref _hedgesWon);
+
+    public long Hedges => Volatile.Read(ref _hedges);
+
+    public long HedgesWon => Volatile.Read(ref _hedgesWon);
 
     /// <summary>The agent answered with one of its own problems (<see cref="ForwardingProblems"/>).</summary>
     public void Error(string code)

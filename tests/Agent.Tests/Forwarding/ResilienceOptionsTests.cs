@@ -35,6 +35,16 @@ public sealed class ResilienceOptionsTests
         Assert.Equal(20, policy.CircuitBreakerMinimumThroughput);
         Assert.Equal(TimeSpan.FromSeconds(10), policy.CircuitBreakerSamplingDuration);
         Assert.Equal(TimeSpan.FromSeconds(5), policy.CircuitBreakerBreakDuration);
+        Assert.Null(policy.HedgeAfter);
+    }
+
+    [Fact]
+    public void HedgeAfter_GlobalAndPerService()
+    {
+        var options = Load(new() { ["Forwarding__HedgeAfter"] = "200ms", ["Forwarding__Services__orders__HedgeAfter"] = "50ms" });
+
+        Assert.Equal(TimeSpan.FromMilliseconds(50), options.PolicyFor("orders").Resilience.HedgeAfter);
+        Assert.Equal(TimeSpan.FromMilliseconds(200), options.PolicyFor("billing").Resilience.HedgeAfter);
     }
 
     [Fact]
@@ -76,6 +86,9 @@ public sealed class ResilienceOptionsTests
     [InlineData("Forwarding__CircuitBreakerMinimumThroughput", "0", "Forwarding:CircuitBreakerMinimumThroughput: '0' is not a whole number between 1 and 1000000")]
     [InlineData("Forwarding__Services__orders__CircuitBreakerSamplingDuration", "0s", "Forwarding:Services:orders:CircuitBreakerSamplingDuration: '0s' must be between 100ms and 1h")]
     [InlineData("Forwarding__CircuitBreakerBreakDuration", "-5s", "Forwarding:CircuitBreakerBreakDuration: '-5s' must be between 10ms and 1h")]
+    [InlineData("Forwarding__HedgeAfter", "0s", "Forwarding:HedgeAfter: '0s' must be between 1ms and 1h")]
+    [InlineData("Forwarding__Services__orders__HedgeAfter", "-50ms", "Forwarding:Services:orders:HedgeAfter: '-50ms' must be between 1ms and 1h")]
+    [InlineData("Forwarding__HedgeAfter", "soon", "Forwarding:HedgeAfter: 'soon' is not a duration (examples: 500ms, 5s, 2m, 00:00:05)")]
     [InlineData("Forwarding__Services__orders__Cache", "yes please", "Forwarding:Services:orders:Cache: 'yes please' is not true or false")]
     [InlineData("Forwarding__CacheMaxBytes", "1KiB", "Forwarding:CacheMaxBytes: '1KiB' is below the smallest cache, 64KiB")]
     [InlineData("Forwarding__CacheMaxBytes", "-5", "Forwarding:CacheMaxBytes: '-5' is not a size")]
