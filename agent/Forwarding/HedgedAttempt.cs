@@ -34,15 +34,27 @@ internal static class HedgedAttempt
         using var firstSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var first = new HedgeLeg(firstSource);
         var firstTask = call.AttemptAsync(first, first.Token).AsTask();
-        using (var delaySource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        if (!firstTask.IsCompleted)
         {
-            var delay = Task.Delay(hedgeAfter, call.Pool.Time, delaySource.Token);
-            var done = await Task.WhenAny(firstTask, delay).ConfigureAwait(false);
-            await delaySource.CancelAsync().ConfigureAwait(false);
-            if (done == firstTask || cancellationToken.IsCancellationRequested)
+            // One timer and no extra token source or WhenAny: the common case (an answer within HedgeAfter)
+            // is on every hedgeable call's path (docs/resilience.md#cost).
+            try
             {
-                return await firstTask.ConfigureAwait(false);
+                await firstTask.WaitAsync(hedgeAfter, call.Pool.Time, cancellationToken).ConfigureAwait(false);
             }
+            catch (TimeoutException)
+            {
+                // No answer within HedgeAfter: the hedge below.
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                // The call ended: the first attempt's own outcome below.
+            }
+        }
+
+        if (firstTask.IsCompleted || cancellationToken.IsCancellationRequested)
+        {
+            return await firstTask.ConfigureAwait(false);
         }
 
         if (call.StartHedge() is not { } instance)
