@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using Sidecar.Tests.Fakes;
 using Sidecar.Tests.Support;
@@ -11,13 +10,12 @@ namespace Sidecar.Tests.DevRegistry;
 /// </summary>
 public sealed class EurekaJsClientTests
 {
-    private static readonly string Folder = Repository.PathOf("tests", "Agent.Tests", "DevRegistry", "eureka-js");
-    private static readonly SemaphoreSlim Installing = new(1, 1);
+    private static readonly NodeScripts EurekaJs = new(Repository.PathOf("tests", "Agent.Tests", "DevRegistry", "eureka-js"), "eureka-js-client");
 
     [Fact]
     public async Task EurekaJsClient_RegistersWithoutInstanceId_Heartbeats_FetchesDeltas_ReadsItselfById_AndDeregisters()
     {
-        await EnsureInstalledAsync();
+        await EurekaJs.EnsureInstalledAsync();
         await using var eureka = await FakeEureka.StartAsync();
         eureka.Seed(EurekaInstances.Create("orders", "host-a:orders:8080", "host-a", "10.0.0.5", 8080));
 
@@ -47,56 +45,9 @@ public sealed class EurekaJsClientTests
 
     private static async Task<List<JsonElement>> RunAsync(int port, Func<string> serverSide)
     {
-        using var process = Process.Start(new ProcessStartInfo("node", ["client.js", port.ToString(System.Globalization.CultureInfo.InvariantCulture)])
-        {
-            WorkingDirectory = Folder,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        })!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"eureka-js-client did not finish within 30 s: {await stdout} {await stderr}; the server saw: {serverSide()}");
-        }
-
-        Assert.True(process.ExitCode == 0, $"eureka-js-client exited {process.ExitCode}: {await stdout} {await stderr}");
-        return [.. (await stdout).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.Clone())];
-    }
-
-    // The package comes from npm (package-lock.json pins it); .ci/run installs it, and so does a first run here.
-    private static async Task EnsureInstalledAsync()
-    {
-        await Installing.WaitAsync();
-        try
-        {
-            if (File.Exists(Path.Combine(Folder, "node_modules", "eureka-js-client", "package.json")))
-            {
-                return;
-            }
-
-            using var npm = Process.Start(new ProcessStartInfo("npm", ["ci", "--no-audit", "--no-fund"])
-            {
-                WorkingDirectory = Folder,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            })!;
-            var output = npm.StandardOutput.ReadToEndAsync();
-            var errors = npm.StandardError.ReadToEndAsync();
-            await npm.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(3));
-            Assert.True(npm.ExitCode == 0, $"npm ci in {Folder} failed: {await output} {await errors}");
-        }
-        finally
-        {
-            Installing.Release();
-        }
+        var (exitCode, stdout, stderr) = await EurekaJs.NodeAsync(["client.js", port.ToString(System.Globalization.CultureInfo.InvariantCulture)], "eureka-js-client",
+            () => "the server saw: " + serverSide());
+        Assert.True(exitCode == 0, $"eureka-js-client exited {exitCode}: {stdout} {stderr}");
+        return [.. stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.Clone())];
     }
 }

@@ -13,8 +13,8 @@ namespace Sidecar.Tests.Forwarding;
 /// </summary>
 public sealed class WebSocketForwardingTests
 {
-    private static readonly string Folder = Repository.PathOf("tests", "Agent.Tests", "Forwarding", "ws-js");
-    private static readonly SemaphoreSlim Installing = new(1, 1);
+    private static readonly NodeScripts Ws = new(Repository.PathOf("tests", "Agent.Tests", "Forwarding", "ws-js"), "ws");
+    private static readonly string Folder = Ws.Folder;
 
     [Theory]
     [InlineData("invoke")]
@@ -170,51 +170,10 @@ public sealed class WebSocketForwardingTests
 
     private static async Task<List<JsonElement>> ClientAsync(AgentHarness agent, string mode, string way, string service = "orders")
     {
-        await EnsureInstalledAsync();
-        using var process = Process.Start(new ProcessStartInfo("node", ["ws.js", "client", mode, agent.BaseUri.Port.ToString(CultureInfo.InvariantCulture), service, way])
-        {
-            WorkingDirectory = Folder,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        })!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail($"the ws client did not finish within 30 s: {await stdout} {await stderr}");
-        }
-
-        var lines = (await stdout).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
-        Assert.True(lines.Count > 0 && !lines[^1].TryGetProperty("error", out _), $"ws client: {await stdout} {await stderr}");
+        var (_, stdout, stderr) = await Ws.NodeAsync(["ws.js", "client", mode, agent.BaseUri.Port.ToString(CultureInfo.InvariantCulture), service, way], "the ws client");
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
+        Assert.True(lines.Count > 0 && !lines[^1].TryGetProperty("error", out _), $"ws client: {stdout} {stderr}");
         return lines;
-    }
-
-    // The package comes from npm (package-lock.json pins it); .ci/run installs it, and so does a first run here.
-    private static async Task EnsureInstalledAsync()
-    {
-        await Installing.WaitAsync();
-        try
-        {
-            if (File.Exists(Path.Combine(Folder, "node_modules", "ws", "package.json")))
-            {
-                return;
-            }
-
-            using var npm = Process.Start(new ProcessStartInfo("npm", ["ci", "--no-audit", "--no-fund"]) { WorkingDirectory = Folder, UseShellExecute = false })!;
-            await npm.WaitForExitAsync();
-            Assert.True(npm.ExitCode == 0, "npm ci failed in " + Folder);
-        }
-        finally
-        {
-            Installing.Release();
-        }
     }
 
     /// <summary>ws.js's echo server, the instance: its port, and the handshakes it accepted (from its stderr).</summary>
@@ -233,7 +192,7 @@ public sealed class WebSocketForwardingTests
 
         public static async Task<EchoServer> StartAsync()
         {
-            await EnsureInstalledAsync();
+            await Ws.EnsureInstalledAsync();
             var process = Process.Start(new ProcessStartInfo("node", ["ws.js", "server"])
             {
                 WorkingDirectory = Folder,
