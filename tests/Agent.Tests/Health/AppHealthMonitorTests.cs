@@ -238,6 +238,9 @@ public sealed class AppHealthMonitorTests
         await monitor.StartAsync(default);
         await Eventually.TrueAsync(() => probe.Calls == 1, "the first probe ran at start");
         await _time.WaitForArmedAsync(d => d == TimeSpan.FromSeconds(5), 1, "the loop waits for its next tick");
+        // The interval's timer is armed before the first probe (start to start); the probe's own time-out
+        // timer lives until the probe has returned: wait until it is let go.
+        await Eventually.TrueAsync(() => _time.Armed(d => d < TimeSpan.FromSeconds(5)) == 0, "the first probe's time-out timer is let go");
         var fired = _time.Fired;
         _time.Advance(TimeSpan.FromSeconds(4)); // timers due by then fire inside Advance: the interval's did not
         Assert.Equal(fired, _time.Fired);
