@@ -151,27 +151,31 @@ http {{ access_log off; keepalive_requests 1000000;
     return port, p
 
 
-def start_haproxy(upstream):
+def start_haproxy_process(upstream, mode, name, timeout, extra=""):
+    """haproxy with one thread between 127.0.0.1:{port} and the upstream, in http or tcp mode."""
     port = free_port()
-    conf = os.path.join(work, "haproxy.cfg")
+    conf = os.path.join(work, f"{name}.cfg")
     with open(conf, "w") as f:
         f.write(f"""
 global
   nbthread 1
   maxconn 4096
 defaults
-  mode http
+  mode {mode}
   timeout connect 5s
-  timeout client 30s
-  timeout server 30s
-  http-reuse always
-frontend fe
+  timeout client {timeout}
+  timeout server {timeout}
+{extra}frontend fe
   bind 127.0.0.1:{port}
   default_backend be
 backend be
   server s1 127.0.0.1:{upstream}
 """)
-    p = start(["haproxy", "-f", conf, "-db"], name="haproxy")
+    return port, start(["haproxy", "-f", conf, "-db"], name=name)
+
+
+def start_haproxy(upstream):
+    port, p = start_haproxy_process(upstream, "http", "haproxy", "30s", "  http-reuse always\n")
     wait_ok(f"http://127.0.0.1:{port}/1k", "haproxy")
     return port, p
 
@@ -471,25 +475,7 @@ def wait_tcp(port, what, timeout=30):
 
 
 def start_haproxy_tcp(upstream):
-    port = free_port()
-    conf = os.path.join(work, "haproxy-tcp.cfg")
-    with open(conf, "w") as f:
-        f.write(f"""
-global
-  nbthread 1
-  maxconn 4096
-defaults
-  mode tcp
-  timeout connect 5s
-  timeout client 1h
-  timeout server 1h
-frontend fe
-  bind 127.0.0.1:{port}
-  default_backend be
-backend be
-  server s1 127.0.0.1:{upstream}
-""")
-    p = start(["haproxy", "-f", conf, "-db"], name="haproxy-tcp")
+    port, p = start_haproxy_process(upstream, "tcp", "haproxy-tcp", "1h")
     wait_tcp(port, "haproxy in tcp mode")
     return port, p
 
