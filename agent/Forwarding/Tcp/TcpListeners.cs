@@ -264,9 +264,9 @@ internal sealed class TcpListeners(
         {
             instance?.Release();
             counters.Ended();
+            TcpTracing.Stop(span, connection); // before it leaves the open ones: whoever waits for those finds the span ended
             _open.TryRemove(connection, out _);
             connection.Dispose();
-            TcpTracing.Stop(span, connection);
         }
     }
 

@@ -38,12 +38,34 @@ public sealed class TcpTracingTests
         Assert.Equal("blob", span.Attributes["peer.service"]);
         Assert.Equal("127.0.0.1", span.Attributes["server.address"]);
         Assert.Equal((long)port, span.Attributes["server.port"]);
+        Assert.Equal("127.0.0.1", span.Attributes["network.peer.address"]);
+        Assert.Equal((long)port, span.Attributes["network.peer.port"]);
         Assert.Equal((long)TcpListenerTests.ListenerPort(agent, "blob"), span.Attributes["sidecar.tcp.listener"]);
         Assert.Equal(15L, span.Attributes["sidecar.tcp.bytes_sent"]);
         Assert.Equal(15L, span.Attributes["sidecar.tcp.bytes_received"]);
         Assert.Equal(1L, span.Attributes["sidecar.tcp.connect_attempts"]);
         Assert.Empty(span.Events);
         Assert.Equal("", span.ParentSpanId); // a trace of its own
+        Assert.False(span.Attributes.ContainsKey("sidecar.tcp.closed_by"), "the app ended it, not the agent");
+    }
+
+    [Fact]
+    public async Task AConnectionTheAgentClosesForIdleness_SaysSo()
+    {
+        await using var collector = await FakeOtlpCollector.StartAsync();
+        using var instance = EchoOnce();
+        await using var agent = await StartAsync(collector, $"blob=tcp://127.0.0.1:{((IPEndPoint)instance.LocalEndPoint!).Port}", "0=blob",
+            ("Forwarding__TcpIdleTimeout", "300ms"));
+
+        using (var client = await TcpListenerTests.ConnectAsync(TcpListenerTests.ListenerPort(agent, "blob")))
+        {
+            Assert.Equal("", await TcpListenerTests.ReadToEndAsync(client, TimeSpan.FromSeconds(10))); // the agent's FIN
+        }
+
+        var span = await SpanAsync(agent, collector);
+        Assert.Equal("idle", span.Attributes["sidecar.tcp.closed_by"]);
+        Assert.Equal(0L, span.Attributes["sidecar.tcp.bytes_sent"]);
+        Assert.Equal(0, span.StatusCode);
     }
 
     [Fact]
