@@ -7,13 +7,13 @@ Targets, all on loopback, with a 1 KiB static body served by nginx as the upstre
   nginx         nginx as reverse proxy (1 worker, keep-alive upstream connections)
   haproxy       haproxy (1 thread, http-reuse always)
   agent-invoke  the agent's /v1/invoke/{service}/1k with its defaults (retries and ejection on,
-                the request log at Information), the service discovered from the dev registry
+                request lines for errors only), the service discovered from the dev registry
                 (`agent registry`) where an upstream sidecar registered the nginx upstream
   agent-proxy   the same agent used as a forward proxy (HTTP_PROXY: `GET http://{service}/1k`)
   agent-plain   /v1/invoke on a second agent with retries and ejection off
                 (Forwarding__Retries=0, Forwarding__EjectionFailures=0)
-  agent-quiet   /v1/invoke on a third agent that logs only errors (Sidecar__RequestLog=errors;
-                the default logs every request), to show what the request log costs
+  agent-logall  /v1/invoke on a third agent that logs every request (Sidecar__RequestLog=all; the
+                default logs errors only), to show what a line per request costs
 
 Each round measures every target in turn: max requests/s (wrk, 1 thread, 16 connections, with the
 proxy's CPU per request and its peak RSS) and latency at a fixed 1,000 rps (hey, 16 workers at
@@ -564,7 +564,7 @@ def main():
         start_upstream_sidecar(registry, upstream)
         agent_port, agent = start_client_agent(registry, "bench-client")
         plain_port, plain = start_client_agent(registry, "bench-plain", {"Forwarding__Retries": "0", "Forwarding__EjectionFailures": "0"})
-        quiet_port, quiet = start_client_agent(registry, "bench-quiet", {"Sidecar__RequestLog": "errors"})
+        logall_port, logall = start_client_agent(registry, "bench-logall", {"Sidecar__RequestLog": "all"})
         # Every strategy of docs/resilience.md configured, none triggered: the limits far above the load, the
         # breaker closed (no failures), the cache on (the upstream's answers carry no freshness: never stored),
         # hedging after 1 s (the answers come in well under it).
@@ -581,7 +581,7 @@ def main():
             Target("agent-invoke", f"http://127.0.0.1:{agent_port}/v1/invoke/{SERVICE}/1k", [agent.pid], agent=True),
             Target("agent-proxy", f"http://{SERVICE}/1k", [agent.pid], proxy=f"http://127.0.0.1:{agent_port}", agent=True),
             Target("agent-plain", f"http://127.0.0.1:{plain_port}/v1/invoke/{SERVICE}/1k", [plain.pid], agent=True),
-            Target("agent-quiet", f"http://127.0.0.1:{quiet_port}/v1/invoke/{SERVICE}/1k", [quiet.pid], agent=True),
+            Target("agent-logall", f"http://127.0.0.1:{logall_port}/v1/invoke/{SERVICE}/1k", [logall.pid], agent=True),
             Target("agent-guarded", f"http://127.0.0.1:{guarded_port}/v1/invoke/{SERVICE}/1k", [guarded.pid], agent=True),
         ]
         # Idle: discovery done, one call made, no load yet.
