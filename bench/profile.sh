@@ -43,7 +43,7 @@ cleanup() { kill "$agent" "$upstream" 2>/dev/null || true; wait "$agent" "$upstr
 trap cleanup EXIT
 
 url="http://127.0.0.1:$port/v1/invoke/up/1k"
-for _ in $(seq 100); do curl -fs -o /dev/null "$url" && break; sleep 0.05; done
+for _ in $(seq 600); do curl -fs -o /dev/null "$url" && break; sleep 0.05; done   # a loaded machine starts it slower
 wrk -t1 -c16 -d2s "$url" >/dev/null   # warm-up
 
 ticks() { awk '{print $14 + $15}' "/proc/$agent/stat"; }
