@@ -48,7 +48,7 @@ internal sealed partial class Forwarder
         }
     }
 
-    private async Task CachedAsync(HttpContext context, ServicePool pool, ResponseCache cache, string target, TimeSpan deadline, CacheRequest ask)
+    private Task CachedAsync(HttpContext context, ServicePool pool, ResponseCache cache, string target, TimeSpan deadline, CacheRequest ask)
     {
         var request = context.Request;
         var hasAuthorization = request.Headers.ContainsKey(HeaderNames.Authorization);
@@ -58,7 +58,45 @@ internal sealed partial class Forwarder
             entry = null;
         }
 
-        if (entry is not null && !ask.MustRevalidate && cache.IsFresh(entry))
+        return entry is null
+            ? MissAsync(context, pool, cache, target, deadline, ask.Store, hasAuthorization)
+            : StoredAsync(context, pool, cache, target, deadline, ask, hasAuthorization, entry);
+    }
+
+    /// <summary>Nothing stored for the request: the call, and its answer kept when HTTP lets a shared cache keep it.</summary>
+    private async Task MissAsync(HttpContext context, ServicePool pool, ResponseCache cache, string target, TimeSpan deadline, bool store, bool hasAuthorization)
+    {
+        // Apart from the stored-answer path, so that the common case's async step carries few locals (docs/resilience.md#cost).
+        var original = store ? context.Features.Get<IHttpResponseBodyFeature>() : null;
+        if (original is null)
+        {
+            await AdmitOrRunAsync(context, pool, target, deadline).ConfigureAwait(false);
+            pool.Metrics.Cache(CacheResult.Miss);
+            return;
+        }
+
+        // Whether the answer may be stored is known at its first byte (status and headers are set by then):
+        // an answer that may not is passed on without a copy.
+        var capture = new CapturingResponseBody(original, cache, context.Response, hasAuthorization);
+        context.Features.Set<IHttpResponseBodyFeature>(capture);
+        try
+        {
+            await AdmitOrRunAsync(context, pool, target, deadline).ConfigureAwait(false);
+        }
+        finally
+        {
+            context.Features.Set(original);
+        }
+
+        pool.Metrics.Cache(CacheResult.Miss);
+        StoreCaptured(context, pool, cache, target, capture, hasAuthorization);
+    }
+
+    /// <summary>A stored answer: served when fresh, else revalidated with the instance when it can be (RFC 9111 4.3.1).</summary>
+    private async Task StoredAsync(HttpContext context, ServicePool pool, ResponseCache cache, string target, TimeSpan deadline, CacheRequest ask, bool hasAuthorization, CachedResponse entry)
+    {
+        var request = context.Request;
+        if (!ask.MustRevalidate && cache.IsFresh(entry))
         {
             await ServeAsync(context, pool, cache, entry, CacheResult.Hit).ConfigureAwait(false);
             return;
@@ -66,7 +104,7 @@ internal sealed partial class Forwarder
 
         // Stale, or the caller asked for no-cache: a conditional request to the instance (RFC 9111 4.3.1).
         CachedResponse? revalidating = null;
-        if (entry is not null && (entry.ETag is not null || entry.LastModified is not null))
+        if (entry.ETag is not null || entry.LastModified is not null)
         {
             revalidating = entry;
             if (entry.ETag is { } etag)
@@ -112,12 +150,21 @@ internal sealed partial class Forwarder
         }
 
         pool.Metrics.Cache(CacheResult.Miss);
-        if (capture?.Captured is { } body && !context.RequestAborted.IsCancellationRequested && !response.Headers.ContainsKey(Problems.ErrorHeader))
+        if (capture is not null)
+        {
+            StoreCaptured(context, pool, cache, target, capture, hasAuthorization);
+        }
+    }
+
+    private static void StoreCaptured(HttpContext context, ServicePool pool, ResponseCache cache, string target, CapturingResponseBody capture, bool hasAuthorization)
+    {
+        var response = context.Response;
+        if (capture.Captured is { } body && !context.RequestAborted.IsCancellationRequested && !response.Headers.ContainsKey(Problems.ErrorHeader))
         {
             var verdict = CacheRules.ForResponse(response.StatusCode, response.Headers, hasAuthorization, cache.Time.GetUtcNow());
             if (verdict.Storable)
             {
-                cache.Store(pool.Name, target, request.Headers, response.StatusCode, response.Headers, body, verdict);
+                cache.Store(pool.Name, target, context.Request.Headers, response.StatusCode, response.Headers, body, verdict);
             }
         }
     }
@@ -175,7 +222,17 @@ internal sealed partial class Forwarder
         }
 
         RateLimitLease? lease = null;
-        if (admission.Bulkhead is { } bulkhead)
+        var slot = false;
+        if (admission.Slots is { } slots)
+        {
+            if (!slots.TryEnter())
+            {
+                return RejectBusy(admission, context, pool, target);
+            }
+
+            slot = true;
+        }
+        else if (admission.Bulkhead is { } bulkhead)
         {
             lease = bulkhead.AttemptAcquire();
             if (!lease.IsAcquired)
@@ -187,7 +244,7 @@ internal sealed partial class Forwarder
             }
         }
 
-        return PassBreaker(admission, lease, context, pool, target, deadline);
+        return PassBreaker(admission, lease, slot, context, pool, target, deadline);
     }
 
     /// <summary>The bulkhead is full and has a queue: the call waits for a slot as long as its caller does.</summary>
@@ -211,11 +268,11 @@ internal sealed partial class Forwarder
             return;
         }
 
-        await PassBreaker(admission, lease, context, pool, target, deadline).ConfigureAwait(false);
+        await PassBreaker(admission, lease, false, context, pool, target, deadline).ConfigureAwait(false);
     }
 
-    /// <summary>The circuit breaker, then the call; <paramref name="lease"/> (the bulkhead's slot, if any) is given back when it ends.</summary>
-    private Task PassBreaker(ServiceAdmission admission, RateLimitLease? lease, HttpContext context, ServicePool pool, string target, TimeSpan deadline)
+    /// <summary>The circuit breaker, then the call; the bulkhead's slot (<paramref name="lease"/> or <paramref name="slot"/>), if any, is given back when it ends.</summary>
+    private Task PassBreaker(ServiceAdmission admission, RateLimitLease? lease, bool slot, HttpContext context, ServicePool pool, string target, TimeSpan deadline)
     {
         var trial = false;
         Task task;
@@ -233,14 +290,14 @@ internal sealed partial class Forwarder
         }
         catch
         {
-            Release(admission, lease, trial);
+            Release(admission, lease, slot, trial);
             throw;
         }
 
-        return lease is null && !trial ? task : ReleaseAfterAsync(task, admission, lease, trial);
+        return lease is null && !slot && !trial ? task : ReleaseAfterAsync(task, admission, lease, slot, trial);
     }
 
-    private static async Task ReleaseAfterAsync(Task call, ServiceAdmission admission, RateLimitLease? lease, bool trial)
+    private static async Task ReleaseAfterAsync(Task call, ServiceAdmission admission, RateLimitLease? lease, bool slot, bool trial)
     {
         try
         {
@@ -248,12 +305,17 @@ internal sealed partial class Forwarder
         }
         finally
         {
-            Release(admission, lease, trial);
+            Release(admission, lease, slot, trial);
         }
     }
 
-    private static void Release(ServiceAdmission admission, RateLimitLease? lease, bool trial)
+    private static void Release(ServiceAdmission admission, RateLimitLease? lease, bool slot, bool trial)
     {
+        if (slot)
+        {
+            admission.Slots!.Exit();
+        }
+
         if (trial)
         {
             admission.Breaker!.EndTrial();
