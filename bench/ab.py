@@ -14,7 +14,11 @@ bench.py). The ratio B/A is taken per round; its median over the rounds is the f
             agent-guarded): MaxConcurrentRequests=100000, RateLimit=1000000, CircuitBreaker=true,
             Cache=true (the upstream's answers carry no freshness: never stored), HedgeAfter=1s
 
-Usage: ab.py [--rounds N] [--duration S] [--a invoke|guarded] [--b invoke|guarded]
+With --rate R the load is a fixed R requests/s instead (hey, 16 workers): both agents then do the same
+work per second whatever else the machine runs, so their CPU per request compares better on a loaded
+machine than at full speed, where the batching of reads and writes varies with the throughput.
+
+Usage: ab.py [--rounds N] [--duration S] [--rate R] [--a invoke|guarded] [--b invoke|guarded]
              [--agent-a PATH] [--agent-b PATH]   (two builds of the agent: before/after a change)
 """
 import os
@@ -31,6 +35,7 @@ def arg(name, default):
 
 
 ROUNDS = int(arg("--rounds", "6"))
+RATE = int(arg("--rate", "0"))
 bench.DURATION = int(arg("--duration", "5"))
 CONFIGS = {
     "invoke": {},
@@ -51,7 +56,12 @@ def start_agent(binary, name, upstream, extra):
 
 def measure(t):
     before = bench.cpu_seconds(t.pids)
-    rps, total, failed = bench.wrk(t.url)
+    if RATE:
+        bench.RATE, bench.RATE_DURATION = RATE, bench.DURATION
+        _, _, codes, rps = bench.hey(t.url)
+        total, failed = sum(codes.values()), sum(n for c, n in codes.items() if c != 200)
+    else:
+        rps, total, failed = bench.wrk(t.url)
     cpu = (bench.cpu_seconds(t.pids) - before) / total * 10_000
     t.rounds.append({"rps": rps, "cpu": cpu, "bad": failed})
     print(f"  {t.name:<10} {rps:>8.0f} rps  {cpu:.3f} CPU s/10k" + (f"  FAILED {failed}" if failed else ""), flush=True)
@@ -66,7 +76,7 @@ def main():
         b = start_agent(b_bin, f"b-{b_config}", upstream, CONFIGS[b_config])
         for t in (a, b):
             t.warm()
-        print(f"ab: {ROUNDS} rounds of {bench.DURATION}s wrk runs, A = {a_config} ({a_bin}), B = {b_config} ({b_bin}); "
+        print(f"ab: {ROUNDS} rounds of {bench.DURATION}s " + (f"hey runs at {RATE} rps" if RATE else "wrk runs") + f", A = {a_config} ({a_bin}), B = {b_config} ({b_bin}); "
               f"load average {os.getloadavg()[0]:.2f}", flush=True)
         for r in range(ROUNDS):
             print(f"round {r + 1}", flush=True)

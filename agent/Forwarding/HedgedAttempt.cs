@@ -29,6 +29,8 @@ internal sealed class HedgeLeg(CancellationTokenSource source)
 /// </summary>
 internal static class HedgedAttempt
 {
+    // Awaited once, by the call's first attempt: its async step is pooled, not allocated per call.
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<Outcome<HttpResponseMessage>> RunAsync(ForwardCall call, TimeSpan hedgeAfter, CancellationToken cancellationToken)
     {
         // The common case, an answer within HedgeAfter, is on every hedgeable call's path (docs/resilience.md#cost):
