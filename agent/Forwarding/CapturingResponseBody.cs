@@ -12,32 +12,43 @@ internal sealed class CapturingResponseBody : Stream, IHttpResponseBodyFeature
 {
     private readonly IHttpResponseBodyFeature _inner;
     private readonly long _limit;
-    private Func<bool>? _storable;
+    private readonly ResponseCache _cache;
+    private readonly HttpResponse _response;
+    private readonly bool _authorized;
+    private bool _decided;
     private MemoryStream? _copy;
     private PipeWriter? _writer;
 
-    /// <param name="storable">Asked once, at the first write (the answer's status and headers are set by then): whether to keep a copy at all.</param>
-    public CapturingResponseBody(IHttpResponseBodyFeature inner, long limit, Func<bool> storable)
+    /// <param name="inner">The caller's body.</param>
+    /// <param name="cache">Whose rules and clock decide, once, at the first write (the answer's status and headers are set by then), whether to keep a copy at all.</param>
+    /// <param name="response">The answer being written.</param>
+    /// <param name="authorized">The request had <c>Authorization</c>.</param>
+    public CapturingResponseBody(IHttpResponseBodyFeature inner, ResponseCache cache, HttpResponse response, bool authorized)
     {
+        // State rather than a closure: one object per cacheable call, not three (docs/resilience.md#cost).
         _inner = inner;
-        _limit = limit;
-        _storable = storable;
+        _limit = cache.MaxEntryBytes;
+        _cache = cache;
+        _response = response;
+        _authorized = authorized;
     }
+
+    private bool Storable() => CacheRules.ForResponse(_response.StatusCode, _response.Headers, _authorized, _cache.Time.GetUtcNow()).Storable;
 
     /// <summary>Whether the first write found the answer storable (an answer without a body never wrote).</summary>
     private bool Decide()
     {
-        if (_storable is { } storable)
+        if (!_decided)
         {
-            _storable = null;
-            _copy = storable() ? new MemoryStream() : null;
+            _decided = true;
+            _copy = Storable() ? new MemoryStream() : null;
         }
 
         return _copy is not null;
     }
 
     /// <summary>The whole body, or null when it went past the limit or was not storable.</summary>
-    public byte[]? Captured => _storable is not null ? (_storable() ? [] : null) : _copy?.ToArray();
+    public byte[]? Captured => !_decided ? (Storable() ? [] : null) : _copy?.ToArray();
 
     public Stream Stream => this;
 
@@ -59,7 +70,7 @@ internal sealed class CapturingResponseBody : Stream, IHttpResponseBodyFeature
 
     public Task SendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken = default)
     {
-        _storable = null;
+        _decided = true;
         _copy = null; // not the forwarder's: never stored
         return _inner.SendFileAsync(path, offset, count, cancellationToken);
     }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Net.Http.Headers;
 using Sidecar.Observability;
@@ -15,35 +16,41 @@ namespace Sidecar.Forwarding;
 /// </summary>
 internal sealed partial class Forwarder
 {
-    private async Task GuardedAsync(HttpContext context, ServicePool pool, string target, TimeSpan deadline)
+    // Only the calls that may be answered from the cache or stored take an async step of their own here; the
+    // others go on to the admission checks, which run synchronously (docs/resilience.md#cost).
+    private Task GuardedAsync(HttpContext context, ServicePool pool, string target, TimeSpan deadline)
     {
         if (pool.Cache is not { } cache)
         {
-            await AdmitAsync(pool.Admission!, context, pool, target, deadline).ConfigureAwait(false);
-            return;
+            return AdmitAsync(pool.Admission!, context, pool, target, deadline);
         }
 
         var request = context.Request;
         var method = request.Method;
         if (!HttpMethods.IsGet(method) && !HttpMethods.IsHead(method))
         {
-            await AdmitOrRunAsync(context, pool, target, deadline).ConfigureAwait(false);
-            // RFC 9111 4.4: a non-error answer to an unsafe method invalidates what is stored for the URI.
-            if (!HttpMethods.IsOptions(method) && context.Response.StatusCode is >= 200 and < 400)
-            {
-                cache.Invalidate(pool.Name, target);
-            }
-
-            return;
+            return UnsafeMethodAsync(context, pool, cache, target, deadline);
         }
 
         var ask = CacheRules.ForRequest(method, request.Headers);
-        if (!ask.Lookup)
-        {
-            await AdmitOrRunAsync(context, pool, target, deadline).ConfigureAwait(false);
-            return;
-        }
+        return ask.Lookup
+            ? CachedAsync(context, pool, cache, target, deadline, ask)
+            : AdmitOrRunAsync(context, pool, target, deadline);
+    }
 
+    private async Task UnsafeMethodAsync(HttpContext context, ServicePool pool, ResponseCache cache, string target, TimeSpan deadline)
+    {
+        await AdmitOrRunAsync(context, pool, target, deadline).ConfigureAwait(false);
+        // RFC 9111 4.4: a non-error answer to an unsafe method invalidates what is stored for the URI.
+        if (!HttpMethods.IsOptions(context.Request.Method) && context.Response.StatusCode is >= 200 and < 400)
+        {
+            cache.Invalidate(pool.Name, target);
+        }
+    }
+
+    private Task CachedAsync(HttpContext context, ServicePool pool, ResponseCache cache, string target, TimeSpan deadline, CacheRequest ask)
+    {
+        var request = context.Request;
         var hasAuthorization = request.Headers.ContainsKey(HeaderNames.Authorization);
         var entry = cache.Find(pool.Name, target, request.Headers);
         if (entry is not null && hasAuthorization && !entry.AllowsAuthorized)
@@ -51,7 +58,45 @@ internal sealed partial class Forwarder
             entry = null;
         }
 
-        if (entry is not null && !ask.MustRevalidate && cache.IsFresh(entry))
+        return entry is null
+            ? MissAsync(context, pool, cache, target, deadline, ask.Store, hasAuthorization)
+            : StoredAsync(context, pool, cache, target, deadline, ask, hasAuthorization, entry);
+    }
+
+    /// <summary>Nothing stored for the request: the call, and its answer kept when HTTP lets a shared cache keep it.</summary>
+    private async Task MissAsync(HttpContext context, ServicePool pool, ResponseCache cache, string target, TimeSpan deadline, bool store, bool hasAuthorization)
+    {
+        // Apart from the stored-answer path, so that the common case's async step carries few locals (docs/resilience.md#cost).
+        var original = store ? context.Features.Get<IHttpResponseBodyFeature>() : null;
+        if (original is null)
+        {
+            await AdmitOrRunAsync(context, pool, target, deadline).ConfigureAwait(false);
+            pool.Metrics.Cache(CacheResult.Miss);
+            return;
+        }
+
+        // Whether the answer may be stored is known at its first byte (status and headers are set by then):
+        // an answer that may not is passed on without a copy.
+        var capture = new CapturingResponseBody(original, cache, context.Response, hasAuthorization);
+        context.Features.Set<IHttpResponseBodyFeature>(capture);
+        try
+        {
+            await AdmitOrRunAsync(context, pool, target, deadline).ConfigureAwait(false);
+        }
+        finally
+        {
+            context.Features.Set(original);
+        }
+
+        pool.Metrics.Cache(CacheResult.Miss);
+        StoreCaptured(context, pool, cache, target, capture, hasAuthorization);
+    }
+
+    /// <summary>A stored answer: served when fresh, else revalidated with the instance when it can be (RFC 9111 4.3.1).</summary>
+    private async Task StoredAsync(HttpContext context, ServicePool pool, ResponseCache cache, string target, TimeSpan deadline, CacheRequest ask, bool hasAuthorization, CachedResponse entry)
+    {
+        var request = context.Request;
+        if (!ask.MustRevalidate && cache.IsFresh(entry))
         {
             await ServeAsync(context, pool, cache, entry, CacheResult.Hit).ConfigureAwait(false);
             return;
@@ -59,7 +104,7 @@ internal sealed partial class Forwarder
 
         // Stale, or the caller asked for no-cache: a conditional request to the instance (RFC 9111 4.3.1).
         CachedResponse? revalidating = null;
-        if (entry is not null && (entry.ETag is not null || entry.LastModified is not null))
+        if (entry.ETag is not null || entry.LastModified is not null)
         {
             revalidating = entry;
             if (entry.ETag is { } etag)
@@ -76,8 +121,7 @@ internal sealed partial class Forwarder
         var original = ask.Store ? context.Features.Get<IHttpResponseBodyFeature>() : null;
         // Whether the answer may be stored is known at its first byte (status and headers are set by then):
         // an answer that may not is passed on without a copy.
-        var capture = original is null ? null : new CapturingResponseBody(original, cache.MaxEntryBytes,
-            () => CacheRules.ForResponse(context.Response.StatusCode, context.Response.Headers, hasAuthorization, cache.Time.GetUtcNow()).Storable);
+        var capture = original is null ? null : new CapturingResponseBody(original, cache, context.Response, hasAuthorization);
         if (capture is not null)
         {
             context.Features.Set<IHttpResponseBodyFeature>(capture);
@@ -106,12 +150,21 @@ internal sealed partial class Forwarder
         }
 
         pool.Metrics.Cache(CacheResult.Miss);
-        if (capture?.Captured is { } body && !context.RequestAborted.IsCancellationRequested && !response.Headers.ContainsKey(Problems.ErrorHeader))
+        if (capture is not null)
+        {
+            StoreCaptured(context, pool, cache, target, capture, hasAuthorization);
+        }
+    }
+
+    private static void StoreCaptured(HttpContext context, ServicePool pool, ResponseCache cache, string target, CapturingResponseBody capture, bool hasAuthorization)
+    {
+        var response = context.Response;
+        if (capture.Captured is { } body && !context.RequestAborted.IsCancellationRequested && !response.Headers.ContainsKey(Problems.ErrorHeader))
         {
             var verdict = CacheRules.ForResponse(response.StatusCode, response.Headers, hasAuthorization, cache.Time.GetUtcNow());
             if (verdict.Storable)
             {
-                cache.Store(pool.Name, target, request.Headers, response.StatusCode, response.Headers, body, verdict);
+                cache.Store(pool.Name, target, context.Request.Headers, response.StatusCode, response.Headers, body, verdict);
             }
         }
     }
@@ -156,67 +209,125 @@ internal sealed partial class Forwarder
 
     /// <summary>
     /// The rate limit, the bulkhead and the circuit breaker of the service (docs/resilience.md), in that
-    /// order, before anything is sent: a refused call is answered at once and no instance sees it.
+    /// order, before anything is sent: a refused call is answered at once and no instance sees it. Checked
+    /// synchronously: an admitted call is the <see cref="ForwardCall"/>'s task itself, or one small async
+    /// step that gives the bulkhead slot (or the breaker's trial) back when it ends (docs/resilience.md#cost).
     /// </summary>
-    private async Task AdmitAsync(ServiceAdmission admission, HttpContext context, ServicePool pool, string target, TimeSpan deadline)
+    private Task AdmitAsync(ServiceAdmission admission, HttpContext context, ServicePool pool, string target, TimeSpan deadline)
     {
         if (admission.Rate is { } rate && !rate.TryTake(out var wait))
         {
-            await Reject(context, pool, target, StatusCodes.Status429TooManyRequests, ForwardingProblems.RateLimited, "Rate limited",
-                $"Calls to '{pool.Name}' are limited to {admission.Policy.RateLimit} per second by this agent (RateLimit, burst {admission.Policy.RateLimitBurst}).", wait).ConfigureAwait(false);
+            return Reject(context, pool, target, StatusCodes.Status429TooManyRequests, ForwardingProblems.RateLimited, "Rate limited",
+                $"Calls to '{pool.Name}' are limited to {admission.Policy.RateLimit} per second by this agent (RateLimit, burst {admission.Policy.RateLimitBurst}).", wait);
+        }
+
+        RateLimitLease? lease = null;
+        var slot = false;
+        if (admission.Slots is { } slots)
+        {
+            if (!slots.TryEnter())
+            {
+                return RejectBusy(admission, context, pool, target);
+            }
+
+            slot = true;
+        }
+        else if (admission.Bulkhead is { } bulkhead)
+        {
+            lease = bulkhead.AttemptAcquire();
+            if (!lease.IsAcquired)
+            {
+                lease.Dispose();
+                return admission.Policy.MaxQueuedRequests > 0
+                    ? QueueAsync(admission, bulkhead, context, pool, target, deadline)
+                    : RejectBusy(admission, context, pool, target);
+            }
+        }
+
+        return PassBreaker(admission, lease, slot, context, pool, target, deadline);
+    }
+
+    /// <summary>The bulkhead is full and has a queue: the call waits for a slot as long as its caller does.</summary>
+    private async Task QueueAsync(ServiceAdmission admission, ConcurrencyLimiter bulkhead, HttpContext context, ServicePool pool, string target, TimeSpan deadline)
+    {
+        RateLimitLease lease;
+        try
+        {
+            lease = await bulkhead.AcquireAsync(1, context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            pool.Metrics.Count(MethodClass.Of(context.Request.Method), 499); // the caller left while waiting
             return;
         }
 
-        System.Threading.RateLimiting.RateLimitLease? lease = null;
+        if (!lease.IsAcquired)
+        {
+            lease.Dispose();
+            await RejectBusy(admission, context, pool, target).ConfigureAwait(false);
+            return;
+        }
+
+        await PassBreaker(admission, lease, false, context, pool, target, deadline).ConfigureAwait(false);
+    }
+
+    /// <summary>The circuit breaker, then the call; the bulkhead's slot (<paramref name="lease"/> or <paramref name="slot"/>), if any, is given back when it ends.</summary>
+    private Task PassBreaker(ServiceAdmission admission, RateLimitLease? lease, bool slot, HttpContext context, ServicePool pool, string target, TimeSpan deadline)
+    {
         var trial = false;
+        Task task;
         try
         {
-            if (admission.Bulkhead is { } bulkhead)
-            {
-                lease = bulkhead.AttemptAcquire();
-                if (!lease.IsAcquired && admission.Policy.MaxQueuedRequests > 0)
-                {
-                    lease.Dispose();
-                    try
-                    {
-                        lease = await bulkhead.AcquireAsync(1, context.RequestAborted).ConfigureAwait(false);
-                    }
-                    catch (OperationCanceledException)
-                    {
-                        lease = null;
-                        pool.Metrics.Count(MethodClass.Of(context.Request.Method), 499); // the caller left while waiting
-                        return;
-                    }
-                }
-
-                if (!lease.IsAcquired)
-                {
-                    await Reject(context, pool, target, StatusCodes.Status503ServiceUnavailable, ForwardingProblems.ConcurrencyLimit, "Concurrency limit",
-                        $"'{pool.Name}' already has {admission.Policy.MaxConcurrentRequests} calls in flight from this agent (MaxConcurrentRequests)" +
-                        (admission.Policy.MaxQueuedRequests > 0 ? $" and {admission.Policy.MaxQueuedRequests} waiting (MaxQueuedRequests)." : "."), null).ConfigureAwait(false);
-                    return;
-                }
-            }
-
             if (admission.Breaker is { } breaker && !breaker.TryAdmit(out var retryAfter, out trial))
             {
-                await Reject(context, pool, target, StatusCodes.Status503ServiceUnavailable, ForwardingProblems.CircuitOpen, "Circuit open",
-                    $"The circuit breaker of '{pool.Name}' is open: too many of its recent calls failed. Calls resume after the break.", retryAfter).ConfigureAwait(false);
-                return;
+                task = Reject(context, pool, target, StatusCodes.Status503ServiceUnavailable, ForwardingProblems.CircuitOpen, "Circuit open",
+                    $"The circuit breaker of '{pool.Name}' is open: too many of its recent calls failed. Calls resume after the break.", retryAfter);
             }
+            else
+            {
+                task = new ForwardCall(this, context, pool, target, deadline).RunAsync();
+            }
+        }
+        catch
+        {
+            Release(admission, lease, slot, trial);
+            throw;
+        }
 
-            await new ForwardCall(this, context, pool, target, deadline).RunAsync().ConfigureAwait(false);
+        return lease is null && !slot && !trial ? task : ReleaseAfterAsync(task, admission, lease, slot, trial);
+    }
+
+    private static async Task ReleaseAfterAsync(Task call, ServiceAdmission admission, RateLimitLease? lease, bool slot, bool trial)
+    {
+        try
+        {
+            await call.ConfigureAwait(false);
         }
         finally
         {
-            if (trial)
-            {
-                admission.Breaker!.EndTrial();
-            }
-
-            lease?.Dispose();
+            Release(admission, lease, slot, trial);
         }
     }
+
+    private static void Release(ServiceAdmission admission, RateLimitLease? lease, bool slot, bool trial)
+    {
+        if (slot)
+        {
+            admission.Slots!.Exit();
+        }
+
+        if (trial)
+        {
+            admission.Breaker!.EndTrial();
+        }
+
+        lease?.Dispose();
+    }
+
+    private Task RejectBusy(ServiceAdmission admission, HttpContext context, ServicePool pool, string target) =>
+        Reject(context, pool, target, StatusCodes.Status503ServiceUnavailable, ForwardingProblems.ConcurrencyLimit, "Concurrency limit",
+            $"'{pool.Name}' already has {admission.Policy.MaxConcurrentRequests} calls in flight from this agent (MaxConcurrentRequests)" +
+            (admission.Policy.MaxQueuedRequests > 0 ? $" and {admission.Policy.MaxQueuedRequests} waiting (MaxQueuedRequests)." : "."), null);
 
     private Task Reject(HttpContext context, ServicePool pool, string target, int status, string code, string title, string detail, TimeSpan? retryAfter)
     {

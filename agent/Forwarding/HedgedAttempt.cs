@@ -29,34 +29,53 @@ internal sealed class HedgeLeg(CancellationTokenSource source)
 /// </summary>
 internal static class HedgedAttempt
 {
+    // Awaited once, by the call's first attempt: its async step is pooled, not allocated per call.
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<Outcome<HttpResponseMessage>> RunAsync(ForwardCall call, TimeSpan hedgeAfter, CancellationToken cancellationToken)
     {
-        using var firstSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var first = new HedgeLeg(firstSource);
-        var firstTask = call.AttemptAsync(first, first.Token).AsTask();
-        if (!firstTask.IsCompleted)
+        // The common case, an answer within HedgeAfter, is on every hedgeable call's path (docs/resilience.md#cost):
+        // the first leg's source and the HedgeAfter timer are pooled sources (TimeoutSources: no new source,
+        // timer or registration node per call), and the race itself is another method, whose locals are not
+        // carried by this one.
+        var time = call.Pool.Time;
+        var firstSource = TimeoutSources.Rent(time, Timeout.InfiniteTimeSpan);
+        var link = cancellationToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), firstSource);
+        try
         {
-            // One timer and no extra token source or WhenAny: the common case (an answer within HedgeAfter)
-            // is on every hedgeable call's path (docs/resilience.md#cost).
-            try
+            var first = new HedgeLeg(firstSource);
+            var firstTask = call.AttemptAsync(first, first.Token).AsTask();
+            if (!firstTask.IsCompleted)
             {
-                await firstTask.WaitAsync(hedgeAfter, call.Pool.Time, cancellationToken).ConfigureAwait(false);
+                // The call's end needs no waking of its own here: it cancels the first leg (linked above), which then ends.
+                var timer = TimeoutSources.Rent(time, hedgeAfter);
+                try
+                {
+                    await firstTask.WaitAsync(timer.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (timer.IsCancellationRequested)
+                {
+                    // No answer within HedgeAfter: the hedge below.
+                }
+                finally
+                {
+                    TimeoutSources.Return(timer, time);
+                }
             }
-            catch (TimeoutException)
-            {
-                // No answer within HedgeAfter: the hedge below.
-            }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-            {
-                // The call ended: the first attempt's own outcome below.
-            }
-        }
 
-        if (firstTask.IsCompleted || cancellationToken.IsCancellationRequested)
+            return firstTask.IsCompleted || cancellationToken.IsCancellationRequested
+                ? await firstTask.ConfigureAwait(false)
+                : await RaceAsync(call, first, firstTask, cancellationToken).ConfigureAwait(false);
+        }
+        finally
         {
-            return await firstTask.ConfigureAwait(false);
+            link.Dispose();
+            TimeoutSources.Return(firstSource, time);
         }
+    }
 
+    /// <summary>The first attempt has had no answer for <c>HedgeAfter</c>: a hedge, when one is allowed, and the race.</summary>
+    private static async Task<Outcome<HttpResponseMessage>> RaceAsync(ForwardCall call, HedgeLeg first, Task<Outcome<HttpResponseMessage>> firstTask, CancellationToken cancellationToken)
+    {
         if (call.StartHedge() is not { } instance)
         {
             return await firstTask.ConfigureAwait(false);

@@ -71,7 +71,7 @@ internal sealed class ResilienceFamilies(IMetricFactory f)
                 breakers[label] = (Math.Max(sum.State, (int)breaker.State), pool.Metrics.CircuitOpenings);
             }
 
-            if (admission?.Bulkhead is not null)
+            if (admission?.HasBulkhead == true)
             {
                 var sum = bulkheads.GetValueOrDefault(label);
                 bulkheads[label] = (sum.InFlight + admission.InFlight, sum.Limit + admission.Policy.MaxConcurrentRequests, sum.Queued + admission.Queued);

@@ -64,6 +64,7 @@ internal sealed class ResponseCache(long maxBytes, TimeProvider time)
     private readonly Dictionary<string, (string[] Vary, HashSet<string> Keys)> _targets = new(StringComparer.Ordinal);
     private long _bytes;
     private long _evictions;
+    private int _count;
 
     public long MaxBytes => maxBytes;
 
@@ -90,6 +91,12 @@ internal sealed class ResponseCache(long maxBytes, TimeProvider time)
     /// <summary>The stored answer for this request, fresh or not; null when none.</summary>
     public CachedResponse? Find(string service, string target, IHeaderDictionary request)
     {
+        if (Volatile.Read(ref _count) == 0)
+        {
+            // Nothing stored (answers without freshness never are): no key to build, no lock (docs/resilience.md#cost).
+            return null;
+        }
+
         var uri = service + " " + target;
         lock (_lock)
         {
@@ -152,6 +159,7 @@ internal sealed class ResponseCache(long maxBytes, TimeProvider time)
 
             entry.Node = _lru.AddFirst(entry);
             _entries[entry.Key] = entry;
+            Volatile.Write(ref _count, _entries.Count);
             known.Keys.Add(entry.Key);
             _bytes += entry.Size;
             while (_bytes > maxBytes && _lru.Last is { } last)
@@ -211,6 +219,7 @@ internal sealed class ResponseCache(long maxBytes, TimeProvider time)
     private void Remove(CachedResponse entry)
     {
         _entries.Remove(entry.Key);
+        Volatile.Write(ref _count, _entries.Count);
         _lru.Remove(entry.Node!);
         _bytes -= entry.Size;
         if (_targets.TryGetValue(entry.Target, out var known))

@@ -171,7 +171,7 @@ internal sealed class AgentStatusBuilder(
             rejected[code] = pool.Metrics.ErrorCount(Array.IndexOf(ServiceMetrics.ErrorLabels, code));
         }
 
-        var bulkhead = admission?.Bulkhead is not null;
+        var bulkhead = admission?.HasBulkhead == true;
         return new ResilienceEntry(
             admission?.Breaker?.State switch
             {

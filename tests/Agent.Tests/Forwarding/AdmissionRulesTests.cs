@@ -101,4 +101,69 @@ public sealed class AdmissionRulesTests
         Assert.Equal(expected, breaker.State);
         Assert.Equal(expected, changes.Count == 0 ? CircuitState.Closed : changes[^1]);
     }
+
+    /// <summary>Steps: "+" a call that must get a slot, "-" one that must be refused, "x" a call that ends; then the calls in flight.</summary>
+    [Theory]
+    [InlineData(1, "+ - x + -", 1)]
+    [InlineData(2, "+ + - - x + - x x", 0)]
+    [InlineData(3, "+ + + - x x x + +", 2)]
+    public void BulkheadSlots_GiveAtMostTheLimit(int limit, string steps, int inFlight)
+    {
+        var slots = new BulkheadSlots(limit);
+        foreach (var token in steps.Split(' '))
+        {
+            if (token == "x")
+            {
+                slots.Exit();
+            }
+            else
+            {
+                Assert.True(slots.TryEnter() == (token == "+"), $"'{steps}': {token}");
+            }
+
+            Assert.InRange(slots.InFlight, 0, limit);
+        }
+
+        Assert.Equal(inFlight, slots.InFlight);
+    }
+
+    [Fact]
+    public async Task BulkheadSlots_UnderContention_NeverGiveMoreThanTheLimit()
+    {
+        var slots = new BulkheadSlots(3);
+        var holding = 0;
+        var most = 0;
+        var workers = Enumerable.Range(0, 4).Select(_ => Task.Run(() =>
+        {
+            for (var i = 0; i < 20_000; i++)
+            {
+                if (slots.TryEnter())
+                {
+                    var now = Interlocked.Increment(ref holding);
+                    InterlockedMax(ref most, now);
+                    Interlocked.Decrement(ref holding);
+                    slots.Exit();
+                }
+            }
+        }));
+        await Task.WhenAll(workers);
+
+        Assert.InRange(most, 1, 3);
+        Assert.Equal(0, slots.InFlight);
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        var current = Volatile.Read(ref target);
+        while (value > current)
+        {
+            var seen = Interlocked.CompareExchange(ref target, value, current);
+            if (seen == current)
+            {
+                return;
+            }
+
+            current = seen;
+        }
+    }
 }

@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""A/B forwarding benchmark of two agent configurations, measured back to back in alternating order
+(run it after bench/run.sh, which installs the tools and publishes the NativeAOT agent).
+
+bench/run.sh measures every target in turn, five agents side by side on a machine with two cores, and
+agent-guarded last in each round: an order or warm-up effect shows up there as a cost of the guarded
+strategies. Here only the upstream (nginx, 1 KiB body) and two agents run, with a static route to it,
+and each round measures them in the opposite order of the round before (AB, BA, AB...): max requests/s
+(wrk, 1 thread, 16 connections) and the agent's CPU seconds per 10,000 requests (from /proc, as
+bench.py). The ratio B/A is taken per round; its median over the rounds is the figure.
+
+  invoke    /v1/invoke with the defaults (the bench's agent-invoke)
+  guarded   the same with every strategy of docs/resilience.md configured, none triggered (the bench's
+            agent-guarded): MaxConcurrentRequests=100000, RateLimit=1000000, CircuitBreaker=true,
+            Cache=true (the upstream's answers carry no freshness: never stored), HedgeAfter=1s
+
+With --rate R the load is a fixed R requests/s instead (hey, 16 workers): both agents then do the same
+work per second whatever else the machine runs, so their CPU per request compares better on a loaded
+machine than at full speed, where the batching of reads and writes varies with the throughput.
+
+Usage: ab.py [--rounds N] [--duration S] [--rate R] [--a invoke|guarded] [--b invoke|guarded]
+             [--agent-a PATH] [--agent-b PATH]   (two builds of the agent: before/after a change)
+"""
+import os
+import statistics
+import sys
+import time
+
+sys.argv, ARGS = sys.argv[:1], sys.argv[1:]  # bench.py reads sys.argv at import
+import bench  # noqa: E402
+
+
+def arg(name, default):
+    return ARGS[ARGS.index(name) + 1] if name in ARGS else default
+
+
+ROUNDS = int(arg("--rounds", "6"))
+RATE = int(arg("--rate", "0"))
+bench.DURATION = int(arg("--duration", "5"))
+CONFIGS = {
+    "invoke": {},
+    "guarded": {"Forwarding__MaxConcurrentRequests": "100000", "Forwarding__RateLimit": "1000000",
+                "Forwarding__CircuitBreaker": "true", "Forwarding__Cache": "true", "Forwarding__HedgeAfter": "1s"},
+}
+
+
+def start_agent(binary, name, upstream, extra):
+    port = bench.free_port()
+    p = bench.start([binary], {"SIDECAR_PORT": str(port), "ROUTES": f"{bench.SERVICE}=http://127.0.0.1:{upstream}",
+                              "APP_HEALTH_URL": "", "APP_NAME": name, "SIDECAR_DATA_DIR": os.path.join(bench.work, name), **extra},
+                    name=name)
+    url = f"http://127.0.0.1:{port}/v1/invoke/{bench.SERVICE}/1k"
+    bench.wait_ok(url, name)
+    return bench.Target(name, url, [p.pid], agent=True)
+
+
+def measure(t):
+    before = bench.cpu_seconds(t.pids)
+    if RATE:
+        bench.RATE, bench.RATE_DURATION = RATE, bench.DURATION
+        _, _, codes, rps = bench.hey(t.url)
+        total, failed = sum(codes.values()), sum(n for c, n in codes.items() if c != 200)
+    else:
+        rps, total, failed = bench.wrk(t.url)
+    cpu = (bench.cpu_seconds(t.pids) - before) / total * 10_000
+    t.rounds.append({"rps": rps, "cpu": cpu, "bad": failed})
+    print(f"  {t.name:<10} {rps:>8.0f} rps  {cpu:.3f} CPU s/10k" + (f"  FAILED {failed}" if failed else ""), flush=True)
+
+
+def main():
+    a_config, b_config = arg("--a", "invoke"), arg("--b", "guarded")
+    a_bin, b_bin = arg("--agent-a", bench.AGENT), arg("--agent-b", bench.AGENT)
+    try:
+        upstream, _ = bench.start_upstream()
+        a = start_agent(a_bin, f"a-{a_config}", upstream, CONFIGS[a_config])
+        b = start_agent(b_bin, f"b-{b_config}", upstream, CONFIGS[b_config])
+        for t in (a, b):
+            t.warm()
+        print(f"ab: {ROUNDS} rounds of {bench.DURATION}s " + (f"hey runs at {RATE} rps" if RATE else "wrk runs") + f", A = {a_config} ({a_bin}), B = {b_config} ({b_bin}); "
+              f"load average {os.getloadavg()[0]:.2f}", flush=True)
+        for r in range(ROUNDS):
+            print(f"round {r + 1}", flush=True)
+            for t in ((a, b) if r % 2 == 0 else (b, a)):
+                measure(t)
+    finally:
+        bench.stop_all()
+    rps = [b.rounds[i]["rps"] / a.rounds[i]["rps"] for i in range(ROUNDS)]
+    cpu = [b.rounds[i]["cpu"] / a.rounds[i]["cpu"] for i in range(ROUNDS)]
+    print(f"B/A rps: median {statistics.median(rps):.3f} (min {min(rps):.3f}, max {max(rps):.3f}); "
+          f"CPU per request: median x{statistics.median(cpu):.3f} (min {min(cpu):.3f}, max {max(cpu):.3f}); "
+          f"A {statistics.median(r['rps'] for r in a.rounds):.0f} rps, B {statistics.median(r['rps'] for r in b.rounds):.0f} rps; "
+          f"load average after {os.getloadavg()[0]:.2f}")
+    time.sleep(0.1)
+
+
+if __name__ == "__main__":
+    main()
