@@ -13,6 +13,7 @@ internal static class AgentVariables
         new("SIDECAR_BIND_ADDRESS", "Sidecar:BindAddress"),
         new("SIDECAR_PUBLIC_HEALTH_PORT", "Sidecar:PublicHealthPort"),
         new("SIDECAR_METRICS_PORT", "Sidecar:MetricsPort"),
+        new("SIDECAR_GRPC_PORT", "Sidecar:GrpcPort"),
         new("SIDECAR_LOG_FORMAT", "Sidecar:LogFormat"),
         new("SIDECAR_LOG_LEVEL", "Sidecar:LogLevel"),
         new("SIDECAR_LOG_PROBES", "Sidecar:LogProbes"),

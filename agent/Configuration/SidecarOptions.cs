@@ -21,6 +21,14 @@ internal sealed record SidecarOptions
     /// </summary>
     public int? MetricsPort { get; init; }
 
+    /// <summary>
+    /// Optional listener for gRPC and other HTTP/2 clients (<c>SIDECAR_GRPC_PORT</c>): HTTP/2 cleartext with
+    /// prior knowledge (h2c) only, on <see cref="BindAddress"/> like the API (docs/grpc.md). Default none: every
+    /// open port is surface, and HTTP/1.1 callers never need it. A port of its own because Kestrel serves
+    /// HTTP/1.1 and h2c prior knowledge on one cleartext port only as HTTP/1.1.
+    /// </summary>
+    public int? GrpcPort { get; init; }
+
     /// <summary><c>text</c> (default) or <c>json</c> (compact JSON lines).</summary>
     public LogFormat LogFormat { get; init; } = LogFormat.Text;
 
@@ -80,6 +88,12 @@ internal sealed record SidecarOptions
             r.AddError("Sidecar:MetricsPort", $"'{metricsPort}' is already the {(metricsPort == port ? "API port (SIDECAR_PORT)" : "public health port (SIDECAR_PUBLIC_HEALTH_PORT)")}");
         }
 
+        var grpcPort = r.ListenPort("Sidecar:GrpcPort");
+        if (grpcPort is not (null or 0) && (grpcPort == port || grpcPort == publicPort || grpcPort == metricsPort))
+        {
+            r.AddError("Sidecar:GrpcPort", $"'{grpcPort}' is already the {(grpcPort == port ? "API port (SIDECAR_PORT)" : grpcPort == publicPort ? "public health port (SIDECAR_PUBLIC_HEALTH_PORT)" : "metrics port (SIDECAR_METRICS_PORT)")}");
+        }
+
         // The agent probes the app at 127.0.0.1:APP_PORT: when that is one of the agent's own sockets it
         // would probe itself and report the app healthy while it is not (and register itself as the app).
         if (app.Port is { } appPort)
@@ -96,6 +110,10 @@ internal sealed record SidecarOptions
             {
                 r.AddError("App:Port", $"'{appPort}' is the agent's metrics port (SIDECAR_METRICS_PORT): the agent would probe itself");
             }
+            else if (appPort == grpcPort && ListensOnLoopback(bindAddress))
+            {
+                r.AddError("App:Port", $"'{appPort}' is the agent's gRPC port (SIDECAR_GRPC_PORT): the agent would probe itself");
+            }
         }
 
         return new SidecarOptions
@@ -104,6 +122,7 @@ internal sealed record SidecarOptions
             BindAddress = bindAddress,
             PublicHealthPort = publicPort,
             MetricsPort = metricsPort,
+            GrpcPort = grpcPort,
             LogFormat = r.Enum("Sidecar:LogFormat", LogFormat.Text),
             LogLevel = ReadLevel(r),
             RequestLog = r.Enum("Sidecar:RequestLog", RequestLogMode.All),

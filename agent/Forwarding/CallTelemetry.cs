@@ -83,12 +83,16 @@ internal sealed class CallTelemetry
     public void Failed(string code) => _errorCode = code;
 
     /// <summary>Counts the call (what the caller got, how long it took) and ends its span.</summary>
-    public void Complete(HttpContext context, ServiceMetrics metrics, int attempts)
+    /// <param name="context">The caller's request.</param>
+    /// <param name="metrics">The service's cells.</param>
+    /// <param name="attempts">The attempts made.</param>
+    /// <param name="answered">The HTTP status the call counts as when its answer says otherwise (a gRPC status in a 200, docs/grpc.md).</param>
+    public void Complete(HttpContext context, ServiceMetrics metrics, int attempts, int? answered = null)
     {
         var response = context.Response;
         var status = context.RequestAborted.IsCancellationRequested && !response.HasStarted
             ? ClientClosedRequest
-            : response.StatusCode;
+            : answered ?? response.StatusCode;
         metrics.Completed(MethodClass.Of(context.Request.Method), status, Stopwatch.GetTimestamp() - _started);
         if (_logScope is not null)
         {

@@ -170,7 +170,7 @@ internal sealed class ForwardProxyMiddleware(RequestDelegate next, Forwarder for
         return authority.Length > 0;
     }
 
-    private static void SplitHostPort(string authority, int defaultPort, out ReadOnlySpan<char> host, out int port)
+    internal static void SplitHostPort(string authority, int defaultPort, out ReadOnlySpan<char> host, out int port)
     {
         var span = authority.AsSpan();
         port = defaultPort;
@@ -193,7 +193,7 @@ internal sealed class ForwardProxyMiddleware(RequestDelegate next, Forwarder for
         host = span;
     }
 
-    private static bool IsIpLiteral(ReadOnlySpan<char> host) =>
+    internal static bool IsIpLiteral(ReadOnlySpan<char> host) =>
         (char.IsAsciiDigit(host[0]) || host[0] == '[') &&
         IPAddress.TryParse(host[0] == '[' && host.Length > 1 && host[^1] == ']' ? host[1..^1] : host, out _);
 

@@ -117,7 +117,7 @@ internal sealed partial class Forwarder : IDisposable
     public void Dispose() => Invoker.Dispose();
 
     // "1.1 sidecar-x, 1.0 fred" (several headers are one list): an entry whose received-by is our pseudonym.
-    private bool HasPassedHere(Microsoft.Extensions.Primitives.StringValues via)
+    internal bool HasPassedHere(Microsoft.Extensions.Primitives.StringValues via)
     {
         for (var i = 0; i < via.Count; i++)
         {

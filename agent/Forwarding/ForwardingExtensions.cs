@@ -23,17 +23,25 @@ internal static class ForwardingExtensions
         services.AddServingLifetime();
         services.TryAddSingleton(sp => new UpgradeDrain(sp.GetService<IHostApplicationLifetime>(), sp.GetService<ServingLifetime>()));
         services.TryAddSingleton<Forwarder>();
+        services.TryAddSingleton<Grpc.GrpcForwarder>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ServicePoolSweeper>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IMetricsContributor, ForwardingFamilies>());
         return services;
     }
 
     /// <summary>
-    /// The three ways in: the forward-proxy middleware (ahead of the endpoints), <c>ANY /v1/invoke/{service}/{**path}</c>
+    /// The gRPC listener's requests (docs/grpc.md, when <c>SIDECAR_GRPC_PORT</c> is set), then the three ways in: the forward-proxy middleware (ahead of the endpoints), <c>ANY /v1/invoke/{service}/{**path}</c>
     /// and Prana's <c>ANY /proxy?vip=X&amp;path=/p</c>.
     /// </summary>
     public static WebApplication MapForwarding(this WebApplication app)
     {
+        if (app.Services.GetService<Configuration.SidecarOptions>()?.GrpcPort is not null)
+        {
+            // Only with a gRPC listener: the API's requests pay for no check otherwise.
+            var grpc = app.Services.GetRequiredService<Grpc.GrpcForwarder>();
+            app.Use((context, next) => ListenerExtensions.IsGrpcConnection(context) ? grpc.ForwardAsync(context) : next(context));
+        }
+
         app.UseMiddleware<ForwardProxyMiddleware>();
         var forwarder = app.Services.GetRequiredService<Forwarder>();
         app.Map("/v1/invoke/{service}/{**path}", context => InvokeAsync(context, forwarder));
@@ -59,12 +67,31 @@ internal static class ForwardingExtensions
                 "Write /v1/invoke/{service}/{path} without percent-encoding its first three segments.");
         }
 
+        SplitInvoke(raw, out var name, out var target);
+        return forwarder.ForwardAsync(context, name, target);
+    }
+
+    /// <summary>True when <paramref name="raw"/> starts with <c>/v1/invoke/</c>: the service named there and the rest (<c>/</c> when empty).</summary>
+    internal static bool TrySplitInvoke(string raw, out string service, out string target)
+    {
+        service = "";
+        target = "/";
+        if (!raw.StartsWith(InvokePrefix, StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        SplitInvoke(raw, out service, out target);
+        return true;
+    }
+
+    private static void SplitInvoke(string raw, out string name, out string target)
+    {
         var rest = raw.AsSpan(InvokePrefix.Length);
         var end = rest.IndexOfAny('/', '?');
         var service = end < 0 ? rest : rest[..end];
-        var target = end < 0 ? "/" : rest[end] == '?' ? "/" + rest[end..].ToString() : rest[end..].ToString();
-        var name = service.Contains('%') ? Uri.UnescapeDataString(service.ToString()) : service.ToString();
-        return forwarder.ForwardAsync(context, name, target);
+        target = end < 0 ? "/" : rest[end] == '?' ? "/" + rest[end..].ToString() : rest[end..].ToString();
+        name = service.Contains('%') ? Uri.UnescapeDataString(service.ToString()) : service.ToString();
     }
 
     /// <summary>Prana's proxy: <c>vip</c> names the service, <c>path</c> (decoded from the query) is the path and query to call.</summary>

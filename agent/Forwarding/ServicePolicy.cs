@@ -15,7 +15,7 @@ internal sealed record ServicePolicy
         nameof(Timeout), nameof(TryTimeout), nameof(Retries), nameof(RetryBackoff), nameof(RetryBudgetPercent),
         nameof(RetryBudgetMinPerSecond), nameof(MaxBodySize), nameof(RetryBufferSize), nameof(EjectionFailures),
         nameof(EjectionTime), nameof(MaxEjectionTime), nameof(MaxEjectionPercent), nameof(UpgradeIdleTimeout),
-        nameof(UpgradeMaxConnectionTime),
+        nameof(UpgradeMaxConnectionTime), nameof(GrpcRetryOn),
         .. ResiliencePolicy.Keys,
     ];
 
@@ -61,6 +61,14 @@ internal sealed record ServicePolicy
     /// <summary>The longest an upgraded connection stays open, busy or not; zero = no limit (the default).</summary>
     public TimeSpan UpgradeMaxConnectionTime { get; init; } = TimeSpan.Zero;
 
+    /// <summary>
+    /// The gRPC statuses a call on the gRPC listener is sent again on (<c>GrpcRetryOn</c>: names such as
+    /// <c>UNAVAILABLE</c>, or numbers), only when the answer carried no message and the request body was kept
+    /// (docs/grpc.md#retries). Default none: a status is the instance's answer, and only the service knows
+    /// which of its methods are safe to repeat.
+    /// </summary>
+    public IReadOnlySet<int> GrpcRetryOn { get; init; } = new HashSet<int>();
+
     /// <summary>Bulkhead, rate limit and circuit breaker (docs/resilience.md); all off by default.</summary>
     public ResiliencePolicy Resilience { get; init; } = ResiliencePolicy.Off;
 
@@ -88,6 +96,7 @@ internal sealed record ServicePolicy
             UpgradeMaxConnectionTime = r.Duration(prefix + nameof(UpgradeMaxConnectionTime), defaults.UpgradeMaxConnectionTime, TimeSpan.Zero, TimeSpan.FromDays(7)),
             MaxBodySizeKey = r.String(prefix + nameof(MaxBodySize)) is null ? defaults.MaxBodySizeKey : prefix + nameof(MaxBodySize),
             Resilience = ResiliencePolicy.Read(r, prefix, defaults.Resilience),
+            GrpcRetryOn = ReadGrpcStatuses(r, prefix + nameof(GrpcRetryOn), defaults.GrpcRetryOn),
         };
 
         if (policy.MaxEjectionTime < policy.EjectionTime)
@@ -97,5 +106,28 @@ internal sealed record ServicePolicy
         }
 
         return policy;
+    }
+
+    private static IReadOnlySet<int> ReadGrpcStatuses(SettingsReader r, string key, IReadOnlySet<int> defaults)
+    {
+        if (r.String(key) is null)
+        {
+            return defaults;
+        }
+
+        var result = new HashSet<int>();
+        foreach (var item in r.List(key))
+        {
+            if (Grpc.GrpcStatus.Parse(item) is { } code and not Grpc.GrpcStatus.Ok)
+            {
+                result.Add(code);
+            }
+            else
+            {
+                r.AddError(key, $"'{item}' is not a gRPC status other than OK (a name such as UNAVAILABLE, or 1-16)");
+            }
+        }
+
+        return result;
     }
 }

@@ -9,7 +9,8 @@ internal static class AgentListeners
 {
     /// <summary>
     /// The API on <c>SIDECAR_BIND_ADDRESS:SIDECAR_PORT</c> (loopback by default) and, when
-    /// <c>SIDECAR_PUBLIC_HEALTH_PORT</c> is set, a listener on all interfaces for the health routes only.
+    /// <c>SIDECAR_PUBLIC_HEALTH_PORT</c> is set, a listener on all interfaces for the health routes only; when
+    /// <c>SIDECAR_GRPC_PORT</c> is set, an HTTP/2-only listener beside the API for gRPC clients (docs/grpc.md).
     /// </summary>
     public static void AddAgentListeners(this WebApplicationBuilder builder, SidecarOptions options)
     {
@@ -53,6 +54,21 @@ internal static class AgentListeners
                 {
                     listen.Protocols = HttpProtocols.Http1; // probes speak HTTP/1.1; Connection: close is an HTTP/1 notion
                     listen.Use(listen.ApplicationServices.GetRequiredService<PublicHealthConnections>().Use);
+                });
+            }
+
+            if (options.GrpcPort is { } grpcPort)
+            {
+                // HTTP/2 only: without TLS (no ALPN) Kestrel serves h2c prior knowledge on a port only when it
+                // speaks nothing else; on the API's Http1AndHttp2 a cleartext connection is HTTP/1.1 (docs/grpc.md).
+                kestrel.Listen(options.BindAddress, grpcPort, listen =>
+                {
+                    listen.Protocols = HttpProtocols.Http2;
+                    listen.Use(next => connection =>
+                    {
+                        connection.Items[ListenerExtensions.GrpcItemKey] = true;
+                        return next(connection);
+                    });
                 });
             }
 

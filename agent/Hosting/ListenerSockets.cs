@@ -7,7 +7,7 @@ using Sidecar.Platform;
 namespace Sidecar.Hosting;
 
 /// <summary>
-/// Port 0 on a listener (<c>SIDECAR_PORT</c>, <c>SIDECAR_PUBLIC_HEALTH_PORT</c>, <c>SIDECAR_METRICS_PORT</c>):
+/// Port 0 on a listener (<c>SIDECAR_PORT</c>, <c>SIDECAR_PUBLIC_HEALTH_PORT</c>, <c>SIDECAR_METRICS_PORT</c>, <c>SIDECAR_GRPC_PORT</c>):
 /// a free port, bound here before anything reads the options, so every part of the agent sees the port
 /// actually bound (the URLs registered in Eureka, <c>SIDECAR_PORT</c> given to a supervised app). Kestrel
 /// then listens on that very socket: the port is never released and taken again, so nothing can take it
@@ -21,7 +21,7 @@ internal sealed class ListenerSockets : IDisposable
     /// <exception cref="AgentStartException">When the address cannot be bound.</exception>
     public static SidecarOptions Reserve(WebApplicationBuilder builder, SidecarOptions options)
     {
-        if (options.Port != 0 && options.PublicHealthPort != 0 && options.MetricsPort != 0)
+        if (options.Port != 0 && options.PublicHealthPort != 0 && options.MetricsPort != 0 && options.GrpcPort != 0)
         {
             return options; // the usual case: Kestrel binds the fixed ports itself
         }
@@ -34,6 +34,7 @@ internal sealed class ListenerSockets : IDisposable
                 Port = options.Port == 0 ? sockets.Bind(options.BindAddress) : options.Port,
                 PublicHealthPort = options.PublicHealthPort == 0 ? sockets.BindAny() : options.PublicHealthPort,
                 MetricsPort = options.MetricsPort == 0 ? sockets.BindAny() : options.MetricsPort,
+                GrpcPort = options.GrpcPort == 0 ? sockets.Bind(options.BindAddress) : options.GrpcPort,
             };
         }
         catch (SocketException ex)

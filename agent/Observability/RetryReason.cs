@@ -20,11 +20,14 @@ internal enum RetryReason
 
     /// <summary>The instance answered 504.</summary>
     Status504,
+
+    /// <summary>A gRPC call ended, before anything was passed on, with a status <c>GrpcRetryOn</c> names (docs/grpc.md#retries).</summary>
+    GrpcStatus,
 }
 
 internal static class RetryReasons
 {
-    public static readonly string[] Labels = ["connect_error", "try_timeout", "transport_error", "status_502", "status_503", "status_504"];
+    public static readonly string[] Labels = ["connect_error", "try_timeout", "transport_error", "status_502", "status_503", "status_504", "grpc_status"];
 
     public static string Label(this RetryReason reason) => Labels[(int)reason];
 }

@@ -14,6 +14,9 @@ internal static class ListenerExtensions
     /// <summary>Set in the connection's items on every connection of the metrics listener (<c>SIDECAR_METRICS_PORT</c>).</summary>
     public const string MetricsItemKey = "sidecar.metrics";
 
+    /// <summary>Set in the connection's items on every connection of the gRPC listener (<c>SIDECAR_GRPC_PORT</c>, docs/grpc.md).</summary>
+    public const string GrpcItemKey = "sidecar.grpc";
+
     /// <summary>The methods of the health routes: a HEAD is a GET without the body (RFC 9110, 9.3.2), as probes and uptime checkers send it.</summary>
     public static readonly string[] GetAndHead = ["GET", "HEAD"];
 
@@ -63,6 +66,10 @@ internal static class ListenerExtensions
     /// <summary>True on a connection of the metrics listener, which serves <c>/metrics</c> and nothing else.</summary>
     internal static bool IsMetricsConnection(HttpContext context) =>
         context.Features.Get<IConnectionItemsFeature>()?.Items.ContainsKey(MetricsItemKey) == true;
+
+    /// <summary>True on a connection of the gRPC listener, where every request is forwarded over HTTP/2.</summary>
+    internal static bool IsGrpcConnection(HttpContext context) =>
+        context.Features.Get<IConnectionItemsFeature>()?.Items.ContainsKey(GrpcItemKey) == true;
 
     private static PublicHealthConnection? PublicConnection(HttpContext context) =>
         context.Features.Get<IConnectionItemsFeature>()?.Items.TryGetValue(PublicHealthConnections.ItemKey, out var item) == true

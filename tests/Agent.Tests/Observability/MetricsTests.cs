@@ -205,7 +205,7 @@ public sealed class MetricsTests
             ["service"] = v => v is "orders" or "unknown",
             ["method"] = v => v is "GET" or "HEAD" or "POST" or "PUT" or "DELETE" or "PATCH" or "OPTIONS" or "OTHER",
             ["code"] = v => v == "other" || (v.Length == 3 && v.All(char.IsAsciiDigit)),
-            ["reason"] = v => v is "connect_error" or "try_timeout" or "transport_error" or "status_502" or "status_503" or "status_504",
+            ["reason"] = v => v is "connect_error" or "try_timeout" or "transport_error" or "status_502" or "status_503" or "status_504" or "grpc_status",
             ["error"] = v => v is "bad-request" or "bad-path" or "unknown-service" or "body-too-large" or "upstream-unreachable" or "no-instance" or "deadline-exceeded" or "upstream-timeout",
             ["status"] = v => v is "UP" or "DOWN" or "STARTING" or "OUT_OF_SERVICE" or "UNKNOWN",
             ["result"] = v => v is "healthy" or "unhealthy",
