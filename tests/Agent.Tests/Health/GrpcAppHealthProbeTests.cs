@@ -70,6 +70,18 @@ public sealed class GrpcAppHealthProbeTests
     }
 
     [Fact]
+    public async Task Grpcs_SpeaksTls_SoAPlaintextServerIsAFailure()
+    {
+        await using var server = await GrpcHealthServer.StartAsync(new() { [""] = "SERVING" });
+        using var probe = new GrpcAppHealthProbe(new AppHealthOptions { Url = new Uri($"grpcs://127.0.0.1:{server.Port}"), Timeout = TimeSpan.FromSeconds(10) }, TimeProvider.System);
+
+        var result = await probe.ProbeAsync(default);
+
+        Assert.False(result.Healthy);
+        Assert.StartsWith("TLS handshake failed", result.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AnHttp1OnlyPort_IsAFailure_WithAHint()
     {
         await using var app = await LoopbackServer.StartAsync(_ => Task.CompletedTask);
