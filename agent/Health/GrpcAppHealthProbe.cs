@@ -142,14 +142,14 @@ internal sealed class GrpcAppHealthProbe : IAppHealthProbe, IDisposable
             while ((read = await stream.ReadAsync(buffer.AsMemory(total), cancellationToken).ConfigureAwait(false)) > 0)
             {
                 total += read;
+                if (total > GrpcHealthWire.MaxAnswerBytes)
+                {
+                    return null;
+                }
+
                 if (total == buffer.Length)
                 {
-                    if (buffer.Length > GrpcHealthWire.MaxAnswerBytes)
-                    {
-                        return null;
-                    }
-
-                    Array.Resize(ref buffer, buffer.Length * 2);
+                    Array.Resize(ref buffer, Math.Min(buffer.Length * 2, GrpcHealthWire.MaxAnswerBytes + 1));
                 }
             }
 
