@@ -46,17 +46,6 @@ internal static class AgentListeners
             kestrel.ResponseHeaderEncodingSelector = static _ => System.Text.Encoding.Latin1;
             kestrel.ApplyAgentLimits();
             kestrel.Listen(options.BindAddress, options.Port);
-            if (options.PublicHealthPort is { } publicPort)
-            {
-                // [::], dual-mode (IPv4 clients too), so IPv6-only pods are probed as well; Kestrel falls
-                // back to 0.0.0.0 where IPv6 cannot be bound (a port in use still fails the start).
-                kestrel.ListenAnyIP(publicPort, listen =>
-                {
-                    listen.Protocols = HttpProtocols.Http1; // probes speak HTTP/1.1; Connection: close is an HTTP/1 notion
-                    listen.Use(listen.ApplicationServices.GetRequiredService<PublicHealthConnections>().Use);
-                });
-            }
-
             if (options.GrpcPort is { } grpcPort)
             {
                 // HTTP/2 only: without TLS (no ALPN) Kestrel serves h2c prior knowledge on a port only when it
@@ -69,6 +58,17 @@ internal static class AgentListeners
                         connection.Items[ListenerExtensions.GrpcItemKey] = true;
                         return next(connection);
                     });
+                });
+            }
+
+            if (options.PublicHealthPort is { } publicPort)
+            {
+                // [::], dual-mode (IPv4 clients too), so IPv6-only pods are probed as well; Kestrel falls
+                // back to 0.0.0.0 where IPv6 cannot be bound (a port in use still fails the start).
+                kestrel.ListenAnyIP(publicPort, listen =>
+                {
+                    listen.Protocols = HttpProtocols.Http1; // probes speak HTTP/1.1; Connection: close is an HTTP/1 notion
+                    listen.Use(listen.ApplicationServices.GetRequiredService<PublicHealthConnections>().Use);
                 });
             }
 

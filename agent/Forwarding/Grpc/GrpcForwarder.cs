@@ -106,7 +106,79 @@ internal sealed class GrpcForwarder : IDisposable
             deadline = lower;
         }
 
-        return new GrpcCall(this, context, pool, target, deadline, isGrpc).RunAsync();
+        var call = new GrpcCall(this, context, pool, target, deadline, isGrpc);
+        return pool.Admission is { } admission ? AdmitAsync(admission, context, pool, target, isGrpc, call) : call.RunAsync();
+    }
+
+    /// <summary>
+    /// The service's rate limit, bulkhead and circuit breaker (docs/resilience.md), in that order, as for an
+    /// HTTP/1.1 call (<c>Forwarder.AdmitAsync</c>); a refusal is a gRPC status and nothing is sent. A stream
+    /// holds its bulkhead slot until it ends. (The response cache is for GET and HEAD: never a gRPC call.)
+    /// </summary>
+    private async Task AdmitAsync(ServiceAdmission admission, HttpContext context, ServicePool pool, string target, bool isGrpc, GrpcCall call)
+    {
+        if (admission.Rate is { } rate && !rate.TryTake(out _))
+        {
+            await RejectAsync(context, pool, target, isGrpc, new CallProblem(StatusCodes.Status429TooManyRequests, ForwardingProblems.RateLimited, "Rate limited",
+                $"Calls to '{pool.Name}' are limited to {admission.Policy.RateLimit} per second by this agent (RateLimit, burst {admission.Policy.RateLimitBurst}).")).ConfigureAwait(false);
+            return;
+        }
+
+        System.Threading.RateLimiting.RateLimitLease? lease = null;
+        var trial = false;
+        try
+        {
+            if (admission.Bulkhead is { } bulkhead)
+            {
+                lease = bulkhead.AttemptAcquire();
+                if (!lease.IsAcquired && admission.Policy.MaxQueuedRequests > 0)
+                {
+                    lease.Dispose();
+                    try
+                    {
+                        lease = await bulkhead.AcquireAsync(1, context.RequestAborted).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        lease = null;
+                        pool.Metrics.Count(MethodClass.Of(context.Request.Method), CallTelemetry.ClientClosedRequest);
+                        return;
+                    }
+                }
+
+                if (!lease.IsAcquired)
+                {
+                    await RejectAsync(context, pool, target, isGrpc, new CallProblem(StatusCodes.Status503ServiceUnavailable, ForwardingProblems.ConcurrencyLimit, "Concurrency limit",
+                        $"'{pool.Name}' already has {admission.Policy.MaxConcurrentRequests} calls in flight from this agent (MaxConcurrentRequests).")).ConfigureAwait(false);
+                    return;
+                }
+            }
+
+            if (admission.Breaker is { } breaker && !breaker.TryAdmit(out _, out trial))
+            {
+                await RejectAsync(context, pool, target, isGrpc, new CallProblem(StatusCodes.Status503ServiceUnavailable, ForwardingProblems.CircuitOpen, "Circuit open",
+                    $"The circuit breaker of '{pool.Name}' is open: too many of its recent calls failed. Calls resume after the break.")).ConfigureAwait(false);
+                return;
+            }
+
+            await call.RunAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            if (trial)
+            {
+                admission.Breaker!.EndTrial();
+            }
+
+            lease?.Dispose();
+        }
+    }
+
+    private Task RejectAsync(HttpContext context, ServicePool pool, string target, bool isGrpc, CallProblem problem)
+    {
+        Forwarder.Log.Rejected(pool.Name, problem.Status, problem.Code);
+        Forwarder.Tracing.Rejected(context, pool.Name, target, problem.Status, problem.Code);
+        return RefuseAsync(context, isGrpc, pool.Metrics, problem);
     }
 
     public void Dispose() => Invoker.Dispose();

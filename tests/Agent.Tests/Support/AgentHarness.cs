@@ -17,9 +17,10 @@ public sealed class AgentHarness : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private AgentHarness(WebApplication app, Uri baseUri, Uri? publicHealthUri, Uri? metricsUri = null)
+    private AgentHarness(WebApplication app, Uri baseUri, Uri? publicHealthUri, Uri? metricsUri = null, Uri? grpcUri = null)
     {
         _app = app;
+        GrpcUri = grpcUri;
         BaseUri = baseUri;
         PublicHealthUri = publicHealthUri;
         MetricsUri = metricsUri;
@@ -36,6 +37,9 @@ public sealed class AgentHarness : IAsyncDisposable
     /// <summary>The metrics listener, when the environment asked for one (SIDECAR_METRICS_PORT).</summary>
     public Uri? MetricsUri { get; }
 
+    /// <summary>The gRPC listener (HTTP/2 only), when the environment asked for one (SIDECAR_GRPC_PORT).</summary>
+    public Uri? GrpcUri { get; }
+
     public IServiceProvider Services => _app.Services;
 
     /// <param name="environment">The agent's environment variables (docs/configuration.md names or Section__Key).</param>
@@ -45,24 +49,28 @@ public sealed class AgentHarness : IAsyncDisposable
     {
         var wantsPublic = environment.ContainsKey("SIDECAR_PUBLIC_HEALTH_PORT");
         var wantsMetrics = environment.ContainsKey("SIDECAR_METRICS_PORT");
+        var wantsGrpc = environment.ContainsKey("SIDECAR_GRPC_PORT");
         environment = WithTestDrain(environment);
         var overrides = new AgentHostOverrides
         {
             Environment = new Hashtable(environment.ToDictionary(p => p.Key, p => (object?)p.Value)),
-            Options = o => o with { Sidecar = o.Sidecar with { Port = 0, PublicHealthPort = wantsPublic ? publicHealthPort ?? 0 : null, MetricsPort = wantsMetrics ? 0 : null } },
+            Options = o => o with { Sidecar = o.Sidecar with { Port = 0, PublicHealthPort = wantsPublic ? publicHealthPort ?? 0 : null, MetricsPort = wantsMetrics ? 0 : null, GrpcPort = wantsGrpc ? 0 : null } },
             Services = services,
         };
 
         var app = Program.CreateApp([], overrides);
         await app.StartAsync();
         var addresses = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses;
-        var api = addresses.First(a => a.Contains("127.0.0.1", StringComparison.Ordinal));
+        // The loopback listeners, in the order they were bound: the API, then the gRPC one.
+        var loopback = addresses.Where(a => a.Contains("127.0.0.1", StringComparison.Ordinal)).ToList();
+        var api = loopback[0];
+        var grpcUri = wantsGrpc ? new Uri(loopback[1] + "/") : null;
         // The any-address listeners, in the order they were bound: the public health one, then the metrics one.
         var anyAddress = addresses.Where(a => !a.Contains("127.0.0.1", StringComparison.Ordinal))
             .Select(a => new Uri($"http://127.0.0.1:{new Uri(a.Replace("0.0.0.0", "127.0.0.1", StringComparison.Ordinal)).Port}/")).ToList();
         var publicUri = wantsPublic ? anyAddress[0] : null;
         var metricsUri = wantsMetrics ? anyAddress[^1] : null;
-        return new AgentHarness(app, new Uri(api + "/"), publicUri, metricsUri);
+        return new AgentHarness(app, new Uri(api + "/"), publicUri, metricsUri, grpcUri);
     }
 
     /// <summary>

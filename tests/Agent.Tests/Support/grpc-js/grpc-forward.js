@@ -1,5 +1,7 @@
 // Real gRPC peers (@grpc/grpc-js) for tests/Agent.Tests/Forwarding/Grpc/GrpcForwardingTests.cs, the agent between them.
-//   node grpc-forward.js server NAME        an Echo instance (echo.proto) on 127.0.0.1:0: prints {"port":N}
+//   node grpc-forward.js server NAME [unavailable]
+//                                           an Echo instance (echo.proto) on 127.0.0.1:0: prints {"port":N};
+//                                           unavailable: every Unary ends UNAVAILABLE (no message); calls go to stderr
 //   node grpc-forward.js http1              an HTTP/1.1-only server (node's http): prints {"port":N}
 //   node grpc-forward.js client PORT SERVICE WAY MODE [DEADLINE_MS]
 //     WAY: authority (grpc.default_authority = SERVICE) or invoke (/v1/invoke/SERVICE/ before each method path)
@@ -32,11 +34,13 @@ function deadlineOf(call) {
   return d instanceof Date ? d.getTime() - Date.now() : (d === Infinity || d === undefined ? -1 : d - Date.now());
 }
 
-function server(name) {
+function server(name, unavailable) {
   const s = new grpc.Server();
   s.addService(Echo.service, {
     unary(call, callback) {
       const r = call.request;
+      process.stderr.write(JSON.stringify({ call: 'unary', text: r.text }) + '\n');
+      if (unavailable) { callback({ code: grpc.status.UNAVAILABLE, details: `${name} is unavailable` }); return; }
       const answer = () => {
         if (r.failCode) {
           const trailer = new grpc.Metadata();
@@ -138,7 +142,7 @@ async function client(port, service, way, mode, deadlineMs) {
 }
 
 const [, , role, ...args] = process.argv;
-if (role === 'server') server(args[0]);
+if (role === 'server') server(args[0], args[1] === 'unavailable');
 else if (role === 'http1') http1();
 else if (role === 'client') client(Number(args[0]), args[1], args[2], args[3], args[4]).catch((e) => { out({ error: String(e) }); process.exit(1); });
-else { out({ error: 'usage: server NAME | http1 | client PORT SERVICE WAY MODE [DEADLINE_MS]' }); process.exit(2); }
+else { out({ error: 'usage: server NAME [unavailable] | http1 | client PORT SERVICE WAY MODE [DEADLINE_MS]' }); process.exit(2); }
