@@ -96,6 +96,16 @@ def stop_all():
             p.wait()
 
 
+def run(args, what, timeout, check=True):
+    """A measuring tool's run, bounded: a step that hangs (a peer that never answers) fails with a message instead."""
+    try:
+        return subprocess.run(args, capture_output=True, text=True, check=check, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise SystemExit(f"bench: {what} did not finish within {timeout} s ({' '.join(args[:3])}...); logs in {work}")
+    except subprocess.CalledProcessError as e:
+        raise SystemExit(f"bench: {what} failed with exit code {e.returncode}: {(e.stderr or e.stdout or '').strip()[:300]}; logs in {work}")
+
+
 def get(url, host=None, proxy=None, timeout=2):
     request = urllib.request.Request(url, headers={"Host": host} if host else {})
     handlers = [urllib.request.ProxyHandler({"http": proxy} if proxy else {})]
@@ -277,7 +287,7 @@ def wrk(url, proxy=None):
         args += ["-s", write_proxy_script(url), proxy]
     else:
         args.append(url)
-    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    out = run(args, f"wrk on {url}", DURATION + 60).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -291,7 +301,7 @@ def hey(url, proxy=None):
     args = ["hey", "-z", f"{RATE_DURATION}s", "-c", str(CONNECTIONS), "-q", f"{per_worker:g}", "-disable-compression"]
     if proxy:
         args += ["-x", proxy]
-    out = subprocess.run(args + [url], capture_output=True, text=True, check=True).stdout
+    out = run(args + [url], f"hey on {url}", RATE_DURATION + 60).stdout
     pct = {int(m.group(1)): float(m.group(2)) * 1000 for m in re.finditer(r"(\d+)%+ in ([\d.]+) secs", out)}
     codes = {int(c): int(n) for c, n in re.findall(r"\[(\d{3})\]\s+(\d+) responses", out)}
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
@@ -308,8 +318,8 @@ class Target:
         status, _ = get(self.url, proxy=self.proxy)
         assert status == 200, f"{self.name}: {status}"
         # A short burst so connection pools and caches are warm before the measured run.
-        subprocess.run(["wrk", "-t1", f"-c{CONNECTIONS}", "-d1s"] +
-                       (["-s", write_proxy_script(self.url), self.proxy] if self.proxy else [self.url]), capture_output=True)
+        run(["wrk", "-t1", f"-c{CONNECTIONS}", "-d1s"] + (["-s", write_proxy_script(self.url), self.proxy] if self.proxy else [self.url]),
+            f"warming {self.name}", 60, check=False)
 
     def measure(self):
         sampler = RssSampler(self.pids)
@@ -346,14 +356,20 @@ def startup_ms(runs=STARTUP_RUNS):
         t0 = time.perf_counter()
         p = subprocess.Popen([AGENT], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         while True:
+            # Bounded, and the process checked on every turn: a port another process took meanwhile answers
+            # something else (or nothing) while this agent has already exited.
+            if p.poll() is not None:
+                raise SystemExit(f"bench: the agent exited with {p.returncode} during the start-up test (port {port} taken?)")
+            if time.perf_counter() - t0 > 30:
+                p.kill()
+                p.wait()
+                raise SystemExit(f"bench: the agent did not answer /ping on {port} within 30 s during the start-up test")
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
                     s.sendall(request)
                     if s.recv(64).startswith(b"HTTP/1.1 200"):
                         break
             except OSError:
-                if p.poll() is not None:
-                    raise SystemExit(f"bench: the agent exited with {p.returncode} during the start-up test")
                 time.sleep(0.0005)
         times.append((time.perf_counter() - t0) * 1000)
         p.send_signal(signal.SIGTERM)
@@ -468,28 +484,61 @@ def table(targets, start):
 TCP_REQUESTS = 50_000 if QUICK else 200_000
 
 
-def wait_tcp(port, what, timeout=30):
+# Each step of the TCP rows is bounded: redis-benchmark has no time-out of its own and waits for ever on a
+# peer that accepts but never answers (a port another process took between free_port() and the bind, a
+# listener whose agent is gone and whose port was reused).
+TCP_STEP_TIMEOUT = 120 if QUICK else 300
+
+
+def wait_tcp(port, what, process, timeout=30):
+    """Until the port answers Redis's PING with +PONG, while the process that should answer is alive."""
     deadline = time.time() + timeout
+    last = None
     while time.time() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"bench: {what} exited with {process.returncode} before answering on {port}; logs in {work}")
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"bench: {what} never accepted a connection on {port}; logs in {work}")
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+                s.settimeout(2)
+                s.sendall(b"PING\r\n")
+                last = s.recv(64)
+                if last.startswith(b"+PONG"):
+                    return
+        except OSError as e:
+            last = e
+        time.sleep(0.05)
+    if process.poll() is not None:
+        raise SystemExit(f"bench: {what} exited with {process.returncode} before answering on {port}; logs in {work}")
+    raise SystemExit(f"bench: {what} never answered PING on {port} (last: {last!r}; another process on the port?); logs in {work}")
+
+
+def bound_tcp_listener(process, service, timeout=30):
+    """The port an agent with SIDECAR_TCP_LISTENERS=0=service bound, from its start-up line (docs/forwarding.md#tcp-listeners)."""
+    deadline = time.time() + timeout
+    log = os.path.join(work, "tcp-agent.log")
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"bench: the TCP agent exited with {process.returncode}; logs in {work}")
+        with open(log) as f:
+            found = re.search(r" listening on .*?tcp://[^\s,]+:(\d+)=" + re.escape(service) + r"[,\s]", f.read())
+        if found:
+            return int(found.group(1))
+        time.sleep(0.05)
+    raise SystemExit(f"bench: the TCP agent printed no start-up line within {timeout} s; logs in {work}")
 
 
 def start_haproxy_tcp(upstream):
     port, p = start_haproxy_process(upstream, "tcp", "haproxy-tcp", "1h")
-    wait_tcp(port, "haproxy in tcp mode")
+    wait_tcp(port, "haproxy in tcp mode", p)
     return port, p
 
 
-def redis_benchmark(port, pids):
+def redis_benchmark(name, port, process, pids):
     """GET and SET through 16 connections (redis-benchmark); requests/s, p50 and p99 of GET, CPU of the relay."""
+    wait_tcp(port, name, process, timeout=10)  # still the right peer, still alive
     cpu = cpu_seconds(pids)
-    out = subprocess.run(["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", str(CONNECTIONS), "-n", str(TCP_REQUESTS),
-                          "-t", "set,get", "--csv"], capture_output=True, text=True, check=True).stdout
+    out = run(["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", str(CONNECTIONS), "-n", str(TCP_REQUESTS), "-t", "set,get", "--csv"],
+              f"redis-benchmark through {name}", TCP_STEP_TIMEOUT).stdout
     cpu = cpu_seconds(pids) - cpu
     rows = {line.split(",")[0].strip('"'): [c.strip('"') for c in line.split(",")[1:]] for line in out.splitlines() if line.startswith('"')}
     get_row = rows["GET"]
@@ -502,26 +551,28 @@ def tcp_rows():
     if not shutil.which("redis-server") or not shutil.which("redis-benchmark"):
         return ["", "TCP row skipped: redis-server and redis-benchmark are not installed (apt-get install -y redis-server redis-tools)."]
     redis_port = free_port()
+    # redis-server takes a port number only (its --port 0 turns TCP off): a free one, checked by PING below.
     redis = start(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], name="redis")
-    wait_tcp(redis_port, "redis-server")
-    listener = free_port()
-    agent = start([AGENT], env={"SIDECAR_PORT": str(free_port()), "APP_HEALTH_URL": "", "SIDECAR_LOG_LEVEL": "warning",
+    wait_tcp(redis_port, "redis-server", redis)
+    # The agent binds its API and listener ports itself (port 0) and names them in its start-up line: no clash possible.
+    agent = start([AGENT], env={"SIDECAR_PORT": "0", "APP_HEALTH_URL": "", "SIDECAR_LOG_LEVEL": "warning",
                                 "SIDECAR_DATA_DIR": os.path.join(work, "tcp-agent"), "ROUTES": f"redis=tcp://127.0.0.1:{redis_port}",
-                                "SIDECAR_TCP_LISTENERS": f"{listener}=redis"}, name="tcp-agent")
-    wait_tcp(listener, "the agent's TCP listener")
-    targets = [("direct", redis_port, [redis.pid]), ("agent-tcp", listener, [agent.pid])]
+                                "SIDECAR_TCP_LISTENERS": "0=redis"}, name="tcp-agent")
+    listener = bound_tcp_listener(agent, "redis")
+    wait_tcp(listener, "the agent's TCP listener", agent)
+    targets = [("direct", redis_port, redis, [redis.pid]), ("agent-tcp", listener, agent, [agent.pid])]
     if shutil.which("haproxy") or os.access("/usr/sbin/haproxy", os.X_OK):
         haproxy_port, haproxy = start_haproxy_tcp(redis_port)
-        targets.append(("haproxy-tcp", haproxy_port, proc_tree(haproxy.pid)))
-    results = {name: [] for name, _, _ in targets}
+        targets.append(("haproxy-tcp", haproxy_port, haproxy, proc_tree(haproxy.pid)))
+    results = {name: [] for name, _, _, _ in targets}
     print(f"bench: TCP, {ROUNDS} round(s) of redis-benchmark ({TCP_REQUESTS} GET and SET, {CONNECTIONS} connections)", flush=True)
     for _ in range(ROUNDS):
-        for name, port, pids in targets:
-            results[name].append(redis_benchmark(port, pids))
+        for name, port, process, pids in targets:
+            results[name].append(redis_benchmark(name, port, process, pids))
     direct = results["direct"]
     lines = ["", f"TCP (redis-benchmark GET, {CONNECTIONS} connections; medians over {ROUNDS} round(s)). The direct row's CPU is redis-server's own.", "",
              "| path | GET rps | vs direct | p50 ms | p99 ms | CPU s / 10k req |", "|---|---|---|---|---|---|"]
-    for name, _, _ in targets:
+    for name, _, _, _ in targets:
         rounds = results[name]
         ratio = statistics.median(r["rps"] / d["rps"] for r, d in zip(rounds, direct))
         lines.append(f"| {name} | {statistics.median(r['rps'] for r in rounds):.0f} | {ratio:.2f} | "
@@ -541,9 +592,9 @@ def h2load(port, authority, body, pids):
     args = ["h2load", "-c", "1", "-m", str(GRPC_STREAMS), "-d", body, "-H", "content-type: application/grpc", "-H", "te: trailers",
             "-H", f":authority: {authority}", f"http://127.0.0.1:{port}/greeter.Greeter/SayHello"]
     # A warm-up run apart: h2load 1.52's --warm-up-time with -D starts no request at all.
-    subprocess.run(args[:1] + ["-n", "2000"] + args[1:], capture_output=True, check=True)
+    run(args[:1] + ["-n", "2000"] + args[1:], f"h2load's warm-up on {authority}", 120)
     cpu = cpu_seconds(pids)
-    out = subprocess.run(args[:1] + ["-D", str(DURATION)] + args[1:], capture_output=True, text=True, check=True).stdout
+    out = run(args[:1] + ["-D", str(DURATION)] + args[1:], f"h2load on {authority}", DURATION + 60).stdout
     cpu = cpu_seconds(pids) - cpu
     done = re.search(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored", out)
     ok = int(re.search(r"status codes: (\d+) 2xx", out).group(1))
@@ -560,20 +611,34 @@ def grpc_client_ok(port, authority):
     return run.returncode == 0 and '"hello bench"' in run.stdout, (run.stdout + run.stderr).strip()
 
 
+def port_in_log(name, process, pattern, timeout=30):
+    """The port a child bound on port 0, as its log names it (the agent's start-up line, the node server's first line)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"bench: {name} exited with {process.returncode}; logs in {work}")
+        with open(os.path.join(work, f"{name}.log")) as f:
+            found = re.search(pattern, f.read())
+        if found:
+            return int(found.group(1))
+        time.sleep(0.05)
+    raise SystemExit(f"bench: {name} named no port within {timeout} s; logs in {work}")
+
+
 def grpc_rows():
     """Unary gRPC: the node-grpc example's server directly, and through the agent's gRPC port (:authority names it)."""
     if not shutil.which("h2load"):
         return ["", "gRPC row skipped: h2load is not installed (apt-get install -y nghttp2-client)."]
     if not shutil.which("node") or not os.path.isdir(os.path.join(GRPC_EXAMPLE, "node_modules", "@grpc", "grpc-js")):
         return ["", "gRPC row skipped: node or examples/node-grpc's packages are missing (cd examples/node-grpc && npm ci)."]
-    server_port = free_port()
-    server = start(["node", os.path.join(GRPC_EXAMPLE, "server.js")], env={"APP_PORT": str(server_port), "APP_NAME": "greeter"}, name="grpc-server")
-    wait_tcp(server_port, "the grpc-js server")
-    grpc_port = free_port()
-    agent = start([AGENT], env={"SIDECAR_PORT": str(free_port()), "APP_HEALTH_URL": "", "SIDECAR_LOG_LEVEL": "warning",
+    # Every port 0, bound where it is used and read back from the log: no clash with another process possible.
+    server = start(["node", os.path.join(GRPC_EXAMPLE, "server.js")], env={"APP_PORT": "0", "APP_NAME": "greeter"}, name="grpc-server")
+    server_port = port_in_log("grpc-server", server, r"\[greeter\] listening on 127\.0\.0\.1:(\d+)")
+    agent = start([AGENT], env={"SIDECAR_PORT": "0", "APP_HEALTH_URL": "", "SIDECAR_LOG_LEVEL": "warning",
                                 "SIDECAR_DATA_DIR": os.path.join(work, "grpc-agent"), "ROUTES": f"greeter=http://127.0.0.1:{server_port}",
-                                "SIDECAR_GRPC_PORT": str(grpc_port)}, name="grpc-agent")
-    wait_tcp(grpc_port, "the agent's gRPC port")
+                                "SIDECAR_GRPC_PORT": "0"}, name="grpc-agent")
+    # The start-up line names the API, then the gRPC listener (docs/grpc.md#the-grpc-listener).
+    grpc_port = port_in_log("grpc-agent", agent, r" listening on http://[^,\s]+, http://127\.0\.0\.1:(\d+)")
     body = os.path.join(work, "hello.grpc")
     with open(body, "wb") as f:
         message = b"\x0a\x05bench"  # HelloRequest{name = "bench"}

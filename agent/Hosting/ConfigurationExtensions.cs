@@ -55,6 +55,7 @@ internal static class ConfigurationExtensions
         }
 
         options = options with { Sidecar = ListenerSockets.Reserve(builder, options.Sidecar) };
+        options = options with { Forwarding = Forwarding.Tcp.TcpListenerSockets.Reserve(builder.Services, options.Forwarding, options.Sidecar.BindAddress) };
 
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(options.Sidecar);

@@ -24,7 +24,7 @@ internal static class LoggingExtensions
         builder.Services.AddSingleton(level);
         // A listener on port 0: the start-up line is the one place that names the port bound, so it is
         // written whatever the level (docs/operations.md#listeners-and-security-defaults).
-        var portPicked = builder.Services.Any(s => s.ServiceType == typeof(ListenerSockets));
+        var portPicked = builder.Services.Any(s => s.ServiceType == typeof(ListenerSockets) || s.ServiceType == typeof(Forwarding.Tcp.TcpListenerSockets));
         builder.Services.AddSerilog(configuration =>
         {
             if (portPicked)

@@ -17,6 +17,7 @@ internal sealed record AgentStatus(
     [property: JsonPropertyName("health")] HealthSection Health,
     [property: JsonPropertyName("registration")] RegistrationSection Registration,
     [property: JsonPropertyName("services")] IReadOnlyList<ServiceSection> Services,
+    [property: JsonPropertyName("tcpListeners")] IReadOnlyList<TcpListenerEntry> TcpListeners,
     [property: JsonPropertyName("config")] ConfigSection Config,
     [property: JsonPropertyName("events")] IReadOnlyList<EventEntry> Events,
     [property: JsonPropertyName("routes")] IReadOnlyList<AgentRoute> Routes);
@@ -93,6 +94,21 @@ internal sealed record InstanceEntry(
     [property: JsonPropertyName("recentRequests")] long RecentRequests,
     [property: JsonPropertyName("recentFailures")] long RecentFailures,
     [property: JsonPropertyName("errorRate")] double? ErrorRate);
+
+/// <summary>One TCP listener (docs/forwarding.md#tcp-listeners): its counts since the start, read from the listener's counters.</summary>
+/// <param name="Address">Where it listens: <c>127.0.0.1:15432</c> (the port bound, for a listener set to 0).</param>
+/// <param name="Open">Connections open now.</param>
+/// <param name="Connections">Connections accepted since the start.</param>
+/// <param name="ConnectFailures">Failed connects to instances by reason (<c>refused</c>, <c>timeout</c>, <c>unreachable</c>, <c>error</c>), and <c>no_instance</c>: connections no instance was left for.</param>
+internal sealed record TcpListenerEntry(
+    [property: JsonPropertyName("port")] int Port,
+    [property: JsonPropertyName("address")] string Address,
+    [property: JsonPropertyName("service")] string Service,
+    [property: JsonPropertyName("open")] long Open,
+    [property: JsonPropertyName("connections")] long Connections,
+    [property: JsonPropertyName("bytesToInstance")] long BytesToInstance,
+    [property: JsonPropertyName("bytesToApp")] long BytesToApp,
+    [property: JsonPropertyName("connectFailures")] IReadOnlyDictionary<string, long> ConnectFailures);
 
 /// <param name="Source">Where the config comes from: the <c>config</c> line of <c>/v1/health</c>.</param>
 internal sealed record ConfigSection(

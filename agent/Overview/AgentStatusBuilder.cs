@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Routing;
 using Sidecar.AppConfig;
 using Sidecar.Configuration;
 using Sidecar.Forwarding;
+using Sidecar.Forwarding.Tcp;
 using Sidecar.Health;
 using Sidecar.Observability;
 using Sidecar.Registration;
@@ -36,6 +37,7 @@ internal sealed class AgentStatusBuilder(
             Health(),
             Registration(),
             Services(now),
+            TcpListeners(),
             Config(),
             Events(),
             AgentIndexApi.Routes(endpoints));
@@ -184,6 +186,32 @@ internal sealed class AgentStatusBuilder(
             admission?.Rate is null ? null : admission.Policy.RateLimit,
             rejected,
             pool.Cache is null || lookups == 0 ? null : Math.Round((double)served / lookups, 4));
+    }
+
+    // Present only when SIDECAR_TCP_LISTENERS names some: their counters are the ones /metrics copies.
+    private List<TcpListenerEntry> TcpListeners()
+    {
+        var result = new List<TcpListenerEntry>();
+        if (services.GetService<TcpMetrics>() is not { } metrics)
+        {
+            return result;
+        }
+
+        var bind = services.GetService<SidecarOptions>()?.BindAddress ?? System.Net.IPAddress.Loopback;
+        var host = bind.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? $"[{bind}]" : bind.ToString();
+        foreach (var listener in metrics.Listeners)
+        {
+            var failures = new Dictionary<string, long>(StringComparer.Ordinal);
+            for (var i = 0; i < TcpListenerCounters.FailureReasons.Length; i++)
+            {
+                failures[TcpListenerCounters.FailureReasons[i]] = Volatile.Read(ref listener.ConnectFailures[i]);
+            }
+
+            result.Add(new TcpListenerEntry(listener.Spec.Port, $"{host}:{listener.Spec.Label}", listener.Spec.Service, listener.Active,
+                listener.Connections, listener.BytesToInstance, listener.BytesToApp, failures));
+        }
+
+        return result;
     }
 
     private ConfigSection Config()

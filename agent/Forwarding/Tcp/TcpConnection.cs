@@ -18,6 +18,8 @@ internal sealed class TcpConnection : IDisposable
     private readonly CancellationTokenSource _abandon = new();
     private Socket? _upstream;
     private long _lastActivity = Environment.TickCount64;
+    private long _bytesToInstance;
+    private long _bytesToApp;
     private int _closed;
 
     public TcpConnection(Socket client, TcpListenerCounters counters)
@@ -34,6 +36,15 @@ internal sealed class TcpConnection : IDisposable
 
     /// <summary><see cref="Environment.TickCount64"/> when a byte last moved either way (or when the connection was accepted).</summary>
     public long LastActivity => Volatile.Read(ref _lastActivity);
+
+    /// <summary>Bytes this connection relayed from the app to the instance (each count is written by one pump only).</summary>
+    public long BytesToInstance => Volatile.Read(ref _bytesToInstance);
+
+    /// <summary>Bytes this connection relayed from the instance to the app.</summary>
+    public long BytesToApp => Volatile.Read(ref _bytesToApp);
+
+    /// <summary>Why the agent closed the connection itself (<c>idle</c>, <c>drain</c>); null when a peer ended it.</summary>
+    public string? ClosedBy { get; set; }
 
     /// <summary>True once the relay ended or the agent closed the connection.</summary>
     public bool IsClosed => Volatile.Read(ref _closed) != 0;
@@ -148,6 +159,15 @@ internal sealed class TcpConnection : IDisposable
 
                     Touch();
                     _counters.Relayed(toInstance, read);
+                    if (toInstance)
+                    {
+                        Volatile.Write(ref _bytesToInstance, _bytesToInstance + read);
+                    }
+                    else
+                    {
+                        Volatile.Write(ref _bytesToApp, _bytesToApp + read);
+                    }
+
                     var sent = 0;
                     while (sent < read)
                     {

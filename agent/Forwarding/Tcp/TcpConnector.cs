@@ -22,19 +22,22 @@ internal sealed class TcpConnector(ServicePools pools, ForwardingOptions options
     /// <param name="spec">The listener.</param>
     /// <param name="counters">Its counters (connect failures).</param>
     /// <param name="abandoned">Cancelled when the app's connection is closed by the agent meanwhile (drain).</param>
-    public async Task<(Socket Socket, InstanceState Instance)?> ConnectAsync(TcpListenerSpec spec, TcpListenerCounters counters, CancellationToken abandoned)
+    /// <param name="span">The connection's span (<see cref="TcpTracing"/>), null when tracing is off.</param>
+    public async Task<(Socket Socket, InstanceState Instance)?> ConnectAsync(TcpListenerSpec spec, TcpListenerCounters counters, CancellationToken abandoned, System.Diagnostics.Activity? span = null)
     {
         var pool = pools.Find(spec.Service);
         if (pool is null)
         {
             counters.ConnectFailed("no_instance");
             log.NotConnected(spec, 0, "no source (ROUTES, Eureka) knows the service");
+            TcpTracing.NotConnected(span, "no_instance", 0);
             return null;
         }
 
         var tried = new List<InstanceState>(2);
         var attempts = 0;
         var last = "";
+        var lastReason = "no_instance";
         while (pool.PickExcept(tried) is { } state)
         {
             tried.Add(state);
@@ -55,7 +58,8 @@ internal sealed class TcpConnector(ServicePools pools, ForwardingOptions options
             if (outcome == TcpConnectOutcome.Connected)
             {
                 ServicePool.RecordSuccess(state);
-                return (socket!, state);
+                TcpTracing.Connected(span, instance, socket!.RemoteEndPoint, attempts);
+                return (socket, state);
             }
 
             state.Release();
@@ -66,6 +70,7 @@ internal sealed class TcpConnector(ServicePools pools, ForwardingOptions options
 
             var reason = TcpConnectDecider.Reason(outcome);
             counters.ConnectFailed(reason);
+            TcpTracing.ConnectFailed(span, instance, instance.InstanceId, reason, attempts);
             var decision = TcpConnectDecider.Decide(outcome, attempts, pool.Policy.Retries);
             if (decision.InstanceFailed)
             {
@@ -73,6 +78,7 @@ internal sealed class TcpConnector(ServicePools pools, ForwardingOptions options
             }
 
             last = $"{instance.InstanceId}: {reason}";
+            lastReason = reason;
             if (!decision.TryAnother)
             {
                 break;
@@ -88,6 +94,7 @@ internal sealed class TcpConnector(ServicePools pools, ForwardingOptions options
         }
 
         log.NotConnected(spec, attempts, last);
+        TcpTracing.NotConnected(span, lastReason, attempts);
         return null;
     }
 

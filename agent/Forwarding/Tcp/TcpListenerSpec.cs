@@ -31,9 +31,9 @@ internal sealed record TcpListenerSpec(int Port, string Service)
             return false;
         }
 
-        if (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+        if (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out var port) || port is < 0 or > 65535)
         {
-            error = $"'{portText}' in '{entry}' is not a port (1-65535)";
+            error = $"'{portText}' in '{entry}' is not a port (1-65535, or 0 for a free one)";
             return false;
         }
 
@@ -50,7 +50,7 @@ internal sealed record TcpListenerSpec(int Port, string Service)
 
     /// <summary>
     /// Every listener of <paramref name="key"/> (<c>15432=postgres,16379=redis</c>). Each bad entry is an error
-    /// naming <c>SIDECAR_TCP_LISTENERS</c>: malformed, a port listed twice, a port the agent or the app already
+    /// naming <c>SIDECAR_TCP_LISTENERS</c>: malformed, a port listed twice (0, a free port, may be listed more than once), a port the agent or the app already
     /// uses, or a static route back into the listener (a connection would loop through the agent for ever).
     /// </summary>
     internal static IReadOnlyList<TcpListenerSpec> ReadAll(SettingsReader r, string key, SidecarOptions sidecar, IReadOnlyDictionary<string, IReadOnlyList<Uri>> routes)
@@ -65,7 +65,9 @@ internal sealed record TcpListenerSpec(int Port, string Service)
                 continue;
             }
 
-            var taken = spec.Port == sidecar.Port ? "the API port (SIDECAR_PORT)"
+            // Port 0 (a free port, picked at start: TcpListenerSockets) can be neither taken nor listed twice.
+            var taken = spec.Port == 0 ? null
+                : spec.Port == sidecar.Port ? "the API port (SIDECAR_PORT)"
                 : spec.Port == sidecar.PublicHealthPort ? "the public health port (SIDECAR_PUBLIC_HEALTH_PORT)"
                 : spec.Port == sidecar.MetricsPort ? "the metrics port (SIDECAR_METRICS_PORT)"
                 : spec.Port == appPort ? "the app's port (APP_PORT)"

@@ -19,7 +19,9 @@ internal sealed class TcpListeners(
     TcpConnector connector,
     TcpMetrics metrics,
     TcpLog log,
-    AgentExit? exit = null) : IHostedLifecycleService, IDisposable
+    AgentExit? exit = null,
+    Observability.AgentTracing? tracing = null,
+    TcpListenerSockets? reserved = null) : IHostedLifecycleService, IDisposable
 {
     private readonly List<(Socket Socket, TcpListenerSpec Spec)> _listening = [];
     private readonly ConcurrentDictionary<TcpConnection, TcpListenerSpec> _open = new();
@@ -41,7 +43,9 @@ internal sealed class TcpListeners(
     {
         foreach (var spec in options.TcpListeners)
         {
-            _listening.Add((Bind(sidecar.BindAddress, spec), spec));
+            // A port 0 listener's socket was bound while the options were read (TcpListenerSockets).
+            var socket = reserved?.Take(spec.Port) is { } bound ? Listen(bound, spec) : Bind(sidecar.BindAddress, spec, listen: true);
+            _listening.Add((socket, spec));
         }
 
         foreach (var (socket, spec) in _listening)
@@ -94,6 +98,7 @@ internal sealed class TcpListeners(
             if (!connection.IsClosed)
             {
                 metrics.For(spec.Port).ClosedBy("drain");
+                connection.ClosedBy = "drain";
                 connection.Close(reset: false);
                 closed++;
             }
@@ -142,7 +147,9 @@ internal sealed class TcpListeners(
         return true;
     }
 
-    private static Socket Bind(IPAddress address, TcpListenerSpec spec)
+    /// <summary>A socket bound to the listener's address and port (listening when <paramref name="listen"/>).</summary>
+    /// <exception cref="AgentStartException">When the port is in use or cannot be bound: one line naming the listener.</exception>
+    internal static Socket Bind(IPAddress address, TcpListenerSpec spec, bool listen)
     {
         var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
@@ -159,21 +166,40 @@ internal sealed class TcpListeners(
             }
 
             socket.Bind(new IPEndPoint(address, spec.Port));
+            return listen ? Listen(socket, spec) : socket;
+        }
+        catch (SocketException ex)
+        {
+            socket.Dispose();
+            throw Failed(address, spec, ex);
+        }
+    }
+
+    private static Socket Listen(Socket socket, TcpListenerSpec spec)
+    {
+        try
+        {
             socket.Listen(512);
             return socket;
         }
         catch (SocketException ex)
         {
+            var address = ((IPEndPoint)socket.LocalEndPoint!).Address;
             socket.Dispose();
-            var why = ex.SocketErrorCode switch
-            {
-                SocketError.AddressAlreadyInUse => "the port is already in use",
-                SocketError.AccessDenied => "permission denied",
-                SocketError.AddressNotAvailable => "the address is not one of this host's",
-                _ => ex.SocketErrorCode.ToString(),
-            };
-            throw new AgentStartException($"cannot listen on {Shown(address)}:{spec.Port} (SIDECAR_TCP_LISTENERS {spec.Port}={spec.Service}): {why}");
+            throw Failed(address, spec, ex);
         }
+    }
+
+    private static AgentStartException Failed(IPAddress address, TcpListenerSpec spec, SocketException ex)
+    {
+        var why = ex.SocketErrorCode switch
+        {
+            SocketError.AddressAlreadyInUse => "the port is already in use",
+            SocketError.AccessDenied => "permission denied",
+            SocketError.AddressNotAvailable => "the address is not one of this host's",
+            _ => ex.SocketErrorCode.ToString(),
+        };
+        return new AgentStartException($"cannot listen on {Shown(address)}:{spec.Port} (SIDECAR_TCP_LISTENERS {spec.Port}={spec.Service}): {why}");
     }
 
     private static string Shown(IPAddress address) => address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{address}]" : address.ToString();
@@ -208,6 +234,7 @@ internal sealed class TcpListeners(
         var connection = new TcpConnection(client, counters);
         _open[connection] = spec;
         counters.Opened();
+        var span = TcpTracing.Start(tracing, spec);
         InstanceState? instance = null;
         try
         {
@@ -217,7 +244,7 @@ internal sealed class TcpListeners(
                 return;
             }
 
-            var connected = await connector.ConnectAsync(spec, counters, connection.Abandoned).ConfigureAwait(false);
+            var connected = await connector.ConnectAsync(spec, counters, connection.Abandoned, span).ConfigureAwait(false);
             if (connected is not { } upstream)
             {
                 connection.Close(reset: true); // a reset, not a clean end: the app's driver reports a failed connection
@@ -237,6 +264,7 @@ internal sealed class TcpListeners(
         {
             instance?.Release();
             counters.Ended();
+            TcpTracing.Stop(span, connection); // before it leaves the open ones: whoever waits for those finds the span ended
             _open.TryRemove(connection, out _);
             connection.Dispose();
         }
@@ -258,6 +286,7 @@ internal sealed class TcpListeners(
                     {
                         metrics.For(spec.Port).ClosedBy("idle");
                         log.IdleClosed(spec, idle);
+                        connection.ClosedBy = "idle";
                         connection.Close(reset: false);
                     }
                 }

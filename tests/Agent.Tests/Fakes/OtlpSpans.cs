@@ -3,12 +3,16 @@ using System.Text;
 namespace Sidecar.Tests.Fakes;
 
 /// <summary>One span of an OTLP export, as the collector received it.</summary>
-public sealed record OtlpSpan(string TraceId, string SpanId, string ParentSpanId, string Name, int Kind, IReadOnlyDictionary<string, object> Attributes, int StatusCode);
+public sealed record OtlpSpan(string TraceId, string SpanId, string ParentSpanId, string Name, int Kind, IReadOnlyDictionary<string, object> Attributes, int StatusCode)
+{
+    /// <summary>The span's events, in order: name and attributes.</summary>
+    public IReadOnlyList<(string Name, IReadOnlyDictionary<string, object> Attributes)> Events { get; init; } = [];
+}
 
 /// <summary>
 /// Reads the spans out of an OTLP/HTTP protobuf export (<c>ExportTraceServiceRequest</c>): just enough of the
 /// protobuf wire format for the fields tests look at (ids, name, kind, attributes of string, bool, int and
-/// double values, status code). Span kinds: 1 internal, 2 server, 3 client.
+/// double values, status code, events). Span kinds: 1 internal, 2 server, 3 client; status codes: 0 unset, 1 ok, 2 error.
 /// </summary>
 public static class OtlpSpans
 {
@@ -48,6 +52,7 @@ public static class OtlpSpans
         var kind = 0;
         var status = 0;
         var attributes = new Dictionary<string, object>();
+        var events = new List<(string, IReadOnlyDictionary<string, object>)>();
         foreach (var (field, value) in Fields(span))
         {
             switch (field)
@@ -60,6 +65,9 @@ public static class OtlpSpans
                 case 9:
                     var (key, attribute) = ReadKeyValue(value);
                     attributes[key] = attribute;
+                    break;
+                case 11:
+                    events.Add(ReadEvent(value));
                     break;
                 case 15:
                     foreach (var (sf, sv) in Fields(value))
@@ -74,7 +82,28 @@ public static class OtlpSpans
             }
         }
 
-        return new OtlpSpan(trace, id, parent, name, kind, attributes, status);
+        return new OtlpSpan(trace, id, parent, name, kind, attributes, status) { Events = events };
+    }
+
+    // Span.Event: time_unix_nano = 1, name = 2, attributes = 3.
+    private static (string Name, IReadOnlyDictionary<string, object> Attributes) ReadEvent(byte[] message)
+    {
+        var name = "";
+        var attributes = new Dictionary<string, object>();
+        foreach (var (field, value) in Fields(message))
+        {
+            if (field == 2)
+            {
+                name = Encoding.UTF8.GetString(value);
+            }
+            else if (field == 3)
+            {
+                var (key, attribute) = ReadKeyValue(value);
+                attributes[key] = attribute;
+            }
+        }
+
+        return (name, attributes);
     }
 
     private static (string Key, object Value) ReadKeyValue(byte[] keyValue)

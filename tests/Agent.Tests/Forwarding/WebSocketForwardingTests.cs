@@ -43,6 +43,27 @@ public sealed class WebSocketForwardingTests
     }
 
     [Fact]
+    public async Task TheHandshake_IsASpanEndingWithThe101_WithTheAttemptsClientSpanUnderIt()
+    {
+        await using var collector = await FakeOtlpCollector.StartAsync();
+        await using var server = await EchoServer.StartAsync();
+        await using var agent = await StartAgentAsync(server, ("OTEL_EXPORTER_OTLP_ENDPOINT", collector.Endpoint));
+
+        await ClientAsync(agent, "echo", "invoke");
+        Assert.True(agent.Get<Sidecar.Observability.AgentTracing>().Flush());
+
+        var spans = collector.Spans;
+        var call = Assert.Single(spans, s => s.Name == "GET orders");
+        Assert.Equal(101L, call.Attributes["http.response.status_code"]);
+        Assert.Equal("orders", call.Attributes["peer.service"]);
+        Assert.Equal(0, call.StatusCode);
+        var attempt = Assert.Single(spans, s => s.ParentSpanId == call.SpanId);
+        Assert.Equal(3, attempt.Kind); // client
+        Assert.Equal((long)server.Port, attempt.Attributes["server.port"]);
+        Assert.Equal(101L, attempt.Attributes["http.response.status_code"]);
+    }
+
+    [Fact]
     public async Task TheInstanceCloses_AndTheClientGetsItsCloseCode()
     {
         await using var server = await EchoServer.StartAsync();

@@ -29,6 +29,7 @@ public sealed partial class StatusPageBrowserTests
             ["APP_HEALTH_INTERVAL"] = "200ms",
             ["CONFIG_FILE"] = file,
             ["Forwarding__EjectionFailures"] = "2",
+            ["SIDECAR_TCP_LISTENERS"] = "0=users",
         });
         await Eventually.TrueAsync(async () => (await agent.Client.GetStringAsync("v1/health")).Contains("\"status\":\"UP\"", StringComparison.Ordinal), "the app is UP");
         for (var i = 0; i < 40 && !(await agent.Client.GetStringAsync("/")).Contains("\"state\":\"ejected\"", StringComparison.Ordinal); i++)
@@ -47,6 +48,7 @@ public sealed partial class StatusPageBrowserTests
         Assert.Contains(($"127.0.0.1:{deadPort}", "ejected"), rows);
         Assert.Matches($"data-instance=\"127.0.0.1:{deadPort}\"[^>]*>.*?EJECTED", dom);
         Assert.Contains("data-service=\"users\"", dom, StringComparison.Ordinal);
+        Assert.Matches("<section id=\"tcp\"[^>]*><h2>TCP listeners \\(1\\)</h2>.*?data-tcp-service=\"users\"", dom); // the TCP section, after the refresh too
         Assert.DoesNotContain("hunter2", dom, StringComparison.Ordinal);
         Assert.Matches("data-refreshes=\"[1-9][0-9]*\"", dom); // the live refresh replaced the content without a reload
         Assert.Matches("<span id=\"updated\"[^>]*>live: updated [^<]+</span>", dom); // the rendered stamp, not the script's text

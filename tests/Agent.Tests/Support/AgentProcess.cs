@@ -107,9 +107,19 @@ public sealed class AgentProcess : IAsyncDisposable
     public async Task<IReadOnlyList<Uri>> WaitForListenersAsync(TimeSpan? timeout = null)
     {
         await WaitForOutputAsync(" listening on ", timeout);
-        var match = System.Text.RegularExpressions.Regex.Match(Stdout, @" listening on (?<addresses>http://\S+(?:, http://\S+)*), ready");
+        var match = System.Text.RegularExpressions.Regex.Match(Stdout, @" listening on (?<addresses>http://[^\s,]+(?:, http://[^\s,]+)*)(?:, tcp://[^\s,]+)*, ready");
         Assert.True(match.Success, $"the agent did not print where it listens; stdout: {Stdout} stderr: {Stderr}");
         return [.. match.Groups["addresses"].Value.Split(", ").Select(a => new Uri($"http://127.0.0.1:{new Uri(a.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)).Port}/"))];
+    }
+
+    /// <summary>The TCP listeners the start-up line names (<c>tcp://127.0.0.1:40123=redis</c>), in their order: the ports bound, port 0 ones included.</summary>
+    public async Task<IReadOnlyList<(int Port, string Service)>> WaitForTcpListenersAsync(TimeSpan? timeout = null)
+    {
+        await WaitForListenersAsync(timeout);
+        var line = Stdout[Stdout.IndexOf(" listening on ", StringComparison.Ordinal)..];
+        line = line[..line.IndexOf(", ready", StringComparison.Ordinal)];
+        return [.. System.Text.RegularExpressions.Regex.Matches(line, @"tcp://\S+:(?<port>\d+)=(?<service>[^\s,]+)")
+            .Select(m => (int.Parse(m.Groups["port"].Value, System.Globalization.CultureInfo.InvariantCulture), m.Groups["service"].Value))];
     }
 
     /// <summary>The API's URL (<see cref="WaitForListenersAsync"/>'s first).</summary>

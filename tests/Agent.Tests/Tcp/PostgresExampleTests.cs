@@ -46,8 +46,7 @@ public sealed class PostgresExampleTests
             Assert.False(script.HasExited, "the example stopped: " + output);
             Assert.Equal(pgPort, eureka.Instance("POSTGRES", "postgres-1")!.Port);
 
-            var listener = Tools.FreePort();
-            var appPort = Tools.FreePort();
+            var appPort = Tools.FreePort(); // the example app takes a port number and does not report one it picked
             await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?>
             {
                 ["APP_NAME"] = "python-app",
@@ -55,8 +54,9 @@ public sealed class PostgresExampleTests
                 ["APP_HEALTH_URL"] = "",
                 ["EUREKA_URLS"] = eureka.ServiceUrl.AbsoluteUri,
                 ["SIDECAR_DATA_DIR"] = RegisteredAgent.NewDataDir(),
-                ["SIDECAR_TCP_LISTENERS"] = $"{listener}=postgres",
+                ["SIDECAR_TCP_LISTENERS"] = "0=postgres",
             });
+            var listener = TcpListenerTests.ListenerPort(agent, "postgres");
             await Eventually.TrueAsync(() => agent.Get<Sidecar.Discovery.ServiceCatalog>().GetInstances("postgres") is { Count: > 0 }, "the caller's agent found postgres in Eureka");
             using var app = StartPython(appPort, agent.BaseUri, listener);
             try

@@ -21,14 +21,14 @@ public sealed class TcpListenerTests
     {
         await using var redis = await RedisServer.StartAsync();
         var dead = LoopbackServer.RefusingPort();
-        var listener = Tools.FreePort();
         await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?>
         {
             ["APP_HEALTH_URL"] = "",
             ["ROUTES"] = $"redis=tcp://127.0.0.1:{dead};tcp://127.0.0.1:{redis.Port}",
-            ["SIDECAR_TCP_LISTENERS"] = $"{listener}=redis",
+            ["SIDECAR_TCP_LISTENERS"] = "0=redis",
             ["Forwarding__Services__redis__EjectionFailures"] = "2",
         });
+        var listener = ListenerPort(agent, "redis");
 
         Assert.Equal((0, "OK\n"), await RedisServer.CliAsync(listener, "set", "greeting", "hello"));
         for (var i = 0; i < 8; i++)
@@ -53,14 +53,14 @@ public sealed class TcpListenerTests
     {
         await using var postgres = await PostgresServer.StartAsync();
         var dead = LoopbackServer.RefusingPort();
-        var listener = Tools.FreePort();
         await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?>
         {
             ["APP_HEALTH_URL"] = "",
             ["ROUTES"] = $"postgres=tcp://127.0.0.1:{dead};tcp://127.0.0.1:{postgres.Port}",
-            ["SIDECAR_TCP_LISTENERS"] = $"{listener}=postgres",
+            ["SIDECAR_TCP_LISTENERS"] = "0=postgres",
             ["Forwarding__Services__postgres__EjectionFailures"] = "2",
         });
+        var listener = ListenerPort(agent, "postgres");
 
         Assert.Equal((0, "CREATE TABLE\nINSERT 0 2\n"), await PostgresServer.PsqlAsync(listener, "create table t(x int); insert into t values (1), (2);"));
         for (var i = 0; i < 5; i++)
@@ -99,13 +99,13 @@ public sealed class TcpListenerTests
             peer.Shutdown(SocketShutdown.Send);
         });
 
-        var listener = Tools.FreePort();
         await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?>
         {
             ["APP_HEALTH_URL"] = "",
             ["ROUTES"] = $"blob=tcp://127.0.0.1:{serverPort}",
-            ["SIDECAR_TCP_LISTENERS"] = $"{listener}=blob",
+            ["SIDECAR_TCP_LISTENERS"] = "0=blob",
         });
+        var listener = ListenerPort(agent, "blob");
 
         using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await client.ConnectAsync(IPAddress.Loopback, listener);
@@ -126,14 +126,14 @@ public sealed class TcpListenerTests
     public async Task AnIdleConnection_IsClosedAfterTheIdleTimeout_ABusyOneIsNot()
     {
         await using var redis = await RedisServer.StartAsync();
-        var listener = Tools.FreePort();
         await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?>
         {
             ["APP_HEALTH_URL"] = "",
             ["ROUTES"] = $"redis=tcp://127.0.0.1:{redis.Port}",
-            ["SIDECAR_TCP_LISTENERS"] = $"{listener}=redis",
+            ["SIDECAR_TCP_LISTENERS"] = "0=redis",
             ["Forwarding__TcpIdleTimeout"] = "600ms",
         });
+        var listener = ListenerPort(agent, "redis");
 
         using var idle = await ConnectAsync(listener);
         using var busy = await ConnectAsync(listener);
@@ -155,12 +155,12 @@ public sealed class TcpListenerTests
     [Fact]
     public async Task AServiceNobodyKnows_ResetsTheConnection_AndCountsNoInstance()
     {
-        var listener = Tools.FreePort();
         await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?>
         {
             ["APP_HEALTH_URL"] = "",
-            ["SIDECAR_TCP_LISTENERS"] = $"{listener}=nowhere",
+            ["SIDECAR_TCP_LISTENERS"] = "0=nowhere",
         });
+        var listener = ListenerPort(agent, "nowhere");
 
         var ex = await Assert.ThrowsAsync<SocketException>(async () =>
         {
@@ -177,6 +177,10 @@ public sealed class TcpListenerTests
         Assert.Equal(1, scrape.Value("sidecar_tcp_connect_failures_total", [.. labels, ("reason", "no_instance")]));
         Assert.Equal(1, scrape.Value("sidecar_tcp_connections_total", labels));
     }
+
+    /// <summary>The port a listener set to 0 bound (the options carry it from the start on).</summary>
+    internal static int ListenerPort(AgentHarness agent, string service) =>
+        agent.Get<Sidecar.Forwarding.ForwardingOptions>().TcpListeners.Single(l => l.Service == service).Port;
 
     internal static async Task<Socket> ConnectAsync(int port)
     {

@@ -55,6 +55,7 @@ public sealed class TcpOptionsTests
     [InlineData("15432=postgres", 15432, "postgres")]
     [InlineData(" 16379 = Redis ", 16379, "redis")]
     [InlineData("1=a.b-c_d", 1, "a.b-c_d")]
+    [InlineData("0=redis", 0, "redis")]
     public void ListenerEntries_AreParsed(string entry, int port, string service)
     {
         Assert.True(TcpListenerSpec.TryParse(entry, out var spec, out _));
@@ -65,10 +66,9 @@ public sealed class TcpOptionsTests
     [InlineData("15432", "'15432' is not port=service (e.g. 15432=postgres)")]
     [InlineData("=postgres", "'=postgres' is not port=service (e.g. 15432=postgres)")]
     [InlineData("15432=", "'15432=' is not port=service (e.g. 15432=postgres)")]
-    [InlineData("pg=15432", "'pg' in 'pg=15432' is not a port (1-65535)")]
-    [InlineData("0=postgres", "'0' in '0=postgres' is not a port (1-65535)")]
-    [InlineData("65536=postgres", "'65536' in '65536=postgres' is not a port (1-65535)")]
-    [InlineData("-1=postgres", "'-1' in '-1=postgres' is not a port (1-65535)")]
+    [InlineData("pg=15432", "'pg' in 'pg=15432' is not a port (1-65535, or 0 for a free one)")]
+    [InlineData("65536=postgres", "'65536' in '65536=postgres' is not a port (1-65535, or 0 for a free one)")]
+    [InlineData("-1=postgres", "'-1' in '-1=postgres' is not a port (1-65535, or 0 for a free one)")]
     [InlineData("15432=post gres", "'post gres' in '15432=post gres' is not a service name (letters, digits, '-', '_' and '.')")]
     public void MalformedListenerEntries_SayWhy(string entry, string error)
     {
@@ -105,6 +105,9 @@ public sealed class TcpOptionsTests
     [InlineData("SIDECAR_TCP_LISTENERS", "8078=postgres", "SIDECAR_TCP_LISTENERS (Forwarding:TcpListeners): port 8078 (postgres) is the API port (SIDECAR_PORT)")]
     [InlineData("SIDECAR_TCP_LISTENERS", "8080=postgres", "SIDECAR_TCP_LISTENERS (Forwarding:TcpListeners): port 8080 (postgres) is the app's port (APP_PORT)")]
     [InlineData("SIDECAR_TCP_LISTENERS", "pg", "SIDECAR_TCP_LISTENERS (Forwarding:TcpListeners): 'pg' is not port=service (e.g. 15432=postgres)")]
+    [InlineData("SIDECAR_TCP_LISTENERS", "9090=postgres", "SIDECAR_TCP_LISTENERS (Forwarding:TcpListeners): port 9090 (postgres) is the metrics port (SIDECAR_METRICS_PORT)")]
+    [InlineData("SIDECAR_TCP_LISTENERS", "8079=postgres", "SIDECAR_TCP_LISTENERS (Forwarding:TcpListeners): port 8079 (postgres) is the public health port (SIDECAR_PUBLIC_HEALTH_PORT)")]
+    [InlineData("SIDECAR_TCP_LISTENERS", "16379=redis/0", "SIDECAR_TCP_LISTENERS (Forwarding:TcpListeners): 'redis/0' in '16379=redis/0' is not a service name (letters, digits, '-', '_' and '.')")]
     [InlineData("ROUTES", "redis=tcp://redis", "ROUTES (Forwarding:Routes): 'tcp://redis' (service 'redis') is not tcp://host:port (a host and a port, nothing else)")]
     [InlineData("ROUTES", "redis=tcp://redis:6379/0", "ROUTES (Forwarding:Routes): 'tcp://redis:6379/0' (service 'redis') is not tcp://host:port (a host and a port, nothing else)")]
     [InlineData("ROUTES", "redis=redis://redis:6379", "ROUTES (Forwarding:Routes): 'redis://redis:6379' (service 'redis') is not an http://, https:// or tcp:// URL")]
@@ -112,9 +115,17 @@ public sealed class TcpOptionsTests
     [InlineData("Forwarding__TcpIdleTimeout", "5", "Forwarding:TcpIdleTimeout: '5' is not a duration (examples: 500ms, 5s, 2m, 00:00:05)")]
     public void BadTcpSettings_AreOneLineNamingTheVariable(string variable, string value, string error)
     {
-        var message = LoadFails(new() { ["APP_PORT"] = "8080", [variable] = value });
+        var message = LoadFails(new() { ["APP_PORT"] = "8080", ["SIDECAR_PUBLIC_HEALTH_PORT"] = "8079", ["SIDECAR_METRICS_PORT"] = "9090", [variable] = value });
 
         Assert.Equal("invalid configuration: " + error, message);
+    }
+
+    [Fact]
+    public void PortZero_MayBeListedMoreThanOnce_AndBesideAnApiPortOfZero()
+    {
+        var options = Load(new() { ["SIDECAR_PORT"] = "0", ["SIDECAR_TCP_LISTENERS"] = "0=redis,0=postgres" });
+
+        Assert.Equal([new TcpListenerSpec(0, "redis"), new TcpListenerSpec(0, "postgres")], options.Forwarding.TcpListeners);
     }
 
     [Fact]

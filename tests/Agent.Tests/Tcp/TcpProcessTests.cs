@@ -46,6 +46,8 @@ public sealed class TcpProcessTests
     [Theory]
     [InlineData("ROUTES", "redis=tcp://redis", "agent: invalid configuration: ROUTES (Forwarding:Routes): 'tcp://redis' (service 'redis') is not tcp://host:port (a host and a port, nothing else)")]
     [InlineData("SIDECAR_TCP_LISTENERS", "16379:redis", "agent: invalid configuration: SIDECAR_TCP_LISTENERS (Forwarding:TcpListeners): '16379:redis' is not port=service (e.g. 15432=postgres)")]
+    [InlineData("SIDECAR_TCP_LISTENERS", "16379=redis,16379=cache", "agent: invalid configuration: SIDECAR_TCP_LISTENERS (Forwarding:TcpListeners): port 16379 (cache) is listed twice")]
+    [InlineData("SIDECAR_TCP_LISTENERS", "16379=re dis", "agent: invalid configuration: SIDECAR_TCP_LISTENERS (Forwarding:TcpListeners): 're dis' in '16379=re dis' is not a service name (letters, digits, '-', '_' and '.')")]
     [InlineData("APP_HEALTH_URL", "tcp://127.0.0.1:5432/db", "agent: invalid configuration: APP_HEALTH_URL (App:Health:Url): 'tcp://127.0.0.1:5432/db' is not tcp://host:port (a host and a port, nothing else)")]
     public async Task MalformedTcpSettings_AreOneLine_AndExitCode2(string variable, string value, string line)
     {
@@ -55,14 +57,69 @@ public sealed class TcpProcessTests
         Assert.Equal(line, agent.Stderr.TrimEnd());
     }
 
+    [Fact]
+    public async Task AListenerOnTheApiPort_IsOneLine_AndExitCode2()
+    {
+        // The configuration is refused before anything is bound: the port is never listened on.
+        await using var agent = AgentProcess.Start(Env(("SIDECAR_PORT", "18078"), ("SIDECAR_TCP_LISTENERS", "18078=redis")));
+
+        Assert.Equal(2, await agent.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal("agent: invalid configuration: SIDECAR_TCP_LISTENERS (Forwarding:TcpListeners): port 18078 (redis) is the API port (SIDECAR_PORT)", agent.Stderr.TrimEnd());
+    }
+
+    [Fact]
+    public async Task TwoListenersAtPortZero_EachBindAFreePort_NamedInTheStartUpLine_EvenAtLogLevelWarning()
+    {
+        using var a = Greeter("a");
+        using var b = Greeter("b");
+        await using var agent = AgentProcess.Start(Env(
+            ("ROUTES", $"a=tcp://127.0.0.1:{((IPEndPoint)a.LocalEndPoint!).Port},b=tcp://127.0.0.1:{((IPEndPoint)b.LocalEndPoint!).Port}"),
+            ("SIDECAR_TCP_LISTENERS", "0=a,0=b"), ("SIDECAR_LOG_LEVEL", "warning")));
+
+        var listeners = await agent.WaitForTcpListenersAsync();
+
+        Assert.Equal(["a", "b"], listeners.Select(l => l.Service));
+        Assert.NotEqual(listeners[0].Port, listeners[1].Port);
+        Assert.All(listeners, l => Assert.NotEqual(0, l.Port));
+        foreach (var (port, service) in listeners)
+        {
+            using var client = await TcpListenerTests.ConnectAsync(port);
+            Assert.Equal(service, await TcpListenerTests.ReadToEndAsync(client, TimeSpan.FromSeconds(10)));
+        }
+    }
+
+    // An instance that writes its name on each connection, then closes it.
+    private static Socket Greeter(string name)
+    {
+        var server = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        server.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        server.Listen();
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                while (true)
+                {
+                    using var peer = await server.AcceptAsync();
+                    await peer.SendAsync(System.Text.Encoding.ASCII.GetBytes(name));
+                    peer.Shutdown(SocketShutdown.Both);
+                }
+            }
+            catch (Exception e) when (e is SocketException or ObjectDisposedException)
+            {
+                // the test ended
+            }
+        });
+        return server;
+    }
+
     [RedisFact]
     public async Task OnSigterm_TheListenerStopsAccepting_OpenConnectionsGetTheDrain_ThenAreClosed()
     {
         await using var redis = await RedisServer.StartAsync();
-        var listener = Tools.FreePort();
         await using var agent = AgentProcess.Start(Env(
-            ("ROUTES", $"redis=tcp://127.0.0.1:{redis.Port}"), ("SIDECAR_TCP_LISTENERS", $"{listener}=redis"), ("SIDECAR_DRAIN", "2s")));
-        await agent.WaitForOutputAsync("listening on");
+            ("ROUTES", $"redis=tcp://127.0.0.1:{redis.Port}"), ("SIDECAR_TCP_LISTENERS", "0=redis"), ("SIDECAR_DRAIN", "2s")));
+        var listener = Assert.Single(await agent.WaitForTcpListenersAsync()).Port;
         using var open = await TcpListenerTests.ConnectAsync(listener);
         Assert.Equal("+PONG\r\n", await TcpListenerTests.PingAsync(open));
 
