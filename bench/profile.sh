@@ -3,7 +3,7 @@
 # symbols (artifacts/agent-symbols), starts an nginx upstream (1 KiB body) and the agent with a
 # static route to it, loads /v1/invoke with wrk and records the agent with perf. Prints the CPU per
 # request, the top functions and the share of each area (kernel, Kestrel, HttpClient, ...).
-# Usage: bash bench/profile.sh [seconds] [VAR=value ...]   (extra variables go to the agent)
+# Usage: [PROFILE_AGENT_DIR=dir] bash bench/profile.sh [seconds] [VAR=value ...]   (extra variables go to the agent)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-6}"; shift || true
@@ -19,8 +19,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo_cmd apt-get install -y "${pkgs[@]}" >/dev/null 2>&1 || { $sudo_cmd apt-get update >/dev/null && $sudo_cmd apt-get install -y "${pkgs[@]}" >/dev/null; }
 fi
 
-out=artifacts/agent-symbols
-if [ ! -x "$out/agent" ] || [ -n "$(find agent Directory.Build.props Directory.Packages.props \( -path agent/obj -o -path agent/bin \) -prune -o \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' \) -newer "$out/agent" -print -quit)" ]; then
+# PROFILE_AGENT_DIR=dir profiles an agent published there instead (an A/B against an older build); no republish then.
+out="${PROFILE_AGENT_DIR:-artifacts/agent-symbols}"
+if [ -z "${PROFILE_AGENT_DIR:-}" ] && { [ ! -x "$out/agent" ] || [ -n "$(find agent Directory.Build.props Directory.Packages.props \( -path agent/obj -o -path agent/bin \) -prune -o \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' \) -newer "$out/agent" -print -quit)" ]; }; then
   echo "profile: publishing the NativeAOT agent with symbols into $out"
   rid="linux-$(uname -m | sed -e 's/x86_64/x64/' -e 's/aarch64/arm64/')"
   dotnet publish agent/Agent.csproj -c Release -r "$rid" -o "$out" -p:StripSymbols=false >/dev/null
@@ -42,7 +43,7 @@ cleanup() { kill "$agent" "$upstream" 2>/dev/null || true; wait "$agent" "$upstr
 trap cleanup EXIT
 
 url="http://127.0.0.1:$port/v1/invoke/up/1k"
-for _ in $(seq 100); do curl -fs -o /dev/null "$url" && break; sleep 0.05; done
+for _ in $(seq 600); do curl -fs -o /dev/null "$url" && break; sleep 0.05; done   # a loaded machine starts it slower
 wrk -t1 -c16 -d2s "$url" >/dev/null   # warm-up
 
 ticks() { awk '{print $14 + $15}' "/proc/$agent/stat"; }

@@ -31,7 +31,10 @@ internal static class ForwardingExtensions
 
     /// <summary>
     /// The gRPC listener's requests (docs/grpc.md, when <c>SIDECAR_GRPC_PORT</c> is set), then the three ways in: the forward-proxy middleware (ahead of the endpoints), <c>ANY /v1/invoke/{service}/{**path}</c>
-    /// and Prana's <c>ANY /proxy?vip=X&amp;path=/p</c>.
+    /// and Prana's <c>ANY /proxy?vip=X&amp;path=/p</c>. Routing runs after the forward-proxy middleware and after
+    /// a plain <c>/v1/invoke/{service}/...</c> was taken (<see cref="IsPlainInvoke"/>): a forwarded call never pays
+    /// for route matching and endpoint dispatch (docs/performance.md#what-was-tuned). Every other request, an
+    /// odd <c>/v1/invoke</c> target included, meets the route, which answers it with the same code.
     /// </summary>
     public static WebApplication MapForwarding(this WebApplication app)
     {
@@ -44,10 +47,30 @@ internal static class ForwardingExtensions
 
         app.UseMiddleware<ForwardProxyMiddleware>();
         var forwarder = app.Services.GetRequiredService<Forwarder>();
+        app.Use((context, next) =>
+            !ListenerExtensions.IsPublicConnection(context) &&
+            IsPlainInvoke(context.Features.GetRequiredFeature<IHttpRequestFeature>().RawTarget, context.Request.Path.Value)
+                ? InvokeAsync(context, forwarder)
+                : next(context));
+        app.UseRouting();
         app.Map("/v1/invoke/{service}/{**path}", context => InvokeAsync(context, forwarder));
         app.Map("/proxy", context => ProxyAsync(context, forwarder));
         return app;
     }
+
+    /// <summary>
+    /// True when the route <c>/v1/invoke/{service}/{**path}</c> surely matches and the raw target is in origin form
+    /// with the prefix written plainly: the decoded path starts with the prefix (any case, as routing compares)
+    /// and a non-empty service segment follows it, in the decoded path and in the raw target alike. Anything
+    /// else (percent-encoded prefix, dot segments, an empty service, absolute form) is left to routing.
+    /// </summary>
+    internal static bool IsPlainInvoke(string rawTarget, string? path) =>
+        HasServiceAfterPrefix(rawTarget) && path is not null && HasServiceAfterPrefix(path);
+
+    private static bool HasServiceAfterPrefix(string value) =>
+        value.Length > InvokePrefix.Length &&
+        value.StartsWith(InvokePrefix, StringComparison.OrdinalIgnoreCase) &&
+        value[InvokePrefix.Length] is not ('/' or '?');
 
     /// <summary>
     /// The service and the rest are cut from the raw target, not from the decoded route values, so

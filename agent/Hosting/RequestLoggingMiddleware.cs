@@ -7,7 +7,7 @@ namespace Sidecar.Hosting;
 /// <summary>
 /// One log line per request: method, path (never the query, which may carry secrets), status, time, and
 /// for a forwarded call the destination service and the attempts made. Which requests get one is
-/// <c>Sidecar:RequestLog</c>: all (the default), errors (the agent's own problems, 5xx and callers that
+/// <c>Sidecar:RequestLog</c>: all, errors (the default: the agent's own problems, 5xx and callers that
 /// left) or none. Probes (GET or HEAD of the health routes, <c>/ping</c>, <c>/status</c> and <c>/metrics</c>:
 /// the kubelet, Eureka and Prometheus ask every few seconds; and a capability's, <see cref="PublicRoutes.IsProbe"/>)
 /// get none unless <c>SIDECAR_LOG_PROBES</c> is true.

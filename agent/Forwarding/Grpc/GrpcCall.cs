@@ -36,10 +36,12 @@ internal sealed class GrpcCall(GrpcForwarder grpc, HttpContext context, ServiceP
         {
             _forwarded = _telemetry.Start(Forwarder, context, pool.Name, target);
             LiftBodyLimits();
-            response = await SendAsync(deadlineSource, call.Token).ConfigureAwait(false);
+            var policy = pool.Policy;
+            using var body = new GrpcRequestBody(context.Request.Body, policy.GrpcRetryOn.Count > 0 ? policy.RetryBufferSize : 0);
+            response = await SendAsync(body, deadlineSource, call.Token).ConfigureAwait(false);
             if (response is not null)
             {
-                await RelayAsync(response, deadlineSource, call.Token).ConfigureAwait(false);
+                await RelayAsync(response, body, deadlineSource, call.Token).ConfigureAwait(false);
             }
         }
         finally
@@ -51,7 +53,7 @@ internal sealed class GrpcCall(GrpcForwarder grpc, HttpContext context, ServiceP
     }
 
     /// <summary>The attempts, until one gives an answer to pass on; null once the agent answered (or the caller left).</summary>
-    private async Task<HttpResponseMessage?> SendAsync(CancellationTokenSource deadlineSource, CancellationToken cancellationToken)
+    private async Task<HttpResponseMessage?> SendAsync(GrpcRequestBody body, CancellationTokenSource deadlineSource, CancellationToken cancellationToken)
     {
         if (!_instances.PickFirst(pool))
         {
@@ -61,7 +63,6 @@ internal sealed class GrpcCall(GrpcForwarder grpc, HttpContext context, ServiceP
 
         pool.Budget.Deposit();
         var policy = pool.Policy;
-        var body = new GrpcRequestBody(context.Request.Body, policy.GrpcRetryOn.Count > 0 ? policy.RetryBufferSize : 0);
         HttpContent content = body;
         Exception? lastFailure = null;
         while (true)
@@ -124,6 +125,12 @@ internal sealed class GrpcCall(GrpcForwarder grpc, HttpContext context, ServiceP
                     return null;
                 }
 
+                if (body.CallerFailed)
+                {
+                    await FailAsync(CallerProblem(body)).ConfigureAwait(false);
+                    return null;
+                }
+
                 pool.RecordFailure(instance);
                 lastFailure = ex;
                 var retry = GrpcRetryDecider.Decide(new(ForwardingErrors.NeverLeft(ex), body.Started, body.Replayable, null, false, _attempts, policy.Retries, false));
@@ -171,7 +178,7 @@ internal sealed class GrpcCall(GrpcForwarder grpc, HttpContext context, ServiceP
     }
 
     /// <summary>Passes the answer on as it comes: headers at once, each piece of the body flushed, then the trailers.</summary>
-    private async Task RelayAsync(HttpResponseMessage response, CancellationTokenSource deadlineSource, CancellationToken cancellationToken)
+    private async Task RelayAsync(HttpResponseMessage response, GrpcRequestBody body, CancellationTokenSource deadlineSource, CancellationToken cancellationToken)
     {
         var answer = context.Response;
         answer.StatusCode = (int)response.StatusCode;
@@ -210,6 +217,15 @@ internal sealed class GrpcCall(GrpcForwarder grpc, HttpContext context, ServiceP
             if (context.RequestAborted.IsCancellationRequested)
             {
                 return; // the caller left
+            }
+
+            if (body.CallerFailed)
+            {
+                // Full duplex: the caller's body failed while the answer was coming (over MaxBodySize, or broken).
+                var problem = CallerProblem(body);
+                Record(problem);
+                GrpcAnswers.End(context, GrpcStatus.ForProblem(problem.Code), problem.Detail, problem.Code);
+                return;
             }
 
             // The instance's stream broke mid-answer: a half answer must not look whole.
@@ -302,6 +318,10 @@ internal sealed class GrpcCall(GrpcForwarder grpc, HttpContext context, ServiceP
             return false;
         }
     }
+
+    private CallProblem CallerProblem(GrpcRequestBody body) => body.TooLarge
+        ? CallProblem.TooLarge(pool.Name, pool.Policy)
+        : CallProblem.BadRequestBecause("The request body could not be read from the caller.");
 
     private CallProblem Problem(Exception exception)
     {

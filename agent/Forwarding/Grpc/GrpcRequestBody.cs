@@ -21,6 +21,12 @@ internal sealed class GrpcRequestBody(Stream source, int keepUpTo) : HttpContent
 
     private bool Ended { get; set; }
 
+    /// <summary>Reading the caller's body failed: its stream broke, or it went over <c>MaxBodySize</c> (<see cref="TooLarge"/>).</summary>
+    public bool CallerFailed { get; private set; }
+
+    /// <summary>The caller's body went over the service's <c>MaxBodySize</c>.</summary>
+    public bool TooLarge { get; private set; }
+
     /// <summary>The kept body as a new content, for another attempt; only when <see cref="Replayable"/>.</summary>
     public HttpContent Replay() => new ReadOnlyMemoryContent(_kept!.GetBuffer().AsMemory(0, (int)_kept.Length));
 
@@ -35,7 +41,19 @@ internal sealed class GrpcRequestBody(Stream source, int keepUpTo) : HttpContent
         {
             while (true)
             {
-                var read = await source.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+                int read;
+                try
+                {
+                    read = await source.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // The caller's fault (its stream broke, or it is over MaxBodySize): never the instance's.
+                    CallerFailed = true;
+                    TooLarge = ex is Microsoft.AspNetCore.Http.BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge };
+                    throw;
+                }
+
                 if (read == 0)
                 {
                     Ended = true;

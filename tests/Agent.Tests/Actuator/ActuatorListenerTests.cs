@@ -156,7 +156,7 @@ public sealed class ActuatorListenerTests
     public async Task HealthPolls_GetNoRequestLine_AsTheOtherProbes_ButInfoDoes()
     {
         var logs = new LogCapture();
-        await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?> { ["APP_HEALTH_URL"] = "" }, logs.Install);
+        await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?> { ["APP_HEALTH_URL"] = "", ["Sidecar__RequestLog"] = "all" }, logs.Install);
 
         Assert.Equal(System.Net.HttpStatusCode.OK, (await agent.Client.GetAsync("/actuator/health")).StatusCode);
         Assert.Equal(System.Net.HttpStatusCode.OK, (await agent.Client.GetAsync("/actuator/health/readiness")).StatusCode);

@@ -49,7 +49,7 @@ public sealed class AgentOptionsTests
         Assert.Null(options.Sidecar.PublicHealthPort);
         Assert.Equal(LogFormat.Text, options.Sidecar.LogFormat);
         Assert.Equal(LogEventLevel.Information, options.Sidecar.LogLevel);
-        Assert.Equal(RequestLogMode.All, options.Sidecar.RequestLog);
+        Assert.Equal(RequestLogMode.Errors, options.Sidecar.RequestLog);
         Assert.Equal(TimeSpan.FromSeconds(65), options.Sidecar.Drain);
         Assert.StartsWith(Path.GetTempPath(), options.Sidecar.DataDir, StringComparison.Ordinal);
         Assert.Null(options.App.Name);

@@ -102,6 +102,7 @@ public sealed partial class LoggingTests
         {
             ["SIDECAR_PORT"] = "0",
             ["SIDECAR_LOG_FORMAT"] = "json",
+            ["Sidecar__RequestLog"] = "all", // a 200 gets a line
             ["APP_HEALTH_URL"] = "",
             ["ROUTES"] = "orders=" + upstream.Url,
         });

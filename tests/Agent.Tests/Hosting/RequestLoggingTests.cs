@@ -4,7 +4,7 @@ using Sidecar.Tests.Support;
 
 namespace Sidecar.Tests.Hosting;
 
-/// <summary>Sidecar:RequestLog: every request (the default), only errors, or none.</summary>
+/// <summary>Sidecar:RequestLog: every request, only errors (the default), or none.</summary>
 public sealed class RequestLoggingTests
 {
     private static async Task<(AgentHarness Agent, LogCapture Logs, LoopbackServer Upstream)> StartAsync(string? mode)
@@ -55,9 +55,26 @@ public sealed class RequestLoggingTests
     }
 
     [Fact]
-    public async Task ByDefault_EveryRequestIsLogged_OneLineEach()
+    public async Task ByDefault_OnlyErrorsAreLogged()
     {
         var (agent, logs, upstream) = await StartAsync(null);
+        await using (upstream)
+        await using (agent)
+        {
+            await agent.Client.GetAsync("/v1/services");
+            await agent.Client.GetAsync("/v1/invoke/orders/status/204");
+            Assert.Equal(404, (int)(await agent.Client.GetAsync("/v1/invoke/nobody/x")).StatusCode);
+
+            // HTTP/1.1 on one connection: once the last line is in, the requests before it have finished logging.
+            await Eventually.TrueAsync(() => RequestLines(logs).Any(l => l.Contains("GET /v1/invoke/nobody/x 404", StringComparison.Ordinal)), "the agent's own problem is logged");
+            Assert.Single(RequestLines(logs));
+        }
+    }
+
+    [Fact]
+    public async Task All_LogsEveryRequest_OneLineEach()
+    {
+        var (agent, logs, upstream) = await StartAsync("all");
         await using (upstream)
         await using (agent)
         {
@@ -89,7 +106,7 @@ public sealed class RequestLoggingTests
     [Fact]
     public async Task AnEncodedNewlineInThePath_CannotForgeALogLine()
     {
-        var (agent, logs, upstream) = await StartAsync(null);
+        var (agent, logs, upstream) = await StartAsync("all");
         await using (upstream)
         await using (agent)
         {
@@ -104,9 +121,9 @@ public sealed class RequestLoggingTests
     }
 
     [Fact]
-    public async Task Probes_AreNotLogged_ByDefault()
+    public async Task Probes_AreNotLogged_EvenWithAll()
     {
-        var (agent, logs, upstream) = await StartAsync(null);
+        var (agent, logs, upstream) = await StartAsync("all");
         await using (upstream)
         await using (agent)
         {
@@ -126,7 +143,7 @@ public sealed class RequestLoggingTests
     public async Task Probes_AreLogged_WithSidecarLogProbes()
     {
         var logs = new LogCapture();
-        await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?> { ["APP_HEALTH_URL"] = "", ["SIDECAR_LOG_PROBES"] = "true" }, logs.Install);
+        await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?> { ["APP_HEALTH_URL"] = "", ["SIDECAR_LOG_PROBES"] = "true", ["Sidecar__RequestLog"] = "all" }, logs.Install);
 
         await agent.Client.GetAsync("/v1/health/live");
 
@@ -136,7 +153,7 @@ public sealed class RequestLoggingTests
     [Fact]
     public async Task AForwardedCall_NamesItsServiceAndAttempts_OnItsLine()
     {
-        var (agent, logs, upstream) = await StartAsync(null);
+        var (agent, logs, upstream) = await StartAsync("all");
         await using (upstream)
         await using (agent)
         {

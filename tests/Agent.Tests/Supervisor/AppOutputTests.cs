@@ -28,6 +28,7 @@ public sealed class AppOutputTests
             ["SIDECAR_PORT"] = "0",
             ["APP_HEALTH_URL"] = "",
             ["APP_PORT"] = "4567",
+            ["Sidecar__RequestLog"] = "all", // the agent's request lines interleave with the app's
         }, "run", "--", "python3", "-c", script);
         await agent.WaitForOutputAsync("child ready");
         var port = (await agent.WaitForApiAsync()).Port; // port 0: the one the agent bound

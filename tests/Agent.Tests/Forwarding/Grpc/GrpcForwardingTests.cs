@@ -259,6 +259,20 @@ public sealed class GrpcForwardingTests
     }
 
     [Fact]
+    public async Task AStreamOverMaxBodySize_IsResourceExhausted_AndNotTheInstancesFailure()
+    {
+        await using var echo = await GrpcPeer.ServerAsync("a");
+        await using var agent = await StartAsync($"echo={echo.Url}", ("Forwarding__Services__echo__MaxBodySize", "12"), ("Forwarding__Services__echo__EjectionFailures", "1"));
+
+        var (code, details, metadata) = Status(await ClientAsync(agent.GrpcUri!, "echo", "authority", "client-stream")); // three 8-byte frames
+
+        Assert.Equal(8, code);
+        Assert.Equal("Calls to 'echo' accept bodies up to 12 bytes (Forwarding:Services:echo:MaxBodySize).", details);
+        Assert.Equal("body-too-large", metadata.GetProperty("x-sidecar-error").GetString());
+        Assert.Equal(0, Status(await ClientAsync(agent.GrpcUri!, "echo", "authority", "unary")).Code); // not ejected
+    }
+
+    [Fact]
     public async Task AnHttp11Client_OnTheGrpcListener_GetsAClearAnswer_NotAHang()
     {
         await using var echo = await GrpcPeer.ServerAsync("a");
