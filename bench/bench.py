@@ -25,7 +25,12 @@ A TCP row follows when redis-server and redis-benchmark are installed: redis-ben
 16 connections) against redis-server directly, through the agent's TCP listener, and through haproxy
 in `mode tcp`.
 
-Usage: bench.py [--quick] [--rounds N] [--tcp-only]
+A gRPC row follows when h2load (nghttp2-client) and the packages of examples/node-grpc are installed:
+unary greeter.Greeter/SayHello calls (h2load: one connection, 16 concurrent streams, the request read
+from a file with its 5-byte gRPC prefix) against the example's grpc-js server directly, and through the
+agent's gRPC port (SIDECAR_GRPC_PORT) with the service named by :authority.
+
+Usage: bench.py [--quick] [--rounds N] [--tcp-only] [--grpc-only]
 """
 import os
 import platform
@@ -588,6 +593,96 @@ def tcp_rows():
     return lines
 
 
+# ---------------------------------------------------------------- the gRPC row
+
+GRPC_EXAMPLE = os.path.join(ROOT, "examples", "node-grpc")
+GRPC_STREAMS = 16
+
+
+def h2load(port, authority, body, pids):
+    """Unary gRPC calls over one HTTP/2 connection with GRPC_STREAMS streams in flight; requests/s, mean latency and CPU of pids."""
+    args = ["h2load", "-c", "1", "-m", str(GRPC_STREAMS), "-d", body, "-H", "content-type: application/grpc", "-H", "te: trailers",
+            "-H", f":authority: {authority}", f"http://127.0.0.1:{port}/greeter.Greeter/SayHello"]
+    # A warm-up run apart: h2load 1.52's --warm-up-time with -D starts no request at all.
+    run(args[:1] + ["-n", "2000"] + args[1:], f"h2load's warm-up on {authority}", 120)
+    cpu = cpu_seconds(pids)
+    out = run(args[:1] + ["-D", str(DURATION)] + args[1:], f"h2load on {authority}", DURATION + 60).stdout
+    cpu = cpu_seconds(pids) - cpu
+    done = re.search(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored", out)
+    ok = int(re.search(r"status codes: (\d+) 2xx", out).group(1))
+    mean = re.search(r"time for request:\s+\S+\s+\S+\s+(\S+)", out).group(1)
+    mean_ms = float(mean[:-2]) if mean.endswith("ms") else float(mean[:-2]) / 1000 if mean.endswith("us") else float(mean[:-1]) * 1000
+    return {"rps": float(re.search(r"finished in [^,]+, ([\d.]+) req/s", out).group(1)), "mean": mean_ms,
+            "cpu": cpu / max(int(done.group(1)), 1) * 10_000, "bad": int(done.group(1)) - ok + int(done.group(3)) + int(done.group(4))}
+
+
+def grpc_client_ok(port, authority):
+    """examples/node-grpc/client.js once: h2load counts any 200 as a success, gRPC errors included (they are trailers)."""
+    run = subprocess.run(["node", os.path.join(GRPC_EXAMPLE, "client.js"), f"127.0.0.1:{port}", authority, "bench", "1"],
+                         capture_output=True, text=True, timeout=30)
+    return run.returncode == 0 and '"hello bench"' in run.stdout, (run.stdout + run.stderr).strip()
+
+
+def port_in_log(name, process, pattern, timeout=30):
+    """The port a child bound on port 0, as its log names it (the agent's start-up line, the node server's first line)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"bench: {name} exited with {process.returncode}; logs in {work}")
+        with open(os.path.join(work, f"{name}.log")) as f:
+            found = re.search(pattern, f.read())
+        if found:
+            return int(found.group(1))
+        time.sleep(0.05)
+    raise SystemExit(f"bench: {name} named no port within {timeout} s; logs in {work}")
+
+
+def grpc_rows():
+    """Unary gRPC: the node-grpc example's server directly, and through the agent's gRPC port (:authority names it)."""
+    if not shutil.which("h2load"):
+        return ["", "gRPC row skipped: h2load is not installed (apt-get install -y nghttp2-client)."]
+    if not shutil.which("node") or not os.path.isdir(os.path.join(GRPC_EXAMPLE, "node_modules", "@grpc", "grpc-js")):
+        return ["", "gRPC row skipped: node or examples/node-grpc's packages are missing (cd examples/node-grpc && npm ci)."]
+    # Every port 0, bound where it is used and read back from the log: no clash with another process possible.
+    server = start(["node", os.path.join(GRPC_EXAMPLE, "server.js")], env={"APP_PORT": "0", "APP_NAME": "greeter"}, name="grpc-server")
+    server_port = port_in_log("grpc-server", server, r"\[greeter\] listening on 127\.0\.0\.1:(\d+)")
+    agent = start([AGENT], env={"SIDECAR_PORT": "0", "APP_HEALTH_URL": "", "SIDECAR_LOG_LEVEL": "warning",
+                                "SIDECAR_DATA_DIR": os.path.join(work, "grpc-agent"), "ROUTES": f"greeter=http://127.0.0.1:{server_port}",
+                                "SIDECAR_GRPC_PORT": "0"}, name="grpc-agent")
+    # The start-up line names the API, then the gRPC listener (docs/grpc.md#the-grpc-listener).
+    grpc_port = port_in_log("grpc-agent", agent, r" listening on http://[^,\s]+, http://127\.0\.0\.1:(\d+)")
+    body = os.path.join(work, "hello.grpc")
+    with open(body, "wb") as f:
+        message = b"\x0a\x05bench"  # HelloRequest{name = "bench"}
+        f.write(b"\x00" + len(message).to_bytes(4, "big") + message)
+    targets = [("direct", server_port, f"127.0.0.1:{server_port}", [server.pid]), ("agent-grpc", grpc_port, "greeter", [agent.pid])]
+    for name, port, authority, _ in targets:
+        ok, said = grpc_client_ok(port, authority)
+        if not ok:
+            raise SystemExit(f"bench: a gRPC call to {name} failed: {said}; logs in {work}")
+    results = {name: [] for name, _, _, _ in targets}
+    print(f"bench: gRPC, {ROUNDS} round(s) of {DURATION}s h2load runs (unary, 1 connection, {GRPC_STREAMS} streams)", flush=True)
+    for _ in range(ROUNDS):
+        for name, port, authority, pids in targets:  # alternated, round by round: the machine's load moves
+            results[name].append(h2load(port, authority, body, pids))
+            r = results[name][-1]
+            print(f"  {name:<13} {r['rps']:>8.0f} rps  mean {r['mean']:.2f} ms  {r['cpu']:.3f} CPU s/10k" + (f"  FAILED {r['bad']}" if r["bad"] else ""), flush=True)
+    direct = results["direct"]
+    lines = ["", f"gRPC unary (h2load, 1 connection, {GRPC_STREAMS} streams, greeter.Greeter/SayHello on the grpc-js server of examples/node-grpc; "
+             f"medians over {ROUNDS} round(s)). The direct row's CPU is the node server's own; h2load gives no percentiles.", "",
+             "| path | calls/s | vs direct | mean ms | CPU s / 10k calls |", "|---|---|---|---|---|"]
+    for name, _, _, _ in targets:
+        rounds = results[name]
+        ratios = [r["rps"] / d["rps"] for r, d in zip(rounds, direct)]
+        spread = f" [{fmt_range(min(ratios), max(ratios), 2)}]" if len(ratios) > 1 else ""
+        lines.append(f"| {name} | {statistics.median(r['rps'] for r in rounds):.0f} | {statistics.median(ratios):.2f}{spread} | "
+                     f"{statistics.median(r['mean'] for r in rounds):.2f} | {statistics.median(r['cpu'] for r in rounds):.3f} |")
+    bad = {name: sum(r["bad"] for r in rounds) for name, rounds in results.items() if any(r["bad"] for r in rounds)}
+    if bad:
+        lines.append(f"\nFailed calls (non-2xx or errors): {bad}.")
+    return lines
+
+
 def raw_rounds(targets):
     lines = ["| round | " + " | ".join(t.name for t in targets) + " |", "|---" * (len(targets) + 1) + "|"]
     for i in range(len(targets[0].rounds)):
@@ -599,12 +694,13 @@ def raw_rounds(targets):
 def main():
     if not os.access(AGENT, os.X_OK):
         raise SystemExit(f"bench: {AGENT} is missing: run bench/run.sh, which publishes it")
-    if "--tcp-only" in sys.argv:
-        try:
-            print("\n".join(tcp_rows()))
-        finally:
-            stop_all()
-        return
+    for flag, rows in (("--tcp-only", tcp_rows), ("--grpc-only", grpc_rows)):
+        if flag in sys.argv:
+            try:
+                print("\n".join(rows()))
+            finally:
+                stop_all()
+            return
     description = machine()
     try:
         print("bench: starting the upstream, nginx, haproxy, the dev registry and the agents", flush=True)
@@ -650,7 +746,7 @@ def main():
             print(f"round {r + 1}", flush=True)
             for t in targets:
                 t.measure()
-        tcp = tcp_rows()
+        tcp = tcp_rows() + grpc_rows()
     finally:
         stop_all()
     print("bench: start-up time", flush=True)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark on this machine: direct, nginx, haproxy, and the agent (NativeAOT) in its
 # /v1/invoke and forward-proxy forms, with discovery from the dev registry. Prints one table and
-# writes it to bench/RESULTS.md. Usage: bash bench/run.sh [--quick]
+# writes it to bench/RESULTS.md. Usage: bash bench/run.sh [--quick] [--tcp-only | --grpc-only]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +19,15 @@ fi
 if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-benchmark >/dev/null 2>&1; then
   sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get install -y redis-server redis-tools >/dev/null 2>&1 || echo "bench: no redis-server/redis-benchmark: the TCP row is skipped"
+fi
+
+# The gRPC row needs h2load (nghttp2-client) and the grpc-js packages of examples/node-grpc; it is left out without them.
+if ! command -v h2load >/dev/null 2>&1; then
+  sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get install -y nghttp2-client >/dev/null 2>&1 || echo "bench: no h2load (nghttp2-client): the gRPC row is skipped"
+fi
+if command -v npm >/dev/null 2>&1 && [ ! -d examples/node-grpc/node_modules/@grpc/grpc-js ]; then
+  npm ci --prefix examples/node-grpc --no-audit --no-fund >/dev/null 2>&1 || echo "bench: npm ci failed in examples/node-grpc: the gRPC row is skipped"
 fi
 
 # Republish when a source or project file is newer than the binary (generated files under obj/ do not count).

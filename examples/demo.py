@@ -11,6 +11,9 @@ What it starts:
   agent run -- node ...     node-app under its agent; calls python-app with the agent as HTTP_PROXY
   examples/postgres/run.sh  when PostgreSQL is installed: a real PostgreSQL under its agent, registered
                             with a TCP health check; python-app reaches it by name through a TCP listener
+  agent run -- node examples/node-grpc/server.js
+                            when npm is installed: a gRPC server under its agent, registered with a gRPC
+                            health check; its client calls it by name through python-app's agent's gRPC port
 Each app's settings come from a local file the agent serves (CONFIG_FILE), followed by long-poll.
 """
 import json
@@ -220,6 +223,34 @@ def fixed_port():
         return s.getsockname()[1]
 
 
+def grpc_example_ready():
+    """examples/node-grpc needs its npm packages (package-lock.json pins them): None when they are there, else why not."""
+    folder = os.path.join(ROOT, "examples", "node-grpc")
+    if not shutil.which("npm"):
+        return "npm is not installed (the gRPC example needs @grpc/grpc-js from npm)"
+    with open(os.path.join(folder, "package.json")) as f:
+        pinned = json.load(f)["dependencies"]
+    try:
+        if all(json.load(open(os.path.join(folder, "node_modules", *name.split("/"), "package.json")))["version"] == version
+               for name, version in pinned.items()):
+            return None
+    except (OSError, ValueError, KeyError):
+        pass
+    say("    installing examples/node-grpc's packages (npm ci)")
+    install = subprocess.run(["npm", "ci", "--prefix", folder, "--no-audit", "--no-fund"], capture_output=True, text=True)
+    if install.returncode != 0:
+        last = (install.stderr.strip().splitlines() or ["no output"])[-1]
+        return f"npm ci failed in examples/node-grpc ({last})"
+    return None
+
+
+def grpc_call(agent_grpc, name):
+    """examples/node-grpc/client.js through an agent's gRPC port: its JSON lines, and whether every call succeeded."""
+    run = subprocess.run(["node", os.path.join(ROOT, "examples", "node-grpc", "client.js"), f"127.0.0.1:{agent_grpc}", "greeter", name, "2"],
+                         capture_output=True, text=True, timeout=30)
+    return run.returncode == 0, [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+
+
 def eureka_status(registry, app):
     status, body = get_json(f"{registry}/eureka/apps/{app.upper()}")
     if status != 200:
@@ -247,8 +278,9 @@ def main():
     with open(node_config, "w") as f:
         f.write("greeting:\n  text: hello\n")
 
-    logs = {name: os.path.join(work, f"{name}.log") for name in ("registry", "python-app", "node-app", "postgres")}
+    logs = {name: os.path.join(work, f"{name}.log") for name in ("registry", "python-app", "node-app", "postgres", "greeter")}
     with_postgres = postgres_installed()
+    grpc_skipped = grpc_example_ready()
     db_listener = fixed_port()  # python-app's agent: connections to 127.0.0.1:db_listener go to an instance of postgres
     common = {
         "APP_HOST": "127.0.0.1", "APP_IP": "127.0.0.1", "EUREKA_PREFER_IP": "true",
@@ -268,9 +300,10 @@ def main():
         wait_for("the dev registry", lambda: http("GET", f"{registry}/eureka/apps/", headers={"Accept": "application/json"})[0] == 200)
         # Each agent on port 0; each app on the free port its agent picks (agent run without APP_PORT).
         tcp = {"SIDECAR_TCP_LISTENERS": f"{db_listener}=postgres", "DB_PORT": str(db_listener)} if with_postgres else {}
+        grpc = {} if grpc_skipped else {"SIDECAR_GRPC_PORT": "0"}  # a second listener, for gRPC clients (HTTP/2 only)
         start(agent + ["run", "--", sys.executable, os.path.join(ROOT, "examples", "python-app", "app.py")],
               {**common, "APP_NAME": "python-app", "SIDECAR_PORT": "0", "CONFIG_FILE": python_config,
-               "SIDECAR_DATA_DIR": os.path.join(work, "data-python"), **tcp}, "python-app ", logs["python-app"])
+               "SIDECAR_DATA_DIR": os.path.join(work, "data-python"), **tcp, **grpc}, "python-app ", logs["python-app"])
         # node-app calls through its agent as HTTP proxy: without HTTP_PROXY it takes SIDECAR_URL for it.
         start(agent + ["run", "--", "node", os.path.join(ROOT, "examples", "node-app", "app.js")],
               {**common, "APP_NAME": "node-app", "SIDECAR_PORT": "0", "CONFIG_FILE": node_config,
@@ -279,6 +312,14 @@ def main():
         python_agent = f"http://127.0.0.1:{port_in_log('python-app agent', logs['python-app'], agent_address)}"
         node_agent = f"http://127.0.0.1:{port_in_log('node-app agent', logs['node-app'], agent_address)}"
         node_port = port_in_log("node-app", logs["node-app"], r"\[node-app\] listening on [^ ]+:([0-9]+),")
+        if not grpc_skipped:
+            # The start-up line names the API, then the gRPC port.
+            python_grpc = port_in_log("python-app agent's gRPC port", logs["python-app"], r"listening on http://[^,]+, http://127[.]0[.]0[.]1:([0-9]+)")
+            greeter_port = fixed_port()
+            start(agent + ["run", "--", "node", os.path.join(ROOT, "examples", "node-grpc", "server.js")],
+                  {**common, "APP_NAME": "greeter", "APP_PORT": str(greeter_port), "SIDECAR_PORT": "0",
+                   "APP_HEALTH_URL": f"grpc://127.0.0.1:{greeter_port}/greeter.Greeter",
+                   "SIDECAR_DATA_DIR": os.path.join(work, "data-greeter")}, "greeter    ", logs["greeter"])
 
         if with_postgres:
             start(["bash", os.path.join(ROOT, "examples", "postgres", "run.sh")],
@@ -336,8 +377,28 @@ def main():
         else:
             step(7, "PostgreSQL: skipped, it is not installed (apt-get install -y postgresql; see examples/postgres)")
 
+        if grpc_skipped:
+            step(8, f"gRPC: skipped, {grpc_skipped}; see examples/node-grpc")
+        else:
+            step(8, "gRPC: greeter (grpc-js), registered with a gRPC health check, called by name through python-app's agent's gRPC port")
+            wait_for("greeter UP in Eureka", lambda: eureka_status(registry, "greeter").endswith(" UP"))
+            show("Eureka: GREETER", eureka_status(registry, "greeter"))
+            wait_for("a gRPC call through the agent", lambda: grpc_call(python_grpc, "demo")[0])
+            for reply in grpc_call(python_grpc, "demo")[1]:
+                show(f"client.js -> 127.0.0.1:{python_grpc} (greeter)", reply)
+            server_pid = port_in_log("greeter's pid", logs["greeter"], r"\[greeter\] listening on .* pid ([0-9]+)")
+            os.kill(server_pid, signal.SIGUSR2)  # server.js: its health service answers NOT_SERVING
+            wait_for("greeter DOWN in Eureka", lambda: eureka_status(registry, "greeter").endswith(" DOWN"))
+            show("NOT_SERVING: Eureka: GREETER", eureka_status(registry, "greeter"))
+            wait_for("python-app's agent to stop routing to greeter", lambda: not grpc_call(python_grpc, "demo")[0])
+            show("client.js", grpc_call(python_grpc, "demo")[1][0])
+            os.kill(server_pid, signal.SIGUSR2)
+            wait_for("greeter UP in Eureka", lambda: eureka_status(registry, "greeter").endswith(" UP"))
+            wait_for("a gRPC call through the agent", lambda: grpc_call(python_grpc, "demo again")[0])
+            show("SERVING again: client.js", grpc_call(python_grpc, "demo again")[1][0])
+
         if KEEP:
-            step(8, f"Running. Try: curl {python_agent}/v1/invoke/python-app/greet   (Ctrl-C stops everything)")
+            step(9, f"Running. Try: curl {python_agent}/v1/invoke/python-app/greet   (Ctrl-C stops everything)")
             while all(p.poll() is None for p in children):
                 time.sleep(0.5)
         step("done", "Stopping: each agent takes its app OUT_OF_SERVICE, drains, stops the app, cancels its lease")

@@ -62,6 +62,11 @@ internal sealed partial class AppHealthMonitor : BackgroundService
             return "tcp://" + url.Authority; // nothing else to mask: user info, path and query are refused at start
         }
 
+        if (GrpcAppHealthProbe.IsGrpc(url))
+        {
+            return url.Scheme + "://" + url.Authority + url.AbsolutePath.TrimEnd('/'); // user info and query are refused at start
+        }
+
         var shown = SettingsReader.RedactUserInfo(url.GetComponents(UriComponents.SchemeAndServer | UriComponents.UserInfo | UriComponents.Path, UriFormat.UriEscaped));
         var query = url.Query;
         if (query.Length <= 1)

@@ -6,7 +6,8 @@ namespace Sidecar.Health;
 internal sealed record AppHealthOptions
 {
     /// <summary>
-    /// The endpoint probed: http(s), or <c>tcp://host:port</c> (a connection is UP). Default <c>http://127.0.0.1:{APP_PORT}/health</c>;
+    /// The endpoint probed: http(s), <c>tcp://host:port</c> (a connection is UP), or <c>grpc[s]://host:port[/service]</c>
+    /// (the gRPC health service answers SERVING). Default <c>http://127.0.0.1:{APP_PORT}/health</c>;
     /// null (set to empty, or no APP_PORT) means always UP.
     /// </summary>
     public Uri? Url { get; init; }
@@ -47,6 +48,10 @@ internal sealed record AppHealthOptions
         else if (raw.TrimStart().StartsWith("tcp:", StringComparison.OrdinalIgnoreCase))
         {
             url = TcpAppHealthProbe.ReadUrl(r, urlKey);
+        }
+        else if (raw.TrimStart().StartsWith("grpc:", StringComparison.OrdinalIgnoreCase) || raw.TrimStart().StartsWith("grpcs:", StringComparison.OrdinalIgnoreCase))
+        {
+            url = GrpcAppHealthProbe.ReadUrl(r, urlKey);
         }
         else
         {

@@ -25,7 +25,7 @@ internal static partial class AgentCommandLine
 
         The most used variables (docs/configuration.md lists them all):
           APP_NAME, APP_PORT             the app's name in Eureka and the Config Server, and its port
-          APP_HEALTH_URL                 the app's health route (default http://127.0.0.1:APP_PORT/health), or tcp://host:port
+          APP_HEALTH_URL                 the app's health route (default http://127.0.0.1:APP_PORT/health), tcp://host:port or grpc://host:port[/service]
           APP_IP                         the address registered (in Kubernetes: the pod IP)
           EUREKA_URLS                    Eureka servers; none: no registration, no discovery
           CONFIG_SERVER_URLS, CONFIG_FILE  the app's configuration

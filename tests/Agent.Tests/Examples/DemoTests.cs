@@ -47,9 +47,18 @@ public sealed class DemoTests
         // Readable: the children's output reaches the console in a bounded share (all of it is in the demo's *.log files).
         Assert.True(output.Length < 200_000, $"the demo printed {output.Length} chars");
         var logs = Directory.GetFiles(Regex.Match(output, @"demo: finished \(logs in (?<dir>[^)]+)\)").Groups["dir"].Value, "*.log");
-        Assert.Equal(
-            PostgresServer.Unavailable is null ? ["node-app.log", "postgres.log", "python-app.log", "registry.log"] : ["node-app.log", "python-app.log", "registry.log"],
-            logs.Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        var withGrpc = Tools.Find("npm") is not null;
+        string[] expected = ["node-app.log", "python-app.log", "registry.log", .. PostgresServer.Unavailable is null ? ["postgres.log"] : Array.Empty<string>(), .. withGrpc ? ["greeter.log"] : Array.Empty<string>()];
+        Assert.Equal(expected.Order(StringComparer.Ordinal), logs.Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        if (withGrpc)
+        {
+            // examples/node-grpc: registered with a gRPC health check, called through python-app's agent's gRPC port, DOWN when NOT_SERVING.
+            Assert.Contains("127.0.0.1:greeter:", output, StringComparison.Ordinal);
+            Assert.Contains("{'message': 'hello demo', 'server': 'greeter:", output, StringComparison.Ordinal);
+            Assert.Matches(@"NOT_SERVING: Eureka: GREETER +127\.0\.0\.1:greeter:\d+ DOWN", output);
+            Assert.Contains("{'message': 'hello demo again'", output, StringComparison.Ordinal);
+        }
+
         if (PostgresServer.Unavailable is null)
         {
             // examples/postgres: registered with a TCP health check, reached by python-app through its agent's TCP listener.
