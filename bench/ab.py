@@ -18,7 +18,7 @@ With --rate R the load is a fixed R requests/s instead (hey, 16 workers): both a
 work per second whatever else the machine runs, so their CPU per request compares better on a loaded
 machine than at full speed, where the batching of reads and writes varies with the throughput.
 
-Usage: ab.py [--rounds N] [--duration S] [--rate R] [--a invoke|guarded] [--b invoke|guarded]
+Usage: ab.py [--rounds N] [--duration S] [--rate R] [--a CONFIG] [--b CONFIG]   (invoke, guarded, bulkhead, ratelimit, breaker, cache, hedging)
              [--agent-a PATH] [--agent-b PATH]   (two builds of the agent: before/after a change)
 """
 import os
@@ -41,6 +41,12 @@ CONFIGS = {
     "invoke": {},
     "guarded": {"Forwarding__MaxConcurrentRequests": "100000", "Forwarding__RateLimit": "1000000",
                 "Forwarding__CircuitBreaker": "true", "Forwarding__Cache": "true", "Forwarding__HedgeAfter": "1s"},
+    # One strategy at a time, to find which one costs.
+    "bulkhead": {"Forwarding__MaxConcurrentRequests": "100000"},
+    "ratelimit": {"Forwarding__RateLimit": "1000000"},
+    "breaker": {"Forwarding__CircuitBreaker": "true"},
+    "cache": {"Forwarding__Cache": "true"},
+    "hedging": {"Forwarding__HedgeAfter": "1s"},
 }
 
 
