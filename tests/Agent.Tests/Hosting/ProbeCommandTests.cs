@@ -52,10 +52,11 @@ public sealed class ProbeCommandTests
             return Task.CompletedTask;
         });
 
-        await using var wait = AgentProcess.Start(At(agent.Port), "wait", "--timeout", "500ms");
+        // 3 s, not less: the first question (a new process's first HttpClient call) must fit in it on a loaded machine.
+        await using var wait = AgentProcess.Start(At(agent.Port), "wait", "--timeout", "3s");
 
-        Assert.Equal(1, await wait.WaitForExitAsync(TimeSpan.FromSeconds(20)));
-        Assert.Equal($"agent wait: http://127.0.0.1:{agent.Port}/v1/health/live did not answer 200 within 500ms (last: answered 503)", wait.Stderr.TrimEnd());
+        Assert.Equal(1, await wait.WaitForExitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal($"agent wait: http://127.0.0.1:{agent.Port}/v1/health/live did not answer 200 within 3s (last: answered 503)", wait.Stderr.TrimEnd());
     }
 
     [Theory]
