@@ -1,9 +1,10 @@
+using Sidecar.Forwarding.Grpc;
 using Sidecar.Platform;
 namespace Sidecar.Hosting;
 
 /// <summary>
 /// The last line of defence: an exception that escapes a handler is logged with its stack trace
-/// and answered with a plain 500 problem, never with the trace (docs/http-api.md#problems).
+/// and answered with a plain 500 problem (a gRPC call: the status INTERNAL), never with the trace (docs/http-api.md#problems).
 /// </summary>
 internal sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILogger<ErrorHandlingMiddleware> logger)
 {
@@ -34,6 +35,13 @@ internal sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILog
 #pragma warning restore CA1031
         {
             LogUnhandled(logger, context.Request.Method, context.Request.Path.Value ?? "/", ex);
+            if (GrpcStatus.IsGrpc(context.Request.ContentType))
+            {
+                // A gRPC client reads statuses, not bodies (docs/grpc.md#the-agents-own-errors): INTERNAL, as gRPC maps a 500.
+                GrpcAnswers.End(context, GrpcStatus.Internal, "The agent failed to handle this call; its log has the details.", "internal-error");
+                return;
+            }
+
             await Problems.WriteAsync(context, StatusCodes.Status500InternalServerError, "internal-error",
                 "The agent failed to handle this request", "The agent's log has the details.").ConfigureAwait(false);
         }

@@ -1,3 +1,6 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging.Abstractions;
+using Sidecar.Hosting;
 using Sidecar.Tests.Forwarding;
 using Sidecar.Tests.Support;
 
@@ -25,5 +28,27 @@ public sealed class ErrorHandlingTests
         Assert.DoesNotContain("Exception", answer.Body, StringComparison.Ordinal);
         Assert.DoesNotContain(logs.Entries, e => e.StartsWith("Error", StringComparison.Ordinal));
         Assert.Equal(0, orders.Count);
+    }
+
+    [Theory]
+    [Trait("Category", "Unit")]
+    [InlineData("application/grpc", 200, "13", "application/grpc")]
+    [InlineData("application/grpc+proto", 200, "13", "application/grpc")]
+    [InlineData("application/json", 500, null, "application/problem+json")]
+    [InlineData(null, 500, null, "application/problem+json")]
+    public async Task AnUnexpectedFailure_IsInternal_ToAGrpcCaller_AndA500Problem_ToOthers(string? contentType, int status, string? grpcStatus, string answered)
+    {
+        var context = new DefaultHttpContext();
+        context.Request.ContentType = contentType;
+        context.Response.Body = new MemoryStream();
+        var middleware = new ErrorHandlingMiddleware(_ => throw new InvalidOperationException("boom"), NullLogger<ErrorHandlingMiddleware>.Instance);
+
+        await middleware.InvokeAsync(context);
+
+        Assert.Equal(status, context.Response.StatusCode);
+        Assert.StartsWith(answered, context.Response.ContentType, StringComparison.Ordinal);
+        Assert.Equal(grpcStatus, context.Response.Headers["grpc-status"].FirstOrDefault());
+        Assert.Equal("internal-error", context.Response.Headers["X-Sidecar-Error"].FirstOrDefault());
+        Assert.Equal(grpcStatus is null, context.Response.Body.Length > 0); // trailers-only: no body
     }
 }
