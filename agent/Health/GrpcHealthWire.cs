@@ -132,7 +132,7 @@ internal static class GrpcHealthWire
             {
                 12 => "UNIMPLEMENTED: the server has no grpc.health.v1.Health service",
                 5 when service.Length > 0 => $"NOT_FOUND: the health service knows no service '{Shorten(service)}'",
-                _ => CodeName(code),
+                _ => Sidecar.Platform.GrpcCodes.Name(code),
             };
             var message = Message(grpcMessage);
             return (false, message.Length == 0 ? what : $"{what} ({message})");
@@ -170,29 +170,6 @@ internal static class GrpcHealthWire
         2 => "NOT_SERVING",
         3 => "SERVICE_UNKNOWN",
         _ => $"status {status}",
-    };
-
-    /// <summary>The name of a gRPC status code (grpc/doc/statuscodes.md).</summary>
-    public static string CodeName(int code) => code switch
-    {
-        0 => "OK",
-        1 => "CANCELLED",
-        2 => "UNKNOWN",
-        3 => "INVALID_ARGUMENT",
-        4 => "DEADLINE_EXCEEDED",
-        5 => "NOT_FOUND",
-        6 => "ALREADY_EXISTS",
-        7 => "PERMISSION_DENIED",
-        8 => "RESOURCE_EXHAUSTED",
-        9 => "FAILED_PRECONDITION",
-        10 => "ABORTED",
-        11 => "OUT_OF_RANGE",
-        12 => "UNIMPLEMENTED",
-        13 => "INTERNAL",
-        14 => "UNAVAILABLE",
-        15 => "DATA_LOSS",
-        16 => "UNAUTHENTICATED",
-        _ => "code " + code,
     };
 
     private static int? Malformed(out string? error)

@@ -28,12 +28,7 @@ internal static class GrpcStatus
     public const int Unauthenticated = 16;
 
     /// <summary>The names of the codes, by number, as gRPC spells them (and as <c>GrpcRetryOn</c> takes them).</summary>
-    public static readonly string[] Names =
-    [
-        "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
-        "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
-        "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
-    ];
+    public static string[] Names => Platform.GrpcCodes.Names;
 
     /// <summary>
     /// The status for an agent problem code (<see cref="ForwardingProblems"/>). Based on gRPC's own
