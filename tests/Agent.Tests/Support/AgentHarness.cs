@@ -96,7 +96,8 @@ public sealed class AgentHarness : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         Client.Dispose();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        // A safety limit, not a measure: some tests run their drain steps inside this stop, on a loaded machine.
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         await _app.StopAsync(cts.Token);
         await _app.DisposeAsync();
     }
