@@ -54,6 +54,12 @@ internal static class CacheRules
     }
 
     /// <summary>
+    /// The cheap first test of <see cref="ForResponse"/>: an answer without <c>Cache-Control</c> and without
+    /// <c>Expires</c> has no explicit freshness, so it is never stored (most answers; docs/resilience.md#cost).
+    /// </summary>
+    public static bool MayStore(IHeaderDictionary response) => response.CacheControl.Count > 0 || response.Expires.Count > 0;
+
+    /// <summary>
     /// A response a shared cache may keep: a cacheable status; explicit freshness (<c>s-maxage</c>, <c>max-age</c>,
     /// or <c>Expires</c> after <c>Date</c>); not <c>no-store</c>, <c>private</c>, <c>no-cache</c> nor <c>Vary: *</c>; to a request
     /// with <c>Authorization</c> only with <c>public</c>, <c>s-maxage</c> or <c>must-revalidate</c>; and without <c>Set-Cookie</c>

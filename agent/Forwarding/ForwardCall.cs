@@ -24,14 +24,17 @@ internal sealed partial class ForwardCall
     private readonly CallTelemetry _telemetry = new();
     private readonly CallRetries _retries;
     private readonly bool _idempotent;
+    private readonly CallGuard? _guard;
     private RequestBody _body = RequestBody.None;
     private ForwardedValues _forwarded = null!;
     private Outcome<HttpResponseMessage>? _replay;
     private HttpRequestMessage? _firstRequest;
 
-    public ForwardCall(Forwarder forwarder, HttpContext context, ServicePool pool, string target, TimeSpan deadline)
+    /// <param name="guard">What a guarded call (docs/resilience.md) gives back and does when it ends; null for a plain call.</param>
+    public ForwardCall(Forwarder forwarder, HttpContext context, ServicePool pool, string target, TimeSpan deadline, CallGuard? guard = null)
     {
         _forwarder = forwarder;
+        _guard = guard;
         Context = context;
         Pool = pool;
         _target = target;
@@ -108,6 +111,7 @@ internal sealed partial class ForwardCall
             _firstRequest?.Dispose(); // not sent: no instance, or refused
             _instances.ReleaseAll();
             _telemetry.Complete(Context, Pool.Metrics, Attempts);
+            _guard?.End(Context, Pool, _target);
         }
     }
 
@@ -346,7 +350,8 @@ internal sealed partial class ForwardCall
         try
         {
             var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-            await body.CopyToAsync(answer.Body, cancellationToken).ConfigureAwait(false);
+            await body.CopyToAsync(_guard is null ? answer.Body : _guard.BodyFor(answer), cancellationToken).ConfigureAwait(false);
+            _guard?.Copied(Context, Pool, _target);
             return Outcome.FromResult(true);
         }
         catch (OperationCanceledException ex)

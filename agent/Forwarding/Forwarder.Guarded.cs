@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Threading.RateLimiting;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Net.Http.Headers;
 using Sidecar.Observability;
 using Sidecar.Platform;
@@ -16,80 +15,36 @@ namespace Sidecar.Forwarding;
 /// </summary>
 internal sealed partial class Forwarder
 {
-    // Only the calls that may be answered from the cache or stored take an async step of their own here; the
-    // others go on to the admission checks, which run synchronously (docs/resilience.md#cost).
+    // The cache's decisions and the admission checks run synchronously: an admitted call is the ForwardCall's
+    // own task, which gives back what the admission took and does the cache's part when it ends (CallGuard),
+    // so a guarded call takes no async step more than a plain one (docs/resilience.md#cost). Only a call for
+    // which an answer is stored takes a step of its own (StoredAsync).
     private Task GuardedAsync(HttpContext context, ServicePool pool, string target, TimeSpan deadline)
     {
-        if (pool.Cache is not { } cache)
+        var use = CacheUse.None;
+        var authorized = false;
+        if (pool.Cache is { } cache)
         {
-            return AdmitAsync(pool.Admission!, context, pool, target, deadline);
+            var request = context.Request;
+            var method = request.Method;
+            if (!HttpMethods.IsGet(method) && !HttpMethods.IsHead(method))
+            {
+                use = CacheUse.Invalidate;
+            }
+            else if (CacheRules.ForRequest(method, request.Headers) is { Lookup: true } ask)
+            {
+                authorized = request.Headers.ContainsKey(HeaderNames.Authorization);
+                var entry = cache.Find(pool.Name, target, request.Headers);
+                if (entry is not null && (!authorized || entry.AllowsAuthorized))
+                {
+                    return StoredAsync(context, pool, cache, target, deadline, ask, authorized, entry);
+                }
+
+                use = ask.Store ? CacheUse.MissStore : CacheUse.Miss;
+            }
         }
 
-        var request = context.Request;
-        var method = request.Method;
-        if (!HttpMethods.IsGet(method) && !HttpMethods.IsHead(method))
-        {
-            return UnsafeMethodAsync(context, pool, cache, target, deadline);
-        }
-
-        var ask = CacheRules.ForRequest(method, request.Headers);
-        return ask.Lookup
-            ? CachedAsync(context, pool, cache, target, deadline, ask)
-            : AdmitOrRunAsync(context, pool, target, deadline);
-    }
-
-    private async Task UnsafeMethodAsync(HttpContext context, ServicePool pool, ResponseCache cache, string target, TimeSpan deadline)
-    {
-        await AdmitOrRunAsync(context, pool, target, deadline).ConfigureAwait(false);
-        // RFC 9111 4.4: a non-error answer to an unsafe method invalidates what is stored for the URI.
-        if (!HttpMethods.IsOptions(context.Request.Method) && context.Response.StatusCode is >= 200 and < 400)
-        {
-            cache.Invalidate(pool.Name, target);
-        }
-    }
-
-    private Task CachedAsync(HttpContext context, ServicePool pool, ResponseCache cache, string target, TimeSpan deadline, CacheRequest ask)
-    {
-        var request = context.Request;
-        var hasAuthorization = request.Headers.ContainsKey(HeaderNames.Authorization);
-        var entry = cache.Find(pool.Name, target, request.Headers);
-        if (entry is not null && hasAuthorization && !entry.AllowsAuthorized)
-        {
-            entry = null;
-        }
-
-        return entry is null
-            ? MissAsync(context, pool, cache, target, deadline, ask.Store, hasAuthorization)
-            : StoredAsync(context, pool, cache, target, deadline, ask, hasAuthorization, entry);
-    }
-
-    /// <summary>Nothing stored for the request: the call, and its answer kept when HTTP lets a shared cache keep it.</summary>
-    private async Task MissAsync(HttpContext context, ServicePool pool, ResponseCache cache, string target, TimeSpan deadline, bool store, bool hasAuthorization)
-    {
-        // Apart from the stored-answer path, so that the common case's async step carries few locals (docs/resilience.md#cost).
-        var original = store ? context.Features.Get<IHttpResponseBodyFeature>() : null;
-        if (original is null)
-        {
-            await AdmitOrRunAsync(context, pool, target, deadline).ConfigureAwait(false);
-            pool.Metrics.Cache(CacheResult.Miss);
-            return;
-        }
-
-        // Whether the answer may be stored is known at its first byte (status and headers are set by then):
-        // an answer that may not is passed on without a copy.
-        var capture = new CapturingResponseBody(original, cache, context.Response, hasAuthorization);
-        context.Features.Set<IHttpResponseBodyFeature>(capture);
-        try
-        {
-            await AdmitOrRunAsync(context, pool, target, deadline).ConfigureAwait(false);
-        }
-        finally
-        {
-            context.Features.Set(original);
-        }
-
-        pool.Metrics.Cache(CacheResult.Miss);
-        StoreCaptured(context, pool, cache, target, capture, hasAuthorization);
+        return AdmitAsync(context, pool, target, deadline, use, authorized);
     }
 
     /// <summary>A stored answer: served when fresh, else revalidated with the instance when it can be (RFC 9111 4.3.1).</summary>
@@ -118,26 +73,8 @@ internal sealed partial class Forwarder
             }
         }
 
-        var original = ask.Store ? context.Features.Get<IHttpResponseBodyFeature>() : null;
-        // Whether the answer may be stored is known at its first byte (status and headers are set by then):
-        // an answer that may not is passed on without a copy.
-        var capture = original is null ? null : new CapturingResponseBody(original, cache, context.Response, hasAuthorization);
-        if (capture is not null)
-        {
-            context.Features.Set<IHttpResponseBodyFeature>(capture);
-        }
-
-        try
-        {
-            await AdmitOrRunAsync(context, pool, target, deadline).ConfigureAwait(false);
-        }
-        finally
-        {
-            if (original is not null)
-            {
-                context.Features.Set(original);
-            }
-        }
+        // The new answer is stored by the call when it may be (CallGuard; a 304 never is).
+        await AdmitAsync(context, pool, target, deadline, ask.Store ? CacheUse.Store : CacheUse.None, hasAuthorization).ConfigureAwait(false);
 
         var response = context.Response;
         if (revalidating is not null && response.StatusCode == StatusCodes.Status304NotModified && !response.HasStarted)
@@ -150,29 +87,7 @@ internal sealed partial class Forwarder
         }
 
         pool.Metrics.Cache(CacheResult.Miss);
-        if (capture is not null)
-        {
-            StoreCaptured(context, pool, cache, target, capture, hasAuthorization);
-        }
     }
-
-    private static void StoreCaptured(HttpContext context, ServicePool pool, ResponseCache cache, string target, CapturingResponseBody capture, bool hasAuthorization)
-    {
-        var response = context.Response;
-        if (capture.Captured is { } body && !context.RequestAborted.IsCancellationRequested && !response.Headers.ContainsKey(Problems.ErrorHeader))
-        {
-            var verdict = CacheRules.ForResponse(response.StatusCode, response.Headers, hasAuthorization, cache.Time.GetUtcNow());
-            if (verdict.Storable)
-            {
-                cache.Store(pool.Name, target, context.Request.Headers, response.StatusCode, response.Headers, body, verdict);
-            }
-        }
-    }
-
-    private Task AdmitOrRunAsync(HttpContext context, ServicePool pool, string target, TimeSpan deadline) =>
-        pool.Admission is { } admission
-            ? AdmitAsync(admission, context, pool, target, deadline)
-            : new ForwardCall(this, context, pool, target, deadline).RunAsync();
 
     /// <summary>The stored answer, with its <c>Age</c> (RFC 9111 5.1); a HEAD gets the headers only.</summary>
     private static async Task ServeAsync(HttpContext context, ServicePool pool, ResponseCache cache, CachedResponse entry, CacheResult result)
@@ -210,45 +125,58 @@ internal sealed partial class Forwarder
     /// <summary>
     /// The rate limit, the bulkhead and the circuit breaker of the service (docs/resilience.md), in that
     /// order, before anything is sent: a refused call is answered at once and no instance sees it. Checked
-    /// synchronously: an admitted call is the <see cref="ForwardCall"/>'s task itself, or one small async
-    /// step that gives the bulkhead slot (or the breaker's trial) back when it ends (docs/resilience.md#cost).
+    /// synchronously: an admitted call is the <see cref="ForwardCall"/>'s task itself, which gives the bulkhead
+    /// slot (or the breaker's trial) back when it ends (<see cref="CallGuard"/>, docs/resilience.md#cost).
+    /// A call that found nothing in the cache (<paramref name="use"/>) counts as a miss, refused or not.
     /// </summary>
-    private Task AdmitAsync(ServiceAdmission admission, HttpContext context, ServicePool pool, string target, TimeSpan deadline)
+    private Task AdmitAsync(HttpContext context, ServicePool pool, string target, TimeSpan deadline, CacheUse use, bool authorized)
     {
+        if (pool.Admission is not { } admission)
+        {
+            return Run(null, null, false, false, context, pool, target, deadline, use, authorized);
+        }
+
         if (admission.Rate is { } rate && !rate.TryTake(out var wait))
         {
+            CountMiss(pool, use);
             return Reject(context, pool, target, StatusCodes.Status429TooManyRequests, ForwardingProblems.RateLimited, "Rate limited",
                 $"Calls to '{pool.Name}' are limited to {admission.Policy.RateLimit} per second by this agent (RateLimit, burst {admission.Policy.RateLimitBurst}).", wait);
         }
 
-        RateLimitLease? lease = null;
-        var slot = false;
         if (admission.Slots is { } slots)
         {
             if (!slots.TryEnter())
             {
+                CountMiss(pool, use);
                 return RejectBusy(admission, context, pool, target);
             }
 
-            slot = true;
+            return PassBreaker(admission, null, true, context, pool, target, deadline, use, authorized);
         }
-        else if (admission.Bulkhead is { } bulkhead)
+
+        if (admission.Bulkhead is { } bulkhead)
         {
-            lease = bulkhead.AttemptAcquire();
+            var lease = bulkhead.AttemptAcquire();
             if (!lease.IsAcquired)
             {
                 lease.Dispose();
-                return admission.Policy.MaxQueuedRequests > 0
-                    ? QueueAsync(admission, bulkhead, context, pool, target, deadline)
-                    : RejectBusy(admission, context, pool, target);
+                if (admission.Policy.MaxQueuedRequests > 0)
+                {
+                    return QueueAsync(admission, bulkhead, context, pool, target, deadline, use, authorized);
+                }
+
+                CountMiss(pool, use);
+                return RejectBusy(admission, context, pool, target);
             }
+
+            return PassBreaker(admission, lease, false, context, pool, target, deadline, use, authorized);
         }
 
-        return PassBreaker(admission, lease, slot, context, pool, target, deadline);
+        return PassBreaker(admission, null, false, context, pool, target, deadline, use, authorized);
     }
 
     /// <summary>The bulkhead is full and has a queue: the call waits for a slot as long as its caller does.</summary>
-    private async Task QueueAsync(ServiceAdmission admission, ConcurrencyLimiter bulkhead, HttpContext context, ServicePool pool, string target, TimeSpan deadline)
+    private async Task QueueAsync(ServiceAdmission admission, ConcurrencyLimiter bulkhead, HttpContext context, ServicePool pool, string target, TimeSpan deadline, CacheUse use, bool authorized)
     {
         RateLimitLease lease;
         try
@@ -258,70 +186,65 @@ internal sealed partial class Forwarder
         catch (OperationCanceledException)
         {
             pool.Metrics.Count(MethodClass.Of(context.Request.Method), 499); // the caller left while waiting
+            CountMiss(pool, use);
             return;
         }
 
         if (!lease.IsAcquired)
         {
             lease.Dispose();
+            CountMiss(pool, use);
             await RejectBusy(admission, context, pool, target).ConfigureAwait(false);
             return;
         }
 
-        await PassBreaker(admission, lease, false, context, pool, target, deadline).ConfigureAwait(false);
+        await PassBreaker(admission, lease, false, context, pool, target, deadline, use, authorized).ConfigureAwait(false);
     }
 
     /// <summary>The circuit breaker, then the call; the bulkhead's slot (<paramref name="lease"/> or <paramref name="slot"/>), if any, is given back when it ends.</summary>
-    private Task PassBreaker(ServiceAdmission admission, RateLimitLease? lease, bool slot, HttpContext context, ServicePool pool, string target, TimeSpan deadline)
+    private Task PassBreaker(ServiceAdmission admission, RateLimitLease? lease, bool slot, HttpContext context, ServicePool pool, string target, TimeSpan deadline, CacheUse use, bool authorized)
     {
         var trial = false;
-        Task task;
+        if (admission.Breaker is { } breaker && !breaker.TryAdmit(out var retryAfter, out trial))
+        {
+            // Nothing was sent: the slot is given back before the refusal is written.
+            if (slot)
+            {
+                admission.Slots!.Exit();
+            }
+
+            lease?.Dispose();
+            CountMiss(pool, use);
+            return Reject(context, pool, target, StatusCodes.Status503ServiceUnavailable, ForwardingProblems.CircuitOpen, "Circuit open",
+                $"The circuit breaker of '{pool.Name}' is open: too many of its recent calls failed. Calls resume after the break.", retryAfter);
+        }
+
+        return Run(admission, lease, slot, trial, context, pool, target, deadline, use, authorized);
+    }
+
+    /// <summary>The call itself, with what it owes when it ends; a plain <see cref="ForwardCall"/> when it owes nothing.</summary>
+    private Task Run(ServiceAdmission? admission, RateLimitLease? lease, bool slot, bool trial, HttpContext context, ServicePool pool, string target, TimeSpan deadline, CacheUse use, bool authorized)
+    {
+        var guard = lease is null && !slot && !trial && use == CacheUse.None
+            ? null
+            : new CallGuard(admission, lease, slot, trial, pool.Cache, use, authorized);
         try
         {
-            if (admission.Breaker is { } breaker && !breaker.TryAdmit(out var retryAfter, out trial))
-            {
-                task = Reject(context, pool, target, StatusCodes.Status503ServiceUnavailable, ForwardingProblems.CircuitOpen, "Circuit open",
-                    $"The circuit breaker of '{pool.Name}' is open: too many of its recent calls failed. Calls resume after the break.", retryAfter);
-            }
-            else
-            {
-                task = new ForwardCall(this, context, pool, target, deadline).RunAsync();
-            }
+            return new ForwardCall(this, context, pool, target, deadline, guard).RunAsync();
         }
         catch
         {
-            Release(admission, lease, slot, trial);
+            guard?.Release();
             throw;
         }
-
-        return lease is null && !slot && !trial ? task : ReleaseAfterAsync(task, admission, lease, slot, trial);
     }
 
-    private static async Task ReleaseAfterAsync(Task call, ServiceAdmission admission, RateLimitLease? lease, bool slot, bool trial)
+    private static void CountMiss(ServicePool pool, CacheUse use)
     {
-        try
+        if (use is CacheUse.Miss or CacheUse.MissStore)
         {
-            await call.ConfigureAwait(false);
+            pool.Metrics.Cache(CacheResult.Miss);
         }
-        finally
-        {
-            Release(admission, lease, slot, trial);
-        }
-    }
-
-    private static void Release(ServiceAdmission admission, RateLimitLease? lease, bool slot, bool trial)
-    {
-        if (slot)
-        {
-            admission.Slots!.Exit();
-        }
-
-        if (trial)
-        {
-            admission.Breaker!.EndTrial();
-        }
-
-        lease?.Dispose();
     }
 
     private Task RejectBusy(ServiceAdmission admission, HttpContext context, ServicePool pool, string target) =>

@@ -34,7 +34,12 @@ internal static class TimeoutSources
             cts = new CancellationTokenSource();
         }
 
-        cts.CancelAfter(delay);
+        if (delay != Timeout.InfiniteTimeSpan)
+        {
+            // A new or reset source has no time-out armed (TryReset disarms it): no timer-queue update for none.
+            cts.CancelAfter(delay);
+        }
+
         return cts;
     }
 
