@@ -18,7 +18,7 @@ With --rate R the load is a fixed R requests/s instead (hey, 16 workers): both a
 work per second whatever else the machine runs, so their CPU per request compares better on a loaded
 machine than at full speed, where the batching of reads and writes varies with the throughput.
 
-Usage: ab.py [--rounds N] [--duration S] [--rate R] [--a CONFIG] [--b CONFIG]   (invoke, guarded, bulkhead, ratelimit, breaker, cache, hedging)
+Usage: ab.py [--rounds N] [--duration S] [--rate R] [--a CONFIG] [--b CONFIG]   (invoke, guarded, unhedged, bulkhead, ratelimit, breaker, cache, hedging)
              [--agent-a PATH] [--agent-b PATH]   (two builds of the agent: before/after a change)
 """
 import os
@@ -41,7 +41,9 @@ CONFIGS = {
     "invoke": {},
     "guarded": {"Forwarding__MaxConcurrentRequests": "100000", "Forwarding__RateLimit": "1000000",
                 "Forwarding__CircuitBreaker": "true", "Forwarding__Cache": "true", "Forwarding__HedgeAfter": "1s"},
-    # One strategy at a time, to find which one costs.
+    # Everything but hedging, then one strategy at a time, to find which one costs.
+    "unhedged": {"Forwarding__MaxConcurrentRequests": "100000", "Forwarding__RateLimit": "1000000",
+                 "Forwarding__CircuitBreaker": "true", "Forwarding__Cache": "true"},
     "bulkhead": {"Forwarding__MaxConcurrentRequests": "100000"},
     "ratelimit": {"Forwarding__RateLimit": "1000000"},
     "breaker": {"Forwarding__CircuitBreaker": "true"},

@@ -33,10 +33,11 @@ public sealed class GuardedCostTests(ITestOutputHelper output)
             }
         }
 
-        // Measured (docs/resilience.md#cost): about +750 bytes over ~8,900; +1,680 before the guarded path was reworked.
+        // Measured (docs/resilience.md#cost): about +380 bytes over ~9,500 (the call's CallGuard and hedging's wait);
+        // +750 before the guarded steps were folded into the call, +1,680 before the guarded path was reworked.
         var added = Median(guardedBytes) - Median(plainBytes);
         output.WriteLine($"plain {Median(plainBytes):F0} B/request, guarded {Median(guardedBytes):F0} B/request, added {added:F0}");
-        Assert.True(added < 1_200, $"the guarded path allocates {added:F0} bytes more per request ({Median(guardedBytes):F0} against {Median(plainBytes):F0})");
+        Assert.True(added < 600, $"the guarded path allocates {added:F0} bytes more per request ({Median(guardedBytes):F0} against {Median(plainBytes):F0})");
     }
 
     private static async Task<double> BytesPerRequestAsync(AgentHarness agent)
