@@ -1,3 +1,4 @@
+using System.Threading.Tasks.Sources;
 using Polly;
 
 namespace Sidecar.Forwarding;
@@ -47,14 +48,11 @@ internal static class HedgedAttempt
             if (!firstTask.IsCompleted)
             {
                 // The call's end needs no waking of its own here: it cancels the first leg (linked above), which then ends.
+                // Woken by the first attempt's end or by HedgeAfter (then the hedge below), whichever comes first.
                 var timer = TimeoutSources.Rent(time, hedgeAfter);
                 try
                 {
-                    await firstTask.WaitAsync(timer.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (timer.IsCancellationRequested)
-                {
-                    // No answer within HedgeAfter: the hedge below.
+                    await HedgeWait.Rent().WaitAsync(firstTask, timer.Token);
                 }
                 finally
                 {
@@ -111,4 +109,66 @@ internal static class HedgedAttempt
         call.HedgeSettled(hedgeWon: winnerTask == secondTask);
         return outcome;
     }
+}
+
+/// <summary>
+/// The wait of a hedgeable first attempt for its answer or for <c>HedgeAfter</c>, whichever comes first: a pooled
+/// awaitable, where <c>Task.WaitAsync</c> allocated a promise per call and threw when the time came
+/// (docs/resilience.md#cost). Taken back only when the first attempt woke it: its continuation on that attempt
+/// has then run, while one woken by the timer may still be called by the attempt when it ends.
+/// </summary>
+internal sealed class HedgeWait : IValueTaskSource
+{
+    [ThreadStatic]
+    private static HedgeWait? t_cached;
+
+    private readonly Action _firstEnded;
+    private ManualResetValueTaskSourceCore<bool> _core;
+    private CancellationTokenRegistration _timer;
+    private int _woken; // 0 waiting, 1 by the first attempt, 2 by the timer
+
+    private HedgeWait() => _firstEnded = () => Wake(1);
+
+    public static HedgeWait Rent()
+    {
+        var wait = t_cached ?? new HedgeWait();
+        t_cached = null;
+        return wait;
+    }
+
+    /// <summary>Completes when <paramref name="first"/> ends or <paramref name="timer"/> fires; never throws.</summary>
+    public ValueTask WaitAsync(Task first, CancellationToken timer)
+    {
+        _core.Reset();
+        _woken = 0;
+        var version = _core.Version;
+        _timer = timer.UnsafeRegister(static s => ((HedgeWait)s!).Wake(2), this);
+        first.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_firstEnded);
+        return new ValueTask(this, version);
+    }
+
+    private void Wake(int by)
+    {
+        if (Interlocked.CompareExchange(ref _woken, by, 0) == 0)
+        {
+            _core.SetResult(true);
+        }
+    }
+
+    public void GetResult(short token)
+    {
+        _core.GetResult(token);
+        var woken = Volatile.Read(ref _woken);
+        _timer.Dispose();
+        _timer = default;
+        if (woken == 1)
+        {
+            t_cached = this;
+        }
+    }
+
+    public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+    public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _core.OnCompleted(continuation, state, token, flags);
 }
