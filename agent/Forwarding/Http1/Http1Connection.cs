@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 
 namespace Sidecar.Forwarding.Http1;
 
@@ -34,6 +35,9 @@ internal sealed class Http1Connection : IDisposable
 
     /// <summary>Neither side said <c>Connection: close</c> and the framing lets the next answer be found.</summary>
     public bool KeepAlive { get; set; }
+
+    /// <summary>A byte of the answer arrived (reset for each exchange): before it, a failure on a reused connection may be its idle close.</summary>
+    public bool Received { get; set; }
 
     /// <summary>The bytes received and not consumed yet.</summary>
     public ReadOnlySpan<byte> Buffered => _read.AsSpan(_start, _end - _start);
@@ -85,6 +89,7 @@ internal sealed class Http1Connection : IDisposable
     /// Reads until the buffer holds a whole head (up to its empty line) and returns its length; the head
     /// starts at <see cref="Buffered"/>. Throws <see cref="Http1ReadException"/> at end of stream or past the limit.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<int> ReadHeadAsync(CancellationToken cancellationToken)
     {
         var searched = 0;
@@ -105,12 +110,13 @@ internal sealed class Http1Connection : IDisposable
 
             if (await FillAsync(ResponseHeadParser.MaxHeadBytes + 4, cancellationToken).ConfigureAwait(false) == 0)
             {
-                throw new Http1ReadException(HttpRequestError.ResponseEnded, "The response ended prematurely.", noByte: searched == 0);
+                throw new Http1ReadException(HttpRequestError.ResponseEnded, "The response ended prematurely.");
             }
         }
     }
 
     /// <summary>Reads until the buffer holds a line (up to CRLF, at most <paramref name="limit"/> bytes); returns its length without the CRLF.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<int> ReadLineAsync(int limit, CancellationToken cancellationToken)
     {
         var searched = 0;
@@ -147,6 +153,7 @@ internal sealed class Http1Connection : IDisposable
     }
 
     /// <summary>Body bytes: what is buffered first, then the socket (straight into a large destination). 0 at end of stream.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken)
     {
         if (_end == _start)
@@ -193,12 +200,14 @@ internal sealed class Http1Connection : IDisposable
         _socket.Dispose();
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask WriteThroughAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
     {
         await FlushAsync(cancellationToken).ConfigureAwait(false);
         await SendAsync(bytes, cancellationToken).ConfigureAwait(false);
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask SendAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
     {
         try
@@ -211,11 +220,12 @@ internal sealed class Http1Connection : IDisposable
         }
         catch (SocketException ex)
         {
-            throw new IOException($"Unable to write data to the transport connection: {ex.Message}.", ex);
+            throw new Http1WriteException($"Unable to write data to the transport connection: {ex.Message}.", ex);
         }
     }
 
     // Reads more into the buffer (moved to its front first, grown up to limit); the count read, 0 at end of stream.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<int> FillAsync(int limit, CancellationToken cancellationToken)
     {
         if (_end == _read.Length)
@@ -238,9 +248,11 @@ internal sealed class Http1Connection : IDisposable
 
         var read = await ReceiveAsync(_read.AsMemory(_end), cancellationToken).ConfigureAwait(false);
         _end += read;
+        Received |= read > 0;
         return read;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<int> ReceiveAsync(Memory<byte> destination, CancellationToken cancellationToken)
     {
         try
@@ -255,9 +267,7 @@ internal sealed class Http1Connection : IDisposable
 }
 
 /// <summary>An answer that cannot be read (ended early, too long, not HTTP/1.1): the error SocketsHttpHandler would report.</summary>
-internal sealed class Http1ReadException(HttpRequestError error, string message, bool noByte = false)
-    : HttpIOException(error, message)
-{
-    /// <summary>The connection ended before the first byte of an answer.</summary>
-    public bool NoByte { get; } = noByte;
-}
+internal sealed class Http1ReadException(HttpRequestError error, string message) : HttpIOException(error, message);
+
+/// <summary>The socket refused the request's bytes (the instance closed or reset the connection): not the caller's body failing.</summary>
+internal sealed class Http1WriteException(string message, Exception inner) : IOException(message, inner);

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
+using System.Runtime.CompilerServices;
 
 namespace Sidecar.Forwarding.Http1;
 
@@ -84,16 +85,32 @@ internal sealed class LeanHttp1Handler : DelegatingHandler
         while (true)
         {
             var connection = endpoint.Rent() ?? await endpoint.ConnectAsync(cancellationToken).ConfigureAwait(false);
+            connection.Received = false;
             try
             {
-                await SendRequestAsync(connection, request, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await SendRequestAsync(connection, request, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Http1WriteException) when (request.Content is not null && !cancellationToken.IsCancellationRequested)
+                {
+                    // An instance may answer before it read the whole body (an early 413) and close: that answer is the outcome.
+                    connection.KeepAlive = false;
+                    if (await TryReadEarlyAnswerAsync(connection, request, isHead, cancellationToken).ConfigureAwait(false) is { } early)
+                    {
+                        return early;
+                    }
+
+                    throw;
+                }
+
                 return await ReadResponseAsync(connection, request, isHead, cancellationToken).ConfigureAwait(false);
             }
-            catch (Http1ReadException ex) when (ex.NoByte && connection.Reused && request.Content is null && !cancellationToken.IsCancellationRequested)
+            catch (IOException) when (connection.Reused && !connection.Received && request.Content is null && !cancellationToken.IsCancellationRequested)
             {
                 // The instance closed this idle connection as the request went out (its keep-alive time-out):
-                // it never read it. Sent again on another connection, as SocketsHttpHandler does; with a body
-                // it is the retry rules' call, not this client's.
+                // not a byte of an answer came. Sent again on another connection, as SocketsHttpHandler does;
+                // with a body it is the retry rules' call, not this client's.
                 connection.Dispose();
             }
             catch (Exception ex)
@@ -104,6 +121,19 @@ internal sealed class LeanHttp1Handler : DelegatingHandler
         }
     }
 
+    private static async ValueTask<HttpResponseMessage?> TryReadEarlyAnswerAsync(Http1Connection connection, HttpRequestMessage request, bool isHead, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await ReadResponseAsync(connection, request, isHead, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or HttpRequestException)
+        {
+            return null;
+        }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private static async ValueTask SendRequestAsync(Http1Connection connection, HttpRequestMessage request, CancellationToken cancellationToken)
     {
         connection.Output.Count = 0;
@@ -120,6 +150,7 @@ internal sealed class LeanHttp1Handler : DelegatingHandler
         await body.CompleteAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private static async ValueTask<HttpResponseMessage> ReadResponseAsync(Http1Connection connection, HttpRequestMessage request, bool isHead, CancellationToken cancellationToken)
     {
         while (true)

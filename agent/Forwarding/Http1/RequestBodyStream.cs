@@ -1,4 +1,5 @@
 using System.Buffers.Text;
+using System.Runtime.CompilerServices;
 
 namespace Sidecar.Forwarding.Http1;
 
@@ -78,6 +79,7 @@ internal sealed class RequestBodyStream(Http1Connection connection, RequestFrami
 
     public override void SetLength(long value) => throw new NotSupportedException();
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask WriteChunkAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
     {
         var output = connection.Output;

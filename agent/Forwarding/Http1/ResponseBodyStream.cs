@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace Sidecar.Forwarding.Http1;
 
 /// <summary>
@@ -43,6 +44,7 @@ internal sealed class ResponseBodyStream : Stream
         set => throw new NotSupportedException();
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         if (_connection is not { } connection)
@@ -102,6 +104,7 @@ internal sealed class ResponseBodyStream : Stream
         base.Dispose(disposing);
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<int> ReadLengthAsync(Http1Connection connection, Memory<byte> buffer, CancellationToken cancellationToken)
     {
         if (_remaining == 0)
@@ -126,6 +129,7 @@ internal sealed class ResponseBodyStream : Stream
         return read;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<int> ReadChunkedAsync(Http1Connection connection, Memory<byte> buffer, CancellationToken cancellationToken)
     {
         while (true)
