@@ -19,6 +19,11 @@ internal sealed class Http1Connection : IDisposable
     private int _end;
     private bool _disposed;
 
+    // The read an idle connection keeps pending (SocketsHttpHandler's read-ahead): its completion while idle
+    // says the instance closed it (or sent stray bytes), with no system call; the next answer lands in it.
+    private ValueTask<int> _readAhead;
+    private bool _readAheadPending;
+
     public Http1Connection(Socket socket, Http1Endpoint endpoint)
     {
         _socket = socket;
@@ -46,20 +51,16 @@ internal sealed class Http1Connection : IDisposable
     public HeadBuffer Output { get; } = new(BufferSize);
 
     /// <summary>
-    /// An idle connection the instance closed (or sent something on) cannot take a request: a readable
-    /// socket while idle means end of stream, a reset or stray bytes. A poll with no wait, no I/O.
+    /// An idle connection the instance closed (or sent something on) cannot take a request: its pending
+    /// read completed while idle (end of stream, a reset or stray bytes). No system call.
     /// </summary>
-    public bool IsUsable()
-    {
-        try
-        {
-            return !_disposed && !_socket.Poll(0, SelectMode.SelectRead);
-        }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-        {
-            return false;
-        }
-    }
+    public bool IsUsable() => !_disposed && !(_readAheadPending && _readAhead.IsCompleted);
+
+    /// <summary>The bytes received and not consumed yet, for a body copied straight from the buffer.</summary>
+    public ReadOnlyMemory<byte> BufferedMemory => _read.AsMemory(_start, _end - _start);
+
+    /// <summary>Reads more into the buffer; 0 at end of stream.</summary>
+    public ValueTask<int> ReadMoreAsync(CancellationToken cancellationToken) => FillAsync(BufferSize, cancellationToken);
 
     /// <summary>Body bytes: copied behind the head when they fit, else what is buffered goes first and these are sent as they are.</summary>
     public ValueTask WriteAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
@@ -178,7 +179,7 @@ internal sealed class Http1Connection : IDisposable
     /// <summary>The exchange is over: back to the idle stack when it can carry another, closed otherwise.</summary>
     public void Release()
     {
-        if (KeepAlive && _end == _start && !_disposed)
+        if (KeepAlive && _end == _start && !_disposed && StartReadAhead())
         {
             Reused = true;
             Endpoint.Return(this);
@@ -186,6 +187,23 @@ internal sealed class Http1Connection : IDisposable
         else
         {
             Dispose();
+        }
+    }
+
+    private bool StartReadAhead()
+    {
+        _start = _end = 0;
+        try
+        {
+#pragma warning disable CA2012 // kept to be awaited once by the next exchange (or dropped with the socket), as SocketsHttpHandler's read-ahead
+            _readAhead = _socket.ReceiveAsync(_read.AsMemory(), SocketFlags.None, CancellationToken.None);
+#pragma warning restore CA2012
+            _readAheadPending = true;
+            return true;
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            return false;
         }
     }
 
@@ -246,10 +264,36 @@ internal sealed class Http1Connection : IDisposable
             }
         }
 
-        var read = await ReceiveAsync(_read.AsMemory(_end), cancellationToken).ConfigureAwait(false);
+        var read = _readAheadPending
+            ? await ReadAheadAsync(cancellationToken).ConfigureAwait(false)
+            : await ReceiveAsync(_read.AsMemory(_end), cancellationToken).ConfigureAwait(false);
         _end += read;
         Received |= read > 0;
         return read;
+    }
+
+    // The read-ahead was started without a token: the exchange's token closes the socket to end it, as SocketsHttpHandler does.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<int> ReadAheadAsync(CancellationToken cancellationToken)
+    {
+        _readAheadPending = false;
+        var registration = cancellationToken.UnsafeRegister(static s => ((Socket)s!).Dispose(), _socket);
+        try
+        {
+            return await _readAhead.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException && cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException("The operation was canceled.", ex, cancellationToken);
+        }
+        catch (SocketException ex)
+        {
+            throw new IOException($"Unable to read data from the transport connection: {ex.Message}.", ex);
+        }
+        finally
+        {
+            registration.Unregister();
+        }
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]

@@ -82,6 +82,12 @@ internal sealed class ResponseBodyStream : Stream
         }
     }
 
+    /// <summary>A <c>Content-Length</c> body is written from the connection's buffer as it is (no copy buffer rented per answer).</summary>
+    public override Task CopyToAsync(Stream destination, int bufferSize, CancellationToken cancellationToken) =>
+        _framing == BodyFraming.Length && _connection is { } connection
+            ? CopyLengthAsync(connection, destination, cancellationToken)
+            : base.CopyToAsync(destination, bufferSize, cancellationToken);
+
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
@@ -102,6 +108,39 @@ internal sealed class ResponseBodyStream : Stream
         // Before the end: what is left of the answer is still on the wire.
         Interlocked.Exchange(ref _connection, null)?.Dispose();
         base.Dispose(disposing);
+    }
+
+    private async Task CopyLengthAsync(Http1Connection connection, Stream destination, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (_remaining > 0)
+            {
+                if (connection.BufferedMemory.IsEmpty && await connection.ReadMoreAsync(cancellationToken).ConfigureAwait(false) == 0)
+                {
+                    throw new Http1ReadException(HttpRequestError.ResponseEnded, "The response ended prematurely, with at least " + _remaining + " additional bytes expected.");
+                }
+
+                var chunk = connection.BufferedMemory;
+                if (chunk.Length > _remaining)
+                {
+                    chunk = chunk[..(int)_remaining];
+                }
+
+                await destination.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
+                connection.Consume(chunk.Length);
+                _remaining -= chunk.Length;
+            }
+
+            _connection = null;
+            connection.Release();
+        }
+        catch
+        {
+            _connection = null;
+            connection.Dispose();
+            throw;
+        }
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
