@@ -69,7 +69,7 @@ def measure(t):
     before = bench.cpu_seconds(t.pids)
     if RATE:
         bench.RATE, bench.RATE_DURATION = RATE, bench.DURATION
-        _, _, codes, rps = bench.hey(t.url)
+        _, _, codes, rps, *_ = bench.hey(t.url)
         total, failed = sum(codes.values()), sum(n for c, n in codes.items() if c != 200)
     else:
         rps, total, failed = bench.wrk(t.url)
