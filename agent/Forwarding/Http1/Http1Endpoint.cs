@@ -25,7 +25,8 @@ internal sealed class Http1Endpoint : IDisposable
         _address = uri.HostNameType is UriHostNameType.IPv4 or UriHostNameType.IPv6 ? IPAddress.Parse(uri.DnsSafeHost) : null;
         _connectTimeout = connectTimeout;
         _idleMilliseconds = (long)idleTimeout.TotalMilliseconds;
-        var authority = uri.IsDefaultPort ? _host : $"{_host}:{_port}";
+        var host = uri.HostNameType == UriHostNameType.IPv6 ? $"[{_host}]" : _host; // IdnHost has no brackets
+        var authority = uri.IsDefaultPort ? host : $"{host}:{_port}";
         HostLine = System.Text.Encoding.Latin1.GetBytes($"Host: {authority}\r\n");
     }
 

@@ -116,6 +116,18 @@ public sealed class RequestHeadWriterTests
         Assert.Equal(expected, LeanHttp1Handler.Takes(request));
     }
 
+    [Theory]
+    [InlineData("http://orders:8080/x", "Host: orders:8080\r\n")]
+    [InlineData("http://orders/x", "Host: orders\r\n")]
+    [InlineData("http://127.0.0.1:80/x", "Host: 127.0.0.1\r\n")]
+    [InlineData("http://[::1]:8080/x", "Host: [::1]:8080\r\n")]
+    public void TheInstancesHostLine_IsItsAuthority(string url, string expected)
+    {
+        using var endpoint = new Http1Endpoint(new Uri(url), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+
+        Assert.Equal(expected, Encoding.ASCII.GetString(endpoint.HostLine));
+    }
+
     private static (string Head, RequestFraming Framing, long Length) Write(HttpRequestMessage request)
     {
         var output = new HeadBuffer(16); // small: the buffer grows
