@@ -18,7 +18,10 @@ With --rate R the load is a fixed R requests/s instead (hey, 16 workers): both a
 work per second whatever else the machine runs, so their CPU per request compares better on a loaded
 machine than at full speed, where the batching of reads and writes varies with the throughput.
 
-Usage: ab.py [--rounds N] [--duration S] [--rate R] [--a CONFIG] [--b CONFIG]   (invoke, guarded, unhedged, bulkhead, ratelimit, breaker, cache, hedging)
+  sockets   invoke with Forwarding__LeanHttp1=false: SocketsHttpHandler rather than the lean client
+            (--a sockets --b invoke measures what the lean client saves)
+
+Usage: ab.py [--rounds N] [--duration S] [--rate R] [--a CONFIG] [--b CONFIG]   (invoke, guarded, unhedged, bulkhead, ratelimit, breaker, cache, hedging, sockets)
              [--agent-a PATH] [--agent-b PATH]   (two builds of the agent: before/after a change)
 """
 import os
@@ -49,6 +52,8 @@ CONFIGS = {
     "breaker": {"Forwarding__CircuitBreaker": "true"},
     "cache": {"Forwarding__Cache": "true"},
     "hedging": {"Forwarding__HedgeAfter": "1s"},
+    # The upstream client: SocketsHttpHandler instead of the lean HTTP/1.1 one (docs/performance.md).
+    "sockets": {"Forwarding__LeanHttp1": "false"},
 }
 
 

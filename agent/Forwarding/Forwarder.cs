@@ -33,7 +33,9 @@ internal sealed partial class Forwarder : IDisposable
         // written back as the same bytes. Without this a non-ASCII value failed to send, was retried and
         // counted against healthy instances. Answers are read as Latin-1 already (the handler's default).
         handler.RequestHeaderEncodingSelector = static (_, _) => System.Text.Encoding.Latin1;
-        Invoker = new HttpMessageInvoker(handler, disposeHandler: true);
+        // Plain http/1.1 calls take the lean client (docs/performance.md#the-lean-http11-upstream-client); the rest, and all with LeanHttp1=false, SocketsHttpHandler.
+        HttpMessageHandler outer = options.LeanHttp1 ? new Http1.LeanHttp1Handler(handler, options.ConnectTimeout, options.IdleConnectionTimeout) : handler;
+        Invoker = new HttpMessageInvoker(outer, disposeHandler: true);
         log.Ready(options.Routes.Count, string.Join(", ", options.Routes.Keys));
     }
 

@@ -23,6 +23,12 @@ internal sealed record ForwardingOptions
     public TimeSpan IdleConnectionTimeout { get; init; } = TimeSpan.FromMinutes(2);
 
     /// <summary>
+    /// Plain <c>http</c> HTTP/1.1 calls go through the agent's lean client rather than SocketsHttpHandler
+    /// (<c>Forwarding:LeanHttp1</c>, docs/performance.md#the-lean-http11-upstream-client). Default true; false to compare or fall back.
+    /// </summary>
+    public bool LeanHttp1 { get; init; } = true;
+
+    /// <summary>
     /// How long what the agent keeps for a service (its pool, balancing and ejection state, counters and series)
     /// outlives the service leaving every source (<c>Forwarding:ServiceRetention</c>). Default 10 min: a redeploy
     /// that takes every instance out for a while finds it where it was; services coming and going do not pile up.
@@ -66,6 +72,7 @@ internal sealed record ForwardingOptions
             Zone = r.String("Eureka:Zone"),
             ConnectTimeout = r.Duration(Section + nameof(ConnectTimeout), TimeSpan.FromSeconds(2), TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(5)),
             IdleConnectionTimeout = r.Duration(Section + nameof(IdleConnectionTimeout), TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(1), TimeSpan.FromHours(1)),
+            LeanHttp1 = r.Bool(Section + nameof(LeanHttp1), true),
             ServiceRetention = r.Duration(Section + nameof(ServiceRetention), TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(1), TimeSpan.FromDays(1)),
             CacheMaxBytes = ReadCacheMaxBytes(r),
             Defaults = defaults,
@@ -110,11 +117,12 @@ internal sealed record ForwardingOptions
                      !child.Key.Equals(nameof(ConnectTimeout), StringComparison.OrdinalIgnoreCase) &&
                      !child.Key.Equals(nameof(IdleConnectionTimeout), StringComparison.OrdinalIgnoreCase) &&
                      !child.Key.Equals(nameof(ServiceRetention), StringComparison.OrdinalIgnoreCase) &&
+                     !child.Key.Equals(nameof(LeanHttp1), StringComparison.OrdinalIgnoreCase) &&
                      !child.Key.Equals(nameof(CacheMaxBytes), StringComparison.OrdinalIgnoreCase) &&
                      !child.Key.Equals(nameof(TcpListeners), StringComparison.OrdinalIgnoreCase) &&
                      !child.Key.Equals(nameof(TcpIdleTimeout), StringComparison.OrdinalIgnoreCase))
             {
-                r.AddError(child.Path, $"unknown setting; known: Routes, Services, {nameof(ConnectTimeout)}, {nameof(IdleConnectionTimeout)}, {nameof(ServiceRetention)}, {nameof(CacheMaxBytes)}, {nameof(TcpListeners)}, {nameof(TcpIdleTimeout)}, {string.Join(", ", ServicePolicy.Keys)}");
+                r.AddError(child.Path, $"unknown setting; known: Routes, Services, {nameof(ConnectTimeout)}, {nameof(IdleConnectionTimeout)}, {nameof(LeanHttp1)}, {nameof(ServiceRetention)}, {nameof(CacheMaxBytes)}, {nameof(TcpListeners)}, {nameof(TcpIdleTimeout)}, {string.Join(", ", ServicePolicy.Keys)}");
             }
         }
     }

@@ -31,6 +31,7 @@ public sealed class ForwardingOptionsTests
         Assert.Empty(options.Routes);
         Assert.Null(options.Zone);
         Assert.Equal(TimeSpan.FromSeconds(2), options.ConnectTimeout);
+        Assert.True(options.LeanHttp1);
         Assert.Equal(TimeSpan.FromSeconds(30), policy.Timeout);
         Assert.Equal(TimeSpan.FromSeconds(10), policy.TryTimeout);
         Assert.Equal(2, policy.Retries);
@@ -45,6 +46,13 @@ public sealed class ForwardingOptionsTests
         Assert.Equal(50, policy.MaxEjectionPercent);
         Assert.Equal(TimeSpan.FromMinutes(5), policy.UpgradeIdleTimeout);
         Assert.Equal(TimeSpan.Zero, policy.UpgradeMaxConnectionTime);
+    }
+
+    [Fact]
+    public void LeanHttp1_CanBeTurnedOff_AndABadValueStopsTheStart()
+    {
+        Assert.False(Load(new() { ["Forwarding__LeanHttp1"] = "false" }).LeanHttp1);
+        Assert.Contains("Forwarding:LeanHttp1", LoadFails(new() { ["Forwarding__LeanHttp1"] = "maybe" }), StringComparison.Ordinal);
     }
 
     [Fact]

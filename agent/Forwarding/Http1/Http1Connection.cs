@@ -1,0 +1,317 @@
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+
+namespace Sidecar.Forwarding.Http1;
+
+/// <summary>
+/// One keep-alive connection to an instance: its socket (no delay), a read buffer the answer's head
+/// and body framing are parsed from, and a write buffer the request head (and a small body) is put
+/// together in, sent in one call. Used by one exchange at a time; back in its
+/// <see cref="Http1Endpoint"/>'s idle stack only after an answer read to its end.
+/// </summary>
+internal sealed class Http1Connection : IDisposable
+{
+    private const int BufferSize = 8192;
+
+    private readonly Socket _socket;
+    private byte[] _read = new byte[BufferSize];
+    private int _start;
+    private int _end;
+    private bool _disposed;
+
+    // The read an idle connection keeps pending (SocketsHttpHandler's read-ahead): its completion while idle
+    // says the instance closed it (or sent stray bytes), with no system call; the next answer lands in it.
+    private ValueTask<int> _readAhead;
+    private bool _readAheadPending;
+
+    public Http1Connection(Socket socket, Http1Endpoint endpoint)
+    {
+        _socket = socket;
+        Endpoint = endpoint;
+    }
+
+    public Http1Endpoint Endpoint { get; }
+
+    /// <summary>When it went back to the idle stack (<see cref="Environment.TickCount64"/>).</summary>
+    public long IdleSince { get; set; }
+
+    /// <summary>It served an exchange before this one: an answer that ends before its first byte may be the instance's idle close.</summary>
+    public bool Reused { get; set; }
+
+    /// <summary>Neither side said <c>Connection: close</c> and the framing lets the next answer be found.</summary>
+    public bool KeepAlive { get; set; }
+
+    /// <summary>A byte of the answer arrived (reset for each exchange): before it, a failure on a reused connection may be its idle close.</summary>
+    public bool Received { get; set; }
+
+    /// <summary>The bytes received and not consumed yet.</summary>
+    public ReadOnlySpan<byte> Buffered => _read.AsSpan(_start, _end - _start);
+
+    /// <summary>The request head and body bytes not sent yet (the head writer appends here).</summary>
+    public HeadBuffer Output { get; } = new(BufferSize);
+
+    /// <summary>
+    /// An idle connection the instance closed (or sent something on) cannot take a request: its pending
+    /// read completed while idle (end of stream, a reset or stray bytes). No system call.
+    /// </summary>
+    public bool IsUsable() => !_disposed && !(_readAheadPending && _readAhead.IsCompleted);
+
+    /// <summary>The bytes received and not consumed yet, for a body copied straight from the buffer.</summary>
+    public ReadOnlyMemory<byte> BufferedMemory => _read.AsMemory(_start, _end - _start);
+
+    /// <summary>Reads more into the buffer; 0 at end of stream.</summary>
+    public ValueTask<int> ReadMoreAsync(CancellationToken cancellationToken) => FillAsync(BufferSize, cancellationToken);
+
+    /// <summary>Body bytes: copied behind the head when they fit, else what is buffered goes first and these are sent as they are.</summary>
+    public ValueTask WriteAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+    {
+        if (Output.Free >= bytes.Length)
+        {
+            Output.Append(bytes.Span);
+            return ValueTask.CompletedTask;
+        }
+
+        return WriteThroughAsync(bytes, cancellationToken);
+    }
+
+    public ValueTask FlushAsync(CancellationToken cancellationToken)
+    {
+        if (Output.Count == 0)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        var count = Output.Count;
+        Output.Count = 0;
+        return SendAsync(Output.Array.AsMemory(0, count), cancellationToken);
+    }
+
+    /// <summary>
+    /// Reads until the buffer holds a whole head (up to its empty line) and returns its length; the head
+    /// starts at <see cref="Buffered"/>. Throws <see cref="Http1ReadException"/> at end of stream or past the limit.
+    /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<int> ReadHeadAsync(CancellationToken cancellationToken)
+    {
+        var searched = 0;
+        while (true)
+        {
+            var from = Math.Max(0, searched - 3);
+            var at = _read.AsSpan(_start + from, _end - _start - from).IndexOf("\r\n\r\n"u8);
+            if (at >= 0)
+            {
+                return from + at + 4;
+            }
+
+            searched = _end - _start;
+            if (searched >= ResponseHeadParser.MaxHeadBytes)
+            {
+                throw new Http1ReadException(HttpRequestError.ConfigurationLimitExceeded, $"the answer's head is longer than {ResponseHeadParser.MaxHeadBytes} bytes");
+            }
+
+            if (await FillAsync(ResponseHeadParser.MaxHeadBytes + 4, cancellationToken).ConfigureAwait(false) == 0)
+            {
+                throw new Http1ReadException(HttpRequestError.ResponseEnded, "The response ended prematurely.");
+            }
+        }
+    }
+
+    /// <summary>Reads until the buffer holds a line (up to CRLF, at most <paramref name="limit"/> bytes); returns its length without the CRLF.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<int> ReadLineAsync(int limit, CancellationToken cancellationToken)
+    {
+        var searched = 0;
+        while (true)
+        {
+            var from = Math.Max(0, searched - 1);
+            var at = _read.AsSpan(_start + from, _end - _start - from).IndexOf("\r\n"u8);
+            if (at >= 0)
+            {
+                return from + at;
+            }
+
+            searched = _end - _start;
+            if (searched > limit)
+            {
+                throw new Http1ReadException(HttpRequestError.InvalidResponse, "a chunk line or trailer is too long");
+            }
+
+            if (await FillAsync(limit + 2, cancellationToken).ConfigureAwait(false) == 0)
+            {
+                throw new Http1ReadException(HttpRequestError.ResponseEnded, "The response ended prematurely.");
+            }
+        }
+    }
+
+    /// <summary>Drops <paramref name="count"/> bytes from the front of <see cref="Buffered"/>.</summary>
+    public void Consume(int count)
+    {
+        _start += count;
+        if (_start == _end)
+        {
+            _start = _end = 0;
+        }
+    }
+
+    /// <summary>Body bytes: what is buffered first, then the socket (straight into a large destination). 0 at end of stream.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        if (_end == _start)
+        {
+            if (destination.Length >= BufferSize)
+            {
+                return await ReceiveAsync(destination, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (await FillAsync(BufferSize, cancellationToken).ConfigureAwait(false) == 0)
+            {
+                return 0;
+            }
+        }
+
+        var count = Math.Min(destination.Length, _end - _start);
+        _read.AsSpan(_start, count).CopyTo(destination.Span);
+        Consume(count);
+        return count;
+    }
+
+    /// <summary>The exchange is over: back to the idle stack when it can carry another, closed otherwise.</summary>
+    public void Release()
+    {
+        if (KeepAlive && _end == _start && !_disposed && StartReadAhead())
+        {
+            Reused = true;
+            Endpoint.Return(this);
+        }
+        else
+        {
+            Dispose();
+        }
+    }
+
+    private bool StartReadAhead()
+    {
+        _start = _end = 0;
+        try
+        {
+#pragma warning disable CA2012 // kept to be awaited once by the next exchange (or dropped with the socket), as SocketsHttpHandler's read-ahead
+            _readAhead = _socket.ReceiveAsync(_read.AsMemory(), SocketFlags.None, CancellationToken.None);
+#pragma warning restore CA2012
+            _readAheadPending = true;
+            return true;
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            return false;
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        _socket.Dispose();
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask WriteThroughAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+    {
+        await FlushAsync(cancellationToken).ConfigureAwait(false);
+        await SendAsync(bytes, cancellationToken).ConfigureAwait(false);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask SendAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (!bytes.IsEmpty)
+            {
+                var sent = await _socket.SendAsync(bytes, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+                bytes = bytes[sent..];
+            }
+        }
+        catch (SocketException ex)
+        {
+            throw new Http1WriteException($"Unable to write data to the transport connection: {ex.Message}.", ex);
+        }
+    }
+
+    // Reads more into the buffer (moved to its front first, grown up to limit); the count read, 0 at end of stream.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<int> FillAsync(int limit, CancellationToken cancellationToken)
+    {
+        if (_end == _read.Length)
+        {
+            if (_start > 0)
+            {
+                _read.AsSpan(_start, _end - _start).CopyTo(_read);
+                _end -= _start;
+                _start = 0;
+            }
+            else if (_read.Length < limit)
+            {
+                Array.Resize(ref _read, Math.Min(_read.Length * 2, limit));
+            }
+            else
+            {
+                throw new Http1ReadException(HttpRequestError.InvalidResponse, "a line of the answer is too long");
+            }
+        }
+
+        var read = _readAheadPending
+            ? await ReadAheadAsync(cancellationToken).ConfigureAwait(false)
+            : await ReceiveAsync(_read.AsMemory(_end), cancellationToken).ConfigureAwait(false);
+        _end += read;
+        Received |= read > 0;
+        return read;
+    }
+
+    // The read-ahead was started without a token: the exchange's token closes the socket to end it, as SocketsHttpHandler does.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<int> ReadAheadAsync(CancellationToken cancellationToken)
+    {
+        _readAheadPending = false;
+        var registration = cancellationToken.UnsafeRegister(static s => ((Socket)s!).Dispose(), _socket);
+        try
+        {
+            return await _readAhead.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException && cancellationToken.IsCancellationRequested)
+        {
+            throw new OperationCanceledException("The operation was canceled.", ex, cancellationToken);
+        }
+        catch (SocketException ex)
+        {
+            throw new IOException($"Unable to read data from the transport connection: {ex.Message}.", ex);
+        }
+        finally
+        {
+            registration.Unregister();
+        }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<int> ReceiveAsync(Memory<byte> destination, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _socket.ReceiveAsync(destination, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+        }
+        catch (SocketException ex)
+        {
+            throw new IOException($"Unable to read data from the transport connection: {ex.Message}.", ex);
+        }
+    }
+}
+
+/// <summary>An answer that cannot be read (ended early, too long, not HTTP/1.1): the error SocketsHttpHandler would report.</summary>
+internal sealed class Http1ReadException(HttpRequestError error, string message) : HttpIOException(error, message);
+
+/// <summary>The socket refused the request's bytes (the instance closed or reset the connection): not the caller's body failing.</summary>
+internal sealed class Http1WriteException(string message, Exception inner) : IOException(message, inner);

@@ -1,0 +1,218 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Runtime.CompilerServices;
+
+namespace Sidecar.Forwarding.Http1;
+
+/// <summary>
+/// The forwarder's HTTP/1.1 client for plain <c>http</c> instances (docs/performance.md#the-lean-http11-upstream-client),
+/// in front of the <see cref="SocketsHttpHandler"/> that takes everything else: https, other versions,
+/// upgrades (the WebSocket handshake). It writes the request head straight into bytes, reads the
+/// answer's head with one strict parser (<see cref="ResponseHeadParser"/>) and streams the body off a
+/// pooled keep-alive connection (<see cref="Http1Endpoint"/>). Its failures are the exceptions
+/// SocketsHttpHandler throws, so the retry rules (<c>ForwardingErrors</c>, <c>RetryDecider</c>) judge both alike.
+/// </summary>
+internal sealed class LeanHttp1Handler : DelegatingHandler
+{
+    private readonly ConcurrentDictionary<(string Host, int Port), Http1Endpoint> _endpoints = new();
+    private readonly TimeSpan _connectTimeout;
+    private readonly TimeSpan _idleTimeout;
+    private readonly Timer _sweeper;
+
+    public LeanHttp1Handler(HttpMessageHandler inner, TimeSpan connectTimeout, TimeSpan idleTimeout)
+        : base(inner)
+    {
+        _connectTimeout = connectTimeout;
+        _idleTimeout = idleTimeout;
+
+        // Idle connections nobody asks for again are closed within half the idle time-out after it passes.
+        var period = TimeSpan.FromTicks(Math.Max(idleTimeout.Ticks / 2, TimeSpan.TicksPerSecond));
+        _sweeper = new Timer(static s => ((LeanHttp1Handler)s!).Sweep(), this, period, period);
+    }
+
+    /// <summary>
+    /// The requests it takes: <c>http</c>, HTTP/1.1 as the forwarder sends its calls (version 1.1, or lower),
+    /// no upgrade asked for, not CONNECT. Everything else goes to SocketsHttpHandler unchanged.
+    /// </summary>
+    public static bool Takes(HttpRequestMessage request) =>
+        request.RequestUri is { IsAbsoluteUri: true } uri &&
+        string.Equals(uri.Scheme, Uri.UriSchemeHttp, StringComparison.Ordinal) &&
+        request.Version == HttpVersion.Version11 &&
+        request.VersionPolicy != HttpVersionPolicy.RequestVersionOrHigher &&
+        request.Method != HttpMethod.Connect &&
+        !request.Headers.NonValidated.Contains("Upgrade");
+
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+        Takes(request) ? SendLeanAsync(request, cancellationToken) : base.SendAsync(request, cancellationToken);
+
+    protected override HttpResponseMessage Send(HttpRequestMessage request, CancellationToken cancellationToken) =>
+        base.Send(request, cancellationToken);
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            _sweeper.Dispose();
+            foreach (var endpoint in _endpoints)
+            {
+                endpoint.Value.Dispose();
+            }
+        }
+
+        base.Dispose(disposing);
+    }
+
+    private void Sweep()
+    {
+        foreach (var endpoint in _endpoints)
+        {
+            endpoint.Value.Sweep();
+        }
+    }
+
+    private Http1Endpoint EndpointOf(Uri uri)
+    {
+        var key = (uri.IdnHost, uri.Port);
+        return _endpoints.TryGetValue(key, out var endpoint)
+            ? endpoint
+            : _endpoints.GetOrAdd(key, static (_, state) => new Http1Endpoint(state.Uri, state.Handler._connectTimeout, state.Handler._idleTimeout), (Uri: uri, Handler: this));
+    }
+
+    private async Task<HttpResponseMessage> SendLeanAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        var endpoint = EndpointOf(request.RequestUri!);
+        var isHead = request.Method == HttpMethod.Head;
+        while (true)
+        {
+            var connection = endpoint.Rent() ?? await endpoint.ConnectAsync(cancellationToken).ConfigureAwait(false);
+            connection.Received = false;
+            try
+            {
+                try
+                {
+                    await SendRequestAsync(connection, request, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Http1WriteException) when (request.Content is not null && !cancellationToken.IsCancellationRequested)
+                {
+                    // An instance may answer before it read the whole body (an early 413) and close: that answer is the outcome.
+                    connection.KeepAlive = false;
+                    if (await TryReadEarlyAnswerAsync(connection, request, isHead, cancellationToken).ConfigureAwait(false) is { } early)
+                    {
+                        return early;
+                    }
+
+                    throw;
+                }
+
+                return await ReadResponseAsync(connection, request, isHead, cancellationToken).ConfigureAwait(false);
+            }
+            catch (IOException) when (connection.Reused && !connection.Received && request.Content is null && !cancellationToken.IsCancellationRequested)
+            {
+                // The instance closed this idle connection as the request went out (its keep-alive time-out):
+                // not a byte of an answer came. Sent again on another connection, as SocketsHttpHandler does;
+                // with a body it is the retry rules' call, not this client's.
+                connection.Dispose();
+            }
+            catch (Exception ex)
+            {
+                connection.Dispose();
+                throw Translate(ex, cancellationToken);
+            }
+        }
+    }
+
+    private static async ValueTask<HttpResponseMessage?> TryReadEarlyAnswerAsync(Http1Connection connection, HttpRequestMessage request, bool isHead, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await ReadResponseAsync(connection, request, isHead, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or HttpRequestException)
+        {
+            return null;
+        }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private static async ValueTask SendRequestAsync(Http1Connection connection, HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        connection.Output.Count = 0;
+        var framing = RequestHeadWriter.Write(request, connection.Endpoint.HostLine, connection.Output, out var length, out var close);
+        connection.KeepAlive = !close;
+        if (framing == RequestFraming.None || (framing == RequestFraming.Length && length == 0))
+        {
+            await connection.FlushAsync(cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        var body = new RequestBodyStream(connection, framing, length);
+        await request.Content!.CopyToAsync(body, cancellationToken).ConfigureAwait(false);
+        await body.CompleteAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private static async ValueTask<HttpResponseMessage> ReadResponseAsync(Http1Connection connection, HttpRequestMessage request, bool isHead, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var headLength = await connection.ReadHeadAsync(cancellationToken).ConfigureAwait(false);
+            var status = ResponseHeadParser.StatusOf(connection.Buffered[..headLength], out _);
+            if (ResponseHeadParser.IsInterim(status))
+            {
+                // 100 Continue, 102, 103: skipped, as SocketsHttpHandler does; the final answer follows.
+                connection.Consume(headLength);
+                continue;
+            }
+
+            var response = new HttpResponseMessage { RequestMessage = request, Version = HttpVersion.Version11 };
+            var content = new ResponseContent();
+            response.Content = content;
+            if (ResponseHeadParser.Parse(connection.Buffered[..headLength], isHead, response, out var head) is { } reason)
+            {
+                response.Dispose();
+                throw new Http1ReadException(HttpRequestError.InvalidResponse, $"The answer is not valid HTTP/1.1: {reason}.");
+            }
+
+            connection.Consume(headLength);
+            response.StatusCode = (HttpStatusCode)head.Status;
+            if (head.Http10)
+            {
+                response.Version = HttpVersion.Version10;
+            }
+
+            connection.KeepAlive &= head.KeepAlive;
+            if (head.Framing == BodyFraming.None || (head.Framing == BodyFraming.Length && head.ContentLength == 0))
+            {
+                // A 101 nobody asked for is passed up as SocketsHttpHandler does (the forwarder refuses it); its connection is another protocol's now.
+                if (head.Status == 101)
+                {
+                    connection.Dispose();
+                }
+                else
+                {
+                    connection.Release();
+                }
+
+                content.Body = Stream.Null;
+            }
+            else
+            {
+                content.Body = new ResponseBodyStream(connection, head.Framing, head.ContentLength);
+            }
+
+            return response;
+        }
+    }
+
+    // The exceptions SocketsHttpHandler throws for the same failures (ForwardingErrors reads them).
+    private static Exception Translate(Exception exception, CancellationToken cancellationToken) => exception switch
+    {
+        OperationCanceledException when cancellationToken.IsCancellationRequested => exception,
+        OperationCanceledException { InnerException: TimeoutException } => exception,
+        HttpRequestException => exception,
+        Http1ReadException read => new HttpRequestException(read.HttpRequestError, "An error occurred while sending the request.", read),
+        _ when cancellationToken.IsCancellationRequested => new TaskCanceledException("The operation was canceled.", exception, cancellationToken),
+        IOException => new HttpRequestException(HttpRequestError.Unknown, "An error occurred while sending the request.", exception),
+        _ => exception,
+    };
+}

@@ -1,0 +1,168 @@
+using System.Buffers.Text;
+using System.Text;
+
+namespace Sidecar.Forwarding.Http1;
+
+/// <summary>Bytes to send, grown as needed (a request head rarely passes the first 8 KiB).</summary>
+internal sealed class HeadBuffer(int size)
+{
+    public byte[] Array { get; private set; } = new byte[size];
+
+    public int Count { get; set; }
+
+    public int Free => Array.Length - Count;
+
+    public ReadOnlySpan<byte> Written => Array.AsSpan(0, Count);
+
+    public Span<byte> Reserve(int count)
+    {
+        if (Array.Length - Count < count)
+        {
+            var larger = new byte[Math.Max(Array.Length * 2, Count + count)];
+            Array.AsSpan(0, Count).CopyTo(larger);
+            Array = larger;
+        }
+
+        return Array.AsSpan(Count);
+    }
+
+    public void Append(ReadOnlySpan<byte> bytes)
+    {
+        bytes.CopyTo(Reserve(bytes.Length));
+        Count += bytes.Length;
+    }
+
+    /// <summary>One byte per character (Latin-1, as Kestrel read them and SocketsHttpHandler wrote them with the forwarder's encoding).</summary>
+    public void AppendLatin1(string text)
+    {
+        Count += Encoding.Latin1.GetBytes(text, Reserve(text.Length));
+    }
+
+    public void AppendDecimal(long value)
+    {
+        Utf8Formatter.TryFormat(value, Reserve(20), out var written);
+        Count += written;
+    }
+}
+
+/// <summary>How the request body goes after the head.</summary>
+internal enum RequestFraming
+{
+    /// <summary>No body (a POST without content still says <c>Content-Length: 0</c>).</summary>
+    None,
+
+    /// <summary><c>Content-Length</c> bytes.</summary>
+    Length,
+
+    /// <summary>Length unknown: <c>Transfer-Encoding: chunked</c>.</summary>
+    Chunked,
+}
+
+/// <summary>
+/// Writes a request head straight into bytes (docs/performance.md#the-lean-http11-upstream-client):
+/// request line, <c>Host</c> (the request's, or the instance's authority), the request's headers and
+/// its content's, and either <c>Content-Length</c> or <c>Transfer-Encoding: chunked</c> from the
+/// content, never both, whatever headers the request carries. Values are Latin-1, one byte per
+/// character; a CR, LF or NUL in a value is refused (it would split the head).
+/// </summary>
+internal static class RequestHeadWriter
+{
+    /// <summary>Appends the head to <paramref name="output"/>; the framing of the body that follows, its length, and whether the request asked to close.</summary>
+    public static RequestFraming Write(HttpRequestMessage request, byte[] hostLine, HeadBuffer output, out long length, out bool close)
+    {
+        var uri = request.RequestUri!;
+        close = false;
+        output.AppendLatin1(request.Method.Method);
+        output.Append(" "u8);
+        output.AppendLatin1(uri.PathAndQuery);
+        output.Append(" HTTP/1.1\r\n"u8);
+
+        var headers = request.Headers.NonValidated;
+        if (headers.TryGetValues("Host", out var host))
+        {
+            Header(output, "Host", host.ToString());
+        }
+        else
+        {
+            output.Append(hostLine);
+        }
+
+        foreach (var header in headers)
+        {
+            var name = header.Key;
+            if (IsFramingOrHost(name))
+            {
+                continue;
+            }
+
+            var value = header.Value.ToString();
+            if (name.Equals("Connection", StringComparison.OrdinalIgnoreCase) && value.Contains("close", StringComparison.OrdinalIgnoreCase))
+            {
+                close = true;
+            }
+
+            Header(output, name, value);
+        }
+
+        length = 0;
+        var content = request.Content;
+        if (content is null)
+        {
+            // As SocketsHttpHandler: a method that expects a body says it has none.
+            if (MustHaveBody(request.Method))
+            {
+                output.Append("Content-Length: 0\r\n"u8);
+            }
+
+            output.Append("\r\n"u8);
+            return RequestFraming.None;
+        }
+
+        foreach (var header in content.Headers.NonValidated)
+        {
+            if (!IsFramingOrHost(header.Key))
+            {
+                Header(output, header.Key, header.Value.ToString());
+            }
+        }
+
+        var framing = RequestFraming.Chunked;
+        if (content.Headers.ContentLength is { } known)
+        {
+            length = known;
+            framing = RequestFraming.Length;
+            output.Append("Content-Length: "u8);
+            output.AppendDecimal(known);
+            output.Append("\r\n"u8);
+        }
+        else
+        {
+            output.Append("Transfer-Encoding: chunked\r\n"u8);
+        }
+
+        output.Append("\r\n"u8);
+        return framing;
+    }
+
+    private static void Header(HeadBuffer output, string name, string value)
+    {
+        if (value.AsSpan().IndexOfAny('\r', '\n', '\0') >= 0)
+        {
+            throw new HttpRequestException(HttpRequestError.Unknown, $"The value of the request header '{name}' holds a CR, LF or NUL.");
+        }
+
+        output.AppendLatin1(name);
+        output.Append(": "u8);
+        output.AppendLatin1(value);
+        output.Append("\r\n"u8);
+    }
+
+    private static bool IsFramingOrHost(string name) =>
+        name.Equals("Host", StringComparison.OrdinalIgnoreCase) ||
+        name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase) ||
+        name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase);
+
+    private static bool MustHaveBody(HttpMethod method) =>
+        method != HttpMethod.Get && method != HttpMethod.Head && method != HttpMethod.Delete &&
+        method != HttpMethod.Options && method != HttpMethod.Trace && method != HttpMethod.Connect;
+}

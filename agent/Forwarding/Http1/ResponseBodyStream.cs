@@ -1,0 +1,276 @@
+using System.Runtime.CompilerServices;
+namespace Sidecar.Forwarding.Http1;
+
+/// <summary>
+/// An answer's body read off its connection: <c>Content-Length</c> bytes, de-chunked (trailers read
+/// and dropped), or up to the instance's close. At its end the connection goes back to its idle stack
+/// (<see cref="Http1Connection.Release"/>); disposed before the end, or failing, it closes the connection:
+/// a half-read answer is never left for the next request to find.
+/// </summary>
+internal sealed class ResponseBodyStream : Stream
+{
+    private const int LineLimit = 8 * 1024;
+
+    private readonly BodyFraming _framing;
+    private Http1Connection? _connection;
+    private long _remaining;
+    private ChunkState _chunk;
+
+    public ResponseBodyStream(Http1Connection connection, BodyFraming framing, long length)
+    {
+        _connection = connection;
+        _framing = framing;
+        _remaining = length;
+    }
+
+    private enum ChunkState
+    {
+        Size,
+        Data,
+        DataEnd,
+    }
+
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position
+    {
+        get => throw new NotSupportedException();
+        set => throw new NotSupportedException();
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        if (_connection is not { } connection)
+        {
+            return 0;
+        }
+
+        if (buffer.IsEmpty)
+        {
+            return 0;
+        }
+
+        try
+        {
+            var read = _framing switch
+            {
+                BodyFraming.Length => await ReadLengthAsync(connection, buffer, cancellationToken).ConfigureAwait(false),
+                BodyFraming.Chunked => await ReadChunkedAsync(connection, buffer, cancellationToken).ConfigureAwait(false),
+                _ => await connection.ReadAsync(buffer, cancellationToken).ConfigureAwait(false),
+            };
+            if (read == 0)
+            {
+                // The end, as framed: the connection is free for another exchange (a close-delimited one is closed).
+                _connection = null;
+                connection.Release();
+            }
+
+            return read;
+        }
+        catch
+        {
+            _connection = null;
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A <c>Content-Length</c> body is written from the connection's buffer as it is (no copy buffer rented per answer).</summary>
+    public override Task CopyToAsync(Stream destination, int bufferSize, CancellationToken cancellationToken) =>
+        _framing == BodyFraming.Length && _connection is { } connection
+            ? CopyLengthAsync(connection, destination, cancellationToken)
+            : base.CopyToAsync(destination, bufferSize, cancellationToken);
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("the answer is read asynchronously");
+
+    public override void Flush()
+    {
+    }
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        // Before the end: what is left of the answer is still on the wire.
+        Interlocked.Exchange(ref _connection, null)?.Dispose();
+        base.Dispose(disposing);
+    }
+
+    private async Task CopyLengthAsync(Http1Connection connection, Stream destination, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (_remaining > 0)
+            {
+                if (connection.BufferedMemory.IsEmpty && await connection.ReadMoreAsync(cancellationToken).ConfigureAwait(false) == 0)
+                {
+                    throw new Http1ReadException(HttpRequestError.ResponseEnded, "The response ended prematurely, with at least " + _remaining + " additional bytes expected.");
+                }
+
+                var chunk = connection.BufferedMemory;
+                if (chunk.Length > _remaining)
+                {
+                    chunk = chunk[..(int)_remaining];
+                }
+
+                await destination.WriteAsync(chunk, cancellationToken).ConfigureAwait(false);
+                connection.Consume(chunk.Length);
+                _remaining -= chunk.Length;
+            }
+
+            _connection = null;
+            connection.Release();
+        }
+        catch
+        {
+            _connection = null;
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<int> ReadLengthAsync(Http1Connection connection, Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        if (_remaining == 0)
+        {
+            return 0;
+        }
+
+        var read = await connection.ReadAsync(buffer[..(int)Math.Min(buffer.Length, _remaining)], cancellationToken).ConfigureAwait(false);
+        if (read == 0)
+        {
+            throw new Http1ReadException(HttpRequestError.ResponseEnded, "The response ended prematurely, with at least " + _remaining + " additional bytes expected.");
+        }
+
+        _remaining -= read;
+        if (_remaining == 0)
+        {
+            // The last byte: the connection is free now, not only after a read that returns 0 (a reader may stop here).
+            _connection = null;
+            connection.Release();
+        }
+
+        return read;
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<int> ReadChunkedAsync(Http1Connection connection, Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            switch (_chunk)
+            {
+                case ChunkState.Size:
+                    var length = await connection.ReadLineAsync(LineLimit, cancellationToken).ConfigureAwait(false);
+                    if (!ResponseHeadParser.TryParseChunkSize(connection.Buffered[..length], out _remaining))
+                    {
+                        throw new Http1ReadException(HttpRequestError.InvalidResponse, "Received an invalid chunk size.");
+                    }
+
+                    connection.Consume(length + 2);
+                    if (_remaining == 0)
+                    {
+                        await SkipTrailersAsync(connection, cancellationToken).ConfigureAwait(false);
+                        return 0;
+                    }
+
+                    _chunk = ChunkState.Data;
+                    break;
+                case ChunkState.Data:
+                    var read = await connection.ReadAsync(buffer[..(int)Math.Min(buffer.Length, _remaining)], cancellationToken).ConfigureAwait(false);
+                    if (read == 0)
+                    {
+                        throw new Http1ReadException(HttpRequestError.ResponseEnded, "The response ended prematurely.");
+                    }
+
+                    _remaining -= read;
+                    if (_remaining == 0)
+                    {
+                        _chunk = ChunkState.DataEnd;
+                    }
+
+                    return read;
+                default:
+                    if (await connection.ReadLineAsync(LineLimit, cancellationToken).ConfigureAwait(false) != 0)
+                    {
+                        throw new Http1ReadException(HttpRequestError.InvalidResponse, "A chunk is longer than its size.");
+                    }
+
+                    connection.Consume(2);
+                    _chunk = ChunkState.Size;
+                    break;
+            }
+        }
+    }
+
+    // Trailer fields are dropped (the forwarder passes none on); bounded like a head.
+    private static async ValueTask SkipTrailersAsync(Http1Connection connection, CancellationToken cancellationToken)
+    {
+        var total = 0;
+        while (true)
+        {
+            var length = await connection.ReadLineAsync(LineLimit, cancellationToken).ConfigureAwait(false);
+            connection.Consume(length + 2);
+            if (length == 0)
+            {
+                return;
+            }
+
+            total += length + 2;
+            if (total > ResponseHeadParser.MaxHeadBytes)
+            {
+                throw new Http1ReadException(HttpRequestError.InvalidResponse, "The trailers are too long.");
+            }
+        }
+    }
+}
+
+/// <summary>An answer's content: its headers and <see cref="ResponseBodyStream"/> (or nothing, for an answer without a body).</summary>
+internal sealed class ResponseContent : HttpContent
+{
+    /// <summary>Set once the head was read (the content headers are added first).</summary>
+    public Stream Body { get; set; } = Stream.Null;
+
+    protected override Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context) =>
+        Body.CopyToAsync(stream);
+
+    protected override Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context, CancellationToken cancellationToken) =>
+        Body.CopyToAsync(stream, cancellationToken);
+
+    protected override Task<Stream> CreateContentReadStreamAsync() => Task.FromResult(Body);
+
+    protected override Task<Stream> CreateContentReadStreamAsync(CancellationToken cancellationToken) => Task.FromResult(Body);
+
+    protected override Stream CreateContentReadStream(CancellationToken cancellationToken) => Body;
+
+    protected override bool TryComputeLength(out long length)
+    {
+        length = 0;
+        return false;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            Body.Dispose();
+        }
+
+        base.Dispose(disposing);
+    }
+}

@@ -1,0 +1,300 @@
+using System.Buffers;
+using System.Text;
+
+namespace Sidecar.Forwarding.Http1;
+
+/// <summary>How the body of an answer ends (RFC 9112 section 6.3).</summary>
+internal enum BodyFraming
+{
+    /// <summary>No body: HEAD, 1xx, 204, 304.</summary>
+    None,
+
+    /// <summary><c>Content-Length</c> bytes.</summary>
+    Length,
+
+    /// <summary><c>Transfer-Encoding: chunked</c>.</summary>
+    Chunked,
+
+    /// <summary>Neither: the body ends when the instance closes the connection (never reused).</summary>
+    ToClose,
+}
+
+/// <summary>What the head of an answer says about its framing and its connection.</summary>
+internal readonly record struct ResponseHead(int Status, bool Http10, BodyFraming Framing, long ContentLength, bool KeepAlive);
+
+/// <summary>
+/// The strict reader of an answer's head (docs/performance.md#the-lean-http11-upstream-client): a status
+/// line, header names as tokens, the colon right after the name, no obs-fold, no bare CR or LF,
+/// <c>Transfer-Encoding</c> with <c>Content-Length</c> refused, <c>Content-Length</c> digits only and
+/// one value. Bytes in, decision out, no I/O; header values are Latin-1, one character per byte, as
+/// SocketsHttpHandler reads them.
+/// </summary>
+internal static class ResponseHeadParser
+{
+    /// <summary>The longest head read (SocketsHttpHandler's <c>MaxResponseHeadersLength</c> default, 64 KiB).</summary>
+    public const int MaxHeadBytes = 64 * 1024;
+
+    // tchar of RFC 9110 section 5.6.2.
+    private static readonly SearchValues<byte> Token = SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"u8);
+
+    // Names allocated once: the headers most answers carry (the casing HttpHeaders keeps anyway).
+    private static readonly string[] KnownNames =
+    [
+        "Content-Type", "Content-Length", "Date", "Server", "Connection", "Transfer-Encoding", "Keep-Alive",
+        "Cache-Control", "ETag", "Last-Modified", "Vary", "Location", "Set-Cookie", "Expires", "Accept-Ranges",
+        "Content-Encoding", "X-Powered-By", "Access-Control-Allow-Origin", "Age", "Pragma", "Retry-After",
+    ];
+
+    /// <summary>
+    /// The status of a head (its first line only), or -1 when the status line is not valid. An interim
+    /// answer (1xx but 101) is skipped by the caller without reading its headers.
+    /// </summary>
+    public static int StatusOf(ReadOnlySpan<byte> head, out bool http10)
+    {
+        http10 = false;
+        var end = head.IndexOf("\r\n"u8);
+        if (end < 0)
+        {
+            return -1;
+        }
+
+        // HTTP/1.x SP 3DIGIT [SP reason]
+        var line = head[..end];
+        if (line.Length < 12 || !line.StartsWith("HTTP/1."u8) || (line[7] != (byte)'0' && line[7] != (byte)'1') || line[8] != (byte)' ')
+        {
+            return -1;
+        }
+
+        if (!IsDigit(line[9]) || !IsDigit(line[10]) || !IsDigit(line[11]) || line[9] == (byte)'0' || (line.Length > 12 && line[12] != (byte)' '))
+        {
+            return -1;
+        }
+
+        if (line.IndexOfAny((byte)'\r', (byte)'\n') >= 0)
+        {
+            return -1;
+        }
+
+        http10 = line[7] == (byte)'0';
+        return ((line[9] - '0') * 100) + ((line[10] - '0') * 10) + (line[11] - '0');
+    }
+
+    /// <summary>True for the interim answers skipped before the final one (1xx but 101, as SocketsHttpHandler does).</summary>
+    public static bool IsInterim(int status) => status is >= 100 and < 200 and not 101;
+
+    /// <summary>
+    /// Reads a head (the bytes up to and including its empty line) and adds its headers to
+    /// <paramref name="response"/> (null: checks only). Returns why it is refused, or null.
+    /// </summary>
+    /// <param name="head">The head, status line to the empty line.</param>
+    /// <param name="requestWasHead">The request was HEAD: no body whatever the headers say.</param>
+    /// <param name="response">Where the headers go (<c>Headers</c>, or <c>Content.Headers</c> for content headers).</param>
+    /// <param name="result">The status and the framing.</param>
+    public static string? Parse(ReadOnlySpan<byte> head, bool requestWasHead, HttpResponseMessage? response, out ResponseHead result)
+    {
+        result = default;
+        var status = StatusOf(head, out var http10);
+        if (status < 0)
+        {
+            return "invalid status line";
+        }
+
+        var rest = head[(head.IndexOf("\r\n"u8) + 2)..];
+        long length = -1;
+        var chunked = false;
+        var transferEncoding = false;
+        var close = http10;
+        while (true)
+        {
+            var end = rest.IndexOf("\r\n"u8);
+            if (end < 0)
+            {
+                return "head does not end with an empty line";
+            }
+
+            var line = rest[..end];
+            rest = rest[(end + 2)..];
+            if (line.IsEmpty)
+            {
+                break;
+            }
+
+            if (line[0] is (byte)' ' or (byte)'\t')
+            {
+                return "obs-fold (a header line starting with whitespace)";
+            }
+
+            var colon = line.IndexOf((byte)':');
+            if (colon <= 0)
+            {
+                return "header line without a name and a colon";
+            }
+
+            var name = line[..colon];
+            if (name.IndexOfAnyExcept(Token) >= 0)
+            {
+                return "header name is not a token (or whitespace before the colon)";
+            }
+
+            var value = line[(colon + 1)..].Trim(" \t"u8);
+            if (value.IndexOfAny((byte)'\r', (byte)'\n') >= 0)
+            {
+                return "bare CR or LF in a header value";
+            }
+
+            if (Ascii.EqualsIgnoreCase(name, "Content-Length"u8))
+            {
+                if (!TryParseLength(value, out var parsed))
+                {
+                    return "Content-Length is not a number";
+                }
+
+                if (length >= 0 && length != parsed)
+                {
+                    return "two different Content-Length values";
+                }
+
+                length = parsed;
+            }
+            else if (Ascii.EqualsIgnoreCase(name, "Transfer-Encoding"u8))
+            {
+                // The last coding decides (RFC 9112 section 6.3): chunked last, or read to the close.
+                transferEncoding = true;
+                var lastComma = value.LastIndexOf((byte)',');
+                chunked = Ascii.EqualsIgnoreCase(value[(lastComma + 1)..].Trim(" \t"u8), "chunked"u8);
+            }
+            else if (Ascii.EqualsIgnoreCase(name, "Connection"u8) && HasToken(value, "close"u8))
+            {
+                close = true;
+            }
+
+            if (response is not null)
+            {
+                var nameText = NameOf(name);
+                var valueText = Encoding.Latin1.GetString(value);
+                if (!response.Headers.TryAddWithoutValidation(nameText, valueText))
+                {
+                    response.Content.Headers.TryAddWithoutValidation(nameText, valueText);
+                }
+            }
+        }
+
+        if (transferEncoding && length >= 0)
+        {
+            return "Transfer-Encoding and Content-Length together";
+        }
+
+        if (status == 101)
+        {
+            result = new ResponseHead(status, http10, BodyFraming.None, 0, KeepAlive: false);
+        }
+        else if (requestWasHead || status is 204 or 304 || IsInterim(status))
+        {
+            result = new ResponseHead(status, http10, BodyFraming.None, 0, !close);
+        }
+        else if (transferEncoding)
+        {
+            result = chunked
+                ? new ResponseHead(status, http10, BodyFraming.Chunked, 0, !close)
+                : new ResponseHead(status, http10, BodyFraming.ToClose, 0, KeepAlive: false);
+        }
+        else if (length >= 0)
+        {
+            result = new ResponseHead(status, http10, BodyFraming.Length, length, !close);
+        }
+        else
+        {
+            result = new ResponseHead(status, http10, BodyFraming.ToClose, 0, KeepAlive: false);
+        }
+
+        return null;
+    }
+
+    /// <summary>A chunk-size line (RFC 9112 section 7.1): hex digits (at most 15: bounded), then extensions, ignored.</summary>
+    public static bool TryParseChunkSize(ReadOnlySpan<byte> line, out long size)
+    {
+        size = 0;
+        var i = 0;
+        for (; i < line.Length; i++)
+        {
+            var digit = HexValue(line[i]);
+            if (digit < 0)
+            {
+                break;
+            }
+
+            if (i == 15)
+            {
+                return false;
+            }
+
+            size = (size << 4) | (uint)digit;
+        }
+
+        if (i == 0)
+        {
+            return false;
+        }
+
+        var tail = line[i..].TrimStart(" \t"u8);
+        return tail.IsEmpty || tail[0] == (byte)';';
+    }
+
+    // Digits only, at most 18 of them (no sign, no overflow).
+    private static bool TryParseLength(ReadOnlySpan<byte> value, out long length)
+    {
+        length = 0;
+        if (value.IsEmpty || value.Length > 18)
+        {
+            return false;
+        }
+
+        foreach (var b in value)
+        {
+            if (!IsDigit(b))
+            {
+                return false;
+            }
+
+            length = (length * 10) + (b - '0');
+        }
+
+        return true;
+    }
+
+    private static bool HasToken(ReadOnlySpan<byte> list, ReadOnlySpan<byte> token)
+    {
+        foreach (var range in list.Split((byte)','))
+        {
+            if (Ascii.EqualsIgnoreCase(list[range].Trim(" \t"u8), token))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static string NameOf(ReadOnlySpan<byte> name)
+    {
+        foreach (var known in KnownNames)
+        {
+            if (known.Length == name.Length && Ascii.EqualsIgnoreCase(name, known))
+            {
+                return known;
+            }
+        }
+
+        return Encoding.ASCII.GetString(name);
+    }
+
+    private static bool IsDigit(byte b) => b is >= (byte)'0' and <= (byte)'9';
+
+    private static int HexValue(byte b) => b switch
+    {
+        >= (byte)'0' and <= (byte)'9' => b - '0',
+        >= (byte)'a' and <= (byte)'f' => b - 'a' + 10,
+        >= (byte)'A' and <= (byte)'F' => b - 'A' + 10,
+        _ => -1,
+    };
+}

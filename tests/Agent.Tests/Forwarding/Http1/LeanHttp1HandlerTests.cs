@@ -1,0 +1,240 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Sidecar.Forwarding;
+using Sidecar.Forwarding.Http1;
+using Sidecar.Tests.Support;
+
+namespace Sidecar.Tests.Forwarding.Http1;
+
+/// <summary>
+/// The lean client against hand-written instances on loopback (docs/performance.md#the-lean-http11-upstream-client):
+/// which connection each request takes, what is never reused, and the errors the retry rules read.
+/// </summary>
+public sealed class LeanHttp1HandlerTests
+{
+    private static readonly byte[] Ok = KeepAliveUpstream.Text("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+
+    [Fact]
+    public async Task AConnection_IsReused_AfterItsAnswerWasReadToTheEnd()
+    {
+        await using var upstream = new KeepAliveUpstream((_, _) => new Reply(Ok));
+        using var client = Client();
+
+        Assert.Equal("ok", await GetStringAsync(client, upstream.Url));
+        Assert.Equal("ok", await GetStringAsync(client, upstream.Url));
+        Assert.Equal("ok", await GetStringAsync(client, upstream.Url));
+
+        Assert.Equal(1, upstream.Connections);
+        Assert.Equal([1, 1, 1], upstream.Requests.Select(r => r.Connection));
+        Assert.StartsWith($"GET /x HTTP/1.1\r\nHost: 127.0.0.1:{upstream.Url.Port}\r\n", upstream.Requests[0].Head, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task AChunkedAnswer_IsDechunked_TrailersDropped_AndTheConnectionReused()
+    {
+        var chunked = KeepAliveUpstream.Text("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;x=y\r\nok\r\n3\r\n!!!\r\n0\r\nX-Trailer: t\r\n\r\n");
+        await using var upstream = new KeepAliveUpstream((_, _) => new Reply(chunked));
+        using var client = Client();
+
+        Assert.Equal("ok!!!", await GetStringAsync(client, upstream.Url));
+        Assert.Equal("ok!!!", await GetStringAsync(client, upstream.Url));
+
+        Assert.Equal(1, upstream.Connections);
+    }
+
+    [Fact]
+    public async Task AConnectionCloseAnswer_IsNotReused()
+    {
+        var closing = KeepAliveUpstream.Text("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok");
+        await using var upstream = new KeepAliveUpstream((n, _) => new Reply(n == 1 ? closing : Ok));
+        using var client = Client();
+
+        await GetStringAsync(client, upstream.Url);
+        await GetStringAsync(client, upstream.Url);
+
+        Assert.Equal([1, 2], upstream.Requests.Select(r => r.Connection));
+    }
+
+    [Fact]
+    public async Task AHalfReadAnswer_ClosesItsConnection_TheNextRequestTakesANewOne()
+    {
+        var large = KeepAliveUpstream.Text("HTTP/1.1 200 OK\r\nContent-Length: 200000\r\n\r\n" + new string('a', 200_000));
+        await using var upstream = new KeepAliveUpstream((n, _) => new Reply(n == 1 ? large : Ok));
+        using var client = Client();
+
+        using (var response = await client.SendAsync(Get(upstream.Url), CancellationToken.None))
+        {
+            var stream = await response.Content.ReadAsStreamAsync();
+            await stream.ReadExactlyAsync(new byte[10]);
+        }
+
+        Assert.True(await upstream.ClosedByClient.WaitAsync(TimeSpan.FromSeconds(10)), "the half-read connection was closed");
+        Assert.Equal("ok", await GetStringAsync(client, upstream.Url));
+        Assert.Equal([1, 2], upstream.Requests.Select(r => r.Connection));
+    }
+
+    [Fact]
+    public async Task AConnectionTheInstanceClosedWhileIdle_IsNotUsed_TheRequestGoesOnANewOne()
+    {
+        // The instance answers, then closes (no Connection: close said): the idle connection is found closed before a byte is written.
+        await using var upstream = new KeepAliveUpstream((_, _) => new Reply(Ok, Close: true));
+        using var client = Client();
+
+        await GetStringAsync(client, upstream.Url);
+        Assert.True(await upstream.ClosedByServer.WaitAsync(TimeSpan.FromSeconds(10)), "the instance closed the connection");
+        using var post = new HttpRequestMessage(HttpMethod.Post, new Uri(upstream.Url, "/x")) { Content = new StringContent("pay") };
+        using var response = await client.SendAsync(post, CancellationToken.None);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal([1, 2], upstream.Requests.Select(r => r.Connection));
+        Assert.Equal("pay", Encoding.ASCII.GetString(upstream.Requests[1].Body));
+    }
+
+    [Fact]
+    public async Task AConnectionClosedAsTheRequestWentOut_AGetIsSentAgainOnANewOne_APostIsTheRetryRulesCall()
+    {
+        // The second request on connection 1 is read, then the instance closes without a byte (its keep-alive time-out racing the request).
+        await using var upstream = new KeepAliveUpstream((n, r) => new Reply(r.Connection == 1 && n > 1 ? null : Ok));
+        using var client = Client();
+        await GetStringAsync(client, upstream.Url);
+
+        Assert.Equal("ok", await GetStringAsync(client, upstream.Url));
+        Assert.Equal([1, 1, 2], upstream.Requests.Select(r => r.Connection));
+
+        // Connection 2 is idle in the pool now; its next request is closed on too, and a POST is not sent again by the client.
+        await using var second = new KeepAliveUpstream((n, _) => new Reply(n > 1 ? null : Ok));
+        await GetStringAsync(client, second.Url);
+        using var post = new HttpRequestMessage(HttpMethod.Post, new Uri(second.Url, "/x")) { Content = new StringContent("pay") };
+        var error = await Assert.ThrowsAsync<HttpRequestException>(() => client.SendAsync(post, CancellationToken.None));
+
+        Assert.Equal(HttpRequestError.ResponseEnded, error.HttpRequestError);
+        Assert.False(ForwardingErrors.NeverLeft(error)); // it was sent: only an idempotent call is retried elsewhere
+        Assert.Equal(2, second.Requests.Count);
+    }
+
+    [Fact]
+    public async Task ARefusedConnect_IsAConnectionError_ThatNeverLeft()
+    {
+        using var client = Client();
+        var dead = new Uri($"http://127.0.0.1:{LoopbackServer.RefusingPort()}");
+
+        var error = await Assert.ThrowsAsync<HttpRequestException>(() => client.SendAsync(Get(dead), CancellationToken.None));
+
+        Assert.Equal(HttpRequestError.ConnectionError, error.HttpRequestError);
+        Assert.True(ForwardingErrors.NeverLeft(error));
+        Assert.StartsWith("Connection refused (127.0.0.1:", ForwardingErrors.Describe(error), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n3\r\nabc\r\n0\r\n\r\n")]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd")]
+    [InlineData("HTTP/1.1 200 OK\r\nX-A: a\r\n folded\r\nContent-Length: 0\r\n\r\n")]
+    [InlineData("HTTP/1.1 200 OK\r\nContent-Length : 0\r\n\r\n")]
+    public async Task ABadlyFramedAnswer_IsAnInvalidResponse_AndItsConnectionClosed(string answer)
+    {
+        await using var upstream = new KeepAliveUpstream((_, _) => new Reply(KeepAliveUpstream.Text(answer)));
+        using var client = Client();
+
+        var error = await Assert.ThrowsAsync<HttpRequestException>(() => client.SendAsync(Get(upstream.Url), CancellationToken.None));
+
+        Assert.Equal(HttpRequestError.InvalidResponse, error.HttpRequestError);
+        Assert.False(ForwardingErrors.NeverLeft(error));
+        Assert.True(await upstream.ClosedByClient.WaitAsync(TimeSpan.FromSeconds(10)), "the connection was closed");
+    }
+
+    [Fact]
+    public async Task ABadChunkSize_FailsTheBody_AsAnIOException()
+    {
+        var answer = KeepAliveUpstream.Text("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nFFFFFFFFFFFFFFFFFF\r\nabc\r\n");
+        await using var upstream = new KeepAliveUpstream((_, _) => new Reply(answer));
+        using var client = Client();
+        using var response = await client.SendAsync(Get(upstream.Url), CancellationToken.None);
+
+        var body = await response.Content.ReadAsStreamAsync();
+
+        var error = await Assert.ThrowsAnyAsync<HttpIOException>(() => body.CopyToAsync(Stream.Null));
+        Assert.Equal(HttpRequestError.InvalidResponse, error.HttpRequestError);
+    }
+
+    [Fact]
+    public async Task InterimAnswers_AreSkipped_AnAnswerWithoutLength_IsReadToTheClose()
+    {
+        var answer = KeepAliveUpstream.Text("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\n\r\nuntil the end");
+        await using var upstream = new KeepAliveUpstream((_, _) => new Reply(answer, Close: true));
+        using var client = Client();
+
+        Assert.Equal("until the end", await GetStringAsync(client, upstream.Url));
+    }
+
+    [Fact]
+    public async Task ABodyOfUnknownLength_GoesChunked_AKnownOne_WithItsLength()
+    {
+        await using var upstream = new KeepAliveUpstream((_, _) => new Reply(Ok));
+        using var client = Client();
+        var payload = Enumerable.Range(0, 40_000).Select(i => (byte)i).ToArray();
+
+        using (var chunked = new HttpRequestMessage(HttpMethod.Post, new Uri(upstream.Url, "/x")) { Content = new StreamContent(new UnseekableStream(payload)) })
+        using (var response = await client.SendAsync(chunked, CancellationToken.None))
+        {
+            await response.Content.ReadAsStringAsync();
+        }
+
+        using (var known = new HttpRequestMessage(HttpMethod.Put, new Uri(upstream.Url, "/y")) { Content = new ByteArrayContent(payload) })
+        using (var response = await client.SendAsync(known, CancellationToken.None))
+        {
+            await response.Content.ReadAsStringAsync();
+        }
+
+        Assert.Contains("Transfer-Encoding: chunked\r\n", upstream.Requests[0].Head, StringComparison.Ordinal);
+        Assert.DoesNotContain("Content-Length", upstream.Requests[0].Head, StringComparison.Ordinal);
+        Assert.Equal(payload, upstream.Requests[0].Body);
+        Assert.Contains("Content-Length: 40000\r\n", upstream.Requests[1].Head, StringComparison.Ordinal);
+        Assert.Equal(payload, upstream.Requests[1].Body);
+        Assert.Equal(1, upstream.Connections);
+    }
+
+    [Fact]
+    public async Task ACancelledExchange_ClosesItsConnection()
+    {
+        using var held = new SemaphoreSlim(0);
+        await using var upstream = new KeepAliveUpstream((n, _) =>
+        {
+            if (n == 1)
+            {
+                held.Wait(TimeSpan.FromSeconds(10)); // answers only once the client gave up
+            }
+
+            return new Reply(Ok);
+        });
+        using var client = Client();
+        using var cts = new CancellationTokenSource();
+
+        var sending = client.SendAsync(Get(upstream.Url), cts.Token);
+        await Eventually.TrueAsync(() => Task.FromResult(upstream.Requests.Count == 1), "the request arrived", TimeSpan.FromSeconds(10));
+        await cts.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => sending);
+        held.Release();
+        Assert.Equal("ok", await GetStringAsync(client, upstream.Url));
+        Assert.Equal(2, upstream.Connections);
+    }
+
+    private static HttpMessageInvoker Client() =>
+        new(new LeanHttp1Handler(new SocketsHttpHandler { UseProxy = false }, TimeSpan.FromSeconds(2), TimeSpan.FromMinutes(1)), disposeHandler: true);
+
+    private static HttpRequestMessage Get(Uri upstream) =>
+        new(HttpMethod.Get, new Uri(upstream, "/x")) { Version = HttpVersion.Version11, VersionPolicy = HttpVersionPolicy.RequestVersionOrLower };
+
+    private static async Task<string> GetStringAsync(HttpMessageInvoker client, Uri upstream)
+    {
+        using var request = Get(upstream);
+        using var response = await client.SendAsync(request, CancellationToken.None);
+        return await response.Content.ReadAsStringAsync();
+    }
+
+    private sealed class UnseekableStream(byte[] bytes) : MemoryStream(bytes)
+    {
+        public override bool CanSeek => false;
+    }
+}
