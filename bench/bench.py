@@ -6,7 +6,7 @@ Targets, all on loopback, with a 1 KiB static body served by nginx as the upstre
   direct        the upstream itself
   nginx         nginx as reverse proxy (1 worker, keep-alive upstream connections)
   haproxy       haproxy (1 thread, http-reuse always)
-  floor         bench/floor: ~100 lines of C# on Socket, NativeAOT, inline completions, one upstream
+  floor         bench/floor: ~120 lines of C# on Socket, NativeAOT, inline completions, one upstream
                 connection per client connection, responses framed by Content-Length only; what .NET's
                 sockets reach with nothing else in the way (a reference, not a proxy to use)
   agent-invoke  the agent's /v1/invoke/{service}/1k with its defaults (retries and ejection on,
