@@ -32,10 +32,9 @@ internal static class ForwardingExtensions
     /// <summary>
     /// The gRPC listener's requests (docs/grpc.md, when <c>SIDECAR_GRPC_PORT</c> is set), then the three ways in: the forward-proxy middleware (ahead of the endpoints), <c>ANY /v1/invoke/{service}/{**path}</c>
     /// and Prana's <c>ANY /proxy?vip=X&amp;path=/p</c>. A plain <c>/v1/invoke/{service}/...</c> is taken by a middleware
-    /// (<see cref="IsPlainInvoke"/>), so it skips the endpoint dispatch; every other request, an odd <c>/v1/invoke</c>
-    /// target included, meets the route, which answers it with the same code. Routing itself still runs first,
-    /// where WebApplication puts it: moving it after this middleware broke the drain of config long-polls
-    /// (LongPollShutdownTests, docs/performance.md#what-was-tuned).
+    /// (<see cref="IsPlainInvoke"/>), and routing runs after it and after the forward-proxy middleware: a forwarded
+    /// call never pays for route matching and endpoint dispatch (docs/performance.md#what-was-tuned). Every other
+    /// request, an odd <c>/v1/invoke</c> target included, meets the route, which answers it with the same code.
     /// </summary>
     public static WebApplication MapForwarding(this WebApplication app)
     {
@@ -53,6 +52,7 @@ internal static class ForwardingExtensions
             IsPlainInvoke(context.Features.GetRequiredFeature<IHttpRequestFeature>().RawTarget, context.Request.Path.Value)
                 ? InvokeAsync(context, forwarder)
                 : next(context));
+        app.UseRouting();
         app.Map("/v1/invoke/{service}/{**path}", context => InvokeAsync(context, forwarder));
         app.Map("/proxy", context => ProxyAsync(context, forwarder));
         return app;
