@@ -36,6 +36,11 @@ internal static class Program
         builder.Services.AddObservability(options.Observability);
         builder.Services.AddActuator(options.Actuator, options.Sidecar);
         builder.Services.AddTcpListeners(options.Forwarding, options.Sidecar); // after registration: it stops accepting before the drain
+        if (overrides is null)
+        {
+            builder.Services.AddHostedService<StartupTrim>(); // the agent process only: a test host holds many agents in one heap
+        }
+
         overrides?.Services?.Invoke(builder.Services);
 
         var app = builder.Build();

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark on this machine: direct, nginx, haproxy, and the agent (NativeAOT) in its
+# Side-by-side benchmark on this machine: direct, nginx, haproxy, the floor (bench/floor), and the agent (NativeAOT) in its
 # /v1/invoke and forward-proxy forms, with discovery from the dev registry. Prints one table and
 # writes it to bench/RESULTS.md. Usage: bash bench/run.sh [--quick] [--tcp-only | --grpc-only]
 set -euo pipefail
@@ -34,6 +34,14 @@ fi
 if [ ! -x artifacts/agent/agent ] || [ -n "$(find agent Directory.Build.props Directory.Packages.props \( -path agent/obj -o -path agent/bin \) -prune -o \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' \) -newer artifacts/agent/agent -print -quit)" ]; then
   echo "bench: publishing the NativeAOT agent (.ci/publish)"
   bash .ci/publish artifacts/agent >/dev/null
+fi
+
+# The floor row (bench/floor, docs/performance.md#the-floor-of-this-stack): a benchmark-only reference, published
+# beside the agent; the row is skipped when the publish fails.
+if [ ! -x artifacts/floor/floor ] || [ -n "$(find bench/floor \( -path bench/floor/obj -o -path bench/floor/bin \) -prune -o \( -name '*.cs' -o -name '*.csproj' \) -newer artifacts/floor/floor -print -quit)" ]; then
+  echo "bench: publishing the floor (bench/floor)"
+  rid="linux-$(uname -m | sed -e 's/x86_64/x64/' -e 's/aarch64/arm64/')"
+  dotnet publish bench/floor/Floor.csproj -c Release -r "$rid" -o artifacts/floor -p:DebugType=none -p:DebugSymbols=false >/dev/null || echo "bench: the floor did not publish: its row is skipped"
 fi
 
 exec python3 bench/bench.py "$@"
