@@ -57,6 +57,7 @@ CONFIGS = {
     # The gen0 budget (agent/Agent.csproj bakes in 4 MiB): what a smaller one costs under load.
     "gen0-1m": {"DOTNET_GCgen0size": "100000"},
     "gen0-2m": {"DOTNET_GCgen0size": "200000"},
+    "gen0-4m": {"DOTNET_GCgen0size": "400000"},
 }
 
 
