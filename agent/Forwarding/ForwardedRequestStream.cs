@@ -1,3 +1,5 @@
+using Sidecar.Platform;
+
 namespace Sidecar.Forwarding;
 
 /// <summary>
@@ -7,7 +9,7 @@ namespace Sidecar.Forwarding;
 /// was never read can still go to another instance) and tells the caller's failures from the
 /// upstream's. Disposing it does nothing: the body belongs to Kestrel.
 /// </summary>
-internal sealed class ForwardedRequestStream(Stream inner, byte[] prefix, long? length, long maxBodySize) : Stream
+internal sealed class ForwardedRequestStream(Stream inner, byte[] prefix, long? length, long maxBodySize) : AsyncReadOnlyStream
 {
     private int _prefixOffset;
     private long _total;
@@ -21,19 +23,7 @@ internal sealed class ForwardedRequestStream(Stream inner, byte[] prefix, long? 
 
     public bool ClientFailed { get; private set; }
 
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
+    protected override string ReadAsynchronouslyMessage => "the request body is read asynchronously";
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
@@ -59,21 +49,6 @@ internal sealed class ForwardedRequestStream(Stream inner, byte[] prefix, long? 
 
         return Count(read);
     }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("the request body is read asynchronously");
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     // Not ours to close: Kestrel owns the request body, and a retry may still need an unread one.
     protected override void Dispose(bool disposing) => base.Dispose(disposing);

@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using Sidecar.Platform;
+
 namespace Sidecar.Forwarding.Http1;
 
 /// <summary>
@@ -7,7 +9,7 @@ namespace Sidecar.Forwarding.Http1;
 /// (<see cref="Http1Connection.Release"/>); disposed before the end, or failing, it closes the connection:
 /// a half-read answer is never left for the next request to find.
 /// </summary>
-internal sealed class ResponseBodyStream : Stream
+internal sealed class ResponseBodyStream : AsyncReadOnlyStream
 {
     private const int LineLimit = 8 * 1024;
 
@@ -30,19 +32,7 @@ internal sealed class ResponseBodyStream : Stream
         DataEnd,
     }
 
-    public override bool CanRead => true;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => false;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
+    protected override string ReadAsynchronouslyMessage => "the answer is read asynchronously";
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
@@ -87,21 +77,6 @@ internal sealed class ResponseBodyStream : Stream
         _framing == BodyFraming.Length && _connection is { } connection
             ? CopyLengthAsync(connection, destination, cancellationToken)
             : base.CopyToAsync(destination, bufferSize, cancellationToken);
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException("the answer is read asynchronously");
-
-    public override void Flush()
-    {
-    }
-
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-    public override void SetLength(long value) => throw new NotSupportedException();
-
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
     protected override void Dispose(bool disposing)
     {
