@@ -17,6 +17,7 @@ internal sealed class Http1Endpoint : IDisposable
     private readonly TimeSpan _connectTimeout;
     private readonly long _idleMilliseconds;
     private bool _disposed;
+    private long _lastUsed = Environment.TickCount64; // the last rent or return: an endpoint nobody used for an idle time-out is dropped
 
     public Http1Endpoint(Uri uri, TimeSpan connectTimeout, TimeSpan idleTimeout)
     {
@@ -37,6 +38,7 @@ internal sealed class Http1Endpoint : IDisposable
     public Http1Connection? Rent()
     {
         var now = Environment.TickCount64;
+        _lastUsed = now;
         while (true)
         {
             Http1Connection? connection;
@@ -62,7 +64,7 @@ internal sealed class Http1Endpoint : IDisposable
 
     public void Return(Http1Connection connection)
     {
-        connection.IdleSince = Environment.TickCount64;
+        connection.IdleSince = _lastUsed = Environment.TickCount64;
         lock (_idle)
         {
             if (!_disposed)
@@ -75,8 +77,12 @@ internal sealed class Http1Endpoint : IDisposable
         connection.Dispose();
     }
 
-    /// <summary>Closes the idle connections older than the idle time-out (the oldest are at the bottom of the stack).</summary>
-    public void Sweep()
+    /// <summary>
+    /// Closes the idle connections older than the idle time-out (the oldest are at the bottom of the stack);
+    /// true when none is left and nobody used the endpoint for that long: an instance address that went away
+    /// (pods come and go) is then dropped by the handler, as SocketsHttpHandler drops its unused pools.
+    /// </summary>
+    public bool Sweep()
     {
         var now = Environment.TickCount64;
         lock (_idle)
@@ -89,6 +95,7 @@ internal sealed class Http1Endpoint : IDisposable
             }
 
             _idle.RemoveRange(0, expired);
+            return _idle.Count == 0 && now - Volatile.Read(ref _lastUsed) >= _idleMilliseconds;
         }
     }
 

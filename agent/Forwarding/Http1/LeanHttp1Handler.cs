@@ -45,9 +45,6 @@ internal sealed class LeanHttp1Handler : DelegatingHandler
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
         Takes(request) ? SendLeanAsync(request, cancellationToken) : base.SendAsync(request, cancellationToken);
 
-    protected override HttpResponseMessage Send(HttpRequestMessage request, CancellationToken cancellationToken) =>
-        base.Send(request, cancellationToken);
-
     protected override void Dispose(bool disposing)
     {
         if (disposing)
@@ -62,13 +59,20 @@ internal sealed class LeanHttp1Handler : DelegatingHandler
         base.Dispose(disposing);
     }
 
-    private void Sweep()
+    /// <summary>Closes expired idle connections, and drops the endpoints nobody used for an idle time-out (a call that still holds one gives its connection back to a closed endpoint, which closes it).</summary>
+    internal void Sweep()
     {
         foreach (var endpoint in _endpoints)
         {
-            endpoint.Value.Sweep();
+            if (endpoint.Value.Sweep() && _endpoints.TryRemove(endpoint))
+            {
+                endpoint.Value.Dispose();
+            }
         }
     }
+
+    /// <summary>The instance addresses it keeps connections for (a test reads it).</summary>
+    internal int EndpointCount => _endpoints.Count;
 
     private Http1Endpoint EndpointOf(Uri uri)
     {

@@ -31,6 +31,29 @@ public sealed class LeanHttp1HandlerTests
     }
 
     [Fact]
+    public async Task AnInstanceAddressUnusedForTheIdleTimeout_IsDropped_AndANewCallConnectsAgain()
+    {
+        await using var upstream = new KeepAliveUpstream((_, _) => new Reply(Ok));
+        using var handler = new LeanHttp1Handler(new SocketsHttpHandler { UseProxy = false }, TimeSpan.FromSeconds(2), TimeSpan.FromMilliseconds(50));
+        using var client = new HttpMessageInvoker(handler, disposeHandler: false);
+
+        Assert.Equal("ok", await GetStringAsync(client, upstream.Url));
+        Assert.Equal(1, handler.EndpointCount);
+        handler.Sweep();
+
+        // Pods come and go: an address nobody called for the idle time-out must not stay in the handler for ever.
+        await Eventually.TrueAsync(
+            () =>
+            {
+                handler.Sweep();
+                return handler.EndpointCount == 0;
+            },
+            "the unused endpoint was dropped");
+        Assert.Equal("ok", await GetStringAsync(client, upstream.Url));
+        Assert.Equal(2, upstream.Connections);
+    }
+
+    [Fact]
     public async Task AChunkedAnswer_IsDechunked_TrailersDropped_AndTheConnectionReused()
     {
         var chunked = KeepAliveUpstream.Text("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;x=y\r\nok\r\n3\r\n!!!\r\n0\r\nX-Trailer: t\r\n\r\n");
