@@ -21,7 +21,7 @@ machine than at full speed, where the batching of reads and writes varies with t
   sockets   invoke with Forwarding__LeanHttp1=false: SocketsHttpHandler rather than the lean client
             (--a sockets --b invoke measures what the lean client saves)
 
-Usage: ab.py [--rounds N] [--duration S] [--rate R] [--a CONFIG] [--b CONFIG]   (invoke, guarded, unhedged, bulkhead, ratelimit, breaker, cache, hedging, sockets, gen0-1m, gen0-2m, gen0-4m, engines-per-core)
+Usage: ab.py [--rounds N] [--duration S] [--rate R] [--a CONFIG] [--b CONFIG]   (invoke, guarded, unhedged, bulkhead, ratelimit, breaker, cache, hedging, sockets, reqlog-none, gen0-1m, gen0-2m, gen0-4m, engines-per-core)
              [--agent-a PATH] [--agent-b PATH]   (two builds of the agent: before/after a change)
 """
 import os
@@ -54,6 +54,8 @@ CONFIGS = {
     "hedging": {"Forwarding__HedgeAfter": "1s"},
     # The upstream client: SocketsHttpHandler instead of the lean HTTP/1.1 one (docs/performance.md).
     "sockets": {"Forwarding__LeanHttp1": "false"},
+    # No request lines at all (the default logs errors only): what the request log's scope costs.
+    "reqlog-none": {"Sidecar__RequestLog": "none"},
     # The gen0 budget (agent/Agent.csproj bakes in 4 MiB): what a smaller one costs under load.
     "gen0-1m": {"DOTNET_GCgen0size": "100000"},
     "gen0-2m": {"DOTNET_GCgen0size": "200000"},

@@ -3,7 +3,8 @@
 # symbols (artifacts/agent-symbols), starts an nginx upstream (1 KiB body) and the agent with a
 # static route to it, loads /v1/invoke with wrk and records the agent with perf. Prints the CPU per
 # request, the top functions and the share of each area (kernel, Kestrel, HttpClient, ...).
-# Usage: [PROFILE_AGENT_DIR=dir] bash bench/profile.sh [seconds] [VAR=value ...]   (extra variables go to the agent)
+# Usage: [PROFILE_AGENT_DIR=dir] [PROFILE_KEEP=file] bash bench/profile.sh [seconds] [VAR=value ...]   (extra variables go to the agent;
+# PROFILE_KEEP keeps the recording, with call graphs, for perf report or perf script)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-6}"; shift || true
@@ -39,7 +40,8 @@ http { access_log off; keepalive_requests 1000000;
 EOF
 nginx -c "$work/up.conf" -p "$work" & upstream=$!
 env SIDECAR_PORT="$port" ROUTES="up=http://127.0.0.1:$up" APP_HEALTH_URL= "$@" "$out/agent" > "$work/agent.log" 2>&1 & agent=$!
-cleanup() { kill "$agent" "$upstream" 2>/dev/null || true; wait "$agent" "$upstream" 2>/dev/null || true; rm -rf "$work"; }
+cleanup() { kill "$agent" "$upstream" 2>/dev/null || true; wait "$agent" "$upstream" 2>/dev/null || true
+  if [ -n "${PROFILE_KEEP:-}" ]; then cp "$work/perf.data" "$PROFILE_KEEP" 2>/dev/null || true; fi; rm -rf "$work"; }
 trap cleanup EXIT
 
 url="http://127.0.0.1:$port/v1/invoke/up/1k"

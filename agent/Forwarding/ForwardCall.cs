@@ -15,8 +15,6 @@ namespace Sidecar.Forwarding;
 /// </summary>
 internal sealed partial class ForwardCall
 {
-    private static readonly UriCreationOptions RawPathAndQuery = new() { DangerousDisablePathAndQueryCanonicalization = true };
-
     private readonly Forwarder _forwarder;
     private readonly string _target;
     private readonly HttpMethod _method;
@@ -28,7 +26,7 @@ internal sealed partial class ForwardCall
     private RequestBody _body = RequestBody.None;
     private ForwardedValues _forwarded = null!;
     private Outcome<HttpResponseMessage>? _replay;
-    private HttpRequestMessage? _firstRequest;
+    private Http1.OriginFormRequest? _firstRequest;
 
     /// <param name="guard">What a guarded call (docs/resilience.md) gives back and does when it ends; null for a plain call.</param>
     public ForwardCall(Forwarder forwarder, HttpContext context, ServicePool pool, string target, TimeSpan deadline, CallGuard? guard = null)
@@ -309,7 +307,7 @@ internal sealed partial class ForwardCall
         }
     }
 
-    private HttpRequestMessage CreateRequest(InstanceState instance, System.Diagnostics.Activity? attempt)
+    private Http1.OriginFormRequest CreateRequest(InstanceState instance, System.Diagnostics.Activity? attempt)
     {
         // The first attempt's headers were copied already; a retry's are copied again (a message is sent once).
         var request = _firstRequest;
@@ -321,14 +319,23 @@ internal sealed partial class ForwardCall
         }
 
         // The path was checked to be origin-form (TargetPath), so the authority is the instance's, always.
-        request.RequestUri = new Uri(instance.Prefix + _target, in RawPathAndQuery);
+        // The lean client takes a plain target as it is, with no URI parsed per attempt (docs/performance.md#what-was-tuned).
+        if (_forwarder.LeanHttp1 && instance.Origin.IsHttp && Http1.OriginFormRequest.IsPlain(_target))
+        {
+            request.Aim(instance.Origin, _target);
+        }
+        else
+        {
+            request.RequestUri = Http1.OriginFormRequest.AbsoluteUri(instance.Prefix, _target);
+        }
+
         ProxyHeaders.InjectTrace(request, _forwarded, attempt);
         return request;
     }
 
-    private HttpRequestMessage NewRequest()
+    private Http1.OriginFormRequest NewRequest()
     {
-        var request = new HttpRequestMessage(_method, (Uri?)null)
+        var request = new Http1.OriginFormRequest(_method)
         {
             Version = HttpVersion.Version11,
             VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,

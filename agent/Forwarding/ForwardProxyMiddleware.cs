@@ -50,7 +50,7 @@ internal sealed class ForwardProxyMiddleware(RequestDelegate next, Forwarder for
                 allow: Forwarder.ForwardedMethods);
         }
 
-        var raw = context.Features.GetRequiredFeature<IHttpRequestFeature>().RawTarget;
+        var raw = HttpFeatures.RawTarget(context);
         if (raw.Length > 0 && raw[0] == '/')
         {
             return ForwardIfHostIsAService(context, raw);

@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Sidecar.Discovery;
 using Sidecar.Platform;
@@ -49,7 +48,7 @@ internal static class ForwardingExtensions
         var forwarder = app.Services.GetRequiredService<Forwarder>();
         app.Use((context, next) =>
             !ListenerExtensions.IsPublicConnection(context) &&
-            IsPlainInvoke(context.Features.GetRequiredFeature<IHttpRequestFeature>().RawTarget, context.Request.Path.Value)
+            IsPlainInvoke(HttpFeatures.RawTarget(context), context.Request.Path.Value)
                 ? InvokeAsync(context, forwarder)
                 : next(context));
         app.UseRouting();
@@ -78,7 +77,7 @@ internal static class ForwardingExtensions
     /// </summary>
     private static Task InvokeAsync(HttpContext context, Forwarder forwarder)
     {
-        var raw = context.Features.GetRequiredFeature<IHttpRequestFeature>().RawTarget;
+        var raw = HttpFeatures.RawTarget(context);
         if (raw.Length > 0 && raw[0] != '/' && ForwardProxyMiddleware.TrySplitAbsolute(raw, out _, out var originForm))
         {
             raw = originForm; // absolute-form addressed to the agent itself

@@ -22,6 +22,7 @@ internal sealed class InstanceState
         Instance = instance;
         var baseUri = instance.BaseUri.GetLeftPart(UriPartial.Authority);
         Prefix = baseUri;
+        Origin = new Http1.Http1Origin(baseUri);
         IsLocalZone = agentZone is null || string.Equals(agentZone, instance.Zone, StringComparison.OrdinalIgnoreCase);
     }
 
@@ -32,6 +33,9 @@ internal sealed class InstanceState
 
     /// <summary><c>http://host:port</c>, to which the origin-form path is appended.</summary>
     public string Prefix { get; }
+
+    /// <summary>The prefix parsed once, for the lean client (docs/performance.md#the-lean-http11-upstream-client).</summary>
+    public Http1.Http1Origin Origin { get; }
 
     /// <summary>True when the instance is in this agent's zone, or when the agent has no zone.</summary>
     public bool IsLocalZone { get; }

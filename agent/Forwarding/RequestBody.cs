@@ -1,5 +1,5 @@
 using System.Buffers;
-using Microsoft.AspNetCore.Http.Features;
+using Sidecar.Platform;
 
 namespace Sidecar.Forwarding;
 
@@ -56,7 +56,7 @@ internal sealed class RequestBody
     {
         var request = context.Request;
         var declared = request.ContentLength;
-        var canHaveBody = context.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody;
+        var canHaveBody = HttpFeatures.CanHaveBody(context);
         var plan = RequestBodyPlan.For(declared, canHaveBody, policy.MaxBodySize, policy.RetryBufferSize);
         if (plan.Kind == BodyPlanKind.TooLarge)
         {
@@ -64,7 +64,7 @@ internal sealed class RequestBody
         }
 
         // The forwarder enforces its own limit (MaxBodySize); Kestrel's, for the agent's own routes (1 MiB, KestrelLimits), would cut uploads short.
-        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        if (HttpFeatures.MaxRequestBodySize(context) is { IsReadOnly: false } limit)
         {
             limit.MaxRequestBodySize = null;
         }

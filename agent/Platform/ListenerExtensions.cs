@@ -65,14 +65,14 @@ internal static class ListenerExtensions
 
     /// <summary>True on a connection of the metrics listener, which serves <c>/metrics</c> and nothing else.</summary>
     internal static bool IsMetricsConnection(HttpContext context) =>
-        context.Features.Get<IConnectionItemsFeature>()?.Items.ContainsKey(MetricsItemKey) == true;
+        HttpFeatures.ConnectionItems(context)?.Items.ContainsKey(MetricsItemKey) == true;
 
     /// <summary>True on a connection of the gRPC listener, where every request is forwarded over HTTP/2.</summary>
     internal static bool IsGrpcConnection(HttpContext context) =>
-        context.Features.Get<IConnectionItemsFeature>()?.Items.ContainsKey(GrpcItemKey) == true;
+        HttpFeatures.ConnectionItems(context)?.Items.ContainsKey(GrpcItemKey) == true;
 
     private static PublicHealthConnection? PublicConnection(HttpContext context) =>
-        context.Features.Get<IConnectionItemsFeature>()?.Items.TryGetValue(PublicHealthConnections.ItemKey, out var item) == true
+        HttpFeatures.ConnectionItems(context)?.Items.TryGetValue(PublicHealthConnections.ItemKey, out var item) == true
             ? item as PublicHealthConnection
             : null;
 

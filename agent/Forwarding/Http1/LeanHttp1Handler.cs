@@ -35,15 +35,24 @@ internal sealed class LeanHttp1Handler : DelegatingHandler
     /// no upgrade asked for, not CONNECT. Everything else goes to SocketsHttpHandler unchanged.
     /// </summary>
     public static bool Takes(HttpRequestMessage request) =>
-        request.RequestUri is { IsAbsoluteUri: true } uri &&
-        string.Equals(uri.Scheme, Uri.UriSchemeHttp, StringComparison.Ordinal) &&
+        (request is OriginFormRequest { Origin.IsHttp: true, RequestUri: null } ||
+         (request.RequestUri is { IsAbsoluteUri: true } uri && string.Equals(uri.Scheme, Uri.UriSchemeHttp, StringComparison.Ordinal))) &&
         request.Version == HttpVersion.Version11 &&
         request.VersionPolicy != HttpVersionPolicy.RequestVersionOrHigher &&
         request.Method != HttpMethod.Connect &&
         !request.Headers.NonValidated.Contains("Upgrade");
 
-    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
-        Takes(request) ? SendLeanAsync(request, cancellationToken) : base.SendAsync(request, cancellationToken);
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        if (Takes(request))
+        {
+            return SendLeanAsync(request, cancellationToken);
+        }
+
+        // SocketsHttpHandler needs the absolute URI a request aimed without one (OriginFormRequest) has not made.
+        (request as OriginFormRequest)?.MakeAbsolute();
+        return base.SendAsync(request, cancellationToken);
+    }
 
     protected override void Dispose(bool disposing)
     {
@@ -74,9 +83,12 @@ internal sealed class LeanHttp1Handler : DelegatingHandler
     /// <summary>The instance addresses it keeps connections for (a test reads it).</summary>
     internal int EndpointCount => _endpoints.Count;
 
-    private Http1Endpoint EndpointOf(Uri uri)
+    private Http1Endpoint EndpointOf(HttpRequestMessage request)
     {
-        var key = (uri.IdnHost, uri.Port);
+        // A forwarded call's instance address was parsed once (Http1Origin); another request's URI is read here.
+        var origin = (request as OriginFormRequest)?.Origin;
+        var uri = request.RequestUri ?? origin!.Authority;
+        var key = request.RequestUri is null ? (origin!.Host, origin.Port) : (uri.IdnHost, uri.Port);
         return _endpoints.TryGetValue(key, out var endpoint)
             ? endpoint
             : _endpoints.GetOrAdd(key, static (_, state) => new Http1Endpoint(state.Uri, state.Handler._connectTimeout, state.Handler._idleTimeout), (Uri: uri, Handler: this));
@@ -84,7 +96,7 @@ internal sealed class LeanHttp1Handler : DelegatingHandler
 
     private async Task<HttpResponseMessage> SendLeanAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
-        var endpoint = EndpointOf(request.RequestUri!);
+        var endpoint = EndpointOf(request);
         var isHead = request.Method == HttpMethod.Head;
         while (true)
         {

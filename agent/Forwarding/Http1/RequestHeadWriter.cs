@@ -70,11 +70,10 @@ internal static class RequestHeadWriter
     /// <summary>Appends the head to <paramref name="output"/>; the framing of the body that follows, its length, and whether the request asked to close.</summary>
     public static RequestFraming Write(HttpRequestMessage request, byte[] hostLine, HeadBuffer output, out long length, out bool close)
     {
-        var uri = request.RequestUri!;
         close = false;
         output.AppendLatin1(request.Method.Method);
         output.Append(" "u8);
-        output.AppendLatin1(uri.PathAndQuery);
+        output.AppendLatin1(request is OriginFormRequest { RequestUri: null, Target: { } target } ? target : request.RequestUri!.PathAndQuery);
         output.Append(" HTTP/1.1\r\n"u8);
 
         var headers = request.Headers.NonValidated;

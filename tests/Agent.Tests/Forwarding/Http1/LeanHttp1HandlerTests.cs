@@ -287,6 +287,33 @@ public sealed class LeanHttp1HandlerTests
         Assert.Equal(2, upstream.Connections);
     }
 
+    [Fact]
+    public async Task AnAimedRequest_TakesTheLeanClient_AndAnotherVersion_SocketsHttpHandlerWithItsUri()
+    {
+        await using var upstream = new KeepAliveUpstream((_, _) => new Reply(Ok));
+        using var client = Client();
+        var origin = new Http1Origin(upstream.Url.GetLeftPart(UriPartial.Authority));
+
+        using (var lean = new OriginFormRequest(HttpMethod.Get) { Version = HttpVersion.Version11 })
+        {
+            lean.Aim(origin, "/a/../b?c");
+            using var response = await client.SendAsync(lean, CancellationToken.None);
+            Assert.Equal("ok", await response.Content.ReadAsStringAsync());
+            Assert.Null(lean.RequestUri);
+        }
+
+        using (var passedOn = new OriginFormRequest(HttpMethod.Get) { Version = HttpVersion.Version10, VersionPolicy = HttpVersionPolicy.RequestVersionExact })
+        {
+            passedOn.Aim(origin, "/d?e");
+            using var response = await client.SendAsync(passedOn, CancellationToken.None);
+            Assert.Equal("ok", await response.Content.ReadAsStringAsync());
+            Assert.Equal(new Uri(upstream.Url, "/d?e").AbsoluteUri, passedOn.RequestUri?.AbsoluteUri);
+        }
+
+        Assert.StartsWith("GET /a/../b?c HTTP/1.1\r\n", upstream.Requests[0].Head, StringComparison.Ordinal);
+        Assert.StartsWith("GET /d?e HTTP/1.0\r\n", upstream.Requests[1].Head, StringComparison.Ordinal);
+    }
+
     private static HttpMessageInvoker Client() =>
         new(new LeanHttp1Handler(new SocketsHttpHandler { UseProxy = false }, TimeSpan.FromSeconds(2), TimeSpan.FromMinutes(1)), disposeHandler: true);
 
