@@ -40,7 +40,7 @@ internal sealed class LeaseDecider(TimeSpan renewInterval, TimeSpan drain)
         {
             return now < state.RetryAt
                 ? new(state, new Wait(state.RetryAt), notes)
-                : new(state, new Register(input.Desired, NextDirtyTimestamp(state, now)), notes);
+                : new(state with { RegistrationUnanswered = true }, new Register(input.Desired, NextDirtyTimestamp(state, now)), notes);
         }
 
         if (input.Desired != reported)
@@ -93,7 +93,7 @@ internal sealed class LeaseDecider(TimeSpan renewInterval, TimeSpan drain)
         {
             case Register register:
                 // A first registration that failed waits for its retry; a health change looks again at once.
-                state = Registered(state, register, outcome, input, notes);
+                state = Registered(state with { RegistrationUnanswered = false }, register, outcome, input, notes);
                 return new(state, new Wait(state.Reported is null ? state.RetryAt : now), notes);
 
             case SetOverride or RemoveOverride:
@@ -178,9 +178,9 @@ internal sealed class LeaseDecider(TimeSpan renewInterval, TimeSpan drain)
         return (state, new DrainPlan(stop.Drains, remaining, drain - remaining, inEureka, state.LastFailure ?? "not registered"));
     }
 
-    /// <summary>SIGTERM, last step (after the loop stopped): the cancel, once, when the instance was ever registered.</summary>
+    /// <summary>SIGTERM, last step (after the loop stopped): the cancel, once, when the instance was ever registered or a registration went unanswered.</summary>
     public static LeaseDecision Cancel(LeaseState state, DateTimeOffset now) =>
-        !state.EverRegistered || state.Cancelled
+        !(state.EverRegistered || state.RegistrationUnanswered) || state.Cancelled
             ? new(state, new Wait(now), [])
             : new(state with { Cancelled = true }, new LeaseAction.Cancel(), []);
 

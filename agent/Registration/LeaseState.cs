@@ -46,6 +46,12 @@ internal sealed record LeaseState
     /// <summary>Eureka accepted this instance once; stays true while Eureka is down.</summary>
     public bool EverRegistered { get; init; }
 
+    /// <summary>
+    /// A registration went out and its answer has not come back: a stop that cut the call short may leave
+    /// Eureka holding the lease, so the stop cancels it (a 404 then says nothing was there).
+    /// </summary>
+    public bool RegistrationUnanswered { get; init; }
+
     /// <summary>Set at SIGTERM.</summary>
     public LeaseStop? Stop { get; init; }
 

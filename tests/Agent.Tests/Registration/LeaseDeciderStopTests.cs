@@ -59,6 +59,9 @@ public sealed class LeaseDeciderStopTests
     //          given                                          answer  then        notes                                changes
     [InlineData("new",                                         "",     "wait +0s", "",                                  "")]
     [InlineData("UP, cancelled",                               "",     "wait +0s", "",                                  "")]
+    // A stop cut the first register short: Eureka may hold the lease, so it is cancelled (a 404 says it did not).
+    [InlineData("new, registration unanswered",                "200",  "wait +0s", "cancelled; forget override",        "cancelled=yes deregistered=yes")]
+    [InlineData("new, registration unanswered",                "404",  "wait +0s", "cancel failed: 404",                "cancelled=yes deregistered=yes")]
     [InlineData("UP",                                          "200",  "wait +0s", "cancelled; forget override",        "lease=none cancelled=yes deregistered=yes")]
     [InlineData("UP",                                          "404",  "wait +0s", "cancel failed: 404",                "lease=none cancelled=yes deregistered=yes")]
     [InlineData("UP",                                          "fail", "wait +0s", $"cancel failed: {Error}",           "lease=none cancelled=yes deregistered=yes")]

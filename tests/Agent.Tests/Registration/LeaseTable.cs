@@ -27,7 +27,7 @@ internal static partial class LeaseTable
     /// the override); <c>lost lease</c> (registered once, the lease unknown now); <c>renew due</c>,
     /// <c>renew at +Ns</c>, <c>retry at +Ns</c>, <c>retry delay Ns</c>, <c>not read back</c>, <c>read back at +Ns</c>,
     /// <c>read back failed N times</c>, <c>no token</c> (the next at +15 s), <c>holding S</c>,
-    /// <c>out of service since -Ns</c>, <c>dirty +Nms</c>, <c>stopping at +Ns</c>, <c>cancelled</c>.
+    /// <c>out of service since -Ns</c>, <c>dirty +Nms</c>, <c>stopping at +Ns</c>, <c>cancelled</c>, <c>registration unanswered</c> (a register sent, its answer cut short).
     /// </summary>
     public static LeaseState Given(string phrases)
     {
@@ -206,6 +206,7 @@ internal static partial class LeaseTable
             "dirty" => state with { LastDirtyTimestamp = T0.ToUnixTimeMilliseconds() + long.Parse(n, CultureInfo.InvariantCulture) },
             "stopping at" => state with { Stop = new LeaseStop(true, null, T0 + Seconds(n)) },
             "cancelled" => state with { Cancelled = true },
+            "registration unanswered" => state with { RegistrationUnanswered = true },
             _ when phrase.StartsWith("holding ", StringComparison.Ordinal) => state with { HeldStatus = Status(phrase[8..]) },
             _ => throw new ArgumentException($"no such phrase: {phrase}", nameof(phrase)),
         };
