@@ -95,10 +95,20 @@ public sealed class GrpcForwardingTests
 
         var lines = await ClientAsync(agent.GrpcUri!, "echo", "authority", "slow");
 
+        // The agent tells the instance the deadline (grpc-timeout), so grpc-js may end the call itself at the same
+        // moment: on a loaded machine either answer comes first, both DEADLINE_EXCEEDED, and the 3 s reply never.
         var (code, details, metadata) = Status(lines);
         Assert.Equal(4, code);
-        Assert.Equal("The call to 'echo' did not complete within its deadline of 400ms (1 attempt(s)).", details);
-        Assert.Equal("deadline-exceeded", metadata.GetProperty("x-sidecar-error").GetString());
+        Assert.Empty(Replies(lines));
+        if (metadata.TryGetProperty("x-sidecar-error", out var error))
+        {
+            Assert.Equal("deadline-exceeded", error.GetString());
+            Assert.Equal("The call to 'echo' did not complete within its deadline of 400ms (1 attempt(s)).", details);
+        }
+        else
+        {
+            Assert.Equal("Deadline exceeded", details); // grpc-js's own, from the deadline the agent passed on
+        }
     }
 
     [Fact]
@@ -108,12 +118,13 @@ public sealed class GrpcForwardingTests
         await using var agent = await StartAsync($"echo={echo.Url}");
         using var client = H2cClient();
 
-        // A raw call with grpc-timeout and no deadline of the client's own: only the agent can end it.
+        // A raw call with grpc-timeout and no deadline of the client's own: the agent ends it, or the instance the
+        // agent passed the deadline on to (grpc-js ends a call at its grpc-timeout; on a loaded machine it may be first).
         using var response = await client.SendAsync(UnaryRequest(agent, "echo", [0x18, 0xB8, 0x17], ("grpc-timeout", "300m"))); // delay_ms = 3000
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("4", Header(response, "grpc-status"));
-        Assert.Equal("The call to 'echo' did not complete within its deadline of 300ms (1 attempt(s)).", Header(response, "grpc-message"));
+        Assert.Contains(Header(response, "grpc-message"), new[] { "The call to 'echo' did not complete within its deadline of 300ms (1 attempt(s)).", "Deadline exceeded" });
         Assert.Equal("application/grpc", response.Content.Headers.ContentType!.MediaType);
         Assert.Empty(await response.Content.ReadAsByteArrayAsync());
     }
