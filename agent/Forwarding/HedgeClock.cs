@@ -1,5 +1,3 @@
-using System.Threading.Tasks.Sources;
-
 namespace Sidecar.Forwarding;
 
 /// <summary>
@@ -116,7 +114,7 @@ internal sealed class HedgeClock
         lock (_lock)
         {
             var now = _time.GetTimestamp();
-            while (_head is { } head && head.Due <= now)
+            while (_head is { } head && head.DueAt <= now)
             {
                 Unlink(head);
                 head.Next = due;
@@ -126,7 +124,7 @@ internal sealed class HedgeClock
             if (_head is { } next)
             {
                 // Rounded up to the timer's millisecond: a rounded-down due time would fire early, again and again.
-                var remaining = _time.GetElapsedTime(now, next.Due);
+                var remaining = _time.GetElapsedTime(now, next.DueAt);
                 _timer.Change(TimeSpan.FromMilliseconds(Math.Ceiling(remaining.TotalMilliseconds)), Timeout.InfiniteTimeSpan);
             }
             else
@@ -169,77 +167,4 @@ internal sealed class HedgeClock
         wait.Next = null;
         wait.Listed = false;
     }
-}
-
-/// <summary>
-/// The wait of a hedgeable first attempt for its answer or for <c>HedgeAfter</c>, whichever comes first (<see cref="HedgeClock"/>):
-/// a pooled awaitable, listed on its service's clock while it waits, that also marks the first attempt as a race's leg
-/// (<see cref="Leg"/>). Back to the pool only when the first attempt woke it and the clock had not taken it: a wait the
-/// clock took may still be woken by it, and its leg is still the first attempt's.
-/// </summary>
-internal sealed class HedgeWait : IValueTaskSource, IThreadPoolWorkItem
-{
-    private readonly HedgeClock _clock;
-    private readonly Action _firstEnded;
-    private ManualResetValueTaskSourceCore<bool> _core;
-    private int _woken; // 0 waiting, 1 by the first attempt, 2 by the clock
-
-    public HedgeWait(HedgeClock clock)
-    {
-        _clock = clock;
-        _firstEnded = () => Wake(1);
-    }
-
-    /// <summary>The first attempt as a leg of the race; losing it cancels the source it runs on.</summary>
-    public HedgeLeg Leg { get; } = new();
-
-    // The clock's list (or its pool), under the clock's lock.
-    internal HedgeWait? Prev { get; set; }
-
-    internal HedgeWait? Next { get; set; }
-
-    internal long Due { get; private set; }
-
-    internal bool Listed { get; set; }
-
-    internal void Reset(CancellationTokenSource source, long due)
-    {
-        _core.Reset();
-        _woken = 0;
-        Due = due;
-        Leg.Reset(source);
-    }
-
-    /// <summary>Completes when <paramref name="first"/> ends or the clock finds the wait due; never throws.</summary>
-    public ValueTask WaitAsync(Task first)
-    {
-        // The clock may have woken it already: the result is then there before anyone awaits it.
-        var version = _core.Version;
-        first.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_firstEnded);
-        return new ValueTask(this, version);
-    }
-
-    void IThreadPoolWorkItem.Execute() => Wake(2);
-
-    private void Wake(int by)
-    {
-        if (Interlocked.CompareExchange(ref _woken, by, 0) == 0)
-        {
-            _core.SetResult(true);
-        }
-    }
-
-    public void GetResult(short token)
-    {
-        _core.GetResult(token);
-        if (Volatile.Read(ref _woken) == 1)
-        {
-            _clock.Stop(this); // the last use of this wait by this call: pooled, it may be another call's at once
-        }
-    }
-
-    public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
-
-    public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-        _core.OnCompleted(continuation, state, token, flags);
 }

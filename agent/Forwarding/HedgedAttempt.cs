@@ -44,30 +44,33 @@ internal sealed class HedgeLeg
 /// </summary>
 internal static class HedgedAttempt
 {
-    // Awaited once, by the call's first attempt: its async step is pooled, not allocated per call.
-    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
-    public static async ValueTask<Outcome<HttpResponseMessage>> RunAsync(ForwardCall call, HedgeClock clock, CancellationTokenSource source)
+    /// <summary>
+    /// The common case, an answer within <c>HedgeAfter</c>, is on every hedgeable call's path (docs/resilience.md#cost): the
+    /// first attempt runs on the call's own source (losing the race cancels that source, and the call takes a fresh one for
+    /// the answer), its wait is pooled and <c>HedgeAfter</c> is the service's clock, so no token source, registration, timer
+    /// update or async step of its own; the race is only entered when the clock finds the wait due.
+    /// </summary>
+    public static ValueTask<Outcome<HttpResponseMessage>> RunAsync(ForwardCall call, HedgeClock clock, CancellationTokenSource source)
     {
-        // The common case, an answer within HedgeAfter, is on every hedgeable call's path (docs/resilience.md#cost):
-        // the first attempt runs on the call's own source (losing the race cancels that source, and the call takes
-        // a fresh one for the body), and HedgeAfter is the service's clock, so no token source, registration or
-        // timer update of its own; the race itself is another method, whose locals are not carried by this one.
         var wait = clock.Start(source);
         var first = call.AttemptAsync(wait.Leg, source.Token);
         if (first.IsCompleted)
         {
             clock.Stop(wait);
-            return first.Result;
+            return first;
         }
 
-        // Woken by the first attempt's end or by HedgeAfter (then the hedge below), whichever comes first.
-        // The call's end needs no waking of its own: its source cancels the first attempt, which then ends.
-        var firstTask = first.AsTask();
-        await wait.WaitAsync(firstTask).ConfigureAwait(false);
-        return firstTask.IsCompleted || source.IsCancellationRequested
-            ? await firstTask.ConfigureAwait(false)
-            : await RaceAsync(call, wait.Leg, firstTask, source.Token).ConfigureAwait(false);
+        return wait.WaitAsync(call, first.AsTask());
     }
+
+    /// <summary>
+    /// The first attempt has had no answer for <c>HedgeAfter</c> (<see cref="HedgeWait"/>): the race, unless the attempt
+    /// ended meanwhile or the call did (its source then cancels the first attempt, which ends).
+    /// </summary>
+    internal static async Task<Outcome<HttpResponseMessage>> AfterHedgeAfterAsync(ForwardCall call, HedgeLeg first, Task<Outcome<HttpResponseMessage>> firstTask) =>
+        firstTask.IsCompleted || first.Token.IsCancellationRequested
+            ? await firstTask.ConfigureAwait(false)
+            : await RaceAsync(call, first, firstTask, first.Token).ConfigureAwait(false);
 
     /// <summary>The first attempt has had no answer for <c>HedgeAfter</c>: a hedge, when one is allowed, and the race.</summary>
     private static async Task<Outcome<HttpResponseMessage>> RaceAsync(ForwardCall call, HedgeLeg first, Task<Outcome<HttpResponseMessage>> firstTask, CancellationToken cancellationToken)

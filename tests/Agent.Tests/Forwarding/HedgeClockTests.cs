@@ -14,37 +14,31 @@ public sealed class HedgeClockTests
 
     private readonly TestClock _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
 
-    private static Task Woken(HedgeWait wait, Task first) => wait.WaitAsync(first).AsTask().WaitAsync(TimeSpan.FromSeconds(10));
-
     [Fact]
-    public async Task AWaitComesDueAfterHedgeAfter_NotBefore()
+    public void AWaitComesDueAfterHedgeAfter_NotBefore()
     {
         var clock = new HedgeClock(HedgeAfter, _time);
         using var source = new CancellationTokenSource();
         var wait = clock.Start(source);
-        var first = new TaskCompletionSource();
+        var other = clock.Start(source);
 
         _time.Advance(TimeSpan.FromMilliseconds(99));
-        Assert.Equal(1, _time.Armed(d => d == HedgeAfter));
+        Assert.Equal(1, _time.Armed(d => d == HedgeAfter)); // one timer for both
         Assert.Equal(0, _time.Fired);
+        Assert.True(clock.Stop(other)); // still listed: not taken by the clock
 
         _time.Advance(TimeSpan.FromMilliseconds(1));
-        await Woken(wait, first.Task); // by the clock: the first attempt has not ended
-        Assert.False(clock.Stop(wait)); // the clock took it
-        Assert.NotSame(wait, clock.Start(source)); // and it is not reused: the clock may still wake it
+        Assert.False(clock.Stop(wait)); // the clock took it (and wakes it on the thread pool)
+        Assert.NotSame(wait, clock.Start(source)); // never reused: the clock may still wake it
     }
 
     [Fact]
-    public async Task AFirstAttemptThatEnds_TakesItsWaitOff_WhichIsReused_AndTheTimerDisarmsWhenItFindsNone()
+    public void AWaitTakenOffInTime_IsReused_AndTheTimerDisarmsWhenItFindsNone()
     {
         var clock = new HedgeClock(HedgeAfter, _time);
         using var source = new CancellationTokenSource();
         var wait = clock.Start(source);
-        var first = new TaskCompletionSource();
-        var woken = Woken(wait, first.Task);
-
-        first.SetResult();
-        await woken; // GetResult took it off the clock
+        Assert.True(clock.Stop(wait));
 
         Assert.Same(wait, clock.Start(source));
         Assert.True(clock.Stop(wait));
@@ -57,11 +51,10 @@ public sealed class HedgeClockTests
     }
 
     [Fact]
-    public async Task WaitsComeDueInTheOrderTheyStarted_TheTimerArmedForTheOldestLeft()
+    public void WaitsComeDueInTheOrderTheyStarted_TheTimerArmedForTheOldestLeft()
     {
         var clock = new HedgeClock(HedgeAfter, _time);
         using var source = new CancellationTokenSource();
-        var first = new TaskCompletionSource();
         var a = clock.Start(source);
         _time.Advance(TimeSpan.FromMilliseconds(30));
         var b = clock.Start(source);
@@ -70,17 +63,17 @@ public sealed class HedgeClockTests
         Assert.True(clock.Stop(b)); // its attempt answered: the clock goes from a to c
 
         _time.Advance(TimeSpan.FromMilliseconds(40)); // a is due
-        await Woken(a, first.Task);
+        Assert.False(clock.Stop(a));
         Assert.Equal(1, _time.Armed(d => d == TimeSpan.FromMilliseconds(60))); // c is due 60 ms later
 
         _time.Advance(TimeSpan.FromMilliseconds(59));
-        Assert.True(clock.Stop(c)); // not woken yet, so still listed
+        Assert.True(clock.Stop(c)); // not due yet, so still listed
         var d = clock.Start(source);
         Assert.Same(c, d); // reused
         _time.Advance(TimeSpan.FromMilliseconds(1)); // the timer finds d not due: armed again for it
         Assert.Equal(1, _time.Armed(due => due == TimeSpan.FromMilliseconds(99)));
-        _time.Advance(TimeSpan.FromMilliseconds(99));
-        await Woken(d, first.Task);
+        _time.Advance(TimeSpan.FromMilliseconds(98));
+        Assert.True(clock.Stop(d));
     }
 
     [Fact]
