@@ -21,7 +21,7 @@ machine than at full speed, where the batching of reads and writes varies with t
   sockets   invoke with Forwarding__LeanHttp1=false: SocketsHttpHandler rather than the lean client
             (--a sockets --b invoke measures what the lean client saves)
 
-Usage: ab.py [--rounds N] [--duration S] [--rate R] [--a CONFIG] [--b CONFIG]   (invoke, guarded, unhedged, bulkhead, ratelimit, breaker, cache, hedging, sockets, gen0-1m, gen0-2m)
+Usage: ab.py [--rounds N] [--duration S] [--rate R] [--a CONFIG] [--b CONFIG]   (invoke, guarded, unhedged, bulkhead, ratelimit, breaker, cache, hedging, sockets, gen0-1m, gen0-2m, gen0-4m, engines1)
              [--agent-a PATH] [--agent-b PATH]   (two builds of the agent: before/after a change)
 """
 import os
@@ -58,6 +58,8 @@ CONFIGS = {
     "gen0-1m": {"DOTNET_GCgen0size": "100000"},
     "gen0-2m": {"DOTNET_GCgen0size": "200000"},
     "gen0-4m": {"DOTNET_GCgen0size": "400000"},
+    # One socket engine (one epoll thread) instead of one per core: a call's client and upstream sockets then wake the same thread.
+    "engines1": {"DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT": "1"},
 }
 
 

@@ -24,6 +24,9 @@ internal sealed class Http1Connection : IDisposable
     private ValueTask<int> _readAhead;
     private bool _readAheadPending;
 
+    // A body still going out while the answer is read (LeanHttp1Handler.SendWhileReadingAsync): closing the connection stops it.
+    private CancellationTokenSource? _sending;
+
     public Http1Connection(Socket socket, Http1Endpoint endpoint)
     {
         _socket = socket;
@@ -176,6 +179,18 @@ internal sealed class Http1Connection : IDisposable
         return count;
     }
 
+    /// <summary>A body is going out while the answer is read: an answer that comes first leaves the connection unusable for another exchange.</summary>
+    public bool IsSending => Volatile.Read(ref _sending) is not null;
+
+    public void StartSending(CancellationTokenSource source) => Volatile.Write(ref _sending, source);
+
+    /// <summary>The body is out (or failed): its source, linked to the call's token, is let go.</summary>
+    public void StopSending(CancellationTokenSource source)
+    {
+        Interlocked.CompareExchange(ref _sending, null, source);
+        source.Dispose();
+    }
+
     /// <summary>The exchange is over: back to the idle stack when it can carry another, closed otherwise.</summary>
     public void Release()
     {
@@ -215,6 +230,18 @@ internal sealed class Http1Connection : IDisposable
         }
 
         _disposed = true;
+        if (Interlocked.Exchange(ref _sending, null) is { } sending)
+        {
+            try
+            {
+                sending.Cancel(); // the body of an answer that came early: nobody waits for the rest
+            }
+            catch (ObjectDisposedException)
+            {
+                // the body ended meanwhile
+            }
+        }
+
         _socket.Dispose();
     }
 

@@ -92,9 +92,16 @@ internal sealed class LeanHttp1Handler : DelegatingHandler
             connection.Received = false;
             try
             {
+                var framing = WriteHead(connection, request, out var length);
+                if (framing == RequestFraming.Length && length > connection.Output.Free || framing == RequestFraming.Chunked)
+                {
+                    // A body that goes out in several writes: the answer is read meanwhile.
+                    return await SendWhileReadingAsync(connection, request, framing, length, isHead, cancellationToken).ConfigureAwait(false);
+                }
+
                 try
                 {
-                    await SendRequestAsync(connection, request, cancellationToken).ConfigureAwait(false);
+                    await SendBodyAsync(connection, request, framing, length, cancellationToken).ConfigureAwait(false);
                 }
                 catch (Http1WriteException) when (request.Content is not null && !cancellationToken.IsCancellationRequested)
                 {
@@ -137,12 +144,91 @@ internal sealed class LeanHttp1Handler : DelegatingHandler
         }
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private static async ValueTask SendRequestAsync(Http1Connection connection, HttpRequestMessage request, CancellationToken cancellationToken)
+    private static RequestFraming WriteHead(Http1Connection connection, HttpRequestMessage request, out long length)
     {
         connection.Output.Count = 0;
-        var framing = RequestHeadWriter.Write(request, connection.Endpoint.HostLine, connection.Output, out var length, out var close);
+        var framing = RequestHeadWriter.Write(request, connection.Endpoint.HostLine, connection.Output, out length, out var close);
         connection.KeepAlive = !close;
+        return framing;
+    }
+
+    /// <summary>
+    /// A body larger than the write buffer goes out while the answer is read, as SocketsHttpHandler does: an instance
+    /// may answer before it has read the whole body (an early 413) and then neither read on nor close, and its answer
+    /// is the call's outcome, not a deadline spent blocked on a full socket. An answer that comes first is streamed
+    /// while the body keeps going out (full duplex); its connection is not reused, and closing it stops the body.
+    /// </summary>
+    private static async Task<HttpResponseMessage> SendWhileReadingAsync(Http1Connection connection, HttpRequestMessage request, RequestFraming framing, long length, bool isHead, CancellationToken cancellationToken)
+    {
+        var sendSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        connection.StartSending(sendSource);
+        var sending = SendAndSettleAsync(connection, request, framing, length, sendSource);
+        var reading = ReadResponseAsync(connection, request, isHead, cancellationToken).AsTask();
+        if (await Task.WhenAny(sending, reading).ConfigureAwait(false) == sending)
+        {
+            if (sending.Exception?.InnerException is Http1WriteException && !cancellationToken.IsCancellationRequested)
+            {
+                // The instance stopped taking the body, maybe with an answer sent first (then closed): that answer is the outcome.
+                connection.KeepAlive = false;
+                try
+                {
+                    return await reading.ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is IOException or HttpRequestException)
+                {
+                    await sending.ConfigureAwait(false); // throws the write failure
+                }
+            }
+            else if (sending.IsFaulted || sending.IsCanceled)
+            {
+                connection.Dispose(); // ends the read
+                await IgnoreAsync(reading).ConfigureAwait(false);
+                await sending.ConfigureAwait(false);
+            }
+
+            return await reading.ConfigureAwait(false);
+        }
+
+        if (!reading.IsCompletedSuccessfully)
+        {
+            connection.Dispose(); // stops the body
+            await IgnoreAsync(sending).ConfigureAwait(false);
+            return await reading.ConfigureAwait(false);
+        }
+
+        // An early answer: the body goes on until it ends or the connection closes; how it ends is nobody's outcome.
+        _ = sending.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return reading.Result;
+    }
+
+    private static async Task SendAndSettleAsync(Http1Connection connection, HttpRequestMessage request, RequestFraming framing, long length, CancellationTokenSource sendSource)
+    {
+        try
+        {
+            await SendBodyAsync(connection, request, framing, length, sendSource.Token).ConfigureAwait(false);
+        }
+        finally
+        {
+            connection.StopSending(sendSource);
+        }
+    }
+
+    private static async Task IgnoreAsync(Task task)
+    {
+        try
+        {
+            await task.ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // the other half of the exchange failed first: its failure is the one reported
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private static async ValueTask SendBodyAsync(Http1Connection connection, HttpRequestMessage request, RequestFraming framing, long length, CancellationToken cancellationToken)
+    {
         if (framing == RequestFraming.None || (framing == RequestFraming.Length && length == 0))
         {
             await connection.FlushAsync(cancellationToken).ConfigureAwait(false);
@@ -184,7 +270,8 @@ internal sealed class LeanHttp1Handler : DelegatingHandler
                 response.Version = HttpVersion.Version10;
             }
 
-            connection.KeepAlive &= head.KeepAlive;
+            // An answer that came before the body was all sent ends the connection's use: the body may still be going out.
+            connection.KeepAlive &= head.KeepAlive && !connection.IsSending;
             if (head.Framing == BodyFraming.None || (head.Framing == BodyFraming.Length && head.ContentLength == 0))
             {
                 // A 101 nobody asked for is passed up as SocketsHttpHandler does (the forwarder refuses it); its connection is another protocol's now.

@@ -623,6 +623,70 @@ public sealed class ForwardingTests
     }
 
     [Fact]
+    public async Task AnEarly413FromAnInstanceThatThenHoldsTheUpload_ReachesTheCaller_BeforeTheDeadline()
+    {
+        // The instance reads the head of a 48 MiB upload, answers 413 and then neither reads nor closes: more
+        // than the sockets between the agent and it can hold, so an agent that sent the whole body first would
+        // wait for the deadline and answer 504.
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        using var held = new SemaphoreSlim(0);
+        var instance = Task.Run(async () =>
+        {
+            using var socket = await listener.AcceptSocketAsync();
+            var seen = new List<byte>();
+            var one = new byte[1];
+            while (seen.Count < 4 || !seen.TakeLast(4).SequenceEqual("\r\n\r\n"u8.ToArray()))
+            {
+                await socket.ReceiveAsync(one);
+                seen.Add(one[0]);
+            }
+
+            await socket.SendAsync(Encoding.ASCII.GetBytes("HTTP/1.1 413 Content Too Large\r\nContent-Length: 7\r\n\r\ntoo big"));
+            await held.WaitAsync(TimeSpan.FromSeconds(60));
+        });
+        await using var agent = await StartAgentAsync($"orders=http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}", ("Forwarding__Timeout", "30s"));
+        var stopwatch = Stopwatch.StartNew();
+
+        // The caller writes its upload and reads the answer at once, by hand: the answer is read whatever becomes
+        // of the upload (the agent stops reading it once the answer is out, as any server that answers early may).
+        using var caller = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        await caller.ConnectAsync(IPAddress.Loopback, agent.BaseUri.Port);
+        await caller.SendAsync(Encoding.ASCII.GetBytes($"POST /v1/invoke/orders/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {48 << 20}\r\n\r\n"));
+        var uploading = Task.Run(async () =>
+        {
+            var zeros = new byte[64 * 1024];
+            try
+            {
+                for (var sent = 0; sent < 48 << 20; sent += zeros.Length)
+                {
+                    await caller.SendAsync(zeros);
+                }
+            }
+            catch (System.Net.Sockets.SocketException)
+            {
+                // the agent closed after its answer
+            }
+        });
+        var answer = new StringBuilder();
+        var buffer = new byte[4096];
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(25));
+        while (!answer.ToString().EndsWith("too big", StringComparison.Ordinal))
+        {
+            var read = await caller.ReceiveAsync(buffer, deadline.Token);
+            Assert.True(read > 0, $"the agent closed before its answer was whole: {answer}");
+            answer.Append(Encoding.ASCII.GetString(buffer, 0, read));
+        }
+
+        Assert.StartsWith("HTTP/1.1 413 ", answer.ToString(), StringComparison.Ordinal);
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(20), $"answered after {stopwatch.Elapsed}, not at the deadline");
+        held.Release();
+        caller.Close();
+        await uploading;
+        await instance;
+    }
+
+    [Fact]
     public async Task AChunkedSmallBody_IsBuffered_AndRetried()
     {
         var lengths = new List<string?>();

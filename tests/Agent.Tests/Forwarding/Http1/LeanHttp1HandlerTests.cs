@@ -217,6 +217,50 @@ public sealed class LeanHttp1HandlerTests
         Assert.Equal(1, upstream.Connections);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AnAnswerBeforeTheBodyWasRead_IsTheOutcome_WhenTheInstanceThenNeitherReadsNorCloses(bool knownLength)
+    {
+        // An early 413: the instance reads the head only, answers and then holds the connection open without
+        // reading. Sending the body first would block on a full socket until the call's deadline.
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        using var held = new SemaphoreSlim(0);
+        var serving = Task.Run(async () =>
+        {
+            using var socket = await listener.AcceptSocketAsync();
+            var head = new List<byte>();
+            var buffer = new byte[1];
+            while (head.Count < 4 || !head.TakeLast(4).SequenceEqual("\r\n\r\n"u8.ToArray()))
+            {
+                await socket.ReceiveAsync(buffer, SocketFlags.None);
+                head.Add(buffer[0]);
+            }
+
+            await socket.SendAsync(KeepAliveUpstream.Text("HTTP/1.1 413 Content Too Large\r\nContent-Length: 7\r\n\r\ntoo big"), SocketFlags.None);
+            await held.WaitAsync(TimeSpan.FromSeconds(30));
+        });
+        using var client = Client();
+        var endless = new EndlessStream(64 << 20);
+        HttpContent content = new StreamContent(endless);
+        if (knownLength)
+        {
+            content.Headers.ContentLength = 64 << 20;
+        }
+
+        using var post = new HttpRequestMessage(HttpMethod.Post, new Uri($"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}/upload")) { Content = content };
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+
+        using var response = await client.SendAsync(post, deadline.Token);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Equal("too big", await response.Content.ReadAsStringAsync(deadline.Token));
+        Assert.True(endless.Position < 64 << 20, "the body was not all sent");
+        held.Release();
+        await serving;
+    }
+
     [Fact]
     public async Task ACancelledExchange_ClosesItsConnection()
     {
@@ -259,5 +303,43 @@ public sealed class LeanHttp1HandlerTests
     private sealed class UnseekableStream(byte[] bytes) : MemoryStream(bytes)
     {
         public override bool CanSeek => false;
+    }
+
+    /// <summary>A body of <paramref name="length"/> zero bytes made as it is read; Position says how far the client got.</summary>
+    private sealed class EndlessStream(long length) : Stream
+    {
+        private long _position;
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position
+        {
+            get => Interlocked.Read(ref _position);
+            set => throw new NotSupportedException();
+        }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            var read = (int)Math.Min(count, length - Position);
+            Array.Clear(buffer, offset, read);
+            Interlocked.Add(ref _position, read);
+            return read;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 }
