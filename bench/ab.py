@@ -21,7 +21,7 @@ machine than at full speed, where the batching of reads and writes varies with t
   sockets   invoke with Forwarding__LeanHttp1=false: SocketsHttpHandler rather than the lean client
             (--a sockets --b invoke measures what the lean client saves)
 
-Usage: ab.py [--rounds N] [--duration S] [--rate R] [--a CONFIG] [--b CONFIG]   (invoke, guarded, unhedged, bulkhead, ratelimit, breaker, cache, hedging, sockets, gen0-1m, gen0-2m, gen0-4m, engines1)
+Usage: ab.py [--rounds N] [--duration S] [--rate R] [--a CONFIG] [--b CONFIG]   (invoke, guarded, unhedged, bulkhead, ratelimit, breaker, cache, hedging, sockets, gen0-1m, gen0-2m, gen0-4m, engines-per-core)
              [--agent-a PATH] [--agent-b PATH]   (two builds of the agent: before/after a change)
 """
 import os
@@ -58,8 +58,8 @@ CONFIGS = {
     "gen0-1m": {"DOTNET_GCgen0size": "100000"},
     "gen0-2m": {"DOTNET_GCgen0size": "200000"},
     "gen0-4m": {"DOTNET_GCgen0size": "400000"},
-    # One socket engine (one epoll thread) instead of one per core: a call's client and upstream sockets then wake the same thread.
-    "engines1": {"DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT": "1"},
+    # One socket engine per core, .NET's own choice with inline completions, instead of the agent's one (docs/performance.md#what-was-tuned).
+    "engines-per-core": {"DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT": str(os.cpu_count() or 1)},
 }
 
 
@@ -75,15 +75,17 @@ def start_agent(binary, name, upstream, extra):
 
 def measure(t):
     before = bench.cpu_seconds(t.pids)
+    p50 = None
     if RATE:
         bench.RATE, bench.RATE_DURATION = RATE, bench.DURATION
-        _, _, codes, rps, total = bench.hey(t.url)
+        p50, _, codes, rps, total = bench.hey(t.url)
         failed = sum(n for c, n in codes.items() if c != 200)
     else:
         rps, total, failed = bench.wrk(t.url)
     cpu = (bench.cpu_seconds(t.pids) - before) / total * 10_000
-    t.rounds.append({"rps": rps, "cpu": cpu, "bad": failed})
-    print(f"  {t.name:<10} {rps:>8.0f} rps  {cpu:.3f} CPU s/10k" + (f"  FAILED {failed}" if failed else ""), flush=True)
+    t.rounds.append({"rps": rps, "cpu": cpu, "bad": failed, "p50": p50})
+    print(f"  {t.name:<10} {rps:>8.0f} rps  {cpu:.3f} CPU s/10k" + (f"  p50 {p50:.2f} ms" if p50 is not None else "")
+          + (f"  FAILED {failed}" if failed else ""), flush=True)
 
 
 def main():
@@ -109,6 +111,11 @@ def main():
           f"CPU per request: median x{statistics.median(cpu):.3f} (min {min(cpu):.3f}, max {max(cpu):.3f}); "
           f"A {statistics.median(r['rps'] for r in a.rounds):.0f} rps, B {statistics.median(r['rps'] for r in b.rounds):.0f} rps; "
           f"load average after {os.getloadavg()[0]:.2f}")
+    if RATE:
+        # hey reports latencies in 0.1 ms steps: the difference of the medians, as the bench's "added p50".
+        p50 = [b.rounds[i]["p50"] - a.rounds[i]["p50"] for i in range(ROUNDS)]
+        print(f"B-A p50 at {RATE} rps: median {statistics.median(p50):+.2f} ms (min {min(p50):+.2f}, max {max(p50):+.2f}); "
+              f"A {statistics.median(r['p50'] for r in a.rounds):.2f} ms, B {statistics.median(r['p50'] for r in b.rounds):.2f} ms")
     time.sleep(0.1)
 
 

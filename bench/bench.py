@@ -9,6 +9,8 @@ Targets, all on loopback, with a 1 KiB static body served by nginx as the upstre
   floor         bench/floor: ~120 lines of C# on Socket, NativeAOT, inline completions, one upstream
                 connection per client connection, responses framed by Content-Length only; what .NET's
                 sockets reach with nothing else in the way (a reference, not a proxy to use)
+  kestrel       bench/kestrel: Kestrel answering 1 KiB from memory with the agent's server settings; not a
+                proxy: what Kestrel's side of every forwarded call costs (compare its CPU with nginx's)
   agent-invoke  the agent's /v1/invoke/{service}/1k with its defaults (retries and ejection on,
                 request lines for errors only), the service discovered from the dev registry
                 (`agent registry`) where an upstream sidecar registered the nginx upstream
@@ -53,6 +55,7 @@ from datetime import datetime, timezone
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 AGENT = os.environ.get("BENCH_AGENT", os.path.join(ROOT, "artifacts", "agent", "agent"))
 FLOOR = os.path.join(ROOT, "artifacts", "floor", "floor")
+KESTREL = os.path.join(ROOT, "artifacts", "kestrel", "kestrel")
 QUICK = "--quick" in sys.argv
 ROUNDS = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else (1 if QUICK else 3)
 DURATION = 4 if QUICK else 8
@@ -205,6 +208,14 @@ def start_floor(upstream):
     p = start([FLOOR, "0", f"127.0.0.1:{upstream}"], env={"DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS": "1"}, name="floor")
     port = port_in_log("floor", p, r"floor listening on 127\.0\.0\.1:(\d+)")
     wait_ok(f"http://127.0.0.1:{port}/1k", "the floor")
+    return port, p
+
+
+def start_kestrel():
+    """bench/kestrel on port 0; its first line names the port (docs/performance.md#kestrel-alone)."""
+    p = start([KESTREL, "0"], name="kestrel")
+    port = port_in_log("kestrel", p, r"kestrel listening on 127\.0\.0\.1:(\d+)")
+    wait_ok(f"http://127.0.0.1:{port}/1k", "Kestrel alone")
     return port, p
 
 
@@ -719,11 +730,14 @@ def main():
     try:
         if not os.access(FLOOR, os.X_OK):
             print(f"bench: {FLOOR} is missing (bench/run.sh publishes it): the floor row is skipped", flush=True)
+        if not os.access(KESTREL, os.X_OK):
+            print(f"bench: {KESTREL} is missing (bench/run.sh publishes it): the kestrel row is skipped", flush=True)
         print("bench: starting the upstream, nginx, haproxy, the floor, the dev registry and the agents", flush=True)
         upstream, upstream_p = start_upstream()
         nginx, nginx_p = start_nginx_proxy(upstream)
         haproxy, haproxy_p = start_haproxy(upstream)
         floor = start_floor(upstream) if os.access(FLOOR, os.X_OK) else None
+        kestrel = start_kestrel() if os.access(KESTREL, os.X_OK) else None
         registry = start_registry()
         start_upstream_sidecar(registry, upstream)
         agent_port, agent = start_client_agent(registry, "bench-client")
@@ -743,6 +757,7 @@ def main():
             Target("nginx", f"http://127.0.0.1:{nginx}/1k", proc_tree(nginx_p.pid)),
             Target("haproxy", f"http://127.0.0.1:{haproxy}/1k", proc_tree(haproxy_p.pid)),
             *([Target("floor", f"http://127.0.0.1:{floor[0]}/1k", [floor[1].pid])] if floor else []),
+            *([Target("kestrel", f"http://127.0.0.1:{kestrel[0]}/1k", [kestrel[1].pid])] if kestrel else []),
             Target("agent-invoke", f"http://127.0.0.1:{agent_port}/v1/invoke/{SERVICE}/1k", [agent.pid], agent=True),
             Target("agent-proxy", f"http://{SERVICE}/1k", [agent.pid], proxy=f"http://127.0.0.1:{agent_port}", agent=True),
             Target("agent-plain", f"http://127.0.0.1:{plain_port}/v1/invoke/{SERVICE}/1k", [plain.pid], agent=True),

@@ -44,4 +44,11 @@ if [ ! -x artifacts/floor/floor ] || [ -n "$(find bench/floor \( -path bench/flo
   dotnet publish bench/floor/Floor.csproj -c Release -r "$rid" -o artifacts/floor -p:DebugType=none -p:DebugSymbols=false >/dev/null || echo "bench: the floor did not publish: its row is skipped"
 fi
 
+# The kestrel row (bench/kestrel, docs/performance.md#kestrel-alone): Kestrel answering 1 KiB itself, likewise.
+if [ ! -x artifacts/kestrel/kestrel ] || [ -n "$(find bench/kestrel \( -path bench/kestrel/obj -o -path bench/kestrel/bin \) -prune -o \( -name '*.cs' -o -name '*.csproj' \) -newer artifacts/kestrel/kestrel -print -quit)" ]; then
+  echo "bench: publishing Kestrel alone (bench/kestrel)"
+  rid="linux-$(uname -m | sed -e 's/x86_64/x64/' -e 's/aarch64/arm64/')"
+  dotnet publish bench/kestrel/Kestrel.csproj -c Release -r "$rid" -o artifacts/kestrel -p:DebugType=none -p:DebugSymbols=false >/dev/null || echo "bench: bench/kestrel did not publish: its row is skipped"
+fi
+
 exec python3 bench/bench.py "$@"

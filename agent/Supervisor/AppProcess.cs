@@ -53,9 +53,9 @@ internal sealed partial class AppProcess(
 
         start.Environment["SIDECAR_URL"] = SidecarUrl(sidecar.BindAddress, sidecar.Port);
         start.Environment["SIDECAR_PORT"] = sidecar.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        if (InlineIo.SetByAgent)
+        foreach (var variable in InlineIo.SetByAgent)
         {
-            start.Environment.Remove(InlineIo.Variable); // the agent's own tuning, not the app's
+            start.Environment.Remove(variable); // the agent's own tuning, not the app's
         }
 
         if (app.Port is { } port)

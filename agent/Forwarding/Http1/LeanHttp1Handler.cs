@@ -153,7 +153,7 @@ internal sealed class LeanHttp1Handler : DelegatingHandler
     }
 
     /// <summary>
-    /// A body larger than the write buffer goes out while the answer is read, as SocketsHttpHandler does: an instance
+    /// A body larger than the write buffer goes out while the answer is read: an instance
     /// may answer before it has read the whole body (an early 413) and then neither read on nor close, and its answer
     /// is the call's outcome, not a deadline spent blocked on a full socket. An answer that comes first is streamed
     /// while the body keeps going out (full duplex); its connection is not reused, and closing it stops the body.
