@@ -39,4 +39,13 @@ internal sealed partial class ForwardCall
             _telemetry.HedgeWon();
         }
     }
+
+    /// <summary>The first attempt's source, cancelled, given back for a fresh one for <paramref name="remaining"/> (the time-out, or a lost race, no longer applies).</summary>
+    private void Renew(ref CancellationTokenSource cts, ref CancellationTokenRegistration registration, TimeSpan remaining)
+    {
+        registration.Dispose();
+        TimeoutSources.Return(cts, Pool.Time);
+        cts = TimeoutSources.Rent(Pool.Time, remaining);
+        registration = Context.RequestAborted.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), cts);
+    }
 }

@@ -134,9 +134,16 @@ internal sealed partial class ForwardCall
         {
             // Only a deadline that fires is the deadline: a per-try time-out is the instance's failure.
             _retries.DeadlineToken = deadlineFirst ? cts.Token : CancellationToken.None;
-            var outcome = Pool.Policy.Resilience.HedgeAfter is { } hedgeAfter && HedgeDecider.MayHedge(true, _idempotent, _body.State)
-                ? await HedgedAttempt.RunAsync(this, hedgeAfter, cts.Token).ConfigureAwait(false)
+            var outcome = Pool.Hedges is { } hedges && HedgeDecider.MayHedge(true, _idempotent, _body.State)
+                ? await HedgedAttempt.RunAsync(this, hedges, cts).ConfigureAwait(false)
                 : await AttemptAsync(null, cts.Token).ConfigureAwait(false);
+            if (deadlineFirst && outcome.Exception is null && cts.IsCancellationRequested && !Context.RequestAborted.IsCancellationRequested && _retries.Remaining() is { Ticks: > 0 } left)
+            {
+                // A first attempt that lost a hedge race was cancelled through this source (HedgedAttempt): the winner's answer gets a fresh one.
+                Renew(ref cts, ref registration, left);
+                _retries.DeadlineToken = cts.Token;
+            }
+
             if (outcome.Exception is { } exception)
             {
                 if (Context.RequestAborted.IsCancellationRequested)
@@ -184,12 +191,9 @@ internal sealed partial class ForwardCall
                     TimeoutSources.Extend(cts, remaining);
                     if (cts.IsCancellationRequested && !Context.RequestAborted.IsCancellationRequested)
                     {
-                        // The per-try time-out fired between the headers and here: it no longer applies,
-                        // so the body gets a fresh source for the rest of the deadline.
-                        registration.Dispose();
-                        TimeoutSources.Return(cts, Pool.Time);
-                        cts = TimeoutSources.Rent(Pool.Time, remaining);
-                        registration = Context.RequestAborted.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), cts);
+                        // The per-try time-out fired between the headers and here (or the first attempt lost a hedge race):
+                        // it no longer applies, so the body gets a fresh source for the rest of the deadline.
+                        Renew(ref cts, ref registration, remaining);
                     }
 
                     _retries.DeadlineToken = cts.Token;

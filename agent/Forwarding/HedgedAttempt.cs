@@ -1,20 +1,34 @@
-using System.Threading.Tasks.Sources;
 using Polly;
 
 namespace Sidecar.Forwarding;
 
-/// <summary>One attempt of a hedged race: its own token source, cancelled when the other attempt answered first.</summary>
-internal sealed class HedgeLeg(CancellationTokenSource source)
+/// <summary>One attempt of a hedged race, cancelled through the source it runs on when the other attempt answered first.</summary>
+internal sealed class HedgeLeg
 {
-    public CancellationToken Token => source.Token;
+    private CancellationTokenSource? _source;
+
+    public HedgeLeg()
+    {
+    }
+
+    public HedgeLeg(CancellationTokenSource source) => _source = source;
+
+    public CancellationToken Token => _source!.Token;
 
     /// <summary>Cancelled by the race, not by the instance: its failure is not the instance's (no ejection, no breaker).</summary>
     public bool Lost { get; private set; }
 
+    /// <summary>For the next call's first attempt (<see cref="HedgeWait"/> is pooled, and its leg with it).</summary>
+    internal void Reset(CancellationTokenSource source)
+    {
+        _source = source;
+        Lost = false;
+    }
+
     public void Lose()
     {
         Lost = true;
-        source.Cancel();
+        _source!.Cancel();
     }
 }
 
@@ -30,46 +44,33 @@ internal sealed class HedgeLeg(CancellationTokenSource source)
 /// </summary>
 internal static class HedgedAttempt
 {
-    // Awaited once, by the call's first attempt: its async step is pooled, not allocated per call.
-    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
-    public static async ValueTask<Outcome<HttpResponseMessage>> RunAsync(ForwardCall call, TimeSpan hedgeAfter, CancellationToken cancellationToken)
+    /// <summary>
+    /// The common case, an answer within <c>HedgeAfter</c>, is on every hedgeable call's path (docs/resilience.md#cost): the
+    /// first attempt runs on the call's own source (losing the race cancels that source, and the call takes a fresh one for
+    /// the answer), its wait is pooled and <c>HedgeAfter</c> is the service's clock, so no token source, registration, timer
+    /// update or async step of its own; the race is only entered when the clock finds the wait due.
+    /// </summary>
+    public static ValueTask<Outcome<HttpResponseMessage>> RunAsync(ForwardCall call, HedgeClock clock, CancellationTokenSource source)
     {
-        // The common case, an answer within HedgeAfter, is on every hedgeable call's path (docs/resilience.md#cost):
-        // the first leg's source and the HedgeAfter timer are pooled sources (TimeoutSources: no new source,
-        // timer or registration node per call), and the race itself is another method, whose locals are not
-        // carried by this one.
-        var time = call.Pool.Time;
-        var firstSource = TimeoutSources.Rent(time, Timeout.InfiniteTimeSpan);
-        var link = cancellationToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), firstSource);
-        try
+        var wait = clock.Start(source);
+        var first = call.AttemptAsync(wait.Leg, source.Token);
+        if (first.IsCompleted)
         {
-            var first = new HedgeLeg(firstSource);
-            var firstTask = call.AttemptAsync(first, first.Token).AsTask();
-            if (!firstTask.IsCompleted)
-            {
-                // The call's end needs no waking of its own here: it cancels the first leg (linked above), which then ends.
-                // Woken by the first attempt's end or by HedgeAfter (then the hedge below), whichever comes first.
-                var timer = TimeoutSources.Rent(time, hedgeAfter);
-                try
-                {
-                    await HedgeWait.Rent().WaitAsync(firstTask, timer.Token);
-                }
-                finally
-                {
-                    TimeoutSources.Return(timer, time);
-                }
-            }
+            clock.Stop(wait);
+            return first;
+        }
 
-            return firstTask.IsCompleted || cancellationToken.IsCancellationRequested
-                ? await firstTask.ConfigureAwait(false)
-                : await RaceAsync(call, first, firstTask, cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            link.Dispose();
-            TimeoutSources.Return(firstSource, time);
-        }
+        return wait.WaitAsync(call, first.AsTask());
     }
+
+    /// <summary>
+    /// The first attempt has had no answer for <c>HedgeAfter</c> (<see cref="HedgeWait"/>): the race, unless the attempt
+    /// ended meanwhile or the call did (its source then cancels the first attempt, which ends).
+    /// </summary>
+    internal static async Task<Outcome<HttpResponseMessage>> AfterHedgeAfterAsync(ForwardCall call, HedgeLeg first, Task<Outcome<HttpResponseMessage>> firstTask) =>
+        firstTask.IsCompleted || first.Token.IsCancellationRequested
+            ? await firstTask.ConfigureAwait(false)
+            : await RaceAsync(call, first, firstTask, first.Token).ConfigureAwait(false);
 
     /// <summary>The first attempt has had no answer for <c>HedgeAfter</c>: a hedge, when one is allowed, and the race.</summary>
     private static async Task<Outcome<HttpResponseMessage>> RaceAsync(ForwardCall call, HedgeLeg first, Task<Outcome<HttpResponseMessage>> firstTask, CancellationToken cancellationToken)
@@ -79,7 +80,10 @@ internal static class HedgedAttempt
             return await firstTask.ConfigureAwait(false);
         }
 
-        using var secondSource = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // Linked by hand rather than with a linked source: a first attempt that loses cancels the call's source,
+        // which must not cancel the hedge that won with it.
+        using var secondSource = new CancellationTokenSource();
+        using var link = cancellationToken.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), secondSource);
         var second = new HedgeLeg(secondSource);
         var secondTask = call.SendAsync(instance, second, second.Token).AsTask();
 
@@ -103,72 +107,15 @@ internal static class HedgedAttempt
         }
 
         // The first answer wins; the other attempt is cancelled and whatever it got is let go.
+        if (loser != second)
+        {
+            link.Dispose();
+        }
+
         loser.Lose();
         var lost = await loserTask.ConfigureAwait(false);
         lost.Result?.Dispose();
         call.HedgeSettled(hedgeWon: winnerTask == secondTask);
         return outcome;
     }
-}
-
-/// <summary>
-/// The wait of a hedgeable first attempt for its answer or for <c>HedgeAfter</c>, whichever comes first: a pooled
-/// awaitable, where <c>Task.WaitAsync</c> allocated a promise per call and threw when the time came
-/// (docs/resilience.md#cost). Taken back only when the first attempt woke it: its continuation on that attempt
-/// has then run, while one woken by the timer may still be called by the attempt when it ends.
-/// </summary>
-internal sealed class HedgeWait : IValueTaskSource
-{
-    [ThreadStatic]
-    private static HedgeWait? t_cached;
-
-    private readonly Action _firstEnded;
-    private ManualResetValueTaskSourceCore<bool> _core;
-    private CancellationTokenRegistration _timer;
-    private int _woken; // 0 waiting, 1 by the first attempt, 2 by the timer
-
-    private HedgeWait() => _firstEnded = () => Wake(1);
-
-    public static HedgeWait Rent()
-    {
-        var wait = t_cached ?? new HedgeWait();
-        t_cached = null;
-        return wait;
-    }
-
-    /// <summary>Completes when <paramref name="first"/> ends or <paramref name="timer"/> fires; never throws.</summary>
-    public ValueTask WaitAsync(Task first, CancellationToken timer)
-    {
-        _core.Reset();
-        _woken = 0;
-        var version = _core.Version;
-        _timer = timer.UnsafeRegister(static s => ((HedgeWait)s!).Wake(2), this);
-        first.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_firstEnded);
-        return new ValueTask(this, version);
-    }
-
-    private void Wake(int by)
-    {
-        if (Interlocked.CompareExchange(ref _woken, by, 0) == 0)
-        {
-            _core.SetResult(true);
-        }
-    }
-
-    public void GetResult(short token)
-    {
-        _core.GetResult(token);
-        var woken = Volatile.Read(ref _woken);
-        _timer.Dispose();
-        _timer = default;
-        if (woken == 1)
-        {
-            t_cached = this;
-        }
-    }
-
-    public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
-
-    public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
-        _core.OnCompleted(continuation, state, token, flags);
 }

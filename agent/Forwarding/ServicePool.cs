@@ -31,6 +31,11 @@ internal sealed class ServicePool
         _log = log;
         Budget = new RetryBudget(policy.RetryBudgetPercent, policy.RetryBudgetMinPerSecond, time);
         Pipelines = new ForwardingPipelines(policy, time);
+        if (policy.Resilience.HedgeAfter is { } hedgeAfter)
+        {
+            Hedges = new HedgeClock(hedgeAfter, time);
+        }
+
         if (policy.Resilience.Admits)
         {
             Admission = new ServiceAdmission(policy.Resilience, time, state => Metrics.CircuitChanged(state));
@@ -50,6 +55,9 @@ internal sealed class ServicePool
 
     /// <summary>Bulkhead, rate limit and circuit breaker (docs/resilience.md); null when the service has none.</summary>
     public ServiceAdmission? Admission { get; }
+
+    /// <summary>The <c>HedgeAfter</c> clock of the service's hedgeable calls (docs/resilience.md#hedging); null without hedging.</summary>
+    public HedgeClock? Hedges { get; }
 
     /// <summary>The response cache when the service has <c>Cache=true</c>; null otherwise.</summary>
     public ResponseCache? Cache { get; }

@@ -135,6 +135,25 @@ public sealed class HedgingTests
     }
 
     [Fact]
+    public async Task AHedgeThatWins_UnderADeadlineShorterThanTheTryTimeOut_IsStreamedToTheEnd()
+    {
+        // The first attempt runs on the call's source, here the deadline's: losing the race cancels it, and the
+        // winner's answer must get a fresh one to the same deadline rather than be cut off (HedgedAttempt).
+        await using var instances = await Instances.StartAsync(SlowDelay);
+        await using var agent = await StartAgentAsync(instances.Route,
+            ("Forwarding__HedgeAfter", "50ms"), ("Forwarding__Timeout", "5s"), ("Forwarding__TryTimeout", "10s"));
+
+        var (status, body, elapsed) = await CallAsync(agent, HttpMethod.Get);
+
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("fast", body);
+        Assert.True(elapsed < TimeSpan.FromSeconds(3), $"answered after {elapsed}");
+        await instances.SlowAborted.WaitAsync(TimeSpan.FromSeconds(5));
+        var scrape = await Scrape.TakeAsync(agent);
+        Assert.Equal(1, scrape.Value("sidecar_forward_hedges_total", ("service", "orders"), ("outcome", "won")));
+    }
+
+    [Fact]
     public async Task BothAttemptsTimedOut_EachIsItsInstancesFailure_NotARaceLost()
     {
         await using var instances = await Instances.StartAsync(SlowDelay, slowArrivals: 2);
