@@ -224,23 +224,7 @@ public sealed class LeanHttp1HandlerTests
     {
         // An early 413: the instance reads the head only, answers and then holds the connection open without
         // reading. Sending the body first would block on a full socket until the call's deadline.
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        using var held = new SemaphoreSlim(0);
-        var serving = Task.Run(async () =>
-        {
-            using var socket = await listener.AcceptSocketAsync();
-            var head = new List<byte>();
-            var buffer = new byte[1];
-            while (head.Count < 4 || !head.TakeLast(4).SequenceEqual("\r\n\r\n"u8.ToArray()))
-            {
-                await socket.ReceiveAsync(buffer, SocketFlags.None);
-                head.Add(buffer[0]);
-            }
-
-            await socket.SendAsync(KeepAliveUpstream.Text("HTTP/1.1 413 Content Too Large\r\nContent-Length: 7\r\n\r\ntoo big"), SocketFlags.None);
-            await held.WaitAsync(TimeSpan.FromSeconds(30));
-        });
+        await using var upstream = new EarlyAnswerUpstream();
         using var client = Client();
         var endless = new EndlessStream(64 << 20);
         HttpContent content = new StreamContent(endless);
@@ -249,7 +233,7 @@ public sealed class LeanHttp1HandlerTests
             content.Headers.ContentLength = 64 << 20;
         }
 
-        using var post = new HttpRequestMessage(HttpMethod.Post, new Uri($"http://127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}/upload")) { Content = content };
+        using var post = new HttpRequestMessage(HttpMethod.Post, new Uri($"http://127.0.0.1:{upstream.Port}/upload")) { Content = content };
         using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(20));
 
         using var response = await client.SendAsync(post, deadline.Token);
@@ -257,8 +241,6 @@ public sealed class LeanHttp1HandlerTests
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
         Assert.Equal("too big", await response.Content.ReadAsStringAsync(deadline.Token));
         Assert.True(endless.Position < 64 << 20, "the body was not all sent");
-        held.Release();
-        await serving;
     }
 
     [Fact]
