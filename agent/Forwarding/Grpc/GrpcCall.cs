@@ -280,7 +280,7 @@ internal sealed class GrpcCall(GrpcForwarder grpc, HttpContext context, ServiceP
     /// </summary>
     private void LiftBodyLimits()
     {
-        if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
+        if (Platform.HttpFeatures.MaxRequestBodySize(context) is { IsReadOnly: false } size)
         {
             size.MaxRequestBodySize = pool.Policy.MaxBodySize == 0 ? null : pool.Policy.MaxBodySize;
         }

@@ -38,7 +38,7 @@ internal sealed class GrpcForwarder : IDisposable
     public Task ForwardAsync(HttpContext context)
     {
         var isGrpc = GrpcStatus.IsGrpc(context.Request.ContentType);
-        var raw = context.Features.GetRequiredFeature<IHttpRequestFeature>().RawTarget;
+        var raw = HttpFeatures.RawTarget(context);
         string name;
         string target;
         if (!ForwardingExtensions.TrySplitInvoke(raw, out name, out target))
