@@ -213,6 +213,7 @@ public sealed class MetricsTests
             ["le"] = v => v == "+Inf" || double.TryParse(v, System.Globalization.CultureInfo.InvariantCulture, out _),
             ["version"] = v => v.All(c => char.IsAsciiDigit(c) || c == '.'),
             ["commit"] = v => v == "unknown" || v.All(char.IsAsciiHexDigitLower),
+            ["gc_heap_generation"] = v => v is "gen0" or "gen1" or "gen2",
         };
         foreach (var sample in scrape.Samples)
         {
