@@ -21,7 +21,7 @@ internal static class ResponseHeaders
     {
         if (response is LeanResponse lean)
         {
-            CopyFields(lean.Fields, target);
+            CopyFields(lean.Fields, lean.HasRepeatedNames, target);
         }
         else
         {
@@ -62,7 +62,10 @@ internal static class ResponseHeaders
     }
 
     /// <summary>The lean answer's fields into Kestrel's headers, as <see cref="ProxyHeaders.CopyResponseHeaders"/> copies HttpHeaders' collections.</summary>
-    internal static void CopyFields(ReadOnlySpan<ResponseField> fields, IHeaderDictionary target)
+    /// <param name="fields">The fields in the order they came.</param>
+    /// <param name="repeats">Some name came more than once (otherwise each field is copied alone).</param>
+    /// <param name="target">Kestrel's response headers.</param>
+    internal static void CopyFields(ReadOnlySpan<ResponseField> fields, bool repeats, IHeaderDictionary target)
     {
         // Only a Connection field naming something beyond the hop-by-hop headers (nginx's "keep-alive" does not) makes each name worth checking.
         var checkConnection = false;
@@ -75,24 +78,24 @@ internal static class ResponseHeaders
         }
 
         // HttpHeaders enumerated the response's headers, then the content's.
-        CopyPass(fields, content: false, checkConnection, target);
-        CopyPass(fields, content: true, checkConnection, target);
+        CopyPass(fields, content: false, checkConnection, repeats, target);
+        CopyPass(fields, content: true, checkConnection, repeats, target);
     }
 
-    private static void CopyPass(ReadOnlySpan<ResponseField> fields, bool content, bool checkConnection, IHeaderDictionary target)
+    private static void CopyPass(ReadOnlySpan<ResponseField> fields, bool content, bool checkConnection, bool repeats, IHeaderDictionary target)
     {
         for (var i = 0; i < fields.Length; i++)
         {
             var name = fields[i].Name;
-            if (fields[i].Content != content || ProxyHeaders.IsHopByHop(name) || (checkConnection && IsNamedByConnection(fields, name)) || SeenBefore(fields, i))
+            if (fields[i].Content != content || ProxyHeaders.IsHopByHop(name) || (checkConnection && IsNamedByConnection(fields, name)) || (repeats && SeenBefore(fields, i)))
             {
                 continue;
             }
 
             var count = 1;
-            for (var j = i + 1; j < fields.Length; j++)
+            for (var j = i + 1; repeats && j < fields.Length; j++)
             {
-                if (SameName(fields[j].Name, name))
+                if (fields[j].SameName(fields[i]))
                 {
                     count++;
                 }
@@ -110,7 +113,7 @@ internal static class ResponseHeaders
                 var values = new string[count];
                 for (int j = i, k = 0; k < count; j++)
                 {
-                    if (SameName(fields[j].Name, name))
+                    if (fields[j].SameName(fields[i]))
                     {
                         values[k++] = fields[j].Value;
                     }
@@ -126,15 +129,11 @@ internal static class ResponseHeaders
         }
     }
 
-    // Names HttpHeaders knows are one string each (ResponseFieldNames); others compare as HttpHeaders does, ignoring case.
-    private static bool SameName(string a, string b) =>
-        ReferenceEquals(a, b) || (a.Length == b.Length && string.Equals(a, b, StringComparison.OrdinalIgnoreCase));
-
     private static bool SeenBefore(ReadOnlySpan<ResponseField> fields, int index)
     {
         for (var j = 0; j < index; j++)
         {
-            if (SameName(fields[j].Name, fields[index].Name))
+            if (fields[j].SameName(fields[index]))
             {
                 return true;
             }

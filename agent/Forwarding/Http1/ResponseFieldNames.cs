@@ -53,15 +53,19 @@ internal static class ResponseFieldNames
     /// <summary>Every name in the table (a test compares it with HttpHeaders').</summary>
     internal static IEnumerable<string> All => Known.Keys;
 
-    /// <summary>The name of a field as HttpHeaders keeps it (its casing when it knows the name), and whether it is a content header.</summary>
+    /// <summary>
+    /// The name of a field as HttpHeaders keeps it (its casing when it knows the name), whether it is a content
+    /// header, and whether HttpHeaders knows it: a known name is always the same string, so two known names
+    /// are the same name only when they are the same string.
+    /// </summary>
     /// <param name="name">The name as read: a token (ASCII).</param>
-    public static (string Name, bool Content) Of(ReadOnlySpan<byte> name)
+    public static (string Name, bool Content, bool Known) Of(ReadOnlySpan<byte> name)
     {
         foreach (var common in Common)
         {
             if (common.Name.Length == name.Length && Ascii.EqualsIgnoreCase(name, common.Name))
             {
-                return common;
+                return (common.Name, common.Content, true);
             }
         }
 
@@ -71,13 +75,13 @@ internal static class ResponseFieldNames
             Ascii.ToUtf16(name, chars, out _);
             if (KnownBySpan.TryGetValue(chars, out var known))
             {
-                return known;
+                return (known.Name, known.Content, true);
             }
 
-            return (new string(chars), false);
+            return (new string(chars), false, false);
         }
 
-        return (Encoding.ASCII.GetString(name), false);
+        return (Encoding.ASCII.GetString(name), false, false);
     }
 
     private static FrozenDictionary<string, (string Name, bool Content)> Build()

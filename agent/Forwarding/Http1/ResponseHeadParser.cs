@@ -164,8 +164,8 @@ internal static class ResponseHeadParser
             if (response is LeanResponse lean)
             {
                 // A forwarded call's answer: the fields as read, no HttpHeaders collections (LeanResponse).
-                var (nameText, content) = ResponseFieldNames.Of(name);
-                lean.Add(nameText, Encoding.Latin1.GetString(value), content);
+                var (nameText, content, known) = ResponseFieldNames.Of(name);
+                lean.Add(nameText, Encoding.Latin1.GetString(value), content, known);
             }
             else if (response is not null)
             {

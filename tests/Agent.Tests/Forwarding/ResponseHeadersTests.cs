@@ -106,7 +106,7 @@ public sealed class ResponseHeadersTests
                 var content = !response.Headers.TryAddWithoutValidation(written, "v") && response.Content.Headers.TryAddWithoutValidation(written, "v");
                 var kept = response.Headers.NonValidated.Concat(response.Content.Headers.NonValidated).Single().Key;
 
-                Assert.Equal((kept, content), ResponseFieldNames.Of(Encoding.ASCII.GetBytes(written)));
+                Assert.Equal((kept, content, known.Contains(name)), ResponseFieldNames.Of(Encoding.ASCII.GetBytes(written)));
             }
         }
     }
