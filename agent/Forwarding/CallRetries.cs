@@ -113,7 +113,7 @@ internal sealed class CallRetries
             status = (int)response.StatusCode;
             if (status == StatusCodes.Status503ServiceUnavailable)
             {
-                retryAfter = RetryDecider.RetryAfter(response.Headers.RetryAfter, _pool.Time.GetUtcNow());
+                retryAfter = RetryDecider.RetryAfter(ResponseHeaders.RetryAfter(response), _pool.Time.GetUtcNow());
             }
         }
 

@@ -282,7 +282,7 @@ internal sealed partial class ForwardCall
             else
             {
                 ServicePool.RecordSuccess(instance);
-                if (code == StatusCodes.Status429TooManyRequests && RetryDecider.RetryAfter(response.Headers.RetryAfter, Pool.Time.GetUtcNow()) is { } wait)
+                if (code == StatusCodes.Status429TooManyRequests && RetryDecider.RetryAfter(ResponseHeaders.RetryAfter(response), Pool.Time.GetUtcNow()) is { } wait)
                 {
                     // Honoured for the calls that follow (not retried: the app gets this 429 and its Retry-After).
                     Pool.Hold(instance, wait);
@@ -357,7 +357,7 @@ internal sealed partial class ForwardCall
     {
         var answer = Context.Response;
         answer.StatusCode = (int)response.StatusCode;
-        ProxyHeaders.CopyResponseHeaders(response, answer.Headers);
+        ResponseHeaders.Copy(response, answer.Headers);
         try
         {
             var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);

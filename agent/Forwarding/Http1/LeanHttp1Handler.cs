@@ -266,7 +266,10 @@ internal sealed class LeanHttp1Handler : DelegatingHandler
                 continue;
             }
 
-            var response = new HttpResponseMessage { RequestMessage = request, Version = HttpVersion.Version11 };
+            // A forwarded call's answer keeps its fields as read (LeanResponse); another request's gets HttpHeaders' collections.
+            var response = request is OriginFormRequest ? new LeanResponse() : new HttpResponseMessage();
+            response.RequestMessage = request;
+            response.Version = HttpVersion.Version11;
             var content = new ResponseContent();
             response.Content = content;
             if (ResponseHeadParser.Parse(connection.Buffered[..headLength], isHead, response, out var head) is { } reason)

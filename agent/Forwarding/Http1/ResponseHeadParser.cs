@@ -37,14 +37,6 @@ internal static class ResponseHeadParser
     // tchar of RFC 9110 section 5.6.2.
     private static readonly SearchValues<byte> Token = SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"u8);
 
-    // Names allocated once: the headers most answers carry (the casing HttpHeaders keeps anyway).
-    private static readonly string[] KnownNames =
-    [
-        "Content-Type", "Content-Length", "Date", "Server", "Connection", "Transfer-Encoding", "Keep-Alive",
-        "Cache-Control", "ETag", "Last-Modified", "Vary", "Location", "Set-Cookie", "Expires", "Accept-Ranges",
-        "Content-Encoding", "X-Powered-By", "Access-Control-Allow-Origin", "Age", "Pragma", "Retry-After",
-    ];
-
     /// <summary>
     /// The status of a head (its first line only), or -1 when the status line is not valid. An interim
     /// answer (1xx but 101) is skipped by the caller without reading its headers.
@@ -84,11 +76,12 @@ internal static class ResponseHeadParser
 
     /// <summary>
     /// Reads a head (the bytes up to and including its empty line) and adds its headers to
-    /// <paramref name="response"/> (null: checks only). Returns why it is refused, or null.
+    /// <paramref name="response"/> (null: checks only): a <see cref="LeanResponse"/> keeps them as fields,
+    /// another response gets them in its header collections. Returns why it is refused, or null.
     /// </summary>
     /// <param name="head">The head, status line to the empty line.</param>
     /// <param name="requestWasHead">The request was HEAD: no body whatever the headers say.</param>
-    /// <param name="response">Where the headers go (<c>Headers</c>, or <c>Content.Headers</c> for content headers).</param>
+    /// <param name="response">Where the headers go (a lean response's fields; or <c>Headers</c>, and <c>Content.Headers</c> for content headers).</param>
     /// <param name="result">The status and the framing.</param>
     public static string? Parse(ReadOnlySpan<byte> head, bool requestWasHead, HttpResponseMessage? response, out ResponseHead result)
     {
@@ -168,9 +161,15 @@ internal static class ResponseHeadParser
                 close = true;
             }
 
-            if (response is not null)
+            if (response is LeanResponse lean)
             {
-                var nameText = NameOf(name);
+                // A forwarded call's answer: the fields as read, no HttpHeaders collections (LeanResponse).
+                var (nameText, content, known) = ResponseFieldNames.Of(name);
+                lean.Add(nameText, Encoding.Latin1.GetString(value), content, known);
+            }
+            else if (response is not null)
+            {
+                var nameText = ResponseFieldNames.Of(name).Name;
                 var valueText = Encoding.Latin1.GetString(value);
                 if (!response.Headers.TryAddWithoutValidation(nameText, valueText))
                 {
@@ -273,19 +272,6 @@ internal static class ResponseHeadParser
         }
 
         return false;
-    }
-
-    private static string NameOf(ReadOnlySpan<byte> name)
-    {
-        foreach (var known in KnownNames)
-        {
-            if (known.Length == name.Length && Ascii.EqualsIgnoreCase(name, known))
-            {
-                return known;
-            }
-        }
-
-        return Encoding.ASCII.GetString(name);
     }
 
     private static bool IsDigit(byte b) => b is >= (byte)'0' and <= (byte)'9';

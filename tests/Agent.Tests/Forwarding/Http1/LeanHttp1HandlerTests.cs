@@ -282,6 +282,12 @@ public sealed class LeanHttp1HandlerTests
             using var response = await client.SendAsync(lean, CancellationToken.None);
             Assert.Equal("ok", await response.Content.ReadAsStringAsync());
             Assert.Null(lean.RequestUri);
+
+            // A forwarded call's answer keeps its fields as read, not in HttpHeaders' collections.
+            var fields = Assert.IsType<LeanResponse>(response).Fields.ToArray();
+            Assert.Contains(new ResponseField("Content-Length", "2", Content: true, Known: true), fields);
+            Assert.Empty(response.Headers.NonValidated);
+            Assert.Empty(response.Content.Headers.NonValidated);
         }
 
         using (var passedOn = new OriginFormRequest(HttpMethod.Get) { Version = HttpVersion.Version10, VersionPolicy = HttpVersionPolicy.RequestVersionExact })

@@ -1,0 +1,186 @@
+using System.Net.Http.Headers;
+using Microsoft.Extensions.Primitives;
+using Sidecar.Forwarding.Http1;
+
+namespace Sidecar.Forwarding;
+
+/// <summary>
+/// An instance's answer head as the forwarder reads it (docs/performance.md#what-was-tuned): the lean client's
+/// answer (<see cref="LeanResponse"/>) from its fields, straight into Kestrel's response, any other from
+/// HttpHeaders' collections (<see cref="ProxyHeaders.CopyResponseHeaders"/>), by the same rules: hop-by-hop
+/// headers and the ones the answer's <c>Connection</c> names dropped, several fields of one name one
+/// value list in order, the response's headers before the content's (as HttpHeaders enumerates them), a
+/// value Kestrel refuses dropped with nothing else.
+/// </summary>
+internal static class ResponseHeaders
+{
+    private const string RetryAfterName = "Retry-After";
+
+    /// <summary>Copies the headers of <paramref name="response"/> into Kestrel's <paramref name="target"/> with the proxy's rules.</summary>
+    public static void Copy(HttpResponseMessage response, IHeaderDictionary target)
+    {
+        if (response is LeanResponse lean)
+        {
+            CopyFields(lean.Fields, lean.HasRepeatedNames, target);
+        }
+        else
+        {
+            ProxyHeaders.CopyResponseHeaders(response, target);
+        }
+    }
+
+    /// <summary>
+    /// The answer's <c>Retry-After</c> (a 429's or a 503's), parsed by HttpHeaders' own parser whichever client
+    /// read it; the answer's own headers are not parsed in place, so the copy passes the value on as it came.
+    /// </summary>
+    public static RetryConditionHeaderValue? RetryAfter(HttpResponseMessage response)
+    {
+        HttpResponseMessage? scratch = null;
+        if (response is LeanResponse lean)
+        {
+            foreach (var field in lean.Fields)
+            {
+                if (string.Equals(field.Name, RetryAfterName, StringComparison.OrdinalIgnoreCase))
+                {
+                    (scratch ??= new HttpResponseMessage()).Headers.TryAddWithoutValidation(RetryAfterName, field.Value);
+                }
+            }
+        }
+        else if (response.Headers.NonValidated.TryGetValues(RetryAfterName, out var values))
+        {
+            scratch = new HttpResponseMessage();
+            foreach (var value in values)
+            {
+                scratch.Headers.TryAddWithoutValidation(RetryAfterName, value);
+            }
+        }
+
+        using (scratch)
+        {
+            return scratch?.Headers.RetryAfter;
+        }
+    }
+
+    /// <summary>The lean answer's fields into Kestrel's headers, as <see cref="ProxyHeaders.CopyResponseHeaders"/> copies HttpHeaders' collections.</summary>
+    /// <param name="fields">The fields in the order they came.</param>
+    /// <param name="repeats">Some name came more than once (otherwise each field is copied alone).</param>
+    /// <param name="target">Kestrel's response headers.</param>
+    internal static void CopyFields(ReadOnlySpan<ResponseField> fields, bool repeats, IHeaderDictionary target)
+    {
+        // Only a Connection field naming something beyond the hop-by-hop headers (nginx's "keep-alive" does not) makes each name worth checking.
+        var checkConnection = false;
+        foreach (var field in fields)
+        {
+            if (string.Equals(field.Name, "Connection", StringComparison.OrdinalIgnoreCase) && NamesMore(field.Value))
+            {
+                checkConnection = true;
+            }
+        }
+
+        // HttpHeaders enumerated the response's headers, then the content's.
+        CopyPass(fields, content: false, checkConnection, repeats, target);
+        CopyPass(fields, content: true, checkConnection, repeats, target);
+    }
+
+    private static void CopyPass(ReadOnlySpan<ResponseField> fields, bool content, bool checkConnection, bool repeats, IHeaderDictionary target)
+    {
+        for (var i = 0; i < fields.Length; i++)
+        {
+            var name = fields[i].Name;
+            if (fields[i].Content != content || ProxyHeaders.IsHopByHop(name) || (checkConnection && IsNamedByConnection(fields, name)) || (repeats && SeenBefore(fields, i)))
+            {
+                continue;
+            }
+
+            var count = 1;
+            for (var j = i + 1; repeats && j < fields.Length; j++)
+            {
+                if (fields[j].SameName(fields[i]))
+                {
+                    count++;
+                }
+            }
+
+            try
+            {
+                if (count == 1)
+                {
+                    target[name] = fields[i].Value;
+                    continue;
+                }
+
+                // Several fields of one name: one list, in the order they came (as HttpHeaders kept them).
+                var values = new string[count];
+                for (int j = i, k = 0; k < count; j++)
+                {
+                    if (fields[j].SameName(fields[i]))
+                    {
+                        values[k++] = fields[j].Value;
+                    }
+                }
+
+                target[name] = new StringValues(values);
+            }
+            catch (InvalidOperationException)
+            {
+                // Kestrel refuses a value with a control character: that header is dropped, the rest goes on,
+                // nothing logged (an instance could flood the log), as ProxyHeaders.CopyResponseHeaders does.
+            }
+        }
+    }
+
+    private static bool SeenBefore(ReadOnlySpan<ResponseField> fields, int index)
+    {
+        for (var j = 0; j < index; j++)
+        {
+            if (fields[j].SameName(fields[index]))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static bool IsNamedByConnection(ReadOnlySpan<ResponseField> fields, string name)
+    {
+        foreach (var field in fields)
+        {
+            if (string.Equals(field.Name, "Connection", StringComparison.OrdinalIgnoreCase) && ListContains(field.Value, name))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    // A name in the list that is not hop-by-hop anyway (then dropped whatever Connection says).
+    private static bool NamesMore(string list)
+    {
+        foreach (var range in list.AsSpan().Split(','))
+        {
+            var token = list.AsSpan()[range].Trim();
+            if (!token.IsEmpty && !token.Equals("keep-alive", StringComparison.OrdinalIgnoreCase) && !ProxyHeaders.IsHopByHop(token.ToString()))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    // The list rule of ProxyHeaders (its ListContains): comma-separated, each entry trimmed, compared ignoring case.
+    private static bool ListContains(string list, string name)
+    {
+        foreach (var range in list.AsSpan().Split(','))
+        {
+            if (list.AsSpan()[range].Trim().Equals(name, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+}
