@@ -5,7 +5,7 @@ namespace Sidecar.Forwarding;
 
 /// <summary>
 /// An attempt's headers for the lean client, written straight from Kestrel's request headers into the
-/// head's bytes (docs/performance.md#the-lean-http11-upstream-client): the rules are <see cref="ProxyHeaders"/>',
+/// head's bytes (docs/performance.md#the-request-head-from-kestrels-headers): the rules are <see cref="ProxyHeaders"/>',
 /// the same ones that fill an <see cref="HttpRequestMessage"/> (<see cref="MessageHeaders"/>), with no copy
 /// into <c>HttpHeaders</c> between. A request that goes to another handler after all gets them copied (<see cref="CopyTo"/>).
 /// The caller's values were checked before the instance was picked (<see cref="ProxyHeaders.FindControlCharacter"/>).

@@ -105,7 +105,7 @@ internal static class ProxyHeaders
 
     /// <summary>
     /// The proxy's rules over the caller's headers, written to <paramref name="target"/>: a request message's
-    /// headers, or the lean client's head written straight from Kestrel's collection (docs/performance.md#the-lean-http11-upstream-client).
+    /// headers, or the lean client's head written straight from Kestrel's collection (docs/performance.md#the-request-head-from-kestrels-headers).
     /// With <paramref name="check"/>, stops at the first value with a control character and returns it (see
     /// <see cref="FindControlCharacter"/>); without, the caller checked them already.
     /// </summary>

@@ -174,7 +174,7 @@ internal static class TracePropagation
 
 /// <summary>
 /// Where a forwarded request's header lines go: an <see cref="HttpRequestMessage"/>'s headers, or the request
-/// head written straight into bytes by the lean client (docs/performance.md#the-lean-http11-upstream-client).
+/// head written straight into bytes by the lean client (docs/performance.md#the-request-head-from-kestrels-headers).
 /// One set of rules (the forwarder's, <c>ProxyHeaders</c>; the trace's, <see cref="TracePropagation"/>) writes to either.
 /// </summary>
 internal interface IHeaderTarget

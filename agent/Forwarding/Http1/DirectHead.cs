@@ -6,7 +6,7 @@ namespace Sidecar.Forwarding.Http1;
 
 /// <summary>
 /// The header lines of a request the forwarder aimed at the lean client (<see cref="OriginFormRequest.Aim"/>),
-/// written straight into its head (docs/performance.md#the-lean-http11-upstream-client) in place of the
+/// written straight into its head (docs/performance.md#the-request-head-from-kestrels-headers) in place of the
 /// message's <c>HttpHeaders</c>, which stay empty.
 /// </summary>
 internal abstract class DirectHead

@@ -12,7 +12,7 @@ namespace Sidecar.Tests.Forwarding;
 /// The lean path's head written straight from the caller's headers (<see cref="ForwardedHead"/>) against the
 /// head the same rules wrote before, through an <see cref="HttpRequestMessage"/> (<see cref="ProxyHeaders.CopyRequestHeaders(HttpContext, HttpRequestMessage, ForwardedValues)"/>
 /// and <see cref="RequestHeadWriter"/>): the same request line, the same set of header lines (names
-/// compared without case, order aside: docs/performance.md#the-lean-http11-upstream-client), the same
+/// compared without case, order aside: docs/performance.md#the-request-head-from-kestrels-headers), the same
 /// framing; and the headers a request copies when it goes to SocketsHttpHandler after all are the same as well.
 /// </summary>
 [Trait("Category", "Unit")]
