@@ -6,8 +6,9 @@ bench/run.sh measures every target in turn, five agents side by side on a machin
 agent-guarded last in each round: an order or warm-up effect shows up there as a cost of the guarded
 strategies. Here only the upstream (nginx, 1 KiB body) and two agents run, with a static route to it,
 and each round measures them in the opposite order of the round before (AB, BA, AB...): max requests/s
-(wrk, 1 thread, 16 connections) and the agent's CPU seconds per 10,000 requests (from /proc, as
-bench.py). The ratio B/A is taken per round; its median over the rounds is the figure.
+(wrk, 1 thread, 16 connections), the agent's CPU seconds per 10,000 requests (from /proc, as
+bench.py) and its bytes allocated per request (its /metrics; an older build without
+`dotnet_gc_heap_total_allocated_bytes_total` shows none). The ratio B/A is taken per round; its median over the rounds is the figure.
 
   invoke    /v1/invoke with the defaults (the bench's agent-invoke)
   guarded   the same with every strategy of docs/resilience.md configured, none triggered (the bench's
@@ -76,7 +77,7 @@ def start_agent(binary, name, upstream, extra):
 
 
 def measure(t):
-    before = bench.cpu_seconds(t.pids)
+    before, allocated = bench.cpu_seconds(t.pids), bench.allocated_bytes(t)
     p50 = None
     if RATE:
         bench.RATE, bench.RATE_DURATION = RATE, bench.DURATION
@@ -85,8 +86,10 @@ def measure(t):
     else:
         rps, total, failed = bench.wrk(t.url)
     cpu = (bench.cpu_seconds(t.pids) - before) / total * 10_000
-    t.rounds.append({"rps": rps, "cpu": cpu, "bad": failed, "p50": p50})
-    print(f"  {t.name:<10} {rps:>8.0f} rps  {cpu:.3f} CPU s/10k" + (f"  p50 {p50:.2f} ms" if p50 is not None else "")
+    alloc = bench.per_request(bench.allocated_bytes(t), allocated, total)
+    t.rounds.append({"rps": rps, "cpu": cpu, "bad": failed, "p50": p50, "alloc": alloc})
+    print(f"  {t.name:<10} {rps:>8.0f} rps  {cpu:.3f} CPU s/10k" + (f"  {alloc:.0f} B/req" if alloc is not None else "")
+          + (f"  p50 {p50:.2f} ms" if p50 is not None else "")
           + (f"  FAILED {failed}" if failed else ""), flush=True)
 
 
@@ -113,6 +116,10 @@ def main():
           f"CPU per request: median x{statistics.median(cpu):.3f} (min {min(cpu):.3f}, max {max(cpu):.3f}); "
           f"A {statistics.median(r['rps'] for r in a.rounds):.0f} rps, B {statistics.median(r['rps'] for r in b.rounds):.0f} rps; "
           f"load average after {os.getloadavg()[0]:.2f}")
+    if all(r["alloc"] is not None for r in a.rounds + b.rounds):
+        # Allocations do not move with the machine's load: the firmest figure of an A/B on a shared machine.
+        alloc_a, alloc_b = (statistics.median(r["alloc"] for r in t.rounds) for t in (a, b))
+        print(f"allocated per request: A {alloc_a:.0f} B, B {alloc_b:.0f} B ({alloc_b - alloc_a:+.0f})")
     if RATE:
         # hey reports latencies in 0.1 ms steps: the difference of the medians, as the bench's "added p50".
         p50 = [b.rounds[i]["p50"] - a.rounds[i]["p50"] for i in range(ROUNDS)]

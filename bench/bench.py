@@ -332,6 +332,20 @@ def hey(url, proxy=None):
     return pct.get(50), pct.get(99), codes, rps, sum(codes.values())
 
 
+def allocated_bytes(t):
+    """An agent's managed allocations so far (`dotnet_gc_heap_total_allocated_bytes_total` of its /metrics, docs/observability.md); None for other rows."""
+    if not t.agent:
+        return None
+    base = re.match(r"http://[^/]+", t.proxy or t.url).group(0)
+    _, body = get(base + "/metrics", timeout=10)
+    found = re.search(rb"^dotnet_gc_heap_total_allocated_bytes_total (\S+)$", body, re.M)
+    return float(found.group(1)) if found else None
+
+
+def per_request(after, before, total):
+    return None if after is None or before is None else (after - before) / max(total, 1)
+
+
 class Target:
     def __init__(self, name, url, pids, proxy=None, agent=False):
         self.name, self.url, self.pids, self.proxy, self.agent = name, url, pids, proxy, agent
@@ -348,9 +362,11 @@ class Target:
     def measure(self):
         sampler = RssSampler(self.pids)
         sampler.start()
-        before = cpu_seconds(self.pids)
+        before, allocated = cpu_seconds(self.pids), allocated_bytes(self)
         rps, total, failed = wrk(self.url, self.proxy)
         cpu = (cpu_seconds(self.pids) - before) / total * 1e6
+        # Bytes allocated per request (agents only): unlike CPU time, this does not move with the machine's load.
+        alloc = per_request(allocated_bytes(self), allocated, total)
         before = cpu_seconds(self.pids)
         p50, p99, codes, rate, answered = hey(self.url, self.proxy)
         # CPU per request at the fixed rate: what a proxy costs in the common case, not at saturation.
@@ -358,10 +374,11 @@ class Target:
         sampler.running = False
         sampler.join()
         bad = sum(n for c, n in codes.items() if c != 200) + failed
-        row = {"rps": rps, "cpu": cpu, "cpu_1k": cpu_1k, "rss_load": sampler.peak, "p50": p50, "p99": p99, "bad": bad, "rate": rate}
+        row = {"rps": rps, "cpu": cpu, "cpu_1k": cpu_1k, "rss_load": sampler.peak, "p50": p50, "p99": p99, "bad": bad, "rate": rate, "alloc": alloc}
         self.rounds.append(row)
         print(f"  {self.name:<13} {rps:>8.0f} rps  {cpu:.1f} CPU us/req  p50 {p50:.2f} ms  p99 {p99:.2f} ms  "
-              f"{cpu_1k:.1f} CPU us/req at {RATE} rps  RSS {sampler.peak:.1f} MB" + (f"  FAILED {bad}" if bad else ""), flush=True)
+              f"{cpu_1k:.1f} CPU us/req at {RATE} rps  RSS {sampler.peak:.1f} MB" + (f"  {alloc:.0f} B/req" if alloc is not None else "")
+              + (f"  FAILED {bad}" if bad else ""), flush=True)
 
     def median(self, key):
         return statistics.median(r[key] for r in self.rounds)
@@ -446,8 +463,8 @@ def table(targets, start):
     lines = [
         f"Medians over {n} round(s); the spread (min–max over the rounds) in brackets.",
         "",
-        f"| path | max rps | vs direct | vs nginx | CPU µs/req at max | p50 ms | p99 ms | added p50 | added p99 | CPU µs/req at {RATE} rps | vs nginx | RSS idle / load MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        f"| path | max rps | vs direct | vs nginx | CPU µs/req at max | p50 ms | p99 ms | added p50 | added p99 | CPU µs/req at {RATE} rps | vs nginx | RSS idle / load MB | allocated B/req |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     def added(t, key):
         # Difference of the medians: one noisy round (a p99 spike on the direct row) moves it less.
@@ -455,6 +472,10 @@ def table(targets, start):
 
     def cpu_vs_nginx(t):
         return ratio(t, nginx, "cpu_1k")
+
+    def alloc_cell(t):
+        values = [r["alloc"] for r in t.rounds if r.get("alloc") is not None]
+        return f"{statistics.median(values):.0f}" if values else "–"
 
     for t in targets:
         rd, rn = ratio(t, direct), ratio(t, nginx)
@@ -466,7 +487,7 @@ def table(targets, start):
         lines.append(
             f"| {t.name} | {t.median('rps'):.0f}{spread} | {rd[0]:.2f} | {rn[0]:.2f}{rn_spread} | {t.median('cpu'):.1f} | "
             f"{t.median('p50'):.2f} | {t.median('p99'):.2f} | {added50:+.2f} | {added99:+.2f} | "
-            f"{t.median('cpu_1k'):.1f} | {cpu_ratio[0]:.2f} | {rss} |")
+            f"{t.median('cpu_1k'):.1f} | {cpu_ratio[0]:.2f} | {rss} | {alloc_cell(t)} |")
 
     median, low, high = start
     invoke, plain = by["agent-invoke"], by["agent-plain"]
@@ -493,7 +514,8 @@ def table(targets, start):
         f"{STARTUP_RUNS} runs: median {median:.0f} ms (min {low:.0f}, max {high:.0f}).",
         "",
         "The CPU columns are the proxy's CPU time (user and system, from /proc) per request: under wrk's maximum load, "
-        f"and during hey's run at {RATE} rps; \"vs nginx\" is the latter's ratio to nginx's in the same round (median over the rounds).",
+        f"and during hey's run at {RATE} rps; \"vs nginx\" is the latter's ratio to nginx's in the same round (median over the rounds). "
+        "Allocated bytes per request: the agent's `dotnet_gc_heap_total_allocated_bytes_total` (its /metrics) across the wrk run.",
         f"Resilience on vs off (agent-invoke vs agent-plain max rps): {resilience[0]:.2f} ({fmt_range(resilience[1], resilience[2], 2)}).",
         "",
         "| target (issue 19) | goal | measured (worst of agent-invoke, agent-proxy: defaults, resilience on) | |",

@@ -7,7 +7,7 @@ namespace Sidecar.Observability;
 /// The hot path counts in its own <see cref="Interlocked"/> cells; before each scrape the registry
 /// calls <see cref="Update"/>, which asks each feature's <see cref="IMetricsContributor"/> to copy its
 /// counts into its counters (<c>IncTo</c>: counters only go up) and read its gauges from the live
-/// state. The agent's own families (build, process) are declared here. Label values are fixed sets,
+/// state. The agent's own families (build, process, garbage collector) are declared here. Label values are fixed sets,
 /// service names the catalog knows (or <c>unknown</c>), or Eureka operation names: never a path, a
 /// query or anything else a caller sent.
 /// </summary>
@@ -17,6 +17,7 @@ internal sealed class PrometheusMetrics
     private readonly IMetricsContributor[] _contributors;
     private readonly TimeProvider _time;
     private readonly ProcessFamilies _process;
+    private readonly RuntimeFamilies _runtime;
 
     public PrometheusMetrics(MetricsRegistry registry, IEnumerable<IMetricsContributor> contributors, TimeProvider time)
     {
@@ -28,6 +29,7 @@ internal sealed class PrometheusMetrics
         f.CreateGauge("sidecar_build_info", "The agent's build: version and commit stamped at build (1).", ["version", "commit"])
             .WithLabels(Platform.AgentIndexApi.Version, Platform.AgentIndexApi.Commit).Set(1);
         _process = new ProcessFamilies(f, "process_", "The agent's");
+        _runtime = new RuntimeFamilies(f);
         _contributors = contributors.ToArray(); // each declares its families as it is built
         registry.Registry.AddBeforeCollectCallback(Update);
     }
@@ -44,5 +46,6 @@ internal sealed class PrometheusMetrics
         }
 
         _process.Update(ProcessStats.Read());
+        _runtime.Update();
     }
 }

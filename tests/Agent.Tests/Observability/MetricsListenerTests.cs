@@ -41,6 +41,42 @@ public sealed class MetricsListenerTests
         Assert.Equal(Sidecar.Platform.AgentIndexApi.Commit, build.Labels["commit"]);
     }
 
+    [Fact]
+    public async Task TheGarbageCollectorFamilies_CountWhatForwardingAllocates()
+    {
+        await using var orders = await Upstream.StartAsync("orders");
+        await using var agent = await StartAsync($"orders={orders.Url}");
+        using var metrics = new HttpClient(new SocketsHttpHandler { UseProxy = false }) { BaseAddress = agent.MetricsUri };
+
+        var before = Scrape.Parse(await metrics.GetStringAsync("metrics"));
+        for (var i = 0; i < 50; i++)
+        {
+            using var response = await agent.Client.GetAsync("v1/invoke/orders/x");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        var after = Scrape.Parse(await metrics.GetStringAsync("metrics"));
+
+        Assert.Equal("counter", after.Types["dotnet_gc_heap_total_allocated_bytes_total"]);
+        Assert.True(before.Value("dotnet_gc_heap_total_allocated_bytes_total") > 0);
+
+        // 50 forwarded calls allocate kilobytes each (docs/performance.md): the counter follows the process's own figure.
+        Assert.True(after.Value("dotnet_gc_heap_total_allocated_bytes_total") - before.Value("dotnet_gc_heap_total_allocated_bytes_total") > 50 * 1_000);
+        Assert.InRange(after.Value("dotnet_gc_heap_total_allocated_bytes_total"), 1, GC.GetTotalAllocatedBytes());
+        Assert.Equal(["gen0", "gen1", "gen2"], after.Samples.Where(s => s.Name == "dotnet_gc_collections_total").Select(s => s.Labels["gc_heap_generation"]).Order());
+
+        // A collection of an older generation is not counted again under the younger ones.
+        GC.Collect(2, GCCollectionMode.Forced, blocking: true);
+        var lower = GC.CollectionCount(0);
+        var collected = Scrape.Parse(await metrics.GetStringAsync("metrics"));
+        var upper = GC.CollectionCount(0); // other tests in this process collect too
+        double Generation(Scrape scrape, string generation) =>
+            scrape.Samples.Single(s => s.Name == "dotnet_gc_collections_total" && s.Labels["gc_heap_generation"] == generation).Value;
+        Assert.True(Generation(collected, "gen2") >= Generation(after, "gen2") + 1);
+        Assert.InRange(Generation(collected, "gen0") + Generation(collected, "gen1") + Generation(collected, "gen2"), lower, upper);
+        Assert.True(collected.Value("dotnet_gc_pause_time_seconds_total") > 0);
+    }
+
     [Theory]
     [InlineData("GET /v1/config HTTP/1.1", 404)]
     [InlineData("GET /v1/invoke/orders/x HTTP/1.1", 404)]
