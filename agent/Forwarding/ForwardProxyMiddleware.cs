@@ -193,9 +193,10 @@ internal sealed class ForwardProxyMiddleware(RequestDelegate next, Forwarder for
         host = span;
     }
 
+    // IsValid is TryParse's parser without the IPAddress it would allocate on every /v1/invoke call (Host: 127.0.0.1:8078).
     internal static bool IsIpLiteral(ReadOnlySpan<char> host) =>
         (char.IsAsciiDigit(host[0]) || host[0] == '[') &&
-        IPAddress.TryParse(host[0] == '[' && host.Length > 1 && host[^1] == ']' ? host[1..^1] : host, out _);
+        IPAddress.IsValid(host[0] == '[' && host.Length > 1 && host[^1] == ']' ? host[1..^1] : host);
 
     private static bool IsAgentItself(HttpContext context, ReadOnlySpan<char> host, int port)
     {

@@ -10,6 +10,34 @@ public sealed class ForwardProxyTests
     private static Task<AgentHarness> StartAgentAsync(Upstream orders) =>
         AgentHarness.StartAsync(new Dictionary<string, string?> { ["ROUTES"] = $"orders={orders.Url}" });
 
+    [Trait("Category", "Unit")]
+    [Theory]
+    [InlineData("127.0.0.1", true)]
+    [InlineData("127.1", true)]
+    [InlineData("2130706433", true)]
+    [InlineData("0x7f.0.0.1", true)]
+    [InlineData("[::1]", true)]
+    [InlineData("[::ffff:127.0.0.1]", true)]
+    [InlineData("[fe80::1%25eth0]", true)]
+    [InlineData("[fe80::1%eth0]", true)]
+    [InlineData("1.2.3.4.5", false)]
+    [InlineData("7f000001.rebind.example", false)]
+    [InlineData("127.0.0.1.nip.io", false)]
+    [InlineData("[::1", false)]
+    [InlineData("[]", false)]
+    [InlineData("[", false)]
+    [InlineData("256.0.0.1", false)]
+    [InlineData("orders", false)]
+    public void AnIpLiteralHost_IsWhatIPAddressParses(string host, bool literal)
+    {
+        // The check allocates nothing; it must still accept exactly what IPAddress.TryParse does (docs/forwarding.md: a name such as 7f000001.rebind.example is never the agent).
+        var parsed = (char.IsAsciiDigit(host[0]) || host[0] == '[') &&
+                     IPAddress.TryParse(host[0] == '[' && host.Length > 1 && host[^1] == ']' ? host[1..^1] : host, out _);
+
+        Assert.Equal(literal, Sidecar.Forwarding.ForwardProxyMiddleware.IsIpLiteral(host));
+        Assert.Equal(parsed, Sidecar.Forwarding.ForwardProxyMiddleware.IsIpLiteral(host));
+    }
+
     [Fact]
     public async Task Curl_WithTheAgentAsProxy_ReachesTheService()
     {
