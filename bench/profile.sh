@@ -64,7 +64,7 @@ perf report -i "$work/perf.data" --no-children --sort symbol --stdio -g none 2>/
 echo; echo "top functions (self time):"
 head -25 "$work/flat.txt" | awk '{ $2 = ""; print }' | cut -c1-150
 echo; echo "by area (self time, % of the agent's samples):"
-share() { grep -E "$2" "$work/flat.txt" | awk -v name="$1" '{ s += $1 } END { printf "  %-28s %5.1f%%\n", name, s }'; }
+share() { { grep -E "$2" "$work/flat.txt" || true; } | awk -v name="$1" '{ s += $1 } END { printf "  %-28s %5.1f%%\n", name, s }'; }
 share "kernel" '\[k\]'
 share "Kestrel + ASP.NET Core" 'Microsoft_AspNetCore'
 share "HttpClient (System.Net.Http)" 'System_Net_Http'

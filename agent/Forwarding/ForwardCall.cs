@@ -26,7 +26,6 @@ internal sealed partial class ForwardCall
     private RequestBody _body = RequestBody.None;
     private ForwardedValues _forwarded = null!;
     private Outcome<HttpResponseMessage>? _replay;
-    private Http1.OriginFormRequest? _firstRequest;
 
     /// <param name="guard">What a guarded call (docs/resilience.md) gives back and does when it ends; null for a plain call.</param>
     public ForwardCall(Forwarder forwarder, HttpContext context, ServicePool pool, string target, TimeSpan deadline, CallGuard? guard = null)
@@ -62,9 +61,8 @@ internal sealed partial class ForwardCall
 
             _body = body;
 
-            // The first attempt's headers, copied and checked in the one pass over them: a caller's bad value is refused before any instance is picked.
-            _firstRequest = NewRequest();
-            if (ProxyHeaders.CopyRequestHeaders(Context, _firstRequest, _forwarded) is { } bad)
+            // A caller's bad value is refused before any instance is picked; each attempt writes the headers then.
+            if (ProxyHeaders.FindControlCharacter(Context) is { } bad)
             {
                 await WriteProblemAsync(CallProblem.BadHeader(bad.Name, bad.Character)).ConfigureAwait(false);
                 return;
@@ -106,7 +104,6 @@ internal sealed partial class ForwardCall
         }
         finally
         {
-            _firstRequest?.Dispose(); // not sent: no instance, or refused
             _instances.ReleaseAll();
             _telemetry.Complete(Context, Pool.Metrics, Attempts);
             _guard?.End(Context, Pool, _target);
@@ -313,26 +310,19 @@ internal sealed partial class ForwardCall
 
     private Http1.OriginFormRequest CreateRequest(InstanceState instance, System.Diagnostics.Activity? attempt)
     {
-        // The first attempt's headers were copied already; a retry's are copied again (a message is sent once).
-        var request = _firstRequest;
-        _firstRequest = null;
-        if (request is null)
-        {
-            request = NewRequest();
-            ProxyHeaders.CopyRequestHeaders(Context, request, _forwarded);
-        }
-
         // The path was checked to be origin-form (TargetPath), so the authority is the instance's, always.
-        // The lean client takes a plain target as it is, with no URI parsed per attempt (docs/performance.md#what-was-tuned).
+        // The lean client takes a plain target as it is, with no URI parsed per attempt, and the head written
+        // from the caller's headers with no copy between (docs/performance.md#what-was-tuned); every attempt, a
+        // retry's or a hedge's too, writes the same head (a message is sent once).
+        var request = NewRequest();
         if (_forwarder.LeanHttp1 && instance.Origin.IsHttp && Http1.OriginFormRequest.IsPlain(_target))
         {
-            request.Aim(instance.Origin, _target);
-        }
-        else
-        {
-            request.RequestUri = Http1.OriginFormRequest.AbsoluteUri(instance.Prefix, _target);
+            request.Aim(instance.Origin, _target, new ForwardedHead(Context, _forwarded, attempt));
+            return request;
         }
 
+        request.RequestUri = Http1.OriginFormRequest.AbsoluteUri(instance.Prefix, _target);
+        ProxyHeaders.CopyRequestHeaders(Context, request, _forwarded);
         ProxyHeaders.InjectTrace(request, _forwarded, attempt);
         return request;
     }

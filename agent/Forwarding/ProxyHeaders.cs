@@ -68,20 +68,52 @@ internal static class ProxyHeaders
     }
 
     /// <summary>
+    /// The check of the caller's headers alone (the head is written per attempt, after an instance is picked):
+    /// the first forwarded header whose value holds a control character other than HTAB, and that character,
+    /// or null. The caller refuses such a request before any instance is picked.
+    /// </summary>
+    public static (string Name, char Character)? FindControlCharacter(HttpContext context)
+    {
+        var headers = context.Request.Headers;
+        var connection = headers.Connection;
+        foreach (var header in headers)
+        {
+            if (!IsHopByHop(header.Key) && !IsNamedBy(connection, header.Key) && ControlCharacterOf(header.Value) is { } at)
+            {
+                return (header.Key, at);
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
     /// Copies the caller's headers onto an attempt (<paramref name="request"/>'s content, when it has one,
     /// takes the content headers) with the proxy's rules, in the one pass over them the forwarder makes;
-    /// the trace headers are the attempt's (<see cref="InjectTrace"/>). Returns the first header whose value
-    /// holds a control character other than HTAB, and that character, or null: the caller refuses such a
-    /// request (the copy is then incomplete).
+    /// the trace headers are the attempt's (<see cref="InjectTrace(HttpRequestMessage, ForwardedValues, System.Diagnostics.Activity?)"/>).
+    /// Returns the first header whose value holds a control character other than HTAB, and that character,
+    /// or null: the caller refuses such a request (the copy is then incomplete).
     /// </summary>
     /// <param name="context">The caller's request.</param>
     /// <param name="request">The attempt's request to the instance.</param>
     /// <param name="forwarded">The call's values.</param>
     public static (string Name, char Character)? CopyRequestHeaders(HttpContext context, HttpRequestMessage request, ForwardedValues forwarded)
     {
+        var target = new MessageHeaders(request);
+        return CopyRequestHeaders(context, ref target, forwarded, check: true);
+    }
+
+    /// <summary>
+    /// The proxy's rules over the caller's headers, written to <paramref name="target"/>: a request message's
+    /// headers, or the lean client's head written straight from Kestrel's collection (docs/performance.md#the-request-head-from-kestrels-headers).
+    /// With <paramref name="check"/>, stops at the first value with a control character and returns it (see
+    /// <see cref="FindControlCharacter"/>); without, the caller checked them already.
+    /// </summary>
+    public static (string Name, char Character)? CopyRequestHeaders<T>(HttpContext context, ref T target, ForwardedValues forwarded, bool check)
+        where T : struct, IHeaderTarget
+    {
         var headers = context.Request.Headers;
         var connection = headers.Connection;
-        var target = request.Headers;
         foreach (var header in headers)
         {
             var name = header.Key;
@@ -93,13 +125,9 @@ internal static class ProxyHeaders
             var values = header.Value;
 
             // Kestrel refuses CR, LF and NUL; HttpClient would send the other control characters as they are.
-            for (var i = 0; i < values.Count; i++)
+            if (check && ControlCharacterOf(values) is { } at)
             {
-                var text = values[i].AsSpan();
-                if (text.IndexOfAny(ControlCharacters) is var at and >= 0)
-                {
-                    return (name, text[at]);
-                }
+                return (name, at);
             }
 
             if (IsReplacedOnRequest(name))
@@ -107,43 +135,30 @@ internal static class ProxyHeaders
                 // The rare client-address headers the caller sent: this hop is appended, or the address replaced.
                 if (name.Equals("Forwarded", StringComparison.OrdinalIgnoreCase))
                 {
-                    target.TryAddWithoutValidation("Forwarded", $"{string.Join(", ", (IEnumerable<string?>)values)}, {ForwardedHop(context, forwarded)}");
+                    target.Add("Forwarded", $"{string.Join(", ", (IEnumerable<string?>)values)}, {ForwardedHop(context, forwarded)}");
                 }
                 else if (name.Equals("X-Real-IP", StringComparison.OrdinalIgnoreCase))
                 {
-                    target.TryAddWithoutValidation("X-Real-IP", forwarded.Remote);
+                    target.Add("X-Real-IP", forwarded.Remote);
                 }
 
                 continue;
             }
 
-            if (TracePropagation.IsReplaced(name, forwarded.Formats))
+            if (!TracePropagation.IsReplaced(name, forwarded.Formats))
             {
-                continue;
-            }
-
-            if (values.Count == 1)
-            {
-                var value = values[0];
-                if (!request.Headers.TryAddWithoutValidation(name, value))
-                {
-                    request.Content?.Headers.TryAddWithoutValidation(name, value);
-                }
-            }
-            else if (!request.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values))
-            {
-                request.Content?.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values);
+                target.AddValues(name, values);
             }
         }
 
-        target.TryAddWithoutValidation("X-Forwarded-For", forwarded.For);
-        target.TryAddWithoutValidation("X-Forwarded-Proto", forwarded.Proto);
+        target.Add("X-Forwarded-For", forwarded.For);
+        target.Add("X-Forwarded-Proto", forwarded.Proto);
         if (forwarded.Host is not null)
         {
-            target.TryAddWithoutValidation("X-Forwarded-Host", forwarded.Host);
+            target.Add("X-Forwarded-Host", forwarded.Host);
         }
 
-        target.TryAddWithoutValidation("Via", forwarded.Via);
+        target.Add("Via", forwarded.Via);
         return null;
     }
 
@@ -153,15 +168,36 @@ internal static class ProxyHeaders
     /// <param name="attempt">The attempt's own span when tracing is on: the instance sees it as its parent.</param>
     public static void InjectTrace(HttpRequestMessage request, ForwardedValues forwarded, System.Diagnostics.Activity? attempt)
     {
-        var target = request.Headers;
+        var target = new MessageHeaders(request);
+        InjectTrace(ref target, forwarded, attempt);
+    }
+
+    /// <inheritdoc cref="InjectTrace(HttpRequestMessage, ForwardedValues, System.Diagnostics.Activity?)"/>
+    public static void InjectTrace<T>(ref T target, ForwardedValues forwarded, System.Diagnostics.Activity? attempt)
+        where T : struct, IHeaderTarget
+    {
         if (attempt?.Id is { } attemptId)
         {
-            TracePropagation.Inject(target, forwarded.Formats, attemptId, attempt.TraceStateString);
+            TracePropagation.Inject(ref target, forwarded.Formats, attemptId, attempt.TraceStateString);
         }
         else if (forwarded.TraceParent is { } traceParent)
         {
-            TracePropagation.Inject(target, forwarded.Formats, traceParent, forwarded.TraceState, forwarded.TraceCreated);
+            TracePropagation.Inject(ref target, forwarded.Formats, traceParent, forwarded.TraceState, forwarded.TraceCreated);
         }
+    }
+
+    private static char? ControlCharacterOf(StringValues values)
+    {
+        for (var i = 0; i < values.Count; i++)
+        {
+            var text = values[i].AsSpan();
+            if (text.IndexOfAny(ControlCharacters) is var at and >= 0)
+            {
+                return text[at];
+            }
+        }
+
+        return null;
     }
 
     // RFC 7239: for=127.0.0.1;host="127.0.0.1:8078";proto=http

@@ -107,7 +107,7 @@ internal static class TracePropagation
     }
 
     /// <summary>Writes <paramref name="traceParent"/> in every configured format onto the outgoing request.</summary>
-    /// <param name="target">The outgoing request's headers.</param>
+    /// <param name="target">The outgoing request's headers: a message's, or its head's lines (no string made per header for these).</param>
     /// <param name="formats">The configured formats.</param>
     /// <param name="traceParent">The trace the instance is to see.</param>
     /// <param name="traceState">W3C tracestate to pass on, if any.</param>
@@ -115,14 +115,15 @@ internal static class TracePropagation
     /// A trace the agent started without recording it (tracing off, no caller trace): B3 gets no sampled flag,
     /// so the instance decides itself, where <c>X-B3-Sampled: 0</c> would stop it from recording.
     /// </param>
-    public static void Inject(System.Net.Http.Headers.HttpRequestHeaders target, Propagators formats, string traceParent, string? traceState, bool deferred = false)
+    public static void Inject<T>(ref T target, Propagators formats, string traceParent, string? traceState, bool deferred = false)
+        where T : struct, IHeaderTarget
     {
         if ((formats & Propagators.TraceContext) != 0)
         {
-            target.TryAddWithoutValidation("traceparent", traceParent);
+            target.Add("traceparent", traceParent);
             if (traceState is not null)
             {
-                target.TryAddWithoutValidation("tracestate", traceState);
+                target.Add("tracestate", traceState);
             }
         }
 
@@ -131,21 +132,28 @@ internal static class TracePropagation
             return;
         }
 
-        var traceId = traceParent.Substring(3, 32);
-        var spanId = traceParent.Substring(36, 16);
-        var sampled = (Convert.ToByte(traceParent.Substring(53, 2), 16) & 1) == 1 ? "1" : "0";
+        var traceId = traceParent.AsSpan(3, 32);
+        var spanId = traceParent.AsSpan(36, 16);
+        var sampled = (byte.Parse(traceParent.AsSpan(53, 2), System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture) & 1) == 1 ? "1" : "0";
         if ((formats & Propagators.B3) != 0)
         {
-            target.TryAddWithoutValidation(B3Header, deferred ? $"{traceId}-{spanId}" : $"{traceId}-{spanId}-{sampled}");
+            // {trace}-{span}[-{sampled}], composed on the stack.
+            Span<char> single = stackalloc char[51];
+            traceId.CopyTo(single);
+            single[32] = '-';
+            spanId.CopyTo(single[33..]);
+            single[49] = '-';
+            single[50] = sampled[0];
+            target.Add(B3Header, deferred ? single[..49] : single);
         }
 
         if ((formats & Propagators.B3Multi) != 0)
         {
-            target.TryAddWithoutValidation(B3TraceId, traceId);
-            target.TryAddWithoutValidation(B3SpanId, spanId);
+            target.Add(B3TraceId, traceId);
+            target.Add(B3SpanId, spanId);
             if (!deferred)
             {
-                target.TryAddWithoutValidation(B3Sampled, sampled);
+                target.Add(B3Sampled, sampled);
             }
         }
     }
@@ -162,4 +170,21 @@ internal static class TracePropagation
         return (formats & (Propagators.B3 | Propagators.B3Multi)) != 0 &&
             (name.Equals(B3Header, StringComparison.OrdinalIgnoreCase) || name.StartsWith("X-B3-", StringComparison.OrdinalIgnoreCase));
     }
+}
+
+/// <summary>
+/// Where a forwarded request's header lines go: an <see cref="HttpRequestMessage"/>'s headers, or the request
+/// head written straight into bytes by the lean client (docs/performance.md#the-request-head-from-kestrels-headers).
+/// One set of rules (the forwarder's, <c>ProxyHeaders</c>; the trace's, <see cref="TracePropagation"/>) writes to either.
+/// </summary>
+internal interface IHeaderTarget
+{
+    /// <summary>A header the agent makes (one value).</summary>
+    public void Add(string name, string value);
+
+    /// <summary>A header the agent composes, without a string of its own.</summary>
+    public void Add(string name, scoped ReadOnlySpan<char> value);
+
+    /// <summary>A caller's header, its values as they came.</summary>
+    public void AddValues(string name, StringValues values);
 }

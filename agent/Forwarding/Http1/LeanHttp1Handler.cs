@@ -40,7 +40,7 @@ internal sealed class LeanHttp1Handler : DelegatingHandler
         request.Version == HttpVersion.Version11 &&
         request.VersionPolicy != HttpVersionPolicy.RequestVersionOrHigher &&
         request.Method != HttpMethod.Connect &&
-        !request.Headers.NonValidated.Contains("Upgrade");
+        (request is OriginFormRequest { Head: not null } || !request.Headers.NonValidated.Contains("Upgrade")); // a direct head never carries Upgrade (hop-by-hop)
 
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {

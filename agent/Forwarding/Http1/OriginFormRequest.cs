@@ -25,26 +25,42 @@ internal sealed class OriginFormRequest(HttpMethod method) : HttpRequestMessage(
     /// <summary>The origin-form target (path and query) as the caller sent it; null until <see cref="Aim"/>.</summary>
     public string? Target { get; private set; }
 
+    /// <summary>The header lines written straight into the head (the forwarder's, from the caller's headers); null when the message's headers are the request's.</summary>
+    public DirectHead? Head { get; private set; }
+
     /// <summary>True when <paramref name="target"/> may be sent without a URI (see <see cref="PlainTargetChars"/>).</summary>
     public static bool IsPlain(string target) => target.StartsWith('/') && !target.AsSpan().ContainsAnyExcept(PlainTargetChars);
 
     /// <summary>The absolute URI of <paramref name="prefix"/> (<c>scheme://authority</c>) and the origin-form <paramref name="target"/>, its path and query kept as they are.</summary>
     public static Uri AbsoluteUri(string prefix, string target) => new(prefix + target, in RawPathAndQuery);
 
-    /// <summary>Aims the request at <paramref name="target"/> on <paramref name="origin"/> without a URI (the lean client takes it).</summary>
-    public void Aim(Http1Origin origin, string target)
+    /// <summary>
+    /// Aims the request at <paramref name="target"/> on <paramref name="origin"/> without a URI (the lean client takes it),
+    /// its headers written by <paramref name="head"/> straight into the head when given.
+    /// </summary>
+    public void Aim(Http1Origin origin, string target, DirectHead? head = null)
     {
         Origin = origin;
         Target = target;
+        Head = head;
         RequestUri = null;
     }
 
-    /// <summary>Sets the absolute URI another handler needs; a no-op for a request with a URI already.</summary>
+    /// <summary>
+    /// Sets the absolute URI another handler needs, and copies the headers a <see cref="DirectHead"/> would
+    /// have written into the message's (that handler reads them there); a no-op for a request with both already.
+    /// </summary>
     public void MakeAbsolute()
     {
         if (RequestUri is null && Origin is not null && Target is not null)
         {
             RequestUri = AbsoluteUri(Origin.Prefix, Target);
+        }
+
+        if (Head is { } head)
+        {
+            Head = null;
+            head.CopyTo(this);
         }
     }
 }

@@ -33,7 +33,7 @@ internal sealed class HeadBuffer(int size)
     }
 
     /// <summary>One byte per character (Latin-1, as Kestrel read them and SocketsHttpHandler wrote them with the forwarder's encoding).</summary>
-    public void AppendLatin1(string text)
+    public void AppendLatin1(scoped ReadOnlySpan<char> text)
     {
         Count += Encoding.Latin1.GetBytes(text, Reserve(text.Length));
     }
@@ -61,7 +61,8 @@ internal enum RequestFraming
 /// <summary>
 /// Writes a request head straight into bytes (docs/performance.md#the-lean-http11-upstream-client):
 /// request line, <c>Host</c> (the request's, or the instance's authority), the request's headers and
-/// its content's, and either <c>Content-Length</c> or <c>Transfer-Encoding: chunked</c> from the
+/// its content's (or, for a forwarded call, the lines its <see cref="DirectHead"/> writes straight from the
+/// caller's headers), and either <c>Content-Length</c> or <c>Transfer-Encoding: chunked</c> from the
 /// content, never both, whatever headers the request carries. Values are Latin-1, one byte per
 /// character; a CR, LF or NUL in a value is refused (it would split the head).
 /// </summary>
@@ -76,31 +77,16 @@ internal static class RequestHeadWriter
         output.AppendLatin1(request is OriginFormRequest { RequestUri: null, Target: { } target } ? target : request.RequestUri!.PathAndQuery);
         output.Append(" HTTP/1.1\r\n"u8);
 
-        var headers = request.Headers.NonValidated;
-        if (headers.TryGetValues("Host", out var host))
+        var direct = (request as OriginFormRequest)?.Head;
+        if (direct is not null)
         {
-            Header(output, "Host", host.ToString());
+            // A forwarded call's headers, from the caller's (no Host, no Connection: both are the forwarder's).
+            output.Append(hostLine);
+            direct.Write(output, request.Content is not null);
         }
         else
         {
-            output.Append(hostLine);
-        }
-
-        foreach (var header in headers)
-        {
-            var name = header.Key;
-            if (IsFramingOrHost(name))
-            {
-                continue;
-            }
-
-            var value = header.Value.ToString();
-            if (name.Equals("Connection", StringComparison.OrdinalIgnoreCase) && value.Contains("close", StringComparison.OrdinalIgnoreCase))
-            {
-                close = true;
-            }
-
-            Header(output, name, value);
+            close = WriteHeaders(request.Headers.NonValidated, hostLine, output);
         }
 
         length = 0;
@@ -117,11 +103,14 @@ internal static class RequestHeadWriter
             return RequestFraming.None;
         }
 
-        foreach (var header in content.Headers.NonValidated)
+        if (direct is null)
         {
-            if (!IsFramingOrHost(header.Key))
+            foreach (var header in content.Headers.NonValidated)
             {
-                Header(output, header.Key, header.Value.ToString());
+                if (!IsFramingOrHost(header.Key))
+                {
+                    Header(output, header.Key, header.Value.ToString());
+                }
             }
         }
 
@@ -143,17 +132,66 @@ internal static class RequestHeadWriter
         return framing;
     }
 
-    private static void Header(HeadBuffer output, string name, string value)
+    /// <summary>One header line; a CR, LF or NUL in the value is refused (it would split the head).</summary>
+    internal static void Header(HeadBuffer output, string name, scoped ReadOnlySpan<char> value)
     {
-        if (value.AsSpan().IndexOfAny('\r', '\n', '\0') >= 0)
+        if (value.IndexOfAny('\r', '\n', '\0') >= 0)
         {
-            throw new HttpRequestException(HttpRequestError.Unknown, $"The value of the request header '{name}' holds a CR, LF or NUL.");
+            throw Refused(name);
         }
 
         output.AppendLatin1(name);
         output.Append(": "u8);
         output.AppendLatin1(value);
         output.Append("\r\n"u8);
+    }
+
+    /// <summary>Refuses values of which one holds a CR, LF or NUL (they are about to be one line).</summary>
+    internal static void Refuse(string name, Microsoft.Extensions.Primitives.StringValues values)
+    {
+        for (var i = 0; i < values.Count; i++)
+        {
+            if (values[i].AsSpan().IndexOfAny('\r', '\n', '\0') >= 0)
+            {
+                throw Refused(name);
+            }
+        }
+    }
+
+    private static HttpRequestException Refused(string name) =>
+        new(HttpRequestError.Unknown, $"The value of the request header '{name}' holds a CR, LF or NUL.");
+
+    // A request's own headers (not a forwarded call's): its Host, or the instance's; true when it asks to close.
+    private static bool WriteHeaders(System.Net.Http.Headers.HttpHeadersNonValidated headers, byte[] hostLine, HeadBuffer output)
+    {
+        if (headers.TryGetValues("Host", out var host))
+        {
+            Header(output, "Host", host.ToString());
+        }
+        else
+        {
+            output.Append(hostLine);
+        }
+
+        var close = false;
+        foreach (var header in headers)
+        {
+            var name = header.Key;
+            if (IsFramingOrHost(name))
+            {
+                continue;
+            }
+
+            var value = header.Value.ToString();
+            if (name.Equals("Connection", StringComparison.OrdinalIgnoreCase) && value.Contains("close", StringComparison.OrdinalIgnoreCase))
+            {
+                close = true;
+            }
+
+            Header(output, name, value);
+        }
+
+        return close;
     }
 
     private static bool IsFramingOrHost(string name) =>

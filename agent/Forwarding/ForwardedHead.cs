@@ -1,0 +1,56 @@
+using Microsoft.Extensions.Primitives;
+using Sidecar.Observability;
+
+namespace Sidecar.Forwarding;
+
+/// <summary>
+/// An attempt's headers for the lean client, written straight from Kestrel's request headers into the
+/// head's bytes (docs/performance.md#the-request-head-from-kestrels-headers): the rules are <see cref="ProxyHeaders"/>',
+/// the same ones that fill an <see cref="HttpRequestMessage"/> (<see cref="MessageHeaders"/>), with no copy
+/// into <c>HttpHeaders</c> between. A request that goes to another handler after all gets them copied (<see cref="CopyTo"/>).
+/// The caller's values were checked before the instance was picked (<see cref="ProxyHeaders.FindControlCharacter"/>).
+/// </summary>
+internal sealed class ForwardedHead(HttpContext context, ForwardedValues forwarded, System.Diagnostics.Activity? attempt) : Http1.DirectHead
+{
+    public override void Write(Http1.HeadBuffer output, bool hasContent)
+    {
+        var target = new Http1.HeadLines(output, hasContent);
+        ProxyHeaders.CopyRequestHeaders(context, ref target, forwarded, check: false);
+        ProxyHeaders.InjectTrace(ref target, forwarded, attempt);
+    }
+
+    public override void CopyTo(HttpRequestMessage request)
+    {
+        var target = new MessageHeaders(request);
+        ProxyHeaders.CopyRequestHeaders(context, ref target, forwarded, check: false);
+        ProxyHeaders.InjectTrace(ref target, forwarded, attempt);
+    }
+}
+
+/// <summary>
+/// An <see cref="HttpRequestMessage"/>'s headers as a header target: a caller's header the request's
+/// collection refuses (a content header: <c>Content-Type</c>, <c>Expires</c>...) goes to its content's, and
+/// is dropped when it has none.
+/// </summary>
+internal readonly struct MessageHeaders(HttpRequestMessage request) : IHeaderTarget
+{
+    public void Add(string name, string value) => request.Headers.TryAddWithoutValidation(name, value);
+
+    public void Add(string name, scoped ReadOnlySpan<char> value) => request.Headers.TryAddWithoutValidation(name, value.ToString());
+
+    public void AddValues(string name, StringValues values)
+    {
+        if (values.Count == 1)
+        {
+            var value = values[0];
+            if (!request.Headers.TryAddWithoutValidation(name, value))
+            {
+                request.Content?.Headers.TryAddWithoutValidation(name, value);
+            }
+        }
+        else if (!request.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values))
+        {
+            request.Content?.Headers.TryAddWithoutValidation(name, (IEnumerable<string?>)values);
+        }
+    }
+}

@@ -1,0 +1,89 @@
+using System.Buffers;
+using Microsoft.Extensions.Primitives;
+using Sidecar.Observability;
+
+namespace Sidecar.Forwarding.Http1;
+
+/// <summary>
+/// The header lines of a request the forwarder aimed at the lean client (<see cref="OriginFormRequest.Aim"/>),
+/// written straight into its head (docs/performance.md#the-request-head-from-kestrels-headers) in place of the
+/// message's <c>HttpHeaders</c>, which stay empty.
+/// </summary>
+internal abstract class DirectHead
+{
+    /// <summary>Appends the header lines (not <c>Host</c>, <c>Content-Length</c> or <c>Transfer-Encoding</c>); content headers only when <paramref name="hasContent"/>.</summary>
+    public abstract void Write(HeadBuffer output, bool hasContent);
+
+    /// <summary>Copies the same headers into <paramref name="request"/>'s collections, for a handler that reads them (SocketsHttpHandler).</summary>
+    public abstract void CopyTo(HttpRequestMessage request);
+}
+
+/// <summary>
+/// A request head's header lines as a header target (<see cref="IHeaderTarget"/>): the bytes
+/// <see cref="RequestHeadWriter"/> writes for the same headers put into an <see cref="HttpRequestMessage"/>.
+/// A caller's header that message would have dropped is dropped (a name that is not a token; a content
+/// header, <c>Content-Type</c>, <c>Expires</c>..., of a request without content), and several values of
+/// one name are one line joined as <c>HttpHeaders</c> joins them (", ", "; " for <c>Cookie</c>, a space for <c>User-Agent</c>).
+/// A CR, LF or NUL in a value is refused.
+/// </summary>
+internal readonly struct HeadLines(HeadBuffer output, bool hasContent) : IHeaderTarget
+{
+    // RFC 9110 section 5.6.2's tchar: the names HttpHeaders takes.
+    private static readonly SearchValues<char> TokenChars =
+        SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+
+    public void Add(string name, string value) => RequestHeadWriter.Header(output, name, value);
+
+    public void Add(string name, scoped ReadOnlySpan<char> value) => RequestHeadWriter.Header(output, name, value);
+
+    public void AddValues(string name, StringValues values)
+    {
+        if (name.Length == 0 || name.AsSpan().ContainsAnyExcept(TokenChars) || (!hasContent && IsContentHeader(name)))
+        {
+            return;
+        }
+
+        if (values.Count == 1)
+        {
+            RequestHeadWriter.Header(output, name, values[0]);
+            return;
+        }
+
+        var separator = SeparatorOf(name);
+        RequestHeadWriter.Refuse(name, values);
+        output.AppendLatin1(name);
+        output.Append(": "u8);
+        for (var i = 0; i < values.Count; i++)
+        {
+            if (i > 0)
+            {
+                output.AppendLatin1(separator);
+            }
+
+            output.AppendLatin1(values[i]);
+        }
+
+        output.Append("\r\n"u8);
+    }
+
+    // As HeaderStringValues.ToString joins a header's values: its parser's separator, a space between User-Agent's
+    // products, "; " between cookies (RFC 6265 section 5.4), else ", " (ForwardedHeadTests compares them with the runtime's).
+    private static string SeparatorOf(string name) =>
+        name.Equals("User-Agent", StringComparison.OrdinalIgnoreCase) ? " " :
+        name.Equals("Cookie", StringComparison.OrdinalIgnoreCase) ? "; " : ", ";
+
+    // The headers HttpRequestHeaders refuses and an HttpContent's take (System.Net.Http's known content headers).
+    private static bool IsContentHeader(string name) => name.Length switch
+    {
+        5 => name.Equals("Allow", StringComparison.OrdinalIgnoreCase),
+        7 => name.Equals("Expires", StringComparison.OrdinalIgnoreCase),
+        11 => name.Equals("Content-MD5", StringComparison.OrdinalIgnoreCase),
+        12 => name.Equals("Content-Type", StringComparison.OrdinalIgnoreCase),
+        13 => name.Equals("Content-Range", StringComparison.OrdinalIgnoreCase) || name.Equals("Last-Modified", StringComparison.OrdinalIgnoreCase),
+        14 => name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase),
+        16 => name.Equals("Content-Encoding", StringComparison.OrdinalIgnoreCase) || name.Equals("Content-Language", StringComparison.OrdinalIgnoreCase) ||
+              name.Equals("Content-Location", StringComparison.OrdinalIgnoreCase),
+        19 => name.Equals("Content-Disposition", StringComparison.OrdinalIgnoreCase),
+        _ => false,
+    };
+}
