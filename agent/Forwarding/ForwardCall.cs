@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.CompilerServices;
 using Polly;
 using Polly.Timeout;
 using Sidecar.Platform;
@@ -120,7 +121,8 @@ internal sealed partial class ForwardCall
     /// a retry hands it to the pipelines (<see cref="_replay"/>), which take that judgement as theirs.
     /// True when the call is finished.
     /// </summary>
-    private async Task<bool> RunFirstAttemptAsync()
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // a pooled state machine: none allocated per call
+    private async ValueTask<bool> RunFirstAttemptAsync()
     {
         var tryTimeout = _retries.TryTimeout;
         var deadline = _retries.Deadline;
@@ -249,6 +251,7 @@ internal sealed partial class ForwardCall
     }
 
     /// <summary>One attempt to <paramref name="instance"/>; <paramref name="leg"/> when it races a hedge (a lost leg's failure is not the instance's).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     internal async ValueTask<Outcome<HttpResponseMessage>> SendAsync(InstanceState instance, HedgeLeg? leg, CancellationToken cancellationToken)
     {
         Attempts++;

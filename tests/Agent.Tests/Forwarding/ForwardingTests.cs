@@ -647,9 +647,10 @@ public sealed class ForwardingTests
                     await caller.SendAsync(zeros);
                 }
             }
-            catch (System.Net.Sockets.SocketException)
+            catch (Exception ex) when (ex is System.Net.Sockets.SocketException or ObjectDisposedException)
             {
-                // the agent closed after its answer
+                // the agent closed after its answer, or the test closed the socket once it had the answer while this
+                // loop was still sending (that race failed the test about once in three runs of the folder)
             }
         });
         var answer = new StringBuilder();

@@ -41,9 +41,12 @@ public sealed class GuardedCostTests(ITestOutputHelper output)
 
         // Measured (docs/resilience.md#cost): +38 to +53 bytes over ~10,800 (the call's CallGuard); +310 while hedging's first
         // attempt had its own sources and async step, +750 before the guarded steps were folded into the call, +1,680 before the guarded path was reworked.
-        var added = Median(guardedBytes) - Median(plainBytes);
-        output.WriteLine($"plain {Median(plainBytes):F0} B/request, guarded {Median(guardedBytes):F0} B/request, added {added:F0}");
-        Assert.True(added < 250, $"the guarded path allocates {added:F0} bytes more per request ({Median(guardedBytes):F0} against {Median(plainBytes):F0})");
+        // The fewest bytes of each agent's rounds: whatever else the process allocates meanwhile (a timer of an earlier
+        // test's agent, a finalizer) only adds to a round, so the minimum is the closest to the calls' own (the median
+        // once read +277 in a whole-suite run, against +13 to +79 alone).
+        var added = guardedBytes.Min() - plainBytes.Min();
+        output.WriteLine($"plain {plainBytes.Min():F0} B/request, guarded {guardedBytes.Min():F0} B/request, added {added:F0}");
+        Assert.True(added < 250, $"the guarded path allocates {added:F0} bytes more per request ({guardedBytes.Min():F0} against {plainBytes.Min():F0})");
     }
 
     private static async Task<double> BytesPerRequestAsync(AgentHarness agent)
@@ -65,7 +68,6 @@ public sealed class GuardedCostTests(ITestOutputHelper output)
         }
     }
 
-    private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
 
     private static Task<AgentHarness> StartAgentAsync(int upstream, params (string Key, string Value)[] settings)
     {
