@@ -26,24 +26,13 @@ internal sealed partial class RequestLoggingMiddleware(RequestDelegate next, Sid
     private readonly RequestLogMode _mode = options.RequestLog;
     private readonly bool _logProbes = options.LogProbes;
 
+    // A request without a line gets the error answer alone.
+    private readonly ErrorHandlingMiddleware _unlogged = new(next, errors);
+
     public Task InvokeAsync(HttpContext context) =>
         _mode == RequestLogMode.None || !logger.IsEnabled(LogLevel.Information) || (!_logProbes && IsProbe(context.Request, routes))
-            ? GuardAsync(context)
+            ? _unlogged.InvokeAsync(context)
             : LogAsync(context);
-
-    private async Task GuardAsync(HttpContext context)
-    {
-        try
-        {
-            await next(context).ConfigureAwait(false);
-        }
-#pragma warning disable CA1031 // by design: nothing may escape as a stack trace or a dropped connection
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            await ErrorHandlingMiddleware.AnswerAsync(context, ex, errors).ConfigureAwait(false);
-        }
-    }
 
     private async Task LogAsync(HttpContext context)
     {
