@@ -15,13 +15,18 @@ internal sealed class ForwardedHead(HttpContext context, ForwardedValues forward
     public override void Write(Http1.HeadBuffer output, bool hasContent)
     {
         var target = new Http1.HeadLines(output, hasContent);
-        ProxyHeaders.CopyRequestHeaders(context, ref target, forwarded, check: false);
-        ProxyHeaders.InjectTrace(ref target, forwarded, attempt);
+        Fill(ref target);
     }
 
     public override void CopyTo(HttpRequestMessage request)
     {
         var target = new MessageHeaders(request);
+        Fill(ref target);
+    }
+
+    private void Fill<T>(ref T target)
+        where T : struct, IHeaderTarget
+    {
         ProxyHeaders.CopyRequestHeaders(context, ref target, forwarded, check: false);
         ProxyHeaders.InjectTrace(ref target, forwarded, attempt);
     }

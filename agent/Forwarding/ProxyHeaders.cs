@@ -321,7 +321,8 @@ internal static class ProxyHeaders
         return false;
     }
 
-    private static bool ListContains(string? list, string name)
+    /// <summary>Whether a comma-separated list (a <c>Connection</c> value) holds <paramref name="name"/>, each entry trimmed, compared ignoring case.</summary>
+    internal static bool ListContains(string? list, string name)
     {
         foreach (var range in list.AsSpan().Split(','))
         {

@@ -146,7 +146,7 @@ internal static class ResponseHeaders
     {
         foreach (var field in fields)
         {
-            if (string.Equals(field.Name, "Connection", StringComparison.OrdinalIgnoreCase) && ListContains(field.Value, name))
+            if (string.Equals(field.Name, "Connection", StringComparison.OrdinalIgnoreCase) && ProxyHeaders.ListContains(field.Value, name))
             {
                 return true;
             }
@@ -162,20 +162,6 @@ internal static class ResponseHeaders
         {
             var token = list.AsSpan()[range].Trim();
             if (!token.IsEmpty && !token.Equals("keep-alive", StringComparison.OrdinalIgnoreCase) && !ProxyHeaders.IsHopByHop(token.ToString()))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    // The list rule of ProxyHeaders (its ListContains): comma-separated, each entry trimmed, compared ignoring case.
-    private static bool ListContains(string list, string name)
-    {
-        foreach (var range in list.AsSpan().Split(','))
-        {
-            if (list.AsSpan()[range].Trim().Equals(name, StringComparison.OrdinalIgnoreCase))
             {
                 return true;
             }

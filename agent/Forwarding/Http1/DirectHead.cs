@@ -38,7 +38,7 @@ internal readonly struct HeadLines(HeadBuffer output, bool hasContent) : IHeader
 
     public void AddValues(string name, StringValues values)
     {
-        if (name.Length == 0 || name.AsSpan().ContainsAnyExcept(TokenChars) || (!hasContent && IsContentHeader(name)))
+        if (name.Length == 0 || name.AsSpan().ContainsAnyExcept(TokenChars) || (!hasContent && ResponseFieldNames.IsContent(name)))
         {
             return;
         }
@@ -71,19 +71,4 @@ internal readonly struct HeadLines(HeadBuffer output, bool hasContent) : IHeader
     private static string SeparatorOf(string name) =>
         name.Equals("User-Agent", StringComparison.OrdinalIgnoreCase) ? " " :
         name.Equals("Cookie", StringComparison.OrdinalIgnoreCase) ? "; " : ", ";
-
-    // The headers HttpRequestHeaders refuses and an HttpContent's take (System.Net.Http's known content headers).
-    private static bool IsContentHeader(string name) => name.Length switch
-    {
-        5 => name.Equals("Allow", StringComparison.OrdinalIgnoreCase),
-        7 => name.Equals("Expires", StringComparison.OrdinalIgnoreCase),
-        11 => name.Equals("Content-MD5", StringComparison.OrdinalIgnoreCase),
-        12 => name.Equals("Content-Type", StringComparison.OrdinalIgnoreCase),
-        13 => name.Equals("Content-Range", StringComparison.OrdinalIgnoreCase) || name.Equals("Last-Modified", StringComparison.OrdinalIgnoreCase),
-        14 => name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase),
-        16 => name.Equals("Content-Encoding", StringComparison.OrdinalIgnoreCase) || name.Equals("Content-Language", StringComparison.OrdinalIgnoreCase) ||
-              name.Equals("Content-Location", StringComparison.OrdinalIgnoreCase),
-        19 => name.Equals("Content-Disposition", StringComparison.OrdinalIgnoreCase),
-        _ => false,
-    };
 }

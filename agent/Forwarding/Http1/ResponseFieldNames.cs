@@ -84,6 +84,9 @@ internal static class ResponseFieldNames
         return (Encoding.ASCII.GetString(name), false, false);
     }
 
+    /// <summary>Whether HttpHeaders files <paramref name="name"/> with the content (<c>Content-Type</c>, <c>Expires</c>...), not with the message.</summary>
+    public static bool IsContent(string name) => Known.TryGetValue(name, out var known) && known.Content;
+
     private static FrozenDictionary<string, (string Name, bool Content)> Build()
     {
         var known = new Dictionary<string, (string Name, bool Content)>(StringComparer.OrdinalIgnoreCase);
