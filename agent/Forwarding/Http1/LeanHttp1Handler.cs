@@ -294,7 +294,8 @@ internal sealed class LeanHttp1Handler : DelegatingHandler
 
         // A forwarded call's answer keeps its fields as read (LeanResponse); another request's gets HttpHeaders' collections.
         var lean = request is OriginFormRequest;
-        var response = lean ? new LeanResponse() : new HttpResponseMessage();
+        // The head's lines less its status line and empty line: its fields (obs-fold aside, which the parser refuses).
+        var response = lean ? new LeanResponse(connection.Buffered[..headLength].Count("\r\n"u8) - 2) : new HttpResponseMessage();
         response.RequestMessage = request;
         response.Version = HttpVersion.Version11;
         var content = new ResponseContent();

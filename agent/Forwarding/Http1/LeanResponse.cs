@@ -21,8 +21,11 @@ internal readonly record struct ResponseField(string Name, string Value, bool Co
 /// </summary>
 internal sealed class LeanResponse : HttpResponseMessage
 {
-    private ResponseField[] _fields = new ResponseField[12];
+    private ResponseField[] _fields;
     private int _count;
+
+    /// <param name="capacity">The fields expected (the head's lines): the array is made to size, not to a guess (docs/performance.md#what-was-tuned); more are still taken.</param>
+    public LeanResponse(int capacity = 12) => _fields = new ResponseField[Math.Max(capacity, 1)];
 
     /// <summary>The fields in the order they came.</summary>
     public ReadOnlySpan<ResponseField> Fields => _fields.AsSpan(0, _count);
