@@ -32,20 +32,19 @@ internal sealed class ProxyMode(IPEndPoint upstream)
         Upstream? connection = null;
         try
         {
-            connection = Rent() ?? await ConnectAsync();
-            var buffer = connection.Buffer;
-            var length = WriteHead(buffer, context.Request);
-            await connection.Socket.SendAsync(buffer.AsMemory(0, length), SocketFlags.None);
-
-            var read = 0;
-            int head;
-            while ((head = Http.HeadLength(buffer.AsSpan(0, read))) < 0)
+            connection = Rent();
+            var (head, read) = connection is null ? (-1, 0) : await ExchangeAsync(connection, context.Request);
+            if (connection is null || head < 0)
             {
-                var n = read < buffer.Length ? await connection.Socket.ReceiveAsync(buffer.AsMemory(read), SocketFlags.None) : 0;
-                if (n == 0) throw new IOException("the upstream closed the connection");
-                read += n;
+                // No pooled connection, or one the upstream closed while it was idle (nginx's keepalive_timeout):
+                // a new one, as any forwarder does for a GET that got no answer byte.
+                connection?.Socket.Dispose();
+                connection = await ConnectAsync();
+                (head, read) = await ExchangeAsync(connection, context.Request);
+                if (head < 0) throw new IOException("the upstream closed the connection");
             }
 
+            var buffer = connection.Buffer;
             var contentLength = CopyHead(buffer.AsSpan(0, head), context.Response);
             if (contentLength < 0 || read - head > contentLength) throw new IOException("an answer not framed by Content-Length");
             var body = context.Response.BodyWriter;
@@ -66,7 +65,38 @@ internal sealed class ProxyMode(IPEndPoint upstream)
         {
             connection?.Socket.Dispose();
             if (context.Response.HasStarted) context.Abort();
-            else context.Response.StatusCode = StatusCodes.Status502BadGateway;
+            else
+            {
+                context.Response.Clear(); // a status and fields copied from a broken answer go too
+                context.Response.StatusCode = StatusCodes.Status502BadGateway;
+            }
+        }
+    }
+
+    /// <summary>
+    /// The request head sent and the answer's head read into the connection's buffer: the head's length and the bytes
+    /// read, or (-1, 0) when the connection was closed before any byte of an answer.
+    /// </summary>
+    private async Task<(int Head, int Read)> ExchangeAsync(Upstream connection, HttpRequest request)
+    {
+        var buffer = connection.Buffer;
+        var read = 0;
+        try
+        {
+            await connection.Socket.SendAsync(buffer.AsMemory(0, WriteHead(buffer, request)), SocketFlags.None);
+            int head;
+            while ((head = Http.HeadLength(buffer.AsSpan(0, read))) < 0)
+            {
+                var n = read < buffer.Length ? await connection.Socket.ReceiveAsync(buffer.AsMemory(read), SocketFlags.None) : 0;
+                if (n == 0) return read == 0 ? (-1, 0) : throw new IOException("the upstream closed the connection");
+                read += n;
+            }
+
+            return (head, read);
+        }
+        catch (SocketException) when (read == 0)
+        {
+            return (-1, 0);
         }
     }
 
