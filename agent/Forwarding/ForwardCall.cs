@@ -259,7 +259,10 @@ internal sealed partial class ForwardCall
         var request = CreateRequest(instance, attempt);
         try
         {
-            var response = await _forwarder.Invoker.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            // A request aimed at the lean client goes to it directly: no Task per attempt (docs/performance.md#what-was-tuned).
+            var response = request.Head is not null && Http1.LeanHttp1Handler.Takes(request)
+                ? await _forwarder.Lean!.SendDirectAsync(request, cancellationToken).ConfigureAwait(false)
+                : await _forwarder.Invoker.SendAsync(request, cancellationToken).ConfigureAwait(false);
             var code = (int)response.StatusCode;
             if (attempt is not null)
             {
@@ -353,7 +356,8 @@ internal sealed partial class ForwardCall
         ResponseHeaders.Copy(response, answer.Headers);
         try
         {
-            var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            // The lean client's body is at hand (no Task<Stream>); another handler's is asked for as it expects.
+            var body = response.Content is Http1.ResponseContent lean ? lean.ReadAsStream(cancellationToken) : await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
             await body.CopyToAsync(_guard is null ? answer.Body : _guard.BodyFor(answer), cancellationToken).ConfigureAwait(false);
             _guard?.Copied(Context, Pool, _target);
             return Outcome.FromResult(true);

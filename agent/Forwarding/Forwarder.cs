@@ -34,16 +34,18 @@ internal sealed partial class Forwarder : IDisposable
         // counted against healthy instances. Answers are read as Latin-1 already (the handler's default).
         handler.RequestHeaderEncodingSelector = static (_, _) => System.Text.Encoding.Latin1;
         // Plain http/1.1 calls take the lean client (docs/performance.md#the-lean-http11-upstream-client); the rest, and all with LeanHttp1=false, SocketsHttpHandler.
-        LeanHttp1 = options.LeanHttp1;
-        HttpMessageHandler outer = options.LeanHttp1 ? new Http1.LeanHttp1Handler(handler, options.ConnectTimeout, options.IdleConnectionTimeout) : handler;
-        Invoker = new HttpMessageInvoker(outer, disposeHandler: true);
+        Lean = options.LeanHttp1 ? new Http1.LeanHttp1Handler(handler, options.ConnectTimeout, options.IdleConnectionTimeout) : null;
+        Invoker = new HttpMessageInvoker(Lean ?? (HttpMessageHandler)handler, disposeHandler: true);
         log.Ready(options.Routes.Count, string.Join(", ", options.Routes.Keys));
     }
 
     public HttpMessageInvoker Invoker { get; }
 
+    /// <summary>The lean client, the outer handler of <see cref="Invoker"/> (null with <c>Forwarding:LeanHttp1=false</c>): a call aimed at it is sent to it directly.</summary>
+    public Http1.LeanHttp1Handler? Lean { get; }
+
     /// <summary>Plain http/1.1 calls go through the lean client (<c>Forwarding:LeanHttp1</c>): their requests may be aimed without a URI.</summary>
-    public bool LeanHttp1 { get; }
+    public bool LeanHttp1 => Lean is not null;
 
     /// <summary>
     /// This agent's name in <c>Via</c> (RFC 9110 section 7.6.3: a pseudonym rather than a host name, which

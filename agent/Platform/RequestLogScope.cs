@@ -13,11 +13,16 @@ internal sealed class RequestLogScope
     /// <summary>The scope of the request this code runs for; null outside a logged request.</summary>
     public static RequestLogScope? Current => Scope.Value;
 
+    // The traceparent the ids are cut from when a line asks for them: most requests write no line (docs/performance.md#what-was-tuned).
+    private string? _traceParent;
+    private string? _traceId;
+    private string? _spanId;
+
     /// <summary>32 lower-case hex digits; null when the request carried no trace and started none.</summary>
-    public string? TraceId { get; private set; }
+    public string? TraceId => _traceId ??= _traceParent?.Substring(3, 32);
 
     /// <summary>16 lower-case hex digits: the agent's span (tracing on) or the caller's (tracing off).</summary>
-    public string? SpanId { get; private set; }
+    public string? SpanId => _spanId ??= _traceParent?.Substring(36, 16);
 
     /// <summary>The service a forwarded call went to; null for the agent's own routes.</summary>
     public string? Service { get; set; }
@@ -42,7 +47,7 @@ internal sealed class RequestLogScope
     /// <summary>The ids of the <c>traceparent</c> the agent sends on (its own span, a new trace, or the caller's).</summary>
     public void SetTraceParent(string traceParent)
     {
-        TraceId = traceParent.Substring(3, 32);
-        SpanId = traceParent.Substring(36, 16);
+        _traceParent = traceParent;
+        _traceId = _spanId = null;
     }
 }
