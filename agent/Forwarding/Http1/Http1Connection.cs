@@ -18,6 +18,7 @@ internal sealed class Http1Connection : IDisposable
     private int _start;
     private int _end;
     private bool _disposed;
+    private ResponseValues? _values;
 
     // The read an idle connection keeps pending (SocketsHttpHandler's read-ahead): its completion while idle
     // says the instance closed it (or sent stray bytes), with no system call; the next answer lands in it.
@@ -49,6 +50,9 @@ internal sealed class Http1Connection : IDisposable
 
     /// <summary>The bytes received and not consumed yet.</summary>
     public ReadOnlySpan<byte> Buffered => _read.AsSpan(_start, _end - _start);
+
+    /// <summary>The value strings of the previous forwarded answer on this connection, reused when the next one's bytes are the same.</summary>
+    public ResponseValues Values => _values ??= new ResponseValues();
 
     /// <summary>The request head and body bytes not sent yet (the head writer appends here).</summary>
     public HeadBuffer Output { get; } = new(BufferSize);

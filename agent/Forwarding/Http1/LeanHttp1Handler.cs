@@ -293,12 +293,13 @@ internal sealed class LeanHttp1Handler : DelegatingHandler
         }
 
         // A forwarded call's answer keeps its fields as read (LeanResponse); another request's gets HttpHeaders' collections.
-        var response = request is OriginFormRequest ? new LeanResponse() : new HttpResponseMessage();
+        var lean = request is OriginFormRequest;
+        var response = lean ? new LeanResponse() : new HttpResponseMessage();
         response.RequestMessage = request;
         response.Version = HttpVersion.Version11;
         var content = new ResponseContent();
         response.Content = content;
-        if (ResponseHeadParser.Parse(connection.Buffered[..headLength], isHead, response, out var head) is { } reason)
+        if (ResponseHeadParser.Parse(connection.Buffered[..headLength], isHead, response, out var head, lean ? connection.Values : null) is { } reason)
         {
             response.Dispose();
             throw new Http1ReadException(HttpRequestError.InvalidResponse, $"The answer is not valid HTTP/1.1: {reason}.");

@@ -83,7 +83,8 @@ internal static class ResponseHeadParser
     /// <param name="requestWasHead">The request was HEAD: no body whatever the headers say.</param>
     /// <param name="response">Where the headers go (a lean response's fields; or <c>Headers</c>, and <c>Content.Headers</c> for content headers).</param>
     /// <param name="result">The status and the framing.</param>
-    public static string? Parse(ReadOnlySpan<byte> head, bool requestWasHead, HttpResponseMessage? response, out ResponseHead result)
+    /// <param name="values">The connection's previous value strings, reused for a lean response's fields of the same bytes (null: all new).</param>
+    public static string? Parse(ReadOnlySpan<byte> head, bool requestWasHead, HttpResponseMessage? response, out ResponseHead result, ResponseValues? values = null)
     {
         result = default;
         var status = StatusOf(head, out var http10);
@@ -165,7 +166,8 @@ internal static class ResponseHeadParser
             {
                 // A forwarded call's answer: the fields as read, no HttpHeaders collections (LeanResponse).
                 var (nameText, content, known) = ResponseFieldNames.Of(name);
-                lean.Add(nameText, Encoding.Latin1.GetString(value), content, known);
+                var valueText = values is null ? Encoding.Latin1.GetString(value) : values.Get(lean.Fields.Length, nameText, value);
+                lean.Add(nameText, valueText, content, known);
             }
             else if (response is not null)
             {
