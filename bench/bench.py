@@ -11,6 +11,12 @@ Targets, all on loopback, with a 1 KiB static body served by nginx as the upstre
                 sockets reach with nothing else in the way (a reference, not a proxy to use)
   kestrel       bench/kestrel: Kestrel answering 1 KiB from memory with the agent's server settings; not a
                 proxy: what Kestrel's side of every forwarded call costs (compare its CPU with nginx's)
+  kestrel-proxy bench/kestrel --proxy: Kestrel's whole HTTP server with the least possible forwarder in its
+                request delegate (GET, the head written by hand, pooled upstream sockets, Content-Length
+                framing): what any forwarder on Kestrel's HTTP layer costs at least (a reference)
+  kestrel-conn  bench/kestrel --conn: Kestrel's socket transport and pipes only, a connection middleware
+                relaying heads to one upstream socket per connection like the floor: what a proxy on
+                Kestrel's transport costs without its HTTP layer (a reference)
   agent-invoke  the agent's /v1/invoke/{service}/1k with its defaults (retries and ejection on,
                 request lines for errors only), the service discovered from the dev registry
                 (`agent registry`) where an upstream sidecar registered the nginx upstream
@@ -211,11 +217,13 @@ def start_floor(upstream):
     return port, p
 
 
-def start_kestrel():
-    """bench/kestrel on port 0; its first line names the port (docs/performance.md#kestrel-alone)."""
-    p = start([KESTREL, "0"], name="kestrel")
-    port = port_in_log("kestrel", p, r"kestrel listening on 127\.0\.0\.1:(\d+)")
-    wait_ok(f"http://127.0.0.1:{port}/1k", "Kestrel alone")
+def start_kestrel(mode=None, upstream=None):
+    """bench/kestrel on port 0, alone or in its --proxy or --conn mode; its first line names the port
+    (docs/performance.md#kestrel-alone, #forwarders-on-kestrel)."""
+    name = f"kestrel-{mode}" if mode else "kestrel"
+    p = start([KESTREL, "0"] + ([f"--{mode}", f"127.0.0.1:{upstream}"] if mode else []), name=name)
+    port = port_in_log(name, p, r"kestrel listening on 127\.0\.0\.1:(\d+)")
+    wait_ok(f"http://127.0.0.1:{port}/1k", name)
     return port, p
 
 
@@ -753,13 +761,15 @@ def main():
         if not os.access(FLOOR, os.X_OK):
             print(f"bench: {FLOOR} is missing (bench/run.sh publishes it): the floor row is skipped", flush=True)
         if not os.access(KESTREL, os.X_OK):
-            print(f"bench: {KESTREL} is missing (bench/run.sh publishes it): the kestrel row is skipped", flush=True)
-        print("bench: starting the upstream, nginx, haproxy, the floor, the dev registry and the agents", flush=True)
+            print(f"bench: {KESTREL} is missing (bench/run.sh publishes it): the kestrel, kestrel-proxy and kestrel-conn rows are skipped", flush=True)
+        print("bench: starting the upstream, nginx, haproxy, the floor, bench/kestrel's three modes, the dev registry and the agents", flush=True)
         upstream, upstream_p = start_upstream()
         nginx, nginx_p = start_nginx_proxy(upstream)
         haproxy, haproxy_p = start_haproxy(upstream)
         floor = start_floor(upstream) if os.access(FLOOR, os.X_OK) else None
         kestrel = start_kestrel() if os.access(KESTREL, os.X_OK) else None
+        kestrel_proxy = start_kestrel("proxy", upstream) if kestrel else None
+        kestrel_conn = start_kestrel("conn", upstream) if kestrel else None
         registry = start_registry()
         start_upstream_sidecar(registry, upstream)
         agent_port, agent = start_client_agent(registry, "bench-client")
@@ -779,7 +789,9 @@ def main():
             Target("nginx", f"http://127.0.0.1:{nginx}/1k", proc_tree(nginx_p.pid)),
             Target("haproxy", f"http://127.0.0.1:{haproxy}/1k", proc_tree(haproxy_p.pid)),
             *([Target("floor", f"http://127.0.0.1:{floor[0]}/1k", [floor[1].pid])] if floor else []),
-            *([Target("kestrel", f"http://127.0.0.1:{kestrel[0]}/1k", [kestrel[1].pid])] if kestrel else []),
+            *([Target("kestrel", f"http://127.0.0.1:{kestrel[0]}/1k", [kestrel[1].pid]),
+               Target("kestrel-proxy", f"http://127.0.0.1:{kestrel_proxy[0]}/1k", [kestrel_proxy[1].pid]),
+               Target("kestrel-conn", f"http://127.0.0.1:{kestrel_conn[0]}/1k", [kestrel_conn[1].pid])] if kestrel else []),
             Target("agent-invoke", f"http://127.0.0.1:{agent_port}/v1/invoke/{SERVICE}/1k", [agent.pid], agent=True),
             Target("agent-proxy", f"http://{SERVICE}/1k", [agent.pid], proxy=f"http://127.0.0.1:{agent_port}", agent=True),
             Target("agent-plain", f"http://127.0.0.1:{plain_port}/v1/invoke/{SERVICE}/1k", [plain.pid], agent=True),

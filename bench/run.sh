@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark on this machine: direct, nginx, haproxy, the floor (bench/floor), and the agent (NativeAOT) in its
+# Side-by-side benchmark on this machine: direct, nginx, haproxy, the floor (bench/floor), Kestrel alone and the two
+# forwarders on Kestrel (bench/kestrel), and the agent (NativeAOT) in its
 # /v1/invoke and forward-proxy forms, with discovery from the dev registry. Prints one table and
 # writes it to bench/RESULTS.md. Usage: bash bench/run.sh [--quick] [--tcp-only | --grpc-only]
 set -euo pipefail
@@ -44,11 +45,12 @@ if [ ! -x artifacts/floor/floor ] || [ -n "$(find bench/floor \( -path bench/flo
   dotnet publish bench/floor/Floor.csproj -c Release -r "$rid" -o artifacts/floor -p:DebugType=none -p:DebugSymbols=false >/dev/null || echo "bench: the floor did not publish: its row is skipped"
 fi
 
-# The kestrel row (bench/kestrel, docs/performance.md#kestrel-alone): Kestrel answering 1 KiB itself, likewise.
+# The kestrel rows (bench/kestrel, docs/performance.md#kestrel-alone): Kestrel answering 1 KiB itself, and in its
+# --proxy and --conn modes the kestrel-proxy and kestrel-conn rows (docs/performance.md#forwarders-on-kestrel), likewise.
 if [ ! -x artifacts/kestrel/kestrel ] || [ -n "$(find bench/kestrel \( -path bench/kestrel/obj -o -path bench/kestrel/bin \) -prune -o \( -name '*.cs' -o -name '*.csproj' \) -newer artifacts/kestrel/kestrel -print -quit)" ]; then
   echo "bench: publishing Kestrel alone (bench/kestrel)"
   rid="linux-$(uname -m | sed -e 's/x86_64/x64/' -e 's/aarch64/arm64/')"
-  dotnet publish bench/kestrel/Kestrel.csproj -c Release -r "$rid" -o artifacts/kestrel -p:DebugType=none -p:DebugSymbols=false >/dev/null || echo "bench: bench/kestrel did not publish: its row is skipped"
+  dotnet publish bench/kestrel/Kestrel.csproj -c Release -r "$rid" -o artifacts/kestrel -p:DebugType=none -p:DebugSymbols=false >/dev/null || echo "bench: bench/kestrel did not publish: its rows are skipped"
 fi
 
 exec python3 bench/bench.py "$@"

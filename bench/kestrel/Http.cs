@@ -1,0 +1,32 @@
+using System.Buffers.Text;
+using System.Text;
+
+namespace KestrelAlone;
+
+/// <summary>The little HTTP/1.1 the forwarding modes need, as bench/floor reads it: heads and Content-Length framing only.</summary>
+internal static class Http
+{
+    /// <summary>The head's length with its blank line, or -1 while the blank line is not in <paramref name="data"/>.</summary>
+    public static int HeadLength(ReadOnlySpan<byte> data)
+    {
+        var end = data.IndexOf("\r\n\r\n"u8);
+        return end < 0 ? -1 : end + 4;
+    }
+
+    /// <summary>The Content-Length header's value, or -1 without one.</summary>
+    public static long ContentLength(ReadOnlySpan<byte> head)
+    {
+        var name = "content-length:"u8;
+        while (head.IndexOf("\r\n"u8) is var end and >= 0)
+        {
+            var line = head[..end];
+            head = head[(end + 2)..];
+            if (line.Length > name.Length && Ascii.EqualsIgnoreCase(line[..name.Length], name))
+            {
+                return Utf8Parser.TryParse(line[name.Length..].Trim((byte)' '), out long length, out _) ? length : -1;
+            }
+        }
+
+        return -1;
+    }
+}
