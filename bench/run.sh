@@ -39,7 +39,7 @@ fi
 
 # The floor row (bench/floor, docs/performance.md#the-floor-of-this-stack): a benchmark-only reference, published
 # beside the agent; the row is skipped when the publish fails.
-if [ ! -x artifacts/floor/floor ] || [ -n "$(find bench/floor \( -path bench/floor/obj -o -path bench/floor/bin \) -prune -o \( -name '*.cs' -o -name '*.csproj' \) -newer artifacts/floor/floor -print -quit)" ]; then
+if [ ! -x artifacts/floor/floor ] || [ -n "$(find bench/floor bench/shared \( -path bench/floor/obj -o -path bench/floor/bin \) -prune -o \( -name '*.cs' -o -name '*.csproj' \) -newer artifacts/floor/floor -print -quit)" ]; then
   echo "bench: publishing the floor (bench/floor)"
   rid="linux-$(uname -m | sed -e 's/x86_64/x64/' -e 's/aarch64/arm64/')"
   dotnet publish bench/floor/Floor.csproj -c Release -r "$rid" -o artifacts/floor -p:DebugType=none -p:DebugSymbols=false >/dev/null || echo "bench: the floor did not publish: its row is skipped"
@@ -47,7 +47,7 @@ fi
 
 # The kestrel rows (bench/kestrel, docs/performance.md#kestrel-alone): Kestrel answering 1 KiB itself, and in its
 # --proxy and --conn modes the kestrel-proxy and kestrel-conn rows (docs/performance.md#forwarders-on-kestrel), likewise.
-if [ ! -x artifacts/kestrel/kestrel ] || [ -n "$(find bench/kestrel \( -path bench/kestrel/obj -o -path bench/kestrel/bin \) -prune -o \( -name '*.cs' -o -name '*.csproj' \) -newer artifacts/kestrel/kestrel -print -quit)" ]; then
+if [ ! -x artifacts/kestrel/kestrel ] || [ -n "$(find bench/kestrel bench/shared \( -path bench/kestrel/obj -o -path bench/kestrel/bin \) -prune -o \( -name '*.cs' -o -name '*.csproj' \) -newer artifacts/kestrel/kestrel -print -quit)" ]; then
   echo "bench: publishing Kestrel alone (bench/kestrel)"
   rid="linux-$(uname -m | sed -e 's/x86_64/x64/' -e 's/aarch64/arm64/')"
   dotnet publish bench/kestrel/Kestrel.csproj -c Release -r "$rid" -o artifacts/kestrel -p:DebugType=none -p:DebugSymbols=false >/dev/null || echo "bench: bench/kestrel did not publish: its rows are skipped"

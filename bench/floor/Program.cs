@@ -3,10 +3,9 @@
 // response framed by Content-Length only, socket completions run inline. A benchmark reference, NOT a proxy to use:
 // no framing defences (no chunked bodies, no checks on Content-Length, HEAD/204/304 answers not framed), no timeouts.
 // Usage: floor LISTEN_PORT UPSTREAM_IP:PORT (port 0 picks one; the first line names it).
-using System.Buffers.Text;
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
+using Bench;
 
 if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS") is null)
 {
@@ -45,14 +44,14 @@ internal static class Relay
             while (true)
             {
                 int head;
-                while ((head = HeadLength(request.AsSpan(0, buffered))) < 0)
+                while ((head = Http.HeadLength(request.AsSpan(0, buffered))) < 0)
                 {
                     var n = buffered < request.Length ? await client.ReceiveAsync(request.AsMemory(buffered), SocketFlags.None) : 0;
                     if (n == 0) return;
                     buffered += n;
                 }
 
-                var total = head + Math.Max(ContentLength(request.AsSpan(0, head)), 0);
+                var total = head + Math.Max(Http.ContentLength(request.AsSpan(0, head)), 0);
                 var now = (int)Math.Min(total, buffered);
                 await up.SendAsync(request.AsMemory(0, now), SocketFlags.None);
                 request.AsSpan(now, buffered - now).CopyTo(request);
@@ -61,14 +60,14 @@ internal static class Relay
 
                 var read = 0;
                 int responseHead;
-                while ((responseHead = HeadLength(response.AsSpan(0, read))) < 0)
+                while ((responseHead = Http.HeadLength(response.AsSpan(0, read))) < 0)
                 {
                     var n = read < response.Length ? await up.ReceiveAsync(response.AsMemory(read), SocketFlags.None) : 0;
                     if (n == 0) return;
                     read += n;
                 }
 
-                var length = ContentLength(response.AsSpan(0, responseHead));
+                var length = Http.ContentLength(response.AsSpan(0, responseHead));
                 if (length < 0) return; // not framed by Content-Length: out of the floor's scope
                 await client.SendAsync(response.AsMemory(0, read), SocketFlags.None);
                 if (!await CopyAsync(up, client, response, responseHead + length - read)) return;
@@ -94,28 +93,5 @@ internal static class Relay
         }
 
         return true;
-    }
-
-    private static int HeadLength(ReadOnlySpan<byte> data)
-    {
-        var end = data.IndexOf("\r\n\r\n"u8);
-        return end < 0 ? -1 : end + 4;
-    }
-
-    /// <summary>The Content-Length header's value, or -1 without one.</summary>
-    private static long ContentLength(ReadOnlySpan<byte> head)
-    {
-        var name = "content-length:"u8;
-        while (head.IndexOf("\r\n"u8) is var end and >= 0)
-        {
-            var line = head[..end];
-            head = head[(end + 2)..];
-            if (line.Length > name.Length && Ascii.EqualsIgnoreCase(line[..name.Length], name))
-            {
-                return Utf8Parser.TryParse(line[name.Length..].Trim((byte)' '), out long length, out _) ? length : -1;
-            }
-        }
-
-        return -1;
     }
 }

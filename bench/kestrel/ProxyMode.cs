@@ -3,6 +3,7 @@ using System.Buffers.Text;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Bench;
 
 namespace KestrelAlone;
 

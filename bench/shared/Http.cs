@@ -1,9 +1,9 @@
 using System.Buffers.Text;
 using System.Text;
 
-namespace KestrelAlone;
+namespace Bench;
 
-/// <summary>The little HTTP/1.1 the forwarding modes need, as bench/floor reads it: heads and Content-Length framing only.</summary>
+/// <summary>The little HTTP/1.1 the bench references need (bench/floor, bench/kestrel's forwarding modes): heads and Content-Length framing only.</summary>
 internal static class Http
 {
     /// <summary>The head's length with its blank line, or -1 while the blank line is not in <paramref name="data"/>.</summary>
