@@ -284,7 +284,8 @@ internal sealed class LeanHttp1Handler : DelegatingHandler
     /// <summary>The answer whose head the buffer starts with (<paramref name="headLength"/> bytes); null for an interim one, skipped.</summary>
     private static HttpResponseMessage? TakeResponse(Http1Connection connection, HttpRequestMessage request, bool isHead, int headLength)
     {
-        var status = ResponseHeadParser.StatusOf(connection.Buffered[..headLength], out _);
+        var bytes = connection.Buffered[..headLength];
+        var status = ResponseHeadParser.StatusOf(bytes, out _);
         if (ResponseHeadParser.IsInterim(status))
         {
             // 100 Continue, 102, 103: skipped, as SocketsHttpHandler does; the final answer follows.
@@ -295,12 +296,12 @@ internal sealed class LeanHttp1Handler : DelegatingHandler
         // A forwarded call's answer keeps its fields as read (LeanResponse); another request's gets HttpHeaders' collections.
         var lean = request is OriginFormRequest;
         // The head's lines less its status line and empty line: its fields (obs-fold aside, which the parser refuses).
-        var response = lean ? new LeanResponse(connection.Buffered[..headLength].Count("\r\n"u8) - 2) : new HttpResponseMessage();
+        var response = lean ? new LeanResponse(bytes.Count("\r\n"u8) - 2) : new HttpResponseMessage();
         response.RequestMessage = request;
         response.Version = HttpVersion.Version11;
         var content = new ResponseContent();
         response.Content = content;
-        if (ResponseHeadParser.Parse(connection.Buffered[..headLength], isHead, response, out var head, lean ? connection.Values : null) is { } reason)
+        if (ResponseHeadParser.Parse(bytes, isHead, response, out var head, lean ? connection.Values : null) is { } reason)
         {
             response.Dispose();
             throw new Http1ReadException(HttpRequestError.InvalidResponse, $"The answer is not valid HTTP/1.1: {reason}.");
