@@ -43,10 +43,12 @@ public sealed class GuardedCostTests(ITestOutputHelper output)
         // attempt had its own sources and async step, +750 before the guarded steps were folded into the call, +1,680 before the guarded path was reworked.
         // The fewest bytes of each agent's rounds: whatever else the process allocates meanwhile (a timer of an earlier
         // test's agent, a finalizer) only adds to a round, so the minimum is the closest to the calls' own (the median
-        // once read +277 in a whole-suite run, against +13 to +79 alone).
+        // once read +277 in a whole-suite run, against +13 to +79 alone). On another machine (2026-12-03, an AMD EPYC) the
+        // same code read -16 to +304 in 8 runs of this test alone, and the NativeAOT agents of bench/run.sh +177 and +216
+        // (agent-guarded against agent-invoke): the limit is 400, above that spread and below the regressions it is for.
         var added = guardedBytes.Min() - plainBytes.Min();
         output.WriteLine($"plain {plainBytes.Min():F0} B/request, guarded {guardedBytes.Min():F0} B/request, added {added:F0}");
-        Assert.True(added < 250, $"the guarded path allocates {added:F0} bytes more per request ({guardedBytes.Min():F0} against {plainBytes.Min():F0})");
+        Assert.True(added < 400, $"the guarded path allocates {added:F0} bytes more per request ({guardedBytes.Min():F0} against {plainBytes.Min():F0})");
     }
 
     private static async Task<double> BytesPerRequestAsync(AgentHarness agent)
