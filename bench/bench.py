@@ -17,6 +17,10 @@ Targets, all on loopback, with a 1 KiB static body served by nginx as the upstre
   kestrel-conn  bench/kestrel --conn: Kestrel's socket transport and pipes only, a connection middleware
                 relaying heads to one upstream socket per connection like the floor: what a proxy on
                 Kestrel's transport costs without its HTTP layer (a reference)
+  kestrel-core  bench/kestrel --core: kestrel-conn's place with a model of the agent's default work per call
+                (/v1/invoke/{service}/1k: head parsed and checked, routed, an instance picked, a deadline,
+                the proxy's header rules both ways, pooled upstream connections, the call counted) written
+                tight below HttpContext: what a forwarding core of the agent's own could cost (a reference)
   agent-invoke  the agent's /v1/invoke/{service}/1k with its defaults (retries and ejection on,
                 request lines for errors only), the service discovered from the dev registry
                 (`agent registry`) where an upstream sidecar registered the nginx upstream
@@ -41,7 +45,9 @@ unary greeter.Greeter/SayHello calls (h2load: one connection, 16 concurrent stre
 from a file with its 5-byte gRPC prefix) against the example's grpc-js server directly, and through the
 agent's gRPC port (SIDECAR_GRPC_PORT) with the service named by :authority.
 
-Usage: bench.py [--quick] [--rounds N] [--tcp-only] [--grpc-only]
+Usage: bench.py [--quick] [--rounds N] [--rows NAME,NAME...] [--tcp-only] [--grpc-only]
+  --rows measures only the rows named (direct and nginx always, the references of every ratio), prints their table
+  and writes no bench/RESULTS.md: a reduced run to compare a few rows with more rounds.
 """
 import os
 import platform
@@ -64,6 +70,7 @@ FLOOR = os.path.join(ROOT, "artifacts", "floor", "floor")
 KESTREL = os.path.join(ROOT, "artifacts", "kestrel", "kestrel")
 QUICK = "--quick" in sys.argv
 ROUNDS = int(sys.argv[sys.argv.index("--rounds") + 1]) if "--rounds" in sys.argv else (1 if QUICK else 3)
+ROWS = set(sys.argv[sys.argv.index("--rows") + 1].split(",")) | {"direct", "nginx"} if "--rows" in sys.argv else None
 DURATION = 4 if QUICK else 8
 RATE_DURATION = 5 if QUICK else 10
 CONNECTIONS = 16
@@ -218,13 +225,14 @@ def start_floor(upstream):
 
 
 def start_kestrel(mode=None, upstream=None):
-    """bench/kestrel on port 0, alone or in its --proxy or --conn mode; its first line names the port
-    (docs/performance.md#kestrel-alone, #forwarders-on-kestrel)."""
+    """bench/kestrel on port 0, alone or in its --proxy, --conn or --core mode; its first line names the port
+    (docs/performance.md#kestrel-alone, #forwarders-on-kestrel); the path of its 1 KiB answer."""
     name = f"kestrel-{mode}" if mode else "kestrel"
     p = start([KESTREL, "0"] + ([f"--{mode}", f"127.0.0.1:{upstream}"] if mode else []), name=name)
     port = port_in_log(name, p, r"kestrel listening on 127\.0\.0\.1:(\d+)")
-    wait_ok(f"http://127.0.0.1:{port}/1k", name)
-    return port, p
+    path = f"/v1/invoke/{SERVICE}/1k" if mode == "core" else "/1k"  # the core routes as the agent does (CoreMode.cs)
+    wait_ok(f"http://127.0.0.1:{port}{path}", name)
+    return port, p, path
 
 
 def start_registry():
@@ -498,6 +506,8 @@ def table(targets, start):
             f"{t.median('cpu_1k'):.1f} | {cpu_ratio[0]:.2f} | {rss} | {alloc_cell(t)} |")
 
     median, low, high = start
+    if not {"agent-invoke", "agent-proxy", "agent-plain", "agent-guarded"} <= by.keys():
+        return lines  # a reduced run (--rows): no targets table
     invoke, plain = by["agent-invoke"], by["agent-plain"]
     resilience = ratio(invoke, plain)
     # The targets concern the agent as shipped (defaults, resilience on) in both its forms; the other agent rows are informative.
@@ -761,8 +771,8 @@ def main():
         if not os.access(FLOOR, os.X_OK):
             print(f"bench: {FLOOR} is missing (bench/run.sh publishes it): the floor row is skipped", flush=True)
         if not os.access(KESTREL, os.X_OK):
-            print(f"bench: {KESTREL} is missing (bench/run.sh publishes it): the kestrel, kestrel-proxy and kestrel-conn rows are skipped", flush=True)
-        print("bench: starting the upstream, nginx, haproxy, the floor, bench/kestrel's three modes, the dev registry and the agents", flush=True)
+            print(f"bench: {KESTREL} is missing (bench/run.sh publishes it): the kestrel, kestrel-proxy, kestrel-conn and kestrel-core rows are skipped", flush=True)
+        print("bench: starting the upstream, nginx, haproxy, the floor, bench/kestrel's four modes, the dev registry and the agents", flush=True)
         upstream, upstream_p = start_upstream()
         nginx, nginx_p = start_nginx_proxy(upstream)
         haproxy, haproxy_p = start_haproxy(upstream)
@@ -770,6 +780,7 @@ def main():
         kestrel = start_kestrel() if os.access(KESTREL, os.X_OK) else None
         kestrel_proxy = start_kestrel("proxy", upstream) if kestrel else None
         kestrel_conn = start_kestrel("conn", upstream) if kestrel else None
+        kestrel_core = start_kestrel("core", upstream) if kestrel else None
         registry = start_registry()
         start_upstream_sidecar(registry, upstream)
         agent_port, agent = start_client_agent(registry, "bench-client")
@@ -791,13 +802,16 @@ def main():
             *([Target("floor", f"http://127.0.0.1:{floor[0]}/1k", [floor[1].pid])] if floor else []),
             *([Target("kestrel", f"http://127.0.0.1:{kestrel[0]}/1k", [kestrel[1].pid]),
                Target("kestrel-proxy", f"http://127.0.0.1:{kestrel_proxy[0]}/1k", [kestrel_proxy[1].pid]),
-               Target("kestrel-conn", f"http://127.0.0.1:{kestrel_conn[0]}/1k", [kestrel_conn[1].pid])] if kestrel else []),
+               Target("kestrel-conn", f"http://127.0.0.1:{kestrel_conn[0]}/1k", [kestrel_conn[1].pid]),
+               Target("kestrel-core", f"http://127.0.0.1:{kestrel_core[0]}{kestrel_core[2]}", [kestrel_core[1].pid])] if kestrel else []),
             Target("agent-invoke", f"http://127.0.0.1:{agent_port}/v1/invoke/{SERVICE}/1k", [agent.pid], agent=True),
             Target("agent-proxy", f"http://{SERVICE}/1k", [agent.pid], proxy=f"http://127.0.0.1:{agent_port}", agent=True),
             Target("agent-plain", f"http://127.0.0.1:{plain_port}/v1/invoke/{SERVICE}/1k", [plain.pid], agent=True),
             Target("agent-logall", f"http://127.0.0.1:{logall_port}/v1/invoke/{SERVICE}/1k", [logall.pid], agent=True),
             Target("agent-guarded", f"http://127.0.0.1:{guarded_port}/v1/invoke/{SERVICE}/1k", [guarded.pid], agent=True),
         ]
+        if ROWS:
+            targets = [t for t in targets if t.name in ROWS]
         # Idle: discovery done, one call made, no load yet.
         for t in targets:
             get(t.url, proxy=t.proxy)
@@ -813,12 +827,16 @@ def main():
             print(f"round {r + 1}", flush=True)
             for t in targets:
                 t.measure()
-        tcp = tcp_rows() + grpc_rows()
+        tcp = tcp_rows() + grpc_rows() if not ROWS else []
     finally:
         stop_all()
     print("bench: start-up time", flush=True)
     start = startup_ms()
     lines = table(targets, start) + tcp
+    if ROWS:
+        print("\n".join(lines + ["", "Each round:", ""] + raw_rounds(targets)))
+        print("bench: --rows: a reduced run, bench/RESULTS.md left as it was")
+        return
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     report = ["# Benchmark results", "", f"Measured {stamp} by `bash bench/run.sh{' --quick' if QUICK else ''}` on:", ""]
     report += [f"- {m}" for m in description] + [""] + lines + ["", "Each round (max rps; p50/p99 and CPU per request at 1,000 rps):", ""]

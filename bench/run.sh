@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark on this machine: direct, nginx, haproxy, the floor (bench/floor), Kestrel alone and the two
+# Side-by-side benchmark on this machine: direct, nginx, haproxy, the floor (bench/floor), Kestrel alone and the three
 # forwarders on Kestrel (bench/kestrel), and the agent (NativeAOT) in its
 # /v1/invoke and forward-proxy forms, with discovery from the dev registry. Prints one table and
-# writes it to bench/RESULTS.md. Usage: bash bench/run.sh [--quick] [--tcp-only | --grpc-only]
+# writes it to bench/RESULTS.md. Usage: bash bench/run.sh [--quick] [--rounds N] [--rows NAME,...] [--tcp-only | --grpc-only]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,7 +46,8 @@ if [ ! -x artifacts/floor/floor ] || [ -n "$(find bench/floor bench/shared \( -p
 fi
 
 # The kestrel rows (bench/kestrel, docs/performance.md#kestrel-alone): Kestrel answering 1 KiB itself, and in its
-# --proxy and --conn modes the kestrel-proxy and kestrel-conn rows (docs/performance.md#forwarders-on-kestrel), likewise.
+# --proxy, --conn and --core modes the kestrel-proxy, kestrel-conn and kestrel-core rows (docs/performance.md#forwarders-on-kestrel,
+# #a-forwarding-core-below-kestrels-http-layer), likewise.
 if [ ! -x artifacts/kestrel/kestrel ] || [ -n "$(find bench/kestrel bench/shared \( -path bench/kestrel/obj -o -path bench/kestrel/bin \) -prune -o \( -name '*.cs' -o -name '*.csproj' \) -newer artifacts/kestrel/kestrel -print -quit)" ]; then
   echo "bench: publishing Kestrel alone (bench/kestrel)"
   rid="linux-$(uname -m | sed -e 's/x86_64/x64/' -e 's/aarch64/arm64/')"

@@ -6,7 +6,9 @@
 //                                    forwards GET over raw sockets; the least a forwarder ON Kestrel's HTTP layer costs.
 //   kestrel PORT --conn IP:PORT      kestrel-conn (ConnMode.cs): Kestrel's transport and pipes only, a connection
 //                                    middleware relaying heads; no HTTP parser, HttpContext or middleware.
-// The two forwarding modes are docs/performance.md#forwarders-on-kestrel. Port 0 picks one; the first line names it.
+//   kestrel PORT --core IP:PORT      kestrel-core (CoreMode.cs): kestrel-conn's place with a model of the agent's default
+//                                    work per call (/v1/invoke/bench-upstream/...), written tight, below HttpContext.
+// The forwarding modes are docs/performance.md#forwarders-on-kestrel and #a-forwarding-core-below-kestrels-http-layer. Port 0 picks one; the first line names it.
 using System.Net;
 using KestrelAlone;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -20,9 +22,9 @@ if (Environment.GetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLET
 
 IPEndPoint? upstream = null;
 if (args.Length is not (1 or 3) || !int.TryParse(args[0], out var port)
-    || (args.Length == 3 && (args[1] is not ("--proxy" or "--conn") || !IPEndPoint.TryParse(args[2], out upstream))))
+    || (args.Length == 3 && (args[1] is not ("--proxy" or "--conn" or "--core") || !IPEndPoint.TryParse(args[2], out upstream))))
 {
-    Console.Error.WriteLine("usage: kestrel LISTEN_PORT [--proxy UPSTREAM_IP:PORT | --conn UPSTREAM_IP:PORT]");
+    Console.Error.WriteLine("usage: kestrel LISTEN_PORT [--proxy UPSTREAM_IP:PORT | --conn UPSTREAM_IP:PORT | --core UPSTREAM_IP:PORT]");
     return 2;
 }
 
@@ -50,6 +52,11 @@ builder.WebHost.ConfigureKestrel(kestrel =>
         {
             // Never calls next: Kestrel's HTTP layer, which Listen puts after this middleware, never runs.
             listen.Use(_ => connection => ConnMode.ServeAsync(connection, upstream!));
+        }
+        else if (mode == "core")
+        {
+            var core = new CoreMode(upstream!);
+            listen.Use(_ => core.ServeAsync);
         }
     });
 });
