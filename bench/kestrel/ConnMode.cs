@@ -30,7 +30,7 @@ internal static class ConnMode
             {
                 var result = await input.ReadAsync();
                 var buffer = result.Buffer;
-                if (HeadEnd(buffer) is not { } end)
+                if (Http.HeadEnd(buffer) is not { } end)
                 {
                     if (result.IsCompleted || buffer.Length >= scratch.Length) return;
                     input.AdvanceTo(buffer.Start, buffer.End);
@@ -82,12 +82,6 @@ internal static class ConnMode
         }
     }
 
-    /// <summary>Where the first head in <paramref name="buffer"/> ends (after its blank line), or null while it is incomplete.</summary>
-    private static SequencePosition? HeadEnd(ReadOnlySequence<byte> buffer)
-    {
-        var reader = new SequenceReader<byte>(buffer);
-        return reader.TryReadTo(out ReadOnlySequence<byte> _, "\r\n\r\n"u8) ? reader.Position : null;
-    }
 
     /// <summary>A request body of <paramref name="remaining"/> bytes from the input pipe to the upstream; false when the client left first.</summary>
     private static async Task<bool> CopyBodyAsync(PipeReader input, Socket up, long remaining)

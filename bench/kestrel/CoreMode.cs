@@ -75,7 +75,7 @@ internal sealed class CoreMode
             {
                 var result = await input.ReadAsync();
                 var buffer = result.Buffer;
-                if (HeadEnd(buffer) is not { } position)
+                if (Bench.Http.HeadEnd(buffer) is not { } position)
                 {
                     if (result.IsCompleted || buffer.Length >= scratch.Length) return;
                     input.AdvanceTo(buffer.Start, buffer.End);
@@ -183,12 +183,6 @@ internal sealed class CoreMode
         }
     }
 
-    /// <summary>Where the first head in <paramref name="buffer"/> ends (after its blank line), or null while it is incomplete.</summary>
-    private static SequencePosition? HeadEnd(ReadOnlySequence<byte> buffer)
-    {
-        var reader = new SequenceReader<byte>(buffer);
-        return reader.TryReadTo(out ReadOnlySequence<byte> _, "\r\n\r\n"u8) ? reader.Position : null;
-    }
 
     /// <summary>The head in one piece: the pipe's segment, or a copy in <paramref name="scratch"/> (empty when too long: then refused).</summary>
     private static ReadOnlyMemory<byte> Contiguous(ReadOnlySequence<byte> head, byte[] scratch)

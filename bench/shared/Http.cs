@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Text;
 using System.Text;
 
@@ -11,6 +12,13 @@ internal static class Http
     {
         var end = data.IndexOf("\r\n\r\n"u8);
         return end < 0 ? -1 : end + 4;
+    }
+
+    /// <summary>Where the first head in <paramref name="buffer"/> ends (after its blank line), or null while it is incomplete.</summary>
+    public static SequencePosition? HeadEnd(ReadOnlySequence<byte> buffer)
+    {
+        var reader = new SequenceReader<byte>(buffer);
+        return reader.TryReadTo(out ReadOnlySequence<byte> _, "\r\n\r\n"u8) ? reader.Position : null;
     }
 
     /// <summary>The Content-Length header's value, or -1 without one.</summary>
