@@ -2,9 +2,9 @@
 """A/B forwarding benchmark of two agent configurations, measured back to back in alternating order
 (run it after bench/run.sh, which installs the tools and publishes the NativeAOT agent).
 
-bench/run.sh measures every target in turn, five agents side by side on a machine with two cores, and
-agent-guarded last in each round: an order or warm-up effect shows up there as a cost of the guarded
-strategies. Here only the upstream (nginx, 1 KiB body) and two agents run, with a static route to it,
+bench/run.sh measures every target in turn, five agents side by side on a machine with two cores (agent-guarded
+last in every other round, first in the others): the guarded strategies' cost is read there beside four other
+agents' idle work. Here only the upstream (nginx, 1 KiB body) and two agents run, with a static route to it,
 and each round measures them in the opposite order of the round before (AB, BA, AB...): max requests/s
 (wrk, 1 thread, 16 connections), the agent's CPU seconds per 10,000 requests (from /proc, as
 bench.py) and its bytes allocated per request (its /metrics; an older build without

@@ -30,7 +30,7 @@ Targets, all on loopback, with a 1 KiB static body served by nginx as the upstre
   agent-logall  /v1/invoke on a third agent that logs every request (Sidecar__RequestLog=all; the
                 default logs errors only), to show what a line per request costs
 
-Each round measures every target in turn: max requests/s (wrk, 1 thread, 16 connections, with the
+Each round measures every target in turn, every other round in the opposite order: max requests/s (wrk, 1 thread, 16 connections, with the
 proxy's CPU per request and its peak RSS) and latency at a fixed 1,000 rps (hey, 16 workers at
 62.5 rps each), with the proxy's CPU per request at that rate (its /proc ticks before and after). The machine has 2 cores shared with other work: only ratios taken in
 the same round mean much, so the table shows the median over the rounds and the spread. Start-up
@@ -825,7 +825,9 @@ def main():
               f"and {RATE_DURATION}s hey runs at {RATE} rps", flush=True)
         for r in range(ROUNDS):
             print(f"round {r + 1}", flush=True)
-            for t in targets:
+            # Every other round in the opposite order (as bench/ab.py): a row measured always last, or always right
+            # after another, does not carry an order or warm-up effect into every round.
+            for t in (targets if r % 2 == 0 else reversed(targets)):
                 t.measure()
         tcp = tcp_rows() + grpc_rows() if not ROWS else []
     finally:
