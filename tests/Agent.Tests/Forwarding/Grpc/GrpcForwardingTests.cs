@@ -193,8 +193,8 @@ public sealed class GrpcForwardingTests
 
         // SocketsHttpHandler reports the failed HTTP/2 handshake as what it is (the server's 400 is not a frame) on most
         // calls, but on a loaded machine at times as a generic failure or a cancellation, from a race inside its
-        // connection set-up (2 to 7 calls in 14 with two other processes keeping both cores busy): every call is UNAVAILABLE and names the
-        // instance, and the message says why when the handler said what went wrong.
+        // connection set-up (2 to 7 calls in 14 with two other processes keeping both cores busy): every call is
+        // UNAVAILABLE and names the instance, and the message says why when the handler said what went wrong.
         var statuses = new List<(int Code, string Details)>();
         for (var call = 0; call < 3 && !statuses.Exists(s => s.Details.Contains("did not answer in HTTP/2", StringComparison.Ordinal)); call++)
         {
