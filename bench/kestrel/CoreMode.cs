@@ -223,19 +223,14 @@ internal sealed class CoreMode
             end = head[at..].IndexOf("\r\n"u8);
             if (end < 0) return request;
             if (end == 0) break;
-            var field = head.Slice(at, end);
-            var colon = field.IndexOf((byte)':');
-            if (colon <= 0 || count == MaxFields || field[..colon].IndexOfAnyExcept(Token) >= 0) return request;
-            var value = field[(colon + 1)..].Trim(" \t"u8);
-            if (value.IndexOfAny(Controls) >= 0) return request;
-            var valueStart = at + colon + 1 + field[(colon + 1)..].IndexOfAnyExcept(" \t"u8);
-            fields[count++] = new Field(at, colon, value.IsEmpty ? at + colon + 1 : valueStart, value.Length, Kind(field[..colon]));
-            switch (fields[count - 1].Kind)
+            if (count == MaxFields || !TryReadField(head, at, end, out var field)) return request;
+            fields[count++] = field;
+            switch (field.Kind)
             {
                 case FieldKind.Host: hosts++; request.Host = count - 1; break;
                 case FieldKind.ContentLength or FieldKind.TransferEncoding or FieldKind.Upgrade or FieldKind.Expect: return request; // bodies and upgrades: another path's
                 case FieldKind.Connection: request.Connection = count - 1; break;
-                case FieldKind.Browser or FieldKind.Via or FieldKind.TraceParent: request.Seen |= 1 << (int)fields[count - 1].Kind; break;
+                case FieldKind.Browser or FieldKind.Via or FieldKind.TraceParent: request.Seen |= 1 << (int)field.Kind; break;
             }
 
             at += end + 2;
@@ -243,6 +238,23 @@ internal sealed class CoreMode
 
         request.Valid = hosts == 1;
         return request;
+    }
+
+    /// <summary>
+    /// The field line at <paramref name="at"/> (<paramref name="length"/> bytes, its CRLF left out), the request's or the
+    /// answer's: a token name, a colon, a value without control characters; false for anything else.
+    /// </summary>
+    private static bool TryReadField(ReadOnlySpan<byte> head, int at, int length, out Field field)
+    {
+        field = default;
+        var line = head.Slice(at, length);
+        var colon = line.IndexOf((byte)':');
+        if (colon <= 0 || line[..colon].IndexOfAnyExcept(Token) >= 0) return false;
+        var raw = line[(colon + 1)..];
+        var value = raw.Trim(" \t"u8);
+        if (value.IndexOfAny(Controls) >= 0) return false;
+        field = new Field(at, colon, at + colon + 1 + Math.Max(raw.IndexOfAnyExcept(" \t"u8), 0), value.Length, Kind(line[..colon]));
+        return true;
     }
 
     /// <summary>The service and the path of <c>/v1/invoke/{service}/{path}</c>, and the agent's refusals of a call.</summary>
@@ -290,7 +302,7 @@ internal sealed class CoreMode
         writer.Put(" HTTP/1.1\r\nHost: "u8);
         writer.Put(instance.Authority);
         writer.Put("\r\n"u8);
-        var connection = request.Connection >= 0 && fields.Length > 0 && fields[request.Connection].Kind == FieldKind.Connection
+        var connection = request.Connection >= 0
             ? head.Slice(fields[request.Connection].ValueStart, fields[request.Connection].ValueLength)
             : default;
         ReadOnlySpan<byte> forwardedFor = default;
@@ -375,12 +387,9 @@ internal sealed class CoreMode
         var at = end + 2;
         while ((end = head[at..].IndexOf("\r\n"u8)) > 0)
         {
-            var field = head.Slice(at, end);
-            var colon = field.IndexOf((byte)':');
-            if (colon <= 0 || count == MaxFields || field[..colon].IndexOfAnyExcept(Token) >= 0) return answer;
-            var value = field[(colon + 1)..].Trim(" \t"u8);
-            if (value.IndexOfAny(Controls) >= 0) return answer;
-            var kind = Kind(field[..colon]);
+            if (count == MaxFields || !TryReadField(head, at, end, out var field)) return answer;
+            var value = head.Slice(field.ValueStart, field.ValueLength);
+            var kind = field.Kind;
             if (kind == FieldKind.ContentLength)
             {
                 if (answer.ContentLength >= 0 || !Utf8Parser.TryParse(value, out long length, out var used) || used != value.Length) return answer;
@@ -395,8 +404,7 @@ internal sealed class CoreMode
                 answer.KeepAlive = false;
             }
 
-            var valueStart = at + colon + 1 + Math.Max(field[(colon + 1)..].IndexOfAnyExcept(" \t"u8), 0);
-            fields[count++] = new Field(at, colon, valueStart, value.Length, kind);
+            fields[count++] = field;
             at += end + 2;
         }
 
