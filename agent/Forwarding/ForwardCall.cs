@@ -323,7 +323,7 @@ internal sealed partial class ForwardCall
         var request = NewRequest();
         if (_forwarder.LeanHttp1 && instance.Origin.IsHttp && Http1.OriginFormRequest.IsPlain(_target))
         {
-            request.Aim(instance.Origin, _target, new ForwardedHead(Context, _forwarded, attempt));
+            request.Aim(instance.Origin, _target, new ForwardedHead(new CallerFields(Context.Request.Headers), _forwarded, attempt));
             return request;
         }
 

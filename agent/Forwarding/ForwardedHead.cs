@@ -8,9 +8,9 @@ namespace Sidecar.Forwarding;
 /// head's bytes (docs/performance.md#the-request-head-from-kestrels-headers): the rules are <see cref="ProxyHeaders"/>',
 /// the same ones that fill an <see cref="HttpRequestMessage"/> (<see cref="MessageHeaders"/>), with no copy
 /// into <c>HttpHeaders</c> between. A request that goes to another handler after all gets them copied (<see cref="CopyTo"/>).
-/// The caller's values were checked before the instance was picked (<see cref="ProxyHeaders.FindControlCharacter"/>).
+/// The caller's values were checked before the instance was picked (<see cref="ProxyHeaders.FindControlCharacter(CallerFields)"/>).
 /// </summary>
-internal sealed class ForwardedHead(HttpContext context, ForwardedValues forwarded, System.Diagnostics.Activity? attempt) : Http1.DirectHead
+internal sealed class ForwardedHead(CallerFields fields, ForwardedValues forwarded, System.Diagnostics.Activity? attempt) : Http1.DirectHead
 {
     public override void Write(Http1.HeadBuffer output, bool hasContent)
     {
@@ -27,7 +27,7 @@ internal sealed class ForwardedHead(HttpContext context, ForwardedValues forward
     private void Fill<T>(ref T target)
         where T : struct, IHeaderTarget
     {
-        ProxyHeaders.CopyRequestHeaders(context, ref target, forwarded, check: false);
+        ProxyHeaders.CopyRequestHeaders(fields, ref target, forwarded, check: false);
         ProxyHeaders.InjectTrace(ref target, forwarded, attempt);
     }
 }
@@ -42,6 +42,9 @@ internal readonly struct MessageHeaders(HttpRequestMessage request) : IHeaderTar
     public void Add(string name, string value) => request.Headers.TryAddWithoutValidation(name, value);
 
     public void Add(string name, scoped ReadOnlySpan<char> value) => request.Headers.TryAddWithoutValidation(name, value.ToString());
+
+    public void AddLine(scoped ReadOnlySpan<char> name, scoped ReadOnlySpan<byte> value) =>
+        AddValues(name.ToString(), System.Text.Encoding.Latin1.GetString(value));
 
     public void AddValues(string name, StringValues values)
     {

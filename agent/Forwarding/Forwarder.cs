@@ -78,35 +78,9 @@ internal sealed partial class Forwarder : IDisposable
                 $"'{Truncate(service)}' is not a known service; the agent forwards only to services from ROUTES or the registry.");
         }
 
-        // A request that already passed through this agent came back by a route, an instance or a Host
-        // name that resolves to the agent itself (names are not resolved: the Via entry is the proof).
-        // Only a request that has a Via header at all is searched.
-        var via = context.Request.Headers.Via;
-        if (via.Count > 0 && HasPassedHere(via))
+        if (Check(pool, context.Request.Method, target, new CallerFields(context.Request.Headers), out var requested) is { } refused)
         {
-            return Refuse(context, pool.Metrics, StatusCodes.Status508LoopDetected, ForwardingProblems.LoopDetected, "Loop detected",
-                $"The request to '{pool.Name}' has already passed through this agent (its Via header names it): forwarding it again would loop. " +
-                "A route, an instance or a host name of the service points back at the agent.");
-        }
-
-        // TRACE echoes the request, cookies and Authorization included, to whatever page sent it (cross-site
-        // tracing): refused, as nginx does.
-        if (HttpMethods.IsTrace(context.Request.Method))
-        {
-            return Refuse(context, pool.Metrics, StatusCodes.Status405MethodNotAllowed, ForwardingProblems.MethodNotAllowed, "Method not allowed",
-                "The agent does not forward TRACE: it would echo the caller's cookies and credentials.", allow: ForwardedMethods);
-        }
-
-        if (TargetPath.Check(target) is { } reason)
-        {
-            return Refuse(context, pool.Metrics, StatusCodes.Status400BadRequest, ForwardingProblems.BadPath, "Bad path",
-                $"Refused to forward to '{pool.Name}': {reason}.");
-        }
-
-        if (!RequestTimeoutHeader.TryRead(context.Request, out var requested))
-        {
-            return Refuse(context, pool.Metrics, StatusCodes.Status400BadRequest, ForwardingProblems.BadRequest, "Bad request",
-                $"{RequestTimeoutHeader.Name} must be a positive duration in seconds (2.5) or with a unit (500ms, 5s).");
+            return Refuse(context, pool.Metrics, refused.Status, refused.Code, refused.Title, refused.Detail, refused.Allow);
         }
 
         // A WebSocket (or any upgrade) handshake: a connection of its own, not a call with a deadline.
@@ -123,6 +97,47 @@ internal sealed partial class Forwarder : IDisposable
     }
 
     public void Dispose() => Invoker.Dispose();
+
+    /// <summary>
+    /// The checks of a call to a known service before anything else is done for it, on the caller's method,
+    /// target and fields alone: the refusal, or null and the deadline the caller asked for (<c>X-Request-Timeout</c>), if any.
+    /// </summary>
+    internal CallRefusal? Check(ServicePool pool, string method, string target, CallerFields fields, out TimeSpan? requested)
+    {
+        requested = null;
+
+        // A request that already passed through this agent came back by a route, an instance or a Host
+        // name that resolves to the agent itself (names are not resolved: the Via entry is the proof).
+        // Only a request that has a Via header at all is searched.
+        var via = fields.Via;
+        if (via.Count > 0 && HasPassedHere(via))
+        {
+            return new(StatusCodes.Status508LoopDetected, ForwardingProblems.LoopDetected, "Loop detected",
+                $"The request to '{pool.Name}' has already passed through this agent (its Via header names it): forwarding it again would loop. " +
+                "A route, an instance or a host name of the service points back at the agent.");
+        }
+
+        // TRACE echoes the request, cookies and Authorization included, to whatever page sent it (cross-site
+        // tracing): refused, as nginx does.
+        if (HttpMethods.IsTrace(method))
+        {
+            return new(StatusCodes.Status405MethodNotAllowed, ForwardingProblems.MethodNotAllowed, "Method not allowed",
+                "The agent does not forward TRACE: it would echo the caller's cookies and credentials.", ForwardedMethods);
+        }
+
+        if (TargetPath.Check(target) is { } reason)
+        {
+            return new(StatusCodes.Status400BadRequest, ForwardingProblems.BadPath, "Bad path", $"Refused to forward to '{pool.Name}': {reason}.");
+        }
+
+        if (!RequestTimeoutHeader.TryRead(fields, out requested))
+        {
+            return new(StatusCodes.Status400BadRequest, ForwardingProblems.BadRequest, "Bad request",
+                $"{RequestTimeoutHeader.Name} must be a positive duration in seconds (2.5) or with a unit (500ms, 5s).");
+        }
+
+        return null;
+    }
 
     // "1.1 sidecar-x, 1.0 fred" (several headers are one list): an entry whose received-by is our pseudonym.
     internal bool HasPassedHere(Microsoft.Extensions.Primitives.StringValues via)
@@ -148,3 +163,6 @@ internal sealed partial class Forwarder : IDisposable
     // Names come from hostile input: keep problem details short.
     private static string Truncate(string value) => value.Length <= 64 ? value : value[..64] + "...";
 }
+
+/// <summary>A call the forwarder refuses before it starts: the problem's status, code, title and detail, and the <c>Allow</c> of a 405.</summary>
+internal sealed record CallRefusal(int Status, string Code, string Title, string Detail, string? Allow = null);

@@ -7,9 +7,9 @@ namespace Sidecar.Forwarding;
 /// <param name="TraceParent">The trace the instance sees (W3C form, whatever the formats written); null when no propagation is configured.</param>
 /// <param name="TraceCreated">True when the agent started the trace without recording it (no caller trace, tracing off).</param>
 /// <param name="Formats">The trace header formats written (<c>OTEL_PROPAGATORS</c>).</param>
-/// <param name="Remote">The caller's address as this hop saw it (<c>unknown</c> when there is none).</param>
+/// <param name="Remote">The caller's address as this hop saw it, if any.</param>
 internal sealed record ForwardedValues(string For, string Proto, string? Host, string? TraceParent, string? TraceState, string Via,
-    bool TraceCreated = false, Propagators Formats = Propagators.TraceContext, string Remote = "unknown");
+    bool TraceCreated = false, Propagators Formats = Propagators.TraceContext, System.Net.IPAddress? Remote = null);
 
 /// <summary>
 /// Header rules of a proxy (RFC 9110 section 7.6.1): hop-by-hop headers (Connection and the headers it
@@ -24,21 +24,29 @@ internal sealed record ForwardedValues(string For, string Proto, string? Host, s
 /// </summary>
 internal static class ProxyHeaders
 {
-    // C0 controls but HTAB, and DEL: RFC 9110 section 5.5 allows none of them in a field value.
-    private static readonly System.Buffers.SearchValues<char> ControlCharacters = System.Buffers.SearchValues.Create(
-        "\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\u0008\u000a\u000b\u000c\u000d\u000e\u000f" +
-        "\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001a\u001b\u001c\u001d\u001e\u001f\u007f");
-
     /// <param name="context">The caller's request.</param>
     /// <param name="via">This agent's <c>Via</c> entry (<c>1.1 {pseudonym}</c>), appended to the caller's.</param>
     /// <param name="span">The agent's own span when tracing is on: its id is the parent the instance sees.</param>
     /// <param name="formats">The trace header formats read and written (<c>OTEL_PROPAGATORS</c>).</param>
     public static ForwardedValues ForwardedValues(HttpContext context, string via, System.Diagnostics.Activity? span = null, Propagators formats = Propagators.TraceContext)
     {
-        var headers = context.Request.Headers;
-        var remote = context.Connection.RemoteIpAddress?.ToString() ?? "unknown";
-        var previous = headers["X-Forwarded-For"];
-        var forwardedFor = previous.Count == 0 ? remote : $"{string.Join(", ", (IEnumerable<string?>)previous)}, {remote}";
+        var host = context.Request.Host;
+        return ForwardedValues(new CallerFields(context.Request.Headers), context.Connection.RemoteIpAddress, context.Request.Scheme, host.HasValue ? host.Value : null, via, span, formats);
+    }
+
+    /// <param name="fields">The caller's fields.</param>
+    /// <param name="remote">The caller's address as this hop saw it, if any.</param>
+    /// <param name="scheme">The scheme the caller used (<c>http</c>).</param>
+    /// <param name="host">The caller's <c>Host</c>, if any.</param>
+    /// <param name="via">This agent's <c>Via</c> entry (<c>1.1 {pseudonym}</c>), appended to the caller's.</param>
+    /// <param name="span">The agent's own span when tracing is on: its id is the parent the instance sees.</param>
+    /// <param name="formats">The trace header formats read and written (<c>OTEL_PROPAGATORS</c>).</param>
+    public static ForwardedValues ForwardedValues(CallerFields fields, System.Net.IPAddress? remote, string scheme, string? host, string via,
+        System.Diagnostics.Activity? span = null, Propagators formats = Propagators.TraceContext)
+    {
+        var address = remote?.ToString() ?? "unknown";
+        var previous = fields["X-Forwarded-For"];
+        var forwardedFor = previous.Count == 0 ? address : $"{string.Join(", ", (IEnumerable<string?>)previous)}, {address}";
 
         string? traceState = null;
         string? parent = null;
@@ -50,7 +58,7 @@ internal static class ProxyHeaders
         }
         else if (formats != Propagators.None && formats != Propagators.Baggage)
         {
-            (parent, traceState) = TracePropagation.Extract(headers, formats);
+            (parent, traceState) = TracePropagation.Extract(fields, formats);
             if (parent is null)
             {
                 // Absent or malformed: a new trace, and an orphan tracestate is dropped (W3C Trace Context 3.3).
@@ -60,11 +68,10 @@ internal static class ProxyHeaders
         }
 
         // Usually no Via arrives: the entry made once by the forwarder is sent as is.
-        var previousVia = headers.Via;
+        var previousVia = fields.Via;
         var viaValue = previousVia.Count == 0 ? via : $"{string.Join(", ", (IEnumerable<string?>)previousVia)}, {via}";
 
-        var host = context.Request.Host;
-        return new ForwardedValues(forwardedFor, context.Request.Scheme, host.HasValue ? host.Value : null, parent, traceState, viaValue, created, formats, remote);
+        return new ForwardedValues(forwardedFor, scheme, host, parent, traceState, viaValue, created, formats, remote);
     }
 
     /// <summary>
@@ -72,15 +79,17 @@ internal static class ProxyHeaders
     /// the first forwarded header whose value holds a control character other than HTAB, and that character,
     /// or null. The caller refuses such a request before any instance is picked.
     /// </summary>
-    public static (string Name, char Character)? FindControlCharacter(HttpContext context)
+    public static (string Name, char Character)? FindControlCharacter(HttpContext context) => FindControlCharacter(new CallerFields(context.Request.Headers));
+
+    /// <inheritdoc cref="FindControlCharacter(HttpContext)"/>
+    public static (string Name, char Character)? FindControlCharacter(CallerFields fields)
     {
-        var headers = context.Request.Headers;
-        var connection = headers.Connection;
-        foreach (var header in headers)
+        var connection = fields.HasConnection;
+        foreach (var field in fields)
         {
-            if (!IsHopByHop(header.Key) && !IsNamedBy(connection, header.Key) && ControlCharacterOf(header.Value) is { } at)
+            if (field.Kind != FieldKind.HopByHop && !(connection && fields.ConnectionNames(field.Name)) && field.ControlCharacter() is { } at)
             {
-                return (header.Key, at);
+                return (field.NameString, at);
             }
         }
 
@@ -100,54 +109,55 @@ internal static class ProxyHeaders
     public static (string Name, char Character)? CopyRequestHeaders(HttpContext context, HttpRequestMessage request, ForwardedValues forwarded)
     {
         var target = new MessageHeaders(request);
-        return CopyRequestHeaders(context, ref target, forwarded, check: true);
+        return CopyRequestHeaders(new CallerFields(context.Request.Headers), ref target, forwarded, check: true);
     }
 
     /// <summary>
     /// The proxy's rules over the caller's headers, written to <paramref name="target"/>: a request message's
-    /// headers, or the lean client's head written straight from Kestrel's collection (docs/performance.md#the-request-head-from-kestrels-headers).
+    /// headers, or the lean client's head written straight from the caller's fields (docs/performance.md#the-request-head-from-kestrels-headers).
     /// With <paramref name="check"/>, stops at the first value with a control character and returns it (see
-    /// <see cref="FindControlCharacter"/>); without, the caller checked them already.
+    /// <see cref="FindControlCharacter(CallerFields)"/>); without, the caller checked them already.
     /// </summary>
-    public static (string Name, char Character)? CopyRequestHeaders<T>(HttpContext context, ref T target, ForwardedValues forwarded, bool check)
+    public static (string Name, char Character)? CopyRequestHeaders<T>(CallerFields fields, ref T target, ForwardedValues forwarded, bool check)
         where T : struct, IHeaderTarget
     {
-        var headers = context.Request.Headers;
-        var connection = headers.Connection;
-        foreach (var header in headers)
+        var connection = fields.HasConnection;
+        var addressesDone = false;
+        foreach (var field in fields)
         {
-            var name = header.Key;
-            if (IsHopByHop(name) || IsNamedBy(connection, name))
+            var kind = field.Kind;
+            if (kind == FieldKind.HopByHop || (connection && fields.ConnectionNames(field.Name)))
             {
                 continue;
             }
-
-            var values = header.Value;
 
             // Kestrel refuses CR, LF and NUL; HttpClient would send the other control characters as they are.
-            if (check && ControlCharacterOf(values) is { } at)
+            if (check && field.ControlCharacter() is { } at)
             {
-                return (name, at);
+                return (field.NameString, at);
             }
 
-            if (IsReplacedOnRequest(name))
+            switch (kind)
             {
-                // The rare client-address headers the caller sent: this hop is appended, or the address replaced.
-                if (name.Equals("Forwarded", StringComparison.OrdinalIgnoreCase))
-                {
-                    target.Add("Forwarded", $"{string.Join(", ", (IEnumerable<string?>)values)}, {ForwardedHop(context, forwarded)}");
-                }
-                else if (name.Equals("X-Real-IP", StringComparison.OrdinalIgnoreCase))
-                {
-                    target.Add("X-Real-IP", forwarded.Remote);
-                }
+                case FieldKind.Replaced:
+                    break;
+                case FieldKind.Forwarded or FieldKind.RealIp:
+                    // The rare client-address headers the caller sent: this hop is appended, or the address replaced,
+                    // once for all their lines.
+                    if (!addressesDone)
+                    {
+                        addressesDone = true;
+                        AddClientAddresses(fields, ref target, forwarded);
+                    }
 
-                continue;
-            }
+                    break;
+                default:
+                    if (!FieldNames.IsTraceReplaced(kind, forwarded.Formats))
+                    {
+                        field.CopyTo(ref target);
+                    }
 
-            if (!TracePropagation.IsReplaced(name, forwarded.Formats))
-            {
-                target.AddValues(name, values);
+                    break;
             }
         }
 
@@ -186,23 +196,23 @@ internal static class ProxyHeaders
         }
     }
 
-    private static char? ControlCharacterOf(StringValues values)
+    private static void AddClientAddresses<T>(CallerFields fields, ref T target, ForwardedValues forwarded)
+        where T : struct, IHeaderTarget
     {
-        for (var i = 0; i < values.Count; i++)
+        if (fields["Forwarded"] is { Count: > 0 } previous)
         {
-            var text = values[i].AsSpan();
-            if (text.IndexOfAny(ControlCharacters) is var at and >= 0)
-            {
-                return text[at];
-            }
+            target.Add("Forwarded", $"{string.Join(", ", (IEnumerable<string?>)previous)}, {ForwardedHop(forwarded)}");
         }
 
-        return null;
+        if (fields["X-Real-IP"].Count > 0)
+        {
+            target.Add("X-Real-IP", forwarded.Remote?.ToString() ?? "unknown");
+        }
     }
 
     // RFC 7239: for=127.0.0.1;host="127.0.0.1:8078";proto=http
-    private static string ForwardedHop(HttpContext context, ForwardedValues forwarded) =>
-        $"for={ForwardedNode(context.Connection.RemoteIpAddress)}" + (forwarded.Host is null ? "" : $";host={Token(forwarded.Host)}") + $";proto={forwarded.Proto}";
+    private static string ForwardedHop(ForwardedValues forwarded) =>
+        $"for={ForwardedNode(forwarded.Remote)}" + (forwarded.Host is null ? "" : $";host={Token(forwarded.Host)}") + $";proto={forwarded.Proto}";
 
     // RFC 7239 section 6: an IPv6 node is bracketed and quoted; an unknown one is "unknown".
     private static string ForwardedNode(System.Net.IPAddress? address) => address switch
@@ -272,41 +282,7 @@ internal static class ProxyHeaders
     }
 
     /// <summary>The headers that concern one connection only and must not be forwarded (RFC 9110 section 7.6.1).</summary>
-    public static bool IsHopByHop(string name) =>
-        name.StartsWith("Proxy-", StringComparison.OrdinalIgnoreCase) ||
-        name.Equals("Connection", StringComparison.OrdinalIgnoreCase) ||
-        name.Equals("Keep-Alive", StringComparison.OrdinalIgnoreCase) ||
-        name.Equals("TE", StringComparison.OrdinalIgnoreCase) ||
-        name.Equals("Trailer", StringComparison.OrdinalIgnoreCase) ||
-        name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase) ||
-        name.Equals("Upgrade", StringComparison.OrdinalIgnoreCase);
-
-    // Set by the forwarder itself, or meaningless upstream: Host is the instance's, the body length
-    // is the content's, Expect was answered by Kestrel already, HTTP/2 pseudo-headers have no HTTP/1.1 form.
-    private static bool IsReplacedOnRequest(string name) =>
-        name.Length == 0 || name[0] == ':' ||
-        name.Equals("Host", StringComparison.OrdinalIgnoreCase) ||
-        name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase) ||
-        name.Equals("Expect", StringComparison.OrdinalIgnoreCase) ||
-        name.Equals("X-Forwarded-For", StringComparison.OrdinalIgnoreCase) ||
-        name.Equals("X-Forwarded-Proto", StringComparison.OrdinalIgnoreCase) ||
-        name.Equals("X-Forwarded-Host", StringComparison.OrdinalIgnoreCase) ||
-        name.Equals("Forwarded", StringComparison.OrdinalIgnoreCase) ||
-        name.Equals("X-Real-IP", StringComparison.OrdinalIgnoreCase) ||
-        name.Equals("Via", StringComparison.OrdinalIgnoreCase);
-
-    private static bool IsNamedBy(StringValues connection, string name)
-    {
-        for (var i = 0; i < connection.Count; i++)
-        {
-            if (ListContains(connection[i], name))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
+    public static bool IsHopByHop(string name) => FieldNames.Classify(name) == FieldKind.HopByHop;
 
     private static bool IsNamedBy(System.Net.Http.Headers.HeaderStringValues connection, string name)
     {
@@ -322,7 +298,7 @@ internal static class ProxyHeaders
     }
 
     /// <summary>Whether a comma-separated list (a <c>Connection</c> value) holds <paramref name="name"/>, each entry trimmed, compared ignoring case.</summary>
-    internal static bool ListContains(string? list, string name)
+    internal static bool ListContains(string? list, ReadOnlySpan<char> name)
     {
         foreach (var range in list.AsSpan().Split(','))
         {

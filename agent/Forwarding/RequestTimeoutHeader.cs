@@ -12,10 +12,13 @@ internal static class RequestTimeoutHeader
     public const string Name = "X-Request-Timeout";
 
     /// <summary>False when the header is present but not a positive duration.</summary>
-    public static bool TryRead(HttpRequest request, out TimeSpan? timeout)
+    public static bool TryRead(HttpRequest request, out TimeSpan? timeout) => TryRead(new CallerFields(request.Headers), out timeout);
+
+    /// <inheritdoc cref="TryRead(HttpRequest, out TimeSpan?)"/>
+    public static bool TryRead(CallerFields fields, out TimeSpan? timeout)
     {
         timeout = null;
-        var values = request.Headers[Name];
+        var values = fields[Name];
         if (values.Count == 0)
         {
             return true;

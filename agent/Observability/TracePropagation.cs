@@ -40,7 +40,11 @@ internal static class TracePropagation
     public const string B3ParentSpanId = "X-B3-ParentSpanId";
 
     /// <summary>The caller's trace as a <c>traceparent</c>, and its <c>tracestate</c> (W3C only); null when none valid came in a configured format.</summary>
-    public static (string? TraceParent, string? TraceState) Extract(IHeaderDictionary headers, Propagators formats)
+    public static (string? TraceParent, string? TraceState) Extract(IHeaderDictionary headers, Propagators formats) =>
+        Extract(new Forwarding.CallerFields(headers), formats);
+
+    /// <inheritdoc cref="Extract(IHeaderDictionary, Propagators)"/>
+    public static (string? TraceParent, string? TraceState) Extract(Forwarding.CallerFields headers, Propagators formats)
     {
         if ((formats & Propagators.TraceContext) != 0)
         {
@@ -78,7 +82,7 @@ internal static class TracePropagation
         return Compose(parts[0], parts[1], sampled is "1" or "d" ? true : sampled is "0" ? false : null);
     }
 
-    internal static string? FromB3Multi(IHeaderDictionary headers)
+    internal static string? FromB3Multi(Forwarding.CallerFields headers)
     {
         var trace = headers[B3TraceId];
         var span = headers[B3SpanId];
@@ -157,19 +161,6 @@ internal static class TracePropagation
             }
         }
     }
-
-    /// <summary>Headers the agent writes itself in the configured formats, so the caller's are not passed on beside them.</summary>
-    public static bool IsReplaced(string name, Propagators formats)
-    {
-        if ((formats & Propagators.TraceContext) != 0 &&
-            (name.Equals("traceparent", StringComparison.OrdinalIgnoreCase) || name.Equals("tracestate", StringComparison.OrdinalIgnoreCase)))
-        {
-            return true;
-        }
-
-        return (formats & (Propagators.B3 | Propagators.B3Multi)) != 0 &&
-            (name.Equals(B3Header, StringComparison.OrdinalIgnoreCase) || name.StartsWith("X-B3-", StringComparison.OrdinalIgnoreCase));
-    }
 }
 
 /// <summary>
@@ -187,4 +178,7 @@ internal interface IHeaderTarget
 
     /// <summary>A caller's header, its values as they came.</summary>
     public void AddValues(string name, StringValues values);
+
+    /// <summary>A caller's field line as it came in a request head: its name, and its value's bytes (Latin-1).</summary>
+    public void AddLine(scoped ReadOnlySpan<char> name, scoped ReadOnlySpan<byte> value);
 }

@@ -66,6 +66,24 @@ internal readonly struct HeadLines(HeadBuffer output, bool hasContent) : IHeader
         output.Append("\r\n"u8);
     }
 
+    public void AddLine(scoped ReadOnlySpan<char> name, scoped ReadOnlySpan<byte> value)
+    {
+        if (name.IsEmpty || name.ContainsAnyExcept(TokenChars) || (!hasContent && ResponseFieldNames.IsContent(name)))
+        {
+            return;
+        }
+
+        if (value.IndexOfAny((byte)'\r', (byte)'\n', (byte)'\0') >= 0)
+        {
+            RequestHeadWriter.Header(output, name.ToString(), "\r"); // refused as a value of Kestrel's would be
+        }
+
+        output.AppendLatin1(name);
+        output.Append(": "u8);
+        output.Append(value);
+        output.Append("\r\n"u8);
+    }
+
     // As HeaderStringValues.ToString joins a header's values: its parser's separator, a space between User-Agent's
     // products, "; " between cookies (RFC 6265 section 5.4), else ", " (ForwardedHeadTests compares them with the runtime's).
     private static string SeparatorOf(string name) =>

@@ -87,6 +87,9 @@ internal static class ResponseFieldNames
     /// <summary>Whether HttpHeaders files <paramref name="name"/> with the content (<c>Content-Type</c>, <c>Expires</c>...), not with the message.</summary>
     public static bool IsContent(string name) => Known.TryGetValue(name, out var known) && known.Content;
 
+    /// <inheritdoc cref="IsContent(string)"/>
+    public static bool IsContent(ReadOnlySpan<char> name) => KnownBySpan.TryGetValue(name, out var known) && known.Content;
+
     private static FrozenDictionary<string, (string Name, bool Content)> Build()
     {
         var known = new Dictionary<string, (string Name, bool Content)>(StringComparer.OrdinalIgnoreCase);

@@ -67,7 +67,7 @@ public sealed class ForwardedHeadTests
         ProxyHeaders.CopyRequestHeaders(context, message, forwarded);
         ProxyHeaders.InjectTrace(message, forwarded, null);
         using var aimed = Request(method, body);
-        aimed.Aim(new Http1Origin("http://orders:8080"), "/a?b=c", new ForwardedHead(context, forwarded, null));
+        aimed.Aim(new Http1Origin("http://orders:8080"), "/a?b=c", new ForwardedHead(new CallerFields(context.Request.Headers), forwarded, null));
 
         aimed.MakeAbsolute(); // what LeanHttp1Handler does before passing a request to SocketsHttpHandler
 
@@ -119,7 +119,7 @@ public sealed class ForwardedHeadTests
     {
         var context = Caller("GET", "X-A: 1");
         using var request = Request("GET", "");
-        request.Aim(new Http1Origin("http://orders:8080"), "/", new ForwardedHead(context, ProxyHeaders.ForwardedValues(context, Via), null));
+        request.Aim(new Http1Origin("http://orders:8080"), "/", new ForwardedHead(new CallerFields(context.Request.Headers), ProxyHeaders.ForwardedValues(context, Via), null));
 
         Assert.True(LeanHttp1Handler.Takes(request));
         Assert.Empty(request.Headers.NonValidated);
@@ -176,7 +176,7 @@ public sealed class ForwardedHeadTests
     private static string WriteDirect(HttpContext context, ForwardedValues forwarded, string method, string body, Activity? attempt, out RequestFraming framing)
     {
         using var request = Request(method, body);
-        request.Aim(new Http1Origin("http://orders:8080"), "/a?b=c", new ForwardedHead(context, forwarded, attempt));
+        request.Aim(new Http1Origin("http://orders:8080"), "/a?b=c", new ForwardedHead(new CallerFields(context.Request.Headers), forwarded, attempt));
         return Write(request, out framing);
     }
 

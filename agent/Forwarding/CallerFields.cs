@@ -1,0 +1,443 @@
+using System.Buffers;
+using System.Text;
+using Microsoft.Extensions.Primitives;
+
+namespace Sidecar.Forwarding;
+
+/// <summary>What a request field's name means to the proxy's rules (<see cref="ProxyHeaders"/>).</summary>
+internal enum FieldKind : byte
+{
+    /// <summary>Forwarded as it came.</summary>
+    Other,
+
+    /// <summary>Concerns one connection only (RFC 9110 section 7.6.1): Connection, Keep-Alive, Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade.</summary>
+    HopByHop,
+
+    /// <summary>Written by the forwarder itself, or meaningless upstream: Host, Content-Length, Expect, X-Forwarded-For/-Proto/-Host, Via, HTTP/2 pseudo-fields, an empty name.</summary>
+    Replaced,
+
+    /// <summary><c>Forwarded</c> (RFC 7239): this hop is appended.</summary>
+    Forwarded,
+
+    /// <summary><c>X-Real-IP</c>: the address the agent saw replaces it.</summary>
+    RealIp,
+
+    /// <summary><c>traceparent</c>, <c>tracestate</c>: written by the agent when W3C Trace Context is configured.</summary>
+    TraceContext,
+
+    /// <summary><c>b3</c>, <c>X-B3-*</c>: written by the agent when a B3 format is configured.</summary>
+    B3,
+}
+
+/// <summary>
+/// The one table of the field names the forwarding rules know (docs/performance.md#the-exchange), read the same way
+/// whether a name is Kestrel's string or the characters of the head's bytes (<see cref="HeadFields"/>).
+/// </summary>
+internal static class FieldNames
+{
+    public static FieldKind Classify(ReadOnlySpan<char> name)
+    {
+        if (name.Length == 0 || name[0] == ':')
+        {
+            return FieldKind.Replaced;
+        }
+
+        if (name.StartsWith("Proxy-", StringComparison.OrdinalIgnoreCase))
+        {
+            return FieldKind.HopByHop;
+        }
+
+        if (name.StartsWith("X-B3-", StringComparison.OrdinalIgnoreCase))
+        {
+            return FieldKind.B3;
+        }
+
+        return name.Length switch
+        {
+            2 => Is(name, "TE") ? FieldKind.HopByHop : Is(name, "b3") ? FieldKind.B3 : FieldKind.Other,
+            3 => Is(name, "Via") ? FieldKind.Replaced : FieldKind.Other,
+            4 => Is(name, "Host") ? FieldKind.Replaced : FieldKind.Other,
+            6 => Is(name, "Expect") ? FieldKind.Replaced : FieldKind.Other,
+            7 => Is(name, "Upgrade") || Is(name, "Trailer") ? FieldKind.HopByHop : FieldKind.Other,
+            9 => Is(name, "Forwarded") ? FieldKind.Forwarded : Is(name, "X-Real-IP") ? FieldKind.RealIp : FieldKind.Other,
+            10 => Is(name, "Connection") || Is(name, "Keep-Alive") ? FieldKind.HopByHop : Is(name, "tracestate") ? FieldKind.TraceContext : FieldKind.Other,
+            11 => Is(name, "traceparent") ? FieldKind.TraceContext : FieldKind.Other,
+            14 => Is(name, "Content-Length") ? FieldKind.Replaced : FieldKind.Other,
+            15 => Is(name, "X-Forwarded-For") ? FieldKind.Replaced : FieldKind.Other,
+            16 => Is(name, "X-Forwarded-Host") ? FieldKind.Replaced : FieldKind.Other,
+            17 => Is(name, "X-Forwarded-Proto") ? FieldKind.Replaced : Is(name, "Transfer-Encoding") ? FieldKind.HopByHop : FieldKind.Other,
+            _ => FieldKind.Other,
+        };
+    }
+
+    /// <summary>Whether a field of <paramref name="kind"/> is one the agent writes itself in the configured trace formats.</summary>
+    public static bool IsTraceReplaced(FieldKind kind, Observability.Propagators formats) => kind switch
+    {
+        FieldKind.TraceContext => (formats & Observability.Propagators.TraceContext) != 0,
+        FieldKind.B3 => (formats & (Observability.Propagators.B3 | Observability.Propagators.B3Multi)) != 0,
+        _ => false,
+    };
+
+    private static bool Is(ReadOnlySpan<char> name, string known) => name.Equals(known, StringComparison.OrdinalIgnoreCase);
+}
+
+/// <summary>
+/// The caller's request fields as the forwarding rules read them (docs/performance.md#the-exchange): Kestrel's
+/// collection of strings, or the lines of a request head as they came (<see cref="HeadFields"/>), where a field
+/// that is only copied gets no string. One set of rules (<see cref="ProxyHeaders"/>, <see cref="Observability.TracePropagation"/>)
+/// reads either, as one set writes to either kind of <see cref="Observability.IHeaderTarget"/>.
+/// </summary>
+internal readonly struct CallerFields
+{
+    // One reference (a forwarded head keeps it per attempt): Kestrel's collection or a head's lines.
+    private readonly object _source;
+
+    public CallerFields(IHeaderDictionary headers) => _source = headers;
+
+    public CallerFields(HeadFields head) => _source = head;
+
+    /// <summary>The values of the fields named <paramref name="name"/>, one per line, in the order they came; empty when none came.</summary>
+    public StringValues this[string name] => _source is HeadFields head ? head.Values(name) : Kestrel[name];
+
+    /// <summary><c>Via</c>'s values (Kestrel's typed slot: the fields read on every call are not looked up by name).</summary>
+    public StringValues Via => _source is HeadFields head ? head.Values("Via") : Kestrel.Via;
+
+    /// <summary><c>traceparent</c>'s values.</summary>
+    public StringValues TraceParent => _source is HeadFields head ? head.Values("traceparent") : Kestrel.TraceParent;
+
+    /// <summary><c>tracestate</c>'s values.</summary>
+    public StringValues TraceState => _source is HeadFields head ? head.Values("tracestate") : Kestrel.TraceState;
+
+    /// <summary>Whether any <c>Connection</c> field came: when none did, no field is named by one.</summary>
+    public bool HasConnection => _source is HeadFields head ? head.HasConnection : Kestrel.Connection.Count > 0;
+
+    // What the source is when it is not a head's lines (a type check of a sealed class, then no cast).
+    private IHeaderDictionary Kestrel => System.Runtime.CompilerServices.Unsafe.As<IHeaderDictionary>(_source);
+
+    /// <summary>Whether a <c>Connection</c> field names <paramref name="name"/> (its entries trimmed, compared ignoring case).</summary>
+    public bool ConnectionNames(ReadOnlySpan<char> name)
+    {
+        if (_source is HeadFields head)
+        {
+            return head.ConnectionNames(name);
+        }
+
+        var connection = Kestrel.Connection;
+        for (var i = 0; i < connection.Count; i++)
+        {
+            if (ProxyHeaders.ListContains(connection[i], name))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    public Enumerator GetEnumerator() => _source is HeadFields head ? new(null, head) : new(Kestrel, null);
+
+    /// <summary>The fields one by one: Kestrel's in its collection's order, a head's in the order they came.</summary>
+    public ref struct Enumerator
+    {
+        private readonly IEnumerator<KeyValuePair<string, StringValues>>? _kestrel;
+        private readonly HeadFields? _head;
+        private int _index;
+
+        internal Enumerator(IHeaderDictionary? kestrel, HeadFields? head)
+        {
+            _kestrel = kestrel?.GetEnumerator();
+            _head = head;
+            _index = -1;
+        }
+
+        public readonly CallerField Current
+        {
+            get
+            {
+                if (_kestrel is null)
+                {
+                    return _head!.Field(_index);
+                }
+
+                var pair = _kestrel.Current;
+                return new CallerField(pair.Key, pair.Value);
+            }
+        }
+
+        public bool MoveNext() => _kestrel is not null ? _kestrel.MoveNext() : ++_index < _head!.Count;
+
+        public readonly void Dispose() => _kestrel?.Dispose();
+    }
+}
+
+/// <summary>One field of the caller's request: a name, and its values as Kestrel's strings or as the head's bytes (one line's).</summary>
+internal readonly ref struct CallerField
+{
+    // C0 controls but HTAB, and DEL: RFC 9110 section 5.5 allows none of them in a field value.
+    private static readonly SearchValues<char> ControlCharacters = SearchValues.Create(
+        "\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\u0008\u000a\u000b\u000c\u000d\u000e\u000f" +
+        "\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001a\u001b\u001c\u001d\u001e\u001f\u007f");
+
+    private static readonly SearchValues<byte> ControlBytes = SearchValues.Create(
+        "\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\u0008\u000a\u000b\u000c\u000d\u000e\u000f"u8 +
+        "\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001a\u001b\u001c\u001d\u001e\u001f\u007f"u8);
+
+    private readonly string? _name;
+    private readonly StringValues _values;
+    private readonly ReadOnlySpan<byte> _value;
+
+    public CallerField(string name, StringValues values)
+    {
+        _name = name;
+        Name = name;
+        _values = values;
+    }
+
+    public CallerField(ReadOnlySpan<char> name, ReadOnlySpan<byte> value)
+    {
+        Name = name;
+        _value = value;
+    }
+
+    public ReadOnlySpan<char> Name { get; }
+
+    public FieldKind Kind => FieldNames.Classify(Name);
+
+    /// <summary>The name as a string: Kestrel's own, or one made now (for a problem's text: a field refused).</summary>
+    public string NameString => _name ?? Name.ToString();
+
+    /// <summary>The first character of a value that RFC 9110 section 5.5 allows in none (a C0 control but HTAB, or DEL), or null.</summary>
+    public char? ControlCharacter()
+    {
+        if (_name is null)
+        {
+            return _value.IndexOfAny(ControlBytes) is var b and >= 0 ? (char)_value[b] : null;
+        }
+
+        for (var i = 0; i < _values.Count; i++)
+        {
+            var text = _values[i].AsSpan();
+            if (text.IndexOfAny(ControlCharacters) is var at and >= 0)
+            {
+                return text[at];
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Writes the field as it came to <paramref name="target"/>.</summary>
+    public void CopyTo<T>(ref T target)
+        where T : struct, Observability.IHeaderTarget
+    {
+        if (_name is not null)
+        {
+            target.AddValues(_name, _values);
+        }
+        else
+        {
+            target.AddLine(Name, _value);
+        }
+    }
+}
+
+/// <summary>
+/// A request head's field lines as they came (docs/performance.md#the-exchange): the bytes kept, one range per line,
+/// the names widened to characters once for the rules; a value becomes a string only when a rule reads it
+/// (<see cref="Values"/>), never when it is only copied. One object per connection, read again for each request.
+/// </summary>
+/// <remarks>
+/// <see cref="TryRead"/> takes the field block after the request line and refuses what Kestrel refuses in one:
+/// a line not ended by CRLF, a folded line (RFC 9112 section 5.2), a name that is not a token or is followed by
+/// white space before its colon (section 5.1), a NUL, CR or LF in a value. The other control characters pass,
+/// as they pass Kestrel: the forwarding rules refuse them by name (<see cref="ProxyHeaders.FindControlCharacter(CallerFields)"/>).
+/// </remarks>
+internal sealed class HeadFields
+{
+    // RFC 9110 section 5.6.2's tchar.
+    private static readonly SearchValues<byte> TokenBytes =
+        SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"u8);
+
+    private byte[] _bytes = new byte[1024];
+    private char[] _names = new char[256];
+    private Line[] _lines = new Line[16];
+
+    /// <summary>How many field lines the head had.</summary>
+    public int Count { get; private set; }
+
+    /// <summary>Whether a <c>Connection</c> field came.</summary>
+    public bool HasConnection { get; private set; }
+
+    /// <summary>
+    /// Reads <paramref name="block"/>: the field lines after the request line, each ended by CRLF, and the empty
+    /// line that ends the head or not. False, with nothing kept, for a block Kestrel would answer with 400.
+    /// </summary>
+    public bool TryRead(ReadOnlySpan<byte> block)
+    {
+        Count = 0;
+        HasConnection = false;
+        if (_bytes.Length < block.Length)
+        {
+            _bytes = new byte[Math.Max(block.Length, _bytes.Length * 2)];
+        }
+
+        block.CopyTo(_bytes);
+        var names = 0;
+        var at = 0;
+        while (at < block.Length)
+        {
+            var rest = block[at..];
+            var end = rest.IndexOf((byte)'\n');
+            if (end < 1 || rest[end - 1] != '\r')
+            {
+                return Refuse();
+            }
+
+            var line = rest[..(end - 1)];
+            if (line.IsEmpty)
+            {
+                // The empty line ends the head: nothing may follow it in the block.
+                return at + end + 1 == block.Length || Refuse();
+            }
+
+            var colon = line.IndexOf((byte)':');
+            if (colon < 1 || line[..colon].ContainsAnyExcept(TokenBytes))
+            {
+                return Refuse(); // no name, a folded line (it starts with white space), white space before the colon, a non-token name
+            }
+
+            var value = Trim(line[(colon + 1)..], out var skipped);
+            if (value.IndexOfAny((byte)'\0', (byte)'\r') >= 0)
+            {
+                return Refuse();
+            }
+
+            if (_names.Length < names + colon)
+            {
+                Array.Resize(ref _names, Math.Max(names + colon, _names.Length * 2));
+            }
+
+            System.Text.Ascii.ToUtf16(line[..colon], _names.AsSpan(names), out _);
+            if (Count == _lines.Length)
+            {
+                Array.Resize(ref _lines, _lines.Length * 2);
+            }
+
+            _lines[Count++] = new Line(names, colon, at + colon + 1 + skipped, value.Length);
+            HasConnection |= colon == 10 && System.Text.Ascii.EqualsIgnoreCase(line[..colon], "Connection"u8);
+            names += colon;
+            at += end + 1;
+        }
+
+        return true;
+    }
+
+    /// <summary>Field <paramref name="index"/>, in the order the lines came.</summary>
+    public CallerField Field(int index)
+    {
+        var line = _lines[index];
+        return new CallerField(_names.AsSpan(line.NameStart, line.NameLength), _bytes.AsSpan(line.ValueStart, line.ValueLength));
+    }
+
+    /// <summary>The values of the lines named <paramref name="name"/> (compared ignoring case), as strings: one per line.</summary>
+    public StringValues Values(string name)
+    {
+        string? first = null;
+        List<string>? more = null;
+        for (var i = 0; i < Count; i++)
+        {
+            if (NameOf(i).Equals(name, StringComparison.OrdinalIgnoreCase))
+            {
+                var value = Encoding.Latin1.GetString(ValueOf(i));
+                if (first is null)
+                {
+                    first = value;
+                }
+                else
+                {
+                    (more ??= [first]).Add(value);
+                }
+            }
+        }
+
+        return more is not null ? new StringValues([.. more]) : new StringValues(first);
+    }
+
+    /// <summary>Whether a <c>Connection</c> line's list has <paramref name="name"/> (entries trimmed, compared ignoring case).</summary>
+    public bool ConnectionNames(ReadOnlySpan<char> name)
+    {
+        if (!HasConnection)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < Count; i++)
+        {
+            if (!NameOf(i).Equals("Connection", StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            var list = ValueOf(i);
+            foreach (var range in list.Split((byte)','))
+            {
+                if (System.Text.Ascii.EqualsIgnoreCase(TrimWhiteSpace(list[range]), name))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
+    private ReadOnlySpan<char> NameOf(int index) => _names.AsSpan(_lines[index].NameStart, _lines[index].NameLength);
+
+    private ReadOnlySpan<byte> ValueOf(int index) => _bytes.AsSpan(_lines[index].ValueStart, _lines[index].ValueLength);
+
+    private bool Refuse()
+    {
+        Count = 0;
+        HasConnection = false;
+        return false;
+    }
+
+    // Optional white space (SP, HTAB) around a value or a list's entry.
+    private static ReadOnlySpan<byte> Trim(ReadOnlySpan<byte> value, out int skipped)
+    {
+        var start = 0;
+        while (start < value.Length && value[start] is (byte)' ' or (byte)'\t')
+        {
+            start++;
+        }
+
+        var end = value.Length;
+        while (end > start && value[end - 1] is (byte)' ' or (byte)'\t')
+        {
+            end--;
+        }
+
+        skipped = start;
+        return value[start..end];
+    }
+
+    // As ReadOnlySpan<char>.Trim trims a Connection entry Kestrel read (ProxyHeaders.ListContains): every white-space character of Latin-1.
+    private static ReadOnlySpan<byte> TrimWhiteSpace(ReadOnlySpan<byte> entry)
+    {
+        var start = 0;
+        while (start < entry.Length && char.IsWhiteSpace((char)entry[start]))
+        {
+            start++;
+        }
+
+        var end = entry.Length;
+        while (end > start && char.IsWhiteSpace((char)entry[end - 1]))
+        {
+            end--;
+        }
+
+        return entry[start..end];
+    }
+
+    private readonly record struct Line(int NameStart, int NameLength, int ValueStart, int ValueLength);
+}
