@@ -93,7 +93,13 @@ internal sealed class CallTelemetry
         var status = context.RequestAborted.IsCancellationRequested && !response.HasStarted
             ? ClientClosedRequest
             : answered ?? response.StatusCode;
-        metrics.Completed(MethodClass.Of(context.Request.Method), status, Stopwatch.GetTimestamp() - _started);
+        Complete(context.Request.Method, status, metrics, attempts);
+    }
+
+    /// <summary>Counts the call as <paramref name="status"/> (<see cref="ClientClosedRequest"/> for a caller that left before the answer) and ends its span.</summary>
+    public void Complete(string method, int status, ServiceMetrics metrics, int attempts)
+    {
+        metrics.Completed(MethodClass.Of(method), status, Stopwatch.GetTimestamp() - _started);
         if (_logScope is not null)
         {
             _logScope.Attempts = attempts;

@@ -1,7 +1,7 @@
 namespace Sidecar.Forwarding;
 
 /// <summary>The call's side of a hedge race (<see cref="HedgedAttempt"/>, docs/resilience.md#hedging): starting the hedge, and settling which instance won.</summary>
-internal sealed partial class ForwardCall
+internal abstract partial class ForwardCall
 {
     /// <summary>
     /// A hedge for the first attempt, which has had no answer for <c>HedgeAfter</c> (<see cref="HedgedAttempt"/>):
@@ -11,7 +11,7 @@ internal sealed partial class ForwardCall
     internal InstanceState? StartHedge()
     {
         var instance = _instances.PickUntried(Pool);
-        var why = HedgeDecider.Decide(new HedgeFacts(true, _idempotent, _body.State, Context.RequestAborted.IsCancellationRequested, instance is not null));
+        var why = HedgeDecider.Decide(new HedgeFacts(true, _idempotent, _body.State, Aborted.IsCancellationRequested, instance is not null));
         if (why == HedgeWhy.Hedge)
         {
             why = HedgeDecider.Settle(why, _retries.SpendHedgeBudget());
@@ -46,6 +46,6 @@ internal sealed partial class ForwardCall
         registration.Dispose();
         TimeoutSources.Return(cts, Pool.Time);
         cts = TimeoutSources.Rent(Pool.Time, remaining);
-        registration = Context.RequestAborted.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), cts);
+        registration = Aborted.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), cts);
     }
 }

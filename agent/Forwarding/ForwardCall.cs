@@ -13,38 +13,77 @@ namespace Sidecar.Forwarding;
 /// answer: the upstream's response, streamed, or the agent's own problem (<see cref="CallProblem"/>).
 /// What it leaves for observers is <see cref="CallTelemetry"/>'s. One object per request; everything
 /// else it needs is cached elsewhere.
+/// The caller's side, what the call reads of the request and how it writes the answer, is the exchange's
+/// (docs/performance.md#the-exchange): the members below that a subclass gives, <see cref="KestrelForwardCall"/>'s
+/// over Kestrel's <c>HttpContext</c> for every call today. The rules are written here once, for every exchange.
 /// </summary>
-internal sealed partial class ForwardCall
+internal abstract partial class ForwardCall
 {
-    private readonly Forwarder _forwarder;
-    private readonly string _target;
     private readonly HttpMethod _method;
     private readonly CallInstances _instances = new();
     private readonly CallTelemetry _telemetry = new();
     private readonly CallRetries _retries;
     private readonly bool _idempotent;
-    private readonly CallGuard? _guard;
     private RequestBody _body = RequestBody.None;
     private ForwardedValues _forwarded = null!;
     private Outcome<HttpResponseMessage>? _replay;
 
-    /// <param name="guard">What a guarded call (docs/resilience.md) gives back and does when it ends; null for a plain call.</param>
-    public ForwardCall(Forwarder forwarder, HttpContext context, ServicePool pool, string target, TimeSpan deadline, CallGuard? guard = null)
+    /// <param name="method">The caller's method.</param>
+    /// <param name="fields">The caller's fields (read here for <c>Idempotency-Key</c>).</param>
+    /// <param name="aborted">Fires when the caller leaves.</param>
+    protected ForwardCall(Forwarder forwarder, ServicePool pool, string target, TimeSpan deadline, string method, CallerFields fields, CancellationToken aborted)
     {
-        _forwarder = forwarder;
-        _guard = guard;
-        Context = context;
+        Forwarder = forwarder;
         Pool = pool;
-        _target = target;
-        var method = context.Request.Method;
+        Target = target;
         _method = HttpMethod.Parse(method);
-        _idempotent = RetryDecider.IsIdempotent(method, !string.IsNullOrEmpty(context.Request.Headers["Idempotency-Key"]));
-        _retries = new CallRetries(pool, forwarder.Log, _idempotent, deadline, context.RequestAborted);
+        _idempotent = RetryDecider.IsIdempotent(method, !string.IsNullOrEmpty(fields["Idempotency-Key"]));
+        _retries = new CallRetries(pool, forwarder.Log, _idempotent, deadline, aborted);
     }
 
-    public HttpContext Context { get; }
-
     public ServicePool Pool { get; }
+
+    protected Forwarder Forwarder { get; }
+
+    /// <summary>The origin-form path and query sent to the instance.</summary>
+    protected string Target { get; }
+
+    /// <summary>Fires when the caller leaves.</summary>
+    protected abstract CancellationToken Aborted { get; }
+
+    /// <summary>The caller's fields.</summary>
+    protected abstract CallerFields Fields { get; }
+
+    /// <summary>Whether the answer's head has gone to the caller (a problem can then no longer be written).</summary>
+    protected abstract bool AnswerStarted { get; }
+
+    /// <summary>The answer's status as it stands.</summary>
+    protected abstract int AnswerStatus { get; }
+
+    /// <summary>Reads the caller's body as the policy's plan says (<see cref="RequestBody"/>); null when it is over <c>MaxBodySize</c>.</summary>
+    protected abstract ValueTask<RequestBody?> ReadBodyAsync(ServicePolicy policy);
+
+    /// <summary>Starts the call's telemetry (<see cref="CallTelemetry.Start(Forwarder, HttpContext, string, string)"/>): the values every attempt sends.</summary>
+    protected abstract ForwardedValues StartTelemetry(CallTelemetry telemetry);
+
+    /// <summary>Starts the answer from the instance's: its status and head with the proxy's rules (<see cref="ResponseHeaders"/>); returns where its body goes.</summary>
+    protected abstract Stream StartAnswer(HttpResponseMessage response);
+
+    /// <summary>The instance's body was copied whole.</summary>
+    protected virtual void AnswerCopied()
+    {
+    }
+
+    /// <summary>Ends the caller's connection without an answer's end: a half answer must not look whole.</summary>
+    protected abstract void Abort();
+
+    /// <summary>Answers with the agent's own problem (<see cref="Platform.Problems"/>), or aborts when the answer has started.</summary>
+    protected abstract Task WriteProblemAsync(int status, string code, string title, string detail);
+
+    /// <summary>The call is over, counted and its instances released.</summary>
+    protected virtual void Ended()
+    {
+    }
 
     public int Attempts { get; private set; }
 
@@ -53,8 +92,8 @@ internal sealed partial class ForwardCall
     {
         try
         {
-            _forwarded = _telemetry.Start(_forwarder, Context, Pool.Name, _target);
-            if (await RequestBody.ReadAsync(Context, Pool.Policy).ConfigureAwait(false) is not { } body)
+            _forwarded = StartTelemetry(_telemetry);
+            if (await ReadBodyAsync(Pool.Policy).ConfigureAwait(false) is not { } body)
             {
                 await WriteProblemAsync(CallProblem.TooLarge(Pool.Name, Pool.Policy)).ConfigureAwait(false);
                 return;
@@ -63,7 +102,7 @@ internal sealed partial class ForwardCall
             _body = body;
 
             // A caller's bad value is refused before any instance is picked; each attempt writes the headers then.
-            if (ProxyHeaders.FindControlCharacter(Context) is { } bad)
+            if (ProxyHeaders.FindControlCharacter(Fields) is { } bad)
             {
                 await WriteProblemAsync(CallProblem.BadHeader(bad.Name, bad.Character)).ConfigureAwait(false);
                 return;
@@ -83,7 +122,7 @@ internal sealed partial class ForwardCall
             }
 
             // The retry rules asked for another attempt: the pipelines take over, starting from the first attempt's outcome.
-            var context = ResilienceContextPool.Shared.Get(Context.RequestAborted);
+            var context = ResilienceContextPool.Shared.Get(Aborted);
             context.Properties.Set(ForwardingPipelines.CallKey, _retries);
             Outcome<bool> outcome;
             try
@@ -96,7 +135,7 @@ internal sealed partial class ForwardCall
                 ResilienceContextPool.Shared.Return(context);
             }
 
-            if (outcome.Exception is not null && !Context.RequestAborted.IsCancellationRequested)
+            if (outcome.Exception is not null && !Aborted.IsCancellationRequested)
             {
                 // The deadline fired (Polly turns the cancellation into TimeoutRejectedException); once the
                 // response has started, Problems.WriteAsync aborts the connection instead.
@@ -106,8 +145,9 @@ internal sealed partial class ForwardCall
         finally
         {
             _instances.ReleaseAll();
-            _telemetry.Complete(Context, Pool.Metrics, Attempts);
-            _guard?.End(Context, Pool, _target);
+            var status = Aborted.IsCancellationRequested && !AnswerStarted ? CallTelemetry.ClientClosedRequest : AnswerStatus;
+            _telemetry.Complete(_method.Method, status, Pool.Metrics, Attempts);
+            Ended();
         }
     }
 
@@ -128,7 +168,7 @@ internal sealed partial class ForwardCall
         var deadline = _retries.Deadline;
         var deadlineFirst = tryTimeout == Timeout.InfiniteTimeSpan || deadline <= tryTimeout;
         var cts = TimeoutSources.Rent(Pool.Time, deadlineFirst ? deadline : tryTimeout);
-        var registration = Context.RequestAborted.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), cts);
+        var registration = Aborted.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), cts);
         try
         {
             // Only a deadline that fires is the deadline: a per-try time-out is the instance's failure.
@@ -136,7 +176,7 @@ internal sealed partial class ForwardCall
             var outcome = Pool.Hedges is { } hedges && HedgeDecider.MayHedge(true, _idempotent, _body.State)
                 ? await HedgedAttempt.RunAsync(this, hedges, cts).ConfigureAwait(false)
                 : await AttemptAsync(null, cts.Token).ConfigureAwait(false);
-            if (deadlineFirst && outcome.Exception is null && cts.IsCancellationRequested && !Context.RequestAborted.IsCancellationRequested && _retries.Remaining() is { Ticks: > 0 } left)
+            if (deadlineFirst && outcome.Exception is null && cts.IsCancellationRequested && !Aborted.IsCancellationRequested && _retries.Remaining() is { Ticks: > 0 } left)
             {
                 // A first attempt that lost a hedge race was cancelled through this source (HedgedAttempt): the winner's answer gets a fresh one.
                 Renew(ref cts, ref registration, left);
@@ -145,7 +185,7 @@ internal sealed partial class ForwardCall
 
             if (outcome.Exception is { } exception)
             {
-                if (Context.RequestAborted.IsCancellationRequested)
+                if (Aborted.IsCancellationRequested)
                 {
                     return true; // nobody is left to answer
                 }
@@ -188,7 +228,7 @@ internal sealed partial class ForwardCall
                     }
 
                     TimeoutSources.Extend(cts, remaining);
-                    if (cts.IsCancellationRequested && !Context.RequestAborted.IsCancellationRequested)
+                    if (cts.IsCancellationRequested && !Aborted.IsCancellationRequested)
                     {
                         // The per-try time-out fired between the headers and here (or the first attempt lost a hedge race):
                         // it no longer applies, so the body gets a fresh source for the rest of the deadline.
@@ -199,7 +239,7 @@ internal sealed partial class ForwardCall
                 }
 
                 var copied = await CopyResponseAsync(response, cts.Token).ConfigureAwait(false);
-                if (copied.Exception is not null && !Context.RequestAborted.IsCancellationRequested)
+                if (copied.Exception is not null && !Aborted.IsCancellationRequested)
                 {
                     await WriteDeadlineExceededAsync().ConfigureAwait(false);
                 }
@@ -222,7 +262,7 @@ internal sealed partial class ForwardCall
 
         if (outcome.Exception is { } exception)
         {
-            if (exception is OperationCanceledException && (Context.RequestAborted.IsCancellationRequested || _retries.DeadlineToken.IsCancellationRequested))
+            if (exception is OperationCanceledException && (Aborted.IsCancellationRequested || _retries.DeadlineToken.IsCancellationRequested))
             {
                 return Outcome.FromException<bool>(exception);
             }
@@ -255,14 +295,14 @@ internal sealed partial class ForwardCall
     internal async ValueTask<Outcome<HttpResponseMessage>> SendAsync(InstanceState instance, HedgeLeg? leg, CancellationToken cancellationToken)
     {
         Attempts++;
-        var attempt = _telemetry.StartAttempt(_method.Method, instance, _target, Attempts);
+        var attempt = _telemetry.StartAttempt(_method.Method, instance, Target, Attempts);
         var request = CreateRequest(instance, attempt);
         try
         {
             // A request aimed at the lean client goes to it directly: no Task per attempt (docs/performance.md#what-was-tuned).
             var response = request.Head is not null && Http1.LeanHttp1Handler.Takes(request)
-                ? await _forwarder.Lean!.SendDirectAsync(request, cancellationToken).ConfigureAwait(false)
-                : await _forwarder.Invoker.SendAsync(request, cancellationToken).ConfigureAwait(false);
+                ? await Forwarder.Lean!.SendDirectAsync(request, cancellationToken).ConfigureAwait(false)
+                : await Forwarder.Invoker.SendAsync(request, cancellationToken).ConfigureAwait(false);
             var code = (int)response.StatusCode;
             if (attempt is not null)
             {
@@ -304,7 +344,7 @@ internal sealed partial class ForwardCall
             }
 
             // The caller leaving, the deadline, a hedge race lost, or our own body trouble say nothing about the instance.
-            if (!Context.RequestAborted.IsCancellationRequested && !_retries.DeadlineToken.IsCancellationRequested && !_body.CallersFault && leg is not { Lost: true })
+            if (!Aborted.IsCancellationRequested && !_retries.DeadlineToken.IsCancellationRequested && !_body.CallersFault && leg is not { Lost: true })
             {
                 Pool.RecordFailure(instance);
             }
@@ -321,14 +361,15 @@ internal sealed partial class ForwardCall
         // from the caller's headers with no copy between (docs/performance.md#what-was-tuned); every attempt, a
         // retry's or a hedge's too, writes the same head (a message is sent once).
         var request = NewRequest();
-        if (_forwarder.LeanHttp1 && instance.Origin.IsHttp && Http1.OriginFormRequest.IsPlain(_target))
+        if (Forwarder.LeanHttp1 && instance.Origin.IsHttp && Http1.OriginFormRequest.IsPlain(Target))
         {
-            request.Aim(instance.Origin, _target, new ForwardedHead(new CallerFields(Context.Request.Headers), _forwarded, attempt));
+            request.Aim(instance.Origin, Target, new ForwardedHead(Fields, _forwarded, attempt));
             return request;
         }
 
-        request.RequestUri = Http1.OriginFormRequest.AbsoluteUri(instance.Prefix, _target);
-        ProxyHeaders.CopyRequestHeaders(Context, request, _forwarded);
+        request.RequestUri = Http1.OriginFormRequest.AbsoluteUri(instance.Prefix, Target);
+        var target = new MessageHeaders(request);
+        ProxyHeaders.CopyRequestHeaders(Fields, ref target, _forwarded, check: true);
         ProxyHeaders.InjectTrace(request, _forwarded, attempt);
         return request;
     }
@@ -351,15 +392,13 @@ internal sealed partial class ForwardCall
 
     private async ValueTask<Outcome<bool>> CopyResponseAsync(HttpResponseMessage response, CancellationToken cancellationToken)
     {
-        var answer = Context.Response;
-        answer.StatusCode = (int)response.StatusCode;
-        ResponseHeaders.Copy(response, answer.Headers);
+        var answer = StartAnswer(response);
         try
         {
             // The lean client's body is at hand (no Task<Stream>); another handler's is asked for as it expects.
             var body = response.Content is Http1.ResponseContent lean ? lean.ReadAsStream(cancellationToken) : await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
-            await body.CopyToAsync(_guard is null ? answer.Body : _guard.BodyFor(answer), cancellationToken).ConfigureAwait(false);
-            _guard?.Copied(Context, Pool, _target);
+            await body.CopyToAsync(answer, cancellationToken).ConfigureAwait(false);
+            AnswerCopied();
             return Outcome.FromResult(true);
         }
         catch (OperationCanceledException ex)
@@ -370,13 +409,13 @@ internal sealed partial class ForwardCall
         catch (Exception ex) when (ex is IOException or HttpRequestException)
         {
             // The upstream died mid-body (or the caller left): a half answer must not look whole.
-            if (!Context.RequestAborted.IsCancellationRequested && _instances.Current is { } instance)
+            if (!Aborted.IsCancellationRequested && _instances.Current is { } instance)
             {
                 Pool.RecordFailure(instance);
             }
 
-            _forwarder.Log.ResponseAborted(Pool.Name, ex.Message);
-            Context.Abort();
+            Forwarder.Log.ResponseAborted(Pool.Name, ex.Message);
+            Abort();
             return Outcome.FromResult(true);
         }
     }
@@ -391,7 +430,7 @@ internal sealed partial class ForwardCall
     {
         Pool.Metrics.Error(problem.Code);
         _telemetry.Failed(problem.Code);
-        _forwarder.Log.CallFailed(Pool.Name, problem.Status, problem.Code, Attempts, problem.Detail);
-        return Problems.WriteAsync(Context, problem.Status, problem.Code, problem.Title, problem.Detail);
+        Forwarder.Log.CallFailed(Pool.Name, problem.Status, problem.Code, Attempts, problem.Detail);
+        return WriteProblemAsync(problem.Status, problem.Code, problem.Title, problem.Detail);
     }
 }

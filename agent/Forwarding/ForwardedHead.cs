@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Primitives;
 using Sidecar.Observability;
+using Sidecar.Platform;
 
 namespace Sidecar.Forwarding;
 

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Primitives;
 using Sidecar.Observability;
+using Sidecar.Platform;
 
 namespace Sidecar.Forwarding;
 
@@ -87,7 +88,7 @@ internal static class ProxyHeaders
         var connection = fields.HasConnection;
         foreach (var field in fields)
         {
-            if (field.Kind != FieldKind.HopByHop && !(connection && fields.ConnectionNames(field.Name)) && field.ControlCharacter() is { } at)
+            if (FieldNames.Classify(field.Name) != FieldKind.HopByHop && !(connection && fields.ConnectionNames(field.Name)) && field.ControlCharacter() is { } at)
             {
                 return (field.NameString, at);
             }
@@ -125,7 +126,7 @@ internal static class ProxyHeaders
         var addressesDone = false;
         foreach (var field in fields)
         {
-            var kind = field.Kind;
+            var kind = FieldNames.Classify(field.Name);
             if (kind == FieldKind.HopByHop || (connection && fields.ConnectionNames(field.Name)))
             {
                 continue;
@@ -288,21 +289,7 @@ internal static class ProxyHeaders
     {
         foreach (var value in connection)
         {
-            if (ListContains(value, name))
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    /// <summary>Whether a comma-separated list (a <c>Connection</c> value) holds <paramref name="name"/>, each entry trimmed, compared ignoring case.</summary>
-    internal static bool ListContains(string? list, ReadOnlySpan<char> name)
-    {
-        foreach (var range in list.AsSpan().Split(','))
-        {
-            if (list.AsSpan()[range].Trim().Equals(name, StringComparison.OrdinalIgnoreCase))
+            if (FieldLists.Contains(value, name))
             {
                 return true;
             }

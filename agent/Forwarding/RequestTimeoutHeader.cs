@@ -1,5 +1,6 @@
 using System.Globalization;
 using Sidecar.Configuration;
+using Sidecar.Platform;
 
 namespace Sidecar.Forwarding;
 

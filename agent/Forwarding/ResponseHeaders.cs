@@ -146,7 +146,7 @@ internal static class ResponseHeaders
     {
         foreach (var field in fields)
         {
-            if (string.Equals(field.Name, "Connection", StringComparison.OrdinalIgnoreCase) && ProxyHeaders.ListContains(field.Value, name))
+            if (string.Equals(field.Name, "Connection", StringComparison.OrdinalIgnoreCase) && Platform.FieldLists.Contains(field.Value, name))
             {
                 return true;
             }

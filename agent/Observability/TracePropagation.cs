@@ -41,10 +41,10 @@ internal static class TracePropagation
 
     /// <summary>The caller's trace as a <c>traceparent</c>, and its <c>tracestate</c> (W3C only); null when none valid came in a configured format.</summary>
     public static (string? TraceParent, string? TraceState) Extract(IHeaderDictionary headers, Propagators formats) =>
-        Extract(new Forwarding.CallerFields(headers), formats);
+        Extract(new CallerFields(headers), formats);
 
     /// <inheritdoc cref="Extract(IHeaderDictionary, Propagators)"/>
-    public static (string? TraceParent, string? TraceState) Extract(Forwarding.CallerFields headers, Propagators formats)
+    public static (string? TraceParent, string? TraceState) Extract(CallerFields headers, Propagators formats)
     {
         if ((formats & Propagators.TraceContext) != 0)
         {
@@ -82,7 +82,7 @@ internal static class TracePropagation
         return Compose(parts[0], parts[1], sampled is "1" or "d" ? true : sampled is "0" ? false : null);
     }
 
-    internal static string? FromB3Multi(Forwarding.CallerFields headers)
+    internal static string? FromB3Multi(CallerFields headers)
     {
         var trace = headers[B3TraceId];
         var span = headers[B3SpanId];
@@ -161,24 +161,4 @@ internal static class TracePropagation
             }
         }
     }
-}
-
-/// <summary>
-/// Where a forwarded request's header lines go: an <see cref="HttpRequestMessage"/>'s headers, or the request
-/// head written straight into bytes by the lean client (docs/performance.md#the-request-head-from-kestrels-headers).
-/// One set of rules (the forwarder's, <c>ProxyHeaders</c>; the trace's, <see cref="TracePropagation"/>) writes to either.
-/// </summary>
-internal interface IHeaderTarget
-{
-    /// <summary>A header the agent makes (one value).</summary>
-    public void Add(string name, string value);
-
-    /// <summary>A header the agent composes, without a string of its own.</summary>
-    public void Add(string name, scoped ReadOnlySpan<char> value);
-
-    /// <summary>A caller's header, its values as they came.</summary>
-    public void AddValues(string name, StringValues values);
-
-    /// <summary>A caller's field line as it came in a request head: its name, and its value's bytes (Latin-1).</summary>
-    public void AddLine(scoped ReadOnlySpan<char> name, scoped ReadOnlySpan<byte> value);
 }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using Microsoft.Extensions.Primitives;
 using Sidecar.Observability;
+using Sidecar.Platform;
 
 namespace Sidecar.Forwarding.Http1;
 

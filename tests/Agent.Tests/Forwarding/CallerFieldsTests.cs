@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http;
 using Sidecar.Forwarding;
 using Sidecar.Forwarding.Http1;
 using Sidecar.Observability;
+using Sidecar.Platform;
 using Sidecar.Tests.Support;
 
 namespace Sidecar.Tests.Forwarding;

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http;
 using Sidecar.Forwarding;
 using Sidecar.Forwarding.Http1;
 using Sidecar.Observability;
+using Sidecar.Platform;
 
 namespace Sidecar.Tests.Forwarding;
 

@@ -2,90 +2,51 @@ using System.Buffers;
 using System.Text;
 using Microsoft.Extensions.Primitives;
 
-namespace Sidecar.Forwarding;
-
-/// <summary>What a request field's name means to the proxy's rules (<see cref="ProxyHeaders"/>).</summary>
-internal enum FieldKind : byte
-{
-    /// <summary>Forwarded as it came.</summary>
-    Other,
-
-    /// <summary>Concerns one connection only (RFC 9110 section 7.6.1): Connection, Keep-Alive, Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade.</summary>
-    HopByHop,
-
-    /// <summary>Written by the forwarder itself, or meaningless upstream: Host, Content-Length, Expect, X-Forwarded-For/-Proto/-Host, Via, HTTP/2 pseudo-fields, an empty name.</summary>
-    Replaced,
-
-    /// <summary><c>Forwarded</c> (RFC 7239): this hop is appended.</summary>
-    Forwarded,
-
-    /// <summary><c>X-Real-IP</c>: the address the agent saw replaces it.</summary>
-    RealIp,
-
-    /// <summary><c>traceparent</c>, <c>tracestate</c>: written by the agent when W3C Trace Context is configured.</summary>
-    TraceContext,
-
-    /// <summary><c>b3</c>, <c>X-B3-*</c>: written by the agent when a B3 format is configured.</summary>
-    B3,
-}
+namespace Sidecar.Platform;
 
 /// <summary>
-/// The one table of the field names the forwarding rules know (docs/performance.md#the-exchange), read the same way
-/// whether a name is Kestrel's string or the characters of the head's bytes (<see cref="HeadFields"/>).
+/// Where a forwarded request's header lines go: an <see cref="HttpRequestMessage"/>'s headers, or the request
+/// head written straight into bytes by the lean client (docs/performance.md#the-request-head-from-kestrels-headers).
+/// One set of rules (the forwarder's, <c>ProxyHeaders</c>; the trace's, <see cref="TracePropagation"/>) writes to either.
 /// </summary>
-internal static class FieldNames
+internal interface IHeaderTarget
 {
-    public static FieldKind Classify(ReadOnlySpan<char> name)
+    /// <summary>A header the agent makes (one value).</summary>
+    public void Add(string name, string value);
+
+    /// <summary>A header the agent composes, without a string of its own.</summary>
+    public void Add(string name, scoped ReadOnlySpan<char> value);
+
+    /// <summary>A caller's header, its values as they came.</summary>
+    public void AddValues(string name, StringValues values);
+
+    /// <summary>A caller's field line as it came in a request head: its name, and its value's bytes (Latin-1).</summary>
+    public void AddLine(scoped ReadOnlySpan<char> name, scoped ReadOnlySpan<byte> value);
+}
+
+/// <summary>Comma-separated field values (RFC 9110 section 5.6.1), as <c>Connection</c>'s.</summary>
+internal static class FieldLists
+{
+    /// <summary>Whether <paramref name="list"/> holds <paramref name="name"/>, each entry trimmed, compared ignoring case.</summary>
+    public static bool Contains(string? list, ReadOnlySpan<char> name)
     {
-        if (name.Length == 0 || name[0] == ':')
+        foreach (var range in list.AsSpan().Split(','))
         {
-            return FieldKind.Replaced;
+            if (list.AsSpan()[range].Trim().Equals(name, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
         }
 
-        if (name.StartsWith("Proxy-", StringComparison.OrdinalIgnoreCase))
-        {
-            return FieldKind.HopByHop;
-        }
-
-        if (name.StartsWith("X-B3-", StringComparison.OrdinalIgnoreCase))
-        {
-            return FieldKind.B3;
-        }
-
-        return name.Length switch
-        {
-            2 => Is(name, "TE") ? FieldKind.HopByHop : Is(name, "b3") ? FieldKind.B3 : FieldKind.Other,
-            3 => Is(name, "Via") ? FieldKind.Replaced : FieldKind.Other,
-            4 => Is(name, "Host") ? FieldKind.Replaced : FieldKind.Other,
-            6 => Is(name, "Expect") ? FieldKind.Replaced : FieldKind.Other,
-            7 => Is(name, "Upgrade") || Is(name, "Trailer") ? FieldKind.HopByHop : FieldKind.Other,
-            9 => Is(name, "Forwarded") ? FieldKind.Forwarded : Is(name, "X-Real-IP") ? FieldKind.RealIp : FieldKind.Other,
-            10 => Is(name, "Connection") || Is(name, "Keep-Alive") ? FieldKind.HopByHop : Is(name, "tracestate") ? FieldKind.TraceContext : FieldKind.Other,
-            11 => Is(name, "traceparent") ? FieldKind.TraceContext : FieldKind.Other,
-            14 => Is(name, "Content-Length") ? FieldKind.Replaced : FieldKind.Other,
-            15 => Is(name, "X-Forwarded-For") ? FieldKind.Replaced : FieldKind.Other,
-            16 => Is(name, "X-Forwarded-Host") ? FieldKind.Replaced : FieldKind.Other,
-            17 => Is(name, "X-Forwarded-Proto") ? FieldKind.Replaced : Is(name, "Transfer-Encoding") ? FieldKind.HopByHop : FieldKind.Other,
-            _ => FieldKind.Other,
-        };
+        return false;
     }
-
-    /// <summary>Whether a field of <paramref name="kind"/> is one the agent writes itself in the configured trace formats.</summary>
-    public static bool IsTraceReplaced(FieldKind kind, Observability.Propagators formats) => kind switch
-    {
-        FieldKind.TraceContext => (formats & Observability.Propagators.TraceContext) != 0,
-        FieldKind.B3 => (formats & (Observability.Propagators.B3 | Observability.Propagators.B3Multi)) != 0,
-        _ => false,
-    };
-
-    private static bool Is(ReadOnlySpan<char> name, string known) => name.Equals(known, StringComparison.OrdinalIgnoreCase);
 }
 
 /// <summary>
 /// The caller's request fields as the forwarding rules read them (docs/performance.md#the-exchange): Kestrel's
 /// collection of strings, or the lines of a request head as they came (<see cref="HeadFields"/>), where a field
-/// that is only copied gets no string. One set of rules (<see cref="ProxyHeaders"/>, <see cref="Observability.TracePropagation"/>)
-/// reads either, as one set writes to either kind of <see cref="Observability.IHeaderTarget"/>.
+/// that is only copied gets no string. One set of rules (the forwarder's, the trace's)
+/// reads either, as one set writes to either kind of <see cref="IHeaderTarget"/>.
 /// </summary>
 internal readonly struct CallerFields
 {
@@ -125,7 +86,7 @@ internal readonly struct CallerFields
         var connection = Kestrel.Connection;
         for (var i = 0; i < connection.Count; i++)
         {
-            if (ProxyHeaders.ListContains(connection[i], name))
+            if (FieldLists.Contains(connection[i], name))
             {
                 return true;
             }
@@ -201,8 +162,6 @@ internal readonly ref struct CallerField
 
     public ReadOnlySpan<char> Name { get; }
 
-    public FieldKind Kind => FieldNames.Classify(Name);
-
     /// <summary>The name as a string: Kestrel's own, or one made now (for a problem's text: a field refused).</summary>
     public string NameString => _name ?? Name.ToString();
 
@@ -228,7 +187,7 @@ internal readonly ref struct CallerField
 
     /// <summary>Writes the field as it came to <paramref name="target"/>.</summary>
     public void CopyTo<T>(ref T target)
-        where T : struct, Observability.IHeaderTarget
+        where T : struct, IHeaderTarget
     {
         if (_name is not null)
         {
@@ -250,7 +209,7 @@ internal readonly ref struct CallerField
 /// <see cref="TryRead"/> takes the field block after the request line and refuses what Kestrel refuses in one:
 /// a line not ended by CRLF, a folded line (RFC 9112 section 5.2), a name that is not a token or is followed by
 /// white space before its colon (section 5.1), a NUL, CR or LF in a value. The other control characters pass,
-/// as they pass Kestrel: the forwarding rules refuse them by name (<see cref="ProxyHeaders.FindControlCharacter(CallerFields)"/>).
+/// as they pass Kestrel: the forwarding rules refuse them by name (the forwarder's check of control characters).
 /// </remarks>
 internal sealed class HeadFields
 {
@@ -348,7 +307,7 @@ internal sealed class HeadFields
         {
             if (NameOf(i).Equals(name, StringComparison.OrdinalIgnoreCase))
             {
-                var value = Encoding.Latin1.GetString(ValueOf(i));
+                var value = Encoding.Latin1.GetString(ValueBytes(i));
                 if (first is null)
                 {
                     first = value;
@@ -378,7 +337,7 @@ internal sealed class HeadFields
                 continue;
             }
 
-            var list = ValueOf(i);
+            var list = ValueBytes(i);
             foreach (var range in list.Split((byte)','))
             {
                 if (System.Text.Ascii.EqualsIgnoreCase(TrimWhiteSpace(list[range]), name))
@@ -393,7 +352,8 @@ internal sealed class HeadFields
 
     private ReadOnlySpan<char> NameOf(int index) => _names.AsSpan(_lines[index].NameStart, _lines[index].NameLength);
 
-    private ReadOnlySpan<byte> ValueOf(int index) => _bytes.AsSpan(_lines[index].ValueStart, _lines[index].ValueLength);
+    /// <summary>Field <paramref name="index"/>'s value as it came (without the white space around it).</summary>
+    public ReadOnlySpan<byte> ValueBytes(int index) => _bytes.AsSpan(_lines[index].ValueStart, _lines[index].ValueLength);
 
     private bool Refuse()
     {
@@ -421,7 +381,7 @@ internal sealed class HeadFields
         return value[start..end];
     }
 
-    // As ReadOnlySpan<char>.Trim trims a Connection entry Kestrel read (ProxyHeaders.ListContains): every white-space character of Latin-1.
+    // As ReadOnlySpan<char>.Trim trims a Connection entry Kestrel read (FieldLists.Contains): every white-space character of Latin-1.
     private static ReadOnlySpan<byte> TrimWhiteSpace(ReadOnlySpan<byte> entry)
     {
         var start = 0;

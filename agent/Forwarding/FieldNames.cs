@@ -1,0 +1,78 @@
+namespace Sidecar.Forwarding;
+
+/// <summary>What a request field's name means to the proxy's rules (<see cref="ProxyHeaders"/>).</summary>
+internal enum FieldKind : byte
+{
+    /// <summary>Forwarded as it came.</summary>
+    Other,
+
+    /// <summary>Concerns one connection only (RFC 9110 section 7.6.1): Connection, Keep-Alive, Proxy-*, TE, Trailer, Transfer-Encoding, Upgrade.</summary>
+    HopByHop,
+
+    /// <summary>Written by the forwarder itself, or meaningless upstream: Host, Content-Length, Expect, X-Forwarded-For/-Proto/-Host, Via, HTTP/2 pseudo-fields, an empty name.</summary>
+    Replaced,
+
+    /// <summary><c>Forwarded</c> (RFC 7239): this hop is appended.</summary>
+    Forwarded,
+
+    /// <summary><c>X-Real-IP</c>: the address the agent saw replaces it.</summary>
+    RealIp,
+
+    /// <summary><c>traceparent</c>, <c>tracestate</c>: written by the agent when W3C Trace Context is configured.</summary>
+    TraceContext,
+
+    /// <summary><c>b3</c>, <c>X-B3-*</c>: written by the agent when a B3 format is configured.</summary>
+    B3,
+}
+
+/// <summary>
+/// The one table of the field names the forwarding rules know (docs/performance.md#the-exchange), read the same way
+/// whether a name is Kestrel's string or the characters of the head's bytes (<see cref="Platform.HeadFields"/>).
+/// </summary>
+internal static class FieldNames
+{
+    public static FieldKind Classify(ReadOnlySpan<char> name)
+    {
+        if (name.Length == 0 || name[0] == ':')
+        {
+            return FieldKind.Replaced;
+        }
+
+        if (name.StartsWith("Proxy-", StringComparison.OrdinalIgnoreCase))
+        {
+            return FieldKind.HopByHop;
+        }
+
+        if (name.StartsWith("X-B3-", StringComparison.OrdinalIgnoreCase))
+        {
+            return FieldKind.B3;
+        }
+
+        return name.Length switch
+        {
+            2 => Is(name, "TE") ? FieldKind.HopByHop : Is(name, "b3") ? FieldKind.B3 : FieldKind.Other,
+            3 => Is(name, "Via") ? FieldKind.Replaced : FieldKind.Other,
+            4 => Is(name, "Host") ? FieldKind.Replaced : FieldKind.Other,
+            6 => Is(name, "Expect") ? FieldKind.Replaced : FieldKind.Other,
+            7 => Is(name, "Upgrade") || Is(name, "Trailer") ? FieldKind.HopByHop : FieldKind.Other,
+            9 => Is(name, "Forwarded") ? FieldKind.Forwarded : Is(name, "X-Real-IP") ? FieldKind.RealIp : FieldKind.Other,
+            10 => Is(name, "Connection") || Is(name, "Keep-Alive") ? FieldKind.HopByHop : Is(name, "tracestate") ? FieldKind.TraceContext : FieldKind.Other,
+            11 => Is(name, "traceparent") ? FieldKind.TraceContext : FieldKind.Other,
+            14 => Is(name, "Content-Length") ? FieldKind.Replaced : FieldKind.Other,
+            15 => Is(name, "X-Forwarded-For") ? FieldKind.Replaced : FieldKind.Other,
+            16 => Is(name, "X-Forwarded-Host") ? FieldKind.Replaced : FieldKind.Other,
+            17 => Is(name, "X-Forwarded-Proto") ? FieldKind.Replaced : Is(name, "Transfer-Encoding") ? FieldKind.HopByHop : FieldKind.Other,
+            _ => FieldKind.Other,
+        };
+    }
+
+    /// <summary>Whether a field of <paramref name="kind"/> is one the agent writes itself in the configured trace formats.</summary>
+    public static bool IsTraceReplaced(FieldKind kind, Observability.Propagators formats) => kind switch
+    {
+        FieldKind.TraceContext => (formats & Observability.Propagators.TraceContext) != 0,
+        FieldKind.B3 => (formats & (Observability.Propagators.B3 | Observability.Propagators.B3Multi)) != 0,
+        _ => false,
+    };
+
+    private static bool Is(ReadOnlySpan<char> name, string known) => name.Equals(known, StringComparison.OrdinalIgnoreCase);
+}
