@@ -8,6 +8,29 @@ namespace Sidecar.Hosting;
 internal static class AgentListeners
 {
     /// <summary>
+    /// How the agent's Kestrel reads and writes heads, on every listener: its limits, Latin-1 values both ways, the
+    /// absolute form's host over <c>Host</c>, no <c>Server</c> field. The forwarding core's reader of request heads
+    /// is checked against Kestrel set up this way (<c>RequestHeadReaderTests</c>).
+    /// </summary>
+    internal static void ReadHeadsAsTheAgent(this KestrelServerOptions kestrel)
+    {
+        kestrel.AddServerHeader = false;
+        // An absolute-form target (GET http://Orders/x through HTTP_PROXY) names the host; the Host
+        // header is then ignored, as RFC 9112 section 3.2.2 asks of a proxy. Without this Kestrel
+        // compares the two case-sensitively after lower-casing the target's, and refuses
+        // "http://Orders/" with Host "Orders" by a bare 400. ForwardProxyMiddleware reads the raw target.
+        kestrel.AllowHostHeaderOverride = true;
+
+        // Header values as bytes, one character each (Latin-1), both ways, as nginx passes them: a
+        // UTF-8 "X-User: José" from an app, or a UTF-8 filename in an instance's Content-Disposition,
+        // is relayed unchanged instead of failing (docs/forwarding.md#bodies-and-headers). Kestrel still
+        // refuses CR, LF and NUL in requests; the forwarder refuses the other control characters.
+        kestrel.RequestHeaderEncodingSelector = static _ => System.Text.Encoding.Latin1;
+        kestrel.ResponseHeaderEncodingSelector = static _ => System.Text.Encoding.Latin1;
+        kestrel.ApplyAgentLimits();
+    }
+
+    /// <summary>
     /// The API on <c>SIDECAR_BIND_ADDRESS:SIDECAR_PORT</c> (loopback by default) and, when
     /// <c>SIDECAR_PUBLIC_HEALTH_PORT</c> is set, a listener on all interfaces for the health routes only; when
     /// <c>SIDECAR_GRPC_PORT</c> is set, an HTTP/2-only listener beside the API for gRPC clients (docs/grpc.md).
@@ -31,20 +54,7 @@ internal static class AgentListeners
 
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            kestrel.AddServerHeader = false;
-            // An absolute-form target (GET http://Orders/x through HTTP_PROXY) names the host; the Host
-            // header is then ignored, as RFC 9112 section 3.2.2 asks of a proxy. Without this Kestrel
-            // compares the two case-sensitively after lower-casing the target's, and refuses
-            // "http://Orders/" with Host "Orders" by a bare 400. ForwardProxyMiddleware reads the raw target.
-            kestrel.AllowHostHeaderOverride = true;
-
-            // Header values as bytes, one character each (Latin-1), both ways, as nginx passes them: a
-            // UTF-8 "X-User: José" from an app, or a UTF-8 filename in an instance's Content-Disposition,
-            // is relayed unchanged instead of failing (docs/forwarding.md#bodies-and-headers). Kestrel still
-            // refuses CR, LF and NUL in requests; the forwarder refuses the other control characters.
-            kestrel.RequestHeaderEncodingSelector = static _ => System.Text.Encoding.Latin1;
-            kestrel.ResponseHeaderEncodingSelector = static _ => System.Text.Encoding.Latin1;
-            kestrel.ApplyAgentLimits();
+            kestrel.ReadHeadsAsTheAgent();
             kestrel.Listen(options.BindAddress, options.Port);
             if (options.GrpcPort is { } grpcPort)
             {

@@ -1,0 +1,182 @@
+using System.Buffers;
+using System.Text;
+using Sidecar.Platform;
+
+namespace Sidecar.Forwarding.Http1;
+
+/// <summary>What <see cref="RequestHeadReader.TryRead"/> took from a request's first line, and whether the caller asked to close.</summary>
+internal struct RequestLine
+{
+    /// <summary>One of <see cref="HttpMethods"/>' own strings, as Kestrel gives them.</summary>
+    public string Method;
+
+    /// <summary>The origin-form target as it came (path and query): Kestrel's raw target.</summary>
+    public string RawTarget;
+
+    /// <summary>The caller sent <c>Connection: close</c>.</summary>
+    public bool Close;
+}
+
+/// <summary>
+/// The forwarding core's reader of request heads (docs/performance.md#the-exchange): it takes only the plainest
+/// HTTP/1.1 request, one Kestrel reads the same way, and says no to everything else, which Kestrel's own parser
+/// then reads (and refuses, where it must, with its own answers). The reader never answers: it takes or leaves.
+/// </summary>
+/// <remarks>
+/// Taken: a bodiless <c>GET</c>, <c>HEAD</c>, <c>DELETE</c> or <c>OPTIONS</c> in origin form, <c>HTTP/1.1</c>,
+/// lines ended by CRLF, a target of RFC 3986's path and query characters whose path has no percent sign and no
+/// segment starting with a dot (Kestrel's decoded path is then the raw one), field names that are tokens, values of
+/// visible Latin-1 characters, spaces and tabs, one <c>Host</c> of host characters, one <c>Connection</c>, only
+/// <c>keep-alive</c> or <c>close</c>, within the agent's Kestrel limits (<see cref="KestrelLimits"/>: the request
+/// line, the fields' total size, their count). Left to Kestrel: any <c>Content-Length</c>, <c>Transfer-Encoding</c>,
+/// <c>Expect</c> or <c>Upgrade</c> (bodies, the smuggling defences and upgrades stay Kestrel's), and whatever else
+/// the rules above do not take. <c>RequestHeadReaderTests</c> sends what the reader takes, and a fuzzer's requests,
+/// to Kestrel set up as the agent's API listener, and compares what each read.
+/// </remarks>
+internal static class RequestHeadReader
+{
+    /// <summary>Kestrel's limits as the agent sets them: beyond them Kestrel answers, not the core.</summary>
+    public const int MaxRequestLine = 8 * 1024;
+
+    public const int MaxFieldsTotal = 32 * 1024;
+
+    public const int MaxFieldCount = 100;
+
+    // RFC 3986's pchar without pct-encoded, and '/': a path Kestrel leaves as it is.
+    private static readonly SearchValues<byte> PathBytes =
+        SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:@/"u8);
+
+    // A query's characters: pchar, '/' and '?', and '%' (Kestrel does not decode the query).
+    private static readonly SearchValues<byte> QueryBytes =
+        SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:@/?%"u8);
+
+    private static readonly SearchValues<byte> HostBytes =
+        SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._:[]"u8);
+
+    // C0 controls but HTAB, and DEL: left to Kestrel and the forwarder's refusal by name.
+    private static readonly SearchValues<byte> ControlBytes = SearchValues.Create(
+        "\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\u0008\u000a\u000b\u000c\u000d\u000e\u000f"u8 +
+        "\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001a\u001b\u001c\u001d\u001e\u001f\u007f"u8);
+
+    /// <summary>
+    /// Reads <paramref name="head"/> (the request line to the blank line, its CRLFs included) into
+    /// <paramref name="line"/> and <paramref name="fields"/>; false when the request is not one the core takes,
+    /// whatever has been filled then.
+    /// </summary>
+    public static bool TryRead(ReadOnlySpan<byte> head, ref RequestLine line, HeadFields fields)
+    {
+        var lineEnd = head.IndexOf("\r\n"u8);
+        if (lineEnd < 0 || !head.EndsWith("\r\n\r\n"u8) || lineEnd + 2 > MaxRequestLine || !TryReadRequestLine(head[..lineEnd], ref line))
+        {
+            return false;
+        }
+
+        var block = head[(lineEnd + 2)..];
+        if (block.Length > MaxFieldsTotal || !fields.TryRead(block) || fields.Count > MaxFieldCount)
+        {
+            return false;
+        }
+
+        line.Close = false;
+        var hosts = 0;
+        var connections = 0;
+        for (var i = 0; i < fields.Count; i++)
+        {
+            var field = fields.Field(i);
+            var name = field.Name;
+            var value = fields.ValueBytes(i);
+            if (value.ContainsAny(ControlBytes) || IsLeftToKestrel(name))
+            {
+                return false;
+            }
+
+            if (name.Equals("Host", StringComparison.OrdinalIgnoreCase))
+            {
+                if (++hosts > 1 || value.IsEmpty || value.ContainsAnyExcept(HostBytes))
+                {
+                    return false;
+                }
+            }
+            else if (name.Equals("Connection", StringComparison.OrdinalIgnoreCase))
+            {
+                // One line: Kestrel keeps one value of two "close" lines.
+                if (++connections > 1)
+                {
+                    return false;
+                }
+
+                if (Ascii.EqualsIgnoreCase(value, "close"u8))
+                {
+                    line.Close = true;
+                }
+                else if (!Ascii.EqualsIgnoreCase(value, "keep-alive"u8))
+                {
+                    return false;
+                }
+            }
+        }
+
+        return hosts == 1;
+    }
+
+    private static bool TryReadRequestLine(ReadOnlySpan<byte> text, ref RequestLine line)
+    {
+        string method;
+        if (text.StartsWith("GET "u8))
+        {
+            method = HttpMethods.Get;
+        }
+        else if (text.StartsWith("HEAD "u8))
+        {
+            method = HttpMethods.Head;
+        }
+        else if (text.StartsWith("DELETE "u8))
+        {
+            method = HttpMethods.Delete;
+        }
+        else if (text.StartsWith("OPTIONS "u8))
+        {
+            method = HttpMethods.Options;
+        }
+        else
+        {
+            return false;
+        }
+
+        var target = text[(method.Length + 1)..];
+        if (!target.EndsWith(" HTTP/1.1"u8))
+        {
+            return false;
+        }
+
+        target = target[..^" HTTP/1.1".Length];
+        if (target.IsEmpty || target[0] != (byte)'/')
+        {
+            return false;
+        }
+
+        var question = target.IndexOf((byte)'?');
+        var path = question < 0 ? target : target[..question];
+        if (path.ContainsAnyExcept(PathBytes) || path.IndexOf("/."u8) >= 0 ||
+            (question >= 0 && target[(question + 1)..].ContainsAnyExcept(QueryBytes)))
+        {
+            return false;
+        }
+
+        line.Method = method;
+        if (line.RawTarget is not { } previous || !Ascii.Equals(target, previous))
+        {
+            // A new string only for a new target: a connection's calls often repeat theirs (Kestrel keeps it the same way).
+            line.RawTarget = Encoding.ASCII.GetString(target);
+        }
+
+        return true;
+    }
+
+    // A body (its framing is Kestrel's to check), an expectation of 100-continue, a protocol switch.
+    private static bool IsLeftToKestrel(ReadOnlySpan<char> name) =>
+        name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase) ||
+        name.Equals("Transfer-Encoding", StringComparison.OrdinalIgnoreCase) ||
+        name.Equals("Expect", StringComparison.OrdinalIgnoreCase) ||
+        name.Equals("Upgrade", StringComparison.OrdinalIgnoreCase);
+}
