@@ -21,7 +21,8 @@ internal static class ResponseHeaders
     {
         if (response is LeanResponse lean)
         {
-            CopyFields(lean.Fields, lean.HasRepeatedNames, target);
+            var kestrel = new KestrelAnswer(target);
+            CopyFields(lean.Fields, lean.HasRepeatedNames, ref kestrel);
         }
         else
         {
@@ -64,8 +65,9 @@ internal static class ResponseHeaders
     /// <summary>The lean answer's fields into Kestrel's headers, as <see cref="ProxyHeaders.CopyResponseHeaders"/> copies HttpHeaders' collections.</summary>
     /// <param name="fields">The fields in the order they came.</param>
     /// <param name="repeats">Some name came more than once (otherwise each field is copied alone).</param>
-    /// <param name="target">Kestrel's response headers.</param>
-    internal static void CopyFields(ReadOnlySpan<ResponseField> fields, bool repeats, IHeaderDictionary target)
+    /// <param name="target">Kestrel's response headers, or the forwarding core's answer head (<see cref="AnswerHead"/>).</param>
+    internal static void CopyFields<T>(ReadOnlySpan<ResponseField> fields, bool repeats, ref T target)
+        where T : struct, IAnswerTarget
     {
         // Only a Connection field naming something beyond the hop-by-hop headers (nginx's "keep-alive" does not) makes each name worth checking.
         var checkConnection = false;
@@ -78,11 +80,12 @@ internal static class ResponseHeaders
         }
 
         // HttpHeaders enumerated the response's headers, then the content's.
-        CopyPass(fields, content: false, checkConnection, repeats, target);
-        CopyPass(fields, content: true, checkConnection, repeats, target);
+        CopyPass(fields, content: false, checkConnection, repeats, ref target);
+        CopyPass(fields, content: true, checkConnection, repeats, ref target);
     }
 
-    private static void CopyPass(ReadOnlySpan<ResponseField> fields, bool content, bool checkConnection, bool repeats, IHeaderDictionary target)
+    private static void CopyPass<T>(ReadOnlySpan<ResponseField> fields, bool content, bool checkConnection, bool repeats, ref T target)
+        where T : struct, IAnswerTarget
     {
         for (var i = 0; i < fields.Length; i++)
         {
@@ -101,31 +104,23 @@ internal static class ResponseHeaders
                 }
             }
 
-            try
+            if (count == 1)
             {
-                if (count == 1)
-                {
-                    target[name] = fields[i].Value;
-                    continue;
-                }
-
-                // Several fields of one name: one list, in the order they came (as HttpHeaders kept them).
-                var values = new string[count];
-                for (int j = i, k = 0; k < count; j++)
-                {
-                    if (fields[j].SameName(fields[i]))
-                    {
-                        values[k++] = fields[j].Value;
-                    }
-                }
-
-                target[name] = new StringValues(values);
+                target.Set(name, fields[i].Value);
+                continue;
             }
-            catch (InvalidOperationException)
+
+            // Several fields of one name: one list, in the order they came (as HttpHeaders kept them).
+            var values = new string[count];
+            for (int j = i, k = 0; k < count; j++)
             {
-                // Kestrel refuses a value with a control character: that header is dropped, the rest goes on,
-                // nothing logged (an instance could flood the log), as ProxyHeaders.CopyResponseHeaders does.
+                if (fields[j].SameName(fields[i]))
+                {
+                    values[k++] = fields[j].Value;
+                }
             }
+
+            target.Set(name, new StringValues(values));
         }
     }
 
@@ -168,5 +163,29 @@ internal static class ResponseHeaders
         }
 
         return false;
+    }
+}
+
+/// <summary>Where an answer's fields go: Kestrel's response headers, or the forwarding core's answer head (<see cref="AnswerHead"/>).</summary>
+internal interface IAnswerTarget
+{
+    /// <summary>Sets a field; a value the target refuses (a control character) drops that field, and nothing else.</summary>
+    public void Set(string name, StringValues values);
+}
+
+/// <summary>Kestrel's response headers as an answer target.</summary>
+internal readonly struct KestrelAnswer(IHeaderDictionary headers) : IAnswerTarget
+{
+    public void Set(string name, StringValues values)
+    {
+        try
+        {
+            headers[name] = values;
+        }
+        catch (InvalidOperationException)
+        {
+            // Kestrel refuses a value with a control character: that header is dropped, the rest goes on,
+            // nothing logged (an instance could flood the log), as ProxyHeaders.CopyResponseHeaders does.
+        }
     }
 }

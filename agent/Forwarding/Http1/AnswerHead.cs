@@ -1,0 +1,188 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text;
+using Microsoft.AspNetCore.WebUtilities;
+using Microsoft.Extensions.Primitives;
+
+namespace Sidecar.Forwarding.Http1;
+
+/// <summary>How the forwarding core sends an answer's body, as Kestrel would (<see cref="AnswerHead.Write"/>).</summary>
+internal enum AnswerFraming
+{
+    /// <summary>As many bytes as <c>Content-Length</c> says.</summary>
+    Length,
+
+    /// <summary>In chunks, <c>Transfer-Encoding: chunked</c>: the instance's answer had no length and a body.</summary>
+    Chunked,
+
+    /// <summary>No body: <c>HEAD</c>, 204, 205, 304, or a known empty one.</summary>
+    None,
+}
+
+/// <summary>
+/// The head of an answer the forwarding core writes to its caller (docs/performance.md#the-exchange), from the fields
+/// <see cref="ResponseHeaders.CopyFields"/> sets, by Kestrel's HTTP/1.1 rules as the agent sets Kestrel up: a value
+/// with a control character drops its field, as Kestrel's headers refuse it; the status line with the standard reason;
+/// <c>Date</c> when the instance sent none; the framing Kestrel chooses for what the forwarder writes (the instance's
+/// <c>Content-Length</c>, else chunks for a body that comes before the end, else <c>Content-Length: 0</c>);
+/// <c>Connection: close</c> when the connection ends after it. One object per connection, reset per answer.
+/// <c>AnswerHeadTests</c> writes the same answers through Kestrel and through this head, and compares them.
+/// </summary>
+internal sealed class AnswerHead
+{
+    // C0 controls but HTAB, and DEL: Kestrel's response headers refuse them (and any character beyond Latin-1).
+    private static readonly SearchValues<char> Refused = SearchValues.Create(
+        "\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\u0008\u000a\u000b\u000c\u000d\u000e\u000f" +
+        "\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001a\u001b\u001c\u001d\u001e\u001f\u007f");
+
+    private readonly List<(string Name, StringValues Values)> _fields = [];
+    private bool _hasDate;
+
+    /// <summary>The answer's status.</summary>
+    public int Status { get; private set; }
+
+    /// <summary>The <c>Content-Length</c> set, if any.</summary>
+    public long? ContentLength { get; private set; }
+
+    /// <summary>Starts a new answer with <paramref name="status"/> and no field.</summary>
+    public void Reset(int status)
+    {
+        Status = status;
+        ContentLength = null;
+        _hasDate = false;
+        _fields.Clear();
+    }
+
+    /// <summary>Sets a field as Kestrel's headers take it: replaced when set again, dropped when a value holds a refused character.</summary>
+    public void Set(string name, StringValues values)
+    {
+        foreach (var value in values)
+        {
+            if (value is null || value.AsSpan().ContainsAny(Refused) || value.AsSpan().ContainsAnyExceptInRange('\u0000', '\u00ff'))
+            {
+                return;
+            }
+        }
+
+        if (name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
+        {
+            // The lean client has read it whole and checked it: one decimal number.
+            ContentLength = long.Parse(values.ToString(), NumberStyles.None, CultureInfo.InvariantCulture);
+        }
+
+        _hasDate |= name.Equals("Date", StringComparison.OrdinalIgnoreCase);
+        for (var i = 0; i < _fields.Count; i++)
+        {
+            if (_fields[i].Name.Equals(name, StringComparison.OrdinalIgnoreCase))
+            {
+                _fields[i] = (name, values);
+                return;
+            }
+        }
+
+        _fields.Add((name, values));
+    }
+
+    /// <summary>
+    /// Writes the head to <paramref name="output"/> by Kestrel's rules for the answer to a <paramref name="method"/>
+    /// request; returns how the body goes.
+    /// </summary>
+    /// <param name="method">The caller's method (a <c>HEAD</c>'s answer has no body).</param>
+    /// <param name="keepAlive">Whether the connection serves another request after this one (else <c>Connection: close</c>).</param>
+    /// <param name="ended">Whether the answer is complete with no body byte written (then it is <c>Content-Length: 0</c>, not chunked).</param>
+    /// <param name="date">Kestrel's <c>Date</c> value of the current second.</param>
+    public AnswerFraming Write(IBufferWriter<byte> output, string method, bool keepAlive, bool ended, string date)
+    {
+        var canHaveBody = !HttpMethods.IsHead(method) && Status is not (204 or 205 or 304);
+        var framing = canHaveBody ? AnswerFraming.Length : AnswerFraming.None;
+        string? length = null;
+        if (ContentLength is { } declared)
+        {
+            if (Status is >= 100 and < 200 or 204)
+            {
+                if (declared != 0)
+                {
+                    throw new InvalidOperationException($"Setting the header Content-Length is not allowed on responses with status code {Status}.");
+                }
+
+                Remove("Content-Length");
+                ContentLength = null;
+            }
+            else if (Status == 205 && declared != 0)
+            {
+                throw new InvalidOperationException("Responses with status code 205 cannot have a non-zero Content-Length value.");
+            }
+        }
+        else if (ended || !canHaveBody)
+        {
+            if (canHaveBody && Status is not (>= 100 and < 200))
+            {
+                length = "0";
+                ContentLength = 0;
+            }
+        }
+        else
+        {
+            framing = AnswerFraming.Chunked;
+        }
+
+        var writer = new Lines(output);
+        writer.Text("HTTP/1.1 ");
+        writer.Text(Status.ToString(CultureInfo.InvariantCulture));
+        writer.Text(" ");
+        writer.Text(ReasonPhrases.GetReasonPhrase(Status));
+        writer.Text("\r\n");
+        foreach (var (name, values) in _fields)
+        {
+            foreach (var value in values)
+            {
+                writer.Field(name, value!);
+            }
+        }
+
+        if (length is not null)
+        {
+            writer.Field("Content-Length", length);
+        }
+
+        if (framing == AnswerFraming.Chunked)
+        {
+            writer.Field("Transfer-Encoding", "chunked");
+        }
+
+        if (!keepAlive)
+        {
+            writer.Field("Connection", "close");
+        }
+
+        if (!_hasDate)
+        {
+            writer.Field("Date", date);
+        }
+
+        writer.Text("\r\n");
+        return framing == AnswerFraming.Length && ContentLength == 0 ? AnswerFraming.None : framing;
+    }
+
+    private void Remove(string name) => _fields.RemoveAll(f => f.Name.Equals(name, StringComparison.OrdinalIgnoreCase));
+
+    // Latin-1, one byte per character (the values were checked when set).
+    private readonly struct Lines(IBufferWriter<byte> output)
+    {
+        public void Text(string text) => output.Advance(Encoding.Latin1.GetBytes(text, output.GetSpan(text.Length)));
+
+        public void Field(string name, string value)
+        {
+            Text(name);
+            Text(": ");
+            Text(value);
+            Text("\r\n");
+        }
+    }
+}
+
+/// <summary>An <see cref="AnswerHead"/> as the target <see cref="ResponseHeaders.CopyFields"/> writes to.</summary>
+internal readonly struct CoreAnswer(AnswerHead head) : IAnswerTarget
+{
+    public void Set(string name, StringValues values) => head.Set(name, values);
+}

@@ -1,0 +1,194 @@
+using System.Buffers;
+using System.Net;
+using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Sidecar.Forwarding;
+using Sidecar.Forwarding.Http1;
+using Sidecar.Hosting;
+using Sidecar.Tests.Reliability;
+
+namespace Sidecar.Tests.Forwarding;
+
+/// <summary>
+/// The forwarding core's answer head (docs/performance.md#the-exchange) against Kestrel's: the same instance's answer
+/// (status, fields as the lean client read them, body) is written by Kestrel set up as the agent's listeners, through
+/// <see cref="ResponseHeaders.CopyFields"/> into its headers and the body through its stream, as the forwarder writes
+/// it today, and by <see cref="AnswerHead"/> through the same rules. Compared: the status line, the fields (names
+/// without case, each name's values in order, <c>Date</c> present once), the framing and the body's bytes.
+/// </summary>
+public sealed class AnswerHeadTests : IClassFixture<AnswerHeadTests.AnswerServer>
+{
+    private const string Date = "Fri, 04 Dec 2026 01:00:00 GMT";
+    private readonly AnswerServer _kestrel;
+
+    public AnswerHeadTests(AnswerServer kestrel) => _kestrel = kestrel;
+
+    /// <summary>The caller's method, the instance's status, its fields ("\n" between them) and its body.</summary>
+    public static TheoryData<string, int, string, string> Answers => new()
+    {
+        { "GET", 200, "Content-Type: text/plain\nContent-Length: 5", "hello" },
+        { "HEAD", 200, "Content-Type: text/plain\nContent-Length: 5", "" },
+        { "GET", 200, "Content-Type: text/plain", "a body of unknown length" },
+        { "GET", 200, "Content-Type: text/plain", "" },
+        { "HEAD", 200, "Content-Type: text/plain", "" },
+        { "DELETE", 204, "X-A: 1", "" },
+        { "GET", 204, "Content-Length: 0", "" },
+        { "GET", 205, "Content-Length: 0", "" },
+        { "GET", 304, "ETag: \"v1\"\nCache-Control: max-age=60", "" },
+        { "GET", 200, "Connection: keep-alive, X-Hop\nKeep-Alive: timeout=5\nX-Hop: secret\nX-Kept: yes\nProxy-Authenticate: Basic\nContent-Length: 2", "ok" },
+        { "GET", 200, "Date: Thu, 03 Dec 2026 09:00:00 GMT\nX-A: 1\nSet-Cookie: a=1\nConnection: X-Drop\nX-Drop: gone\nx-a: 2\nset-cookie: b=2\nContent-Length: 2", "ok" },
+        { "GET", 200, "content-type: text/plain\nX-First: 1\nContent-Disposition: attachment\nx-frame-options: DENY\nX-Latin: caf\u00e9 \u00ff\ncontent-length: 2\nX-Last: 2", "ok" },
+        { "GET", 200, "X-Ctl: a\u0001b\nX-Fine: yes\nX-Ctl: c\nX-Del: a\u007fb\nX-Tab: a\tb\nX-Empty:\nContent-Length: 2", "ok" },
+        { "GET", 200, "X-Only-Bad: a\u001bb\nContent-Length: 2", "ok" },
+        { "GET", 503, "Retry-After: Friday, 04-Dec-26 07:28:00 GMT\nContent-Length: 2", "no" },
+        { "GET", 429, "Retry-After: 120\nRetry-After: 7\nContent-Length: 2", "no" },
+        { "GET", 404, "Content-Type: application/json\nContent-Length: 13", "{\"error\":404}" },
+        { "GET", 500, "Content-Length: 4", "boom" },
+        { "GET", 299, "Content-Length: 0", "" },
+        { "OPTIONS", 200, "Allow: GET, HEAD\nContent-Language: fr\nExpires: 0\nLast-Modified: Tue, 01 Dec 2026 10:00:00 GMT\nServer: upstream/1.0\nContent-Length: 2", "ok" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Answers))]
+    public async Task TheCoresAnswer_IsKestrels(string method, int status, string fields, string body)
+    {
+        var index = _kestrel.Add(new Case(method, status, Lean(fields), body));
+        var kestrel = await RawClient.SendAsync(_kestrel.Port, Encoding.ASCII.GetBytes($"{method} /{index} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"));
+        var core = Core(method, status, Lean(fields), body);
+
+        Assert.NotEqual(0, kestrel.Status);
+        Assert.Equal(StatusLine(kestrel.Head), StatusLine(core.Head));
+        Assert.Equal(Fields(kestrel.Head), Fields(core.Head));
+        Assert.Equal(kestrel.Body, core.Body);
+    }
+
+    [Fact]
+    public void AContentLengthOnA204_IsKestrelsError()
+    {
+        var head = new AnswerHead();
+        head.Reset(204);
+        head.Set("Content-Length", "5");
+
+        Assert.Throws<InvalidOperationException>(() => head.Write(new ArrayBufferWriter<byte>(), "GET", true, true, Date));
+    }
+
+    [Fact]
+    public void TheHead_IsResetForTheNextAnswer()
+    {
+        var head = new AnswerHead();
+        head.Reset(200);
+        head.Set("Content-Length", "5");
+        head.Set("Date", Date);
+        head.Reset(200);
+        var output = new ArrayBufferWriter<byte>();
+
+        Assert.Equal(AnswerFraming.Chunked, head.Write(output, "GET", true, false, "now"));
+        Assert.Equal("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nDate: now\r\n\r\n", Encoding.Latin1.GetString(output.WrittenSpan));
+    }
+
+    // The fields as the lean client keeps them (names as HttpHeaders spells the ones it knows, content or not).
+    private static LeanResponse Lean(string fields)
+    {
+        var lean = new LeanResponse();
+        foreach (var line in fields.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var colon = line.IndexOf(':', StringComparison.Ordinal);
+            var (name, content, known) = ResponseFieldNames.Of(Encoding.ASCII.GetBytes(line[..colon]));
+            lean.Add(name, line[(colon + 1)..].Trim(' ', '\t'), content, known);
+        }
+
+        return lean;
+    }
+
+    private static RawAnswer Core(string method, int status, LeanResponse lean, string body)
+    {
+        var head = new AnswerHead();
+        head.Reset(status);
+        var target = new CoreAnswer(head);
+        ResponseHeaders.CopyFields(lean.Fields, lean.HasRepeatedNames, ref target);
+        var output = new ArrayBufferWriter<byte>();
+        var framing = head.Write(output, method, keepAlive: false, ended: body.Length == 0, Date);
+        var text = Encoding.Latin1.GetString(output.WrittenSpan) + framing switch
+        {
+            AnswerFraming.Chunked => $"{body.Length:x}\r\n{body}\r\n0\r\n\r\n",
+            AnswerFraming.Length => body,
+            _ => "",
+        };
+        return RawClient.Parse(text, timedOut: false);
+    }
+
+    private static string StatusLine(string head) => head.Split("\r\n")[0];
+
+    // Names without case, a name's values in order; Date only as present (its value is the second's).
+    private static string Fields(string head) => string.Join("\n", head.Split("\r\n").Skip(1)
+        .Select(l => (Name: l[..l.IndexOf(':', StringComparison.Ordinal)].ToLowerInvariant(), Value: l[(l.IndexOf(':', StringComparison.Ordinal) + 1)..].Trim()))
+        .Select(f => f.Name == "date" && f.Value != "Thu, 03 Dec 2026 09:00:00 GMT" ? "date: (now)" : $"{f.Name}: {f.Value}")
+        .Select((f, i) => (f, i))
+        .OrderBy(p => p.f[..p.f.IndexOf(':', StringComparison.Ordinal)], StringComparer.Ordinal).ThenBy(p => p.i)
+        .Select(p => p.f));
+
+    internal sealed record Case(string Method, int Status, LeanResponse Lean, string Body);
+
+    /// <summary>Kestrel set up as the agent's listeners; answer N is written as the forwarder writes an instance's answer.</summary>
+    public sealed class AnswerServer : IAsyncLifetime
+    {
+        private readonly List<Case> _cases = [];
+        private WebApplication? _app;
+
+        public int Port { get; private set; }
+
+        internal int Add(Case answer)
+        {
+            lock (_cases)
+            {
+                _cases.Add(answer);
+                return _cases.Count - 1;
+            }
+        }
+
+        public async Task InitializeAsync()
+        {
+            var builder = WebApplication.CreateSlimBuilder();
+            builder.Logging.ClearProviders();
+            builder.WebHost.ConfigureKestrel(kestrel =>
+            {
+                kestrel.ReadHeadsAsTheAgent();
+                kestrel.Listen(IPAddress.Loopback, 0);
+            });
+            _app = builder.Build();
+            _app.Run(async context =>
+            {
+                Case answer;
+                lock (_cases)
+                {
+                    answer = _cases[int.Parse(context.Request.Path.Value![1..], System.Globalization.CultureInfo.InvariantCulture)];
+                }
+
+                context.Response.StatusCode = answer.Status;
+                var target = new KestrelAnswer(context.Response.Headers);
+                ResponseHeaders.CopyFields(answer.Lean.Fields, answer.Lean.HasRepeatedNames, ref target);
+                if (answer.Body.Length > 0)
+                {
+                    await context.Response.Body.WriteAsync(Encoding.Latin1.GetBytes(answer.Body));
+                }
+            });
+            await _app.StartAsync();
+            Port = new Uri(_app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First()).Port;
+        }
+
+        public async Task DisposeAsync()
+        {
+            if (_app is not null)
+            {
+                await _app.DisposeAsync();
+            }
+        }
+    }
+}
