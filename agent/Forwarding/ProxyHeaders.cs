@@ -239,47 +239,48 @@ internal static class ProxyHeaders
 
     public static void CopyResponseHeaders(HttpResponseMessage response, IHeaderDictionary target)
     {
+        var kestrel = new KestrelAnswer(target);
+        CopyResponseHeaders(response, ref kestrel);
+    }
+
+    /// <summary>An answer's headers from HttpHeaders' collections to <paramref name="target"/> with the proxy's rules: hop-by-hop ones and the ones its <c>Connection</c> names dropped.</summary>
+    public static void CopyResponseHeaders<T>(HttpResponseMessage response, ref T target)
+        where T : struct, IAnswerTarget
+    {
         response.Headers.NonValidated.TryGetValues("Connection", out var connection);
         foreach (var header in response.Headers.NonValidated)
         {
-            Copy(header.Key, header.Value, connection, target);
+            Copy(header.Key, header.Value, connection, ref target);
         }
 
         foreach (var header in response.Content.Headers.NonValidated)
         {
-            Copy(header.Key, header.Value, connection, target);
+            Copy(header.Key, header.Value, connection, ref target);
         }
     }
 
-    private static void Copy(string name, System.Net.Http.Headers.HeaderStringValues values, System.Net.Http.Headers.HeaderStringValues connection, IHeaderDictionary target)
+    private static void Copy<T>(string name, System.Net.Http.Headers.HeaderStringValues values, System.Net.Http.Headers.HeaderStringValues connection, ref T target)
+        where T : struct, IAnswerTarget
     {
         if (IsHopByHop(name) || IsNamedBy(connection, name))
         {
             return;
         }
 
-        try
+        if (values.Count == 1)
         {
-            if (values.Count == 1)
-            {
-                target[name] = values.ToString();
-                return;
-            }
-
-            var array = new string[values.Count];
-            var i = 0;
-            foreach (var value in values)
-            {
-                array[i++] = value;
-            }
-
-            target[name] = array;
+            target.Set(name, values.ToString());
+            return;
         }
-        catch (InvalidOperationException)
+
+        var array = new string[values.Count];
+        var i = 0;
+        foreach (var value in values)
         {
-            // Kestrel refuses a value with a control character (the instance sent "a\u0001b"): that header is
-            // dropped, the rest of the answer goes on. Nothing is logged: an instance could flood the log.
+            array[i++] = value;
         }
+
+        target.Set(name, array);
     }
 
     /// <summary>The headers that concern one connection only and must not be forwarded (RFC 9110 section 7.6.1).</summary>

@@ -1,6 +1,7 @@
 using System.Net.Http.Headers;
 using Microsoft.Extensions.Primitives;
 using Sidecar.Forwarding.Http1;
+using Sidecar.Platform;
 
 namespace Sidecar.Forwarding;
 
@@ -19,14 +20,21 @@ internal static class ResponseHeaders
     /// <summary>Copies the headers of <paramref name="response"/> into Kestrel's <paramref name="target"/> with the proxy's rules.</summary>
     public static void Copy(HttpResponseMessage response, IHeaderDictionary target)
     {
+        var kestrel = new KestrelAnswer(target);
+        Copy(response, ref kestrel);
+    }
+
+    /// <summary>Copies the headers of <paramref name="response"/> to <paramref name="target"/> with the proxy's rules: Kestrel's, or the forwarding core's head.</summary>
+    public static void Copy<T>(HttpResponseMessage response, ref T target)
+        where T : struct, IAnswerTarget
+    {
         if (response is LeanResponse lean)
         {
-            var kestrel = new KestrelAnswer(target);
-            CopyFields(lean.Fields, lean.HasRepeatedNames, ref kestrel);
+            CopyFields(lean.Fields, lean.HasRepeatedNames, ref target);
         }
         else
         {
-            ProxyHeaders.CopyResponseHeaders(response, target);
+            ProxyHeaders.CopyResponseHeaders(response, ref target);
         }
     }
 
@@ -163,29 +171,5 @@ internal static class ResponseHeaders
         }
 
         return false;
-    }
-}
-
-/// <summary>Where an answer's fields go: Kestrel's response headers, or the forwarding core's answer head (<see cref="AnswerHead"/>).</summary>
-internal interface IAnswerTarget
-{
-    /// <summary>Sets a field; a value the target refuses (a control character) drops that field, and nothing else.</summary>
-    public void Set(string name, StringValues values);
-}
-
-/// <summary>Kestrel's response headers as an answer target.</summary>
-internal readonly struct KestrelAnswer(IHeaderDictionary headers) : IAnswerTarget
-{
-    public void Set(string name, StringValues values)
-    {
-        try
-        {
-            headers[name] = values;
-        }
-        catch (InvalidOperationException)
-        {
-            // Kestrel refuses a value with a control character: that header is dropped, the rest goes on,
-            // nothing logged (an instance could flood the log), as ProxyHeaders.CopyResponseHeaders does.
-        }
     }
 }

@@ -34,29 +34,40 @@ internal static class Problems
         }
 
         context.Response.Clear();
-        var headers = context.Response.Headers;
+        context.Response.StatusCode = status;
+        var headers = new KestrelAnswer(context.Response.Headers);
+        SetFields(ref headers, code, allow, retryAfter, close);
+        var body = new ProblemBody(TypePrefix + code, title, status, detail);
+        return JsonSerializer.SerializeAsync(context.Response.Body, body, HostingJsonContext.Default.ProblemBody, context.RequestAborted);
+    }
+
+    /// <summary>A problem's fields, to Kestrel's response or the forwarding core's answer head.</summary>
+    public static void SetFields<T>(ref T target, string code, string? allow = null, string? retryAfter = null, bool close = false)
+        where T : struct, IAnswerTarget
+    {
         if (allow is not null)
         {
-            headers.Allow = allow;
+            target.Set("Allow", allow);
         }
 
         if (retryAfter is not null)
         {
-            headers.RetryAfter = retryAfter;
+            target.Set("Retry-After", retryAfter);
         }
 
         if (close)
         {
-            headers.Connection = "close";
+            target.Set("Connection", "close");
         }
 
-        context.Response.StatusCode = status;
-        context.Response.ContentType = "application/problem+json";
-        headers[ErrorHeader] = code;
-        headers.CacheControl = "no-store";
-        var body = new ProblemBody(TypePrefix + code, title, status, detail);
-        return JsonSerializer.SerializeAsync(context.Response.Body, body, HostingJsonContext.Default.ProblemBody, context.RequestAborted);
+        target.Set("Content-Type", "application/problem+json");
+        target.Set(ErrorHeader, code);
+        target.Set("Cache-Control", "no-store");
     }
+
+    /// <summary>A problem's body (<c>application/problem+json</c>), as <see cref="WriteAsync"/> writes it.</summary>
+    public static byte[] Body(int status, string code, string title, string detail) =>
+        JsonSerializer.SerializeToUtf8Bytes(new ProblemBody(TypePrefix + code, title, status, detail), HostingJsonContext.Default.ProblemBody);
 
     private sealed class ProblemResult(int status, string code, string title, string detail) : IResult
     {

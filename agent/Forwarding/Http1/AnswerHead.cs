@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Primitives;
+using Sidecar.Platform;
 
 namespace Sidecar.Forwarding.Http1;
 
@@ -21,7 +22,7 @@ internal enum AnswerFraming
 
 /// <summary>
 /// The head of an answer the forwarding core writes to its caller (docs/performance.md#the-exchange), from the fields
-/// <see cref="ResponseHeaders.CopyFields"/> sets, by Kestrel's HTTP/1.1 rules as the agent sets Kestrel up: a value
+/// <see cref="ResponseHeaders.Copy{T}"/> sets (a lean answer's, or HttpHeaders' collections), or the agent's own problem, by Kestrel's HTTP/1.1 rules as the agent sets Kestrel up: a value
 /// with a control character drops its field, as Kestrel's headers refuse it; the status line with the standard reason;
 /// <c>Date</c> when the instance sent none; the framing Kestrel chooses for what the forwarder writes (the instance's
 /// <c>Content-Length</c>, else chunks for a body that comes before the end, else <c>Content-Length: 0</c>);
@@ -37,6 +38,7 @@ internal sealed class AnswerHead
 
     private readonly List<(string Name, StringValues Values)> _fields = [];
     private bool _hasDate;
+    private bool _hasConnection;
 
     /// <summary>The answer's status.</summary>
     public int Status { get; private set; }
@@ -44,12 +46,17 @@ internal sealed class AnswerHead
     /// <summary>The <c>Content-Length</c> set, if any.</summary>
     public long? ContentLength { get; private set; }
 
+    /// <summary>After <see cref="Write"/>: whether the connection ends after this answer (<c>Connection: close</c> was written or set).</summary>
+    public bool Closes { get; private set; }
+
     /// <summary>Starts a new answer with <paramref name="status"/> and no field.</summary>
     public void Reset(int status)
     {
         Status = status;
         ContentLength = null;
+        Closes = false;
         _hasDate = false;
+        _hasConnection = false;
         _fields.Clear();
     }
 
@@ -71,6 +78,13 @@ internal sealed class AnswerHead
         }
 
         _hasDate |= name.Equals("Date", StringComparison.OrdinalIgnoreCase);
+        if (name.Equals("Connection", StringComparison.OrdinalIgnoreCase))
+        {
+            // Set by the agent's own answers only (an instance's is hop-by-hop): "close" ends the connection, as Kestrel reads it.
+            _hasConnection = true;
+            Closes = values.Any(v => FieldLists.Contains(v, "close"));
+        }
+
         for (var i = 0; i < _fields.Count; i++)
         {
             if (_fields[i].Name.Equals(name, StringComparison.OrdinalIgnoreCase))
@@ -150,7 +164,8 @@ internal sealed class AnswerHead
             writer.Field("Transfer-Encoding", "chunked");
         }
 
-        if (!keepAlive)
+        Closes |= !keepAlive;
+        if (Closes && !_hasConnection)
         {
             writer.Field("Connection", "close");
         }
@@ -162,6 +177,55 @@ internal sealed class AnswerHead
 
         writer.Text("\r\n");
         return framing == AnswerFraming.Length && ContentLength == 0 ? AnswerFraming.None : framing;
+    }
+
+    /// <summary>
+    /// The agent's own problem (<see cref="Problems"/>), whole, as Kestrel writes <see cref="Problems.WriteAsync"/>'s:
+    /// the same fields and body, framed as Kestrel frames them.
+    /// </summary>
+    public void WriteProblem(IBufferWriter<byte> output, string method, bool keepAlive, string date, int status, string code, string title, string detail)
+    {
+        Reset(status);
+        var target = new CoreAnswer(this);
+        Problems.SetFields(ref target, code);
+        var framing = Write(output, method, keepAlive, ended: false, date);
+        if (framing != AnswerFraming.None)
+        {
+            WriteBody(output, framing, Problems.Body(status, code, title, detail));
+            WriteEnd(output, framing);
+        }
+    }
+
+    /// <summary>Body bytes as <paramref name="framing"/> sends them: as they are, or as one chunk.</summary>
+    public static void WriteBody(IBufferWriter<byte> output, AnswerFraming framing, ReadOnlySpan<byte> data)
+    {
+        if (data.IsEmpty || framing == AnswerFraming.None)
+        {
+            return;
+        }
+
+        if (framing == AnswerFraming.Chunked)
+        {
+            var prefix = output.GetSpan(18);
+            data.Length.TryFormat(prefix, out var digits, "x", CultureInfo.InvariantCulture);
+            prefix[digits] = (byte)'\r';
+            prefix[digits + 1] = (byte)'\n';
+            output.Advance(digits + 2);
+            output.Write(data);
+            output.Write("\r\n"u8);
+            return;
+        }
+
+        output.Write(data);
+    }
+
+    /// <summary>The end of a chunked body (the last, empty chunk); nothing for the other framings.</summary>
+    public static void WriteEnd(IBufferWriter<byte> output, AnswerFraming framing)
+    {
+        if (framing == AnswerFraming.Chunked)
+        {
+            output.Write("0\r\n\r\n"u8);
+        }
     }
 
     private void Remove(string name) => _fields.RemoveAll(f => f.Name.Equals(name, StringComparison.OrdinalIgnoreCase));

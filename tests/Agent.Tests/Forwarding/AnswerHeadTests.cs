@@ -57,16 +57,45 @@ public sealed class AnswerHeadTests : IClassFixture<AnswerHeadTests.AnswerServer
 
     [Theory]
     [MemberData(nameof(Answers))]
-    public async Task TheCoresAnswer_IsKestrels(string method, int status, string fields, string body)
+    public Task TheCoresAnswer_IsKestrels(string method, int status, string fields, string body) =>
+        CompareAsync(method, status, () => Lean(fields), body);
+
+    [Theory]
+    [MemberData(nameof(Answers))]
+    public Task TheCoresAnswer_IsKestrels_FromSocketsHttpHandlersCollections(string method, int status, string fields, string body) =>
+        CompareAsync(method, status, () => Message(fields), body);
+
+    private async Task CompareAsync(string method, int status, Func<HttpResponseMessage> answer, string body)
     {
-        var index = _kestrel.Add(new Case(method, status, Lean(fields), body));
+        var index = _kestrel.Add(new Case(method, status, answer(), body));
         var kestrel = await RawClient.SendAsync(_kestrel.Port, Encoding.ASCII.GetBytes($"{method} /{index} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"));
-        var core = Core(method, status, Lean(fields), body);
+        var core = Core(method, status, answer(), body);
 
         Assert.NotEqual(0, kestrel.Status);
         Assert.Equal(StatusLine(kestrel.Head), StatusLine(core.Head));
         Assert.Equal(Fields(kestrel.Head), Fields(core.Head));
         Assert.Equal(kestrel.Body, core.Body);
+    }
+
+    [Theory]
+    [InlineData("GET", 502, "bad-gateway", "Bad gateway", "The instance of 'orders' answered badly: caf\u00e9 \"quoted\" <tag> & \u2014.")]
+    [InlineData("HEAD", 504, "deadline-exceeded", "Deadline exceeded", "No answer within 2s.")]
+    [InlineData("DELETE", 503, "no-instance", "No instance", "")]
+    [InlineData("OPTIONS", 413, "body-too-large", "Body too large", "Over 10 MiB.")]
+    public async Task TheCoresProblem_IsKestrels(string method, int status, string code, string title, string detail)
+    {
+        var index = _kestrel.Add(new Case(method, status, new HttpResponseMessage(), "", (code, title, detail)));
+        var kestrel = await RawClient.SendAsync(_kestrel.Port, Encoding.ASCII.GetBytes($"{method} /{index} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"));
+        var head = new AnswerHead();
+        var output = new ArrayBufferWriter<byte>();
+        head.WriteProblem(output, method, keepAlive: false, Date, status, code, title, detail);
+        var core = RawClient.Parse(Encoding.Latin1.GetString(output.WrittenSpan), timedOut: false);
+
+        Assert.Equal(status, kestrel.Status);
+        Assert.Equal(StatusLine(kestrel.Head), StatusLine(core.Head));
+        Assert.Equal(Fields(kestrel.Head), Fields(core.Head));
+        Assert.Equal(kestrel.Body, core.Body);
+        Assert.True(head.Closes);
     }
 
     [Fact]
@@ -107,12 +136,29 @@ public sealed class AnswerHeadTests : IClassFixture<AnswerHeadTests.AnswerServer
         return lean;
     }
 
-    private static RawAnswer Core(string method, int status, LeanResponse lean, string body)
+    // The same fields in HttpHeaders' collections, as SocketsHttpHandler fills them (a content header in the content's).
+    private static HttpResponseMessage Message(string fields)
+    {
+        var message = new HttpResponseMessage { Content = new NoContent() };
+        foreach (var line in fields.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var colon = line.IndexOf(':', StringComparison.Ordinal);
+            var (name, value) = (line[..colon], line[(colon + 1)..].Trim(' ', '\t'));
+            if (!message.Headers.TryAddWithoutValidation(name, value))
+            {
+                message.Content.Headers.TryAddWithoutValidation(name, value);
+            }
+        }
+
+        return message;
+    }
+
+    private static RawAnswer Core(string method, int status, HttpResponseMessage answer, string body)
     {
         var head = new AnswerHead();
         head.Reset(status);
         var target = new CoreAnswer(head);
-        ResponseHeaders.CopyFields(lean.Fields, lean.HasRepeatedNames, ref target);
+        ResponseHeaders.Copy(answer, ref target);
         var output = new ArrayBufferWriter<byte>();
         var framing = head.Write(output, method, keepAlive: false, ended: body.Length == 0, Date);
         var text = Encoding.Latin1.GetString(output.WrittenSpan) + framing switch
@@ -134,7 +180,18 @@ public sealed class AnswerHeadTests : IClassFixture<AnswerHeadTests.AnswerServer
         .OrderBy(p => p.f[..p.f.IndexOf(':', StringComparison.Ordinal)], StringComparer.Ordinal).ThenBy(p => p.i)
         .Select(p => p.f));
 
-    internal sealed record Case(string Method, int Status, LeanResponse Lean, string Body);
+    internal sealed record Case(string Method, int Status, HttpResponseMessage Answer, string Body, (string Code, string Title, string Detail)? Problem = null);
+
+    private sealed class NoContent : HttpContent
+    {
+        protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) => Task.CompletedTask;
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 0;
+            return false;
+        }
+    }
 
     /// <summary>Kestrel set up as the agent's listeners; answer N is written as the forwarder writes an instance's answer.</summary>
     public sealed class AnswerServer : IAsyncLifetime
@@ -171,9 +228,14 @@ public sealed class AnswerHeadTests : IClassFixture<AnswerHeadTests.AnswerServer
                     answer = _cases[int.Parse(context.Request.Path.Value![1..], System.Globalization.CultureInfo.InvariantCulture)];
                 }
 
+                if (answer.Problem is var (code, title, detail))
+                {
+                    await Sidecar.Platform.Problems.WriteAsync(context, answer.Status, code, title, detail);
+                    return;
+                }
+
                 context.Response.StatusCode = answer.Status;
-                var target = new KestrelAnswer(context.Response.Headers);
-                ResponseHeaders.CopyFields(answer.Lean.Fields, answer.Lean.HasRepeatedNames, ref target);
+                ResponseHeaders.Copy(answer.Answer, context.Response.Headers);
                 if (answer.Body.Length > 0)
                 {
                     await context.Response.Body.WriteAsync(Encoding.Latin1.GetBytes(answer.Body));

@@ -156,7 +156,7 @@ public sealed class RequestHeadReaderTests : IClassFixture<RequestHeadReaderTest
         }
 
         // The check has requests to check: the fuzzer's plain GET, HEAD, DELETE and OPTIONS without a body.
-        Assert.InRange(taken, 30, 2000);
+        Assert.True(taken >= 30, $"the reader took {taken} of 2,000 requests");
     }
 
     [Fact]
@@ -184,7 +184,7 @@ public sealed class RequestHeadReaderTests : IClassFixture<RequestHeadReaderTest
             }
         }
 
-        Assert.InRange(taken, 150, 300);
+        Assert.True(taken >= 150, $"the reader took {taken} of 300 requests");
     }
 
     // Visible ASCII and Latin-1, spaces and tabs inside.
