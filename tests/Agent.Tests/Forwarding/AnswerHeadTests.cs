@@ -1,18 +1,10 @@
 using System.Buffers;
 using System.Net;
 using System.Text;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Sidecar.Forwarding;
 using Sidecar.Forwarding.Http1;
-using Sidecar.Hosting;
 using Sidecar.Tests.Reliability;
+using Sidecar.Tests.Support;
 
 namespace Sidecar.Tests.Forwarding;
 
@@ -197,9 +189,9 @@ public sealed class AnswerHeadTests : IClassFixture<AnswerHeadTests.AnswerServer
     public sealed class AnswerServer : IAsyncLifetime
     {
         private readonly List<Case> _cases = [];
-        private WebApplication? _app;
+        private AgentKestrel? _kestrel;
 
-        public int Port { get; private set; }
+        public int Port => _kestrel!.Port;
 
         internal int Add(Case answer)
         {
@@ -210,46 +202,33 @@ public sealed class AnswerHeadTests : IClassFixture<AnswerHeadTests.AnswerServer
             }
         }
 
-        public async Task InitializeAsync()
+        public async Task InitializeAsync() => _kestrel = await AgentKestrel.StartAsync(async context =>
         {
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.Logging.ClearProviders();
-            builder.WebHost.ConfigureKestrel(kestrel =>
+            Case answer;
+            lock (_cases)
             {
-                kestrel.ReadHeadsAsTheAgent();
-                kestrel.Listen(IPAddress.Loopback, 0);
-            });
-            _app = builder.Build();
-            _app.Run(async context =>
+                answer = _cases[int.Parse(context.Request.Path.Value![1..], System.Globalization.CultureInfo.InvariantCulture)];
+            }
+
+            if (answer.Problem is var (code, title, detail))
             {
-                Case answer;
-                lock (_cases)
-                {
-                    answer = _cases[int.Parse(context.Request.Path.Value![1..], System.Globalization.CultureInfo.InvariantCulture)];
-                }
+                await Sidecar.Platform.Problems.WriteAsync(context, answer.Status, code, title, detail);
+                return;
+            }
 
-                if (answer.Problem is var (code, title, detail))
-                {
-                    await Sidecar.Platform.Problems.WriteAsync(context, answer.Status, code, title, detail);
-                    return;
-                }
-
-                context.Response.StatusCode = answer.Status;
-                ResponseHeaders.Copy(answer.Answer, context.Response.Headers);
-                if (answer.Body.Length > 0)
-                {
-                    await context.Response.Body.WriteAsync(Encoding.Latin1.GetBytes(answer.Body));
-                }
-            });
-            await _app.StartAsync();
-            Port = new Uri(_app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First()).Port;
-        }
+            context.Response.StatusCode = answer.Status;
+            ResponseHeaders.Copy(answer.Answer, context.Response.Headers);
+            if (answer.Body.Length > 0)
+            {
+                await context.Response.Body.WriteAsync(Encoding.Latin1.GetBytes(answer.Body));
+            }
+        });
 
         public async Task DisposeAsync()
         {
-            if (_app is not null)
+            if (_kestrel is not null)
             {
-                await _app.DisposeAsync();
+                await _kestrel.DisposeAsync();
             }
         }
     }

@@ -20,8 +20,8 @@ namespace Sidecar.Tests.Forwarding;
 [Trait("Category", "Unit")]
 public sealed class CallerFieldsTests
 {
-    private const string Via = "1.1 sidecar-0123456789abcdef";
-    private const string TraceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    private const string Via = ForwardedHeadTests.Via;
+    private const string TraceParent = ForwardedHeadTests.TraceParent;
     private static readonly byte[] HostLine = Encoding.ASCII.GetBytes("Host: orders:8080\r\n");
     private static readonly IPAddress Remote = IPAddress.Parse("192.0.2.7");
 
@@ -236,14 +236,7 @@ public sealed class CallerFieldsTests
         return (new CallerFields(headers), new CallerFields(head));
     }
 
-    private static Propagators Formats(string list) => list.Split(',').Aggregate(Propagators.None, (all, name) => all | name switch
-    {
-        "tracecontext" => Propagators.TraceContext,
-        "baggage" => Propagators.Baggage,
-        "b3" => Propagators.B3,
-        "b3multi" => Propagators.B3Multi,
-        _ => Propagators.None,
-    });
+    private static Propagators Formats(string list) => ForwardedHeadTests.Formats(list);
 
     private static OriginFormRequest Request(string body) => new(body.Length == 0 ? HttpMethod.Get : HttpMethod.Post)
     {

@@ -19,8 +19,8 @@ namespace Sidecar.Tests.Forwarding;
 [Trait("Category", "Unit")]
 public sealed class ForwardedHeadTests
 {
-    private const string Via = "1.1 sidecar-0123456789abcdef";
-    private const string TraceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    internal const string Via = "1.1 sidecar-0123456789abcdef";
+    internal const string TraceParent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
     private static readonly byte[] HostLine = Encoding.ASCII.GetBytes("Host: orders:8080\r\n");
 
     public static TheoryData<string, string, string, string, string> Cases() => new()
@@ -127,7 +127,7 @@ public sealed class ForwardedHeadTests
     }
 
     // OTEL_PROPAGATORS as the options read it (docs/observability.md).
-    private static Propagators Formats(string list) => list.Split(',').Aggregate(Propagators.None, (all, name) => all | name switch
+    internal static Propagators Formats(string list) => list.Split(',').Aggregate(Propagators.None, (all, name) => all | name switch
     {
         "tracecontext" => Propagators.TraceContext,
         "baggage" => Propagators.Baggage,

@@ -1,17 +1,11 @@
-using System.Net;
 using System.Text;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Sidecar.Forwarding.Http1;
 using Sidecar.Hosting;
 using Sidecar.Platform;
 using Sidecar.Tests.Reliability;
+using Sidecar.Tests.Support;
 
 namespace Sidecar.Tests.Forwarding;
 
@@ -246,48 +240,33 @@ public sealed class RequestHeadReaderTests : IClassFixture<RequestHeadReaderTest
     /// <summary>Kestrel set up as the agent's listeners are; its app answers with what it read, and closes.</summary>
     public sealed class EchoServer : IAsyncLifetime
     {
-        private WebApplication? _app;
+        private AgentKestrel? _kestrel;
 
-        public int Port { get; private set; }
-
-        public async Task InitializeAsync()
+        public async Task InitializeAsync() => _kestrel = await AgentKestrel.StartAsync(context =>
         {
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.Logging.ClearProviders();
-            builder.WebHost.ConfigureKestrel(kestrel =>
-            {
-                kestrel.ReadHeadsAsTheAgent();
-                kestrel.Listen(IPAddress.Loopback, 0);
-            });
-            _app = builder.Build();
-            _app.Run(context =>
-            {
-                var request = context.Request;
-                var fields = request.Headers.SelectMany(h => h.Value.Select(v => h.Key.ToLowerInvariant() + ": " + v));
-                var view = View(request.Method, context.Features.GetRequiredFeature<IHttpRequestFeature>().RawTarget, fields);
-                // In a field, base64: a HEAD's answer has no body.
-                context.Response.Headers["X-Read"] = Convert.ToBase64String(Encoding.Latin1.GetBytes(view));
-                context.Response.Headers.Connection = "close";
-                context.Response.ContentLength = 0;
-                return Task.CompletedTask;
-            });
-            await _app.StartAsync();
-            var address = _app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
-            Port = new Uri(address).Port;
-        }
+            var request = context.Request;
+            var fields = request.Headers.SelectMany(h => h.Value.Select(v => h.Key.ToLowerInvariant() + ": " + v));
+            var view = View(request.Method, context.Features.GetRequiredFeature<IHttpRequestFeature>().RawTarget, fields);
+
+            // In a field, base64: a HEAD's answer has no body.
+            context.Response.Headers["X-Read"] = Convert.ToBase64String(Encoding.Latin1.GetBytes(view));
+            context.Response.Headers.Connection = "close";
+            context.Response.ContentLength = 0;
+            return Task.CompletedTask;
+        });
 
         /// <summary>What Kestrel read of <paramref name="request"/>, or its status when it did not answer 200.</summary>
         public async Task<string> ReadAsync(byte[] request)
         {
-            var answer = await RawClient.SendAsync(Port, request);
+            var answer = await RawClient.SendAsync(_kestrel!.Port, request);
             return answer.Status == 200 && answer.Header("X-Read") is { } read ? Encoding.Latin1.GetString(Convert.FromBase64String(read)) : $"status {answer.Status}";
         }
 
         public async Task DisposeAsync()
         {
-            if (_app is not null)
+            if (_kestrel is not null)
             {
-                await _app.DisposeAsync();
+                await _kestrel.DisposeAsync();
             }
         }
     }
