@@ -22,10 +22,11 @@ internal enum AnswerFraming
 
 /// <summary>
 /// The head of an answer the forwarding core writes to its caller (docs/performance.md#the-exchange), from the fields
-/// <see cref="ResponseHeaders.Copy{T}"/> sets (a lean answer's, or HttpHeaders' collections), or the agent's own problem, by Kestrel's HTTP/1.1 rules as the agent sets Kestrel up: a value
-/// with a control character drops its field, as Kestrel's headers refuse it; the status line with the standard reason;
-/// <c>Date</c> when the instance sent none; the framing Kestrel chooses for what the forwarder writes (the instance's
-/// <c>Content-Length</c>, else chunks for a body that comes before the end, else <c>Content-Length: 0</c>);
+/// <see cref="ResponseHeaders.Copy{T}"/> sets (a lean answer's, or HttpHeaders' collections) or the agent's own
+/// problem, by Kestrel's HTTP/1.1 rules as the agent sets Kestrel up: a value Kestrel's headers refuse (a control
+/// character, a <c>Content-Length</c> that is not one number) drops its field; the status line with the standard
+/// reason; <c>Date</c> when the instance sent none; the framing Kestrel chooses for what the forwarder writes (the
+/// instance's <c>Content-Length</c>, else chunks for a body that comes before the end, else <c>Content-Length: 0</c>);
 /// <c>Connection: close</c> when the connection ends after it. One object per connection, reset per answer.
 /// <c>AnswerHeadTests</c> writes the same answers through Kestrel and through this head, and compares them.
 /// </summary>
@@ -73,8 +74,13 @@ internal sealed class AnswerHead
 
         if (name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
         {
-            // The lean client has read it whole and checked it: one decimal number.
-            ContentLength = long.Parse(values.ToString(), NumberStyles.None, CultureInfo.InvariantCulture);
+            // One decimal number (the lean client checked it; SocketsHttpHandler's collections may hold two).
+            if (values.Count != 1 || !long.TryParse(values[0], NumberStyles.None, CultureInfo.InvariantCulture, out var length))
+            {
+                return;
+            }
+
+            ContentLength = length;
         }
 
         _hasDate |= name.Equals("Date", StringComparison.OrdinalIgnoreCase);

@@ -44,6 +44,8 @@ public sealed class AnswerHeadTests : IClassFixture<AnswerHeadTests.AnswerServer
         { "GET", 404, "Content-Type: application/json\nContent-Length: 13", "{\"error\":404}" },
         { "GET", 500, "Content-Length: 4", "boom" },
         { "GET", 299, "Content-Length: 0", "" },
+        { "GET", 200, "Content-Length: 2\nContent-Length: 2", "ok" },
+        { "GET", 200, "Content-Length: two", "ok" },
         { "OPTIONS", 200, "Allow: GET, HEAD\nContent-Language: fr\nExpires: 0\nLast-Modified: Tue, 01 Dec 2026 10:00:00 GMT\nServer: upstream/1.0\nContent-Length: 2", "ok" },
     };
 
