@@ -7,7 +7,7 @@ namespace Sidecar.Platform;
 /// <summary>
 /// Where a forwarded request's header lines go: an <see cref="HttpRequestMessage"/>'s headers, or the request
 /// head written straight into bytes by the lean client (docs/performance.md#the-request-head-from-kestrels-headers).
-/// One set of rules (the forwarder's, <c>ProxyHeaders</c>; the trace's, <see cref="TracePropagation"/>) writes to either.
+/// One set of rules (the forwarder's, <c>ProxyHeaders</c>; the trace's, <c>TracePropagation</c>) writes to either.
 /// </summary>
 internal interface IHeaderTarget
 {
@@ -24,9 +24,19 @@ internal interface IHeaderTarget
     public void AddLine(scoped ReadOnlySpan<char> name, scoped ReadOnlySpan<byte> value);
 }
 
-/// <summary>Comma-separated field values (RFC 9110 section 5.6.1), as <c>Connection</c>'s.</summary>
+/// <summary>Comma-separated field values (RFC 9110 section 5.6.1), as <c>Connection</c>'s; the characters no field value may hold.</summary>
 internal static class FieldLists
 {
+    /// <summary>C0 controls but HTAB, and DEL: RFC 9110 section 5.5 allows none of them in a field value.</summary>
+    public static readonly SearchValues<char> ControlCharacters = SearchValues.Create(
+        "\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\u0008\u000a\u000b\u000c\u000d\u000e\u000f" +
+        "\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001a\u001b\u001c\u001d\u001e\u001f\u007f");
+
+    /// <summary>The same as bytes.</summary>
+    public static readonly SearchValues<byte> ControlBytes = SearchValues.Create(
+        "\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\u0008\u000a\u000b\u000c\u000d\u000e\u000f"u8 +
+        "\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001a\u001b\u001c\u001d\u001e\u001f\u007f"u8);
+
     /// <summary>Whether <paramref name="list"/> holds <paramref name="name"/>, each entry trimmed, compared ignoring case.</summary>
     public static bool Contains(string? list, ReadOnlySpan<char> name)
     {
@@ -134,15 +144,6 @@ internal readonly struct CallerFields
 /// <summary>One field of the caller's request: a name, and its values as Kestrel's strings or as the head's bytes (one line's).</summary>
 internal readonly ref struct CallerField
 {
-    // C0 controls but HTAB, and DEL: RFC 9110 section 5.5 allows none of them in a field value.
-    private static readonly SearchValues<char> ControlCharacters = SearchValues.Create(
-        "\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\u0008\u000a\u000b\u000c\u000d\u000e\u000f" +
-        "\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001a\u001b\u001c\u001d\u001e\u001f\u007f");
-
-    private static readonly SearchValues<byte> ControlBytes = SearchValues.Create(
-        "\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\u0008\u000a\u000b\u000c\u000d\u000e\u000f"u8 +
-        "\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001a\u001b\u001c\u001d\u001e\u001f\u007f"u8);
-
     private readonly string? _name;
     private readonly StringValues _values;
     private readonly ReadOnlySpan<byte> _value;
@@ -170,13 +171,13 @@ internal readonly ref struct CallerField
     {
         if (_name is null)
         {
-            return _value.IndexOfAny(ControlBytes) is var b and >= 0 ? (char)_value[b] : null;
+            return _value.IndexOfAny(FieldLists.ControlBytes) is var b and >= 0 ? (char)_value[b] : null;
         }
 
         for (var i = 0; i < _values.Count; i++)
         {
             var text = _values[i].AsSpan();
-            if (text.IndexOfAny(ControlCharacters) is var at and >= 0)
+            if (text.IndexOfAny(FieldLists.ControlCharacters) is var at and >= 0)
             {
                 return text[at];
             }

@@ -32,11 +32,6 @@ internal enum AnswerFraming
 /// </summary>
 internal sealed class AnswerHead
 {
-    // C0 controls but HTAB, and DEL: Kestrel's response headers refuse them (and any character beyond Latin-1).
-    private static readonly SearchValues<char> Refused = SearchValues.Create(
-        "\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\u0008\u000a\u000b\u000c\u000d\u000e\u000f" +
-        "\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001a\u001b\u001c\u001d\u001e\u001f\u007f");
-
     private readonly List<(string Name, StringValues Values)> _fields = [];
     private bool _hasDate;
     private bool _hasConnection;
@@ -66,7 +61,8 @@ internal sealed class AnswerHead
     {
         foreach (var value in values)
         {
-            if (value is null || value.AsSpan().ContainsAny(Refused) || value.AsSpan().ContainsAnyExceptInRange('\u0000', '\u00ff'))
+            // Kestrel's response headers refuse a control character (FieldLists') and any character beyond Latin-1.
+            if (value is null || value.AsSpan().ContainsAny(FieldLists.ControlCharacters) || value.AsSpan().ContainsAnyExceptInRange('\u0000', '\u00ff'))
             {
                 return;
             }

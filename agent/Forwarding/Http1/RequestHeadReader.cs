@@ -53,11 +53,6 @@ internal static class RequestHeadReader
     private static readonly SearchValues<byte> HostBytes =
         SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._:[]"u8);
 
-    // C0 controls but HTAB, and DEL: left to Kestrel and the forwarder's refusal by name.
-    private static readonly SearchValues<byte> ControlBytes = SearchValues.Create(
-        "\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\u0008\u000a\u000b\u000c\u000d\u000e\u000f"u8 +
-        "\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001a\u001b\u001c\u001d\u001e\u001f\u007f"u8);
-
     /// <summary>
     /// Reads <paramref name="head"/> (the request line to the blank line, its CRLFs included) into
     /// <paramref name="line"/> and <paramref name="fields"/>; false when the request is not one the core takes,
@@ -85,7 +80,7 @@ internal static class RequestHeadReader
             var field = fields.Field(i);
             var name = field.Name;
             var value = fields.ValueBytes(i);
-            if (value.ContainsAny(ControlBytes) || IsLeftToKestrel(name))
+            if (value.ContainsAny(FieldLists.ControlBytes) || IsLeftToKestrel(name))
             {
                 return false;
             }
