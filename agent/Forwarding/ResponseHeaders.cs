@@ -149,7 +149,7 @@ internal static class ResponseHeaders
     {
         foreach (var field in fields)
         {
-            if (string.Equals(field.Name, "Connection", StringComparison.OrdinalIgnoreCase) && Platform.FieldLists.Contains(field.Value, name))
+            if (string.Equals(field.Name, "Connection", StringComparison.OrdinalIgnoreCase) && FieldLists.Contains(field.Value, name))
             {
                 return true;
             }

@@ -234,8 +234,7 @@ internal sealed class HeadFields
     /// </summary>
     public bool TryRead(ReadOnlySpan<byte> block)
     {
-        Count = 0;
-        HasConnection = false;
+        Refuse(); // nothing kept from the previous head
         if (_bytes.Length < block.Length)
         {
             _bytes = new byte[Math.Max(block.Length, _bytes.Length * 2)];
