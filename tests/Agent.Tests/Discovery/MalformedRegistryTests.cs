@@ -193,6 +193,8 @@ public sealed class MalformedRegistryTests
         await Eventually.TrueAsync(() => registry.View.Origin == RegistryOrigin.Snapshot, "the snapshot was loaded");
 
         Assert.Equal("pay-1", Assert.Single(registry.View.GetInstances("payments")!).Host);
+        // The lines follow the view's replacement: wait for them, then see there are exactly two.
+        await Eventually.TrueAsync(() => logs.Entries.Count(e => e.Contains("[259]", StringComparison.Ordinal)) >= 2, "the left-out instances were logged");
         Assert.Equal(2, logs.Entries.Count(e => e.Contains("[259]", StringComparison.Ordinal)));
     }
 

@@ -183,13 +183,15 @@ public sealed class PropagationTests
 
         await using var agent = await StartAsync(orders, collector, [.. settings]);
 
-        await CallAsync(agent, ("traceparent", $"00-{TraceId}-{CallerSpan}-01"));
+        // A trace of its own: the SDK's listeners are process-wide, so another test's recording agent must not see this one's trace.
+        var traceId = System.Diagnostics.ActivityTraceId.CreateRandom().ToHexString();
+        await CallAsync(agent, ("traceparent", $"00-{traceId}-{CallerSpan}-01"));
         await CallAsync(agent); // a root: only the parent-based sampler's root rule applies
         Assert.True(agent.Get<AgentTracing>().Flush());
 
-        Assert.Equal(recorded, collector.Spans.Any(s => s.TraceId == TraceId));
-        Assert.All(orders.Seen.Where(r => r.Headers["traceparent"].Contains(TraceId, StringComparison.Ordinal)), r => Assert.Matches("^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$", r.Headers["traceparent"]));
-        Assert.Contains(orders.Seen, r => r.Headers["traceparent"].Split('-')[1] == TraceId); // the trace goes on, recorded or not
+        Assert.Equal(recorded, collector.Spans.Any(s => s.TraceId == traceId));
+        Assert.All(orders.Seen.Where(r => r.Headers["traceparent"].Contains(traceId, StringComparison.Ordinal)), r => Assert.Matches("^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$", r.Headers["traceparent"]));
+        Assert.Contains(orders.Seen, r => r.Headers["traceparent"].Split('-')[1] == traceId); // the trace goes on, recorded or not
     }
 
     [Trait("Category", "Unit")]
