@@ -55,6 +55,8 @@ CONFIGS = {
     "hedging": {"Forwarding__HedgeAfter": "1s"},
     # The upstream client: SocketsHttpHandler instead of the lean HTTP/1.1 one (docs/performance.md).
     "sockets": {"Forwarding__LeanHttp1": "false"},
+    # Every call through Kestrel's pipeline: what the forwarding core saves (docs/performance.md#the-forwarding-core).
+    "core-off": {"Forwarding__Core": "false"},
     # No request lines at all (the default logs errors only): what the request log's scope costs.
     "reqlog-none": {"Sidecar__RequestLog": "none"},
     # The gen0 budget (agent/Agent.csproj bakes in 4 MiB): what a smaller one costs under load.

@@ -28,16 +28,19 @@ internal sealed class CallTelemetry
     {
         _activity = forwarder.Tracing.StartForward(context, service, target);
         var forwarded = ProxyHeaders.ForwardedValues(context, forwarder.Via, _activity, forwarder.Tracing.Propagators);
-        if (RequestLogScope.Current is { } scope)
-        {
-            _logScope = scope;
-            scope.Service = service;
-            if (forwarded.TraceParent is { } traceParent)
-            {
-                scope.SetTraceParent(traceParent);
-            }
-        }
+        Scope(service, forwarded);
+        return forwarded;
+    }
 
+    /// <summary>
+    /// <see cref="Start(Forwarder, HttpContext, string, string)"/> for a call the forwarding core took (tracing off:
+    /// no span): the values every attempt sends, from the caller's fields and address; the service and the trace on the
+    /// request's log line.
+    /// </summary>
+    public ForwardedValues Start(Forwarder forwarder, CallerFields fields, System.Net.IPAddress? remote, string scheme, string? host, string service)
+    {
+        var forwarded = ProxyHeaders.ForwardedValues(fields, remote, scheme, host, forwarder.Via, null, forwarder.Tracing.Propagators);
+        Scope(service, forwarded);
         return forwarded;
     }
 
@@ -55,6 +58,19 @@ internal sealed class CallTelemetry
         }
 
         return AgentTracing.StartAttempt(_activity, method, instance.Instance, instance.Prefix, target, attempt);
+    }
+
+    private void Scope(string service, ForwardedValues forwarded)
+    {
+        if (RequestLogScope.Current is { } scope)
+        {
+            _logScope = scope;
+            scope.Service = service;
+            if (forwarded.TraceParent is { } traceParent)
+            {
+                scope.SetTraceParent(traceParent);
+            }
+        }
     }
 
     /// <summary>A hedge went to <paramref name="instance"/> as attempt <paramref name="attempt"/>: a <c>sidecar.hedge</c> event on the call's span.</summary>

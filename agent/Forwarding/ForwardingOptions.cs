@@ -29,6 +29,12 @@ internal sealed record ForwardingOptions
     public bool LeanHttp1 { get; init; } = true;
 
     /// <summary>
+    /// The forwarding core answers the plainest bodiless calls below Kestrel's HTTP layer (<c>Forwarding:Core</c>,
+    /// docs/performance.md#the-forwarding-core). Default true; false leaves every request to Kestrel.
+    /// </summary>
+    public bool Core { get; init; } = true;
+
+    /// <summary>
     /// How long what the agent keeps for a service (its pool, balancing and ejection state, counters and series)
     /// outlives the service leaving every source (<c>Forwarding:ServiceRetention</c>). Default 10 min: a redeploy
     /// that takes every instance out for a while finds it where it was; services coming and going do not pile up.
@@ -73,6 +79,7 @@ internal sealed record ForwardingOptions
             ConnectTimeout = r.Duration(Section + nameof(ConnectTimeout), TimeSpan.FromSeconds(2), TimeSpan.FromMilliseconds(10), TimeSpan.FromMinutes(5)),
             IdleConnectionTimeout = r.Duration(Section + nameof(IdleConnectionTimeout), TimeSpan.FromMinutes(2), TimeSpan.FromSeconds(1), TimeSpan.FromHours(1)),
             LeanHttp1 = r.Bool(Section + nameof(LeanHttp1), true),
+            Core = r.Bool(Section + nameof(Core), true),
             ServiceRetention = r.Duration(Section + nameof(ServiceRetention), TimeSpan.FromMinutes(10), TimeSpan.FromSeconds(1), TimeSpan.FromDays(1)),
             CacheMaxBytes = ReadCacheMaxBytes(r),
             Defaults = defaults,
@@ -118,11 +125,12 @@ internal sealed record ForwardingOptions
                      !child.Key.Equals(nameof(IdleConnectionTimeout), StringComparison.OrdinalIgnoreCase) &&
                      !child.Key.Equals(nameof(ServiceRetention), StringComparison.OrdinalIgnoreCase) &&
                      !child.Key.Equals(nameof(LeanHttp1), StringComparison.OrdinalIgnoreCase) &&
+                     !child.Key.Equals(nameof(Core), StringComparison.OrdinalIgnoreCase) &&
                      !child.Key.Equals(nameof(CacheMaxBytes), StringComparison.OrdinalIgnoreCase) &&
                      !child.Key.Equals(nameof(TcpListeners), StringComparison.OrdinalIgnoreCase) &&
                      !child.Key.Equals(nameof(TcpIdleTimeout), StringComparison.OrdinalIgnoreCase))
             {
-                r.AddError(child.Path, $"unknown setting; known: Routes, Services, {nameof(ConnectTimeout)}, {nameof(IdleConnectionTimeout)}, {nameof(LeanHttp1)}, {nameof(ServiceRetention)}, {nameof(CacheMaxBytes)}, {nameof(TcpListeners)}, {nameof(TcpIdleTimeout)}, {string.Join(", ", ServicePolicy.Keys)}");
+                r.AddError(child.Path, $"unknown setting; known: Routes, Services, {nameof(ConnectTimeout)}, {nameof(IdleConnectionTimeout)}, {nameof(LeanHttp1)}, {nameof(Core)}, {nameof(ServiceRetention)}, {nameof(CacheMaxBytes)}, {nameof(TcpListeners)}, {nameof(TcpIdleTimeout)}, {string.Join(", ", ServicePolicy.Keys)}");
             }
         }
     }
@@ -220,7 +228,7 @@ internal sealed record ForwardingOptions
     }
 
     /// <summary>Service names become host names and path segments: a safe alphabet only.</summary>
-    internal static bool IsServiceName(string name)
+    internal static bool IsServiceName(ReadOnlySpan<char> name)
     {
         foreach (var c in name)
         {

@@ -1,6 +1,9 @@
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Sidecar.Configuration;
+using Sidecar.Forwarding;
+using Sidecar.Forwarding.Http1;
 using Sidecar.Platform;
 
 namespace Sidecar.Hosting;
@@ -52,10 +55,32 @@ internal static class AgentListeners
             });
         }
 
+        builder.Services.TryAddSingleton(sp => new ForwardingCore(sp.GetRequiredService<Forwarder>(), sp.GetRequiredService<CoreRequestLog>())
+        {
+            KeepAlive = sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<KestrelServerOptions>>().Value.Limits.KeepAliveTimeout,
+        });
+        builder.Services.TryAddSingleton<CoreRequestLog>();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.ReadHeadsAsTheAgent();
-            kestrel.Listen(options.BindAddress, options.Port);
+            kestrel.Listen(options.BindAddress, options.Port, listen =>
+            {
+                // The forwarding core in front of Kestrel's HTTP layer on the API (docs/performance.md#the-forwarding-core).
+                // Resolved at the first connection: Kestrel's options are still being made here, and the forwarder's
+                // services must not be made inside them.
+                var services = listen.ApplicationServices;
+                listen.Use(next =>
+                {
+                    ConnectionDelegate? served = null;
+                    return connection =>
+                    {
+                        served ??= services.GetRequiredService<ForwardingOptions>().Core
+                            ? services.GetRequiredService<ForwardingCore>().Use(next)
+                            : next;
+                        return served(connection);
+                    };
+                });
+            });
             if (options.GrpcPort is { } grpcPort)
             {
                 // HTTP/2 only: without TLS (no ALPN) Kestrel serves h2c prior knowledge on a port only when it

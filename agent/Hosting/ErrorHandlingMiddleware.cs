@@ -51,8 +51,7 @@ internal sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILog
             return Task.CompletedTask;
         }
 
-        return Problems.WriteAsync(context, StatusCodes.Status500InternalServerError, "internal-error",
-            "The agent failed to handle this request", "The agent's log has the details.");
+        return Problems.WriteAsync(context, StatusCodes.Status500InternalServerError, Problems.InternalCode, Problems.InternalTitle, Problems.InternalDetail);
     }
 
     // Handlers read nothing but the request body that could throw an IOException at them.
@@ -63,5 +62,5 @@ internal sealed partial class ErrorHandlingMiddleware(RequestDelegate next, ILog
     private static partial void LogBadBody(ILogger logger, string method, string path, string error);
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Error, Message = "Unhandled error on {Method} {Path}")]
-    private static partial void LogUnhandled(ILogger logger, string method, string path, Exception exception);
+    internal static partial void LogUnhandled(ILogger logger, string method, string path, Exception exception);
 }

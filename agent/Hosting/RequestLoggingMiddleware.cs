@@ -88,5 +88,5 @@ internal sealed partial class RequestLoggingMiddleware(RequestDelegate next, Sid
     private static partial void LogRequest(ILogger logger, string method, string path, int statusCode, double elapsedMs);
 
     [LoggerMessage(EventId = 6, Level = LogLevel.Information, Message = "{Method} {Path} {StatusCode} {ElapsedMs:0.0} ms -> {Service}, {Attempts} attempt(s)")]
-    private static partial void LogForwarded(ILogger logger, string method, string path, int statusCode, double elapsedMs, string service, int attempts);
+    internal static partial void LogForwarded(ILogger logger, string method, string path, int statusCode, double elapsedMs, string service, int attempts);
 }

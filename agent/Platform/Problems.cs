@@ -13,6 +13,9 @@ internal static class Problems
     public const string ErrorHeader = "X-Sidecar-Error";
     public const string TypePrefix = "urn:sidecar-agent:problem:";
 
+    /// <summary>The 500 of an exception that escaped a handler (a bug): its code, title and detail, never the exception's.</summary>
+    public const string InternalCode = "internal-error", InternalTitle = "The agent failed to handle this request", InternalDetail = "The agent's log has the details.";
+
     /// <summary>A minimal-API result for a problem.</summary>
     public static IResult Result(int status, string code, string title, string detail) => new ProblemResult(status, code, title, detail);
 

@@ -31,10 +31,13 @@ internal sealed class RequestLogScope
     public int Attempts { get; set; }
 
     /// <summary>Starts the scope of one request, with the caller's valid <c>traceparent</c> if any.</summary>
-    public static RequestLogScope Begin(HttpContext context)
+    public static RequestLogScope Begin(HttpContext context) => Begin(new CallerFields(context.Request.Headers));
+
+    /// <inheritdoc cref="Begin(HttpContext)"/>
+    public static RequestLogScope Begin(CallerFields fields)
     {
         var scope = new RequestLogScope();
-        var traceParent = context.Request.Headers.TraceParent;
+        var traceParent = fields.TraceParent;
         if (traceParent.Count == 1 && Platform.TraceParent.IsValid(traceParent[0]))
         {
             scope.SetTraceParent(traceParent[0]!);

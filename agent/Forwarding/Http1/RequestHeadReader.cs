@@ -10,8 +10,11 @@ internal struct RequestLine
     /// <summary>One of <see cref="HttpMethods"/>' own strings, as Kestrel gives them.</summary>
     public string Method;
 
-    /// <summary>The origin-form target as it came (path and query): Kestrel's raw target.</summary>
+    /// <summary>The target as it came: Kestrel's raw target (origin form, or absolute form: <c>http://authority/path?query</c>).</summary>
     public string RawTarget;
+
+    /// <summary>Where the path starts in <see cref="RawTarget"/>: 0 in origin form, after the authority in absolute form.</summary>
+    public int PathStart;
 
     /// <summary>The caller sent <c>Connection: close</c>.</summary>
     public bool Close;
@@ -23,7 +26,9 @@ internal struct RequestLine
 /// then reads (and refuses, where it must, with its own answers). The reader never answers: it takes or leaves.
 /// </summary>
 /// <remarks>
-/// Taken: a bodiless <c>GET</c>, <c>HEAD</c>, <c>DELETE</c> or <c>OPTIONS</c> in origin form, <c>HTTP/1.1</c>,
+/// Taken: a bodiless <c>GET</c>, <c>HEAD</c>, <c>DELETE</c> or <c>OPTIONS</c> in origin form, or in absolute form
+/// with <c>http://</c>, an authority of lower-case DNS labels with no port and a <c>Host</c> that is the same bytes
+/// (Kestrel requires the same text of <c>Uri.Authority</c>, which lower-cases and drops a default port), <c>HTTP/1.1</c>,
 /// lines ended by CRLF, a target of RFC 3986's path and query characters whose path has no percent sign and no
 /// segment starting with a dot (Kestrel's decoded path is then the raw one), field names that are tokens, values of
 /// visible Latin-1 characters, spaces and tabs, one <c>Host</c> of host characters, one <c>Connection</c>, only
@@ -49,6 +54,9 @@ internal static class RequestHeadReader
     // A query's characters: pchar, '/' and '?', and '%' (Kestrel does not decode the query).
     private static readonly SearchValues<byte> QueryBytes =
         SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~!$&'()*+,;=:@/?%"u8);
+
+    // An absolute form's authority the reader takes: DNS labels in lower case, no port, no user info.
+    private static readonly SearchValues<byte> AuthorityBytes = SearchValues.Create("abcdefghijklmnopqrstuvwxyz0123456789-."u8);
 
     private static readonly SearchValues<byte> HostBytes =
         SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._:[]"u8);
@@ -87,7 +95,8 @@ internal static class RequestHeadReader
 
             if (name.Equals("Host", StringComparison.OrdinalIgnoreCase))
             {
-                if (++hosts > 1 || value.IsEmpty || value.ContainsAnyExcept(HostBytes))
+                if (++hosts > 1 || value.IsEmpty || value.ContainsAnyExcept(HostBytes) ||
+                    (line.PathStart > 0 && !Ascii.Equals(value, line.RawTarget.AsSpan(AbsolutePrefix.Length, line.PathStart - AbsolutePrefix.Length))))
                 {
                     return false;
                 }
@@ -145,24 +154,62 @@ internal static class RequestHeadReader
         }
 
         target = target[..^" HTTP/1.1".Length];
-        if (target.IsEmpty || target[0] != (byte)'/')
+        var pathStart = 0;
+        if (target.StartsWith("http://"u8))
+        {
+            // The absolute form (a forward proxy's client): the authority names a service; the rest is read as an origin form.
+            var authority = target[AbsolutePrefix.Length..];
+            var slash = authority.IndexOf((byte)'/');
+            if (slash <= 0 || !IsLabels(authority[..slash]))
+            {
+                return false;
+            }
+
+            pathStart = AbsolutePrefix.Length + slash;
+        }
+
+        var origin = target[pathStart..];
+        if (origin.IsEmpty || origin[0] != (byte)'/')
         {
             return false;
         }
 
-        var question = target.IndexOf((byte)'?');
-        var path = question < 0 ? target : target[..question];
+        var question = origin.IndexOf((byte)'?');
+        var path = question < 0 ? origin : origin[..question];
         if (path.ContainsAnyExcept(PathBytes) || path.IndexOf("/."u8) >= 0 ||
-            (question >= 0 && target[(question + 1)..].ContainsAnyExcept(QueryBytes)))
+            (question >= 0 && origin[(question + 1)..].ContainsAnyExcept(QueryBytes)))
         {
             return false;
         }
 
         line.Method = method;
+        line.PathStart = pathStart;
         if (line.RawTarget is not { } previous || !Ascii.Equals(target, previous))
         {
             // A new string only for a new target: a connection's calls often repeat theirs (Kestrel keeps it the same way).
             line.RawTarget = Encoding.ASCII.GetString(target);
+        }
+
+        return true;
+    }
+
+    private const string AbsolutePrefix = "http://";
+
+    // Lower-case DNS labels: letters, digits and inner hyphens, separated by single dots.
+    private static bool IsLabels(ReadOnlySpan<byte> authority)
+    {
+        if (authority.ContainsAnyExcept(AuthorityBytes))
+        {
+            return false;
+        }
+
+        foreach (var range in authority.Split((byte)'.'))
+        {
+            var label = authority[range];
+            if (label.IsEmpty || label.Length > 63 || label[0] == (byte)'-' || label[^1] == (byte)'-')
+            {
+                return false;
+            }
         }
 
         return true;

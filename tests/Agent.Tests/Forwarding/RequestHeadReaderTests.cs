@@ -31,6 +31,9 @@ public sealed class RequestHeadReaderTests : IClassFixture<RequestHeadReaderTest
         "GET /x HTTP/1.1\r\nhost: a\r\nuser-agent: t/1\r\nX-Two: 1\r\nx-two: 2\r\nX-Empty:\r\nX-Tab:\ta\tb\t\r\nConnection: Close\r\n\r\n",
         "GET /x HTTP/1.1\r\nHost: a\r\nCookie: a=1\r\nCookie: b=2\r\nVia: 1.0 fred\r\ntraceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\r\n",
         "GET /x HTTP/1.1\r\nHost: a\r\nX-Quote: \"a, b\" ; c=\\\"d\\\"\r\n\r\n",
+        "GET http://a/x HTTP/1.1\r\nHost: a\r\n\r\n", // absolute form
+        "HEAD http://orders-2.svc.cluster/a/b?c=%2F&d HTTP/1.1\r\nhost: orders-2.svc.cluster\r\nConnection: close\r\n\r\n",
+        "GET http://127.0.0.1/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
     };
 
     [Theory]
@@ -70,7 +73,20 @@ public sealed class RequestHeadReaderTests : IClassFixture<RequestHeadReaderTest
     [InlineData("GET /x HTTP/1.1\r\nHost: a b\r\n\r\n")]
     [InlineData("GET /x HTTP/1.1\r\nHost: a/b\r\n\r\n")]
     [InlineData("GET /x HTTP/1.1\r\nHost:\r\n\r\n")]
-    [InlineData("GET http://a/x HTTP/1.1\r\nHost: a\r\n\r\n")] // absolute form
+    [InlineData("GET http://A/x HTTP/1.1\r\nHost: A\r\n\r\n")] // Kestrel compares Host with Uri.Authority, which lower-cases
+    [InlineData("GET http://a:80/x HTTP/1.1\r\nHost: a:80\r\n\r\n")] // a port (Uri.Authority drops a default one)
+    [InlineData("GET http://a/x HTTP/1.1\r\nHost: b\r\n\r\n")] // Host is not the authority
+    [InlineData("GET http://a/x HTTP/1.1\r\nHost: a:80\r\n\r\n")]
+    [InlineData("GET https://a/x HTTP/1.1\r\nHost: a\r\n\r\n")]
+    [InlineData("GET HTTP://a/x HTTP/1.1\r\nHost: a\r\n\r\n")]
+    [InlineData("GET http://a HTTP/1.1\r\nHost: a\r\n\r\n")] // no path
+    [InlineData("GET http://a?x HTTP/1.1\r\nHost: a\r\n\r\n")]
+    [InlineData("GET http://u@a/x HTTP/1.1\r\nHost: a\r\n\r\n")] // user info
+    [InlineData("GET http://a..b/x HTTP/1.1\r\nHost: a..b\r\n\r\n")]
+    [InlineData("GET http://-a/x HTTP/1.1\r\nHost: -a\r\n\r\n")]
+    [InlineData("GET http://a/../x HTTP/1.1\r\nHost: a\r\n\r\n")]
+    [InlineData("GET http://a/%41 HTTP/1.1\r\nHost: a\r\n\r\n")]
+    [InlineData("GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n")]
     [InlineData("GET * HTTP/1.1\r\nHost: a\r\n\r\n")]
     [InlineData("GET /a%2Fb HTTP/1.1\r\nHost: a\r\n\r\n")] // Kestrel decodes the path
     [InlineData("GET /a/../b HTTP/1.1\r\nHost: a\r\n\r\n")] // and removes dot segments
@@ -162,7 +178,13 @@ public sealed class RequestHeadReaderTests : IClassFixture<RequestHeadReaderTest
         var taken = 0;
         for (var i = 0; i < 300; i++)
         {
-            var head = new StringBuilder($"{new[] { "GET", "HEAD", "DELETE", "OPTIONS" }[random.Next(4)]} /v1/invoke/orders/a?i={i} HTTP/1.1\r\nHost: 127.0.0.1:8078\r\n");
+            // A third in absolute form, its authority of every shape and its Host the same or not.
+            string[] authorities = ["orders", "Orders", "orders.svc.cluster", "a-b", "a:8080", "127.0.0.1", "xn--bcher-kva"];
+            var authority = authorities[random.Next(authorities.Length)];
+            var (target, host) = random.Next(3) == 0
+                ? ($"http://{authority}/a?i={i}", random.Next(4) == 0 ? authorities[random.Next(authorities.Length)] : authority)
+                : ($"/v1/invoke/orders/a?i={i}", "127.0.0.1:8078");
+            var head = new StringBuilder($"{new[] { "GET", "HEAD", "DELETE", "OPTIONS" }[random.Next(4)]} {target} HTTP/1.1\r\nHost: {host}\r\n");
             for (var n = random.Next(8); n > 0; n--)
             {
                 var name = names[random.Next(names.Length)];
@@ -230,12 +252,14 @@ public sealed class RequestHeadReaderTests : IClassFixture<RequestHeadReaderTest
             values.Add(fields.Field(i).Name.ToString().ToLowerInvariant() + ": " + Encoding.Latin1.GetString(fields.ValueBytes(i)));
         }
 
-        return (true, View(line.Method, line.RawTarget, values));
+        var origin = line.RawTarget[line.PathStart..];
+        var query = origin.IndexOf('?', StringComparison.Ordinal);
+        return (true, View(line.Method, line.RawTarget, query < 0 ? origin : origin[..query], values));
     }
 
     // Kestrel gives its own strings for Connection's usual values ("close" for "Close"): hop-by-hop, never forwarded, compared without case.
-    private static string View(string method, string target, IEnumerable<string> fields) =>
-        $"{method}\n{target}\n{string.Join("\n", fields.Select(f => f.StartsWith("connection: ", StringComparison.Ordinal) ? f.ToLowerInvariant() : f).Order(StringComparer.Ordinal))}";
+    private static string View(string method, string target, string path, IEnumerable<string> fields) =>
+        $"{method}\n{target}\n{path}\n{string.Join("\n", fields.Select(f => f.StartsWith("connection: ", StringComparison.Ordinal) ? f.ToLowerInvariant() : f).Order(StringComparer.Ordinal))}";
 
     /// <summary>Kestrel set up as the agent's listeners are; its app answers with what it read, and closes.</summary>
     public sealed class EchoServer : IAsyncLifetime
@@ -246,7 +270,7 @@ public sealed class RequestHeadReaderTests : IClassFixture<RequestHeadReaderTest
         {
             var request = context.Request;
             var fields = request.Headers.SelectMany(h => h.Value.Select(v => h.Key.ToLowerInvariant() + ": " + v));
-            var view = View(request.Method, context.Features.GetRequiredFeature<IHttpRequestFeature>().RawTarget, fields);
+            var view = View(request.Method, context.Features.GetRequiredFeature<IHttpRequestFeature>().RawTarget, request.Path.Value ?? "", fields);
 
             // In a field, base64: a HEAD's answer has no body.
             context.Response.Headers["X-Read"] = Convert.ToBase64String(Encoding.Latin1.GetBytes(view));

@@ -50,7 +50,7 @@ public sealed class AgentHarness : IAsyncDisposable
         var wantsPublic = environment.ContainsKey("SIDECAR_PUBLIC_HEALTH_PORT");
         var wantsMetrics = environment.ContainsKey("SIDECAR_METRICS_PORT");
         var wantsGrpc = environment.ContainsKey("SIDECAR_GRPC_PORT");
-        environment = WithTestDrain(environment);
+        environment = WithCoreSetting(WithTestDrain(environment));
         var overrides = new AgentHostOverrides
         {
             Environment = new Hashtable(environment.ToDictionary(p => p.Key, p => (object?)p.Value)),
@@ -85,6 +85,18 @@ public sealed class AgentHarness : IAsyncDisposable
         }
 
         return new Dictionary<string, string?>(environment) { ["SIDECAR_DRAIN"] = "0s" };
+    }
+
+    /// <summary>
+    /// The forwarding core as the test process's environment sets it (<c>Forwarding__Core=false dotnet test</c> runs
+    /// the suite with every call through Kestrel's pipeline), unless the test sets it.
+    /// </summary>
+    internal static IDictionary<string, string?> WithCoreSetting(IDictionary<string, string?> environment)
+    {
+        const string Key = "Forwarding__Core";
+        return Environment.GetEnvironmentVariable(Key) is { Length: > 0 } value && !environment.ContainsKey(Key)
+            ? new Dictionary<string, string?>(environment) { [Key] = value }
+            : environment;
     }
 
     /// <summary>Stops the agent as SIGTERM does (the drain included); DisposeAsync afterwards is still needed.</summary>

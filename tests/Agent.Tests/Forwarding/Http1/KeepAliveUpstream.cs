@@ -184,7 +184,8 @@ public sealed class KeepAliveUpstream : IAsyncDisposable
         return read > 0;
     }
 
-    private static int IndexOf(List<byte> bytes, byte[] pattern)
+    /// <summary>Where <paramref name="pattern"/> first occurs in <paramref name="bytes"/>; -1 when it does not.</summary>
+    internal static int IndexOf(List<byte> bytes, byte[] pattern)
     {
         for (var i = 0; i + pattern.Length <= bytes.Count; i++)
         {

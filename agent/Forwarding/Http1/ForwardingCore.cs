@@ -1,0 +1,449 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.IO.Pipelines;
+using System.Net;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Sidecar.Platform;
+
+namespace Sidecar.Forwarding.Http1;
+
+/// <summary>What the host gives the forwarding core for the request log: the line and the scope Kestrel's pipeline gives a request.</summary>
+internal interface ICoreRequestLog
+{
+    /// <summary>Whether requests get a log scope (and maybe a line): the request log is not off.</summary>
+    public bool Scoped { get; }
+
+    /// <summary>The line of a forwarded call the core answered, when the request log's mode writes one for it.</summary>
+    public void Answered(string method, string path, int status, double elapsedMs, string service, int attempts, bool agentsProblem);
+
+    /// <summary>An exception the call let out (a bug): logged as the pipeline's last-resort handler logs it.</summary>
+    public void Unhandled(string method, string path, Exception exception);
+}
+
+/// <summary>
+/// The forwarding core (docs/performance.md#the-forwarding-core): a connection middleware of the API listener that
+/// answers the plainest calls itself, below Kestrel's HTTP layer, through the same <see cref="ForwardCall"/> as every
+/// call, and gives the connection to Kestrel, bytes unread, at the first request it does not take. It takes a request
+/// whose head <see cref="RequestHeadReader"/> takes, with no browser's fields (<c>Sec-Fetch-Site</c>, <c>Origin</c>),
+/// in one of the three ways in (<c>/v1/invoke/{service}/...</c> on an IP literal or <c>localhost</c> Host, the Host
+/// form, the absolute form), to a known service with no guard, hedging or cache, that <see cref="Forwarder.Check"/>
+/// lets through, with tracing off; the answer's head is <see cref="AnswerHead"/>'s. <c>Forwarding:Core=false</c>
+/// leaves every request to Kestrel.
+/// </summary>
+internal sealed class ForwardingCore(Forwarder forwarder, ICoreRequestLog? log)
+{
+    private long _served;
+
+    /// <summary>How many requests the core took to answer itself (tests check it took the ones they send).</summary>
+    public long Served => Interlocked.Read(ref _served);
+
+    /// <summary>Kestrel's keep-alive time-out: how long a connection may wait for its next request.</summary>
+    public TimeSpan KeepAlive { get; set; } = TimeSpan.FromSeconds(130);
+
+    internal Forwarder Forwarder => forwarder;
+
+    internal ICoreRequestLog? Log => log;
+
+    /// <summary>The connection middleware (<c>ListenOptions.Use</c>).</summary>
+    public ConnectionDelegate Use(ConnectionDelegate next) =>
+        connection => forwarder.Tracing.Enabled ? next(connection) : new CoreConnection(this, connection, next).RunAsync();
+
+    internal void CountServed() => Interlocked.Increment(ref _served);
+}
+
+/// <summary>One connection of the forwarding core: its requests one after the other until one is Kestrel's, or the connection ends.</summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification =
+    "RunAsync disposes the token source when the connection ends; the body stream holds no resource.")]
+internal sealed class CoreConnection
+{
+    private const int MaxHead = RequestHeadReader.MaxRequestLine + RequestHeadReader.MaxFieldsTotal;
+    private const string AbsolutePrefix = "http://";
+
+    private readonly ForwardingCore _core;
+    private readonly ConnectionContext _connection;
+    private readonly ConnectionDelegate _next;
+    private readonly PipeReader _input;
+    private readonly PipeWriter _output;
+    private readonly HeadFields _fields = new();
+    private readonly AnswerHead _head = new();
+    private readonly AnswerBody _body;
+    private readonly CancellationTokenSource _wait = new();
+    private RequestLine _line;
+    private string? _host;
+    private (string? Raw, string? Host, string Service, string Target) _named = (null, null, "", "");
+    private byte[]? _scratch;
+    private volatile bool _closeRequested;
+
+    // The answer of the request being served.
+    private bool _prepared;
+    private bool _started;
+    private bool _aborted;
+    private bool _problem;
+    private int _status;
+    private AnswerFraming _framing;
+
+    public CoreConnection(ForwardingCore core, ConnectionContext connection, ConnectionDelegate next)
+    {
+        _core = core;
+        _connection = connection;
+        _next = next;
+        _input = connection.Transport.Input;
+        _output = connection.Transport.Output;
+        _body = new AnswerBody(this);
+    }
+
+    public async Task RunAsync()
+    {
+        var lifetime = _connection.Features.Get<IConnectionLifetimeNotificationFeature>();
+        var closeRequested = lifetime is null ? default : lifetime.ConnectionClosedRequested.UnsafeRegister(static s => ((CoreConnection)s!).OnCloseRequested(), this);
+        try
+        {
+            while (!_closeRequested)
+            {
+                ReadResult result;
+                try
+                {
+                    // Kestrel's keep-alive time-out: a connection that sends no request for that long ends. The stop
+                    // cancels the same wait (OnCloseRequested), whenever it comes.
+                    _wait.CancelAfter(_core.KeepAlive);
+                    result = await _input.ReadAsync(_wait.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return; // idle too long, or the server stops
+                }
+
+                if (!_wait.TryReset())
+                {
+                    return; // the time-out fired as the read completed
+                }
+
+                var buffer = result.Buffer;
+                if (buffer.IsEmpty && result.IsCompleted)
+                {
+                    return; // the caller closed
+                }
+
+                if (result.IsCompleted || !TryTake(buffer, out var headLength, out var call))
+                {
+                    // Kestrel's from here: it reads the same bytes (nothing consumed, nothing examined).
+                    _input.AdvanceTo(buffer.Start);
+                    await _next(_connection).ConfigureAwait(false);
+                    return;
+                }
+
+                _input.AdvanceTo(buffer.GetPosition(headLength));
+                if (!await ServeAsync(call).ConfigureAwait(false))
+                {
+                    return;
+                }
+            }
+        }
+        finally
+        {
+            closeRequested.Dispose(); // waits for a callback under way: the token source is not disposed under it
+            _wait.Dispose();
+        }
+    }
+
+    // The stop: a connection waiting for a request ends now, a busy one after its answer (with Connection: close).
+    private void OnCloseRequested()
+    {
+        _closeRequested = true;
+        _wait.Cancel();
+    }
+
+    /// <summary>Whether the head at the start of <paramref name="buffer"/> is a call the core takes; the call, and the head's length.</summary>
+    private bool TryTake(in ReadOnlySequence<byte> buffer, out int headLength, out CoreCall call)
+    {
+        headLength = 0;
+        call = default;
+        ReadOnlySpan<byte> span;
+        if (buffer.IsSingleSegment)
+        {
+            span = buffer.FirstSpan;
+        }
+        else
+        {
+            var length = (int)Math.Min(buffer.Length, MaxHead);
+            _scratch ??= new byte[MaxHead];
+            buffer.Slice(0, length).CopyTo(_scratch);
+            span = _scratch.AsSpan(0, length);
+        }
+
+        var end = span[..Math.Min(span.Length, MaxHead)].IndexOf("\r\n\r\n"u8);
+        if (end < 0 || !RequestHeadReader.TryRead(span[..(end + 4)], ref _line, _fields))
+        {
+            return false;
+        }
+
+        string? host = null;
+        for (var i = 0; i < _fields.Count; i++)
+        {
+            var name = _fields.Field(i).Name;
+            if (name.Equals("Sec-Fetch-Site", StringComparison.OrdinalIgnoreCase) || name.Equals("Origin", StringComparison.OrdinalIgnoreCase))
+            {
+                return false; // a browser's request: the forward-proxy middleware's to judge
+            }
+
+            if (name.Equals("Host", StringComparison.OrdinalIgnoreCase))
+            {
+                // A new string only for a new Host (the reader took only host characters: ASCII).
+                var bytes = _fields.ValueBytes(i);
+                host = _host is { } last && System.Text.Ascii.Equals(bytes, last) ? last : (_host = System.Text.Encoding.ASCII.GetString(bytes));
+            }
+        }
+
+        // A connection's calls often repeat their target and Host: named again only when either is new.
+        string service, target;
+        if (ReferenceEquals(_line.RawTarget, _named.Raw) && ReferenceEquals(host, _named.Host))
+        {
+            (service, target) = (_named.Service, _named.Target);
+        }
+        else if (TryName(host!, out service, out target))
+        {
+            _named = (_line.RawTarget, host!, service, target);
+        }
+        else
+        {
+            return false;
+        }
+
+        var forwarder = _core.Forwarder;
+        var pool = forwarder.Pools.Find(service);
+        if (pool is null || pool.Admission is not null || pool.Cache is not null || pool.Hedges is not null ||
+            forwarder.Check(pool, _line.Method, target, new CallerFields(_fields), out var requested) is not null)
+        {
+            return false; // an unknown service's 404, a refusal, a guarded call: Kestrel's
+        }
+
+        headLength = end + 4;
+        var deadline = requested is { } value && value < pool.Policy.Timeout ? value : pool.Policy.Timeout;
+        call = new CoreCall(pool, service, target, host!, deadline);
+        return true;
+    }
+
+    /// <summary>
+    /// The service and target of a call in one of the three ways in, as the forward-proxy middleware and the plain
+    /// <c>/v1/invoke</c> middleware name them: the absolute form's authority (<c>GET http://orders/x</c>), the Host
+    /// form's single-label Host (<c>Host: orders</c>), or <c>/v1/invoke/{service}/...</c> on a Host that is an IP literal or
+    /// <c>localhost</c>. False for what those leave to the agent's API or answer themselves (the 421 of an unknown Host).
+    /// </summary>
+    private bool TryName(string host, out string service, out string target)
+    {
+        var raw = _line.RawTarget;
+        service = target = "";
+        if (_line.PathStart > 0)
+        {
+            // The reader took the authority only with the same Host; an address or localhost may be the agent itself.
+            var authority = raw.AsSpan(AbsolutePrefix.Length, _line.PathStart - AbsolutePrefix.Length);
+            if (IsLocal(authority) || !ForwardingOptions.IsServiceName(authority))
+            {
+                return false;
+            }
+
+            service = authority.ToString();
+            target = raw[_line.PathStart..];
+            return true;
+        }
+
+        ForwardProxyMiddleware.SplitHostPort(host, 80, out var hostName, out _);
+        if (hostName.Length > 0 && IsLocal(hostName))
+        {
+            return ForwardingExtensions.IsPlainInvoke(raw, raw) && ForwardingExtensions.TrySplitInvoke(raw, out service, out target) &&
+                   ForwardingOptions.IsServiceName(service);
+        }
+
+        if (hostName.Contains('.') || !ForwardingOptions.IsServiceName(hostName))
+        {
+            return false;
+        }
+
+        service = hostName.ToString();
+        target = raw;
+        return true;
+    }
+
+    private static bool IsLocal(ReadOnlySpan<char> host) =>
+        host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || ForwardProxyMiddleware.IsIpLiteral(host);
+
+    /// <summary>Serves one call; whether the connection serves another.</summary>
+    private async Task<bool> ServeAsync(CoreCall call)
+    {
+        var started = Stopwatch.GetTimestamp();
+        _core.CountServed();
+        var log = _core.Log;
+        var scope = log is { Scoped: true } ? RequestLogScope.Begin(new CallerFields(_fields)) : null;
+        _prepared = _started = _aborted = _problem = false;
+        _status = 200;
+        var forwarded = new CoreForwardCall(this, call);
+        try
+        {
+            await forwarded.RunAsync().ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_connection.ConnectionClosed.IsCancellationRequested)
+        {
+            // the caller went away: nobody is left to answer (as ErrorHandlingMiddleware)
+        }
+#pragma warning disable CA1031 // as the pipeline's last-resort handler: nothing may escape as a stack trace or a dropped connection
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            log?.Unhandled(_line.Method, Path(), ex);
+            await WriteProblemAsync(500, Problems.InternalCode, Problems.InternalTitle, Problems.InternalDetail).ConfigureAwait(false);
+        }
+
+        var keepAlive = await FinishAsync().ConfigureAwait(false);
+        if (scope is not null)
+        {
+            var status = _connection.ConnectionClosed.IsCancellationRequested && !_started ? CallTelemetry.ClientClosedRequest : _status;
+            log!.Answered(_line.Method, Path(), status, Stopwatch.GetElapsedTime(started).TotalMilliseconds, call.Pool.Name, forwarded.Attempts, _problem);
+        }
+
+        return keepAlive;
+    }
+
+    // The path as Kestrel's request gives it to the request log: the reader's paths need no decoding and hold no control character.
+    private string Path()
+    {
+        var path = _line.RawTarget.AsSpan(_line.PathStart);
+        var query = path.IndexOf('?');
+        return (query < 0 ? path : path[..query]).ToString();
+    }
+
+    /// <summary>The end of the answer as Kestrel ends a response: the head if none went yet, the last chunk, the flush. Whether the connection goes on.</summary>
+    private async ValueTask<bool> FinishAsync()
+    {
+        if (_aborted || _connection.ConnectionClosed.IsCancellationRequested)
+        {
+            return false;
+        }
+
+        if (!_started)
+        {
+            if (!_prepared)
+            {
+                _head.Reset(_status); // no answer was made: Kestrel's empty 200
+            }
+
+            _framing = _head.Write(_output, _line.Method, KeepAlive, ended: true, HttpDate.Now);
+            _started = true;
+        }
+
+        AnswerHead.WriteEnd(_output, _framing);
+        var flushed = await _output.FlushAsync().ConfigureAwait(false);
+        return !flushed.IsCompleted && !_head.Closes && KeepAlive;
+    }
+
+    private bool KeepAlive => !_line.Close && !_closeRequested;
+
+    private Task WriteProblemAsync(int status, string code, string title, string detail)
+    {
+        if (_started)
+        {
+            Abort();
+            return Task.CompletedTask;
+        }
+
+        _head.WriteProblem(_output, _line.Method, KeepAlive, HttpDate.Now, status, code, title, detail);
+        _started = _problem = true;
+        _status = status;
+        _framing = AnswerFraming.None; // written whole, its last chunk included
+        return Task.CompletedTask;
+    }
+
+    private void Abort()
+    {
+        _aborted = true;
+        _connection.Abort(new ConnectionAbortedException("The answer could not be completed."));
+    }
+
+    /// <summary>The head of the answer, at its first body bytes (the framing then chosen as Kestrel chooses it).</summary>
+    private async ValueTask WriteBodyAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        if (!_started)
+        {
+            _framing = _head.Write(_output, _line.Method, KeepAlive, ended: false, HttpDate.Now);
+            _started = true;
+        }
+
+        AnswerHead.WriteBody(_output, _framing, data.Span);
+
+        // A caller that stops reading is bounded by the call's deadline (the token), not by Kestrel's minimum data rate.
+        var flushed = await _output.FlushAsync(cancellationToken).ConfigureAwait(false);
+        if (flushed.IsCanceled)
+        {
+            throw new OperationCanceledException(cancellationToken);
+        }
+    }
+
+    /// <summary>What a call the core took is: its service's pool, the service and target, the caller's Host, the deadline.</summary>
+    private readonly record struct CoreCall(ServicePool Pool, string Service, string Target, string Host, TimeSpan Deadline);
+
+    /// <summary>The exchange of a call the core took: the head's fields, the connection's abort, the answer written to its pipe.</summary>
+    private sealed class CoreForwardCall(CoreConnection connection, CoreCall call)
+        : ForwardCall(connection._core.Forwarder, call.Pool, call.Target, call.Deadline, connection._line.Method, new CallerFields(connection._fields), connection._connection.ConnectionClosed)
+    {
+        protected override CancellationToken Aborted => connection._connection.ConnectionClosed;
+
+        protected override CallerFields Fields => new(connection._fields);
+
+        protected override bool AnswerStarted => connection._started;
+
+        protected override int AnswerStatus => connection._status;
+
+        protected override ValueTask<RequestBody?> ReadBodyAsync(ServicePolicy policy) => new(RequestBody.None);
+
+        protected override ForwardedValues StartTelemetry(CallTelemetry telemetry) =>
+            telemetry.Start(Forwarder, Fields, (connection._connection.RemoteEndPoint as IPEndPoint)?.Address, "http", call.Host, call.Service);
+
+        protected override Stream StartAnswer(HttpResponseMessage response)
+        {
+            var head = connection._head;
+            head.Reset((int)response.StatusCode);
+            var target = new CoreAnswer(head);
+            ResponseHeaders.Copy(response, ref target);
+            connection._status = head.Status;
+            connection._prepared = true;
+            return connection._body;
+        }
+
+        protected override void Abort() => connection.Abort();
+
+        protected override Task WriteProblemAsync(int status, string code, string title, string detail) =>
+            connection.WriteProblemAsync(status, code, title, detail);
+    }
+
+    /// <summary>The answer's body as the forwarder copies it: written to the connection's pipe in the framing of the head.</summary>
+    private sealed class AnswerBody(CoreConnection connection) : Stream
+    {
+        public override bool CanRead => false;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => true;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
+            connection.WriteBodyAsync(buffer, cancellationToken);
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            connection.WriteBodyAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException("The answer is written asynchronously.");
+
+        public override void Flush()
+        {
+        }
+
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+    }
+}
