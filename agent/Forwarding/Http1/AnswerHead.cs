@@ -99,6 +99,20 @@ internal sealed class AnswerHead
         _fields.Add((name, values));
     }
 
+    /// <summary>Whether a field of <paramref name="name"/> is set (not dropped).</summary>
+    public bool Has(string name)
+    {
+        foreach (var (field, _) in _fields)
+        {
+            if (field.Equals(name, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>
     /// Writes the head to <paramref name="output"/> by Kestrel's rules for the answer to a <paramref name="method"/>
     /// request; returns how the body goes.

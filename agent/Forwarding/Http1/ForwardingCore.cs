@@ -298,7 +298,9 @@ internal sealed class CoreConnection
         if (scope is not null)
         {
             var status = _connection.ConnectionClosed.IsCancellationRequested && !_started ? CallTelemetry.ClientClosedRequest : _status;
-            log!.Answered(_line.Method, Path(), status, Stopwatch.GetElapsedTime(started).TotalMilliseconds, call.Pool.Name, forwarded.Attempts, _problem);
+            // An agent's problem: its own, or one an instance passed on (another agent's), as RequestLoggingMiddleware reads the answer's fields.
+            var problem = _problem || (_prepared && _head.Has(Problems.ErrorHeader));
+            log!.Answered(_line.Method, Path(), status, Stopwatch.GetElapsedTime(started).TotalMilliseconds, call.Pool.Name, forwarded.Attempts, problem);
         }
 
         return keepAlive;

@@ -36,6 +36,7 @@ public sealed partial class ForwardingCoreTests
             "/hop" => new(KeepAliveUpstream.Text("HTTP/1.1 200 OK\r\nConnection: X-Hop\r\nX-Hop: 1\r\nKeep-Alive: timeout=5\r\nProxy-Connection: x\r\nContent-Length: 2\r\n\r\nhi")),
             "/big" => new(KeepAliveUpstream.Text($"HTTP/1.1 200 OK\r\nContent-Length: {big.Length}\r\n\r\n{big}")),
             "/404" => new(KeepAliveUpstream.Text("HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\nnon")),
+            "/agent-behind" => new(KeepAliveUpstream.Text("HTTP/1.1 404 Not Found\r\nX-Sidecar-Error: unknown-service\r\nContent-Length: 0\r\n\r\n")), // another agent's problem
             "/503" => new(KeepAliveUpstream.Text("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy")),
             "/two-lengths" => new(KeepAliveUpstream.Text("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nabc"), Close: true),
             "/gone" => new(null),
@@ -72,6 +73,7 @@ public sealed partial class ForwardingCoreTests
             new($"DELETE /v1/invoke/orders/201 HTTP/1.1\r\n{Host}", true),
             new($"OPTIONS /v1/invoke/orders/404?q=1&r=%2F HTTP/1.1\r\n{Host}", true),
             new($"GET /v1/invoke/orders/control HTTP/1.1\r\n{Host}", true),
+            new($"GET /v1/invoke/orders/agent-behind HTTP/1.1\r\n{Host}", true),
             new($"GET /v1/invoke/orders/hop HTTP/1.1\r\n{Host}", true),
             new($"GET /v1/invoke/orders/big HTTP/1.1\r\n{Host}", true),
             new($"GET /v1/invoke/orders/until-close HTTP/1.1\r\n{Host}", true),
