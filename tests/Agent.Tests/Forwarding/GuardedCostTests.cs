@@ -78,6 +78,10 @@ public sealed class GuardedCostTests(ITestOutputHelper output)
         var environment = new Dictionary<string, string?>
         {
             ["ROUTES"] = $"up=http://127.0.0.1:{upstream}", ["SIDECAR_LOG_LEVEL"] = "warning", ["Sidecar__RequestLog"] = "errors",
+
+            // Both through Kestrel's pipeline: the forwarding core takes no guarded call, and the difference measured is
+            // the guards' alone (the core's own cost is bench/ab.py's --a core-off, docs/performance.md#the-forwarding-core).
+            ["Forwarding__Core"] = "false",
         };
         foreach (var (key, value) in settings)
         {
