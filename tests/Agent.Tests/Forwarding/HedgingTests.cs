@@ -157,8 +157,9 @@ public sealed class HedgingTests
     public async Task BothAttemptsTimedOut_EachIsItsInstancesFailure_NotARaceLost()
     {
         await using var instances = await Instances.StartAsync(SlowDelay, slowArrivals: 2);
+        // A per-try time-out well past the hedge's delay: under a whole suite's load the hedge must still reach its instance first.
         await using var agent = await StartAgentAsync(instances.Route,
-            ("Forwarding__HedgeAfter", "50ms"), ("Forwarding__TryTimeout", "400ms"), ("Forwarding__Retries", "0"),
+            ("Forwarding__HedgeAfter", "50ms"), ("Forwarding__TryTimeout", "1s"), ("Forwarding__Retries", "0"),
             ("Forwarding__EjectionFailures", "1"), ("Forwarding__MaxEjectionPercent", "100"));
 
         var (status, _, elapsed) = await CallAsync(agent, HttpMethod.Get);
