@@ -94,7 +94,7 @@ internal sealed class ForwardProxyMiddleware(RequestDelegate next, Forwarder for
 
         // IP literals and localhost address the agent (127.0.0.1:8078, [::1], the bind address): its API.
         // A real parse, not the first character: 7f000001.rebind.example is a name (see the 421 below).
-        if (host.Length == 0 || host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || IsIpLiteral(host))
+        if (host.Length == 0 || AddressesTheAgent(host))
         {
             return next(context);
         }
@@ -192,6 +192,10 @@ internal sealed class ForwardProxyMiddleware(RequestDelegate next, Forwarder for
 
         host = span;
     }
+
+    /// <summary>A Host naming the agent's API rather than a service: <c>localhost</c> or an IP literal (the forwarding core's test too).</summary>
+    internal static bool AddressesTheAgent(ReadOnlySpan<char> host) =>
+        host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || IsIpLiteral(host);
 
     // IsValid is TryParse's parser without the IPAddress it would allocate on every /v1/invoke call (Host: 127.0.0.1:8078).
     internal static bool IsIpLiteral(ReadOnlySpan<char> host) =>

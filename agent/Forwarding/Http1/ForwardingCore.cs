@@ -31,7 +31,7 @@ internal interface ICoreRequestLog
 /// lets through, with tracing off; the answer's head is <see cref="AnswerHead"/>'s. <c>Forwarding:Core=false</c>
 /// leaves every request to Kestrel.
 /// </summary>
-internal sealed class ForwardingCore(Forwarder forwarder, ICoreRequestLog? log)
+internal sealed class ForwardingCore(Forwarder forwarder, ICoreRequestLog log)
 {
     private long _served;
 
@@ -43,7 +43,7 @@ internal sealed class ForwardingCore(Forwarder forwarder, ICoreRequestLog? log)
 
     internal Forwarder Forwarder => forwarder;
 
-    internal ICoreRequestLog? Log => log;
+    internal ICoreRequestLog Log => log;
 
     /// <summary>The connection middleware (<c>ListenOptions.Use</c>).</summary>
     public ConnectionDelegate Use(ConnectionDelegate next) =>
@@ -58,7 +58,6 @@ internal sealed class ForwardingCore(Forwarder forwarder, ICoreRequestLog? log)
 internal sealed class CoreConnection
 {
     private const int MaxHead = RequestHeadReader.MaxRequestLine + RequestHeadReader.MaxFieldsTotal;
-    private const string AbsolutePrefix = "http://";
 
     private readonly ForwardingCore _core;
     private readonly ConnectionContext _connection;
@@ -237,8 +236,8 @@ internal sealed class CoreConnection
         if (_line.PathStart > 0)
         {
             // The reader took the authority only with the same Host; an address or localhost may be the agent itself.
-            var authority = raw.AsSpan(AbsolutePrefix.Length, _line.PathStart - AbsolutePrefix.Length);
-            if (IsLocal(authority) || !ForwardingOptions.IsServiceName(authority))
+            var authority = _line.Authority;
+            if (ForwardProxyMiddleware.AddressesTheAgent(authority) || !ForwardingOptions.IsServiceName(authority))
             {
                 return false;
             }
@@ -249,7 +248,7 @@ internal sealed class CoreConnection
         }
 
         ForwardProxyMiddleware.SplitHostPort(host, 80, out var hostName, out _);
-        if (hostName.Length > 0 && IsLocal(hostName))
+        if (hostName.Length > 0 && ForwardProxyMiddleware.AddressesTheAgent(hostName))
         {
             return ForwardingExtensions.IsPlainInvoke(raw, raw) && ForwardingExtensions.TrySplitInvoke(raw, out service, out target) &&
                    ForwardingOptions.IsServiceName(service);
@@ -265,16 +264,13 @@ internal sealed class CoreConnection
         return true;
     }
 
-    private static bool IsLocal(ReadOnlySpan<char> host) =>
-        host.Equals("localhost", StringComparison.OrdinalIgnoreCase) || ForwardProxyMiddleware.IsIpLiteral(host);
-
     /// <summary>Serves one call; whether the connection serves another.</summary>
     private async Task<bool> ServeAsync(CoreCall call)
     {
         var started = Stopwatch.GetTimestamp();
         _core.CountServed();
         var log = _core.Log;
-        var scope = log is { Scoped: true } ? RequestLogScope.Begin(new CallerFields(_fields)) : null;
+        var scope = log.Scoped ? RequestLogScope.Begin(new CallerFields(_fields)) : null;
         _prepared = _started = _aborted = _problem = false;
         _status = 200;
         var forwarded = new CoreForwardCall(this, call);
@@ -290,7 +286,7 @@ internal sealed class CoreConnection
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            log?.Unhandled(_line.Method, Path(), ex);
+            log.Unhandled(_line.Method, Path(), ex);
             await WriteProblemAsync(500, Problems.InternalCode, Problems.InternalTitle, Problems.InternalDetail).ConfigureAwait(false);
         }
 
@@ -300,7 +296,7 @@ internal sealed class CoreConnection
             var status = _connection.ConnectionClosed.IsCancellationRequested && !_started ? CallTelemetry.ClientClosedRequest : _status;
             // An agent's problem: its own, or one an instance passed on (another agent's), as RequestLoggingMiddleware reads the answer's fields.
             var problem = _problem || (_prepared && _head.Has(Problems.ErrorHeader));
-            log!.Answered(_line.Method, Path(), status, Stopwatch.GetElapsedTime(started).TotalMilliseconds, call.Pool.Name, forwarded.Attempts, problem);
+            log.Answered(_line.Method, Path(), status, Stopwatch.GetElapsedTime(started).TotalMilliseconds, call.Pool.Name, forwarded.Attempts, problem);
         }
 
         return keepAlive;

@@ -18,6 +18,10 @@ internal struct RequestLine
 
     /// <summary>The caller sent <c>Connection: close</c>.</summary>
     public bool Close;
+
+    /// <summary>The absolute form's authority (<c>orders</c> of <c>http://orders/x</c>); empty in origin form.</summary>
+    public readonly ReadOnlySpan<char> Authority =>
+        PathStart > 0 ? RawTarget.AsSpan(RequestHeadReader.AbsolutePrefix.Length, PathStart - RequestHeadReader.AbsolutePrefix.Length) : default;
 }
 
 /// <summary>
@@ -96,7 +100,7 @@ internal static class RequestHeadReader
             if (name.Equals("Host", StringComparison.OrdinalIgnoreCase))
             {
                 if (++hosts > 1 || value.IsEmpty || value.ContainsAnyExcept(HostBytes) ||
-                    (line.PathStart > 0 && !Ascii.Equals(value, line.RawTarget.AsSpan(AbsolutePrefix.Length, line.PathStart - AbsolutePrefix.Length))))
+                    (line.PathStart > 0 && !Ascii.Equals(value, line.Authority)))
                 {
                     return false;
                 }
@@ -193,7 +197,8 @@ internal static class RequestHeadReader
         return true;
     }
 
-    private const string AbsolutePrefix = "http://";
+    /// <summary>The one scheme the reader takes in absolute form.</summary>
+    internal const string AbsolutePrefix = "http://";
 
     // Lower-case DNS labels: letters, digits and inner hyphens, separated by single dots.
     private static bool IsLabels(ReadOnlySpan<byte> authority)
