@@ -88,7 +88,8 @@ internal abstract partial class ForwardCall
     public int Attempts { get; private set; }
 
     /// <summary>Runs the call and writes the answer. Never throws for upstream or deadline failures.</summary>
-    public async Task RunAsync()
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))] // a pooled state machine: the forwarding core awaits it with none allocated per call
+    public async ValueTask RunAsync()
     {
         try
         {

@@ -230,7 +230,7 @@ internal sealed partial class Forwarder
             : new CallGuard(admission, lease, slot, trial, pool.Cache, use, authorized);
         try
         {
-            return new KestrelForwardCall(this, context, pool, target, deadline, guard).RunAsync();
+            return new KestrelForwardCall(this, context, pool, target, deadline, guard).RunAsync().AsTask();
         }
         catch
         {

@@ -92,7 +92,7 @@ internal sealed partial class Forwarder : IDisposable
         // The header only ever lowers the configured deadline.
         var deadline = requested is { } value && value < pool.Policy.Timeout ? value : pool.Policy.Timeout;
         return pool.Admission is null && pool.Cache is null
-            ? new KestrelForwardCall(this, context, pool, target, deadline).RunAsync()
+            ? new KestrelForwardCall(this, context, pool, target, deadline).RunAsync().AsTask()
             : GuardedAsync(context, pool, target, deadline);
     }
 

@@ -156,11 +156,30 @@ internal sealed class AnswerHead
             framing = AnswerFraming.Chunked;
         }
 
-        var writer = new Lines(output);
+        Closes |= !keepAlive;
+        var connection = Closes && !_hasConnection;
+        var statusText = Status.ToString(CultureInfo.InvariantCulture);
+        var reason = ReasonPhrases.GetReasonPhrase(Status);
+
+        // The whole head in one span of the output: a pipe's GetSpan and Advance each take its lock.
+        var size = "HTTP/1.1 ".Length + statusText.Length + 1 + reason.Length + 2 + 2;
+        foreach (var (name, values) in _fields)
+        {
+            foreach (var value in values)
+            {
+                size += Lines.FieldSize(name, value!);
+            }
+        }
+
+        size += (length is null ? 0 : Lines.FieldSize("Content-Length", length)) +
+                (framing == AnswerFraming.Chunked ? Lines.FieldSize("Transfer-Encoding", "chunked") : 0) +
+                (connection ? Lines.FieldSize("Connection", "close") : 0) +
+                (_hasDate ? 0 : Lines.FieldSize("Date", date));
+        var writer = new Lines(output.GetSpan(size));
         writer.Text("HTTP/1.1 ");
-        writer.Text(Status.ToString(CultureInfo.InvariantCulture));
+        writer.Text(statusText);
         writer.Text(" ");
-        writer.Text(ReasonPhrases.GetReasonPhrase(Status));
+        writer.Text(reason);
         writer.Text("\r\n");
         foreach (var (name, values) in _fields)
         {
@@ -180,8 +199,7 @@ internal sealed class AnswerHead
             writer.Field("Transfer-Encoding", "chunked");
         }
 
-        Closes |= !keepAlive;
-        if (Closes && !_hasConnection)
+        if (connection)
         {
             writer.Field("Connection", "close");
         }
@@ -192,6 +210,8 @@ internal sealed class AnswerHead
         }
 
         writer.Text("\r\n");
+        System.Diagnostics.Debug.Assert(writer.Written == size, "the head's size was counted as it is written");
+        output.Advance(size);
         return framing == AnswerFraming.Length && ContentLength == 0 ? AnswerFraming.None : framing;
     }
 
@@ -246,10 +266,16 @@ internal sealed class AnswerHead
 
     private void Remove(string name) => _fields.RemoveAll(f => f.Name.Equals(name, StringComparison.OrdinalIgnoreCase));
 
-    // Latin-1, one byte per character (the values were checked when set).
-    private readonly struct Lines(IBufferWriter<byte> output)
+    // Latin-1, one byte per character (the values were checked when set), into a span sized for the whole head.
+    private ref struct Lines(Span<byte> span)
     {
-        public void Text(string text) => output.Advance(Encoding.Latin1.GetBytes(text, output.GetSpan(text.Length)));
+        private readonly Span<byte> _span = span;
+
+        public int Written { get; private set; }
+
+        public static int FieldSize(string name, string value) => name.Length + 2 + value.Length + 2;
+
+        public void Text(string text) => Written += Encoding.Latin1.GetBytes(text, _span[Written..]);
 
         public void Field(string name, string value)
         {

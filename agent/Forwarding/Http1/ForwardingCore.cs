@@ -265,7 +265,8 @@ internal sealed class CoreConnection
     }
 
     /// <summary>Serves one call; whether the connection serves another.</summary>
-    private async Task<bool> ServeAsync(CoreCall call)
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))] // none allocated per call
+    private async ValueTask<bool> ServeAsync(CoreCall call)
     {
         var started = Stopwatch.GetTimestamp();
         _core.CountServed();
