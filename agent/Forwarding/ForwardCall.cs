@@ -88,7 +88,7 @@ internal abstract partial class ForwardCall
     public int Attempts { get; private set; }
 
     /// <summary>Runs the call and writes the answer. Never throws for upstream or deadline failures.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))] // a pooled state machine: the forwarding core awaits it with none allocated per call
+    [AsyncMethodBuilder(typeof(Sidecar.Platform.PooledFrameBuilder))] // a pooled state machine: the forwarding core awaits it with none allocated per call
     public async ValueTask RunAsync()
     {
         try
@@ -162,7 +162,7 @@ internal abstract partial class ForwardCall
     /// a retry hands it to the pipelines (<see cref="_replay"/>), which take that judgement as theirs.
     /// True when the call is finished.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // a pooled state machine: none allocated per call
+    [AsyncMethodBuilder(typeof(Sidecar.Platform.PooledFrameBuilder<>))] // a pooled state machine: none allocated per call
     private async ValueTask<bool> RunFirstAttemptAsync()
     {
         var tryTimeout = _retries.TryTimeout;
@@ -292,7 +292,7 @@ internal abstract partial class ForwardCall
     }
 
     /// <summary>One attempt to <paramref name="instance"/>; <paramref name="leg"/> when it races a hedge (a lost leg's failure is not the instance's).</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(Sidecar.Platform.PooledFrameBuilder<>))]
     internal async ValueTask<Outcome<HttpResponseMessage>> SendAsync(InstanceState instance, HedgeLeg? leg, CancellationToken cancellationToken)
     {
         Attempts++;

@@ -265,7 +265,7 @@ internal sealed class CoreConnection
     }
 
     /// <summary>Serves one call; whether the connection serves another.</summary>
-    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))] // none allocated per call
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(Sidecar.Platform.PooledFrameBuilder<>))] // none allocated per call
     private async ValueTask<bool> ServeAsync(CoreCall call)
     {
         var started = Stopwatch.GetTimestamp();

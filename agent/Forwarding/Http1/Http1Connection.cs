@@ -97,7 +97,7 @@ internal sealed class Http1Connection : IDisposable
     /// Reads until the buffer holds a whole head (up to its empty line) and returns its length; the head
     /// starts at <see cref="Buffered"/>. Throws <see cref="Http1ReadException"/> at end of stream or past the limit.
     /// </summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(Sidecar.Platform.PooledFrameBuilder<>))]
     public async ValueTask<int> ReadHeadAsync(CancellationToken cancellationToken)
     {
         var searched = 0;
@@ -157,7 +157,7 @@ internal sealed class Http1Connection : IDisposable
     }
 
     /// <summary>Reads until the buffer holds a line (up to CRLF, at most <paramref name="limit"/> bytes); returns its length without the CRLF.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(Sidecar.Platform.PooledFrameBuilder<>))]
     public async ValueTask<int> ReadLineAsync(int limit, CancellationToken cancellationToken)
     {
         var searched = 0;
@@ -194,7 +194,7 @@ internal sealed class Http1Connection : IDisposable
     }
 
     /// <summary>Body bytes: what is buffered first, then the socket (straight into a large destination). 0 at end of stream.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(Sidecar.Platform.PooledFrameBuilder<>))]
     public async ValueTask<int> ReadAsync(Memory<byte> destination, CancellationToken cancellationToken)
     {
         if (_end == _start)
@@ -282,14 +282,14 @@ internal sealed class Http1Connection : IDisposable
         _socket.Dispose();
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(Sidecar.Platform.PooledFrameBuilder))]
     private async ValueTask WriteThroughAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
     {
         await FlushAsync(cancellationToken).ConfigureAwait(false);
         await SendAsync(bytes, cancellationToken).ConfigureAwait(false);
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(Sidecar.Platform.PooledFrameBuilder))]
     private async ValueTask SendAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
     {
         try
@@ -307,7 +307,7 @@ internal sealed class Http1Connection : IDisposable
     }
 
     // Reads more into the buffer (moved to its front first, grown up to limit); the count read, 0 at end of stream.
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(Sidecar.Platform.PooledFrameBuilder<>))]
     private async ValueTask<int> FillAsync(int limit, CancellationToken cancellationToken)
     {
         if (_end == _read.Length)
@@ -336,7 +336,7 @@ internal sealed class Http1Connection : IDisposable
         return read;
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(Sidecar.Platform.PooledFrameBuilder<>))]
     private async ValueTask<int> ReceiveAsync(Memory<byte> destination, CancellationToken cancellationToken)
     {
         try

@@ -101,7 +101,7 @@ internal sealed class LeanHttp1Handler : DelegatingHandler
     internal ValueTask<HttpResponseMessage> SendDirectAsync(OriginFormRequest request, CancellationToken cancellationToken) =>
         SendLeanAsync(request, cancellationToken);
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(Sidecar.Platform.PooledFrameBuilder<>))]
     private async ValueTask<HttpResponseMessage> SendLeanAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var endpoint = EndpointOf(request);
@@ -254,7 +254,7 @@ internal sealed class LeanHttp1Handler : DelegatingHandler
         }
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(Sidecar.Platform.PooledFrameBuilder))]
     private static async ValueTask SendBodyAsync(Http1Connection connection, HttpRequestMessage request, RequestFraming framing, long length, CancellationToken cancellationToken)
     {
         if (framing == RequestFraming.None || (framing == RequestFraming.Length && length == 0))
@@ -268,7 +268,7 @@ internal sealed class LeanHttp1Handler : DelegatingHandler
         await body.CompleteAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(Sidecar.Platform.PooledFrameBuilder<>))]
     private static async ValueTask<HttpResponseMessage> ReadResponseAsync(Http1Connection connection, HttpRequestMessage request, bool isHead, CancellationToken cancellationToken)
     {
         while (true)

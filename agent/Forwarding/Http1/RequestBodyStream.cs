@@ -79,7 +79,7 @@ internal sealed class RequestBodyStream(Http1Connection connection, RequestFrami
 
     public override void SetLength(long value) => throw new NotSupportedException();
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(Sidecar.Platform.PooledFrameBuilder))]
     private async ValueTask WriteChunkAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
     {
         var output = connection.Output;

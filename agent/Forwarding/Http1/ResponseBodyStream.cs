@@ -34,7 +34,7 @@ internal sealed class ResponseBodyStream : AsyncReadOnlyStream
 
     protected override string ReadAsynchronouslyMessage => "the answer is read asynchronously";
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(Sidecar.Platform.PooledFrameBuilder<>))]
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         if (_connection is not { } connection)
@@ -118,7 +118,7 @@ internal sealed class ResponseBodyStream : AsyncReadOnlyStream
         }
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(Sidecar.Platform.PooledFrameBuilder<>))]
     private async ValueTask<int> ReadLengthAsync(Http1Connection connection, Memory<byte> buffer, CancellationToken cancellationToken)
     {
         if (_remaining == 0)
@@ -143,7 +143,7 @@ internal sealed class ResponseBodyStream : AsyncReadOnlyStream
         return read;
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(Sidecar.Platform.PooledFrameBuilder<>))]
     private async ValueTask<int> ReadChunkedAsync(Http1Connection connection, Memory<byte> buffer, CancellationToken cancellationToken)
     {
         while (true)
