@@ -69,6 +69,9 @@ internal abstract partial class ForwardCall
     /// <summary>Starts the answer from the instance's: its status and head with the proxy's rules (<see cref="ResponseHeaders"/>); returns where its body goes.</summary>
     protected abstract Stream StartAnswer(HttpResponseMessage response);
 
+    /// <summary>The answer's head is written from the instance's bytes (<see cref="Http1.LeanResponse.IsRaw"/>): no string made for a value only copied.</summary>
+    protected virtual bool AnswerAsBytes => false;
+
     /// <summary>The instance's body was copied whole.</summary>
     protected virtual void AnswerCopied()
     {
@@ -365,6 +368,7 @@ internal abstract partial class ForwardCall
         if (Forwarder.LeanHttp1 && instance.Origin.IsHttp && Http1.OriginFormRequest.IsPlain(Target))
         {
             request.Aim(instance.Origin, Target, new ForwardedHead(Fields, _forwarded, attempt));
+            request.AnswerAsBytes = AnswerAsBytes;
             return request;
         }
 

@@ -1,4 +1,5 @@
 using System.Net.Http.Headers;
+using System.Text;
 using Microsoft.Extensions.Primitives;
 using Sidecar.Forwarding.Http1;
 using Sidecar.Platform;
@@ -30,7 +31,7 @@ internal static class ResponseHeaders
     {
         if (response is LeanResponse lean)
         {
-            CopyFields(lean.Fields, lean.HasRepeatedNames, ref target);
+            CopyFields(lean, ref target);
         }
         else
         {
@@ -47,11 +48,11 @@ internal static class ResponseHeaders
         HttpResponseMessage? scratch = null;
         if (response is LeanResponse lean)
         {
-            foreach (var field in lean.Fields)
+            for (var i = 0; i < lean.Fields.Length; i++)
             {
-                if (string.Equals(field.Name, RetryAfterName, StringComparison.OrdinalIgnoreCase))
+                if (string.Equals(lean.Fields[i].Name, RetryAfterName, StringComparison.OrdinalIgnoreCase))
                 {
-                    (scratch ??= new HttpResponseMessage()).Headers.TryAddWithoutValidation(RetryAfterName, field.Value);
+                    (scratch ??= new HttpResponseMessage()).Headers.TryAddWithoutValidation(RetryAfterName, lean.ValueOf(i));
                 }
             }
         }
@@ -71,34 +72,36 @@ internal static class ResponseHeaders
     }
 
     /// <summary>The lean answer's fields into Kestrel's headers, as <see cref="ProxyHeaders.CopyResponseHeaders"/> copies HttpHeaders' collections.</summary>
-    /// <param name="fields">The fields in the order they came.</param>
-    /// <param name="repeats">Some name came more than once (otherwise each field is copied alone).</param>
+    /// <param name="lean">The answer: its fields in the order they came, and whether some name came more than once (otherwise each field is copied alone).</param>
     /// <param name="target">Kestrel's response headers, or the forwarding core's answer head (<see cref="AnswerHead"/>).</param>
-    internal static void CopyFields<T>(ReadOnlySpan<ResponseField> fields, bool repeats, ref T target)
+    internal static void CopyFields<T>(LeanResponse lean, ref T target)
         where T : struct, IAnswerTarget
     {
         // Only a Connection field naming something beyond the hop-by-hop headers (nginx's "keep-alive" does not) makes each name worth checking.
+        var fields = lean.Fields;
         var checkConnection = false;
-        foreach (var field in fields)
+        for (var i = 0; i < fields.Length; i++)
         {
-            if (string.Equals(field.Name, "Connection", StringComparison.OrdinalIgnoreCase) && NamesMore(field.Value))
+            if (string.Equals(fields[i].Name, "Connection", StringComparison.OrdinalIgnoreCase) && NamesMore(lean, i))
             {
                 checkConnection = true;
             }
         }
 
         // HttpHeaders enumerated the response's headers, then the content's.
-        CopyPass(fields, content: false, checkConnection, repeats, ref target);
-        CopyPass(fields, content: true, checkConnection, repeats, ref target);
+        CopyPass(lean, content: false, checkConnection, ref target);
+        CopyPass(lean, content: true, checkConnection, ref target);
     }
 
-    private static void CopyPass<T>(ReadOnlySpan<ResponseField> fields, bool content, bool checkConnection, bool repeats, ref T target)
+    private static void CopyPass<T>(LeanResponse lean, bool content, bool checkConnection, ref T target)
         where T : struct, IAnswerTarget
     {
+        var fields = lean.Fields;
+        var repeats = lean.HasRepeatedNames;
         for (var i = 0; i < fields.Length; i++)
         {
             var name = fields[i].Name;
-            if (fields[i].Content != content || ProxyHeaders.IsHopByHop(name) || (checkConnection && IsNamedByConnection(fields, name)) || (repeats && SeenBefore(fields, i)))
+            if (fields[i].Content != content || ProxyHeaders.IsHopByHop(name) || (checkConnection && IsNamedByConnection(lean, name)) || (repeats && SeenBefore(fields, i)))
             {
                 continue;
             }
@@ -114,7 +117,16 @@ internal static class ResponseHeaders
 
             if (count == 1)
             {
-                target.Set(name, fields[i].Value);
+                // A value kept as bytes goes as it came, never made a string.
+                if (fields[i].Value is { } value)
+                {
+                    target.Set(name, value);
+                }
+                else
+                {
+                    target.SetLatin1(name, lean.RawValue(i));
+                }
+
                 continue;
             }
 
@@ -124,7 +136,7 @@ internal static class ResponseHeaders
             {
                 if (fields[j].SameName(fields[i]))
                 {
-                    values[k++] = fields[j].Value;
+                    values[k++] = lean.ValueOf(j);
                 }
             }
 
@@ -145,11 +157,11 @@ internal static class ResponseHeaders
         return false;
     }
 
-    private static bool IsNamedByConnection(ReadOnlySpan<ResponseField> fields, string name)
+    private static bool IsNamedByConnection(LeanResponse lean, string name)
     {
-        foreach (var field in fields)
+        for (var i = 0; i < lean.Fields.Length; i++)
         {
-            if (string.Equals(field.Name, "Connection", StringComparison.OrdinalIgnoreCase) && FieldLists.Contains(field.Value, name))
+            if (string.Equals(lean.Fields[i].Name, "Connection", StringComparison.OrdinalIgnoreCase) && FieldLists.Contains(lean.ValueOf(i), name))
             {
                 return true;
             }
@@ -158,9 +170,17 @@ internal static class ResponseHeaders
         return false;
     }
 
-    // A name in the list that is not hop-by-hop anyway (then dropped whatever Connection says).
-    private static bool NamesMore(string list)
+    // A name in the list that is not hop-by-hop anyway (then dropped whatever Connection says); an answer kept as
+    // bytes is read without a string for the usual lists (nginx's "keep-alive", "close").
+    private static bool NamesMore(LeanResponse lean, int index)
     {
+        if (lean.Fields[index].Value is null &&
+            (Ascii.EqualsIgnoreCase(lean.RawValue(index), "keep-alive"u8) || Ascii.EqualsIgnoreCase(lean.RawValue(index), "close"u8)))
+        {
+            return false;
+        }
+
+        var list = lean.ValueOf(index);
         foreach (var range in list.AsSpan().Split(','))
         {
             var token = list.AsSpan()[range].Trim();

@@ -32,7 +32,11 @@ internal enum AnswerFraming
 /// </summary>
 internal sealed class AnswerHead
 {
-    private readonly List<(string Name, StringValues Values)> _fields = [];
+    // The fields' lines as they are written ("Name: value\r\n", one line per value), each name's lines together;
+    // a name set again drops its earlier lines (Length -1).
+    private readonly List<(string Name, int Start, int Length)> _fields = [];
+    private byte[] _lines = new byte[1024];
+    private int _used;
     private bool _hasDate;
     private bool _hasConnection;
 
@@ -54,6 +58,7 @@ internal sealed class AnswerHead
         _hasDate = false;
         _hasConnection = false;
         _fields.Clear();
+        _used = 0;
     }
 
     /// <summary>Sets a field as Kestrel's headers take it: replaced when set again, dropped when a value holds a refused character.</summary>
@@ -79,32 +84,49 @@ internal sealed class AnswerHead
             ContentLength = length;
         }
 
-        _hasDate |= name.Equals("Date", StringComparison.OrdinalIgnoreCase);
-        if (name.Equals("Connection", StringComparison.OrdinalIgnoreCase))
+        Named(name, values.Count == 1 ? values[0]! : null, values);
+        var start = _used;
+        foreach (var value in values)
         {
-            // Set by the agent's own answers only (an instance's is hop-by-hop): "close" ends the connection, as Kestrel reads it.
-            _hasConnection = true;
-            Closes = values.Any(v => FieldLists.Contains(v, "close"));
+            Append(name, value!.Length).Write(value);
         }
 
-        for (var i = 0; i < _fields.Count; i++)
+        _fields.Add((name, start, _used - start));
+    }
+
+    /// <summary><see cref="Set"/> for one value as it came (Latin-1 bytes, as the lean client read them), written as it is.</summary>
+    public void SetLatin1(string name, ReadOnlySpan<byte> value)
+    {
+        if (value.ContainsAny(FieldLists.ControlBytes))
         {
-            if (_fields[i].Name.Equals(name, StringComparison.OrdinalIgnoreCase))
+            return;
+        }
+
+        if (name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
+        {
+            if (!TryParseLength(value, out var length))
             {
-                _fields[i] = (name, values);
                 return;
             }
+
+            ContentLength = length;
         }
 
-        _fields.Add((name, values));
+        // A Connection field's value is read as a string (an instance's is hop-by-hop and never set here).
+        var connection = name.Equals("Connection", StringComparison.OrdinalIgnoreCase) ? Encoding.Latin1.GetString(value) : null;
+        Named(name, connection, connection);
+        var start = _used;
+        var line = Append(name, value.Length);
+        value.CopyTo(line.Value);
+        _fields.Add((name, start, _used - start));
     }
 
     /// <summary>Whether a field of <paramref name="name"/> is set (not dropped).</summary>
     public bool Has(string name)
     {
-        foreach (var (field, _) in _fields)
+        foreach (var (field, _, length) in _fields)
         {
-            if (field.Equals(name, StringComparison.OrdinalIgnoreCase))
+            if (length >= 0 && field.Equals(name, StringComparison.OrdinalIgnoreCase))
             {
                 return true;
             }
@@ -163,12 +185,9 @@ internal sealed class AnswerHead
 
         // The whole head in one span of the output: a pipe's GetSpan and Advance each take its lock.
         var size = "HTTP/1.1 ".Length + statusText.Length + 1 + reason.Length + 2 + 2;
-        foreach (var (name, values) in _fields)
+        foreach (var (_, _, fieldLength) in _fields)
         {
-            foreach (var value in values)
-            {
-                size += Lines.FieldSize(name, value!);
-            }
+            size += Math.Max(fieldLength, 0);
         }
 
         size += (length is null ? 0 : Lines.FieldSize("Content-Length", length)) +
@@ -181,11 +200,11 @@ internal sealed class AnswerHead
         writer.Text(" ");
         writer.Text(reason);
         writer.Text("\r\n");
-        foreach (var (name, values) in _fields)
+        foreach (var (_, start, fieldLength) in _fields)
         {
-            foreach (var value in values)
+            if (fieldLength > 0)
             {
-                writer.Field(name, value!);
+                writer.Bytes(_lines.AsSpan(start, fieldLength));
             }
         }
 
@@ -264,7 +283,79 @@ internal sealed class AnswerHead
         }
     }
 
-    private void Remove(string name) => _fields.RemoveAll(f => f.Name.Equals(name, StringComparison.OrdinalIgnoreCase));
+    private void Remove(string name)
+    {
+        for (var i = 0; i < _fields.Count; i++)
+        {
+            if (_fields[i].Length >= 0 && _fields[i].Name.Equals(name, StringComparison.OrdinalIgnoreCase))
+            {
+                _fields[i] = (_fields[i].Name, 0, -1);
+            }
+        }
+    }
+
+    // What a field's name says of the answer (Date, Connection), and the name's earlier lines dropped: a field set again is replaced.
+    private void Named(string name, string? single, StringValues values)
+    {
+        _hasDate |= name.Equals("Date", StringComparison.OrdinalIgnoreCase);
+        if (name.Equals("Connection", StringComparison.OrdinalIgnoreCase))
+        {
+            // Set by the agent's own answers only (an instance's is hop-by-hop): "close" ends the connection, as Kestrel reads it.
+            _hasConnection = true;
+            Closes = single is not null ? FieldLists.Contains(single, "close") : values.Any(v => FieldLists.Contains(v, "close"));
+        }
+
+        Remove(name);
+    }
+
+    // Room for the line "name: value\r\n" of a value of valueLength characters: the name and ": " written, the value's bytes to fill, the CRLF written.
+    private FieldLine Append(string name, int valueLength)
+    {
+        var length = name.Length + 2 + valueLength + 2;
+        if (_used + length > _lines.Length)
+        {
+            Array.Resize(ref _lines, Math.Max(_lines.Length * 2, _used + length));
+        }
+
+        var line = _lines.AsSpan(_used, length);
+        Encoding.Latin1.GetBytes(name, line);
+        line[name.Length] = (byte)':';
+        line[name.Length + 1] = (byte)' ';
+        line[^2] = (byte)'\r';
+        line[^1] = (byte)'\n';
+        _used += length;
+        return new FieldLine(line.Slice(name.Length + 2, valueLength));
+    }
+
+    // Digits only, as long.TryParse with NumberStyles.None reads them (no sign, no white space, no overflow).
+    private static bool TryParseLength(ReadOnlySpan<byte> value, out long length)
+    {
+        length = 0;
+        if (value.IsEmpty)
+        {
+            return false;
+        }
+
+        foreach (var b in value)
+        {
+            if (b is < (byte)'0' or > (byte)'9' || length > (long.MaxValue - (b - '0')) / 10)
+            {
+                return false;
+            }
+
+            length = (length * 10) + (b - '0');
+        }
+
+        return true;
+    }
+
+    // The value's place in a field line.
+    private readonly ref struct FieldLine(Span<byte> value)
+    {
+        public Span<byte> Value { get; } = value;
+
+        public void Write(string text) => Encoding.Latin1.GetBytes(text, Value);
+    }
 
     // Latin-1, one byte per character (the values were checked when set), into a span sized for the whole head.
     private ref struct Lines(Span<byte> span)
@@ -276,6 +367,12 @@ internal sealed class AnswerHead
         public static int FieldSize(string name, string value) => name.Length + 2 + value.Length + 2;
 
         public void Text(string text) => Written += Encoding.Latin1.GetBytes(text, _span[Written..]);
+
+        public void Bytes(ReadOnlySpan<byte> bytes)
+        {
+            bytes.CopyTo(_span[Written..]);
+            Written += bytes.Length;
+        }
 
         public void Field(string name, string value)
         {
@@ -291,4 +388,6 @@ internal sealed class AnswerHead
 internal readonly struct CoreAnswer(AnswerHead head) : IAnswerTarget
 {
     public void Set(string name, StringValues values) => head.Set(name, values);
+
+    public void SetLatin1(string name, ReadOnlySpan<byte> value) => head.SetLatin1(name, value);
 }

@@ -392,6 +392,8 @@ internal sealed class CoreConnection
 
         protected override int AnswerStatus => connection._status;
 
+        protected override bool AnswerAsBytes => true;
+
         protected override ValueTask<RequestBody?> ReadBodyAsync(ServicePolicy policy) => new(RequestBody.None);
 
         protected override ForwardedValues StartTelemetry(CallTelemetry telemetry) =>

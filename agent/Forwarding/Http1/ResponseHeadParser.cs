@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Sidecar.Forwarding.Http1;
@@ -164,10 +166,18 @@ internal static class ResponseHeadParser
 
             if (response is LeanResponse lean)
             {
-                // A forwarded call's answer: the fields as read, no HttpHeaders collections (LeanResponse).
+                // A forwarded call's answer: the fields as read, no HttpHeaders collections (LeanResponse); kept as
+                // bytes, the value is its range of the head (the answer holds a copy of these bytes).
                 var (nameText, content, known) = ResponseFieldNames.Of(name);
-                var valueText = values is null ? Encoding.Latin1.GetString(value) : values.Get(lean.Fields.Length, nameText, value);
-                lean.Add(nameText, valueText, content, known);
+                if (lean.IsRaw)
+                {
+                    lean.AddRaw(nameText, (int)Unsafe.ByteOffset(ref MemoryMarshal.GetReference(head), ref MemoryMarshal.GetReference(value)), value.Length, content, known);
+                }
+                else
+                {
+                    var valueText = values is null ? Encoding.Latin1.GetString(value) : values.Get(lean.Fields.Length, nameText, value);
+                    lean.Add(nameText, valueText, content, known);
+                }
             }
             else if (response is not null)
             {

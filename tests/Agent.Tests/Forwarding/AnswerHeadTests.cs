@@ -59,6 +59,23 @@ public sealed class AnswerHeadTests : IClassFixture<AnswerHeadTests.AnswerServer
     public Task TheCoresAnswer_IsKestrels_FromSocketsHttpHandlersCollections(string method, int status, string fields, string body) =>
         CompareAsync(method, status, () => Message(fields), body);
 
+    [Theory]
+    [MemberData(nameof(Answers))]
+    public Task TheCoresAnswer_IsKestrels_FromTheInstancesBytes(string method, int status, string fields, string body)
+    {
+        // The forwarding core keeps its answers as bytes (LeanResponse.IsRaw): the same head read by the lean client's parser.
+        using (var refused = Raw(method, status, fields))
+        {
+            if (refused is null)
+            {
+                Assert.Contains("Content-Length: two", fields, StringComparison.Ordinal); // the one answer the parser refuses
+                return Task.CompletedTask;
+            }
+        }
+
+        return CompareAsync(method, status, () => Raw(method, status, fields)!, body);
+    }
+
     private async Task CompareAsync(string method, int status, Func<HttpResponseMessage> answer, string body)
     {
         var index = _kestrel.Add(new Case(method, status, answer(), body));
@@ -127,6 +144,21 @@ public sealed class AnswerHeadTests : IClassFixture<AnswerHeadTests.AnswerServer
             lean.Add(name, line[(colon + 1)..].Trim(' ', '\t'), content, known);
         }
 
+        return lean;
+    }
+
+    // The fields as the lean client's parser keeps an answer as bytes (the forwarding core's); null when it refuses the head.
+    private static LeanResponse? Raw(string method, int status, string fields)
+    {
+        var head = Encoding.Latin1.GetBytes($"HTTP/1.1 {status} X\r\n{fields.Replace("\n", "\r\n", StringComparison.Ordinal)}\r\n\r\n");
+        var lean = new LeanResponse(8, head);
+        if (ResponseHeadParser.Parse(head, method == "HEAD", lean, out _) is not null)
+        {
+            lean.Dispose();
+            return null;
+        }
+
+        Assert.True(lean.IsRaw);
         return lean;
     }
 

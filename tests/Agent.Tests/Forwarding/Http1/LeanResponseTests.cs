@@ -2,7 +2,10 @@ using Sidecar.Forwarding.Http1;
 
 namespace Sidecar.Tests.Forwarding.Http1;
 
-/// <summary>The lean answer's field array, made to the size of the head's lines: more fields than that are still all kept, in order.</summary>
+/// <summary>
+/// The lean answer's field array, made to the size of the head's lines: more fields than that are still all kept, in
+/// order; and an answer kept as bytes (the forwarding core's): its values are ranges of its own copy of the head.
+/// </summary>
 [Trait("Category", "Unit")]
 public sealed class LeanResponseTests
 {
@@ -28,5 +31,27 @@ public sealed class LeanResponseTests
         }
 
         Assert.False(response.HasRepeatedNames);
+    }
+
+    [Fact]
+    public void AnAnswerKeptAsBytes_ReadsItsValuesFromItsOwnCopyOfTheHead()
+    {
+        var head = System.Text.Encoding.Latin1.GetBytes("HTTP/1.1 200 OK\r\nX-A:  caf\u00e9 \r\nset-cookie: a=1\r\nSet-Cookie: b=2\r\nX-Empty:\r\n\r\n");
+        using var response = new LeanResponse(4, head);
+        Assert.Null(ResponseHeadParser.Parse(head, false, response, out _));
+        head.AsSpan().Clear(); // the caller's buffer is reused: the answer holds its own copy
+
+        Assert.True(response.IsRaw);
+        Assert.Equal(["X-A", "Set-Cookie", "Set-Cookie", "X-Empty"], response.Fields.ToArray().Select(f => f.Name));
+        Assert.All(response.Fields.ToArray(), f => Assert.Null(f.Value));
+        Assert.Equal("caf\u00e9", response.ValueOf(0));
+        Assert.Equal(4, response.RawValue(0).Length); // Latin-1: one byte per character, the white space around trimmed
+        Assert.Equal(0xE9, response.RawValue(0)[3]);
+        Assert.Equal("b=2", response.ValueOf(2));
+        Assert.Equal("", response.ValueOf(3));
+        Assert.True(response.HasRepeatedNames);
+
+        response.Dispose();
+        Assert.Equal(0, response.Fields.Length); // its buffer went back to the pool: nothing is read from it any more
     }
 }
