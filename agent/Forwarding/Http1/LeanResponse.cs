@@ -39,8 +39,9 @@ internal sealed class LeanResponse : HttpResponseMessage
     /// a value only copied to the caller is never made a string.
     /// </summary>
     public LeanResponse(int capacity, ReadOnlySpan<byte> head)
-        : this(capacity)
     {
+        // Its field array is rented too: both go back when the answer is disposed.
+        _fields = ArrayPool<ResponseField>.Shared.Rent(Math.Max(capacity, 1));
         _head = ArrayPool<byte>.Shared.Rent(head.Length);
         head.CopyTo(_head);
     }
@@ -70,8 +71,11 @@ internal sealed class LeanResponse : HttpResponseMessage
         if (disposing && _head is { } head)
         {
             _head = null;
+            _fields.AsSpan(0, _count).Clear(); // no name kept alive by the pool
             _count = 0;
             ArrayPool<byte>.Shared.Return(head);
+            ArrayPool<ResponseField>.Shared.Return(_fields);
+            _fields = [];
         }
 
         base.Dispose(disposing);
@@ -81,7 +85,18 @@ internal sealed class LeanResponse : HttpResponseMessage
     {
         if (_count == _fields.Length)
         {
-            Array.Resize(ref _fields, _fields.Length * 2);
+            if (IsRaw)
+            {
+                var larger = ArrayPool<ResponseField>.Shared.Rent(_fields.Length * 2);
+                _fields.AsSpan().CopyTo(larger);
+                _fields.AsSpan().Clear();
+                ArrayPool<ResponseField>.Shared.Return(_fields);
+                _fields = larger;
+            }
+            else
+            {
+                Array.Resize(ref _fields, _fields.Length * 2);
+            }
         }
 
         if (!HasRepeatedNames)

@@ -54,4 +54,23 @@ public sealed class LeanResponseTests
         response.Dispose();
         Assert.Equal(0, response.Fields.Length); // its buffer went back to the pool: nothing is read from it any more
     }
+
+    [Theory]
+    [InlineData(1, 3)]
+    [InlineData(2, 40)]
+    [InlineData(8, 100)]
+    public void AnAnswerKeptAsBytes_KeepsEveryField_WhateverTheCapacity(int capacity, int fields)
+    {
+        var lines = string.Concat(Enumerable.Range(0, fields).Select(i => $"X-F{i}: v{i}\r\n"));
+        var head = System.Text.Encoding.Latin1.GetBytes($"HTTP/1.1 200 OK\r\n{lines}\r\n");
+        using var response = new LeanResponse(capacity, head);
+        Assert.Null(ResponseHeadParser.Parse(head, false, response, out _));
+
+        Assert.Equal(fields, response.Fields.Length);
+        for (var i = 0; i < fields; i++)
+        {
+            Assert.Equal("X-F" + i, response.Fields[i].Name);
+            Assert.Equal("v" + i, response.ValueOf(i));
+        }
+    }
 }
