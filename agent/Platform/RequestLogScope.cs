@@ -37,14 +37,35 @@ internal sealed class RequestLogScope
     public static RequestLogScope Begin(CallerFields fields)
     {
         var scope = new RequestLogScope();
+        scope.Restart(fields);
+        Scope.Value = scope;
+        return scope;
+    }
+
+    /// <summary>
+    /// Makes <paramref name="scope"/> the current one for what runs from here in the calling async method (null: none).
+    /// The forwarding core enters one scope per connection and restarts it per request (<see cref="Restart"/>): setting
+    /// an async local makes a new execution context, which one value kept for the connection does not.
+    /// </summary>
+    public static void Enter(RequestLogScope? scope) => Scope.Value = scope;
+
+    /// <summary>The scope of a new request, with the caller's valid <c>traceparent</c> if any: nothing of the one before.</summary>
+    public void Restart(CallerFields fields)
+    {
+        Clear();
         var traceParent = fields.TraceParent;
         if (traceParent.Count == 1 && Platform.TraceParent.IsValid(traceParent[0]))
         {
-            scope.SetTraceParent(traceParent[0]!);
+            SetTraceParent(traceParent[0]!);
         }
+    }
 
-        Scope.Value = scope;
-        return scope;
+    /// <summary>No request's values: between the requests of a connection.</summary>
+    public void Clear()
+    {
+        _traceParent = _traceId = _spanId = null;
+        Service = null;
+        Attempts = 0;
     }
 
     /// <summary>The ids of the <c>traceparent</c> the agent sends on (its own span, a new trace, or the caller's).</summary>

@@ -72,6 +72,7 @@ internal sealed class CoreConnection
     private string? _host;
     private (string? Raw, string? Host, string Service, string Target) _named = (null, null, "", "");
     private byte[]? _scratch;
+    private RequestLogScope? _scope; // the request log's scope, entered once for the connection and restarted per call
     private volatile bool _closeRequested;
 
     // The answer of the request being served.
@@ -96,6 +97,12 @@ internal sealed class CoreConnection
     {
         var lifetime = _connection.Features.Get<IConnectionLifetimeNotificationFeature>();
         var closeRequested = lifetime is null ? default : lifetime.ConnectionClosedRequested.UnsafeRegister(static s => ((CoreConnection)s!).OnCloseRequested(), this);
+        if (_core.Log.Scoped)
+        {
+            _scope = new RequestLogScope();
+            RequestLogScope.Enter(_scope);
+        }
+
         try
         {
             while (!_closeRequested)
@@ -126,8 +133,10 @@ internal sealed class CoreConnection
 
                 if (result.IsCompleted || !TryTake(buffer, out var headLength, out var call))
                 {
-                    // Kestrel's from here: it reads the same bytes (nothing consumed, nothing examined).
+                    // Kestrel's from here: it reads the same bytes (nothing consumed, nothing examined); its requests
+                    // get their own log scopes (RequestLoggingMiddleware), and what it writes outside them none.
                     _input.AdvanceTo(buffer.Start);
+                    RequestLogScope.Enter(null);
                     await _next(_connection).ConfigureAwait(false);
                     return;
                 }
@@ -271,7 +280,8 @@ internal sealed class CoreConnection
         var started = Stopwatch.GetTimestamp();
         _core.CountServed();
         var log = _core.Log;
-        var scope = log.Scoped ? RequestLogScope.Begin(new CallerFields(_fields)) : null;
+        var scope = _scope;
+        scope?.Restart(new CallerFields(_fields));
         _prepared = _started = _aborted = _problem = false;
         _status = 200;
         var forwarded = new CoreForwardCall(this, call);
@@ -298,6 +308,7 @@ internal sealed class CoreConnection
             // An agent's problem: its own, or one an instance passed on (another agent's), as RequestLoggingMiddleware reads the answer's fields.
             var problem = _problem || (_prepared && _head.Has(Problems.ErrorHeader));
             log.Answered(_line.Method, Path(), status, Stopwatch.GetElapsedTime(started).TotalMilliseconds, call.Pool.Name, forwarded.Attempts, problem);
+            scope.Clear(); // what runs between this connection's calls carries no call's trace
         }
 
         return keepAlive;
