@@ -7,7 +7,7 @@ namespace Sidecar.Platform;
 
 /// <summary>
 /// The async method builder of the forwarding path's <see cref="ValueTask{TResult}"/> methods
-/// (docs/performance.md#frames-kept-per-thread): the frame of a call that awaits (its state machine, moved off the
+/// (docs/performance.md#step-3-begun-what-a-taken-call-allocates): the frame of a call that awaits (its state machine, moved off the
 /// stack) is taken from a stack of up to <see cref="PooledFrame{TResult}.Kept"/> kept on each thread, and goes
 /// back when its result is read. <see cref="PoolingAsyncValueTaskMethodBuilder{TResult}"/> keeps one frame per
 /// thread and one per core: with inline I/O, the calls of 16 connections in flight on the one socket thread each
@@ -21,6 +21,12 @@ internal struct PooledFrameBuilder<TResult>
     private Exception? _exception;
 
     public static PooledFrameBuilder<TResult> Create() => default;
+
+    /// <summary>The call's frame, once it awaited.</summary>
+    internal readonly PooledFrame<TResult>? Frame => _frame;
+
+    /// <summary>What the call threw before it awaited, if anything.</summary>
+    internal readonly Exception? Exception => _exception;
 
     /// <summary>The call's result: its frame while it runs, or what it returned (or threw) without awaiting.</summary>
     public ValueTask<TResult> Task =>
@@ -71,18 +77,17 @@ internal struct PooledFrameBuilder<TResult>
         awaiter.UnsafeOnCompleted(PooledFrame<TResult>.Of(ref _frame, ref stateMachine).MoveNextAction);
 }
 
-/// <summary><see cref="PooledFrameBuilder{TResult}"/> for methods that return a <see cref="ValueTask"/>.</summary>
+/// <summary><see cref="PooledFrameBuilder{TResult}"/> for methods that return a <see cref="ValueTask"/>: the same builder, of a result of nothing.</summary>
 [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Auto)]
 internal struct PooledFrameBuilder
 {
-    private PooledFrame<PooledFrame.None>? _frame;
-    private Exception? _exception;
+    private PooledFrameBuilder<PooledFrame.None> _inner;
 
     public static PooledFrameBuilder Create() => default;
 
     public ValueTask Task =>
-        _frame is { } frame ? new ValueTask(frame, frame.Version)
-        : _exception is { } exception ? ValueTask.FromException(exception)
+        _inner.Frame is { } frame ? new ValueTask(frame, frame.Version)
+        : _inner.Exception is { } exception ? ValueTask.FromException(exception)
         : default;
 
     public void Start<TStateMachine>(ref TStateMachine stateMachine)
@@ -93,29 +98,19 @@ internal struct PooledFrameBuilder
     {
     }
 
-    public void SetResult() => _frame?.SetResult(default);
+    public void SetResult() => _inner.SetResult(default);
 
-    public void SetException(Exception exception)
-    {
-        if (_frame is { } frame)
-        {
-            frame.SetException(exception);
-        }
-        else
-        {
-            _exception = exception;
-        }
-    }
+    public void SetException(Exception exception) => _inner.SetException(exception);
 
     public void AwaitOnCompleted<TAwaiter, TStateMachine>(ref TAwaiter awaiter, ref TStateMachine stateMachine)
         where TAwaiter : INotifyCompletion
         where TStateMachine : IAsyncStateMachine =>
-        awaiter.OnCompleted(PooledFrame<PooledFrame.None>.Of(ref _frame, ref stateMachine).MoveNextAction);
+        _inner.AwaitOnCompleted(ref awaiter, ref stateMachine);
 
     public void AwaitUnsafeOnCompleted<TAwaiter, TStateMachine>(ref TAwaiter awaiter, ref TStateMachine stateMachine)
         where TAwaiter : ICriticalNotifyCompletion
         where TStateMachine : IAsyncStateMachine =>
-        awaiter.UnsafeOnCompleted(PooledFrame<PooledFrame.None>.Of(ref _frame, ref stateMachine).MoveNextAction);
+        _inner.AwaitUnsafeOnCompleted(ref awaiter, ref stateMachine);
 }
 
 /// <summary>The result of a <see cref="PooledFrameBuilder"/> method, which returns nothing.</summary>

@@ -34,7 +34,7 @@ internal sealed class LeanResponse : HttpResponseMessage
     public LeanResponse(int capacity = 12) => _fields = new ResponseField[Math.Max(capacity, 1)];
 
     /// <summary>
-    /// An answer kept as bytes (the forwarding core's, docs/performance.md#the-answer-from-the-instances-bytes): a copy of
+    /// An answer kept as bytes (the forwarding core's, docs/performance.md#step-3-begun-what-a-taken-call-allocates): a copy of
     /// <paramref name="head"/> (in a buffer rented until the answer is disposed), of which the values are ranges, so that
     /// a value only copied to the caller is never made a string.
     /// </summary>
