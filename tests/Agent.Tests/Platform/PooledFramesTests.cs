@@ -7,7 +7,7 @@ using Sidecar.Platform;
 namespace Sidecar.Tests.Platform;
 
 /// <summary>
-/// The forwarding path's async method builder (<c>PooledFrameBuilder</c>, docs/performance.md#frames-kept-per-thread):
+/// The forwarding path's async method builder (<c>PooledFrameBuilder</c>, docs/performance.md#step-3-begun-what-a-taken-call-allocates):
 /// results, exceptions and async locals as the compiler's own builders give them, and a frame reused by the next call
 /// whatever the number of calls in flight on a thread.
 /// </summary>
