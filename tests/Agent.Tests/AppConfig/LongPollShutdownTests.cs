@@ -48,6 +48,9 @@ public sealed class LongPollShutdownTests
         Assert.False(early.IsCompleted, "the long-poll was answered at the start of the drain");
         Assert.False(during.IsCompleted, "a long-poll during the drain was answered at once");
 
+        // The drain's wait is armed after OUT_OF_SERVICE reached Eureka: a clock moved before it would never end the
+        // drain (a fresh clone's whole-suite run found it so, the long-polls then held past the 10 s below).
+        await time.WaitForArmedAsync(due => due == TimeSpan.FromSeconds(5), 1, "the drain's wait is armed");
         time.Advance(TimeSpan.FromSeconds(5)); // the drain ends: the agent stops serving
 
         foreach (var poll in new[] { early, during })
