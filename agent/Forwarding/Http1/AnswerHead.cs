@@ -84,7 +84,7 @@ internal sealed class AnswerHead
             ContentLength = length;
         }
 
-        Named(name, values.Count == 1 ? values[0]! : null, values);
+        Named(name, values);
         var start = _used;
         foreach (var value in values)
         {
@@ -104,7 +104,8 @@ internal sealed class AnswerHead
 
         if (name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
         {
-            if (!TryParseLength(value, out var length))
+            // The lean client's parser read it already; the same reading here.
+            if (!ResponseHeadParser.TryParseLength(value, out var length))
             {
                 return;
             }
@@ -113,8 +114,7 @@ internal sealed class AnswerHead
         }
 
         // A Connection field's value is read as a string (an instance's is hop-by-hop and never set here).
-        var connection = name.Equals("Connection", StringComparison.OrdinalIgnoreCase) ? Encoding.Latin1.GetString(value) : null;
-        Named(name, connection, connection);
+        Named(name, name.Equals("Connection", StringComparison.OrdinalIgnoreCase) ? Encoding.Latin1.GetString(value) : StringValues.Empty);
         var start = _used;
         var line = Append(name, value.Length);
         value.CopyTo(line.Value);
@@ -295,14 +295,14 @@ internal sealed class AnswerHead
     }
 
     // What a field's name says of the answer (Date, Connection), and the name's earlier lines dropped: a field set again is replaced.
-    private void Named(string name, string? single, StringValues values)
+    private void Named(string name, StringValues values)
     {
         _hasDate |= name.Equals("Date", StringComparison.OrdinalIgnoreCase);
         if (name.Equals("Connection", StringComparison.OrdinalIgnoreCase))
         {
             // Set by the agent's own answers only (an instance's is hop-by-hop): "close" ends the connection, as Kestrel reads it.
             _hasConnection = true;
-            Closes = single is not null ? FieldLists.Contains(single, "close") : values.Any(v => FieldLists.Contains(v, "close"));
+            Closes = values.Any(v => FieldLists.Contains(v, "close"));
         }
 
         Remove(name);
@@ -325,28 +325,6 @@ internal sealed class AnswerHead
         line[^1] = (byte)'\n';
         _used += length;
         return new FieldLine(line.Slice(name.Length + 2, valueLength));
-    }
-
-    // Digits only, as long.TryParse with NumberStyles.None reads them (no sign, no white space, no overflow).
-    private static bool TryParseLength(ReadOnlySpan<byte> value, out long length)
-    {
-        length = 0;
-        if (value.IsEmpty)
-        {
-            return false;
-        }
-
-        foreach (var b in value)
-        {
-            if (b is < (byte)'0' or > (byte)'9' || length > (long.MaxValue - (b - '0')) / 10)
-            {
-                return false;
-            }
-
-            length = (length * 10) + (b - '0');
-        }
-
-        return true;
     }
 
     // The value's place in a field line.

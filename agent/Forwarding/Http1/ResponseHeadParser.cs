@@ -251,8 +251,8 @@ internal static class ResponseHeadParser
         return tail.IsEmpty || tail[0] == (byte)';';
     }
 
-    // Digits only, at most 18 of them (no sign, no overflow).
-    private static bool TryParseLength(ReadOnlySpan<byte> value, out long length)
+    /// <summary>A <c>Content-Length</c> value: digits only, at most 18 of them (no sign, no overflow).</summary>
+    internal static bool TryParseLength(ReadOnlySpan<byte> value, out long length)
     {
         length = 0;
         if (value.IsEmpty || value.Length > 18)
