@@ -101,6 +101,14 @@ internal sealed class CallInstances
         _next = null;
     }
 
+    /// <summary>The call is over and its object kept for another (<see cref="ForwardCall"/>'s, on a connection of the forwarding core): none is remembered as tried.</summary>
+    public void Forget()
+    {
+        ReleaseAll();
+        _firstTried = null;
+        _moreTried?.Clear();
+    }
+
     private void Remember(InstanceState instance)
     {
         if (_firstTried is null)

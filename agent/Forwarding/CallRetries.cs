@@ -12,10 +12,10 @@ namespace Sidecar.Forwarding;
 /// </summary>
 internal sealed class CallRetries
 {
-    private readonly ServicePool _pool;
-    private readonly ForwardingLog _log;
-    private readonly bool _idempotent;
-    private readonly CancellationToken _aborted;
+    private ServicePool _pool = null!;
+    private ForwardingLog _log = null!;
+    private bool _idempotent;
+    private CancellationToken _aborted;
     private RequestBody _body = RequestBody.None;
     private long _deadlineAt;
     private TimeSpan? _retryAfter;
@@ -26,17 +26,31 @@ internal sealed class CallRetries
     /// <param name="idempotent">The request may be repeated (<see cref="RetryDecider.IsIdempotent"/>).</param>
     /// <param name="deadline">The call's total deadline.</param>
     /// <param name="aborted">Fires when the caller leaves.</param>
-    public CallRetries(ServicePool pool, ForwardingLog log, bool idempotent, TimeSpan deadline, CancellationToken aborted)
+    public CallRetries(ServicePool pool, ForwardingLog log, bool idempotent, TimeSpan deadline, CancellationToken aborted) =>
+        Begin(pool, log, idempotent, deadline, aborted);
+
+    /// <summary>One to be begun (<see cref="Begin"/>) for each call of a kept <see cref="ForwardCall"/>.</summary>
+    public CallRetries()
+    {
+    }
+
+    /// <summary>The total deadline of the call.</summary>
+    public TimeSpan Deadline { get; private set; }
+
+    /// <summary>Takes a new call (the parameters are the constructor's), with nothing left of the one before.</summary>
+    public void Begin(ServicePool pool, ForwardingLog log, bool idempotent, TimeSpan deadline, CancellationToken aborted)
     {
         _pool = pool;
         _log = log;
         _idempotent = idempotent;
         Deadline = deadline;
         _aborted = aborted;
+        _body = RequestBody.None;
+        _deadlineAt = 0;
+        _retryAfter = null;
+        _first = null;
+        DeadlineToken = default;
     }
-
-    /// <summary>The total deadline of the call.</summary>
-    public TimeSpan Deadline { get; }
 
     /// <summary>The token of the deadline while it is the one that applies (none while only the per-try time-out does).</summary>
     public CancellationToken DeadlineToken { get; set; }

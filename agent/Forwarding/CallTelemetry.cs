@@ -14,10 +14,19 @@ internal sealed class CallTelemetry
     /// <summary>nginx's code for a caller that left before the answer: counted, never sent.</summary>
     public const int ClientClosedRequest = 499;
 
-    private readonly long _started = Stopwatch.GetTimestamp();
+    private long _started = Stopwatch.GetTimestamp();
     private Activity? _activity;
     private RequestLogScope? _logScope;
     private string? _errorCode;
+
+    /// <summary>Another call starts with this object (a <see cref="ForwardCall"/> kept for a connection's next call): timed from now, nothing of the last one kept.</summary>
+    public void Restart()
+    {
+        _started = Stopwatch.GetTimestamp();
+        _activity = null;
+        _logScope = null;
+        _errorCode = null;
+    }
 
     /// <summary>
     /// Starts the call's span (null when tracing is off: the instance then sees the caller's trace) and

@@ -19,14 +19,20 @@ namespace Sidecar.Forwarding;
 /// </summary>
 internal abstract partial class ForwardCall
 {
-    private readonly HttpMethod _method;
     private readonly CallInstances _instances = new();
     private readonly CallTelemetry _telemetry = new();
-    private readonly CallRetries _retries;
-    private readonly bool _idempotent;
+    private readonly CallRetries _retries = new();
+    private HttpMethod _method = null!;
+    private bool _idempotent;
     private RequestBody _body = RequestBody.None;
     private ForwardedValues _forwarded = null!;
     private Outcome<HttpResponseMessage>? _replay;
+
+    // The request of a bodiless first attempt sent straight to the lean client, kept with this object for its next call
+    // (a call object the forwarding core keeps per connection: ForwardCall.Begin): such a request is never disposed nor
+    // marked as sent, so it is aimed again rather than made again. Lent to one attempt at a time, back when the call ends.
+    private Http1.OriginFormRequest? _kept;
+    private Http1.OriginFormRequest? _lent;
 
     /// <param name="method">The caller's method.</param>
     /// <param name="fields">The caller's fields (read here for <c>Idempotency-Key</c>).</param>
@@ -34,19 +40,35 @@ internal abstract partial class ForwardCall
     protected ForwardCall(Forwarder forwarder, ServicePool pool, string target, TimeSpan deadline, string method, CallerFields fields, CancellationToken aborted)
     {
         Forwarder = forwarder;
-        Pool = pool;
-        Target = target;
-        _method = HttpMethod.Parse(method);
-        _idempotent = RetryDecider.IsIdempotent(method, !string.IsNullOrEmpty(fields["Idempotency-Key"]));
-        _retries = new CallRetries(pool, forwarder.Log, _idempotent, deadline, aborted);
+        Begin(pool, target, deadline, method, fields, aborted);
     }
 
-    public ServicePool Pool { get; }
+    public ServicePool Pool { get; private set; } = null!;
 
     protected Forwarder Forwarder { get; }
 
     /// <summary>The origin-form path and query sent to the instance.</summary>
-    protected string Target { get; }
+    protected string Target { get; private set; } = null!;
+
+    /// <summary>
+    /// Takes a call (the parameters are the constructor's) with nothing left of the one before: the forwarding core keeps
+    /// one call object per connection for its calls one after the other (docs/performance.md#the-calls-objects-kept-per-connection-2026-12-04-second-session).
+    /// Only once <see cref="RunAsync"/> has returned: nothing of a call outlives it.
+    /// </summary>
+    protected void Begin(ServicePool pool, string target, TimeSpan deadline, string method, CallerFields fields, CancellationToken aborted)
+    {
+        Pool = pool;
+        Target = target;
+        _method = HttpMethod.Parse(method);
+        _idempotent = RetryDecider.IsIdempotent(method, !string.IsNullOrEmpty(fields["Idempotency-Key"]));
+        _retries.Begin(pool, Forwarder.Log, _idempotent, deadline, aborted);
+        _instances.Forget();
+        _telemetry.Restart();
+        _body = RequestBody.None;
+        _forwarded = null!;
+        _replay = null;
+        Attempts = 0;
+    }
 
     /// <summary>Fires when the caller leaves.</summary>
     protected abstract CancellationToken Aborted { get; }
@@ -149,6 +171,7 @@ internal abstract partial class ForwardCall
         finally
         {
             _instances.ReleaseAll();
+            (_kept, _lent) = (_lent ?? _kept, null);
             var status = Aborted.IsCancellationRequested && !AnswerStarted ? CallTelemetry.ClientClosedRequest : AnswerStatus;
             _telemetry.Complete(_method.Method, status, Pool.Metrics, Attempts);
             Ended();
@@ -354,6 +377,11 @@ internal abstract partial class ForwardCall
             }
 
             request.Dispose();
+            if (ReferenceEquals(request, _lent))
+            {
+                _lent = null; // disposed: not aimed again
+            }
+
             return Outcome.FromException<HttpResponseMessage>(ex);
         }
     }
@@ -364,14 +392,34 @@ internal abstract partial class ForwardCall
         // The lean client takes a plain target as it is, with no URI parsed per attempt, and the head written
         // from the caller's headers with no copy between (docs/performance.md#what-was-tuned); every attempt, a
         // retry's or a hedge's too, writes the same head (a message is sent once).
-        var request = NewRequest();
         if (Forwarder.LeanHttp1 && instance.Origin.IsHttp && Http1.OriginFormRequest.IsPlain(Target))
         {
-            request.Aim(instance.Origin, Target, new ForwardedHead(Fields, _forwarded, attempt));
-            request.AnswerAsBytes = AnswerAsBytes;
-            return request;
+            // Lent only to a bodiless attempt that races no hedge and is sent straight to the lean client (Takes): none
+            // other then holds it once the call ended, and none but that attempt holds it meanwhile.
+            var lend = _lent is null && !_body.HasContent && Pool.Hedges is null;
+            var lean = lend && _kept is { } kept ? kept : NewRequest();
+            _kept = lend ? null : _kept;
+            lean.Method = _method;
+            if (lean.Head is ForwardedHead head)
+            {
+                head.Aim(Fields, _forwarded, attempt);
+            }
+            else
+            {
+                head = new ForwardedHead(Fields, _forwarded, attempt);
+            }
+
+            lean.Aim(instance.Origin, Target, head);
+            lean.AnswerAsBytes = AnswerAsBytes;
+            if (lend && Http1.LeanHttp1Handler.Takes(lean))
+            {
+                _lent = lean; // kept when the call ends, unless disposed
+            }
+
+            return lean;
         }
 
+        var request = NewRequest();
         request.RequestUri = Http1.OriginFormRequest.AbsoluteUri(instance.Prefix, Target);
         var target = new MessageHeaders(request);
         ProxyHeaders.CopyRequestHeaders(Fields, ref target, _forwarded, check: true);

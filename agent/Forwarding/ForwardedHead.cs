@@ -13,6 +13,14 @@ namespace Sidecar.Forwarding;
 /// </summary>
 internal sealed class ForwardedHead(CallerFields fields, ForwardedValues forwarded, System.Diagnostics.Activity? attempt) : Http1.DirectHead
 {
+    private CallerFields _fields = fields;
+    private ForwardedValues _forwarded = forwarded;
+    private System.Diagnostics.Activity? _attempt = attempt;
+
+    /// <summary>Another attempt's headers, with a request kept for it (<see cref="ForwardCall"/>'s, aimed again).</summary>
+    public void Aim(CallerFields fields, ForwardedValues forwarded, System.Diagnostics.Activity? attempt) =>
+        (_fields, _forwarded, _attempt) = (fields, forwarded, attempt);
+
     public override void Write(Http1.HeadBuffer output, bool hasContent)
     {
         var target = new Http1.HeadLines(output, hasContent);
@@ -28,8 +36,8 @@ internal sealed class ForwardedHead(CallerFields fields, ForwardedValues forward
     private void Fill<T>(ref T target)
         where T : struct, IHeaderTarget
     {
-        ProxyHeaders.CopyRequestHeaders(fields, ref target, forwarded, check: false);
-        ProxyHeaders.InjectTrace(ref target, forwarded, attempt);
+        ProxyHeaders.CopyRequestHeaders(_fields, ref target, _forwarded, check: false);
+        ProxyHeaders.InjectTrace(ref target, _forwarded, _attempt);
     }
 }
 

@@ -12,12 +12,12 @@ internal sealed class CoreRequestLog(SidecarOptions options, ILogger<RequestLogg
 {
     public bool Scoped => options.RequestLog != RequestLogMode.None && logger.IsEnabled(LogLevel.Information);
 
-    public void Answered(string method, string path, int status, double elapsedMs, string service, int attempts, bool agentsProblem)
+    public void Answered(string method, ReadOnlySpan<char> path, int status, double elapsedMs, string service, int attempts, bool agentsProblem)
     {
         // As RequestLoggingMiddleware: every call with "all"; with "errors" a 5xx, a caller gone, or an answer with X-Sidecar-Error.
         if (options.RequestLog == RequestLogMode.All || status >= 500 || status == 499 || agentsProblem)
         {
-            RequestLoggingMiddleware.LogForwarded(logger, method, path, status, elapsedMs, service, attempts);
+            RequestLoggingMiddleware.LogForwarded(logger, method, path.ToString(), status, elapsedMs, service, attempts);
         }
     }
 

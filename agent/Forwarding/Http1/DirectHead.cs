@@ -69,7 +69,8 @@ internal readonly struct HeadLines(HeadBuffer output, bool hasContent) : IHeader
 
     public void AddLine(scoped ReadOnlySpan<char> name, scoped ReadOnlySpan<byte> value)
     {
-        if (name.IsEmpty || name.ContainsAnyExcept(TokenChars) || (!hasContent && ResponseFieldNames.IsContent(name)))
+        // A head's line has a token for its name: HeadFields.TryRead takes no other (checked again here only when empty).
+        if (name.IsEmpty || (!hasContent && ResponseFieldNames.IsContent(name)))
         {
             return;
         }

@@ -14,8 +14,8 @@ internal interface ICoreRequestLog
     /// <summary>Whether requests get a log scope (and maybe a line): the request log is not off.</summary>
     public bool Scoped { get; }
 
-    /// <summary>The line of a forwarded call the core answered, when the request log's mode writes one for it.</summary>
-    public void Answered(string method, string path, int status, double elapsedMs, string service, int attempts, bool agentsProblem);
+    /// <summary>The line of a forwarded call the core answered, when the request log's mode writes one for it (the path's string is made only then).</summary>
+    public void Answered(string method, ReadOnlySpan<char> path, int status, double elapsedMs, string service, int attempts, bool agentsProblem);
 
     /// <summary>An exception the call let out (a bug): logged as the pipeline's last-resort handler logs it.</summary>
     public void Unhandled(string method, string path, Exception exception);
@@ -73,6 +73,7 @@ internal sealed class CoreConnection
     private (string? Raw, string? Host, string Service, string Target) _named = (null, null, "", "");
     private byte[]? _scratch;
     private RequestLogScope? _scope; // the request log's scope, entered once for the connection and restarted per call
+    private CoreForwardCall? _call; // the call object, kept for the connection's calls one after the other
     private volatile bool _closeRequested;
 
     // The answer of the request being served.
@@ -284,7 +285,7 @@ internal sealed class CoreConnection
         scope?.Restart(new CallerFields(_fields));
         _prepared = _started = _aborted = _problem = false;
         _status = 200;
-        var forwarded = new CoreForwardCall(this, call);
+        var forwarded = _call is { } kept ? kept.Take(call) : (_call = new CoreForwardCall(this, call));
         try
         {
             await forwarded.RunAsync().ConfigureAwait(false);
@@ -307,7 +308,7 @@ internal sealed class CoreConnection
             var status = _connection.ConnectionClosed.IsCancellationRequested && !_started ? CallTelemetry.ClientClosedRequest : _status;
             // An agent's problem: its own, or one an instance passed on (another agent's), as RequestLoggingMiddleware reads the answer's fields.
             var problem = _problem || (_prepared && _head.Has(Problems.ErrorHeader));
-            log.Answered(_line.Method, Path(), status, Stopwatch.GetElapsedTime(started).TotalMilliseconds, call.Pool.Name, forwarded.Attempts, problem);
+            log.Answered(_line.Method, PathSpan(), status, Stopwatch.GetElapsedTime(started).TotalMilliseconds, call.Pool.Name, forwarded.Attempts, problem);
             scope.Clear(); // what runs between this connection's calls carries no call's trace
         }
 
@@ -315,11 +316,13 @@ internal sealed class CoreConnection
     }
 
     // The path as Kestrel's request gives it to the request log: the reader's paths need no decoding and hold no control character.
-    private string Path()
+    private string Path() => PathSpan().ToString();
+
+    private ReadOnlySpan<char> PathSpan()
     {
         var path = _line.RawTarget.AsSpan(_line.PathStart);
         var query = path.IndexOf('?');
-        return (query < 0 ? path : path[..query]).ToString();
+        return query < 0 ? path : path[..query];
     }
 
     /// <summary>The end of the answer as Kestrel ends a response: the head if none went yet, the last chunk, the flush. Whether the connection goes on.</summary>
@@ -391,10 +394,23 @@ internal sealed class CoreConnection
     /// <summary>What a call the core took is: its service's pool, the service and target, the caller's Host, the deadline.</summary>
     private readonly record struct CoreCall(ServicePool Pool, string Service, string Target, string Host, TimeSpan Deadline);
 
-    /// <summary>The exchange of a call the core took: the head's fields, the connection's abort, the answer written to its pipe.</summary>
-    private sealed class CoreForwardCall(CoreConnection connection, CoreCall call)
-        : ForwardCall(connection._core.Forwarder, call.Pool, call.Target, call.Deadline, connection._line.Method, new CallerFields(connection._fields), connection._connection.ConnectionClosed)
+    /// <summary>
+    /// The exchange of a call the core took: the head's fields, the connection's abort, the answer written to its pipe.
+    /// One per connection, taking its calls one after the other (<see cref="Take"/>).
+    /// </summary>
+    private sealed class CoreForwardCall(CoreConnection connection, CoreCall first)
+        : ForwardCall(connection._core.Forwarder, first.Pool, first.Target, first.Deadline, connection._line.Method, new CallerFields(connection._fields), connection._connection.ConnectionClosed)
     {
+        private CoreCall _call = first;
+
+        /// <summary>The connection's next call, the last one over.</summary>
+        public CoreForwardCall Take(CoreCall call)
+        {
+            _call = call;
+            Begin(call.Pool, call.Target, call.Deadline, connection._line.Method, Fields, connection._connection.ConnectionClosed);
+            return this;
+        }
+
         protected override CancellationToken Aborted => connection._connection.ConnectionClosed;
 
         protected override CallerFields Fields => new(connection._fields);
@@ -408,7 +424,7 @@ internal sealed class CoreConnection
         protected override ValueTask<RequestBody?> ReadBodyAsync(ServicePolicy policy) => new(RequestBody.None);
 
         protected override ForwardedValues StartTelemetry(CallTelemetry telemetry) =>
-            telemetry.Start(Forwarder, Fields, (connection._connection.RemoteEndPoint as IPEndPoint)?.Address, "http", call.Host, call.Service);
+            telemetry.Start(Forwarder, Fields, (connection._connection.RemoteEndPoint as IPEndPoint)?.Address, "http", _call.Host, _call.Service);
 
         protected override Stream StartAnswer(HttpResponseMessage response)
         {

@@ -38,6 +38,12 @@ internal sealed class Http1Endpoint : IDisposable
     /// <summary><c>Host: {authority}\r\n</c>, the authority as the URI has it (no port when it is the default).</summary>
     public byte[] HostLine { get; }
 
+    /// <summary>The client that keeps it (an instance's address remembers its endpoint for that client: <see cref="Http1Origin.Endpoint"/>).</summary>
+    public object? Owner { get; init; }
+
+    /// <summary>Dropped by its client (swept, or the client disposed): an address that remembered it looks it up again.</summary>
+    public bool IsDisposed => Volatile.Read(ref _disposed);
+
     /// <summary>The most recently used idle connection that is still open; null when there is none.</summary>
     public Http1Connection? Rent()
     {

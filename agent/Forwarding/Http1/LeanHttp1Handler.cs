@@ -85,13 +85,25 @@ internal sealed class LeanHttp1Handler : DelegatingHandler
 
     private Http1Endpoint EndpointOf(HttpRequestMessage request)
     {
-        // A forwarded call's instance address was parsed once (Http1Origin); another request's URI is read here.
-        var origin = (request as OriginFormRequest)?.Origin;
+        // A forwarded call's instance address was parsed once (Http1Origin) and remembers its endpoint (no key hashed
+        // per attempt); another request's URI is read here.
+        var origin = request.RequestUri is null ? (request as OriginFormRequest)?.Origin : null;
+        if (origin?.Endpoint is { } known && ReferenceEquals(known.Owner, this) && !known.IsDisposed)
+        {
+            return known;
+        }
+
         var uri = request.RequestUri ?? origin!.Authority;
-        var key = request.RequestUri is null ? (origin!.Host, origin.Port) : (uri.IdnHost, uri.Port);
-        return _endpoints.TryGetValue(key, out var endpoint)
-            ? endpoint
-            : _endpoints.GetOrAdd(key, static (_, state) => new Http1Endpoint(state.Uri, state.Handler._connectTimeout, state.Handler._idleTimeout), (Uri: uri, Handler: this));
+        var key = origin is not null ? (origin.Host, origin.Port) : (uri.IdnHost, uri.Port);
+        var endpoint = _endpoints.TryGetValue(key, out var found)
+            ? found
+            : _endpoints.GetOrAdd(key, static (_, state) => new Http1Endpoint(state.Uri, state.Handler._connectTimeout, state.Handler._idleTimeout) { Owner = state.Handler }, (Uri: uri, Handler: this));
+        if (origin is not null)
+        {
+            origin.Endpoint = endpoint;
+        }
+
+        return endpoint;
     }
 
     /// <summary>

@@ -94,4 +94,7 @@ internal sealed class Http1Origin
 
     /// <summary>Plain <c>http</c>: the lean client may take its calls.</summary>
     public bool IsHttp { get; }
+
+    /// <summary>The lean client's endpoint for this address, remembered at its first call (checked against the client and its sweep at each use).</summary>
+    public Http1Endpoint? Endpoint { get; set; }
 }

@@ -88,7 +88,11 @@ internal static class ResponseFieldNames
     public static bool IsContent(string name) => Known.TryGetValue(name, out var known) && known.Content;
 
     /// <inheritdoc cref="IsContent(string)"/>
-    public static bool IsContent(ReadOnlySpan<char> name) => KnownBySpan.TryGetValue(name, out var known) && known.Content;
+    public static bool IsContent(ReadOnlySpan<char> name) => MayBeContent(name) && KnownBySpan.TryGetValue(name, out var known) && known.Content;
+
+    // Every content name starts with A, C, E or L (Allow, Content-*, Expires, Last-Modified): most request fields
+    // (User-Agent, Host, X-..., traceparent) are known not to be one without a lookup.
+    private static bool MayBeContent(ReadOnlySpan<char> name) => name.Length >= 5 && (name[0] | 0x20) is 'a' or 'c' or 'e' or 'l';
 
     private static FrozenDictionary<string, (string Name, bool Content)> Build()
     {

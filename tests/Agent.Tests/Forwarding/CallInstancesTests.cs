@@ -76,6 +76,26 @@ public sealed class CallInstancesTests
         Assert.True(call.HasTried(first));
     }
 
+    [Fact]
+    public void ACallObjectKeptForTheNextCall_RemembersNoInstanceOfTheLastOne()
+    {
+        // The forwarding core keeps one call per connection (ForwardCall.Begin): the next call may go anywhere again.
+        var pool = Pool(3);
+        var call = new CallInstances();
+        Assert.True(call.PickFirst(pool));
+        var tried = new List<InstanceState> { call.Next(pool)!, call.Next(pool)! };
+
+        call.Forget();
+
+        Assert.All(pool.Instances, s => Assert.Equal(0, s.Outstanding));
+        Assert.False(call.HasTriedAny);
+        Assert.All(tried, s => Assert.False(call.HasTried(s)));
+        Assert.Null(call.Current);
+        Assert.True(call.PickFirst(pool));
+        Assert.Equal(1, pool.Instances.Sum(s => s.Outstanding));
+        call.ReleaseAll();
+    }
+
     private static ServicePool Pool(int instances)
     {
         var pool = new ServicePool("orders", new ServicePolicy(), null, new FakeTimeProvider(), new ForwardingLog(NullLogger<ForwardingLog>.Instance));
