@@ -75,7 +75,11 @@ internal sealed class CallTelemetry
         {
             _logScope = scope;
             scope.Service = service;
-            if (forwarded.TraceParent is { } traceParent)
+            if (forwarded.NewTrace is { } created)
+            {
+                scope.SetTraceParent(created); // made a string only for a line
+            }
+            else if (forwarded.TraceParent is { } traceParent)
             {
                 scope.SetTraceParent(traceParent);
             }

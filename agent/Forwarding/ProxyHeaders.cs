@@ -10,7 +10,20 @@ namespace Sidecar.Forwarding;
 /// <param name="Formats">The trace header formats written (<c>OTEL_PROPAGATORS</c>).</param>
 /// <param name="Remote">The caller's address as this hop saw it, if any.</param>
 internal sealed record ForwardedValues(string For, string Proto, string? Host, string? TraceParent, string? TraceState, string Via,
-    bool TraceCreated = false, Propagators Formats = Propagators.TraceContext, System.Net.IPAddress? Remote = null);
+    bool TraceCreated = false, Propagators Formats = Propagators.TraceContext, System.Net.IPAddress? Remote = null)
+{
+    private string? _traceParent = TraceParent;
+
+    /// <summary>The trace the agent started (with <see cref="TraceCreated"/>): written into a head from its ids, no string made per call.</summary>
+    public NewTrace? NewTrace { get; init; }
+
+    /// <summary>The trace the instance sees, as a string (made from <see cref="NewTrace"/> when first asked).</summary>
+    public string? TraceParent
+    {
+        get => _traceParent ??= NewTrace?.ToString();
+        init => _traceParent = value;
+    }
+}
 
 /// <summary>
 /// Header rules of a proxy (RFC 9110 section 7.6.1): hop-by-hop headers (Connection and the headers it
@@ -51,6 +64,7 @@ internal static class ProxyHeaders
 
         string? traceState = null;
         string? parent = null;
+        NewTrace? newTrace = null;
         var created = false;
         if (span?.Id is { } spanId)
         {
@@ -63,7 +77,7 @@ internal static class ProxyHeaders
             if (parent is null)
             {
                 // Absent or malformed: a new trace, and an orphan tracestate is dropped (W3C Trace Context 3.3).
-                parent = Platform.TraceParent.Create();
+                newTrace = NewTrace.Create();
                 created = true;
             }
         }
@@ -72,7 +86,7 @@ internal static class ProxyHeaders
         var previousVia = fields.Via;
         var viaValue = previousVia.Count == 0 ? via : $"{string.Join(", ", (IEnumerable<string?>)previousVia)}, {via}";
 
-        return new ForwardedValues(forwardedFor, scheme, host, parent, traceState, viaValue, created, formats, remote);
+        return new ForwardedValues(forwardedFor, scheme, host, parent, traceState, viaValue, created, formats, remote) { NewTrace = newTrace };
     }
 
     /// <summary>
@@ -190,6 +204,12 @@ internal static class ProxyHeaders
         if (attempt?.Id is { } attemptId)
         {
             TracePropagation.Inject(ref target, forwarded.Formats, attemptId, attempt.TraceStateString);
+        }
+        else if (forwarded.NewTrace is { } created)
+        {
+            Span<char> traceParent = stackalloc char[NewTrace.Length];
+            created.Format(traceParent);
+            TracePropagation.Inject(ref target, forwarded.Formats, traceParent, forwarded.TraceState, forwarded.TraceCreated);
         }
         else if (forwarded.TraceParent is { } traceParent)
         {

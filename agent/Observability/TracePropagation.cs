@@ -120,11 +120,27 @@ internal static class TracePropagation
     /// so the instance decides itself, where <c>X-B3-Sampled: 0</c> would stop it from recording.
     /// </param>
     public static void Inject<T>(ref T target, Propagators formats, string traceParent, string? traceState, bool deferred = false)
+        where T : struct, IHeaderTarget => Inject(ref target, formats, traceParent, traceParent, traceState, deferred);
+
+    /// <inheritdoc cref="Inject{T}(ref T, Propagators, string, string?, bool)"/>
+    /// <remarks>A trace composed on the stack (<see cref="NewTrace"/>): a string is made only where the target keeps one.</remarks>
+    public static void Inject<T>(ref T target, Propagators formats, ReadOnlySpan<char> traceParent, string? traceState, bool deferred = false)
+        where T : struct, IHeaderTarget => Inject(ref target, formats, traceParent, null, traceState, deferred);
+
+    private static void Inject<T>(ref T target, Propagators formats, ReadOnlySpan<char> traceParent, string? text, string? traceState, bool deferred)
         where T : struct, IHeaderTarget
     {
         if ((formats & Propagators.TraceContext) != 0)
         {
-            target.Add("traceparent", traceParent);
+            if (text is not null)
+            {
+                target.Add("traceparent", text);
+            }
+            else
+            {
+                target.Add("traceparent", traceParent);
+            }
+
             if (traceState is not null)
             {
                 target.Add("tracestate", traceState);
@@ -136,9 +152,9 @@ internal static class TracePropagation
             return;
         }
 
-        var traceId = traceParent.AsSpan(3, 32);
-        var spanId = traceParent.AsSpan(36, 16);
-        var sampled = (byte.Parse(traceParent.AsSpan(53, 2), System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture) & 1) == 1 ? "1" : "0";
+        var traceId = traceParent.Slice(3, 32);
+        var spanId = traceParent.Slice(36, 16);
+        var sampled = (byte.Parse(traceParent.Slice(53, 2), System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture) & 1) == 1 ? "1" : "0";
         if ((formats & Propagators.B3) != 0)
         {
             // {trace}-{span}[-{sampled}], composed on the stack.

@@ -15,14 +15,17 @@ internal sealed class RequestLogScope
 
     // The traceparent the ids are cut from when a line asks for them: most requests write no line (docs/performance.md#what-was-tuned).
     private string? _traceParent;
+    private NewTrace? _newTrace; // a trace the agent started: its traceparent made a string only for a line
     private string? _traceId;
     private string? _spanId;
 
     /// <summary>32 lower-case hex digits; null when the request carried no trace and started none.</summary>
-    public string? TraceId => _traceId ??= _traceParent?.Substring(3, 32);
+    public string? TraceId => _traceId ??= TraceParentText?.Substring(3, 32);
 
     /// <summary>16 lower-case hex digits: the agent's span (tracing on) or the caller's (tracing off).</summary>
-    public string? SpanId => _spanId ??= _traceParent?.Substring(36, 16);
+    public string? SpanId => _spanId ??= TraceParentText?.Substring(36, 16);
+
+    private string? TraceParentText => _traceParent ??= _newTrace?.ToString();
 
     /// <summary>The service a forwarded call went to; null for the agent's own routes.</summary>
     public string? Service { get; set; }
@@ -64,6 +67,7 @@ internal sealed class RequestLogScope
     public void Clear()
     {
         _traceParent = _traceId = _spanId = null;
+        _newTrace = null;
         Service = null;
         Attempts = 0;
     }
@@ -72,6 +76,14 @@ internal sealed class RequestLogScope
     public void SetTraceParent(string traceParent)
     {
         _traceParent = traceParent;
+        _newTrace = null;
         _traceId = _spanId = null;
+    }
+
+    /// <summary>The ids of a trace the agent started and sends on (tracing off, no caller trace).</summary>
+    public void SetTraceParent(NewTrace trace)
+    {
+        _traceParent = _traceId = _spanId = null;
+        _newTrace = trace;
     }
 }

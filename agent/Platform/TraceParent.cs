@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Sidecar.Platform;
 
 /// <summary>The W3C Trace Context <c>traceparent</c> header: <c>00-{32 hex trace-id}-{16 hex parent-id}-{2 hex flags}</c>.</summary>
@@ -33,21 +35,19 @@ internal static class TraceParent
     /// A new trace with random ids. The flags are <c>00</c> (not sampled): the agent records nothing, so it
     /// does not claim to (the sampled flag means the caller may have recorded data).
     /// </summary>
-    public static string Create() => string.Create(Length, 0, static (chars, _) =>
-    {
-        Span<byte> random = stackalloc byte[24];
-        do
-        {
-            Random.Shared.NextBytes(random);
-        }
-        while (IsZeroBytes(random[..16]) || IsZeroBytes(random[16..]));
+    public static string Create() => NewTrace.Create().ToString();
 
+    /// <summary>The ids of <paramref name="random"/> (16 bytes of trace id, 8 of parent id) as a value with flags <c>00</c>.</summary>
+    internal static void Format(ReadOnlySpan<byte> random, Span<char> chars)
+    {
         "00-".CopyTo(chars);
         Convert.TryToHexStringLower(random[..16], chars.Slice(3, 32), out _);
         chars[35] = '-';
         Convert.TryToHexStringLower(random[16..], chars.Slice(36, 16), out _);
         "-00".CopyTo(chars[52..]);
-    });
+    }
+
+    internal static bool IsZeroBytes(ReadOnlySpan<byte> span) => !span.ContainsAnyExcept((byte)0);
 
     private static bool IsHex(ReadOnlySpan<char> span)
     {
@@ -64,5 +64,50 @@ internal static class TraceParent
 
     private static bool IsZero(ReadOnlySpan<char> span) => !span.ContainsAnyExcept('0');
 
-    private static bool IsZeroBytes(ReadOnlySpan<byte> span) => !span.ContainsAnyExcept((byte)0);
+}
+
+/// <summary>
+/// A new trace's random ids (<see cref="TraceParent.Create"/>), kept as bytes: written into a request head from the stack
+/// (<see cref="Format"/>), made a string only where one is kept (a log line's ids, a message's header).
+/// </summary>
+internal readonly struct NewTrace
+{
+    private readonly ulong _trace0;
+    private readonly ulong _trace1;
+    private readonly ulong _parent;
+
+    private NewTrace(ReadOnlySpan<byte> random)
+    {
+        _trace0 = MemoryMarshal.Read<ulong>(random);
+        _trace1 = MemoryMarshal.Read<ulong>(random[8..]);
+        _parent = MemoryMarshal.Read<ulong>(random[16..]);
+    }
+
+    /// <summary>The length of its <c>traceparent</c> value.</summary>
+    public const int Length = 55;
+
+    /// <summary>Random ids, neither all zero.</summary>
+    public static NewTrace Create()
+    {
+        Span<byte> random = stackalloc byte[24];
+        do
+        {
+            Random.Shared.NextBytes(random);
+        }
+        while (TraceParent.IsZeroBytes(random[..16]) || TraceParent.IsZeroBytes(random[16..]));
+
+        return new NewTrace(random);
+    }
+
+    /// <summary>Writes its <c>traceparent</c> value (<see cref="Length"/> characters).</summary>
+    public void Format(Span<char> chars)
+    {
+        Span<byte> random = stackalloc byte[24];
+        MemoryMarshal.Write(random, in _trace0);
+        MemoryMarshal.Write(random[8..], in _trace1);
+        MemoryMarshal.Write(random[16..], in _parent);
+        TraceParent.Format(random, chars);
+    }
+
+    public override string ToString() => string.Create(Length, this, static (chars, trace) => trace.Format(chars));
 }

@@ -53,7 +53,8 @@ public sealed class CallerFieldsTests
         var fromKestrel = ProxyHeaders.ForwardedValues(kestrel, Remote, "http", "127.0.0.1:8078", Via, null, formats);
         var fromHead = ProxyHeaders.ForwardedValues(head, Remote, "http", "127.0.0.1:8078", Via, null, formats);
         Assert.Equal(fromKestrel.TraceCreated, fromHead.TraceCreated);
-        Assert.Equal(fromKestrel with { TraceParent = null }, fromHead with { TraceParent = null });
+        Assert.Equal(fromKestrel with { TraceParent = null, NewTrace = null }, fromHead with { TraceParent = null, NewTrace = null });
+        Assert.Equal(fromKestrel.TraceCreated, fromKestrel.NewTrace is not null);
         if (!fromKestrel.TraceCreated)
         {
             Assert.Equal(fromKestrel.TraceParent, fromHead.TraceParent);

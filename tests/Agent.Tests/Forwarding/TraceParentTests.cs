@@ -1,4 +1,5 @@
 using Sidecar.Forwarding;
+using Sidecar.Platform;
 
 namespace Sidecar.Tests.Forwarding;
 
@@ -27,5 +28,33 @@ public sealed class TraceParentTests
         Assert.True(TraceParent.IsValid(a));
         Assert.Matches("^00-[0-9a-f]{32}-[0-9a-f]{16}-00$", a);
         Assert.NotEqual(a, b);
+    }
+
+    [Fact]
+    public void ANewTrace_WritesTheSameValue_OnTheStackAsItsString()
+    {
+        var trace = NewTrace.Create();
+        Span<char> chars = stackalloc char[NewTrace.Length];
+        trace.Format(chars);
+
+        Assert.Equal(trace.ToString(), chars.ToString());
+        Assert.Equal(trace.ToString(), trace.ToString()); // its ids are kept, not drawn again
+        Assert.True(TraceParent.IsValid(trace.ToString()));
+        Assert.NotEqual(trace.ToString(), NewTrace.Create().ToString());
+    }
+
+    [Fact]
+    public void AScopeGivenANewTrace_CutsItsIdsFromTheValueTheInstanceGets()
+    {
+        var trace = NewTrace.Create();
+        var value = trace.ToString();
+        var scope = new RequestLogScope();
+
+        scope.SetTraceParent(trace);
+
+        Assert.Equal(value.Substring(3, 32), scope.TraceId);
+        Assert.Equal(value.Substring(36, 16), scope.SpanId);
+        scope.Clear();
+        Assert.Null(scope.TraceId);
     }
 }
