@@ -11,8 +11,8 @@ namespace Sidecar.Forwarding;
 /// (<see cref="RequestBody"/>), the instances tried (<see cref="CallInstances"/>), each attempt, the
 /// retry decision (<see cref="CallRetries"/>, whose rules are <see cref="RetryDecider"/>'s) and the
 /// answer: the upstream's response, streamed, or the agent's own problem (<see cref="CallProblem"/>).
-/// What it leaves for observers is <see cref="CallTelemetry"/>'s. One object per request; everything
-/// else it needs is cached elsewhere.
+/// What it leaves for observers is <see cref="CallTelemetry"/>'s. One object per request (the forwarding core keeps
+/// one per connection and begins it again for each request, <see cref="Begin"/>); everything else it needs is cached elsewhere.
 /// The caller's side, what the call reads of the request and how it writes the answer, is the exchange's
 /// (docs/performance.md#the-exchange): the members below that a subclass gives, <see cref="KestrelForwardCall"/>'s
 /// over Kestrel's <c>HttpContext</c> for every call today. The rules are written here once, for every exchange.

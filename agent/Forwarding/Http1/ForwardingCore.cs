@@ -401,12 +401,12 @@ internal sealed class CoreConnection
     private sealed class CoreForwardCall(CoreConnection connection, CoreCall first)
         : ForwardCall(connection._core.Forwarder, first.Pool, first.Target, first.Deadline, connection._line.Method, new CallerFields(connection._fields), connection._connection.ConnectionClosed)
     {
-        private CoreCall _call = first;
+        private CoreCall _current = first;
 
         /// <summary>The connection's next call, the last one over.</summary>
         public CoreForwardCall Take(CoreCall call)
         {
-            _call = call;
+            _current = call;
             Begin(call.Pool, call.Target, call.Deadline, connection._line.Method, Fields, connection._connection.ConnectionClosed);
             return this;
         }
@@ -424,7 +424,7 @@ internal sealed class CoreConnection
         protected override ValueTask<RequestBody?> ReadBodyAsync(ServicePolicy policy) => new(RequestBody.None);
 
         protected override ForwardedValues StartTelemetry(CallTelemetry telemetry) =>
-            telemetry.Start(Forwarder, Fields, (connection._connection.RemoteEndPoint as IPEndPoint)?.Address, "http", _call.Host, _call.Service);
+            telemetry.Start(Forwarder, Fields, (connection._connection.RemoteEndPoint as IPEndPoint)?.Address, "http", _current.Host, _current.Service);
 
         protected override Stream StartAnswer(HttpResponseMessage response)
         {
