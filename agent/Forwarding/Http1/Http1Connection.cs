@@ -267,6 +267,21 @@ internal sealed class Http1Connection : IDisposable
         }
 
         _disposed = true;
+        if (_readAheadPending)
+        {
+            // Idle (swept, or its client disposed): an orderly close. Disposed with its read-ahead pending, the socket
+            // would be reset (.NET closes abortively a socket whose operations it cancels, unless it was shut down),
+            // which an instance's server may log as an error (Python's http.server prints a traceback).
+            try
+            {
+                _socket.Shutdown(SocketShutdown.Both);
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+                // already reset or closed by the instance
+            }
+        }
+
         if (Interlocked.Exchange(ref _sending, null) is { } sending)
         {
             try

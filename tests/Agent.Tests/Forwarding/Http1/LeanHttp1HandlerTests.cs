@@ -53,6 +53,45 @@ public sealed class LeanHttp1HandlerTests
         Assert.Equal(2, upstream.Connections);
     }
 
+    [Theory]
+    [InlineData("the client disposed")]
+    [InlineData("the idle time-out")]
+    public async Task AnIdleConnection_ClosedByTheAgent_EndsWithAnOrderlyClose_NotAReset(string how)
+    {
+        // An instance's server sees its idle keep-alive connection end as a client's close (end of stream), not as
+        // a reset, which servers such as Python's http.server report with a traceback in the app's log.
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        var url = new Uri($"http://127.0.0.1:{((IPEndPoint)listener.LocalEndPoint!).Port}/");
+        var handler = new LeanHttp1Handler(new SocketsHttpHandler { UseProxy = false }, TimeSpan.FromSeconds(2), TimeSpan.FromMilliseconds(how == "the idle time-out" ? 50 : 60_000));
+        using var client = new HttpMessageInvoker(handler, disposeHandler: true);
+        var call = GetStringAsync(client, url);
+        using var accepted = await listener.AcceptAsync();
+        var buffer = new byte[4096];
+        var read = 0;
+        while (buffer.AsSpan(0, read).IndexOf("\r\n\r\n"u8) < 0)
+        {
+            read += await accepted.ReceiveAsync(buffer.AsMemory(read), SocketFlags.None);
+        }
+
+        await accepted.SendAsync(Ok, SocketFlags.None);
+        Assert.Equal("ok", await call); // its connection is idle now, its read-ahead pending
+
+        if (how == "the idle time-out")
+        {
+            await Task.Delay(100);
+            handler.Sweep();
+        }
+        else
+        {
+            client.Dispose();
+        }
+
+        using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        Assert.Equal(0, await accepted.ReceiveAsync(buffer, SocketFlags.None, wait.Token)); // a reset throws here
+    }
+
     [Fact]
     public async Task AChunkedAnswer_IsDechunked_TrailersDropped_AndTheConnectionReused()
     {
