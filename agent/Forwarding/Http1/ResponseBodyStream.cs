@@ -80,8 +80,23 @@ internal sealed class ResponseBodyStream : AsyncReadOnlyStream
 
     protected override void Dispose(bool disposing)
     {
-        // Before the end: what is left of the answer is still on the wire.
-        Interlocked.Exchange(ref _connection, null)?.Dispose();
+        if (Interlocked.Exchange(ref _connection, null) is { } connection)
+        {
+            if (_framing == BodyFraming.Length && _remaining <= connection.Buffered.Length)
+            {
+                // Dropped with the rest of its body already received (a retried 503's small body, most often): that rest
+                // is consumed and the connection kept, as SocketsHttpHandler drains one, rather than closed with bytes
+                // unread, which resets it (the instance's server may log the reset as an error).
+                connection.Consume((int)_remaining);
+                _remaining = 0;
+                connection.Release();
+            }
+            else
+            {
+                connection.Dispose(); // before the end: what is left of the answer is still on the wire
+            }
+        }
+
         base.Dispose(disposing);
     }
 

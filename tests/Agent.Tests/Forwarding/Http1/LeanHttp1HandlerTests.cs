@@ -137,6 +137,24 @@ public sealed class LeanHttp1HandlerTests
     }
 
     [Fact]
+    public async Task AnAnswerDroppedWithItsBodyAlreadyReceived_KeepsItsConnection()
+    {
+        // A retried 503 is dropped unread: its small body came with its head, so the connection stays usable.
+        var busy = KeepAliveUpstream.Text("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy");
+        await using var upstream = new KeepAliveUpstream((n, _) => new Reply(n == 1 ? busy : Ok));
+        using var client = Client();
+
+        using (var response = await client.SendAsync(Get(upstream.Url), CancellationToken.None))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        }
+
+        Assert.Equal("ok", await GetStringAsync(client, upstream.Url));
+        Assert.Equal([1, 1], upstream.Requests.Select(r => r.Connection));
+        Assert.False(upstream.ClosedByClient.Wait(TimeSpan.FromMilliseconds(200)), "the connection was closed");
+    }
+
+    [Fact]
     public async Task AConnectionTheInstanceClosedWhileIdle_IsNotUsed_TheRequestGoesOnANewOne()
     {
         // The instance answers, then closes (no Connection: close said): the idle connection is found closed before a byte is written.
