@@ -13,6 +13,10 @@ internal sealed class ResponseBodyStream : AsyncReadOnlyStream
 {
     private const int LineLimit = 8 * 1024;
 
+    // An answer dropped unread is drained (its connection kept) when this little of it is left, within DrainTime.
+    private const int MaxDrain = 64 * 1024;
+    private static readonly TimeSpan DrainTime = TimeSpan.FromSeconds(2);
+
     private readonly BodyFraming _framing;
     private Http1Connection? _connection;
     private long _remaining;
@@ -85,11 +89,17 @@ internal sealed class ResponseBodyStream : AsyncReadOnlyStream
             if (_framing == BodyFraming.Length && _remaining <= connection.Buffered.Length)
             {
                 // Dropped with the rest of its body already received (a retried 503's small body, most often): that rest
-                // is consumed and the connection kept, as SocketsHttpHandler drains one, rather than closed with bytes
-                // unread, which resets it (the instance's server may log the reset as an error).
+                // is consumed and the connection kept, rather than closed with bytes unread, which resets it (the
+                // instance's server may log the reset as an error: Python's http.server prints a traceback).
                 connection.Consume((int)_remaining);
                 _remaining = 0;
                 connection.Release();
+            }
+            else if (_framing == BodyFraming.Length && _remaining <= MaxDrain)
+            {
+                // A small rest still on its way (a server that writes its head and its body apart): read and dropped in
+                // the background, as SocketsHttpHandler drains an answer disposed unread, within a time limit.
+                _ = DrainAsync(connection, _remaining);
             }
             else
             {
@@ -98,6 +108,36 @@ internal sealed class ResponseBodyStream : AsyncReadOnlyStream
         }
 
         base.Dispose(disposing);
+    }
+
+    // What is left of the body: consumed as it comes, then the connection goes back to its idle stack; closed when the
+    // instance takes longer than DrainTime or the connection fails.
+    private static async Task DrainAsync(Http1Connection connection, long remaining)
+    {
+        using var limit = new CancellationTokenSource(DrainTime);
+        try
+        {
+            while (remaining > 0)
+            {
+                if (connection.Buffered.IsEmpty && await connection.ReadMoreAsync(limit.Token).ConfigureAwait(false) == 0)
+                {
+                    connection.Dispose(); // ended early: nothing to keep
+                    return;
+                }
+
+                var count = (int)Math.Min(remaining, connection.Buffered.Length);
+                connection.Consume(count);
+                remaining -= count;
+            }
+
+            connection.Release();
+        }
+#pragma warning disable CA1031 // a drain nobody awaits: any failure just closes the connection
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            connection.Dispose();
+        }
     }
 
     private async Task CopyLengthAsync(Http1Connection connection, Stream destination, CancellationToken cancellationToken)

@@ -68,13 +68,7 @@ public sealed class LeanHttp1HandlerTests
         using var client = new HttpMessageInvoker(handler, disposeHandler: true);
         var call = GetStringAsync(client, url);
         using var accepted = await listener.AcceptAsync();
-        var buffer = new byte[4096];
-        var read = 0;
-        while (buffer.AsSpan(0, read).IndexOf("\r\n\r\n"u8) < 0)
-        {
-            read += await accepted.ReceiveAsync(buffer.AsMemory(read), SocketFlags.None);
-        }
-
+        await ReadHeadAsync(accepted);
         await accepted.SendAsync(Ok, SocketFlags.None);
         Assert.Equal("ok", await call); // its connection is idle now, its read-ahead pending
 
@@ -89,7 +83,7 @@ public sealed class LeanHttp1HandlerTests
         }
 
         using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        Assert.Equal(0, await accepted.ReceiveAsync(buffer, SocketFlags.None, wait.Token)); // a reset throws here
+        Assert.Equal(0, await accepted.ReceiveAsync(new byte[16], SocketFlags.None, wait.Token)); // a reset throws here
     }
 
     [Fact]
@@ -152,6 +146,48 @@ public sealed class LeanHttp1HandlerTests
         Assert.Equal("ok", await GetStringAsync(client, upstream.Url));
         Assert.Equal([1, 1], upstream.Requests.Select(r => r.Connection));
         Assert.False(upstream.ClosedByClient.Wait(TimeSpan.FromMilliseconds(200)), "the connection was closed");
+    }
+
+    [Fact]
+    public async Task AnAnswerDroppedBeforeItsSmallBodyArrived_IsDrained_AndItsConnectionKept()
+    {
+        // Python's http.server writes a head and its body apart: a retried 502's body may still be on its way.
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        var url = new Uri($"http://127.0.0.1:{((IPEndPoint)listener.LocalEndPoint!).Port}/");
+        using var client = Client();
+        var call = client.SendAsync(Get(url), CancellationToken.None);
+        using var accepted = await listener.AcceptAsync();
+        await ReadHeadAsync(accepted);
+        await accepted.SendAsync("HTTP/1.1 502 Bad Gateway\r\nContent-Length: 5\r\n\r\n"u8.ToArray(), SocketFlags.None);
+        using (var response = await call)
+        {
+            Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        }
+
+        await Task.Delay(50);
+        await accepted.SendAsync("wait!"u8.ToArray(), SocketFlags.None); // after the answer was dropped
+        await Task.Delay(300); // the drain reads it and gives the connection back
+
+        // The next request comes on the same connection: not reset, not replaced by a second one.
+        var next = GetStringAsync(client, url);
+        using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await ReadHeadAsync(accepted, wait.Token);
+        await accepted.SendAsync(Ok, SocketFlags.None);
+        Assert.Equal("ok", await next);
+    }
+
+    private static async Task ReadHeadAsync(Socket socket, CancellationToken cancellationToken = default)
+    {
+        var buffer = new byte[4096];
+        var read = 0;
+        while (buffer.AsSpan(0, read).IndexOf("\r\n\r\n"u8) < 0)
+        {
+            var n = await socket.ReceiveAsync(buffer.AsMemory(read), SocketFlags.None, cancellationToken);
+            Assert.True(n > 0, "the connection ended");
+            read += n;
+        }
     }
 
     [Fact]
