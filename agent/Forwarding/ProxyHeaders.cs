@@ -6,16 +6,18 @@ namespace Sidecar.Forwarding;
 
 /// <summary>The X-Forwarded-* and trace values of one call, computed once for all its attempts.</summary>
 /// <param name="TraceParent">The trace the instance sees (W3C form, whatever the formats written); null when no propagation is configured.</param>
-/// <param name="TraceCreated">True when the agent started the trace without recording it (no caller trace, tracing off).</param>
 /// <param name="Formats">The trace header formats written (<c>OTEL_PROPAGATORS</c>).</param>
 /// <param name="Remote">The caller's address as this hop saw it, if any.</param>
 internal sealed record ForwardedValues(string For, string Proto, string? Host, string? TraceParent, string? TraceState, string Via,
-    bool TraceCreated = false, Propagators Formats = Propagators.TraceContext, System.Net.IPAddress? Remote = null)
+    Propagators Formats = Propagators.TraceContext, System.Net.IPAddress? Remote = null)
 {
     private string? _traceParent = TraceParent;
 
-    /// <summary>The trace the agent started (with <see cref="TraceCreated"/>): written into a head from its ids, no string made per call.</summary>
+    /// <summary>The trace the agent started without recording it (no caller trace, tracing off): written into a head from its ids, no string made per call.</summary>
     public NewTrace? NewTrace { get; init; }
+
+    /// <summary>True when the agent started the trace (<see cref="NewTrace"/>).</summary>
+    public bool TraceCreated => NewTrace is not null;
 
     /// <summary>The trace the instance sees, as a string (made from <see cref="NewTrace"/> when first asked).</summary>
     public string? TraceParent
@@ -65,7 +67,6 @@ internal static class ProxyHeaders
         string? traceState = null;
         string? parent = null;
         NewTrace? newTrace = null;
-        var created = false;
         if (span?.Id is { } spanId)
         {
             parent = spanId;
@@ -78,7 +79,6 @@ internal static class ProxyHeaders
             {
                 // Absent or malformed: a new trace, and an orphan tracestate is dropped (W3C Trace Context 3.3).
                 newTrace = NewTrace.Create();
-                created = true;
             }
         }
 
@@ -86,7 +86,7 @@ internal static class ProxyHeaders
         var previousVia = fields.Via;
         var viaValue = previousVia.Count == 0 ? via : $"{string.Join(", ", (IEnumerable<string?>)previousVia)}, {via}";
 
-        return new ForwardedValues(forwardedFor, scheme, host, parent, traceState, viaValue, created, formats, remote) { NewTrace = newTrace };
+        return new ForwardedValues(forwardedFor, scheme, host, parent, traceState, viaValue, formats, remote) { NewTrace = newTrace };
     }
 
     /// <summary>
