@@ -31,8 +31,17 @@ internal interface ICoreRequestLog
 /// lets through, with tracing off; the answer's head is <see cref="AnswerHead"/>'s. <c>Forwarding:Core=false</c>
 /// leaves every request to Kestrel.
 /// </summary>
-internal sealed class ForwardingCore(Forwarder forwarder, ICoreRequestLog log)
+internal sealed class ForwardingCore(Forwarder forwarder, ICoreRequestLog log) : IDisposable
 {
+    /// <summary>How often the keep-alive time-out is checked: Kestrel's heartbeat, whose time-outs have the same grain.</summary>
+    internal static readonly TimeSpan HeartbeatPeriod = TimeSpan.FromSeconds(1);
+
+    // The connections the core serves, for its heartbeat (CoreConnection.Beat): one timer for all of them, rather than a
+    // timer-queue update and a registered token per request (docs/performance.md#the-keep-alive-time-out-on-a-heartbeat).
+    private readonly Lock _gate = new();
+    private readonly HashSet<CoreConnection> _connections = [];
+    private ITimer? _heartbeat;
+    private bool _disposed;
     private long _served;
 
     /// <summary>How many requests the core took to answer itself (tests check it took the ones they send).</summary>
@@ -50,14 +59,71 @@ internal sealed class ForwardingCore(Forwarder forwarder, ICoreRequestLog log)
         connection => forwarder.Tracing.Enabled ? next(connection) : new CoreConnection(this, connection, next).RunAsync();
 
     internal void CountServed() => Interlocked.Increment(ref _served);
+
+    /// <summary>A connection the heartbeat watches, until <see cref="Remove"/>; the heartbeat runs while there is one.</summary>
+    internal void Add(CoreConnection connection)
+    {
+        lock (_gate)
+        {
+            if (_connections.Add(connection) && _connections.Count == 1 && !_disposed)
+            {
+                if (_heartbeat is null)
+                {
+                    using var _ = ExecutionContext.SuppressFlow(); // not the first connection's context (its log scope) for good
+                    _heartbeat = TimeProvider.System.CreateTimer(static s => ((ForwardingCore)s!).Beat(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+                }
+
+                _heartbeat.Change(HeartbeatPeriod, HeartbeatPeriod);
+            }
+        }
+    }
+
+    internal void Remove(CoreConnection connection)
+    {
+        lock (_gate)
+        {
+            if (_connections.Remove(connection) && _connections.Count == 0 && !_disposed)
+            {
+                _heartbeat?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _disposed = true;
+            _heartbeat?.Dispose();
+        }
+    }
+
+    private void Beat()
+    {
+        CoreConnection[] connections;
+        lock (_gate)
+        {
+            connections = [.. _connections];
+        }
+
+        // Outside the lock: ending a connection's wait may run its end on this thread (inline I/O), which removes it.
+        var now = Environment.TickCount64;
+        var keepAlive = (long)KeepAlive.TotalMilliseconds;
+        foreach (var connection in connections)
+        {
+            connection.Beat(now, keepAlive);
+        }
+    }
 }
 
 /// <summary>One connection of the forwarding core: its requests one after the other until one is Kestrel's, or the connection ends.</summary>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification =
-    "RunAsync disposes the token source when the connection ends; the body stream holds no resource.")]
+    "The body stream holds no resource.")]
 internal sealed class CoreConnection
 {
     private const int MaxHead = RequestHeadReader.MaxRequestLine + RequestHeadReader.MaxFieldsTotal;
+    private const long Serving = 0;
+    private const long Ended = -1;
 
     private readonly ForwardingCore _core;
     private readonly ConnectionContext _connection;
@@ -67,7 +133,9 @@ internal sealed class CoreConnection
     private readonly HeadFields _fields = new();
     private readonly AnswerHead _head = new();
     private readonly AnswerBody _body;
-    private readonly CancellationTokenSource _wait = new();
+    // Where the connection stands between requests: since when it waits for the next one (Environment.TickCount64), Serving
+    // while it serves one, Ended once the keep-alive time-out or the stop ended its wait (then its pending read is cancelled).
+    private long _waitingSince = Serving;
     private RequestLine _line;
     private string? _host;
     private (string? Raw, string? Host, string Service, string Target) _named = (null, null, "", "");
@@ -104,26 +172,23 @@ internal sealed class CoreConnection
             RequestLogScope.Enter(_scope);
         }
 
+        _core.Add(this);
         try
         {
             while (!_closeRequested)
             {
-                ReadResult result;
-                try
+                // Kestrel's keep-alive time-out: a connection that sends no request for that long ends; the core's heartbeat
+                // ends the wait (Beat), as the stop does (OnCloseRequested), by cancelling the pending read: no token per read.
+                Interlocked.Exchange(ref _waitingSince, Math.Max(1, Environment.TickCount64));
+                if (_closeRequested)
                 {
-                    // Kestrel's keep-alive time-out: a connection that sends no request for that long ends. The stop
-                    // cancels the same wait (OnCloseRequested), whenever it comes.
-                    _wait.CancelAfter(_core.KeepAlive);
-                    result = await _input.ReadAsync(_wait.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    return; // idle too long, or the server stops
+                    return; // the stop came as the last call ended, and saw it still serving
                 }
 
-                if (!_wait.TryReset())
+                var result = await _input.ReadAsync().ConfigureAwait(false);
+                if (Interlocked.Exchange(ref _waitingSince, Serving) == Ended || result.IsCanceled)
                 {
-                    return; // the time-out fired as the read completed
+                    return; // idle too long, or the server stops (also when the wait ended as the read completed)
                 }
 
                 var buffer = result.Buffer;
@@ -151,8 +216,8 @@ internal sealed class CoreConnection
         }
         finally
         {
-            closeRequested.Dispose(); // waits for a callback under way: the token source is not disposed under it
-            _wait.Dispose();
+            closeRequested.Dispose();
+            _core.Remove(this);
         }
     }
 
@@ -160,7 +225,28 @@ internal sealed class CoreConnection
     private void OnCloseRequested()
     {
         _closeRequested = true;
-        _wait.Cancel();
+        Interlocked.MemoryBarrier(); // the loop, which sets its wait before it reads the flag, sees one or the other
+        EndWait(Volatile.Read(ref _waitingSince));
+    }
+
+    /// <summary>The heartbeat (<see cref="ForwardingCore"/>): a connection that has waited for its next request for the keep-alive time-out ends.</summary>
+    internal void Beat(long now, long keepAliveMs)
+    {
+        var since = Volatile.Read(ref _waitingSince);
+        if (since > 0 && now - since >= keepAliveMs)
+        {
+            EndWait(since);
+        }
+    }
+
+    // Cancels the pending read of a connection that still waits as it did at `since`: never a read of a request being served,
+    // nor one Kestrel's (a connection handed over stays Serving), and only once.
+    private void EndWait(long since)
+    {
+        if (since > 0 && Interlocked.CompareExchange(ref _waitingSince, Ended, since) == since)
+        {
+            _input.CancelPendingRead();
+        }
     }
 
     /// <summary>Whether the head at the start of <paramref name="buffer"/> is a call the core takes; the call, and the head's length.</summary>
