@@ -37,19 +37,19 @@ internal sealed class CallTelemetry
     {
         _activity = forwarder.Tracing.StartForward(context, service, target);
         var forwarded = ProxyHeaders.ForwardedValues(context, forwarder.Via, _activity, forwarder.Tracing.Propagators);
-        Scope(service, forwarded);
+        Scope(service, forwarded, RequestLogScope.Current);
         return forwarded;
     }
 
     /// <summary>
     /// <see cref="Start(Forwarder, HttpContext, string, string)"/> for a call the forwarding core took (tracing off:
     /// no span): the values every attempt sends, from the caller's fields and address; the service and the trace on the
-    /// request's log line.
+    /// request's log line, on <paramref name="logScope"/> (the connection's, which it entered: no async local read per call).
     /// </summary>
-    public ForwardedValues Start(Forwarder forwarder, CallerFields fields, System.Net.IPAddress? remote, string scheme, string? host, string service)
+    public ForwardedValues Start(Forwarder forwarder, CallerFields fields, System.Net.IPAddress? remote, string scheme, string? host, string service, RequestLogScope? logScope)
     {
         var forwarded = ProxyHeaders.ForwardedValues(fields, remote, scheme, host, forwarder.Via, null, forwarder.Tracing.Propagators);
-        Scope(service, forwarded);
+        Scope(service, forwarded, logScope);
         return forwarded;
     }
 
@@ -69,9 +69,9 @@ internal sealed class CallTelemetry
         return AgentTracing.StartAttempt(_activity, method, instance.Instance, instance.Prefix, target, attempt);
     }
 
-    private void Scope(string service, ForwardedValues forwarded)
+    private void Scope(string service, ForwardedValues forwarded, RequestLogScope? scope)
     {
-        if (RequestLogScope.Current is { } scope)
+        if (scope is not null)
         {
             _logScope = scope;
             scope.Service = service;

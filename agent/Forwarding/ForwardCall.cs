@@ -94,6 +94,12 @@ internal abstract partial class ForwardCall
     /// <summary>The answer's head is written from the instance's bytes (<see cref="Http1.LeanResponse.IsRaw"/>): no string made for a value only copied.</summary>
     protected virtual bool AnswerAsBytes => false;
 
+    /// <summary>
+    /// No caller's field holds a control character (<see cref="ProxyHeaders.FindControlCharacter(CallerFields)"/> would find none):
+    /// the exchange took only such heads.
+    /// </summary>
+    protected virtual bool FieldsChecked => false;
+
     /// <summary>The instance's body was copied whole.</summary>
     protected virtual void AnswerCopied()
     {
@@ -128,7 +134,7 @@ internal abstract partial class ForwardCall
             _body = body;
 
             // A caller's bad value is refused before any instance is picked; each attempt writes the headers then.
-            if (ProxyHeaders.FindControlCharacter(Fields) is { } bad)
+            if (!FieldsChecked && ProxyHeaders.FindControlCharacter(Fields) is { } bad)
             {
                 await WriteProblemAsync(CallProblem.BadHeader(bad.Name, bad.Character)).ConfigureAwait(false);
                 return;

@@ -11,10 +11,17 @@ internal static class TimeoutSources
 {
     private const int MaxPooled = 64;
 
+    // Kept per thread first: with inline I/O the calls of every connection in flight start and end on the socket thread,
+    // and a queue shared between threads costs interlocked operations per rent and return (and its count a walk).
+    private const int KeptPerThread = 32;
+
     private static readonly ConcurrentQueue<CancellationTokenSource> Pool = new();
 
     [ThreadStatic]
-    private static CancellationTokenSource? t_cached;
+    private static CancellationTokenSource?[]? t_kept;
+
+    [ThreadStatic]
+    private static int t_count;
 
     /// <summary>A source that cancels after <paramref name="delay"/> on <paramref name="time"/>.</summary>
     public static CancellationTokenSource Rent(TimeProvider time, TimeSpan delay)
@@ -24,10 +31,14 @@ internal static class TimeoutSources
             return new CancellationTokenSource(delay, time);
         }
 
-        var cts = t_cached;
-        if (cts is not null)
+        CancellationTokenSource? cts;
+        var kept = t_kept;
+        var count = t_count;
+        if (kept is not null && count > 0)
         {
-            t_cached = null;
+            t_count = --count;
+            cts = kept[count]!;
+            kept[count] = null;
         }
         else if (!Pool.TryDequeue(out cts))
         {
@@ -55,9 +66,12 @@ internal static class TimeoutSources
             return;
         }
 
-        if (t_cached is null)
+        var kept = t_kept ??= new CancellationTokenSource?[KeptPerThread];
+        var count = t_count;
+        if (count < kept.Length)
         {
-            t_cached = cts;
+            kept[count] = cts;
+            t_count = count + 1;
         }
         else if (Pool.Count < MaxPooled)
         {

@@ -507,10 +507,13 @@ internal sealed class CoreConnection
 
         protected override bool AnswerAsBytes => true;
 
+        // RequestHeadReader leaves to Kestrel a head with a control character (HTAB aside) in any value: none here.
+        protected override bool FieldsChecked => true;
+
         protected override ValueTask<RequestBody?> ReadBodyAsync(ServicePolicy policy) => new(RequestBody.None);
 
         protected override ForwardedValues StartTelemetry(CallTelemetry telemetry) =>
-            telemetry.Start(Forwarder, Fields, (connection._connection.RemoteEndPoint as IPEndPoint)?.Address, "http", _current.Host, _current.Service);
+            telemetry.Start(Forwarder, Fields, (connection._connection.RemoteEndPoint as IPEndPoint)?.Address, "http", _current.Host, _current.Service, connection._scope);
 
         protected override Stream StartAnswer(HttpResponseMessage response)
         {
