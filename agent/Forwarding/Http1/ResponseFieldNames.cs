@@ -22,6 +22,9 @@ internal static class ResponseFieldNames
         ("Access-Control-Allow-Origin", false), ("Age", false), ("Pragma", false), ("Retry-After", false),
     ];
 
+    // The common names by their length: a name is compared only with those of its length (an answer's 8 or so fields each call).
+    private static readonly (string Name, bool Content)[][] CommonByLength = ByLength(Common);
+
     // What HttpHeaders files in Content.Headers (an HttpContent's headers).
     private static readonly string[] ContentNames =
     [
@@ -61,11 +64,14 @@ internal static class ResponseFieldNames
     /// <param name="name">The name as read: a token (ASCII).</param>
     public static (string Name, bool Content, bool Known) Of(ReadOnlySpan<byte> name)
     {
-        foreach (var common in Common)
+        if (name.Length < CommonByLength.Length)
         {
-            if (common.Name.Length == name.Length && Ascii.EqualsIgnoreCase(name, common.Name))
+            foreach (var common in CommonByLength[name.Length])
             {
-                return (common.Name, common.Content, true);
+                if (Ascii.EqualsIgnoreCase(name, common.Name))
+                {
+                    return (common.Name, common.Content, true);
+                }
             }
         }
 
@@ -90,9 +96,25 @@ internal static class ResponseFieldNames
     /// <inheritdoc cref="IsContent(string)"/>
     public static bool IsContent(ReadOnlySpan<char> name) => MayBeContent(name) && KnownBySpan.TryGetValue(name, out var known) && known.Content;
 
-    // Every content name starts with A, C, E or L (Allow, Content-*, Expires, Last-Modified): most request fields
-    // (User-Agent, Host, X-..., traceparent) are known not to be one without a lookup.
-    private static bool MayBeContent(ReadOnlySpan<char> name) => name.Length >= 5 && (name[0] | 0x20) is 'a' or 'c' or 'e' or 'l';
+    // The content names are Allow, Expires, Last-Modified and Content-*: most fields (User-Agent, Host, Accept-Encoding,
+    // X-..., traceparent) are known not to be one without a lookup, which a cold table makes costly per call.
+    private static bool MayBeContent(ReadOnlySpan<char> name) => (name.Length, name.IsEmpty ? '\0' : (char)(name[0] | 0x20)) switch
+    {
+        (5, 'a') or (7, 'e') or (13, 'l') => true,
+        ( >= 11, 'c') => name.StartsWith("Content-", StringComparison.OrdinalIgnoreCase),
+        _ => false,
+    };
+
+    private static (string Name, bool Content)[][] ByLength((string Name, bool Content)[] names)
+    {
+        var byLength = new (string Name, bool Content)[names.Max(n => n.Name.Length) + 1][];
+        for (var length = 0; length < byLength.Length; length++)
+        {
+            byLength[length] = [.. names.Where(n => n.Name.Length == length)];
+        }
+
+        return byLength;
+    }
 
     private static FrozenDictionary<string, (string Name, bool Content)> Build()
     {
