@@ -23,7 +23,7 @@ internal static class ResponseFieldNames
     ];
 
     // The common names by their length: a name is compared only with those of its length (an answer's 8 or so fields each call).
-    private static readonly (string Name, bool Content)[][] CommonByLength = ByLength(Common);
+    private static readonly (string Name, bool Content)[][] CommonByLength = ByLength(Common, static common => common.Name);
 
     // What HttpHeaders files in Content.Headers (an HttpContent's headers).
     private static readonly string[] ContentNames =
@@ -31,6 +31,8 @@ internal static class ResponseFieldNames
         "Allow", "Content-Disposition", "Content-Encoding", "Content-Language", "Content-Length", "Content-Location",
         "Content-MD5", "Content-Range", "Content-Type", "Expires", "Last-Modified",
     ];
+
+    private static readonly string[][] ContentByLength = ByLength(ContentNames, static name => name);
 
     // Every other name HttpHeaders knows (System.Net.Http's KnownHeaders, .NET 10), with its casing.
     private static readonly string[] OtherNames =
@@ -94,7 +96,24 @@ internal static class ResponseFieldNames
     public static bool IsContent(string name) => Known.TryGetValue(name, out var known) && known.Content;
 
     /// <inheritdoc cref="IsContent(string)"/>
-    public static bool IsContent(ReadOnlySpan<char> name) => MayBeContent(name) && KnownBySpan.TryGetValue(name, out var known) && known.Content;
+    public static bool IsContent(ReadOnlySpan<char> name)
+    {
+        if (!MayBeContent(name) || name.Length >= ContentByLength.Length)
+        {
+            return false;
+        }
+
+        // Compared with the content names of its length, no table lookup: a caller's Content-Type (hey sends one) on every call.
+        foreach (var content in ContentByLength[name.Length])
+        {
+            if (name.Equals(content, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     // The content names are Allow, Expires, Last-Modified and Content-*: most fields (User-Agent, Host, Accept-Encoding,
     // X-..., traceparent) are known not to be one without a lookup, which a cold table makes costly per call.
@@ -105,12 +124,12 @@ internal static class ResponseFieldNames
         _ => false,
     };
 
-    private static (string Name, bool Content)[][] ByLength((string Name, bool Content)[] names)
+    private static T[][] ByLength<T>(T[] names, Func<T, string> name)
     {
-        var byLength = new (string Name, bool Content)[names.Max(n => n.Name.Length) + 1][];
+        var byLength = new T[names.Max(n => name(n).Length) + 1][];
         for (var length = 0; length < byLength.Length; length++)
         {
-            byLength[length] = [.. names.Where(n => n.Name.Length == length)];
+            byLength[length] = [.. names.Where(n => name(n).Length == length)];
         }
 
         return byLength;
