@@ -10,7 +10,7 @@ internal sealed record ActuatorLink(string Name, string Href)
 /// The index's <c>_links</c> as Spring Boot's <c>EndpointLinksResolver</c> builds them, with no I/O: <c>self</c>
 /// (the URL asked, without a trailing slash), then one link per operation of each exposed endpoint, named by
 /// the endpoint's id, or the id and its path variable for an operation that takes one (<c>loggers-name</c>).
-/// Spring Boot Admin follows the links that are not <c>self</c> and not templated (docs/actuator.md#the-index).
+/// Spring Boot Admin follows the links that are not <c>self</c> and not templated (docs/actuator.md#endpoints).
 /// </summary>
 internal static class ActuatorLinks
 {

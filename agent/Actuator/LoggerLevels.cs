@@ -3,7 +3,7 @@ using Serilog.Events;
 namespace Sidecar.Actuator;
 
 /// <summary>
-/// Spring Boot's log levels and the agent's (Serilog's), with no I/O (docs/actuator.md#loggers). The agent has one
+/// Spring Boot's log levels and the agent's (Serilog's), with no I/O (docs/actuator.md#endpoints). The agent has one
 /// level for all its loggers, the one <c>PUT /v1/logging</c> changes: it is Spring's <c>ROOT</c> logger.
 /// Spring lists the levels most severe first; OFF is not offered (the agent always writes its errors).
 /// </summary>

@@ -4,7 +4,7 @@ namespace Sidecar.Forwarding.Grpc;
 
 /// <summary>
 /// The caller's request body as the content of a gRPC attempt: streamed as it arrives, each read
-/// flushed at once (a stream's messages must not wait in a buffer, docs/grpc.md#streaming), so the
+/// flushed at once (a stream's messages must not wait in a buffer, docs/grpc.md#how-a-call-is-forwarded), so the
 /// instance may answer before the body ends (full duplex). When the service retries on a gRPC status
 /// (<c>GrpcRetryOn</c>) the bytes are also kept up to <c>RetryBufferSize</c>, so a body that ended
 /// within it can be sent again (<see cref="Replay"/>).
