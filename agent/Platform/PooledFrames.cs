@@ -133,7 +133,7 @@ internal static class PooledFrame
 }
 
 /// <summary>
-/// The kept frames of one state machine type (docs/performance.md#the-frames-kept-by-their-state-machine-type): generic on the state
+/// The kept frames of one state machine type (docs/performance.md#fewer-lookups-per-call-2026-12-04-third-session): generic on the state
 /// machine alone, a value type, so its statics are the type's own even where the frame's code is shared (a result of a
 /// reference type); a state machine has one result type, so what is kept here is always its frame type.
 /// </summary>
