@@ -31,6 +31,21 @@ public sealed class TraceParentTests
     }
 
     [Fact]
+    public void AValue_IsItsBytesInLowerCaseHex()
+    {
+        var random = new byte[24];
+        for (var i = 0; i < random.Length; i++)
+        {
+            random[i] = (byte)((i * 37) + 160); // every digit, both halves of a byte
+        }
+
+        var chars = new char[NewTrace.Length];
+        TraceParent.Format(random, chars);
+
+        Assert.Equal($"00-{Convert.ToHexStringLower(random, 0, 16)}-{Convert.ToHexStringLower(random, 16, 8)}-00", new string(chars));
+    }
+
+    [Fact]
     public void ANewTrace_WritesTheSameValue_OnTheStackAsItsString()
     {
         var trace = NewTrace.Create();
