@@ -5,7 +5,8 @@ namespace Sidecar.Platform;
 /// <summary>The W3C Trace Context <c>traceparent</c> header: <c>00-{32 hex trace-id}-{16 hex parent-id}-{2 hex flags}</c>.</summary>
 internal static class TraceParent
 {
-    private const int Length = 55;
+    /// <summary>The length of a version-00 value (and of a new trace's).</summary>
+    public const int Length = 55;
 
     /// <summary>A well-formed value: version not <c>ff</c>, lower-case hex, ids not all zero; longer only for future versions.</summary>
     public static bool IsValid(string? value)
@@ -76,7 +77,6 @@ internal static class TraceParent
     }
 
     private static bool IsZero(ReadOnlySpan<char> span) => !span.ContainsAnyExcept('0');
-
 }
 
 /// <summary>
@@ -97,7 +97,7 @@ internal readonly struct NewTrace
     }
 
     /// <summary>The length of its <c>traceparent</c> value.</summary>
-    public const int Length = 55;
+    public const int Length = TraceParent.Length;
 
     /// <summary>Random ids, neither all zero.</summary>
     public static NewTrace Create()

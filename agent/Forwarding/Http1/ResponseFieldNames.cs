@@ -98,12 +98,13 @@ internal static class ResponseFieldNames
     /// <inheritdoc cref="IsContent(string)"/>
     public static bool IsContent(ReadOnlySpan<char> name)
     {
-        if (!MayBeContent(name) || name.Length >= ContentByLength.Length)
+        if (name.Length >= ContentByLength.Length)
         {
             return false;
         }
 
-        // Compared with the content names of its length, no table lookup: a caller's Content-Type (hey sends one) on every call.
+        // Compared with the content names of its length (none for most: User-Agent, Host, Accept-Encoding...), no table
+        // lookup, which a cold table makes costly: a caller's Content-Type (hey sends one) on every call.
         foreach (var content in ContentByLength[name.Length])
         {
             if (name.Equals(content, StringComparison.OrdinalIgnoreCase))
@@ -114,15 +115,6 @@ internal static class ResponseFieldNames
 
         return false;
     }
-
-    // The content names are Allow, Expires, Last-Modified and Content-*: most fields (User-Agent, Host, Accept-Encoding,
-    // X-..., traceparent) are known not to be one without a lookup, which a cold table makes costly per call.
-    private static bool MayBeContent(ReadOnlySpan<char> name) => (name.Length, name.IsEmpty ? '\0' : (char)(name[0] | 0x20)) switch
-    {
-        (5, 'a') or (7, 'e') or (13, 'l') => true,
-        ( >= 11, 'c') => name.StartsWith("Content-", StringComparison.OrdinalIgnoreCase),
-        _ => false,
-    };
 
     private static T[][] ByLength<T>(T[] names, Func<T, string> name)
     {
