@@ -60,6 +60,14 @@ internal sealed class ServicePools(ServiceCatalog catalog, ForwardingOptions opt
     }
 
     /// <summary>
+    /// Whether <paramref name="pool"/>, which <see cref="Find"/> returned, is still what it returns for its name: up to date
+    /// with the catalog. A pool leaves the map only when its service left the catalog (here, or in <see cref="Sweep"/>),
+    /// which moves the catalog's version; so a pool last updated at the current version is the map's. The forwarding core
+    /// keeps a connection's last pool with it and asks this instead of hashing the name again (docs/performance.md#the-pool-kept-with-the-connection).
+    /// </summary>
+    public bool IsCurrent(ServicePool pool) => pool.Version == catalog.Version;
+
+    /// <summary>
     /// Frees the pool and the counters of every service no source has known for <see cref="Retention"/>
     /// (docs/forwarding.md#services-that-leave); returns how many services were freed. Called by
     /// <see cref="ServicePoolSweeper"/>, off the request path. A service that comes back meanwhile keeps everything.

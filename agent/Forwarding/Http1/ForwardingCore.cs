@@ -138,7 +138,7 @@ internal sealed class CoreConnection
     private long _waitingSince = Serving;
     private RequestLine _line;
     private string? _host;
-    private (string? Raw, string? Host, string Service, string Target) _named = (null, null, "", "");
+    private (string? Raw, string? Host, string Service, string Target, ServicePool? Pool) _named = (null, null, "", "", null);
     private byte[]? _scratch;
     private RequestLogScope? _scope; // the request log's scope, entered once for the connection and restarted per call
     private CoreForwardCall? _call; // the call object, kept for the connection's calls one after the other
@@ -290,23 +290,29 @@ internal sealed class CoreConnection
             }
         }
 
-        // A connection's calls often repeat their target and Host: named again only when either is new.
+        // A connection's calls often repeat their target and Host: named again only when either is new, and the service's
+        // pool found again only when the catalog moved (ServicePools.IsCurrent).
         string service, target;
+        var forwarder = _core.Forwarder;
+        ServicePool? pool;
         if (ReferenceEquals(_line.RawTarget, _named.Raw) && ReferenceEquals(host, _named.Host))
         {
-            (service, target) = (_named.Service, _named.Target);
+            (service, target, pool) = (_named.Service, _named.Target, _named.Pool);
+            if (pool is null || !forwarder.Pools.IsCurrent(pool))
+            {
+                pool = _named.Pool = forwarder.Pools.Find(service);
+            }
         }
         else if (TryName(host!, out service, out target))
         {
-            _named = (_line.RawTarget, host!, service, target);
+            pool = forwarder.Pools.Find(service);
+            _named = (_line.RawTarget, host!, service, target, pool);
         }
         else
         {
             return false;
         }
 
-        var forwarder = _core.Forwarder;
-        var pool = forwarder.Pools.Find(service);
         if (pool is null || pool.Admission is not null || pool.Cache is not null || pool.Hedges is not null ||
             forwarder.Check(pool, _line.Method, target, new CallerFields(_fields), out var requested) is not null)
         {

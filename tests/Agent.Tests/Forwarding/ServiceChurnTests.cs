@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Sidecar.Discovery;
 using Sidecar.Forwarding;
+using Sidecar.Forwarding.Http1;
 using Sidecar.Observability;
 using Sidecar.Tests.Fakes;
 using Sidecar.Tests.Observability;
@@ -96,6 +97,41 @@ public sealed class ServiceChurnTests
             var scrape = await Scrape.TakeAsync(agent);
             Assert.Equal(2, scrape.Value("sidecar_forward_requests_total", ("service", "orders"), ("method", "GET"), ("code", "200")));
             Assert.DoesNotContain(scrape.Samples, s => s.Labels.GetValueOrDefault("service") == "billing");
+        }
+    }
+
+    [Fact]
+    public async Task OneConnection_SeesAServiceLeaveAndComeBack_ThroughTheForwardingCore()
+    {
+        // The forwarding core keeps a connection's last pool (ServicePools.IsCurrent): the same request on the same
+        // connection must still see the catalog move, and never reach the instance of a pool the service left.
+        await using var first = await Upstream.StartAsync("first");
+        await using var second = await Upstream.StartAsync("second");
+        var (agent, source, _) = await StartAsync();
+        await using (agent)
+        {
+            var pools = agent.Get<ServicePools>();
+            source.Set("orders", FakeServiceInstanceSource.Instance("orders", first.Port));
+            Assert.Equal("first", await agent.Client.GetStringAsync("v1/invoke/orders/x"));
+            var pool = pools.Find("orders")!;
+            Assert.Equal("first", await agent.Client.GetStringAsync("v1/invoke/orders/x"));
+            Assert.True(pools.IsCurrent(pool));
+
+            // Gone and back at another instance between two calls of the connection: its pool then is not the one kept.
+            source.Remove("orders");
+            Assert.False(pools.IsCurrent(pool)); // the catalog moved
+            source.Set("orders", FakeServiceInstanceSource.Instance("orders", second.Port));
+            Assert.Equal("second", await agent.Client.GetStringAsync("v1/invoke/orders/x"));
+            Assert.Equal(3, agent.Get<ForwardingCore>().Served); // all three on the core (the connection is Kestrel's after a call it does not take)
+
+            source.Remove("orders");
+            using (var gone = await agent.Client.GetAsync("v1/invoke/orders/x"))
+            {
+                Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
+            }
+
+            Assert.Equal(2, first.Count);
+            Assert.Equal(1, second.Count);
         }
     }
 
