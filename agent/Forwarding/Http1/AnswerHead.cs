@@ -32,6 +32,9 @@ internal enum AnswerFraming
 /// </summary>
 internal sealed class AnswerHead
 {
+    // "HTTP/1.1 {status} {reason}\r\n" as bytes, made once per status (Kestrel keeps its status lines as bytes too).
+    private static readonly byte[]?[] StatusLines = new byte[]?[600];
+
     // The fields' lines as they are written ("Name: value\r\n", one line per value), each name's lines together;
     // a name set again drops its earlier lines (Length -1).
     private readonly List<(string Name, int Start, int Length)> _fields = [];
@@ -143,7 +146,16 @@ internal sealed class AnswerHead
     /// <param name="keepAlive">Whether the connection serves another request after this one (else <c>Connection: close</c>).</param>
     /// <param name="ended">Whether the answer is complete with no body byte written (then it is <c>Content-Length: 0</c>, not chunked).</param>
     /// <param name="date">Kestrel's <c>Date</c> value of the current second.</param>
-    public AnswerFraming Write(IBufferWriter<byte> output, string method, bool keepAlive, bool ended, string date)
+    public AnswerFraming Write(IBufferWriter<byte> output, string method, bool keepAlive, bool ended, string date) =>
+        Write(output, method, keepAlive, ended, date, default, out _);
+
+    /// <summary>
+    /// <see cref="Write(IBufferWriter{byte}, string, bool, bool, string)"/> at the answer's first body bytes: with a
+    /// <c>Content-Length</c> framing, <paramref name="body"/> goes in the same span of the output as the head (a pipe's
+    /// <c>GetSpan</c> and <c>Advance</c> each take its lock); otherwise the caller writes it (<see cref="WriteBody"/>).
+    /// </summary>
+    /// <param name="written">Whether <paramref name="body"/> was written after the head.</param>
+    public AnswerFraming Write(IBufferWriter<byte> output, string method, bool keepAlive, bool ended, string date, ReadOnlySpan<byte> body, out bool written)
     {
         var canHaveBody = !HttpMethods.IsHead(method) && Status is not (204 or 205 or 304);
         var framing = canHaveBody ? AnswerFraming.Length : AnswerFraming.None;
@@ -180,11 +192,12 @@ internal sealed class AnswerHead
 
         Closes |= !keepAlive;
         var connection = Closes && !_hasConnection;
-        var statusText = Status.ToString(CultureInfo.InvariantCulture);
-        var reason = ReasonPhrases.GetReasonPhrase(Status);
+        var statusLine = StatusLine(Status);
+        framing = framing == AnswerFraming.Length && ContentLength == 0 ? AnswerFraming.None : framing;
+        written = framing == AnswerFraming.Length && !body.IsEmpty;
 
-        // The whole head in one span of the output: a pipe's GetSpan and Advance each take its lock.
-        var size = "HTTP/1.1 ".Length + statusText.Length + 1 + reason.Length + 2 + 2;
+        // The whole head in one span of the output (and the body's first bytes with it): a pipe's GetSpan and Advance each take its lock.
+        var size = statusLine.Length + 2;
         foreach (var (_, _, fieldLength) in _fields)
         {
             size += Math.Max(fieldLength, 0);
@@ -194,12 +207,9 @@ internal sealed class AnswerHead
                 (framing == AnswerFraming.Chunked ? Lines.FieldSize("Transfer-Encoding", "chunked") : 0) +
                 (connection ? Lines.FieldSize("Connection", "close") : 0) +
                 (_hasDate ? 0 : Lines.FieldSize("Date", date));
-        var writer = new Lines(output.GetSpan(size));
-        writer.Text("HTTP/1.1 ");
-        writer.Text(statusText);
-        writer.Text(" ");
-        writer.Text(reason);
-        writer.Text("\r\n");
+        var total = size + (written ? body.Length : 0);
+        var writer = new Lines(output.GetSpan(total));
+        writer.Bytes(statusLine);
         foreach (var (_, start, fieldLength) in _fields)
         {
             if (fieldLength > 0)
@@ -225,13 +235,36 @@ internal sealed class AnswerHead
 
         if (!_hasDate)
         {
-            writer.Field("Date", date);
+            writer.Bytes("Date: "u8);
+            writer.Text(date);
+            writer.Bytes("\r\n"u8);
         }
 
-        writer.Text("\r\n");
+        writer.Bytes("\r\n"u8);
         System.Diagnostics.Debug.Assert(writer.Written == size, "the head's size was counted as it is written");
-        output.Advance(size);
-        return framing == AnswerFraming.Length && ContentLength == 0 ? AnswerFraming.None : framing;
+        if (written)
+        {
+            writer.Bytes(body);
+        }
+
+        output.Advance(total);
+        return framing;
+    }
+
+    private static byte[] StatusLine(int status)
+    {
+        if ((uint)status < (uint)StatusLines.Length && StatusLines[status] is { } known)
+        {
+            return known;
+        }
+
+        var line = Encoding.Latin1.GetBytes($"HTTP/1.1 {status.ToString(CultureInfo.InvariantCulture)} {ReasonPhrases.GetReasonPhrase(status)}\r\n");
+        if ((uint)status < (uint)StatusLines.Length)
+        {
+            StatusLines[status] = line; // a race makes the same bytes twice
+        }
+
+        return line;
     }
 
     /// <summary>

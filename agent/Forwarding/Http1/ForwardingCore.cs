@@ -467,13 +467,17 @@ internal sealed class CoreConnection
     /// <summary>The head of the answer, at its first body bytes (the framing then chosen as Kestrel chooses it).</summary>
     private async ValueTask WriteBodyAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
+        var written = false;
         if (!_started)
         {
-            _framing = _head.Write(_output, _line.Method, KeepAlive, ended: false, HttpDate.Now);
+            _framing = _head.Write(_output, _line.Method, KeepAlive, ended: false, HttpDate.Now, data.Span, out written);
             _started = true;
         }
 
-        AnswerHead.WriteBody(_output, _framing, data.Span);
+        if (!written)
+        {
+            AnswerHead.WriteBody(_output, _framing, data.Span);
+        }
 
         // A caller that stops reading is bounded by the call's deadline (the token), not by Kestrel's minimum data rate.
         var flushed = await _output.FlushAsync(cancellationToken).ConfigureAwait(false);
