@@ -42,6 +42,7 @@ internal sealed class AnswerHead
     private int _used;
     private bool _hasDate;
     private bool _hasConnection;
+    private ulong _lengths; // the lengths (mod 64) of the names set: a name of a length never set has no line to drop
 
     /// <summary>The answer's status.</summary>
     public int Status { get; private set; }
@@ -61,6 +62,7 @@ internal sealed class AnswerHead
         _hasDate = false;
         _hasConnection = false;
         _fields.Clear();
+        _lengths = 0;
         _used = 0;
     }
 
@@ -95,6 +97,7 @@ internal sealed class AnswerHead
         }
 
         _fields.Add((name, start, _used - start));
+        _lengths |= 1UL << name.Length;
     }
 
     /// <summary><see cref="Set"/> for one value as it came (Latin-1 bytes, as the lean client read them), written as it is.</summary>
@@ -122,6 +125,7 @@ internal sealed class AnswerHead
         var line = Append(name, value.Length);
         value.CopyTo(line.Value);
         _fields.Add((name, start, _used - start));
+        _lengths |= 1UL << name.Length;
     }
 
     /// <summary>Whether a field of <paramref name="name"/> is set (not dropped).</summary>
@@ -318,6 +322,11 @@ internal sealed class AnswerHead
 
     private void Remove(string name)
     {
+        if ((_lengths & (1UL << name.Length)) == 0)
+        {
+            return; // an answer's fields most often have names of their own: no comparison needed
+        }
+
         for (var i = 0; i < _fields.Count; i++)
         {
             if (_fields[i].Length >= 0 && _fields[i].Name.Equals(name, StringComparison.OrdinalIgnoreCase))
