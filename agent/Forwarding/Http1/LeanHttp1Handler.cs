@@ -310,7 +310,8 @@ internal sealed class LeanHttp1Handler : DelegatingHandler
         var lean = request is OriginFormRequest;
         var raw = request is OriginFormRequest { AnswerAsBytes: true };
         // The head's lines less its status line and empty line: its fields (obs-fold aside, which the parser refuses).
-        var response = raw ? new LeanResponse(bytes.Count("\r\n"u8) - 2, bytes) : lean ? new LeanResponse(bytes.Count("\r\n"u8) - 2) : new HttpResponseMessage();
+        // (An answer kept as bytes rents its field array, whose smallest size, 16, is taken without counting the lines first.)
+        var response = raw ? new LeanResponse(LeanResponse.RentedCapacity, bytes) : lean ? new LeanResponse(bytes.Count("\r\n"u8) - 2) : new HttpResponseMessage();
         response.RequestMessage = request;
         response.Version = HttpVersion.Version11;
         var content = new ResponseContent();

@@ -26,6 +26,9 @@ internal readonly record struct ResponseField(string Name, string? Value, bool C
 /// </summary>
 internal sealed class LeanResponse : HttpResponseMessage
 {
+    /// <summary>The field array an answer kept as bytes rents at first: the shared pool's smallest (it grows as fields come).</summary>
+    public const int RentedCapacity = 16;
+
     private ResponseField[] _fields;
     private int _count;
     private byte[]? _head;

@@ -35,6 +35,7 @@ public sealed partial class ForwardingCoreTests
             "/control" => new(KeepAliveUpstream.Text("HTTP/1.1 200 OK\r\nX-Bad: a\u0001b\r\nX-Good: c\u00e9d\r\nContent-Length: 1\r\n\r\nx")),
             "/hop" => new(KeepAliveUpstream.Text("HTTP/1.1 200 OK\r\nConnection: X-Hop\r\nX-Hop: 1\r\nKeep-Alive: timeout=5\r\nProxy-Connection: x\r\nContent-Length: 2\r\n\r\nhi")),
             "/big" => new(KeepAliveUpstream.Text($"HTTP/1.1 200 OK\r\nContent-Length: {big.Length}\r\n\r\n{big}")),
+            "/many" => new(KeepAliveUpstream.Text($"HTTP/1.1 200 OK\r\n{string.Concat(Enumerable.Range(1, 40).Select(i => $"X-Field-{i}: v{i}\r\n"))}Content-Length: 4\r\n\r\nmany")), // beyond the fields' first array
             "/404" => new(KeepAliveUpstream.Text("HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\nnon")),
             "/agent-behind" => new(KeepAliveUpstream.Text("HTTP/1.1 404 Not Found\r\nX-Sidecar-Error: unknown-service\r\nContent-Length: 0\r\n\r\n")), // another agent's problem
             "/503" => new(KeepAliveUpstream.Text("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy")),
@@ -68,6 +69,7 @@ public sealed partial class ForwardingCoreTests
             new($"GET /v1/invoke/orders/len HTTP/1.1\r\n{Host}", true),
             new($"GET /v1/invoke/orders/chunked HTTP/1.1\r\n{Host}\r\nAccept: text/plain", true),
             new($"HEAD /v1/invoke/orders/len HTTP/1.1\r\n{Host}", true),
+            new($"GET /v1/invoke/orders/many HTTP/1.1\r\n{Host}", true),
             new($"GET /v1/invoke/orders/204 HTTP/1.1\r\n{Host}", true),
             new($"GET /v1/invoke/orders/304 HTTP/1.1\r\n{Host}\r\nIf-None-Match: \"v1\"", true),
             new($"DELETE /v1/invoke/orders/201 HTTP/1.1\r\n{Host}", true),
