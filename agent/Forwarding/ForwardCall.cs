@@ -23,6 +23,7 @@ internal abstract partial class ForwardCall
     private readonly CallTelemetry _telemetry = new();
     private readonly CallRetries _retries = new();
     private HttpMethod _method = null!;
+    private string? _methodName; // the caller's method _method was parsed from: a kept call object's next call most often has the same
     private bool _idempotent;
     private RequestBody _body = RequestBody.None;
     private ForwardedValues _forwarded = null!;
@@ -59,8 +60,14 @@ internal abstract partial class ForwardCall
     {
         Pool = pool;
         Target = target;
-        _method = HttpMethod.Parse(method);
-        _idempotent = RetryDecider.IsIdempotent(method, !string.IsNullOrEmpty(fields["Idempotency-Key"]));
+        if (!ReferenceEquals(method, _methodName))
+        {
+            _method = HttpMethod.Parse(method);
+            _methodName = method;
+        }
+
+        // Idempotency-Key is looked up only for a method that is not idempotent by itself.
+        _idempotent = RetryDecider.IsIdempotent(method, false) || !string.IsNullOrEmpty(fields["Idempotency-Key"]);
         _retries.Begin(pool, Forwarder.Log, _idempotent, deadline, aborted);
         _instances.Forget();
         _telemetry.Restart();

@@ -497,12 +497,14 @@ internal sealed class CoreConnection
     private sealed class CoreForwardCall(CoreConnection connection, CoreCall first)
         : ForwardCall(connection._core.Forwarder, first.Pool, first.Target, first.Deadline, connection._line.Method, new CallerFields(connection._fields), connection._connection.ConnectionClosed)
     {
-        private CoreCall _current = first;
+        // The call's Host and service, for its telemetry (two fields, not the call's struct: a copy of it with its references is a bulk move).
+        private string _host = first.Host;
+        private string _service = first.Service;
 
         /// <summary>The connection's next call, the last one over.</summary>
         public CoreForwardCall Take(CoreCall call)
         {
-            _current = call;
+            (_host, _service) = (call.Host, call.Service);
             Begin(call.Pool, call.Target, call.Deadline, connection._line.Method, Fields, connection._connection.ConnectionClosed);
             return this;
         }
@@ -523,7 +525,7 @@ internal sealed class CoreConnection
         protected override ValueTask<RequestBody?> ReadBodyAsync(ServicePolicy policy) => new(RequestBody.None);
 
         protected override ForwardedValues StartTelemetry(CallTelemetry telemetry) =>
-            telemetry.Start(Forwarder, Fields, (connection._connection.RemoteEndPoint as IPEndPoint)?.Address, "http", _current.Host, _current.Service, connection._scope);
+            telemetry.Start(Forwarder, Fields, (connection._connection.RemoteEndPoint as IPEndPoint)?.Address, "http", _host, _service, connection._scope);
 
         protected override Stream StartAnswer(HttpResponseMessage response)
         {
