@@ -149,6 +149,7 @@ internal sealed class CoreConnection
     private bool _started;
     private bool _aborted;
     private bool _problem;
+    private bool _outputEnded; // a flush of this answer found the caller's side of the pipe completed (the connection closing)
     private int _status;
     private AnswerFraming _framing;
 
@@ -375,7 +376,7 @@ internal sealed class CoreConnection
         var log = _core.Log;
         var scope = _scope;
         scope?.Restart(new CallerFields(_fields));
-        _prepared = _started = _aborted = _problem = false;
+        _prepared = _started = _aborted = _problem = _outputEnded = false;
         _status = 200;
         var forwarded = _call is { } kept ? kept.Take(call) : (_call = new CoreForwardCall(this, call));
         try
@@ -437,8 +438,13 @@ internal sealed class CoreConnection
         }
 
         AnswerHead.WriteEnd(_output, _framing);
-        var flushed = await _output.FlushAsync().ConfigureAwait(false);
-        return !flushed.IsCompleted && !_head.Closes && KeepAlive;
+        if (!_output.CanGetUnflushedBytes || _output.UnflushedBytes > 0)
+        {
+            _outputEnded = (await _output.FlushAsync().ConfigureAwait(false)).IsCompleted;
+        }
+
+        // (With nothing new since the body's last flush, none: a flush of nothing still wakes the transport's send loop, for an empty read.)
+        return !_outputEnded && !_head.Closes && KeepAlive;
     }
 
     private bool KeepAlive => !_line.Close && !_closeRequested;
@@ -485,6 +491,8 @@ internal sealed class CoreConnection
         {
             throw new OperationCanceledException(cancellationToken);
         }
+
+        _outputEnded = flushed.IsCompleted;
     }
 
     /// <summary>What a call the core took is: its service's pool, the service and target, the caller's Host, the deadline.</summary>
