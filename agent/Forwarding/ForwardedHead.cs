@@ -52,7 +52,7 @@ internal readonly struct MessageHeaders(HttpRequestMessage request) : IHeaderTar
 
     public void Add(string name, scoped ReadOnlySpan<char> value) => request.Headers.TryAddWithoutValidation(name, value.ToString());
 
-    public void AddLine(scoped ReadOnlySpan<char> name, scoped ReadOnlySpan<byte> value) =>
+    public void AddLine(scoped ReadOnlySpan<char> name, scoped ReadOnlySpan<byte> nameBytes, scoped ReadOnlySpan<byte> value) =>
         AddValues(name.ToString(), System.Text.Encoding.Latin1.GetString(value));
 
     public void AddValues(string name, StringValues values)

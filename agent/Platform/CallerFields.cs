@@ -20,8 +20,8 @@ internal interface IHeaderTarget
     /// <summary>A caller's header, its values as they came.</summary>
     public void AddValues(string name, StringValues values);
 
-    /// <summary>A caller's field line as it came in a request head: its name, and its value's bytes (Latin-1).</summary>
-    public void AddLine(scoped ReadOnlySpan<char> name, scoped ReadOnlySpan<byte> value);
+    /// <summary>A caller's field line as it came in a request head: its name (as characters, and as the bytes it came in), and its value's bytes (Latin-1).</summary>
+    public void AddLine(scoped ReadOnlySpan<char> name, scoped ReadOnlySpan<byte> nameBytes, scoped ReadOnlySpan<byte> value);
 }
 
 /// <summary>Comma-separated field values (RFC 9110 section 5.6.1), as <c>Connection</c>'s; the characters no field value may hold.</summary>
@@ -147,6 +147,7 @@ internal readonly ref struct CallerField
     private readonly string? _name;
     private readonly StringValues _values;
     private readonly ReadOnlySpan<byte> _value;
+    private readonly ReadOnlySpan<byte> _nameBytes;
 
     public CallerField(string name, StringValues values)
     {
@@ -155,9 +156,13 @@ internal readonly ref struct CallerField
         _values = values;
     }
 
-    public CallerField(ReadOnlySpan<char> name, ReadOnlySpan<byte> value)
+    /// <param name="name">The name, widened to characters for the rules.</param>
+    /// <param name="nameBytes">The same name as it came (a token: ASCII), copied as it is when the line is.</param>
+    /// <param name="value">The value as it came.</param>
+    public CallerField(ReadOnlySpan<char> name, ReadOnlySpan<byte> nameBytes, ReadOnlySpan<byte> value)
     {
         Name = name;
+        _nameBytes = nameBytes;
         _value = value;
     }
 
@@ -196,7 +201,7 @@ internal readonly ref struct CallerField
         }
         else
         {
-            target.AddLine(Name, _value);
+            target.AddLine(Name, _nameBytes, _value);
         }
     }
 }
@@ -282,7 +287,7 @@ internal sealed class HeadFields
                 Array.Resize(ref _lines, _lines.Length * 2);
             }
 
-            _lines[Count++] = new Line(names, colon, at + colon + 1 + skipped, value.Length);
+            _lines[Count++] = new Line(names, colon, at, at + colon + 1 + skipped, value.Length);
             HasConnection |= colon == 10 && System.Text.Ascii.EqualsIgnoreCase(line[..colon], "Connection"u8);
             names += colon;
             at += end + 1;
@@ -295,7 +300,7 @@ internal sealed class HeadFields
     public CallerField Field(int index)
     {
         var line = _lines[index];
-        return new CallerField(_names.AsSpan(line.NameStart, line.NameLength), _bytes.AsSpan(line.ValueStart, line.ValueLength));
+        return new CallerField(_names.AsSpan(line.NameStart, line.NameLength), _bytes.AsSpan(line.LineStart, line.NameLength), _bytes.AsSpan(line.ValueStart, line.ValueLength));
     }
 
     /// <summary>The values of the lines named <paramref name="name"/> (compared ignoring case), as strings: one per line.</summary>
@@ -399,5 +404,6 @@ internal sealed class HeadFields
         return entry[start..end];
     }
 
-    private readonly record struct Line(int NameStart, int NameLength, int ValueStart, int ValueLength);
+    // A line's name in the characters (NameStart) and in the bytes (LineStart, where the line begins), and its value in the bytes.
+    private readonly record struct Line(int NameStart, int NameLength, int LineStart, int ValueStart, int ValueLength);
 }

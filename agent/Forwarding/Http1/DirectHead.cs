@@ -67,7 +67,7 @@ internal readonly struct HeadLines(HeadBuffer output, bool hasContent) : IHeader
         output.Append("\r\n"u8);
     }
 
-    public void AddLine(scoped ReadOnlySpan<char> name, scoped ReadOnlySpan<byte> value)
+    public void AddLine(scoped ReadOnlySpan<char> name, scoped ReadOnlySpan<byte> nameBytes, scoped ReadOnlySpan<byte> value)
     {
         // A head's line has a token for its name: HeadFields.TryRead takes no other (checked again here only when empty).
         if (name.IsEmpty || (!hasContent && ResponseFieldNames.IsContent(name)))
@@ -80,7 +80,7 @@ internal readonly struct HeadLines(HeadBuffer output, bool hasContent) : IHeader
             RequestHeadWriter.Header(output, name.ToString(), "\r"); // refused as a value of Kestrel's would be
         }
 
-        output.AppendLatin1(name);
+        output.Append(nameBytes); // the name's bytes as they came: its characters are these, widened
         output.Append(": "u8);
         output.Append(value);
         output.Append("\r\n"u8);
