@@ -37,7 +37,10 @@ internal sealed class AnswerHead
 
     // The fields' lines as they are written ("Name: value\r\n", one line per value), each name's lines together;
     // a name set again drops its earlier lines (Length -1).
-    private readonly List<(string Name, int Start, int Length)> _fields = [];
+    // (An array and a count, not a List: a List's Clear clears its array, for the names it holds, on every answer; the
+    // names left behind are the last answer's, dropped as the next ones take their places.)
+    private (string Name, int Start, int Length)[] _fieldArray = new (string, int, int)[16];
+    private int _fieldCount;
     private byte[] _lines = new byte[1024];
     private int _used;
     private bool _hasDate;
@@ -61,7 +64,7 @@ internal sealed class AnswerHead
         Closes = false;
         _hasDate = false;
         _hasConnection = false;
-        _fields.Clear();
+        _fieldCount = 0;
         _lengths = 0;
         _used = 0;
     }
@@ -96,7 +99,7 @@ internal sealed class AnswerHead
             Append(name, value!.Length).Write(value);
         }
 
-        _fields.Add((name, start, _used - start));
+        AddField(name, start, _used - start);
         _lengths |= 1UL << name.Length;
     }
 
@@ -124,14 +127,14 @@ internal sealed class AnswerHead
         var start = _used;
         var line = Append(name, value.Length);
         value.CopyTo(line.Value);
-        _fields.Add((name, start, _used - start));
+        AddField(name, start, _used - start);
         _lengths |= 1UL << name.Length;
     }
 
     /// <summary>Whether a field of <paramref name="name"/> is set (not dropped).</summary>
     public bool Has(string name)
     {
-        foreach (var (field, _, length) in _fields)
+        foreach (var (field, _, length) in Fields)
         {
             if (length >= 0 && field.Equals(name, StringComparison.OrdinalIgnoreCase))
             {
@@ -202,7 +205,7 @@ internal sealed class AnswerHead
 
         // The whole head in one span of the output (and the body's first bytes with it): a pipe's GetSpan and Advance each take its lock.
         var size = statusLine.Length + 2;
-        foreach (var (_, _, fieldLength) in _fields)
+        foreach (var (_, _, fieldLength) in Fields)
         {
             size += Math.Max(fieldLength, 0);
         }
@@ -214,7 +217,7 @@ internal sealed class AnswerHead
         var total = size + (written ? body.Length : 0);
         var writer = new Lines(output.GetSpan(total));
         writer.Bytes(statusLine);
-        foreach (var (_, start, fieldLength) in _fields)
+        foreach (var (_, start, fieldLength) in Fields)
         {
             if (fieldLength > 0)
             {
@@ -327,13 +330,26 @@ internal sealed class AnswerHead
             return; // an answer's fields most often have names of their own: no comparison needed
         }
 
-        for (var i = 0; i < _fields.Count; i++)
+        var fields = Fields;
+        for (var i = 0; i < fields.Length; i++)
         {
-            if (_fields[i].Length >= 0 && _fields[i].Name.Equals(name, StringComparison.OrdinalIgnoreCase))
+            if (fields[i].Length >= 0 && fields[i].Name.Equals(name, StringComparison.OrdinalIgnoreCase))
             {
-                _fields[i] = (_fields[i].Name, 0, -1);
+                fields[i] = (fields[i].Name, 0, -1);
             }
         }
+    }
+
+    private Span<(string Name, int Start, int Length)> Fields => _fieldArray.AsSpan(0, _fieldCount);
+
+    private void AddField(string name, int start, int length)
+    {
+        if (_fieldCount == _fieldArray.Length)
+        {
+            Array.Resize(ref _fieldArray, _fieldArray.Length * 2);
+        }
+
+        _fieldArray[_fieldCount++] = (name, start, length);
     }
 
     // What a field's name says of the answer (Date, Connection), and the name's earlier lines dropped: a field set again is replaced.
