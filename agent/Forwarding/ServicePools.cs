@@ -63,7 +63,8 @@ internal sealed class ServicePools(ServiceCatalog catalog, ForwardingOptions opt
     /// Whether <paramref name="pool"/>, which <see cref="Find"/> returned, is still what it returns for its name: up to date
     /// with the catalog. A pool leaves the map only when its service left the catalog (here, or in <see cref="Sweep"/>),
     /// which moves the catalog's version; so a pool last updated at the current version is the map's. The forwarding core
-    /// keeps a connection's last pool with it and asks this instead of hashing the name again (docs/performance.md#the-pool-kept-with-the-connection).
+    /// keeps a connection's last pool with it and asks this instead of hashing the name again
+    /// (docs/performance.md#small-steps-on-the-cores-call-2026-12-04-fourth-session).
     /// </summary>
     public bool IsCurrent(ServicePool pool) => pool.Version == catalog.Version;
 
