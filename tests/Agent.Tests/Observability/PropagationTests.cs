@@ -11,10 +11,10 @@ namespace Sidecar.Tests.Observability;
 public sealed class PropagationTests
 {
     private const string TraceId = "4bf92f3577b34da6a3ce929d0e0e4736";
-    private const string CallerSpan = "00f067aa0ba902b7";
+    internal const string CallerSpan = "00f067aa0ba902b7";
     private const string ShortTraceId = "a3ce929d0e0e4736"; // B3 allows 64-bit trace ids
 
-    private static Task<AgentHarness> StartAsync(Upstream orders, FakeOtlpCollector? collector, params (string Key, string Value)[] settings)
+    internal static Task<AgentHarness> StartAsync(Upstream orders, FakeOtlpCollector? collector, params (string Key, string Value)[] settings)
     {
         var environment = new Dictionary<string, string?> { ["ROUTES"] = $"orders={orders.Url}", ["APP_NAME"] = "billing", ["APP_HEALTH_URL"] = "" };
         if (collector is not null)
@@ -30,12 +30,19 @@ public sealed class PropagationTests
         return AgentHarness.StartAsync(environment);
     }
 
-    private static Task<HttpStatusCode> CallAsync(AgentHarness agent) => CallAsync(agent, []);
+    // A trace of the test's own: the agents of tests running beside it in this process export their spans too (the
+    // agent's ActivitySource is one per process, and each agent's tracer listens to it by name), so a test reads the
+    // spans of its own trace only (a CI run once found two other tests' call spans in this class's collector).
+    private static string NewTraceId() => System.Diagnostics.ActivityTraceId.CreateRandom().ToHexString();
 
-    private static Task<HttpStatusCode> CallAsync(AgentHarness agent, (string Name, string Value) header, params (string Name, string Value)[] more) =>
+    private static List<OtlpSpan> SpansOf(FakeOtlpCollector collector, string traceId) => [.. collector.Spans.Where(s => s.TraceId == traceId)];
+
+    internal static Task<HttpStatusCode> CallAsync(AgentHarness agent) => CallAsync(agent, []);
+
+    internal static Task<HttpStatusCode> CallAsync(AgentHarness agent, (string Name, string Value) header, params (string Name, string Value)[] more) =>
         CallAsync(agent, [header, .. more]);
 
-    private static async Task<HttpStatusCode> CallAsync(AgentHarness agent, (string Name, string Value)[] headers)
+    internal static async Task<HttpStatusCode> CallAsync(AgentHarness agent, (string Name, string Value)[] headers)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "v1/invoke/orders/api/items?secret=s3cr3t");
         foreach (var (name, value) in headers)
@@ -108,19 +115,20 @@ public sealed class PropagationTests
         await using var orders = await Upstream.StartAsync("orders");
         await using var agent = await StartAsync(orders, collector, ("OTEL_PROPAGATORS", "b3multi"));
 
-        Assert.Equal(HttpStatusCode.OK, await CallAsync(agent, ("X-B3-TraceId", TraceId), ("X-B3-SpanId", CallerSpan), ("X-B3-Sampled", "1")));
+        var traceId = NewTraceId();
+        Assert.Equal(HttpStatusCode.OK, await CallAsync(agent, ("X-B3-TraceId", traceId), ("X-B3-SpanId", CallerSpan), ("X-B3-Sampled", "1")));
         Assert.True(agent.Get<AgentTracing>().Flush());
 
-        var spans = collector.Spans;
+        var spans = SpansOf(collector, traceId);
         var call = Assert.Single(spans, s => s.Name == "GET orders");
         var attempt = Assert.Single(spans, s => s.Name == "GET");
-        Assert.Equal(TraceId, call.TraceId);
+        Assert.Equal(traceId, call.TraceId);
         Assert.Equal(CallerSpan, call.ParentSpanId);
         Assert.Equal(1, call.Kind); // internal
         Assert.Equal(call.SpanId, attempt.ParentSpanId);
         Assert.Equal(3, attempt.Kind); // client
         var seen = orders.Last.Headers;
-        Assert.Equal(TraceId, seen["X-B3-TraceId"]);
+        Assert.Equal(traceId, seen["X-B3-TraceId"]);
         Assert.Equal(attempt.SpanId, seen["X-B3-SpanId"]);
         Assert.Equal("1", seen["X-B3-Sampled"]);
     }
@@ -136,17 +144,18 @@ public sealed class PropagationTests
         });
         await using var agent = await StartAsync(orders, collector);
 
-        Assert.Equal(HttpStatusCode.OK, await CallAsync(agent, ("traceparent", $"00-{TraceId}-{CallerSpan}-01")));
+        var traceId = NewTraceId();
+        Assert.Equal(HttpStatusCode.OK, await CallAsync(agent, ("traceparent", $"00-{traceId}-{CallerSpan}-01")));
         Assert.True(agent.Get<AgentTracing>().Flush());
 
-        var spans = collector.Spans;
+        var spans = SpansOf(collector, traceId);
         var call = Assert.Single(spans, s => s.Name == "GET orders");
         var attempts = spans.Where(s => s.Name == "GET").ToList();
         Assert.Equal(2, attempts.Count);
         Assert.All(attempts, a =>
         {
             Assert.Equal(call.SpanId, a.ParentSpanId);
-            Assert.Equal(TraceId, a.TraceId);
+            Assert.Equal(traceId, a.TraceId);
             Assert.Equal("GET", a.Attributes["http.request.method"]);
             Assert.Equal("127.0.0.1", a.Attributes["server.address"]);
             Assert.Equal((long)orders.Port, a.Attributes["server.port"]);
@@ -163,35 +172,6 @@ public sealed class PropagationTests
         // Each attempt was the parent the instance saw.
         Assert.Equal(attempts.Select(a => a.SpanId).Order(), orders.Seen.Select(r => r.Headers["traceparent"].Split('-')[2]).Order());
         Assert.False(collector.Received(System.Text.Encoding.UTF8.GetBytes("s3cr3t")), "never the query");
-    }
-
-    [Theory]
-    [InlineData("always_off", null, false)]
-    [InlineData("traceidratio", "0", false)]
-    [InlineData("traceidratio", "1", true)]
-    [InlineData("parentbased_always_off", null, true)] // the caller sampled: its decision is kept
-    [InlineData("always_on", null, true)]
-    public async Task TheSampler_DecidesWhichCallsAreRecorded(string sampler, string? arg, bool recorded)
-    {
-        await using var collector = await FakeOtlpCollector.StartAsync();
-        await using var orders = await Upstream.StartAsync("orders");
-        var settings = new List<(string, string)> { ("OTEL_TRACES_SAMPLER", sampler) };
-        if (arg is not null)
-        {
-            settings.Add(("OTEL_TRACES_SAMPLER_ARG", arg));
-        }
-
-        await using var agent = await StartAsync(orders, collector, [.. settings]);
-
-        // A trace of its own: the SDK's listeners are process-wide, so another test's recording agent must not see this one's trace.
-        var traceId = System.Diagnostics.ActivityTraceId.CreateRandom().ToHexString();
-        await CallAsync(agent, ("traceparent", $"00-{traceId}-{CallerSpan}-01"));
-        await CallAsync(agent); // a root: only the parent-based sampler's root rule applies
-        Assert.True(agent.Get<AgentTracing>().Flush());
-
-        Assert.Equal(recorded, collector.Spans.Any(s => s.TraceId == traceId));
-        Assert.All(orders.Seen.Where(r => r.Headers["traceparent"].Contains(traceId, StringComparison.Ordinal)), r => Assert.Matches("^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$", r.Headers["traceparent"]));
-        Assert.Contains(orders.Seen, r => r.Headers["traceparent"].Split('-')[1] == traceId); // the trace goes on, recorded or not
     }
 
     [Trait("Category", "Unit")]
@@ -226,3 +206,46 @@ public sealed class PropagationTests
         Assert.Equal(traceParent, TracePropagation.FromB3Single(b3));
     }
 }
+
+/// <summary>
+/// The sampler's decisions, alone: an agent's tracer listens to the agent's ActivitySource by name, one per process, so
+/// while another test's agent records, this agent's calls would be recorded (and exported) whatever its own sampler
+/// says. The collection runs with no other test beside it (a run of the tracing tests together failed both
+/// "not recorded" cases).
+/// </summary>
+[Collection(nameof(SamplerTests))]
+public sealed class SamplerTests
+{
+    [Theory]
+    [InlineData("always_off", null, false)]
+    [InlineData("traceidratio", "0", false)]
+    [InlineData("traceidratio", "1", true)]
+    [InlineData("parentbased_always_off", null, true)] // the caller sampled: its decision is kept
+    [InlineData("always_on", null, true)]
+    public async Task TheSampler_DecidesWhichCallsAreRecorded(string sampler, string? arg, bool recorded)
+    {
+        await using var collector = await FakeOtlpCollector.StartAsync();
+        await using var orders = await Upstream.StartAsync("orders");
+        var settings = new List<(string, string)> { ("OTEL_TRACES_SAMPLER", sampler) };
+        if (arg is not null)
+        {
+            settings.Add(("OTEL_TRACES_SAMPLER_ARG", arg));
+        }
+
+        await using var agent = await PropagationTests.StartAsync(orders, collector, [.. settings]);
+
+        // A trace of its own: the SDK's listeners are process-wide, so another test's recording agent must not see this one's trace.
+        // (Nor may one run meanwhile: its listener's "record" would make this agent's calls recorded too, and exported by it.)
+        var traceId = System.Diagnostics.ActivityTraceId.CreateRandom().ToHexString();
+        await PropagationTests.CallAsync(agent, ("traceparent", $"00-{traceId}-{PropagationTests.CallerSpan}-01"));
+        await PropagationTests.CallAsync(agent); // a root: only the parent-based sampler's root rule applies
+        Assert.True(agent.Get<AgentTracing>().Flush());
+
+        Assert.Equal(recorded, collector.Spans.Any(s => s.TraceId == traceId));
+        Assert.All(orders.Seen.Where(r => r.Headers["traceparent"].Contains(traceId, StringComparison.Ordinal)), r => Assert.Matches("^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$", r.Headers["traceparent"]));
+        Assert.Contains(orders.Seen, r => r.Headers["traceparent"].Split('-')[1] == traceId); // the trace goes on, recorded or not
+    }
+}
+
+[CollectionDefinition(nameof(SamplerTests), DisableParallelization = true)]
+public sealed class SamplerTestsRunAlone;

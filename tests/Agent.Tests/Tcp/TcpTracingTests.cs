@@ -171,12 +171,15 @@ public sealed class TcpTracingTests
         return AgentHarness.StartAsync(environment);
     }
 
-    // The span is ended once the connection is, then exported by the flush.
+    // The span is ended once the connection is, then exported by the flush. Only a span of this agent's listeners: the
+    // agents of tests running beside it in this process export their spans too (one ActivitySource per process).
     private static async Task<OtlpSpan> SpanAsync(AgentHarness agent, FakeOtlpCollector collector)
     {
         await Eventually.TrueAsync(() => agent.Get<TcpListeners>().OpenConnections == 0, "the connection ended");
         Assert.True(agent.Get<AgentTracing>().Flush());
-        return Assert.Single(collector.Spans, s => s.Name.StartsWith("tcp ", StringComparison.Ordinal));
+        var listeners = agent.Get<Sidecar.Forwarding.ForwardingOptions>().TcpListeners.Select(l => (long)l.Port).ToHashSet();
+        return Assert.Single(collector.Spans, s => s.Name.StartsWith("tcp ", StringComparison.Ordinal) &&
+            s.Attributes.TryGetValue("sidecar.tcp.listener", out var listener) && listener is long port && listeners.Contains(port));
     }
 
     // An instance that echoes what one connection sends until its FIN, then closes.
