@@ -32,7 +32,7 @@ public sealed class PropagationTests
 
     // A trace of the test's own: the agents of tests running beside it in this process export their spans too (the
     // agent's ActivitySource is one per process, and each agent's tracer listens to it by name), so a test reads the
-    // spans of its own trace only (a CI run once found two other tests' call spans in this class's collector).
+    // spans of its own trace only (a clean clone's full run once found two other tests' call spans in this class's collector).
     private static string NewTraceId() => System.Diagnostics.ActivityTraceId.CreateRandom().ToHexString();
 
     private static List<OtlpSpan> SpansOf(FakeOtlpCollector collector, string traceId) => [.. collector.Spans.Where(s => s.TraceId == traceId)];
