@@ -63,13 +63,19 @@ public sealed class HealthApiTests : IAsyncLifetime
         await WaitForHealthcheckAsync(HttpStatusCode.OK, "the app is up");
         _app.Mode = "slow";
 
+        // Asking the app would hold every answer for the probe's time-out (300 ms) at least; from state, an answer takes a
+        // few ms. Most, not all, must be fast: a loaded machine (a clean clone's full run) once held one past 250 ms.
+        var times = new List<TimeSpan>();
         for (var i = 0; i < 20; i++)
         {
-            var started = DateTime.UtcNow;
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
             using var response = await _agent.Client.GetAsync("/healthcheck");
-            Assert.True(DateTime.UtcNow - started < TimeSpan.FromMilliseconds(250), "answered from state, not by asking the app");
+            times.Add(System.Diagnostics.Stopwatch.GetElapsedTime(started));
             await Task.Delay(25);
         }
+
+        var fast = times.Count(t => t < TimeSpan.FromMilliseconds(250));
+        Assert.True(fast >= 15, $"answered from state, not by asking the app: {fast} of 20 answers within 250 ms ({string.Join(", ", times.Select(t => $"{t.TotalMilliseconds:0}"))} ms)");
     }
 
     [Fact]
