@@ -8,7 +8,7 @@ namespace Sidecar.Platform;
 /// <summary>
 /// The async method builder of the forwarding path's <see cref="ValueTask{TResult}"/> methods
 /// (docs/performance.md#step-3-begun-what-a-taken-call-allocates): the frame of a call that awaits (its state machine, moved off the
-/// stack) is taken from a stack of up to <see cref="PooledFrame{TResult}.Kept"/> kept on each thread, and goes
+/// stack) is taken from a stack of up to <see cref="PooledFrame.Kept"/> kept on each thread, and goes
 /// back when its result is read. <see cref="PoolingAsyncValueTaskMethodBuilder{TResult}"/> keeps one frame per
 /// thread and one per core: with inline I/O, the calls of 16 connections in flight on the one socket thread each
 /// allocated their own. A result may be read once, as with that builder.
@@ -116,6 +116,12 @@ internal struct PooledFrameBuilder
 /// <summary>The result of a <see cref="PooledFrameBuilder"/> method, which returns nothing; what every frame shares.</summary>
 internal static class PooledFrame
 {
+    /// <summary>The frames kept per thread and state machine type: enough for the calls of a socket thread's connections in flight.</summary>
+    internal const int Kept = 32;
+
+    /// <summary>The frames kept for all threads, per state machine type, when a thread has its <see cref="Kept"/>.</summary>
+    internal const int SharedKept = 128;
+
     /// <summary>Nothing.</summary>
     internal readonly struct None;
 
@@ -143,7 +149,7 @@ internal static class FrameStore<TStateMachine>
     // The thread's frames first (with inline I/O a call starts and ends on the socket thread), then the ones shared
     // between threads: a call that resumes on another thread gives its frame back there.
     internal static readonly Lock SharedLock = new();
-    internal static readonly object?[] Shared = new object?[PooledFrame<PooledFrame.None>.SharedKept];
+    internal static readonly object?[] Shared = new object?[PooledFrame.SharedKept];
     internal static int SharedCount;
     internal static int Made;
 
@@ -160,12 +166,6 @@ internal static class FrameStore<TStateMachine>
 /// </summary>
 internal abstract class PooledFrame<TResult> : PooledFrame.Resumable, IValueTaskSource<TResult>, IValueTaskSource
 {
-    /// <summary>The frames kept per thread and state machine type: enough for the calls of a socket thread's connections in flight.</summary>
-    internal const int Kept = 32;
-
-    /// <summary>The frames kept for all threads, per state machine type, when a thread has its <see cref="Kept"/>.</summary>
-    internal const int SharedKept = 128;
-
     private ManualResetValueTaskSourceCore<TResult> _core;
 
     internal short Version => _core.Version;
@@ -277,7 +277,7 @@ internal sealed class PooledFrame<TResult, TStateMachine> : PooledFrame<TResult>
     {
         StateMachine = default;
         Context = null;
-        var kept = FrameStore<TStateMachine>.t_kept ??= new object?[Kept];
+        var kept = FrameStore<TStateMachine>.t_kept ??= new object?[PooledFrame.Kept];
         var count = FrameStore<TStateMachine>.t_count;
         if (count < kept.Length)
         {

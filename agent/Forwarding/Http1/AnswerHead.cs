@@ -100,7 +100,6 @@ internal sealed class AnswerHead
         }
 
         AddField(name, start, _used - start);
-        _lengths |= 1UL << name.Length;
     }
 
     /// <summary><see cref="Set"/> for one value as it came (Latin-1 bytes, as the lean client read them), written as it is.</summary>
@@ -128,7 +127,6 @@ internal sealed class AnswerHead
         var line = Append(name, value.Length);
         value.CopyTo(line.Value);
         AddField(name, start, _used - start);
-        _lengths |= 1UL << name.Length;
     }
 
     /// <summary>Whether a field of <paramref name="name"/> is set (not dropped).</summary>
@@ -350,6 +348,7 @@ internal sealed class AnswerHead
         }
 
         _fieldArray[_fieldCount++] = (name, start, length);
+        _lengths |= 1UL << name.Length;
     }
 
     // What a field's name says of the answer (Date, Connection), and the name's earlier lines dropped: a field set again is replaced.
