@@ -22,7 +22,7 @@ machine than at full speed, where the batching of reads and writes varies with t
   sockets   invoke with Forwarding__LeanHttp1=false: SocketsHttpHandler rather than the lean client
             (--a sockets --b invoke measures what the lean client saves)
 
-Usage: ab.py [--rounds N] [--duration S] [--rate R] [--a CONFIG] [--b CONFIG]   (invoke, guarded, unhedged, bulkhead, ratelimit, breaker, cache, hedging, sockets, reqlog-none, gen0-1m, gen0-2m, gen0-4m, engines-per-core)
+Usage: ab.py [--rounds N] [--duration S] [--rate R] [--a CONFIG] [--b CONFIG]   (invoke, guarded, unhedged, bulkhead, ratelimit, breaker, cache, hedging, sockets, reqlog-none, gen0-256k, gen0-512k, gen0-1m, gen0-2m, gen0-4m, engines-per-core)
              [--agent-a PATH] [--agent-b PATH]   (two builds of the agent: before/after a change)
 """
 import os
@@ -59,7 +59,9 @@ CONFIGS = {
     "core-off": {"Forwarding__Core": "false"},
     # No request lines at all (the default logs errors only): what the request log's scope costs.
     "reqlog-none": {"Sidecar__RequestLog": "none"},
-    # The gen0 budget (agent/Agent.csproj bakes in 4 MiB): what a smaller one costs under load.
+    # The gen0 budget (agent/Agent.csproj bakes in 2 MiB): what another one costs, under load or at a fixed rate.
+    "gen0-256k": {"DOTNET_GCgen0size": "40000"},
+    "gen0-512k": {"DOTNET_GCgen0size": "80000"},
     "gen0-1m": {"DOTNET_GCgen0size": "100000"},
     "gen0-2m": {"DOTNET_GCgen0size": "200000"},
     "gen0-4m": {"DOTNET_GCgen0size": "400000"},
@@ -79,7 +81,7 @@ def start_agent(binary, name, upstream, extra):
 
 
 def measure(t):
-    before, allocated = bench.cpu_seconds(t.pids), bench.allocated_bytes(t)
+    meter, allocated = bench.CpuMeter(t.pids), bench.allocated_bytes(t)
     p50 = None
     if RATE:
         bench.RATE, bench.RATE_DURATION = RATE, bench.DURATION
@@ -87,7 +89,7 @@ def measure(t):
         failed = sum(n for c, n in codes.items() if c != 200)
     else:
         rps, total, failed = bench.wrk(t.url)
-    cpu = (bench.cpu_seconds(t.pids) - before) / total * 10_000
+    cpu = meter.seconds() / total * 10_000
     alloc = bench.per_request(bench.allocated_bytes(t), allocated, total)
     t.rounds.append({"rps": rps, "cpu": cpu, "bad": failed, "p50": p50, "alloc": alloc})
     print(f"  {t.name:<10} {rps:>8.0f} rps  {cpu:.3f} CPU s/10k" + (f"  {alloc:.0f} B/req" if alloc is not None else "")

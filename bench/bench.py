@@ -32,7 +32,7 @@ Targets, all on loopback, with a 1 KiB static body served by nginx as the upstre
 
 Each round measures every target in turn, every other round in the opposite order: max requests/s (wrk, 1 thread, 16 connections, with the
 proxy's CPU per request and its peak RSS) and latency at a fixed 1,000 rps (hey, 16 workers at
-62.5 rps each), with the proxy's CPU per request at that rate (its /proc ticks before and after). The machine has 2 cores shared with other work: only ratios taken in
+62.5 rps each), with the proxy's CPU per request at that rate (its threads' run time before and after, CpuMeter). The machine has 2 cores shared with other work: only ratios taken in
 the same round mean much, so the table shows the median over the rounds and the spread. Start-up
 is a standalone agent's time from exec to a first /ping 200. Results: stdout and bench/RESULTS.md.
 
@@ -291,8 +291,49 @@ def cpu_times(pids):
     return user, system
 
 
-def cpu_seconds(pids):
-    return sum(cpu_times(pids))
+def thread_cpu_ns(pids):
+    """Each thread's CPU time so far in ns (user and system), from /proc/<pid>/task/<tid>/schedstat; None without schedstat."""
+    times = {}
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                    times[(pid, tid)] = int(f.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                if not os.path.exists(f"/proc/{pid}/task/{tid}"):
+                    continue  # ended meanwhile
+                return None
+    return times
+
+
+class CpuMeter:
+    """The CPU seconds processes spend from now on (user and system), to the nanosecond where the kernel keeps schedstat.
+
+    /proc/<pid>/stat counts in clock ticks (10 ms): at 1,000 requests/s for 5 s, a proxy's 0.2 s are about 20 ticks, so the
+    rounding alone moved a CPU-per-request figure by 5%. Each thread's schedstat is its exact run time; a thread started
+    meanwhile counts whole, and one that ended meanwhile loses its part (the agents' threads live as long as they do; a
+    thread-pool worker retires only after 20 s idle). Without schedstat, the ticks.
+    """
+
+    def __init__(self, pids):
+        self.pids = pids
+        self.start_ns = thread_cpu_ns(pids)
+        self.start_ticks = cpu_times(pids)
+
+    def seconds(self):
+        now = thread_cpu_ns(self.pids) if self.start_ns is not None else None
+        if now is None:
+            return sum(self.ticks())
+        return sum(ns - self.start_ns.get(key, 0) for key, ns in now.items()) / 1e9
+
+    def ticks(self):
+        """User and system seconds since the start, in clock ticks (the only split the kernel gives)."""
+        user, system = cpu_times(self.pids)
+        return user - self.start_ticks[0], system - self.start_ticks[1]
 
 
 def rss_mb(pids):
@@ -384,18 +425,19 @@ class Target:
     def measure(self):
         sampler = RssSampler(self.pids)
         sampler.start()
-        before, allocated = cpu_seconds(self.pids), allocated_bytes(self)
+        meter, allocated = CpuMeter(self.pids), allocated_bytes(self)
         rps, total, failed = wrk(self.url, self.proxy)
-        cpu = (cpu_seconds(self.pids) - before) / total * 1e6
+        cpu = meter.seconds() / total * 1e6
         # Bytes allocated per request (agents only): unlike CPU time, this does not move with the machine's load.
         alloc = per_request(allocated_bytes(self), allocated, total)
-        before = cpu_times(self.pids)
+        meter = CpuMeter(self.pids)
         p50, p99, codes, rate, answered = hey(self.url, self.proxy)
         # CPU per request at the fixed rate: what a proxy costs in the common case, not at saturation; and its user-space
-        # part (the system part, the sockets' system calls and wake-ups, is about the same for every proxy here).
-        after = cpu_times(self.pids)
-        cpu_1k = (sum(after) - sum(before)) / max(answered, 1) * 1e6
-        cpu_1k_user = (after[0] - before[0]) / max(answered, 1) * 1e6
+        # part (the system part, the sockets' system calls and wake-ups, is about the same for every proxy here): the
+        # ticks' user share of the exact total (the kernel splits user and system time in ticks only).
+        seconds, (user, system) = meter.seconds(), meter.ticks()
+        cpu_1k = seconds / max(answered, 1) * 1e6
+        cpu_1k_user = cpu_1k * user / (user + system) if user + system > 0 else 0.0
         sampler.running = False
         sampler.join()
         bad = sum(n for c, n in codes.items() if c != 200) + failed
@@ -620,10 +662,10 @@ def start_haproxy_tcp(upstream):
 def redis_benchmark(name, port, process, pids):
     """GET and SET through 16 connections (redis-benchmark); requests/s, p50 and p99 of GET, CPU of the relay."""
     wait_tcp(port, name, process, timeout=10)  # still the right peer, still alive
-    cpu = cpu_seconds(pids)
+    meter = CpuMeter(pids)
     out = run(["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", str(CONNECTIONS), "-n", str(TCP_REQUESTS), "-t", "set,get", "--csv"],
               f"redis-benchmark through {name}", TCP_STEP_TIMEOUT).stdout
-    cpu = cpu_seconds(pids) - cpu
+    cpu = meter.seconds()
     rows = {line.split(",")[0].strip('"'): [c.strip('"') for c in line.split(",")[1:]] for line in out.splitlines() if line.startswith('"')}
     get_row = rows["GET"]
     # redis-benchmark 7's columns: rps, avg, min, p50, p95, p99, max (ms).
@@ -677,9 +719,9 @@ def h2load(port, authority, body, pids):
             "-H", f":authority: {authority}", f"http://127.0.0.1:{port}/greeter.Greeter/SayHello"]
     # A warm-up run apart: h2load 1.52's --warm-up-time with -D starts no request at all.
     run(args[:1] + ["-n", "2000"] + args[1:], f"h2load's warm-up on {authority}", 120)
-    cpu = cpu_seconds(pids)
+    meter = CpuMeter(pids)
     out = run(args[:1] + ["-D", str(DURATION)] + args[1:], f"h2load on {authority}", DURATION + 60).stdout
-    cpu = cpu_seconds(pids) - cpu
+    cpu = meter.seconds()
     done = re.search(r"requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored", out)
     # Non-2xx answers from the status-code counts, not done - 2xx: in a timed run (-D) h2load counts the
     # statuses of the streams still open at the end but not their "done", which made that difference negative.
