@@ -108,7 +108,9 @@ public sealed class UpstreamFaultTests(ITestOutputHelper output)
         var failed = load["hanging"].FailedIds;
         Assert.All(failed, id => Assert.Equal(1, rig.Ledger.Arrivals(id)));
         Assert.All(load["hanging"].Failures.Keys, f => Assert.Equal("POST 504 upstream-timeout", f));
-        Assert.True(failed.Count <= 5, $"{failed.Count} POSTs without key failed before the instance was ejected (5 failures eject it)");
+        // 5 failures eject it, but the calls picked for it before the 5th time-out fired hang too: each of the Concurrency
+        // callers may hold one there at once (the figure in docs/reliability.md: ejected after 8 calls), and each fails.
+        Assert.True(failed.Count <= Concurrency, $"{failed.Count} POSTs without key failed before the instance was ejected; at most {Concurrency} were in flight");
 
         // Ejected after 5 failures: nothing more reaches it, and nothing fails any more.
         Assert.Equal(victimCountAfter, victim.Count);
