@@ -5,6 +5,10 @@ namespace Sidecar.Tests.Support;
 /// <summary>The agent as a real child process (the built agent.dll under <c>dotnet</c>), for what only a process shows: exit codes, stderr, signals.</summary>
 public sealed class AgentProcess : IAsyncDisposable
 {
+    // The start-up line (docs/operations.md#listeners-and-security-defaults): the listeners' addresses, then "ready".
+    private static readonly System.Text.RegularExpressions.Regex ListeningLine =
+        new(@" listening on (?<addresses>http://[^\s,]+(?:, http://[^\s,]+)*)(?:, tcp://[^\s,]+)*, ready");
+
     private readonly Process _process;
     // Capped (CappedLog): a misbehaving agent cannot fill the test's memory or, through saved logs, the disk.
     private readonly CappedLog _stdout = new();
@@ -106,20 +110,26 @@ public sealed class AgentProcess : IAsyncDisposable
     /// </summary>
     public async Task<IReadOnlyList<Uri>> WaitForListenersAsync(TimeSpan? timeout = null)
     {
-        await WaitForOutputAsync(" listening on ", timeout);
-        var match = System.Text.RegularExpressions.Regex.Match(Stdout, @" listening on (?<addresses>http://[^\s,]+(?:, http://[^\s,]+)*)(?:, tcp://[^\s,]+)*, ready");
-        Assert.True(match.Success, $"the agent did not print where it listens; stdout: {Stdout} stderr: {Stderr}");
+        var match = await WaitForListeningLineAsync(timeout);
         return [.. match.Groups["addresses"].Value.Split(", ").Select(a => new Uri($"http://127.0.0.1:{new Uri(a.Replace("[::]", "127.0.0.1", StringComparison.Ordinal)).Port}/"))];
     }
 
     /// <summary>The TCP listeners the start-up line names (<c>tcp://127.0.0.1:40123=redis</c>), in their order: the ports bound, port 0 ones included.</summary>
     public async Task<IReadOnlyList<(int Port, string Service)>> WaitForTcpListenersAsync(TimeSpan? timeout = null)
     {
-        await WaitForListenersAsync(timeout);
-        var line = Stdout[Stdout.IndexOf(" listening on ", StringComparison.Ordinal)..];
-        line = line[..line.IndexOf(", ready", StringComparison.Ordinal)];
+        var line = (await WaitForListeningLineAsync(timeout)).Value;
         return [.. System.Text.RegularExpressions.Regex.Matches(line, @"tcp://\S+:(?<port>\d+)=(?<service>[^\s,]+)")
             .Select(m => (int.Parse(m.Groups["port"].Value, System.Globalization.CultureInfo.InvariantCulture), m.Groups["service"].Value))];
+    }
+
+    // The start-up line itself, not only its words: a supervised app's own output, which the agent passes on, may say
+    // "listening on" first (the node example's "[node-app] listening on 0.0.0.0:..." once came before the agent's line).
+    private async Task<System.Text.RegularExpressions.Match> WaitForListeningLineAsync(TimeSpan? timeout)
+    {
+        await Eventually.TrueAsync(() => ListeningLine.IsMatch(Stdout) || _process.HasExited, "the agent printed where it listens", timeout ?? TimeSpan.FromSeconds(20));
+        var match = ListeningLine.Match(Stdout);
+        Assert.True(match.Success, $"the agent did not print where it listens; stdout: {Stdout} stderr: {Stderr}");
+        return match;
     }
 
     /// <summary>The API's URL (<see cref="WaitForListenersAsync"/>'s first).</summary>
