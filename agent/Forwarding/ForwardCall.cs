@@ -126,7 +126,7 @@ internal abstract partial class ForwardCall
     public int Attempts { get; private set; }
 
     /// <summary>Runs the call and writes the answer. Never throws for upstream or deadline failures.</summary>
-    [AsyncMethodBuilder(typeof(Sidecar.Platform.PooledFrameBuilder))] // a pooled state machine: the forwarding core awaits it with none allocated per call
+    [AsyncMethodBuilder(typeof(Sidecar.Platform.PooledFrameBuilder))] // a pooled state machine: none allocated per call
     public async ValueTask RunAsync()
     {
         try
@@ -139,55 +139,81 @@ internal abstract partial class ForwardCall
             }
 
             _body = body;
-
-            // A caller's bad value is refused before any instance is picked; each attempt writes the headers then.
-            if (!FieldsChecked && ProxyHeaders.FindControlCharacter(Fields) is { } bad)
+            if (Open() is { } refused)
             {
-                await WriteProblemAsync(CallProblem.BadHeader(bad.Name, bad.Character)).ConfigureAwait(false);
+                await refused.ConfigureAwait(false);
                 return;
             }
 
-            if (!_instances.PickFirst(Pool))
-            {
-                await WriteProblemAsync(CallProblem.NoInstance(Pool.Name)).ConfigureAwait(false);
-                return;
-            }
-
-            Pool.Budget.Deposit();
-            _retries.Start(_body);
-            if (await RunFirstAttemptAsync().ConfigureAwait(false))
-            {
-                return;
-            }
-
-            // The retry rules asked for another attempt: the pipelines take over, starting from the first attempt's outcome.
-            var context = ResilienceContextPool.Shared.Get(Aborted);
-            context.Properties.Set(ForwardingPipelines.CallKey, _retries);
-            Outcome<bool> outcome;
-            try
-            {
-                outcome = await Pool.Pipelines.Deadline.ExecuteOutcomeAsync(
-                    static (ctx, call) => call.ExecuteAsync(ctx), context, this).ConfigureAwait(false);
-            }
-            finally
-            {
-                ResilienceContextPool.Shared.Return(context);
-            }
-
-            if (outcome.Exception is not null && !Aborted.IsCancellationRequested)
-            {
-                // The deadline fired (Polly turns the cancellation into TimeoutRejectedException); once the
-                // response has started, Problems.WriteAsync aborts the connection instead.
-                await WriteDeadlineExceededAsync().ConfigureAwait(false);
-            }
+            await RunAttemptsAsync().ConfigureAwait(false);
         }
         finally
         {
-            _instances.ReleaseAll();
-            (_kept, _lent) = (_lent ?? _kept, null);
-            var status = Aborted.IsCancellationRequested && !AnswerStarted ? CallTelemetry.ClientClosedRequest : AnswerStatus;
-            _telemetry.Complete(_method.Method, status, Pool.Metrics, Attempts);
-            Ended();
+            Close();
+        }
+    }
+
+    /// <summary>
+    /// <see cref="RunAsync"/> for an exchange whose request has no body (the forwarding core's), without RunAsync's frame:
+    /// one async method fewer to resume on every answer (docs/performance.md#fewer-frames-on-a-calls-path-2026-12-04-sixth-session).
+    /// The caller calls <see cref="Close"/> once it ends, thrown or not.
+    /// </summary>
+    internal ValueTask RunBodilessAsync()
+    {
+        _forwarded = StartTelemetry(_telemetry);
+        return Open() is { } refused ? new ValueTask(refused) : RunAttemptsAsync();
+    }
+
+    /// <summary>What every call does before its first attempt: the caller's fields checked, the first instance picked. The problem written when it refuses, or null.</summary>
+    private Task? Open()
+    {
+        // A caller's bad value is refused before any instance is picked; each attempt writes the headers then.
+        if (!FieldsChecked && ProxyHeaders.FindControlCharacter(Fields) is { } bad)
+        {
+            return WriteProblemAsync(CallProblem.BadHeader(bad.Name, bad.Character));
+        }
+
+        if (!_instances.PickFirst(Pool))
+        {
+            return WriteProblemAsync(CallProblem.NoInstance(Pool.Name));
+        }
+
+        Pool.Budget.Deposit();
+        _retries.Start(_body);
+        return null;
+    }
+
+    /// <summary>The call is over: its instances released, its kept request back, its telemetry completed.</summary>
+    internal void Close()
+    {
+        _instances.ReleaseAll();
+        (_kept, _lent) = (_lent ?? _kept, null);
+        var status = Aborted.IsCancellationRequested && !AnswerStarted ? CallTelemetry.ClientClosedRequest : AnswerStatus;
+        _telemetry.Complete(_method.Method, status, Pool.Metrics, Attempts);
+        Ended();
+    }
+
+    /// <summary>The attempts after the first, which the retry rules asked for: the pipelines take over, starting from the first attempt's outcome (<see cref="_replay"/>).</summary>
+    private async ValueTask RunRetriesAsync()
+    {
+        var context = ResilienceContextPool.Shared.Get(Aborted);
+        context.Properties.Set(ForwardingPipelines.CallKey, _retries);
+        Outcome<bool> outcome;
+        try
+        {
+            outcome = await Pool.Pipelines.Deadline.ExecuteOutcomeAsync(
+                static (ctx, call) => call.ExecuteAsync(ctx), context, this).ConfigureAwait(false);
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
+
+        if (outcome.Exception is not null && !Aborted.IsCancellationRequested)
+        {
+            // The deadline fired (Polly turns the cancellation into TimeoutRejectedException); once the
+            // response has started, Problems.WriteAsync aborts the connection instead.
+            await WriteDeadlineExceededAsync().ConfigureAwait(false);
         }
     }
 
@@ -198,17 +224,17 @@ internal abstract partial class ForwardCall
     /// to the deadline. Polly's layers cost a few async frames and two linked token sources per call
     /// (about 4% of the agent's profile samples) for calls that almost always need none of it.
     /// The outcome is judged by the same rules as every later attempt (<see cref="CallRetries.JudgeFirst"/>);
-    /// a retry hands it to the pipelines (<see cref="_replay"/>), which take that judgement as theirs.
-    /// True when the call is finished.
+    /// a retry hands it to the pipelines (<see cref="_replay"/>, <see cref="RunRetriesAsync"/>), which take that judgement as theirs.
     /// </summary>
-    [AsyncMethodBuilder(typeof(Sidecar.Platform.PooledFrameBuilder<>))] // a pooled state machine: none allocated per call
-    private async ValueTask<bool> RunFirstAttemptAsync()
+    [AsyncMethodBuilder(typeof(Sidecar.Platform.PooledFrameBuilder))] // a pooled state machine: none allocated per call
+    private async ValueTask RunAttemptsAsync()
     {
         var tryTimeout = _retries.TryTimeout;
         var deadline = _retries.Deadline;
         var deadlineFirst = tryTimeout == Timeout.InfiniteTimeSpan || deadline <= tryTimeout;
         var cts = TimeoutSources.Rent(Pool.Time, deadlineFirst ? deadline : tryTimeout);
         var registration = Aborted.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), cts);
+        var retry = false;
         try
         {
             // Only a deadline that fires is the deadline: a per-try time-out is the instance's failure.
@@ -227,7 +253,7 @@ internal abstract partial class ForwardCall
             {
                 if (Aborted.IsCancellationRequested)
                 {
-                    return true; // nobody is left to answer
+                    return; // nobody is left to answer
                 }
 
                 if (exception is OperationCanceledException && cts.IsCancellationRequested)
@@ -235,7 +261,7 @@ internal abstract partial class ForwardCall
                     if (deadlineFirst)
                     {
                         await WriteDeadlineExceededAsync().ConfigureAwait(false);
-                        return true;
+                        return;
                     }
 
                     // What Polly's per-try time-out would have produced.
@@ -246,17 +272,15 @@ internal abstract partial class ForwardCall
             if (_retries.JudgeFirst(outcome).Retry)
             {
                 _replay = outcome;
-                return false;
+                retry = true;
             }
-
-            if (outcome.Exception is { } failure)
+            else if (outcome.Exception is { } failure)
             {
                 await WriteFailureAsync(failure).ConfigureAwait(false);
-                return true;
             }
-
-            using (var response = outcome.Result!)
+            else
             {
+                using var response = outcome.Result!;
                 if (!deadlineFirst)
                 {
                     // The response body is bounded by what is left of the deadline.
@@ -264,7 +288,7 @@ internal abstract partial class ForwardCall
                     if (remaining <= TimeSpan.Zero)
                     {
                         await WriteDeadlineExceededAsync().ConfigureAwait(false);
-                        return true;
+                        return;
                     }
 
                     TimeoutSources.Extend(cts, remaining);
@@ -284,13 +308,16 @@ internal abstract partial class ForwardCall
                     await WriteDeadlineExceededAsync().ConfigureAwait(false);
                 }
             }
-
-            return true;
         }
         finally
         {
             registration.Dispose();
             TimeoutSources.Return(cts, Pool.Time);
+        }
+
+        if (retry)
+        {
+            await RunRetriesAsync().ConfigureAwait(false);
         }
     }
 

@@ -96,63 +96,108 @@ internal sealed class Http1Connection : IDisposable
     /// <summary>
     /// Reads until the buffer holds a whole head (up to its empty line) and returns its length; the head
     /// starts at <see cref="Buffered"/>. Throws <see cref="Http1ReadException"/> at end of stream or past the limit.
+    /// (<see cref="LeanHttp1Handler"/>'s plain exchange runs the same loop itself: a frame fewer to resume on every answer.)
     /// </summary>
     [AsyncMethodBuilder(typeof(Sidecar.Platform.PooledFrameBuilder<>))]
     public async ValueTask<int> ReadHeadAsync(CancellationToken cancellationToken)
     {
         var searched = 0;
-        while (true)
+        int length;
+        while ((length = FindHead(ref searched)) < 0)
         {
-            var from = Math.Max(0, searched - 3);
-            var at = _read.AsSpan(_start + from, _end - _start - from).IndexOf("\r\n\r\n"u8);
-            if (at >= 0)
-            {
-                return from + at + 4;
-            }
-
-            searched = _end - _start;
-            if (searched >= ResponseHeadParser.MaxHeadBytes)
-            {
-                throw new Http1ReadException(HttpRequestError.ConfigurationLimitExceeded, $"the answer's head is longer than {ResponseHeadParser.MaxHeadBytes} bytes");
-            }
-
             int read;
-            if (_readAheadPending)
+            if (TakeReadAhead(cancellationToken, out var readAhead, out var registration))
             {
-                // An exchange's first read is always its head's, so a reused connection's read-ahead is awaited here,
-                // not through FillAsync: a frame fewer to resume on every answer (docs/performance.md#what-was-tuned).
-                // It was started without a token: the exchange's token closes the socket to end it, as SocketsHttpHandler does.
-                _readAheadPending = false;
-                var registration = cancellationToken.UnsafeRegister(static s => ((Socket)s!).Dispose(), _socket);
                 try
                 {
-                    read = await _readAhead.ConfigureAwait(false);
+                    read = ReadAheadDone(await readAhead.ConfigureAwait(false));
                 }
-                catch (Exception ex) when (ex is SocketException or ObjectDisposedException && cancellationToken.IsCancellationRequested)
+                catch (Exception ex) when (IsReadAheadFailure(ex, cancellationToken))
                 {
-                    throw new OperationCanceledException("The operation was canceled.", ex, cancellationToken);
-                }
-                catch (SocketException ex)
-                {
-                    throw new IOException($"Unable to read data from the transport connection: {ex.Message}.", ex);
+                    throw ReadAheadFailure(ex, cancellationToken);
                 }
                 finally
                 {
                     registration.Unregister();
                 }
-
-                _end += read;
-                Received |= read > 0;
             }
             else
             {
-                read = await FillAsync(ResponseHeadParser.MaxHeadBytes + 4, cancellationToken).ConfigureAwait(false);
+                read = await ReadHeadMoreAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            if (read == 0)
-            {
-                throw new Http1ReadException(HttpRequestError.ResponseEnded, "The response ended prematurely.");
-            }
+            HeadRead(read);
+        }
+
+        return length;
+    }
+
+    /// <summary>The length of the whole head <see cref="Buffered"/> starts with, or -1 when more must be read (<paramref name="searched"/>: how far the last look went, 0 at first). Throws past the limit.</summary>
+    public int FindHead(ref int searched)
+    {
+        var from = Math.Max(0, searched - 3);
+        var at = _read.AsSpan(_start + from, _end - _start - from).IndexOf("\r\n\r\n"u8);
+        if (at >= 0)
+        {
+            return from + at + 4;
+        }
+
+        searched = _end - _start;
+        if (searched >= ResponseHeadParser.MaxHeadBytes)
+        {
+            throw new Http1ReadException(HttpRequestError.ConfigurationLimitExceeded, $"the answer's head is longer than {ResponseHeadParser.MaxHeadBytes} bytes");
+        }
+
+        return -1;
+    }
+
+    /// <summary>
+    /// A head's next read when it is a reused connection's read-ahead: that read, for the caller to await itself (not through
+    /// <see cref="ReadHeadMoreAsync"/>: a frame fewer to resume on every answer), then <see cref="ReadAheadDone"/>; its
+    /// failure is <see cref="ReadAheadFailure"/>'s. It was started without a token: the exchange's token closes the socket
+    /// meanwhile to end it, as SocketsHttpHandler does (the registration, to unregister once it ends).
+    /// </summary>
+    public bool TakeReadAhead(CancellationToken cancellationToken, out ValueTask<int> read, out CancellationTokenRegistration registration)
+    {
+        if (!_readAheadPending)
+        {
+            (read, registration) = (default, default);
+            return false;
+        }
+
+        // An exchange's first read is always its head's, so only a head's read finds the read-ahead pending.
+        _readAheadPending = false;
+        registration = cancellationToken.UnsafeRegister(static s => ((Socket)s!).Dispose(), _socket);
+        read = _readAhead;
+        return true;
+    }
+
+    /// <summary>The read-ahead's bytes, taken into the buffer; returns their count.</summary>
+    public int ReadAheadDone(int read)
+    {
+        _end += read;
+        Received |= read > 0;
+        return read;
+    }
+
+    /// <summary>A failure of the read-ahead that <see cref="ReadAheadFailure"/> reports otherwise than as it came.</summary>
+    public static bool IsReadAheadFailure(Exception exception, CancellationToken cancellationToken) =>
+        exception is SocketException || (exception is ObjectDisposedException && cancellationToken.IsCancellationRequested);
+
+    /// <summary>The read-ahead's failure as a read of the exchange reports it: the token's cancellation, or the connection's failure.</summary>
+    public static Exception ReadAheadFailure(Exception exception, CancellationToken cancellationToken) => cancellationToken.IsCancellationRequested
+        ? new OperationCanceledException("The operation was canceled.", exception, cancellationToken)
+        : new IOException($"Unable to read data from the transport connection: {exception.Message}.", exception);
+
+    /// <summary>A head's next read when no read-ahead is pending; 0 at end of stream.</summary>
+    public ValueTask<int> ReadHeadMoreAsync(CancellationToken cancellationToken) => FillAsync(ResponseHeadParser.MaxHeadBytes + 4, cancellationToken);
+
+    /// <summary>Throws when a head's read found the end of the stream.</summary>
+    public static void HeadRead(int read)
+    {
+        if (read == 0)
+        {
+            throw new Http1ReadException(HttpRequestError.ResponseEnded, "The response ended prematurely.");
         }
     }
 
@@ -343,7 +388,7 @@ internal sealed class Http1Connection : IDisposable
             }
         }
 
-        // Only a head's read finds the read-ahead pending (ReadHeadAsync awaits it): a body is read after its head.
+        // Only a head's read finds the read-ahead pending (TakeReadAhead gives it to the head's read): a body is read after its head.
         System.Diagnostics.Debug.Assert(!_readAheadPending, "the read-ahead is the exchange's first read, ReadHeadAsync's");
         var read = await ReceiveAsync(_read.AsMemory(_end), cancellationToken).ConfigureAwait(false);
         _end += read;
