@@ -54,7 +54,7 @@ internal abstract partial class ForwardCall
     /// <summary>
     /// Takes a call (the parameters are the constructor's) with nothing left of the one before: the forwarding core keeps
     /// one call object per connection for its calls one after the other (docs/performance.md#the-calls-objects-kept-per-connection-2026-12-04-second-session).
-    /// Only once <see cref="RunAsync"/> has returned: nothing of a call outlives it.
+    /// Only once the call before has ended (<see cref="RunAsync"/> returned, or <see cref="Close"/> called): nothing of a call outlives it.
     /// </summary>
     protected void Begin(ServicePool pool, string target, TimeSpan deadline, string method, CallerFields fields, CancellationToken aborted)
     {
@@ -139,13 +139,7 @@ internal abstract partial class ForwardCall
             }
 
             _body = body;
-            if (Open() is { } refused)
-            {
-                await refused.ConfigureAwait(false);
-                return;
-            }
-
-            await RunAttemptsAsync().ConfigureAwait(false);
+            await OpenAsync().ConfigureAwait(false);
         }
         finally
         {
@@ -161,26 +155,26 @@ internal abstract partial class ForwardCall
     internal ValueTask RunBodilessAsync()
     {
         _forwarded = StartTelemetry(_telemetry);
-        return Open() is { } refused ? new ValueTask(refused) : RunAttemptsAsync();
+        return OpenAsync();
     }
 
-    /// <summary>What every call does before its first attempt: the caller's fields checked, the first instance picked. The problem written when it refuses, or null.</summary>
-    private Task? Open()
+    /// <summary>What every call does once its body is read: the caller's fields checked, the first instance picked, then the attempts; or the problem when it refuses.</summary>
+    private ValueTask OpenAsync()
     {
         // A caller's bad value is refused before any instance is picked; each attempt writes the headers then.
         if (!FieldsChecked && ProxyHeaders.FindControlCharacter(Fields) is { } bad)
         {
-            return WriteProblemAsync(CallProblem.BadHeader(bad.Name, bad.Character));
+            return new ValueTask(WriteProblemAsync(CallProblem.BadHeader(bad.Name, bad.Character)));
         }
 
         if (!_instances.PickFirst(Pool))
         {
-            return WriteProblemAsync(CallProblem.NoInstance(Pool.Name));
+            return new ValueTask(WriteProblemAsync(CallProblem.NoInstance(Pool.Name)));
         }
 
         Pool.Budget.Deposit();
         _retries.Start(_body);
-        return null;
+        return RunAttemptsAsync();
     }
 
     /// <summary>The call is over: its instances released, its kept request back, its telemetry completed.</summary>

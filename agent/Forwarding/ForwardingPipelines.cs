@@ -24,7 +24,7 @@ internal sealed class ForwardingPipelines
         Deadline = new ResiliencePipelineBuilder { TimeProvider = time }
             .AddTimeout(new TimeoutStrategyOptions
             {
-                // What is left of it: the first attempt ran before the pipelines (ForwardCall.RunFirstAttemptAsync).
+                // What is left of it: the first attempt ran before the pipelines (ForwardCall.RunAttemptsAsync).
                 TimeoutGenerator = static args => new ValueTask<TimeSpan>(CallOf(args.Context).RemainingDeadline),
             })
             .Build();

@@ -126,7 +126,7 @@ internal sealed class Http1Connection : IDisposable
                 read = await ReadHeadMoreAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            HeadRead(read);
+            ThrowIfHeadEnded(read);
         }
 
         return length;
@@ -193,7 +193,7 @@ internal sealed class Http1Connection : IDisposable
     public ValueTask<int> ReadHeadMoreAsync(CancellationToken cancellationToken) => FillAsync(ResponseHeadParser.MaxHeadBytes + 4, cancellationToken);
 
     /// <summary>Throws when a head's read found the end of the stream.</summary>
-    public static void HeadRead(int read)
+    public static void ThrowIfHeadEnded(int read)
     {
         if (read == 0)
         {

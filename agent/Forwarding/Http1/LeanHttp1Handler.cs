@@ -176,7 +176,7 @@ internal sealed class LeanHttp1Handler : DelegatingHandler
                             read = await connection.ReadHeadMoreAsync(cancellationToken).ConfigureAwait(false);
                         }
 
-                        Http1Connection.HeadRead(read);
+                        Http1Connection.ThrowIfHeadEnded(read);
                     }
 
                     if (TakeResponse(connection, request, isHead, headLength) is { } response)
