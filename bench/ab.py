@@ -22,7 +22,7 @@ machine than at full speed, where the batching of reads and writes varies with t
   sockets   invoke with Forwarding__LeanHttp1=false: SocketsHttpHandler rather than the lean client
             (--a sockets --b invoke measures what the lean client saves)
 
-Usage: ab.py [--rounds N] [--duration S] [--rate R] [--a CONFIG] [--b CONFIG]   (invoke, guarded, unhedged, bulkhead, ratelimit, breaker, cache, hedging, sockets, reqlog-none, gen0-256k, gen0-512k, gen0-1m, gen0-2m, gen0-4m, engines-per-core)
+Usage: ab.py [--rounds N] [--duration S] [--rate R] [--a CONFIG] [--b CONFIG]   (invoke, guarded, unhedged, bulkhead, ratelimit, breaker, cache, hedging, sockets, reqlog-none, gen0-256k, gen0-512k, gen0-1m, gen0-2m, gen0-4m, tp-spin, engines-per-core)
              [--agent-a PATH] [--agent-b PATH]   (two builds of the agent: before/after a change)
 """
 import os
@@ -65,6 +65,8 @@ CONFIGS = {
     "gen0-1m": {"DOTNET_GCgen0size": "100000"},
     "gen0-2m": {"DOTNET_GCgen0size": "200000"},
     "gen0-4m": {"DOTNET_GCgen0size": "400000"},
+    # The thread pool's workers spinning before they sleep, .NET's default (agent/Agent.csproj bakes in no spinning).
+    "tp-spin": {"DOTNET_ThreadPool_UnfairSemaphoreSpinLimit": "70"},
     # One socket engine per core, .NET's own choice with inline completions, instead of the agent's one (docs/performance.md#what-was-tuned).
     "engines-per-core": {"DOTNET_SYSTEM_NET_SOCKETS_THREAD_COUNT": str(os.cpu_count() or 1)},
 }

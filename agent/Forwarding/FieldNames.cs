@@ -1,3 +1,5 @@
+using System.Text;
+
 namespace Sidecar.Forwarding;
 
 /// <summary>What a request field's name means to the proxy's rules (<see cref="ProxyHeaders"/>).</summary>
@@ -23,6 +25,31 @@ internal enum FieldKind : byte
 
     /// <summary><c>b3</c>, <c>X-B3-*</c>: written by the agent when a B3 format is configured.</summary>
     B3,
+}
+
+/// <summary>What an answer's field name means to the proxy's rules (<see cref="FieldNames.ClassifyAnswer"/>).</summary>
+internal enum AnswerFieldKind : byte
+{
+    /// <summary>Passed on as it came.</summary>
+    Other,
+
+    /// <summary>Concerns one connection only, dropped: Keep-Alive, Proxy-*, TE, Trailer, Upgrade.</summary>
+    HopByHop,
+
+    /// <summary><c>Connection</c>: hop-by-hop, and it may name other fields to drop, or say the connection closes.</summary>
+    Connection,
+
+    /// <summary><c>Transfer-Encoding</c>: hop-by-hop, and it frames the body.</summary>
+    TransferEncoding,
+
+    /// <summary><c>Content-Length</c>: passed on, and it frames the body.</summary>
+    ContentLength,
+
+    /// <summary><c>Date</c>: passed on (then the agent writes none).</summary>
+    Date,
+
+    /// <summary><c>Retry-After</c>: passed on, and read by the retry rules.</summary>
+    RetryAfter,
 }
 
 /// <summary>
@@ -66,6 +93,30 @@ internal static class FieldNames
         };
     }
 
+    /// <summary>
+    /// The kind of an answer's field name as it came (ASCII bytes): the same hop-by-hop names as <see cref="Classify"/>'s
+    /// (a test compares them), and the names the answer's framing and the retry rules read.
+    /// </summary>
+    public static AnswerFieldKind ClassifyAnswer(ReadOnlySpan<byte> name)
+    {
+        if (name.Length >= 6 && Ascii.EqualsIgnoreCase(name[..6], "Proxy-"u8))
+        {
+            return AnswerFieldKind.HopByHop;
+        }
+
+        return name.Length switch
+        {
+            2 => Is(name, "TE"u8) ? AnswerFieldKind.HopByHop : AnswerFieldKind.Other,
+            4 => Is(name, "Date"u8) ? AnswerFieldKind.Date : AnswerFieldKind.Other,
+            7 => Is(name, "Upgrade"u8) || Is(name, "Trailer"u8) ? AnswerFieldKind.HopByHop : AnswerFieldKind.Other,
+            10 => Is(name, "Connection"u8) ? AnswerFieldKind.Connection : Is(name, "Keep-Alive"u8) ? AnswerFieldKind.HopByHop : AnswerFieldKind.Other,
+            11 => Is(name, "Retry-After"u8) ? AnswerFieldKind.RetryAfter : AnswerFieldKind.Other,
+            14 => Is(name, "Content-Length"u8) ? AnswerFieldKind.ContentLength : AnswerFieldKind.Other,
+            17 => Is(name, "Transfer-Encoding"u8) ? AnswerFieldKind.TransferEncoding : AnswerFieldKind.Other,
+            _ => AnswerFieldKind.Other,
+        };
+    }
+
     /// <summary>Whether a field of <paramref name="kind"/> is one the agent writes itself in the configured trace formats.</summary>
     public static bool IsTraceReplaced(FieldKind kind, Observability.Propagators formats) => kind switch
     {
@@ -75,4 +126,6 @@ internal static class FieldNames
     };
 
     private static bool Is(ReadOnlySpan<char> name, string known) => name.Equals(known, StringComparison.OrdinalIgnoreCase);
+
+    private static bool Is(ReadOnlySpan<byte> name, ReadOnlySpan<byte> known) => Ascii.EqualsIgnoreCase(name, known);
 }

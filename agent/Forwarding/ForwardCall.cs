@@ -98,8 +98,8 @@ internal abstract partial class ForwardCall
     /// <summary>Starts the answer from the instance's: its status and head with the proxy's rules (<see cref="ResponseHeaders"/>); returns where its body goes.</summary>
     protected abstract Stream StartAnswer(HttpResponseMessage response);
 
-    /// <summary>The answer's head is written from the instance's bytes (<see cref="Http1.LeanResponse.IsRaw"/>): no string made for a value only copied.</summary>
-    protected virtual bool AnswerAsBytes => false;
+    /// <summary>The head the lean client writes the instance's fields into as it reads them (<see cref="Http1.LeanResponse.Answer"/>: the forwarding core's), or null.</summary>
+    protected virtual Http1.AnswerHead? Answer => null;
 
     /// <summary>
     /// No caller's field holds a control character (<see cref="ProxyHeaders.FindControlCharacter(CallerFields)"/> would find none):
@@ -444,7 +444,7 @@ internal abstract partial class ForwardCall
             }
 
             lean.Aim(instance.Origin, Target, head);
-            lean.AnswerAsBytes = AnswerAsBytes;
+            lean.Answer = Answer;
             if (lend && Http1.LeanHttp1Handler.Takes(lean))
             {
                 _lent = lean; // kept when the call ends, unless disposed

@@ -82,7 +82,7 @@ internal static class ResponseHeaders
         var checkConnection = false;
         for (var i = 0; i < fields.Length; i++)
         {
-            if (string.Equals(fields[i].Name, "Connection", StringComparison.OrdinalIgnoreCase) && NamesMore(lean, i))
+            if (string.Equals(fields[i].Name, "Connection", StringComparison.OrdinalIgnoreCase) && NamesMore(lean.ValueOf(i)))
             {
                 checkConnection = true;
             }
@@ -117,16 +117,7 @@ internal static class ResponseHeaders
 
             if (count == 1)
             {
-                // A value kept as bytes goes as it came, never made a string.
-                if (fields[i].Value is { } value)
-                {
-                    target.Set(name, value);
-                }
-                else
-                {
-                    target.SetLatin1(name, lean.RawValue(i));
-                }
-
+                target.Set(name, fields[i].Value);
                 continue;
             }
 
@@ -170,17 +161,9 @@ internal static class ResponseHeaders
         return false;
     }
 
-    // A name in the list that is not hop-by-hop anyway (then dropped whatever Connection says); an answer kept as
-    // bytes is read without a string for the usual lists (nginx's "keep-alive", "close").
-    private static bool NamesMore(LeanResponse lean, int index)
+    /// <summary>Whether a <c>Connection</c> field's list names a field that is not hop-by-hop anyway (then dropped whatever it says).</summary>
+    internal static bool NamesMore(string list)
     {
-        if (lean.Fields[index].Value is null &&
-            (Ascii.EqualsIgnoreCase(lean.RawValue(index), "keep-alive"u8) || Ascii.EqualsIgnoreCase(lean.RawValue(index), "close"u8)))
-        {
-            return false;
-        }
-
-        var list = lean.ValueOf(index);
         foreach (var range in list.AsSpan().Split(','))
         {
             var token = list.AsSpan()[range].Trim();

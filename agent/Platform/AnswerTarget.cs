@@ -7,9 +7,6 @@ internal interface IAnswerTarget
 {
     /// <summary>Sets a field; a value the target refuses (a control character) drops that field, and nothing else.</summary>
     public void Set(string name, StringValues values);
-
-    /// <summary>Sets a field of one value, as it came (Latin-1 bytes): <see cref="Set"/> for a value not made a string.</summary>
-    public void SetLatin1(string name, ReadOnlySpan<byte> value);
 }
 
 /// <summary>Kestrel's response headers as an answer target.</summary>
@@ -27,6 +24,4 @@ internal readonly struct KestrelAnswer(IHeaderDictionary headers) : IAnswerTarge
             // nothing logged (an instance could flood the log).
         }
     }
-
-    public void SetLatin1(string name, ReadOnlySpan<byte> value) => Set(name, System.Text.Encoding.Latin1.GetString(value));
 }

@@ -35,16 +35,16 @@ internal sealed class AnswerHead
     // "HTTP/1.1 {status} {reason}\r\n" as bytes, made once per status (Kestrel keeps its status lines as bytes too).
     private static readonly byte[]?[] StatusLines = new byte[]?[600];
 
-    // The fields' lines as they are written ("Name: value\r\n", one line per value), each name's lines together;
-    // a name set again drops its earlier lines (Length -1).
-    // (An array and a count, not a List: a List's Clear clears its array, for the names it holds, on every answer; the
-    // names left behind are the last answer's, dropped as the next ones take their places.)
-    private (string Name, int Start, int Length)[] _fieldArray = new (string, int, int)[16];
+    // The fields' lines as they are written ("Name: value\r\n", one line per value), a field's lines together: each
+    // field is where its lines start, its name's length (the name is read from its first line) and their length; a
+    // name set again drops its earlier lines (Length -1). A field refused (Take) keeps its name's bytes and no line.
+    private (int Start, int NameLength, int Length)[] _fieldArray = new (int, int, int)[16];
     private int _fieldCount;
     private byte[] _lines = new byte[1024];
     private int _used;
     private bool _hasDate;
     private bool _hasConnection;
+    private bool _dropped; // some field has no line: the lines are not all written as one block
     private ulong _lengths; // the lengths (mod 64) of the names set: a name of a length never set has no line to drop
 
     /// <summary>The answer's status.</summary>
@@ -64,6 +64,7 @@ internal sealed class AnswerHead
         Closes = false;
         _hasDate = false;
         _hasConnection = false;
+        _dropped = false;
         _fieldCount = 0;
         _lengths = 0;
         _used = 0;
@@ -93,48 +94,89 @@ internal sealed class AnswerHead
         }
 
         Named(name, values);
+        if (values.Count == 0)
+        {
+            return; // no value: no field (Kestrel's headers take an empty list as the name's removal)
+        }
+
         var start = _used;
         foreach (var value in values)
         {
-            Append(name, value!.Length).Write(value);
+            var line = Append(name.Length, value!.Length);
+            Encoding.Latin1.GetBytes(name, line.Name);
+            Encoding.Latin1.GetBytes(value, line.Value);
         }
 
-        AddField(name, start, _used - start);
+        AddField(start, name.Length, _used - start);
     }
 
-    /// <summary><see cref="Set"/> for one value as it came (Latin-1 bytes, as the lean client read them), written as it is.</summary>
-    public void SetLatin1(string name, ReadOnlySpan<byte> value)
+    /// <summary>
+    /// An instance's field as its answer's head is read (<see cref="ResponseHeadParser.Parse"/>, the forwarding core's
+    /// answers): its line written as it came, name and value (Latin-1 bytes), by the rules <see cref="Set"/> applies to
+    /// the list of a name's values (<see cref="ResponseHeaders.Copy{T}"/>): a name one of whose values is refused (a
+    /// control character), or whose <c>Content-Length</c> came twice, has none of its fields written.
+    /// </summary>
+    /// <param name="name">The name as it came (a token).</param>
+    /// <param name="value">The value, trimmed.</param>
+    /// <param name="kind">What the name is (not a hop-by-hop one: those are never passed on).</param>
+    /// <param name="refused">The value holds a control character that Kestrel's headers refuse.</param>
+    /// <param name="length">The value of a <c>Content-Length</c>, read by the parser.</param>
+    public void Take(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value, AnswerFieldKind kind, bool refused, long length)
     {
-        if (value.ContainsAny(FieldLists.ControlBytes))
+        if (_dropped && IsDropped(name))
         {
             return;
         }
 
-        if (name.Equals("Content-Length", StringComparison.OrdinalIgnoreCase))
+        if (refused || (kind == AnswerFieldKind.ContentLength && ContentLength is not null))
         {
-            // The lean client's parser read it already; the same reading here.
-            if (!ResponseHeadParser.TryParseLength(value, out var length))
-            {
-                return;
-            }
-
-            ContentLength = length;
+            // The name's earlier lines dropped, and its later ones with them: the name is kept with no line.
+            Remove(Encoding.Latin1.GetString(name));
+            ContentLength = kind == AnswerFieldKind.ContentLength ? null : ContentLength;
+            var at = _used;
+            Reserve(name.Length);
+            name.CopyTo(_lines.AsSpan(at));
+            _used += name.Length;
+            AddField(at, name.Length, -1);
+            _dropped = true;
+            return;
         }
 
-        // A Connection field's value is read as a string (an instance's is hop-by-hop and never set here).
-        Named(name, name.Equals("Connection", StringComparison.OrdinalIgnoreCase) ? Encoding.Latin1.GetString(value) : StringValues.Empty);
+        _hasDate |= kind == AnswerFieldKind.Date;
+        ContentLength = kind == AnswerFieldKind.ContentLength ? length : ContentLength;
         var start = _used;
-        var line = Append(name, value.Length);
+        var line = Append(name.Length, value.Length);
+        name.CopyTo(line.Name);
         value.CopyTo(line.Value);
-        AddField(name, start, _used - start);
+        AddField(start, name.Length, _used - start);
+    }
+
+    /// <summary>
+    /// Drops the fields an instance's <c>Connection</c> field names (<paramref name="list"/>), once all are taken, as
+    /// <see cref="ResponseHeaders.Copy{T}"/> does: only when it names more than the hop-by-hop ones.
+    /// </summary>
+    public void DropNamedBy(string list)
+    {
+        if (!ResponseHeaders.NamesMore(list))
+        {
+            return;
+        }
+
+        foreach (var range in list.AsSpan().Split(','))
+        {
+            if (list.AsSpan()[range].Trim() is { IsEmpty: false } token)
+            {
+                Remove(token);
+            }
+        }
     }
 
     /// <summary>Whether a field of <paramref name="name"/> is set (not dropped).</summary>
     public bool Has(string name)
     {
-        foreach (var (field, _, length) in Fields)
+        foreach (var field in Fields)
         {
-            if (length >= 0 && field.Equals(name, StringComparison.OrdinalIgnoreCase))
+            if (field.Length >= 0 && IsNamed(field, name))
             {
                 return true;
             }
@@ -174,7 +216,7 @@ internal sealed class AnswerHead
                     throw new InvalidOperationException($"Setting the header Content-Length is not allowed on responses with status code {Status}.");
                 }
 
-                Remove("Content-Length");
+                Remove("Content-Length".AsSpan());
                 ContentLength = null;
             }
             else if (Status == 205 && declared != 0)
@@ -203,9 +245,9 @@ internal sealed class AnswerHead
 
         // The whole head in one span of the output (and the body's first bytes with it): a pipe's GetSpan and Advance each take its lock.
         var size = statusLine.Length + 2;
-        foreach (var (_, _, fieldLength) in Fields)
+        foreach (var field in Fields)
         {
-            size += Math.Max(fieldLength, 0);
+            size += Math.Max(field.Length, 0);
         }
 
         size += (length is null ? 0 : Lines.FieldSize("Content-Length", length)) +
@@ -215,11 +257,18 @@ internal sealed class AnswerHead
         var total = size + (written ? body.Length : 0);
         var writer = new Lines(output.GetSpan(total));
         writer.Bytes(statusLine);
-        foreach (var (_, start, fieldLength) in Fields)
+        if (!_dropped)
         {
-            if (fieldLength > 0)
+            writer.Bytes(_lines.AsSpan(0, _used)); // every line, in one copy
+        }
+        else
+        {
+            foreach (var field in Fields)
             {
-                writer.Bytes(_lines.AsSpan(start, fieldLength));
+                if (field.Length > 0)
+                {
+                    writer.Bytes(_lines.AsSpan(field.Start, field.Length));
+                }
             }
         }
 
@@ -321,7 +370,7 @@ internal sealed class AnswerHead
         }
     }
 
-    private void Remove(string name)
+    private void Remove(ReadOnlySpan<char> name)
     {
         if ((_lengths & (1UL << name.Length)) == 0)
         {
@@ -331,24 +380,45 @@ internal sealed class AnswerHead
         var fields = Fields;
         for (var i = 0; i < fields.Length; i++)
         {
-            if (fields[i].Length >= 0 && fields[i].Name.Equals(name, StringComparison.OrdinalIgnoreCase))
+            if (fields[i].Length >= 0 && IsNamed(fields[i], name))
             {
-                fields[i] = (fields[i].Name, 0, -1);
+                fields[i].Length = -1;
+                _dropped = true;
             }
         }
     }
 
-    private Span<(string Name, int Start, int Length)> Fields => _fieldArray.AsSpan(0, _fieldCount);
+    // Whether a field refused by Take has this name: its later fields are refused too.
+    private bool IsDropped(ReadOnlySpan<byte> name)
+    {
+        foreach (var field in Fields)
+        {
+            if (field.Length < 0 && IsNamed(field, name))
+            {
+                return true;
+            }
+        }
 
-    private void AddField(string name, int start, int length)
+        return false;
+    }
+
+    private bool IsNamed((int Start, int NameLength, int Length) field, ReadOnlySpan<char> name) =>
+        field.NameLength == name.Length && Ascii.EqualsIgnoreCase(_lines.AsSpan(field.Start, field.NameLength), name);
+
+    private bool IsNamed((int Start, int NameLength, int Length) field, ReadOnlySpan<byte> name) =>
+        field.NameLength == name.Length && Ascii.EqualsIgnoreCase(_lines.AsSpan(field.Start, field.NameLength), name);
+
+    private Span<(int Start, int NameLength, int Length)> Fields => _fieldArray.AsSpan(0, _fieldCount);
+
+    private void AddField(int start, int nameLength, int length)
     {
         if (_fieldCount == _fieldArray.Length)
         {
             Array.Resize(ref _fieldArray, _fieldArray.Length * 2);
         }
 
-        _fieldArray[_fieldCount++] = (name, start, length);
-        _lengths |= 1UL << name.Length;
+        _fieldArray[_fieldCount++] = (start, nameLength, length);
+        _lengths |= 1UL << nameLength;
     }
 
     // What a field's name says of the answer (Date, Connection), and the name's earlier lines dropped: a field set again is replaced.
@@ -362,34 +432,37 @@ internal sealed class AnswerHead
             Closes = values.Any(v => FieldLists.Contains(v, "close"));
         }
 
-        Remove(name);
+        Remove(name.AsSpan());
     }
 
-    // Room for the line "name: value\r\n" of a value of valueLength characters: the name and ": " written, the value's bytes to fill, the CRLF written.
-    private FieldLine Append(string name, int valueLength)
+    private void Reserve(int length)
     {
-        var length = name.Length + 2 + valueLength + 2;
         if (_used + length > _lines.Length)
         {
             Array.Resize(ref _lines, Math.Max(_lines.Length * 2, _used + length));
         }
+    }
 
+    // Room for the line "name: value\r\n" of a name and a value of these lengths: ": " and the CRLF written, the name's and the value's bytes to fill.
+    private FieldLine Append(int nameLength, int valueLength)
+    {
+        var length = nameLength + 2 + valueLength + 2;
+        Reserve(length);
         var line = _lines.AsSpan(_used, length);
-        Encoding.Latin1.GetBytes(name, line);
-        line[name.Length] = (byte)':';
-        line[name.Length + 1] = (byte)' ';
+        line[nameLength] = (byte)':';
+        line[nameLength + 1] = (byte)' ';
         line[^2] = (byte)'\r';
         line[^1] = (byte)'\n';
         _used += length;
-        return new FieldLine(line.Slice(name.Length + 2, valueLength));
+        return new FieldLine(line[..nameLength], line.Slice(nameLength + 2, valueLength));
     }
 
-    // The value's place in a field line.
-    private readonly ref struct FieldLine(Span<byte> value)
+    // The name's and the value's places in a field line.
+    private readonly ref struct FieldLine(Span<byte> name, Span<byte> value)
     {
-        public Span<byte> Value { get; } = value;
+        public Span<byte> Name { get; } = name;
 
-        public void Write(string text) => Encoding.Latin1.GetBytes(text, Value);
+        public Span<byte> Value { get; } = value;
     }
 
     // Latin-1, one byte per character (the values were checked when set), into a span sized for the whole head.
@@ -423,6 +496,4 @@ internal sealed class AnswerHead
 internal readonly struct CoreAnswer(AnswerHead head) : IAnswerTarget
 {
     public void Set(string name, StringValues values) => head.Set(name, values);
-
-    public void SetLatin1(string name, ReadOnlySpan<byte> value) => head.SetLatin1(name, value);
 }

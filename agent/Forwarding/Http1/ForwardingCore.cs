@@ -536,7 +536,7 @@ internal sealed class CoreConnection
 
         protected override int AnswerStatus => connection._status;
 
-        protected override bool AnswerAsBytes => true;
+        protected override AnswerHead? Answer => connection._head;
 
         // RequestHeadReader leaves to Kestrel a head with a control character (HTAB aside) in any value: none here.
         protected override bool FieldsChecked => true;
@@ -549,9 +549,14 @@ internal sealed class CoreConnection
         protected override Stream StartAnswer(HttpResponseMessage response)
         {
             var head = connection._head;
-            head.Reset((int)response.StatusCode);
-            var target = new CoreAnswer(head);
-            ResponseHeaders.Copy(response, ref target);
+            if (response is not LeanResponse { Answer: { } answer } || answer != head)
+            {
+                // An answer another client read (SocketsHttpHandler's: TLS, HTTP/2); the lean client's is in the head already.
+                head.Reset((int)response.StatusCode);
+                var target = new CoreAnswer(head);
+                ResponseHeaders.Copy(response, ref target);
+            }
+
             connection._status = head.Status;
             connection._prepared = true;
             return connection._body;

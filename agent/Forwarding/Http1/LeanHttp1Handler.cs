@@ -335,13 +335,12 @@ internal sealed class LeanHttp1Handler : DelegatingHandler
             return null;
         }
 
-        // A forwarded call's answer keeps its fields as read (LeanResponse), as bytes when the call writes its answer from
-        // them (the forwarding core's); another request's gets HttpHeaders' collections.
+        // A forwarded call's answer keeps its fields as read (LeanResponse), or writes them into the head of the call's answer
+        // (the forwarding core's); another request's gets HttpHeaders' collections.
         var lean = request is OriginFormRequest;
-        var raw = request is OriginFormRequest { AnswerAsBytes: true };
         // The head's lines less its status line and empty line: its fields (obs-fold aside, which the parser refuses).
-        // (An answer kept as bytes rents its field array, whose smallest size, 16, is taken without counting the lines first.)
-        var response = raw ? new LeanResponse(LeanResponse.RentedCapacity, bytes) : lean ? new LeanResponse(bytes.Count("\r\n"u8) - 2) : new HttpResponseMessage();
+        var response = request is OriginFormRequest { Answer: { } answer } ? new LeanResponse(answer)
+            : lean ? new LeanResponse(bytes.Count("\r\n"u8) - 2) : new HttpResponseMessage();
         response.RequestMessage = request;
         response.Version = HttpVersion.Version11;
         var content = new ResponseContent();

@@ -28,8 +28,8 @@ internal sealed class OriginFormRequest(HttpMethod method) : HttpRequestMessage(
     /// <summary>The header lines written straight into the head (the forwarder's, from the caller's headers); null when the message's headers are the request's.</summary>
     public DirectHead? Head { get; private set; }
 
-    /// <summary>The answer is kept as bytes (<see cref="LeanResponse.IsRaw"/>): the call writes its head from them (the forwarding core).</summary>
-    public bool AnswerAsBytes { get; set; }
+    /// <summary>The head the answer's fields are written into as they are read (<see cref="LeanResponse.Answer"/>, the forwarding core's); null: they are kept in the answer.</summary>
+    public AnswerHead? Answer { get; set; }
 
     /// <summary>True when <paramref name="target"/> may be sent without a URI (see <see cref="PlainTargetChars"/>).</summary>
     public static bool IsPlain(string target) => target.StartsWith('/') && !target.AsSpan().ContainsAnyExcept(PlainTargetChars);

@@ -1,7 +1,6 @@
 using System.Buffers;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Text;
+using Sidecar.Platform;
 
 namespace Sidecar.Forwarding.Http1;
 
@@ -78,12 +77,13 @@ internal static class ResponseHeadParser
 
     /// <summary>
     /// Reads a head (the bytes up to and including its empty line) and adds its headers to
-    /// <paramref name="response"/> (null: checks only): a <see cref="LeanResponse"/> keeps them as fields,
-    /// another response gets them in its header collections. Returns why it is refused, or null.
+    /// <paramref name="response"/> (null: checks only): a <see cref="LeanResponse"/> keeps them as fields, or writes them
+    /// into the core's answer head (<see cref="LeanResponse.Answer"/>); another response gets them in its header
+    /// collections. Returns why it is refused, or null.
     /// </summary>
     /// <param name="head">The head, status line to the empty line.</param>
     /// <param name="requestWasHead">The request was HEAD: no body whatever the headers say.</param>
-    /// <param name="response">Where the headers go (a lean response's fields; or <c>Headers</c>, and <c>Content.Headers</c> for content headers).</param>
+    /// <param name="response">Where the headers go (a lean response's fields or answer head; or <c>Headers</c>, and <c>Content.Headers</c> for content headers).</param>
     /// <param name="result">The status and the framing.</param>
     /// <param name="values">The connection's previous value strings, reused for a lean response's fields of the same bytes (null: all new).</param>
     public static string? Parse(ReadOnlySpan<byte> head, bool requestWasHead, HttpResponseMessage? response, out ResponseHead result, ResponseValues? values = null)
@@ -95,6 +95,9 @@ internal static class ResponseHeadParser
             return "invalid status line";
         }
 
+        var lean = response as LeanResponse;
+        var answer = lean?.Answer;
+        answer?.Reset(status);
         var rest = head[(head.IndexOf("\r\n"u8) + 2)..];
         long length = -1;
         var chunked = false;
@@ -132,15 +135,19 @@ internal static class ResponseHeadParser
                 return "header name is not a token (or whitespace before the colon)";
             }
 
+            // A control character is refused by Kestrel's headers (the field is dropped), CR and LF by HTTP (the answer is).
             var value = line[(colon + 1)..].Trim(" \t"u8);
-            if (value.IndexOfAny((byte)'\r', (byte)'\n') >= 0)
+            var control = value.IndexOfAny(FieldLists.ControlBytes);
+            if (control >= 0 && value[control..].IndexOfAny((byte)'\r', (byte)'\n') >= 0)
             {
                 return "bare CR or LF in a header value";
             }
 
-            if (Ascii.EqualsIgnoreCase(name, "Content-Length"u8))
+            var kind = FieldNames.ClassifyAnswer(name);
+            long parsed = -1;
+            if (kind == AnswerFieldKind.ContentLength)
             {
-                if (!TryParseLength(value, out var parsed))
+                if (!TryParseLength(value, out parsed))
                 {
                     return "Content-Length is not a number";
                 }
@@ -152,32 +159,39 @@ internal static class ResponseHeadParser
 
                 length = parsed;
             }
-            else if (Ascii.EqualsIgnoreCase(name, "Transfer-Encoding"u8))
+            else if (kind == AnswerFieldKind.TransferEncoding)
             {
                 // The last coding decides (RFC 9112 section 6.3): chunked last, or read to the close.
                 transferEncoding = true;
                 var lastComma = value.LastIndexOf((byte)',');
                 chunked = Ascii.EqualsIgnoreCase(value[(lastComma + 1)..].Trim(" \t"u8), "chunked"u8);
             }
-            else if (Ascii.EqualsIgnoreCase(name, "Connection"u8) && HasToken(value, "close"u8))
+            else if (kind == AnswerFieldKind.Connection)
             {
-                close = true;
+                close |= HasToken(value, "close"u8);
             }
 
-            if (response is LeanResponse lean)
+            if (answer is not null)
             {
-                // A forwarded call's answer: the fields as read, no HttpHeaders collections (LeanResponse); kept as
-                // bytes, the value is its range of the head (the answer holds a copy of these bytes).
+                // The forwarding core's answer: its head is written here, by the proxy's rules, with no string made for a
+                // field only passed on; the forwarder reads Retry-After, and a Connection that names other fields drops them.
+                if (kind is AnswerFieldKind.Other or AnswerFieldKind.Date or AnswerFieldKind.ContentLength or AnswerFieldKind.RetryAfter)
+                {
+                    answer.Take(name, value, kind, control >= 0, parsed);
+                }
+
+                if (kind == AnswerFieldKind.RetryAfter || (kind == AnswerFieldKind.Connection && !IsKeepAlive(value)))
+                {
+                    var (nameText, content, known) = ResponseFieldNames.Of(name);
+                    lean!.Add(nameText, Encoding.Latin1.GetString(value), content, known);
+                }
+            }
+            else if (lean is not null)
+            {
+                // A forwarded call's answer: the fields as read, no HttpHeaders collections (LeanResponse).
                 var (nameText, content, known) = ResponseFieldNames.Of(name);
-                if (lean.IsRaw)
-                {
-                    lean.AddRaw(nameText, (int)Unsafe.ByteOffset(ref MemoryMarshal.GetReference(head), ref MemoryMarshal.GetReference(value)), value.Length, content, known);
-                }
-                else
-                {
-                    var valueText = values is null ? Encoding.Latin1.GetString(value) : values.Get(lean.Fields.Length, nameText, value);
-                    lean.Add(nameText, valueText, content, known);
-                }
+                var valueText = values is null ? Encoding.Latin1.GetString(value) : values.Get(lean.Fields.Length, nameText, value);
+                lean.Add(nameText, valueText, content, known);
             }
             else if (response is not null)
             {
@@ -186,6 +200,17 @@ internal static class ResponseHeadParser
                 if (!response.Headers.TryAddWithoutValidation(nameText, valueText))
                 {
                     response.Content.Headers.TryAddWithoutValidation(nameText, valueText);
+                }
+            }
+        }
+
+        if (answer is not null)
+        {
+            for (var i = 0; i < lean!.Fields.Length; i++)
+            {
+                if (string.Equals(lean.Fields[i].Name, "Connection", StringComparison.OrdinalIgnoreCase))
+                {
+                    answer.DropNamedBy(lean.ValueOf(i));
                 }
             }
         }
@@ -272,6 +297,10 @@ internal static class ResponseHeadParser
 
         return true;
     }
+
+    // nginx's "keep-alive": a Connection field that names no other field (no string made for it; "close" names a field
+    // "close" to the proxy's rules, and the connection ends anyway).
+    private static bool IsKeepAlive(ReadOnlySpan<byte> value) => Ascii.EqualsIgnoreCase(value, "keep-alive"u8);
 
     private static bool HasToken(ReadOnlySpan<byte> list, ReadOnlySpan<byte> token)
     {

@@ -216,6 +216,37 @@ public sealed class CallerFieldsTests
         var kind = Enum.Parse<FieldKind>(kindName);
         Assert.Equal(kind, FieldNames.Classify(name));
         Assert.Equal(kind == FieldKind.HopByHop, ProxyHeaders.IsHopByHop(name));
+
+        // An answer's names, read as bytes: the same hop-by-hop ones.
+        var answerKind = FieldNames.ClassifyAnswer(Encoding.ASCII.GetBytes(name));
+        Assert.Equal(kind == FieldKind.HopByHop, answerKind is AnswerFieldKind.HopByHop or AnswerFieldKind.Connection or AnswerFieldKind.TransferEncoding);
+    }
+
+    [Theory]
+    [InlineData("Content-Length", nameof(AnswerFieldKind.ContentLength))]
+    [InlineData("content-LENGTH", nameof(AnswerFieldKind.ContentLength))]
+    [InlineData("date", nameof(AnswerFieldKind.Date))]
+    [InlineData("Retry-After", nameof(AnswerFieldKind.RetryAfter))]
+    [InlineData("CONNECTION", nameof(AnswerFieldKind.Connection))]
+    [InlineData("transfer-encoding", nameof(AnswerFieldKind.TransferEncoding))]
+    [InlineData("Proxy-", nameof(AnswerFieldKind.HopByHop))]
+    [InlineData("proxy-a", nameof(AnswerFieldKind.HopByHop))]
+    [InlineData("Dates", nameof(AnswerFieldKind.Other))]
+    [InlineData("Retry-Afte", nameof(AnswerFieldKind.Other))]
+    [InlineData("Content-Type", nameof(AnswerFieldKind.Other))]
+    [InlineData("Server", nameof(AnswerFieldKind.Other))]
+    [InlineData("X-Sidecar-Error", nameof(AnswerFieldKind.Other))]
+    public void AnAnswersNamesKind_IsTheRulesOne(string name, string kindName) =>
+        Assert.Equal(Enum.Parse<AnswerFieldKind>(kindName), FieldNames.ClassifyAnswer(Encoding.ASCII.GetBytes(name)));
+
+    [Fact]
+    public void EveryKnownName_IsHopByHopTheSameWay_AsBytes()
+    {
+        foreach (var name in Sidecar.Forwarding.Http1.ResponseFieldNames.All.SelectMany(n => new[] { n, n.ToLowerInvariant(), n.ToUpperInvariant() }))
+        {
+            var answerKind = FieldNames.ClassifyAnswer(Encoding.ASCII.GetBytes(name));
+            Assert.Equal(ProxyHeaders.IsHopByHop(name), answerKind is AnswerFieldKind.HopByHop or AnswerFieldKind.Connection or AnswerFieldKind.TransferEncoding);
+        }
     }
 
     // The fields as Kestrel holds them (a name's values together, in the order they came) and as the head's lines.

@@ -7,8 +7,10 @@ namespace Sidecar.Tests.Forwarding;
 /// The answer a caller gets, through Kestrel's real response headers (which refuse a control character), is the
 /// same whether the instance's answer came through the lean client, copied from its fields, or through
 /// SocketsHttpHandler (<c>Forwarding:LeanHttp1=false</c>), copied from HttpHeaders' collections
-/// (docs/performance.md#the-lean-http11-upstream-client): the head byte for byte, and for answers of every
-/// framing, the ones the agent refuses included, the whole answer but its <c>Date</c>. What only the lean client
+/// (docs/performance.md#the-lean-http11-upstream-client): the head as HTTP reads it (the status line; the fields,
+/// names without case, a name's values in order: a call the forwarding core takes gets the instance's fields in its
+/// order and spelling, docs/performance.md#one-pass-over-the-answers-head-2026-12-05-seventh-session), and for answers
+/// of every framing, the ones the agent refuses included, the whole answer but its <c>Date</c>. What only the lean client
 /// refuses (RFC 9112 lets a proxy refuse it) is <c>LeanHttp1HandlerTests</c>' and <c>ResponseHeadParserTests</c>'.
 /// </summary>
 public sealed partial class ResponseHeadCopyTests
@@ -39,7 +41,7 @@ public sealed partial class ResponseHeadCopyTests
         var viaSockets = await RawHttp.SendAsync(sockets.BaseUri.Port, Request);
 
         Assert.Equal("ok", viaLean.Body);
-        Assert.True(viaSockets.Head == viaLean.Head, $"{name}:\n{viaSockets.Head}\n---\n{viaLean.Head}");
+        Assert.True(Fields(viaSockets.Head) == Fields(viaLean.Head), $"{name}:\n{viaSockets.Head}\n---\n{viaLean.Head}");
         Assert.Equal(2, instance.Count);
     }
 
@@ -105,12 +107,18 @@ public sealed partial class ResponseHeadCopyTests
     [Fact]
     public void TheComparison_SeesADifferentField()
     {
-        // It must be able to fail: two answers that differ by one field's value, or by the order of two, are not the same.
-        var one = new RawHttp.Answer(200, "HTTP/1.1 200 OK\r\nDate: a\r\nX-A: 1\r\nX-B: 2", "ok");
+        // It must be able to fail: two answers that differ by one field's value, by the order of one name's values, by a
+        // field more or by their status are not the same; a name's spelling and the order of two names do not count.
+        var one = new RawHttp.Answer(200, "HTTP/1.1 200 OK\r\nDate: a\r\nX-A: 1\r\nX-B: 2\r\nX-A: 3", "ok");
 
-        Assert.Equal(Normalize(one), Normalize(one with { Head = "HTTP/1.1 200 OK\r\nDate: b\r\nX-A: 1\r\nX-B: 2" }));
-        Assert.NotEqual(Normalize(one), Normalize(one with { Head = "HTTP/1.1 200 OK\r\nDate: a\r\nX-A: 2\r\nX-B: 2" }));
-        Assert.NotEqual(Normalize(one), Normalize(one with { Head = "HTTP/1.1 200 OK\r\nDate: a\r\nX-B: 2\r\nX-A: 1" }));
+        Assert.Equal(Normalize(one), Normalize(one with { Head = "HTTP/1.1 200 OK\r\nDate: b\r\nX-A: 1\r\nX-B: 2\r\nX-A: 3" }));
+        Assert.Equal(Normalize(one), Normalize(one with { Head = "HTTP/1.1 200 OK\r\nx-b: 2\r\nDate: a\r\nx-a: 1\r\nX-A: 3" }));
+        Assert.NotEqual(Normalize(one), Normalize(one with { Head = "HTTP/1.1 200 OK\r\nDate: a\r\nX-A: 2\r\nX-B: 2\r\nX-A: 3" }));
+        Assert.NotEqual(Normalize(one), Normalize(one with { Head = "HTTP/1.1 200 OK\r\nDate: a\r\nX-A: 3\r\nX-B: 2\r\nX-A: 1" }));
+        Assert.NotEqual(Normalize(one), Normalize(one with { Head = "HTTP/1.1 200 OK\r\nDate: a\r\nX-A: 1\r\nX-B: 2\r\nX-A: 3\r\nX-C: 4" }));
+        Assert.NotEqual(Normalize(one), Normalize(one with { Head = "HTTP/1.1 201 Created\r\nDate: a\r\nX-A: 1\r\nX-B: 2\r\nX-A: 3" }));
+        Assert.NotEqual(Fields(one.Head), Fields("HTTP/1.1 200 OK\r\nDate: a\r\nX-A: 1\r\nX-B: 2\r\nX-A: 3\r\nX-C: 4"));
+        Assert.Equal(Fields(one.Head), Fields("HTTP/1.1 200 OK\r\nx-b: 2\r\nDate: a\r\nx-a: 1\r\nX-A: 3"));
     }
 
     private static async Task<RawHttp.Answer> AnswerThroughAsync(string method, string answer, bool lean)
@@ -127,9 +135,19 @@ public sealed partial class ResponseHeadCopyTests
     /// </summary>
     private static string Normalize(RawHttp.Answer answer)
     {
-        var fields = answer.Head.Split("\r\n").Where(l => !l.StartsWith("Date:", StringComparison.OrdinalIgnoreCase));
+        var fields = Fields(string.Join("\r\n", answer.Head.Split("\r\n").Where(l => !l.StartsWith("Date:", StringComparison.OrdinalIgnoreCase))));
         var body = answer.Header("Content-Type") == "application/problem+json" ? Detail().Replace(answer.Body, "\"detail\":\"*\"") : answer.Body;
-        return Ids().Replace(Pseudonym().Replace(string.Join("\n", fields) + "\n\n" + body, "sidecar-*"), "ID");
+        return Ids().Replace(Pseudonym().Replace(fields + "\n\n" + body, "sidecar-*"), "ID");
+    }
+
+    // A head as HTTP reads it: its status line, then its fields by name (without case), a name's values in the order they came.
+    private static string Fields(string head)
+    {
+        var lines = head.Split("\r\n");
+        var fields = lines.Skip(1).Where(l => l.Length > 0)
+            .Select((l, i) => (Name: l.Split(':')[0].ToLowerInvariant(), Line: l.Split(':')[0].ToLowerInvariant() + l[l.IndexOf(':', StringComparison.Ordinal)..], i))
+            .OrderBy(f => f.Name, StringComparer.Ordinal).ThenBy(f => f.i).Select(f => f.Line);
+        return string.Join("\n", fields.Prepend(lines[0]));
     }
 
     [GeneratedRegex("\"detail\":\"(?:[^\"\\\\]|\\\\.)*\"")]

@@ -71,6 +71,28 @@ public sealed class ResponseHeadersTests
         Assert.True(parsed.Status > 0);
     }
 
+    [Theory]
+    [MemberData(nameof(Heads))]
+    public void TheCoresHeadWrittenAsTheAnswerIsRead_IsTheCopysHead(string name, string head)
+    {
+        // The forwarding core's answer: its fields written into its head by the parser (AnswerHead.Take), against the
+        // fields copied into a head from HttpHeaders' collections by the proxy's rules (ResponseHeaders.Copy).
+        var bytes = Encoding.Latin1.GetBytes(head + "\r\n\r\n");
+        using var full = new HttpResponseMessage { Content = new ResponseContent() };
+        Assert.Null(ResponseHeadParser.Parse(bytes, false, full, out var parsed));
+        var copied = new AnswerHead();
+        copied.Reset(parsed.Status);
+        var target = new CoreAnswer(copied);
+        ResponseHeaders.Copy(full, ref target);
+        var taken = new AnswerHead();
+        using var lean = new LeanResponse(taken) { Content = new ResponseContent() };
+        Assert.Null(ResponseHeadParser.Parse(bytes, false, lean, out _));
+
+        Assert.Equal(Written(copied), Written(taken));
+        Assert.Equal(ResponseHeaders.RetryAfter(full)?.ToString(), ResponseHeaders.RetryAfter(lean)?.ToString());
+        Assert.True(Written(taken).Length > 0, name);
+    }
+
     [Fact]
     public void ARetryAfterIsCopiedAsItCame()
     {
@@ -111,6 +133,16 @@ public sealed class ResponseHeadersTests
                 Assert.Equal(content, ResponseFieldNames.IsContent(written));
             }
         }
+    }
+
+    // A head's fields as written: names without case, sorted, a name's values in the order they came.
+    private static string Written(AnswerHead head)
+    {
+        var output = new System.Buffers.ArrayBufferWriter<byte>();
+        head.Write(output, "GET", keepAlive: true, ended: true, "now");
+        var lines = Encoding.Latin1.GetString(output.WrittenSpan).Split("\r\n").Skip(1).Where(l => l.Length > 0);
+        return string.Join("\n", lines.Select((l, i) => (Line: l.ToLowerInvariant()[..l.IndexOf(':', StringComparison.Ordinal)] + l[l.IndexOf(':', StringComparison.Ordinal)..], i))
+            .OrderBy(p => p.Line[..p.Line.IndexOf(':', StringComparison.Ordinal)], StringComparer.Ordinal).ThenBy(p => p.i).Select(p => p.Line));
     }
 
     private static string Lines(HeaderDictionary headers) =>
