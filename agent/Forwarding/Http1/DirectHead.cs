@@ -80,10 +80,9 @@ internal readonly struct HeadLines(HeadBuffer output, bool hasContent) : IHeader
             RequestHeadWriter.Header(output, name.ToString(), "\r"); // refused as a value of Kestrel's would be
         }
 
-        output.Append(nameBytes); // the name's bytes as they came: its characters are these, widened
-        output.Append(": "u8);
-        output.Append(value);
-        output.Append("\r\n"u8);
+        // The name's bytes as they came: its characters are these, widened.
+        nameBytes.CopyTo(output.Line(nameBytes.Length, value.Length, out var valueBytes));
+        value.CopyTo(valueBytes);
     }
 
     // As HeaderStringValues.ToString joins a header's values: its parser's separator, a space between User-Agent's

@@ -26,6 +26,23 @@ internal sealed class HeadBuffer(int size)
         return Array.AsSpan(Count);
     }
 
+    /// <summary>
+    /// Room for one line "name: value" and its CRLF, reserved at once (a head's lines are most of its appends): ": " and
+    /// the CRLF written, the name's place returned and the value's in <paramref name="value"/>, for the caller to fill.
+    /// </summary>
+    public Span<byte> Line(int nameLength, int valueLength, out Span<byte> value)
+    {
+        var length = nameLength + 2 + valueLength + 2;
+        var line = Reserve(length)[..length];
+        line[nameLength] = (byte)':';
+        line[nameLength + 1] = (byte)' ';
+        line[^2] = (byte)'\r';
+        line[^1] = (byte)'\n';
+        Count += length;
+        value = line.Slice(nameLength + 2, valueLength);
+        return line[..nameLength];
+    }
+
     public void Append(ReadOnlySpan<byte> bytes)
     {
         bytes.CopyTo(Reserve(bytes.Length));
@@ -140,10 +157,9 @@ internal static class RequestHeadWriter
             throw Refused(name);
         }
 
-        output.AppendLatin1(name);
-        output.Append(": "u8);
-        output.AppendLatin1(value);
-        output.Append("\r\n"u8);
+        var nameBytes = output.Line(name.Length, value.Length, out var valueBytes);
+        Encoding.Latin1.GetBytes(name, nameBytes); // one byte per character, whatever the character
+        Encoding.Latin1.GetBytes(value, valueBytes);
     }
 
     /// <summary>Refuses values of which one holds a CR, LF or NUL (they are about to be one line).</summary>
