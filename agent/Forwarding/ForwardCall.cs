@@ -357,7 +357,7 @@ internal abstract partial class ForwardCall
     {
         Attempts++;
         var attempt = _telemetry.StartAttempt(_method.Method, instance, Target, Attempts);
-        var request = CreateRequest(instance, attempt);
+        var request = CreateRequest(instance, attempt, racing: leg is not null);
         try
         {
             // A request aimed at the lean client goes to it directly: no Task per attempt (docs/performance.md#what-was-tuned).
@@ -420,7 +420,7 @@ internal abstract partial class ForwardCall
         }
     }
 
-    private Http1.OriginFormRequest CreateRequest(InstanceState instance, System.Diagnostics.Activity? attempt)
+    private Http1.OriginFormRequest CreateRequest(InstanceState instance, System.Diagnostics.Activity? attempt, bool racing)
     {
         // The path was checked to be origin-form (TargetPath), so the authority is the instance's, always.
         // The lean client takes a plain target as it is, with no URI parsed per attempt, and the head written
@@ -444,7 +444,8 @@ internal abstract partial class ForwardCall
             }
 
             lean.Aim(instance.Origin, Target, head);
-            lean.Answer = Answer;
+            // An attempt that races a hedge keeps its fields: two such answers must not be read into one head.
+            lean.Answer = racing ? null : Answer;
             if (lend && Http1.LeanHttp1Handler.Takes(lean))
             {
                 _lent = lean; // kept when the call ends, unless disposed
