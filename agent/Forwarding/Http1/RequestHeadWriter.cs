@@ -157,9 +157,13 @@ internal static class RequestHeadWriter
             throw Refused(name);
         }
 
+        // One byte per character, whatever the character (Latin-1's encoder replaces what it cannot map one for one);
+        // were a byte ever left unwritten, the line is refused rather than sent with what the buffer held.
         var nameBytes = output.Line(name.Length, value.Length, out var valueBytes);
-        Encoding.Latin1.GetBytes(name, nameBytes); // one byte per character, whatever the character
-        Encoding.Latin1.GetBytes(value, valueBytes);
+        if (Encoding.Latin1.GetBytes(name, nameBytes) != name.Length || Encoding.Latin1.GetBytes(value, valueBytes) != value.Length)
+        {
+            throw Refused(name);
+        }
     }
 
     /// <summary>Refuses values of which one holds a CR, LF or NUL (they are about to be one line).</summary>

@@ -72,6 +72,25 @@ public sealed class RequestHeadWriterTests
         Assert.True(at > 0, "the value is one byte per character: 0xE9 for \u00e9");
     }
 
+    [Theory]
+    [InlineData("a\U0001F600b")] // a surrogate pair: one '?' per character, as Latin-1's encoder replaces them
+    [InlineData("\u20ac1")]
+    [InlineData("\u0100x")] // the encoder's best fit: "Ax"
+    public void ValuesBeyondLatin1_AreOneBytePerCharacter_NoByteLeftUnwritten(string value)
+    {
+        var written = Encoding.Latin1.GetString(Encoding.Latin1.GetBytes(value));
+        Assert.Equal(value.Length, written.Length);
+        using var request = new HttpRequestMessage(HttpMethod.Get, "http://orders:8080/");
+        request.Headers.TryAddWithoutValidation("X-Name", value);
+        request.Headers.TryAddWithoutValidation("X-Next", "n");
+        var output = new HeadBuffer(256);
+        "\r\nX-Injected: 1\r\n\r\n\r\n\r\n"u8.CopyTo(output.Reserve(64)); // what a reused buffer may hold where a byte is left unwritten
+
+        RequestHeadWriter.Write(request, HostLine, output, out _, out _);
+
+        Assert.Equal($"GET / HTTP/1.1\r\nHost: orders:8080\r\nX-Name: {written}\r\nX-Next: n\r\n\r\n", Encoding.Latin1.GetString(output.Written));
+    }
+
     [Fact]
     public void TheRequestsHost_WinsOverTheInstances_AndConnectionCloseIsSeen()
     {
