@@ -40,8 +40,7 @@ internal sealed class AnswerHead
     // name set again drops its earlier lines (Length -1). A field refused (Take) keeps its name's bytes and no line.
     private (int Start, int NameLength, int Length)[] _fieldArray = new (int, int, int)[16];
     private int _fieldCount;
-    private byte[] _lines = new byte[1024];
-    private int _used;
+    private readonly HeadBuffer _lines = new(1024);
     private bool _hasDate;
     private bool _hasConnection;
     private bool _dropped; // some field has no line: the lines are not all written as one block
@@ -67,7 +66,7 @@ internal sealed class AnswerHead
         _dropped = false;
         _fieldCount = 0;
         _lengths = 0;
-        _used = 0;
+        _lines.Count = 0;
     }
 
     /// <summary>Sets a field as Kestrel's headers take it: replaced when set again, dropped when a value holds a refused character.</summary>
@@ -99,15 +98,14 @@ internal sealed class AnswerHead
             return; // no value: no field (Kestrel's headers take an empty list as the name's removal)
         }
 
-        var start = _used;
+        var start = _lines.Count;
         foreach (var value in values)
         {
-            var line = Append(name.Length, value!.Length);
-            Encoding.Latin1.GetBytes(name, line.Name);
-            Encoding.Latin1.GetBytes(value, line.Value);
+            Encoding.Latin1.GetBytes(name, _lines.Line(name.Length, value!.Length, out var valueBytes));
+            Encoding.Latin1.GetBytes(value, valueBytes);
         }
 
-        AddField(start, name.Length, _used - start);
+        AddField(start, name.Length, _lines.Count - start);
     }
 
     /// <summary>
@@ -133,10 +131,8 @@ internal sealed class AnswerHead
             // The name's earlier lines dropped, and its later ones with them: the name is kept with no line.
             Remove(Encoding.Latin1.GetString(name));
             ContentLength = kind == AnswerFieldKind.ContentLength ? null : ContentLength;
-            var at = _used;
-            Reserve(name.Length);
-            name.CopyTo(_lines.AsSpan(at));
-            _used += name.Length;
+            var at = _lines.Count;
+            _lines.Append(name);
             AddField(at, name.Length, -1);
             _dropped = true;
             return;
@@ -144,11 +140,10 @@ internal sealed class AnswerHead
 
         _hasDate |= kind == AnswerFieldKind.Date;
         ContentLength = kind == AnswerFieldKind.ContentLength ? length : ContentLength;
-        var start = _used;
-        var line = Append(name.Length, value.Length);
-        name.CopyTo(line.Name);
-        value.CopyTo(line.Value);
-        AddField(start, name.Length, _used - start);
+        var start = _lines.Count;
+        name.CopyTo(_lines.Line(name.Length, value.Length, out var valueBytes));
+        value.CopyTo(valueBytes);
+        AddField(start, name.Length, _lines.Count - start);
     }
 
     /// <summary>
@@ -259,7 +254,7 @@ internal sealed class AnswerHead
         writer.Bytes(statusLine);
         if (!_dropped)
         {
-            writer.Bytes(_lines.AsSpan(0, _used)); // every line, in one copy
+            writer.Bytes(_lines.Written); // every line, in one copy
         }
         else
         {
@@ -267,7 +262,7 @@ internal sealed class AnswerHead
             {
                 if (field.Length > 0)
                 {
-                    writer.Bytes(_lines.AsSpan(field.Start, field.Length));
+                    writer.Bytes(_lines.Array.AsSpan(field.Start, field.Length));
                 }
             }
         }
@@ -403,10 +398,10 @@ internal sealed class AnswerHead
     }
 
     private bool IsNamed((int Start, int NameLength, int Length) field, ReadOnlySpan<char> name) =>
-        field.NameLength == name.Length && Ascii.EqualsIgnoreCase(_lines.AsSpan(field.Start, field.NameLength), name);
+        field.NameLength == name.Length && Ascii.EqualsIgnoreCase(_lines.Array.AsSpan(field.Start, field.NameLength), name);
 
     private bool IsNamed((int Start, int NameLength, int Length) field, ReadOnlySpan<byte> name) =>
-        field.NameLength == name.Length && Ascii.EqualsIgnoreCase(_lines.AsSpan(field.Start, field.NameLength), name);
+        field.NameLength == name.Length && Ascii.EqualsIgnoreCase(_lines.Array.AsSpan(field.Start, field.NameLength), name);
 
     private Span<(int Start, int NameLength, int Length)> Fields => _fieldArray.AsSpan(0, _fieldCount);
 
@@ -433,36 +428,6 @@ internal sealed class AnswerHead
         }
 
         Remove(name.AsSpan());
-    }
-
-    private void Reserve(int length)
-    {
-        if (_used + length > _lines.Length)
-        {
-            Array.Resize(ref _lines, Math.Max(_lines.Length * 2, _used + length));
-        }
-    }
-
-    // Room for the line "name: value\r\n" of a name and a value of these lengths: ": " and the CRLF written, the name's and the value's bytes to fill.
-    private FieldLine Append(int nameLength, int valueLength)
-    {
-        var length = nameLength + 2 + valueLength + 2;
-        Reserve(length);
-        var line = _lines.AsSpan(_used, length);
-        line[nameLength] = (byte)':';
-        line[nameLength + 1] = (byte)' ';
-        line[^2] = (byte)'\r';
-        line[^1] = (byte)'\n';
-        _used += length;
-        return new FieldLine(line[..nameLength], line.Slice(nameLength + 2, valueLength));
-    }
-
-    // The name's and the value's places in a field line.
-    private readonly ref struct FieldLine(Span<byte> name, Span<byte> value)
-    {
-        public Span<byte> Name { get; } = name;
-
-        public Span<byte> Value { get; } = value;
     }
 
     // Latin-1, one byte per character (the values were checked when set), into a span sized for the whole head.

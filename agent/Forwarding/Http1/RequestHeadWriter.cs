@@ -3,7 +3,7 @@ using System.Text;
 
 namespace Sidecar.Forwarding.Http1;
 
-/// <summary>Bytes to send, grown as needed (a request head rarely passes the first 8 KiB).</summary>
+/// <summary>A head's bytes, grown as needed: a request head to send (rarely past the first 8 KiB), or the field lines of the core's answer (<see cref="AnswerHead"/>).</summary>
 internal sealed class HeadBuffer(int size)
 {
     public byte[] Array { get; private set; } = new byte[size];
