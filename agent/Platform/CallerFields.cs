@@ -227,6 +227,10 @@ internal sealed class HeadFields
     private char[] _names = new char[256];
     private Line[] _lines = new Line[16];
 
+    // Which names came, as bits (NameBit): a rule that looks a name up that no line has (Via, Forwarded, X-Real-IP,
+    // traceparent... on most calls) gets its answer without walking the lines.
+    private ulong _nameBits;
+
     /// <summary>How many field lines the head had.</summary>
     public int Count { get; private set; }
 
@@ -288,6 +292,7 @@ internal sealed class HeadFields
             }
 
             _lines[Count++] = new Line(names, colon, at, at + colon + 1 + skipped, value.Length);
+            _nameBits |= NameBit(colon, line[0], line[colon - 1]);
             HasConnection |= colon == 10 && System.Text.Ascii.EqualsIgnoreCase(line[..colon], "Connection"u8);
             names += colon;
             at += end + 1;
@@ -306,6 +311,11 @@ internal sealed class HeadFields
     /// <summary>The values of the lines named <paramref name="name"/> (compared ignoring case), as strings: one per line.</summary>
     public StringValues Values(string name)
     {
+        if (name.Length == 0 || (_nameBits & NameBit(name.Length, name[0], name[^1])) == 0)
+        {
+            return default; // no line has a name of this length, first and last letter
+        }
+
         string? first = null;
         List<string>? more = null;
         for (var i = 0; i < Count; i++)
@@ -364,8 +374,13 @@ internal sealed class HeadFields
     {
         Count = 0;
         HasConnection = false;
+        _nameBits = 0;
         return false;
     }
+
+    // A name's bit, from its length and its first and last characters with ASCII's case bit set: names equal ignoring
+    // case (tokens: ASCII) get the same bit; different names may too, and are then told apart by the walk.
+    private static ulong NameBit(int length, int first, int last) => 1UL << (int)((uint)((length * 7) + ((first | 0x20) * 3) + (last | 0x20)) & 63);
 
     // Optional white space (SP, HTAB) around a value or a list's entry.
     private static ReadOnlySpan<byte> Trim(ReadOnlySpan<byte> value, out int skipped)

@@ -152,6 +152,32 @@ public sealed class CallerFieldsTests
     }
 
     [Fact]
+    public void ANamesValues_AreFoundInAnyCasing_AndNoneComeForANameNoLineHas()
+    {
+        var head = new HeadFields();
+        Assert.True(head.TryRead("VIA: 1.0 a\r\nx-forwarded-for: 10.0.0.1\r\nTraceParent: t\r\nX-A: 1\r\nx-a: 2\r\nZ: z\r\n"u8));
+
+        foreach (var (name, values) in new[] { ("Via", "1.0 a"), ("X-Forwarded-For", "10.0.0.1"), ("traceparent", "t"), ("X-A", "1,2"), ("z", "z") })
+        {
+            foreach (var casing in new[] { name, name.ToUpperInvariant(), name.ToLowerInvariant() })
+            {
+                Assert.Equal(values, string.Join(',', head.Values(casing).ToArray()));
+            }
+        }
+
+        // Absent names, some of the same length or the same first and last letters as a name sent.
+        foreach (var name in new[] { "Forwarded", "X-Real-IP", "tracestate", "X-B", "Vib", "X-Forwarded-Far", "", "ZZ" })
+        {
+            Assert.Equal(0, head.Values(name).Count);
+        }
+
+        // A head read after it forgets its names.
+        Assert.True(head.TryRead("Accept: */*\r\n"u8));
+        Assert.Equal(0, head.Values("Via").Count);
+        Assert.Equal("*/*", head.Values("ACCEPT").ToString());
+    }
+
+    [Fact]
     public async Task TheChecksBeforeACall_RefuseTheSameFromBoth()
     {
         await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?> { ["ROUTES"] = "orders=http://127.0.0.1:9", ["APP_HEALTH_URL"] = "" });
