@@ -245,7 +245,7 @@ def start_registry():
 # Every agent runs with the registry's default intervals (a fetch and a heartbeat every 30 s), as users run it. The
 # clients start once the registry lists the upstream UP, so their first fetch, at start, finds it: no faster refresh
 # is needed to start soon. (Until 2026-12-05 every agent fetched and renewed each second, which cost the measured
-# agent about 1.4 ms of CPU a second, 1.4 µs per call at 1,000 requests/s: docs/performance.md#the-benchs-registry-traffic.)
+# agent about 1.4 ms of CPU a second, 1.4 µs per call at 1,000 requests/s: docs/performance.md#the-benchs-registry-traffic-2026-12-05-eighth-session.)
 def start_upstream_sidecar(registry, upstream):
     port = free_port()
     start([AGENT], {"SIDECAR_PORT": str(port), "APP_NAME": SERVICE, "APP_PORT": str(upstream),

@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""The CPU per call of two proxies loaded at the same time (run it after bench/run.sh, which installs the tools and
+publishes the NativeAOT agent and bench/kestrel). docs/performance.md#a-paired-measurement-2026-12-05-eighth-session.
+
+At 1,000 requests/s the same build's CPU per call moves by a third from one minute to the next on a shared machine
+(the processor's state, the neighbours' work), so two rows measured one after the other, as bench.py and ab.py do,
+compare with a wide spread. Here both proxies take the same load at the same time, each from its own hey, and their
+CPU time (each thread's schedstat) is read every second: the ratio B/A of each second is taken under the same
+conditions, and the round's figure is the median of those ratios. Each round starts both proxies afresh (in turn
+first), since one start can place them better or worse for the whole of its life (an A against A measures within about
+5% per round); the median over the rounds is the figure.
+
+  nginx          nginx as in bench.py's nginx row (1 worker, keep-alive upstream connections)
+  kestrel-core   bench/kestrel --core, the model of the agent's work (bench.py's kestrel-core row)
+  CONFIG         an agent with one of bench/ab.py's configurations (invoke, guarded, ...), a static route
+
+Usage: pair.py [--rounds N] [--duration S] [--rate R] [--a TARGET] [--b TARGET] [--agent-a PATH] [--agent-b PATH]
+  defaults: 6 rounds of 20 s at 1,000 requests/s each, A = nginx, B = invoke
+"""
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+sys.argv, ARGS = sys.argv[:1], sys.argv[1:]  # bench.py and ab.py read sys.argv at import
+import ab  # noqa: E402
+import bench  # noqa: E402
+
+
+def arg(name, default):
+    return ARGS[ARGS.index(name) + 1] if name in ARGS else default
+
+
+ROUNDS = int(arg("--rounds", "6"))
+DURATION = int(arg("--duration", "20"))
+RATE = int(arg("--rate", "1000"))
+
+
+def start_target(kind, binary, upstream, name):
+    """The proxy, answering: a bench.Target whose pids are all its processes."""
+    if kind == "nginx":
+        port, p = bench.start_nginx_proxy(upstream)
+        return bench.Target(name, f"http://127.0.0.1:{port}/1k", bench.proc_tree(p.pid)), p
+    if kind == "kestrel-core":
+        port, p, path = bench.start_kestrel("core", upstream)
+        return bench.Target(name, f"http://127.0.0.1:{port}{path}", [p.pid]), p
+    t = ab.start_agent(binary, name, upstream, ab.CONFIGS[kind])
+    return t, next(p for p in bench.processes if p.pid == t.pids[0])
+
+
+def round_ratios(a, b):
+    """Both under hey at RATE for DURATION s at once: each second's CPU per call of each, and B/A per second."""
+    per_worker = RATE / bench.CONNECTIONS
+    loads = [subprocess.Popen(["hey", "-z", f"{DURATION + 2}s", "-c", str(bench.CONNECTIONS), "-q", f"{per_worker:g}",
+                               "-disable-compression", t.url], stdout=subprocess.DEVNULL) for t in (a, b)]
+    try:
+        time.sleep(1)  # hey's workers started and at their rate
+        seconds = []
+        for _ in range(DURATION):
+            meters = [bench.CpuMeter(t.pids) for t in (a, b)]
+            time.sleep(1)
+            cpu_a, cpu_b = (m.seconds() / RATE * 1e6 for m in meters)
+            seconds.append((cpu_a, cpu_b))
+    finally:
+        for load in loads:
+            load.wait(timeout=DURATION + 60)
+    return seconds
+
+
+def main():
+    a_kind, b_kind = arg("--a", "nginx"), arg("--b", "invoke")
+    a_bin, b_bin = arg("--agent-a", bench.AGENT), arg("--agent-b", bench.AGENT)
+    for kind in (a_kind, b_kind):
+        if kind not in ("nginx", "kestrel-core") and kind not in ab.CONFIGS:
+            raise SystemExit(f"pair: unknown target {kind!r}: nginx, kestrel-core or one of {', '.join(ab.CONFIGS)}")
+    figures = []
+    try:
+        upstream, _ = bench.start_upstream()
+        print(f"pair: {ROUNDS} rounds of {DURATION} s, both at {RATE} requests/s at once; A = {a_kind}, B = {b_kind}; "
+              f"load average {os.getloadavg()[0]:.2f}", flush=True)
+        for r in range(ROUNDS):
+            specs = [(a_kind, a_bin, "a"), (b_kind, b_bin, "b")]
+            started = {name: start_target(kind, binary, upstream, f"{name}-{kind}") for kind, binary, name in (specs if r % 2 == 0 else specs[::-1])}
+            (a, pa), (b, pb) = started["a"], started["b"]
+            time.sleep(3)  # past the agent's start-up work (its collection 2 s after it is ready: docs/performance.md#what-was-tuned)
+            for t in (a, b):
+                t.warm()
+            seconds = round_ratios(a, b)
+            for p in (pa, pb):
+                p.terminate()
+                p.wait(timeout=20)
+            ratios = [cb / ca for ca, cb in seconds]
+            figure = (statistics.median(ratios), statistics.median(ca for ca, _ in seconds), statistics.median(cb for _, cb in seconds))
+            figures.append(figure)
+            print(f"round {r + 1} ({'A' if r % 2 == 0 else 'B'} started first): A {figure[1]:.1f} µs, B {figure[2]:.1f} µs per call; "
+                  f"B/A x{figure[0]:.3f} (seconds {min(ratios):.3f}-{max(ratios):.3f})", flush=True)
+    finally:
+        bench.stop_all()
+    ratios = sorted(f[0] for f in figures)
+    print(f"B/A CPU per call at {RATE} requests/s, both at once: median x{statistics.median(ratios):.3f} "
+          f"(rounds {ratios[0]:.3f}-{ratios[-1]:.3f}); A {statistics.median(f[1] for f in figures):.1f} µs, "
+          f"B {statistics.median(f[2] for f in figures):.1f} µs; load average after {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
