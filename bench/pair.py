@@ -14,8 +14,9 @@ first), since one start can place them better or worse for the whole of its life
   kestrel-core   bench/kestrel --core, the model of the agent's work (bench.py's kestrel-core row)
   CONFIG         an agent with one of bench/ab.py's configurations (invoke, guarded, ...), a static route
 
-Usage: pair.py [--rounds N] [--duration S] [--rate R] [--a TARGET] [--b TARGET] [--agent-a PATH] [--agent-b PATH]
+Usage: pair.py [--rounds N] [--duration S] [--rate R] [--a TARGET] [--b TARGET] [--agent-a PATH] [--agent-b PATH] [--results FILE]
   defaults: 6 rounds of 20 s at 1,000 requests/s each, A = nginx, B = invoke
+  --results FILE appends the figure to FILE as a row of its "Paired" table (bench/run.sh: bench/RESULTS.md)
 """
 import os
 import statistics
@@ -98,9 +99,25 @@ def main():
     finally:
         bench.stop_all()
     ratios = sorted(f[0] for f in figures)
+    a_us, b_us = statistics.median(f[1] for f in figures), statistics.median(f[2] for f in figures)
     print(f"B/A CPU per call at {RATE} requests/s, both at once: median x{statistics.median(ratios):.3f} "
-          f"(rounds {ratios[0]:.3f}-{ratios[-1]:.3f}); A {statistics.median(f[1] for f in figures):.1f} µs, "
-          f"B {statistics.median(f[2] for f in figures):.1f} µs; load average after {os.getloadavg()[0]:.2f}")
+          f"(rounds {ratios[0]:.3f}-{ratios[-1]:.3f}); A {a_us:.1f} µs, B {b_us:.1f} µs; load average after {os.getloadavg()[0]:.2f}")
+    if results := arg("--results", None):
+        write_result(results, a_kind, b_kind, statistics.median(ratios), ratios, a_us, b_us)
+
+
+def write_result(path, a_kind, b_kind, ratio, ratios, a_us, b_us):
+    """The figure as a row of the file's "Paired" table, the table begun when the file has none."""
+    with open(path) as f:
+        text = f.read()
+    header = "\n".join([
+        "", f"Paired (`bench/pair.py`, {time.strftime('%Y-%m-%d %H:%M', time.gmtime())} UTC: A and B each under hey at {RATE} requests/s at the same time, {ROUNDS} rounds of {DURATION} s, "
+        "each round's figure the median of its per-second CPU ratios, fresh processes each round; an agent against itself measures "
+        "within about 5%; docs/performance.md#a-paired-measurement-2026-12-05-eighth-session):", "",
+        f"| A | B | B/A CPU per call at {RATE} rps | rounds | A µs | B µs |", "|---|---|---|---|---|---|"])
+    row = f"| {a_kind} | {b_kind} | {ratio:.2f} | {ratios[0]:.2f}–{ratios[-1]:.2f} | {a_us:.1f} | {b_us:.1f} |"
+    with open(path, "a") as f:
+        f.write(("" if "\nPaired (`bench/pair.py`" in text else header + "\n") + row + "\n")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 # Side-by-side benchmark on this machine: direct, nginx, haproxy, the floor (bench/floor), Kestrel alone and the three
 # forwarders on Kestrel (bench/kestrel), and the agent (NativeAOT) in its
 # /v1/invoke and forward-proxy forms, with discovery from the dev registry. Prints one table and
-# writes it to bench/RESULTS.md. Usage: bash bench/run.sh [--quick] [--rounds N] [--rows NAME,...] [--tcp-only | --grpc-only]
+# writes it to bench/RESULTS.md, then (a full run) measures the agent and kestrel-core paired with nginx (bench/pair.py). Usage: bash bench/run.sh [--quick] [--rounds N] [--rows NAME,...] [--tcp-only | --grpc-only]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,4 +54,13 @@ if [ ! -x artifacts/kestrel/kestrel ] || [ -n "$(find bench/kestrel bench/shared
   dotnet publish bench/kestrel/Kestrel.csproj -c Release -r "$rid" -o artifacts/kestrel -p:DebugType=none -p:DebugSymbols=false >/dev/null || echo "bench: bench/kestrel did not publish: its rows are skipped"
 fi
 
-exec python3 bench/bench.py "$@"
+python3 bench/bench.py "$@"
+
+# A full run also measures the CPU target's ratio paired: nginx and the proxy under the same load at the same time
+# (docs/performance.md#a-paired-measurement-2026-12-05-eighth-session), appended to bench/RESULTS.md.
+case " $* " in *" --rows "* | *" --tcp-only "* | *" --grpc-only "*) exit 0 ;; esac
+pair_args=()
+case " $* " in *" --quick "*) pair_args=(--rounds 4 --duration 15) ;; esac
+for target in invoke kestrel-core; do
+  python3 bench/pair.py --a nginx --b "$target" "${pair_args[@]}" --results bench/RESULTS.md
+done
