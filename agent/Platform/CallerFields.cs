@@ -378,8 +378,9 @@ internal sealed class HeadFields
         return false;
     }
 
-    // A name's bit, from its length and its first and last characters with ASCII's case bit set: names equal ignoring
-    // case (tokens: ASCII) get the same bit; different names may too, and are then told apart by the walk.
+    // A name's bit, from its length and its first and last characters with ASCII's case bit set: ASCII names equal ignoring
+    // case get the same bit (a line's name is a token, the rules' names are ASCII); different names may too, and are then
+    // told apart by the walk.
     private static ulong NameBit(int length, int first, int last) => 1UL << (int)((uint)((length * 7) + ((first | 0x20) * 3) + (last | 0x20)) & 63);
 
     // Optional white space (SP, HTAB) around a value or a list's entry.
