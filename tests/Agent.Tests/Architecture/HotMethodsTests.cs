@@ -27,7 +27,7 @@ public sealed class HotMethodsTests
         var known = KnownMethods();
         var stale = own.Where(l => !known.Contains(Method(l, known))).ToList();
         Assert.True(stale.Count == 0,
-            $"agent/hot-methods.txt names {stale.Count} methods the agent no longer has; run python3 bench/hot-methods.py: {string.Join(", ", stale.Take(5))}");
+            $"agent/hot-methods.txt names methods the agent no longer has ({stale.Count}); run python3 bench/hot-methods.py: {string.Join(", ", stale.Take(5))}");
     }
 
     [Theory]
