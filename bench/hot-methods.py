@@ -6,7 +6,8 @@ It publishes the agent with its symbols (artifacts/agent-symbols), starts the be
 registry, the upstream's sidecar) and two agents with the bench's settings (the defaults, and every resilience strategy
 configured: their calls go through Kestrel's pipeline), records both with perf while hey loads each way in (/v1/invoke
 at 1,000 requests/s and at full load, the forward proxy, the Host form), and lists every function of the agent's binary
-that a sample ran or was called from, the most sampled first. The runtime's own functions (the collector, the
+that a sample ran or was called from: the first agent's (the forwarding core's path) first, then those only the
+guarded agent's (Kestrel's pipeline) ran, each group the most sampled first. The runtime's own functions (the collector, the
 allocation helpers) are not the compiler's to place and are left out.
 
 Run it again after a change to the forwarding path: `HotMethodsTests` fails when the list names an agent method the
@@ -23,6 +24,8 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "artifacts", "agent-symbols")
 os.environ["BENCH_AGENT"] = os.path.join(OUT, "agent")
+if {"-h", "--help"} & set(sys.argv):
+    raise SystemExit(__doc__)
 SECONDS = int(sys.argv[sys.argv.index("--seconds") + 1]) if "--seconds" in sys.argv else 6
 sys.argv = sys.argv[:1]  # bench.py reads sys.argv at import
 import bench  # noqa: E402
@@ -102,8 +105,9 @@ def main():
     # The compiler's functions have a double underscore between the type and the method; the runtime's are C or C++.
     hot = []
     for counter in counts.values():
+        listed = set(hot)
         hot += [name for name, _ in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
-                if name in compiled and name not in hot and "__" in name and not name.startswith(("_Z", "Rhp"))]
+                if name in compiled and name not in listed and "__" in name and not name.startswith(("_Z", "Rhp"))]
     if len(hot) < 100:
         raise SystemExit(f"hot-methods: only {len(hot)} functions sampled (is perf allowed to record? perf_event_paranoid)")
     with open(LIST, "w") as f:

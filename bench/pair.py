@@ -25,6 +25,8 @@ import sys
 import time
 
 sys.argv, ARGS = sys.argv[:1], sys.argv[1:]  # bench.py and ab.py read sys.argv at import
+if {"-h", "--help"} & set(ARGS):
+    raise SystemExit(__doc__)
 import ab  # noqa: E402
 import bench  # noqa: E402
 
