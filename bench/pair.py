@@ -12,13 +12,18 @@ first), since one start can place them better or worse for the whole of its life
 
   nginx          nginx as in bench.py's nginx row (1 worker, keep-alive upstream connections)
   kestrel-core   bench/kestrel --core, the model of the agent's work (bench.py's kestrel-core row)
+  kestrel-conn   bench/kestrel --conn, a relay on Kestrel's transport with none of the agent's work
+  floor          bench/floor, the same relay on bare sockets
   CONFIG         an agent with one of bench/ab.py's configurations (invoke, guarded, ...), a static route
 
-Usage: pair.py [--rounds N] [--duration S] [--rate R] [--a TARGET] [--b TARGET] [--agent-a PATH] [--agent-b PATH] [--results FILE]
+Usage: pair.py [--rounds N] [--duration S] [--rate R] [--a TARGET] [--b TARGET] [--agent-a PATH] [--agent-b PATH] [--results FILE] [--split]
   defaults: 6 rounds of 20 s at 1,000 requests/s each, A = nginx, B = invoke
+  --split also records both with perf (999 samples a second, DURATION - 2 s of each round) and prints each one's
+          kernel and user time per call from those samples: perf's own interruptions are in both
   --results FILE appends the figure to FILE as a row of its "Paired" table (bench/run.sh: bench/RESULTS.md)
 """
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -38,6 +43,10 @@ def arg(name, default):
 ROUNDS = int(arg("--rounds", "6"))
 DURATION = int(arg("--duration", "20"))
 RATE = int(arg("--rate", "1000"))
+PROXIES = ("nginx", "kestrel-core", "kestrel-conn", "floor")
+SPLIT = "--split" in ARGS
+PERF_HZ = 999
+KERNEL_IPS = 0xffff800000000000  # x86-64 and arm64 kernel addresses: the upper half
 
 
 def start_target(kind, binary, upstream, name):
@@ -45,9 +54,12 @@ def start_target(kind, binary, upstream, name):
     if kind == "nginx":
         port, p = bench.start_nginx_proxy(upstream)
         return bench.Target(name, f"http://127.0.0.1:{port}/1k", bench.proc_tree(p.pid)), p
-    if kind == "kestrel-core":
-        port, p, path = bench.start_kestrel("core", upstream)
+    if kind in ("kestrel-core", "kestrel-conn"):
+        port, p, path = bench.start_kestrel(kind.removeprefix("kestrel-"), upstream)
         return bench.Target(name, f"http://127.0.0.1:{port}{path}", [p.pid]), p
+    if kind == "floor":
+        port, p = bench.start_floor(upstream)
+        return bench.Target(name, f"http://127.0.0.1:{port}/1k", [p.pid]), p
     t = ab.start_agent(binary, name, upstream, ab.CONFIGS[kind])
     return t, next(p for p in bench.processes if p.pid == t.pids[0])
 
@@ -59,6 +71,7 @@ def round_ratios(a, b):
                                "-disable-compression", t.url], stdout=subprocess.DEVNULL) for t in (a, b)]
     try:
         time.sleep(1)  # hey's workers started and at their rate
+        perfs = [start_perf(t, DURATION - 2) for t in (a, b)] if SPLIT else []
         seconds = []
         for _ in range(DURATION):
             meters = [bench.CpuMeter(t.pids) for t in (a, b)]
@@ -68,15 +81,37 @@ def round_ratios(a, b):
     finally:
         for load in loads:
             load.wait(timeout=DURATION + 60)
+    for t, (perf, data) in zip((a, b), perfs):
+        perf.wait(timeout=60)
+        kernel, user = split_samples(data, (DURATION - 2) * RATE)
+        print(f"  {t.name}: kernel {kernel:.1f} µs, user {user:.1f} µs per call (perf)", flush=True)
     return seconds
+
+
+def start_perf(target, secs):
+    """perf recording the target's processes for secs, into a file of its own: (the process, the file)."""
+    data = os.path.join(bench.work, f"perf-{target.name}.data")
+    perf = subprocess.Popen(["perf", "record", "-q", "-F", str(PERF_HZ), "-p", ",".join(map(str, target.pids)), "-o", data,
+                             "--", "sleep", str(secs)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return perf, data
+
+
+def split_samples(data, calls):
+    """Kernel and user µs per call from a recording's samples, by their addresses."""
+    ips = subprocess.run(["perf", "script", "-i", data, "-F", "ip"], capture_output=True, text=True).stdout.split()
+    kernel = sum(1 for ip in ips if int(ip, 16) >= KERNEL_IPS)
+    per_call = 1e6 / PERF_HZ / calls
+    return kernel * per_call, (len(ips) - kernel) * per_call
 
 
 def main():
     a_kind, b_kind = arg("--a", "nginx"), arg("--b", "invoke")
     a_bin, b_bin = arg("--agent-a", bench.AGENT), arg("--agent-b", bench.AGENT)
+    if SPLIT and not shutil.which("perf"):
+        raise SystemExit("pair: --split needs perf (Debian's linux-perf)")
     for kind in (a_kind, b_kind):
-        if kind not in ("nginx", "kestrel-core") and kind not in ab.CONFIGS:
-            raise SystemExit(f"pair: unknown target {kind!r}: nginx, kestrel-core or one of {', '.join(ab.CONFIGS)}")
+        if kind not in PROXIES and kind not in ab.CONFIGS:
+            raise SystemExit(f"pair: unknown target {kind!r}: {', '.join(PROXIES)} or one of {', '.join(ab.CONFIGS)}")
     figures = []
     try:
         upstream, _ = bench.start_upstream()
