@@ -19,7 +19,8 @@ first), since one start can place them better or worse for the whole of its life
 Usage: pair.py [--rounds N] [--duration S] [--rate R] [--a TARGET] [--b TARGET] [--agent-a PATH] [--agent-b PATH] [--results FILE] [--split]
   defaults: 6 rounds of 20 s at 1,000 requests/s each, A = nginx, B = invoke
   --split also records both with perf (999 samples a second, DURATION - 2 s of each round) and prints each one's
-          kernel and user time per call from those samples: perf's own interruptions are in both
+          kernel and user time per call from those samples, each round's and their medians: perf's own
+          interruptions are in both
   --results FILE appends the figure to FILE as a row of its "Paired" table (bench/run.sh: bench/RESULTS.md)
 """
 import os
@@ -46,6 +47,7 @@ RATE = int(arg("--rate", "1000"))
 PROXIES = ("nginx", "kestrel-core", "kestrel-conn", "floor")
 SPLIT = "--split" in ARGS
 PERF_HZ = 999
+PERF_SECS = max(1, DURATION - 2)  # within hey's run, which goes on a second past the measured ones
 KERNEL_IPS = 0xffff800000000000  # x86-64 and arm64 kernel addresses: the upper half
 
 
@@ -65,13 +67,14 @@ def start_target(kind, binary, upstream, name):
 
 
 def round_ratios(a, b):
-    """Both under hey at RATE for DURATION s at once: each second's CPU per call of each, and B/A per second."""
+    """Both under hey at RATE for DURATION s at once: each second's CPU per call of each; with --split, each one's
+    (kernel, user) µs per call from perf's samples."""
     per_worker = RATE / bench.CONNECTIONS
     loads = [subprocess.Popen(["hey", "-z", f"{DURATION + 2}s", "-c", str(bench.CONNECTIONS), "-q", f"{per_worker:g}",
                                "-disable-compression", t.url], stdout=subprocess.DEVNULL) for t in (a, b)]
     try:
         time.sleep(1)  # hey's workers started and at their rate
-        perfs = [start_perf(t, DURATION - 2) for t in (a, b)] if SPLIT else []
+        perfs = [start_perf(t, PERF_SECS) for t in (a, b)] if SPLIT else []
         seconds = []
         for _ in range(DURATION):
             meters = [bench.CpuMeter(t.pids) for t in (a, b)]
@@ -81,11 +84,11 @@ def round_ratios(a, b):
     finally:
         for load in loads:
             load.wait(timeout=DURATION + 60)
-    for t, (perf, data) in zip((a, b), perfs):
+    splits = []
+    for perf, data in perfs:
         perf.wait(timeout=60)
-        kernel, user = split_samples(data, (DURATION - 2) * RATE)
-        print(f"  {t.name}: kernel {kernel:.1f} µs, user {user:.1f} µs per call (perf)", flush=True)
-    return seconds
+        splits.append(split_samples(data, PERF_SECS * RATE))
+    return seconds, splits
 
 
 def start_perf(target, secs):
@@ -94,6 +97,11 @@ def start_perf(target, secs):
     perf = subprocess.Popen(["perf", "record", "-q", "-F", str(PERF_HZ), "-p", ",".join(map(str, target.pids)), "-o", data,
                              "--", "sleep", str(secs)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return perf, data
+
+
+def split_text(split):
+    """'; A kernel k, user u µs; B ...' for a round's (or the medians') splits, nothing without --split."""
+    return "".join(f"; {name} kernel {k:.1f}, user {u:.1f} µs" for name, (k, u) in zip("AB", split))
 
 
 def split_samples(data, calls):
@@ -112,7 +120,7 @@ def main():
     for kind in (a_kind, b_kind):
         if kind not in PROXIES and kind not in ab.CONFIGS:
             raise SystemExit(f"pair: unknown target {kind!r}: {', '.join(PROXIES)} or one of {', '.join(ab.CONFIGS)}")
-    figures = []
+    figures, splits = [], []
     try:
         upstream, _ = bench.start_upstream()
         print(f"pair: {ROUNDS} rounds of {DURATION} s, both at {RATE} requests/s at once; A = {a_kind}, B = {b_kind}; "
@@ -124,7 +132,7 @@ def main():
             time.sleep(3)  # past the agent's start-up work (its collection 2 s after it is ready: docs/performance.md#what-was-tuned)
             for t in (a, b):
                 t.warm()
-            seconds = round_ratios(a, b)
+            seconds, split = round_ratios(a, b)
             for p in (pa, pb):
                 p.terminate()
                 p.wait(timeout=20)
@@ -132,13 +140,17 @@ def main():
             figure = (statistics.median(ratios), statistics.median(ca for ca, _ in seconds), statistics.median(cb for _, cb in seconds))
             figures.append(figure)
             print(f"round {r + 1} ({'A' if r % 2 == 0 else 'B'} started first): A {figure[1]:.1f} µs, B {figure[2]:.1f} µs per call; "
-                  f"B/A x{figure[0]:.3f} (seconds {min(ratios):.3f}-{max(ratios):.3f})", flush=True)
+                  f"B/A x{figure[0]:.3f} (seconds {min(ratios):.3f}-{max(ratios):.3f})" + split_text(split), flush=True)
+            splits.append(split)
     finally:
         bench.stop_all()
     ratios = sorted(f[0] for f in figures)
     a_us, b_us = statistics.median(f[1] for f in figures), statistics.median(f[2] for f in figures)
     print(f"B/A CPU per call at {RATE} requests/s, both at once: median x{statistics.median(ratios):.3f} "
           f"(rounds {ratios[0]:.3f}-{ratios[-1]:.3f}); A {a_us:.1f} µs, B {b_us:.1f} µs; load average after {os.getloadavg()[0]:.2f}")
+    if splits:
+        medians = [tuple(statistics.median(r[t][i] for r in splits) for i in (0, 1)) for t in (0, 1)]
+        print("perf, medians of the rounds:" + split_text(medians).removeprefix(";"))
     if results := arg("--results", None):
         write_result(results, a_kind, b_kind, statistics.median(ratios), ratios, a_us, b_us)
 
