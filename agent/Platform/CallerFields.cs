@@ -37,6 +37,32 @@ internal static class FieldLists
         "\u0000\u0001\u0002\u0003\u0004\u0005\u0006\u0007\u0008\u000a\u000b\u000c\u000d\u000e\u000f"u8 +
         "\u0010\u0011\u0012\u0013\u0014\u0015\u0016\u0017\u0018\u0019\u001a\u001b\u001c\u001d\u001e\u001f\u007f"u8);
 
+    /// <summary>
+    /// A value or a list's entry without the optional white space (SP, HTAB) around it; how much went from its start.
+    /// A loop of its own: <c>MemoryExtensions.Trim</c> with a set of bytes costs about 200 instructions a call, this about
+    /// 20 for a value with one space before it (docs/performance.md#the-instructions-per-call-2026-12-05-tenth-session).
+    /// </summary>
+    public static ReadOnlySpan<byte> TrimOws(ReadOnlySpan<byte> value, out int skipped)
+    {
+        var start = 0;
+        while (start < value.Length && value[start] is (byte)' ' or (byte)'\t')
+        {
+            start++;
+        }
+
+        var end = value.Length;
+        while (end > start && value[end - 1] is (byte)' ' or (byte)'\t')
+        {
+            end--;
+        }
+
+        skipped = start;
+        return value[start..end];
+    }
+
+    /// <inheritdoc cref="TrimOws(ReadOnlySpan{byte}, out int)"/>
+    public static ReadOnlySpan<byte> TrimOws(ReadOnlySpan<byte> value) => TrimOws(value, out _);
+
     /// <summary>Whether <paramref name="list"/> holds <paramref name="name"/>, each entry trimmed, compared ignoring case.</summary>
     public static bool Contains(string? list, ReadOnlySpan<char> name)
     {
@@ -274,7 +300,7 @@ internal sealed class HeadFields
                 return Refuse(); // no name, a folded line (it starts with white space), white space before the colon, a non-token name
             }
 
-            var value = Trim(line[(colon + 1)..], out var skipped);
+            var value = FieldLists.TrimOws(line[(colon + 1)..], out var skipped);
             if (value.IndexOfAny((byte)'\0', (byte)'\r') >= 0)
             {
                 return Refuse();
@@ -382,25 +408,6 @@ internal sealed class HeadFields
     // case get the same bit (a line's name is a token, the rules' names are ASCII); different names may too, and are then
     // told apart by the walk.
     private static ulong NameBit(int length, int first, int last) => 1UL << (int)((uint)((length * 7) + ((first | 0x20) * 3) + (last | 0x20)) & 63);
-
-    // Optional white space (SP, HTAB) around a value or a list's entry.
-    private static ReadOnlySpan<byte> Trim(ReadOnlySpan<byte> value, out int skipped)
-    {
-        var start = 0;
-        while (start < value.Length && value[start] is (byte)' ' or (byte)'\t')
-        {
-            start++;
-        }
-
-        var end = value.Length;
-        while (end > start && value[end - 1] is (byte)' ' or (byte)'\t')
-        {
-            end--;
-        }
-
-        skipped = start;
-        return value[start..end];
-    }
 
     // As ReadOnlySpan<char>.Trim trims a Connection entry Kestrel read (FieldLists.Contains): every white-space character of Latin-1.
     private static ReadOnlySpan<byte> TrimWhiteSpace(ReadOnlySpan<byte> entry)

@@ -136,7 +136,7 @@ internal static class ResponseHeadParser
             }
 
             // A control character is refused by Kestrel's headers (the field is dropped), CR and LF by HTTP (the answer is).
-            var value = line[(colon + 1)..].Trim(" \t"u8);
+            var value = FieldLists.TrimOws(line[(colon + 1)..]);
             var control = value.IndexOfAny(FieldLists.ControlBytes);
             if (control >= 0 && value[control..].IndexOfAny((byte)'\r', (byte)'\n') >= 0)
             {
@@ -164,7 +164,7 @@ internal static class ResponseHeadParser
                 // The last coding decides (RFC 9112 section 6.3): chunked last, or read to the close.
                 transferEncoding = true;
                 var lastComma = value.LastIndexOf((byte)',');
-                chunked = Ascii.EqualsIgnoreCase(value[(lastComma + 1)..].Trim(" \t"u8), "chunked"u8);
+                chunked = Ascii.EqualsIgnoreCase(FieldLists.TrimOws(value[(lastComma + 1)..]), "chunked"u8);
             }
             else if (kind == AnswerFieldKind.Connection)
             {
@@ -306,7 +306,7 @@ internal static class ResponseHeadParser
     {
         foreach (var range in list.Split((byte)','))
         {
-            if (Ascii.EqualsIgnoreCase(list[range].Trim(" \t"u8), token))
+            if (Ascii.EqualsIgnoreCase(FieldLists.TrimOws(list[range]), token))
             {
                 return true;
             }

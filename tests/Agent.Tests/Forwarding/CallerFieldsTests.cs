@@ -44,6 +44,25 @@ public sealed class CallerFieldsTests
     };
 
     [Theory]
+    [InlineData("value", "value", 0)]
+    [InlineData(" nginx/1.22.1", "nginx/1.22.1", 1)]
+    [InlineData("\t a b \t ", "a b", 2)]
+    [InlineData("   ", "", 3)]
+    [InlineData("", "", 0)]
+    [InlineData("\u000bv\u000b", "\u000bv\u000b", 0)] // white space of other kinds is no OWS: kept, as MemoryExtensions.Trim(" \t") keeps it
+    [InlineData("\u00a0v ", "\u00a0v", 0)]
+    public void TrimOws_TakesOffSpacesAndTabsAroundAValue_AsTheGenericTrimDid(string text, string trimmed, int skipped)
+    {
+        var bytes = Encoding.Latin1.GetBytes(text);
+
+        var value = FieldLists.TrimOws(bytes, out var from);
+
+        Assert.Equal(trimmed, Encoding.Latin1.GetString(value));
+        Assert.Equal(skipped, from);
+        Assert.True(value.SequenceEqual(bytes.AsSpan().Trim(" \t"u8)), "the same bytes as MemoryExtensions.Trim with SP and HTAB");
+    }
+
+    [Theory]
     [MemberData(nameof(Cases))]
     public void TheHeadsLines_GiveTheCallValuesAndTheHeadKestrelsCollectionGives(string name, string propagators, string body, string lines)
     {
