@@ -45,7 +45,7 @@ internal static class ResponseHeadParser
     public static int StatusOf(ReadOnlySpan<byte> head, out bool http10)
     {
         http10 = false;
-        var end = head.IndexOf("\r\n"u8);
+        var end = IndexOfCrlf(head);
         if (end < 0)
         {
             return -1;
@@ -98,14 +98,14 @@ internal static class ResponseHeadParser
         var lean = response as LeanResponse;
         var answer = lean?.Answer;
         answer?.Reset(status);
-        var rest = head[(head.IndexOf("\r\n"u8) + 2)..];
+        var rest = head[(IndexOfCrlf(head) + 2)..];
         long length = -1;
         var chunked = false;
         var transferEncoding = false;
         var close = http10;
         while (true)
         {
-            var end = rest.IndexOf("\r\n"u8);
+            var end = IndexOfCrlf(rest);
             if (end < 0)
             {
                 return "head does not end with an empty line";
@@ -300,6 +300,21 @@ internal static class ResponseHeadParser
 
     // nginx's "keep-alive": a Connection field that names no other field (no string made for it; "close" names a field
     // "close" to the proxy's rules, and the connection ends anyway).
+    /// <summary>
+    /// Where the first CRLF is, as <c>IndexOf("\r\n"u8)</c> finds it: a line's LF is found first (a search for one byte,
+    /// about half the instructions of a search for two), and the two-byte search runs only past a LF with no CR before it.
+    /// </summary>
+    internal static int IndexOfCrlf(ReadOnlySpan<byte> span)
+    {
+        var lf = span.IndexOf((byte)'\n');
+        if (lf > 0 && span[lf - 1] == (byte)'\r')
+        {
+            return lf - 1; // no CRLF can end before the first LF
+        }
+
+        return lf < 0 ? -1 : span.IndexOf("\r\n"u8);
+    }
+
     private static bool IsKeepAlive(ReadOnlySpan<byte> value) => Ascii.EqualsIgnoreCase(value, "keep-alive"u8);
 
     private static bool HasToken(ReadOnlySpan<byte> list, ReadOnlySpan<byte> token)

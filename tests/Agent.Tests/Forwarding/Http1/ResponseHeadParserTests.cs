@@ -7,6 +7,30 @@ namespace Sidecar.Tests.Forwarding.Http1;
 [Trait("Category", "Unit")]
 public sealed class ResponseHeadParserTests
 {
+    [Fact]
+    public void IndexOfCrlf_FindsWhatTheTwoByteSearchFinds_ForEverySpanOfCrLfAndALetter()
+    {
+        // Every span of up to 7 bytes over CR, LF and 'a' (3,280 spans): bare LFs and CRs before, after and between CRLFs.
+        byte[] alphabet = [(byte)'\r', (byte)'\n', (byte)'a'];
+        var checkedSpans = 0;
+        for (var length = 0; length <= 7; length++)
+        {
+            var span = new byte[length];
+            for (var n = 0; n < (int)Math.Pow(3, length); n++)
+            {
+                for (int i = 0, rest = n; i < length; i++, rest /= 3)
+                {
+                    span[i] = alphabet[rest % 3];
+                }
+
+                Assert.True(ResponseHeadParser.IndexOfCrlf(span) == span.AsSpan().IndexOf("\r\n"u8), Encoding.ASCII.GetString(span).Replace("\r", "\\r", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal));
+                checkedSpans++;
+            }
+        }
+
+        Assert.Equal(3280, checkedSpans);
+    }
+
     public static TheoryData<string, string, bool, string> Heads => new()
     {
         // case                          head (without the final empty line)                                      HEAD   expected: status framing length keep-alive, or "refused"
