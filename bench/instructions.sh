@@ -19,16 +19,8 @@ cd "$(dirname "$0")/.."
 target="${1:-agent}"; calls="${2:-2000}"
 case "$target" in agent | kestrel-core | kestrel-conn | nginx) ;; *) echo "usage: bash bench/instructions.sh [agent|kestrel-core|kestrel-conn|nginx] [calls]" >&2; exit 2 ;; esac
 
-missing=()
-for tool in nginx hey valgrind objcopy; do
-  command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("$tool")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  pkgs=("${missing[@]/objcopy/binutils}")
-  echo "instructions: installing ${pkgs[*]} from Debian's packages"
-  sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
-  $sudo_cmd apt-get install -y "${pkgs[@]}" >/dev/null 2>&1 || { $sudo_cmd apt-get update >/dev/null && $sudo_cmd apt-get install -y "${pkgs[@]}" >/dev/null; }
-fi
+. bench/tools.sh
+install_missing instructions nginx hey valgrind objcopy=binutils
 
 rid="linux-$(uname -m | sed -e 's/x86_64/x64/' -e 's/aarch64/arm64/')"
 stale() { [ ! -x "$1" ] || [ -n "$(find "${@:2}" \( -path '*/obj' -o -path '*/bin' \) -prune -o \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name 'hot-methods.txt' \) -newer "$1" -print -quit)" ]; }
@@ -55,16 +47,8 @@ cleanup() {
   wait 2>/dev/null; rm -rf "$work"
 }
 trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 up=$(free_port); port=$(free_port)
-mkdir -p "$work/www"; head -c 1024 /dev/zero | tr '\0' x > "$work/www/1k"; chmod -R a+rX "$work"
-cat > "$work/up.conf" <<EOF
-worker_processes 1; daemon off; pid $work/up.pid; error_log $work/up-error.log;
-events { worker_connections 4096; }
-http { access_log off; keepalive_requests 1000000;
-  server { listen 127.0.0.1:$up; root $work/www; location / { } } }
-EOF
-nginx -c "$work/up.conf" -p "$work" & upstream=$!
+start_upstream "$work" "$up"
 
 # valgrind 3.19 (Debian 12) cannot read the DWARF 5 the .NET compiler writes: the copy it runs keeps the symbol table only.
 out="$work/callgrind.out"

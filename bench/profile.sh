@@ -9,16 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-6}"; shift || true
 
-missing=()
-for tool in nginx wrk perf; do
-  command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("$tool")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  pkgs=("${missing[@]/perf/linux-perf}")
-  echo "profile: installing ${pkgs[*]} from Debian's packages"
-  sudo_cmd=""; [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
-  $sudo_cmd apt-get install -y "${pkgs[@]}" >/dev/null 2>&1 || { $sudo_cmd apt-get update >/dev/null && $sudo_cmd apt-get install -y "${pkgs[@]}" >/dev/null; }
-fi
+. bench/tools.sh
+install_missing profile nginx wrk perf=linux-perf
 
 # PROFILE_AGENT_DIR=dir profiles an agent published there instead (an A/B against an older build); no republish then.
 out="${PROFILE_AGENT_DIR:-artifacts/agent-symbols}"
@@ -29,16 +21,8 @@ if [ -z "${PROFILE_AGENT_DIR:-}" ] && { [ ! -x "$out/agent" ] || [ -n "$(find ag
 fi
 
 work=$(mktemp -d /tmp/sidecar-profile-XXXXXX); chmod 755 "$work"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 up=$(free_port); port=$(free_port)
-mkdir -p "$work/www"; head -c 1024 /dev/zero | tr '\0' x > "$work/www/1k"; chmod -R a+rX "$work"
-cat > "$work/up.conf" <<EOF
-worker_processes 1; daemon off; pid $work/up.pid; error_log $work/up-error.log;
-events { worker_connections 4096; }
-http { access_log off; keepalive_requests 1000000;
-  server { listen 127.0.0.1:$up; root $work/www; location / { } } }
-EOF
-nginx -c "$work/up.conf" -p "$work" & upstream=$!
+start_upstream "$work" "$up"
 env SIDECAR_PORT="$port" ROUTES="up=http://127.0.0.1:$up" APP_HEALTH_URL= "$@" "$out/agent" > "$work/agent.log" 2>&1 & agent=$!
 cleanup() { kill "$agent" "$upstream" 2>/dev/null || true; wait "$agent" "$upstream" 2>/dev/null || true
   if [ -n "${PROFILE_KEEP:-}" ]; then cp "$work/perf.data" "$PROFILE_KEEP" 2>/dev/null || true; fi; rm -rf "$work"; }

@@ -1,0 +1,33 @@
+# Sourced by the bench's shell scripts (bench/run.sh, bench/profile.sh, bench/instructions.sh), from the repository's root.
+
+# install_missing PREFIX TOOL[=PACKAGE] ...: installs Debian's packages of the tools not found on the PATH or in /usr/sbin
+# (a tool's package is its own name unless given), saying so with PREFIX.
+install_missing() {
+  local prefix=$1 spec sudo_cmd=""
+  shift
+  local pkgs=()
+  for spec in "$@"; do
+    command -v "${spec%%=*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${spec%%=*}" ] || pkgs+=("${spec#*=}")
+  done
+  [ ${#pkgs[@]} -gt 0 ] || return 0
+  echo "$prefix: installing ${pkgs[*]} from Debian's packages"
+  [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get install -y "${pkgs[@]}" >/dev/null 2>&1 || { $sudo_cmd apt-get update >/dev/null && $sudo_cmd apt-get install -y "${pkgs[@]}" >/dev/null; }
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# start_upstream WORK PORT: nginx serving a 1 KiB body at /1k on 127.0.0.1:PORT from WORK (one worker, keep-alive, no
+# access log), in the background: its pid in $upstream.
+start_upstream() {
+  local work=$1 port=$2
+  mkdir -p "$work/www"; head -c 1024 /dev/zero | tr '\0' x > "$work/www/1k"; chmod -R a+rX "$work"
+  cat > "$work/up.conf" <<CONF
+worker_processes 1; daemon off; pid $work/up.pid; error_log $work/up-error.log;
+events { worker_connections 4096; }
+http { access_log off; keepalive_requests 1000000;
+  server { listen 127.0.0.1:$port; root $work/www; location / { } } }
+CONF
+  nginx -c "$work/up.conf" -p "$work" &
+  upstream=$!
+}
