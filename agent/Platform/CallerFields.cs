@@ -39,8 +39,8 @@ internal static class FieldLists
 
     /// <summary>
     /// A value or a list's entry without the optional white space (SP, HTAB) around it; how much went from its start.
-    /// A loop of its own: <c>MemoryExtensions.Trim</c> with a set of bytes costs about 200 instructions a call, this about
-    /// 20 for a value with one space before it (docs/performance.md#the-instructions-per-call-2026-12-05-tenth-session).
+    /// A loop of its own: <c>MemoryExtensions.Trim</c> with a set of bytes took about 200 instructions a call, this about
+    /// 75 for the values of a forwarded call (docs/performance.md#the-instructions-per-call-2026-12-05-tenth-session).
     /// </summary>
     public static ReadOnlySpan<byte> TrimOws(ReadOnlySpan<byte> value, out int skipped)
     {
