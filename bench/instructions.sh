@@ -23,7 +23,6 @@ case "$target" in agent | kestrel-core | kestrel-conn | nginx) ;; *) echo "usage
 install_missing instructions nginx hey valgrind objcopy=binutils
 
 rid="linux-$(uname -m | sed -e 's/x86_64/x64/' -e 's/aarch64/arm64/')"
-stale() { [ ! -x "$1" ] || [ -n "$(find "${@:2}" \( -path '*/obj' -o -path '*/bin' \) -prune -o \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name 'hot-methods.txt' \) -newer "$1" -print -quit)" ]; }
 case "$target" in
   agent)
     binary=artifacts/agent-symbols/agent
@@ -91,19 +90,19 @@ dump=$(ls "$out".* | head -1)
 python3 - "$dump" "$answered" "$target" <<'EOF'
 import re, subprocess, sys
 dump, calls, target = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-def rows(inclusive):
+def annotate(inclusive):
+    """callgrind_annotate's table: the program's total, and (instructions, function) for each function, most first."""
     text = subprocess.run(["callgrind_annotate", f"--inclusive={'yes' if inclusive else 'no'}", "--threshold=100", dump],
                           capture_output=True, text=True, check=True).stdout
-    for m in re.finditer(r"^\s*([\d,]+) \([^)]*\)\s+\S*?:(\S+)", text, re.M):
-        yield int(m.group(1).replace(",", "")), m.group(2)
-text = subprocess.run(["callgrind_annotate", dump], capture_output=True, text=True, check=True).stdout
-total = int(re.search(r"^\s*([\d,]+) \S* *PROGRAM TOTALS", text, re.M).group(1).replace(",", ""))
+    total = int(re.search(r"^\s*([\d,]+) \S* *PROGRAM TOTALS", text, re.M).group(1).replace(",", ""))
+    return total, [(int(m.group(1).replace(",", "")), m.group(2)) for m in re.finditer(r"^\s*([\d,]+) \([^)]*\)\s+\S*?:(\S+)", text, re.M)]
+total, self_rows = annotate(False)
 print(f"instructions: {target}, {calls} calls answered 200: {total / calls:,.0f} instructions per call (user space)")
 own = ("agent_Sidecar_", "kestrel_KestrelAlone_", "kestrel_Bench_", "ngx_")
 print("\nits own functions, inclusive (what each runs with its callees), per call:")
-for n, name in [r for r in rows(True) if r[1].startswith(own)][:25]:
+for n, name in [r for r in annotate(True)[1] if r[1].startswith(own)][:25]:
     print(f"  {n / calls:>9,.0f}  {name[:150]}")
 print("\nevery function, self (its own instructions), per call:")
-for n, name in list(rows(False))[:25]:
+for n, name in self_rows[:25]:
     print(f"  {n / calls:>9,.0f}  {name[:150]}")
 EOF

@@ -14,7 +14,7 @@ install_missing profile nginx wrk perf=linux-perf
 
 # PROFILE_AGENT_DIR=dir profiles an agent published there instead (an A/B against an older build); no republish then.
 out="${PROFILE_AGENT_DIR:-artifacts/agent-symbols}"
-if [ -z "${PROFILE_AGENT_DIR:-}" ] && { [ ! -x "$out/agent" ] || [ -n "$(find agent Directory.Build.props Directory.Packages.props \( -path agent/obj -o -path agent/bin \) -prune -o \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name 'hot-methods.txt' \) -newer "$out/agent" -print -quit)" ]; }; then
+if [ -z "${PROFILE_AGENT_DIR:-}" ] && stale "$out/agent" agent Directory.Build.props Directory.Packages.props; then
   echo "profile: publishing the NativeAOT agent with symbols into $out"
   rid="linux-$(uname -m | sed -e 's/x86_64/x64/' -e 's/aarch64/arm64/')"
   dotnet publish agent/Agent.csproj -c Release -r "$rid" -o "$out" -p:StripSymbols=false >/dev/null

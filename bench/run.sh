@@ -25,7 +25,7 @@ if command -v npm >/dev/null 2>&1 && [ ! -d examples/node-grpc/node_modules/@grp
 fi
 
 # Republish when a source or project file is newer than the binary (generated files under obj/ do not count).
-if [ ! -x artifacts/agent/agent ] || [ -n "$(find agent Directory.Build.props Directory.Packages.props \( -path agent/obj -o -path agent/bin \) -prune -o \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name 'hot-methods.txt' \) -newer artifacts/agent/agent -print -quit)" ]; then
+if stale artifacts/agent/agent agent Directory.Build.props Directory.Packages.props; then
   echo "bench: publishing the NativeAOT agent (.ci/publish)"
   bash .ci/publish artifacts/agent >/dev/null
 fi

@@ -15,6 +15,12 @@ install_missing() {
   $sudo_cmd apt-get install -y "${pkgs[@]}" >/dev/null 2>&1 || { $sudo_cmd apt-get update >/dev/null && $sudo_cmd apt-get install -y "${pkgs[@]}" >/dev/null; }
 }
 
+# stale BINARY DIR_OR_FILE ...: whether BINARY is missing, or older than a source or project file under the others
+# (C# sources, projects, props, agent/hot-methods.txt; generated files under obj/ and bin/ do not count).
+stale() {
+  [ ! -x "$1" ] || [ -n "$(find "${@:2}" \( -path '*/obj' -o -path '*/bin' \) -prune -o \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name 'hot-methods.txt' \) -newer "$1" -print -quit)" ]
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # start_upstream WORK PORT: nginx serving a 1 KiB body at /1k on 127.0.0.1:PORT from WORK (one worker, keep-alive, no
