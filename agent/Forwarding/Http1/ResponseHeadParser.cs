@@ -164,7 +164,7 @@ internal static class ResponseHeadParser
                 // The last coding decides (RFC 9112 section 6.3): chunked last, or read to the close.
                 transferEncoding = true;
                 var lastComma = value.LastIndexOf((byte)',');
-                chunked = Ascii.EqualsIgnoreCase(FieldLists.TrimOws(value[(lastComma + 1)..]), "chunked"u8);
+                chunked = FieldNames.EqualsFolded(FieldLists.TrimOws(value[(lastComma + 1)..]), "chunked"u8);
             }
             else if (kind == AnswerFieldKind.Connection)
             {
@@ -315,13 +315,13 @@ internal static class ResponseHeadParser
         return lf < 0 ? -1 : span.IndexOf("\r\n"u8);
     }
 
-    private static bool IsKeepAlive(ReadOnlySpan<byte> value) => Ascii.EqualsIgnoreCase(value, "keep-alive"u8);
+    private static bool IsKeepAlive(ReadOnlySpan<byte> value) => FieldNames.EqualsFolded(value, "keep-alive"u8);
 
     private static bool HasToken(ReadOnlySpan<byte> list, ReadOnlySpan<byte> token)
     {
         foreach (var range in list.Split((byte)','))
         {
-            if (Ascii.EqualsIgnoreCase(FieldLists.TrimOws(list[range]), token))
+            if (FieldNames.EqualsFolded(FieldLists.TrimOws(list[range]), token))
             {
                 return true;
             }

@@ -294,6 +294,49 @@ public sealed class CallerFieldsTests
         }
     }
 
+    // Every name and value the answer's rules compare, each byte in turn replaced by every byte but CR (no token or value
+    // the parser takes holds one), in both cases, longer and shorter: the folded comparison says what EqualsIgnoreCase says.
+    [Theory]
+    [InlineData("te")]
+    [InlineData("date")]
+    [InlineData("proxy-")]
+    [InlineData("close")]
+    [InlineData("upgrade")]
+    [InlineData("trailer")]
+    [InlineData("chunked")]
+    [InlineData("connection")]
+    [InlineData("keep-alive")]
+    [InlineData("retry-after")]
+    [InlineData("content-length")]
+    [InlineData("transfer-encoding")]
+    public void EqualsFolded_SaysWhatEqualsIgnoreCaseSays_ForBytesWithoutCr(string name)
+    {
+        var lower = Encoding.ASCII.GetBytes(name);
+        foreach (var cased in new[] { name, name.ToUpperInvariant(), name[..1].ToUpperInvariant() + name[1..] })
+        {
+            var bytes = Encoding.ASCII.GetBytes(cased);
+            Assert.True(FieldNames.EqualsFolded(bytes, lower), cased);
+            Assert.False(FieldNames.EqualsFolded(bytes.AsSpan(0, bytes.Length - 1), lower), cased);
+            Assert.False(FieldNames.EqualsFolded([.. bytes, (byte)'s'], lower), cased);
+            for (var at = 0; at < bytes.Length; at++)
+            {
+                var changed = (byte[])bytes.Clone();
+                for (var b = 0; b < 256; b++)
+                {
+                    if (b == '\r')
+                    {
+                        continue;
+                    }
+
+                    changed[at] = (byte)b;
+                    Assert.True(
+                        System.Text.Ascii.EqualsIgnoreCase(changed, lower) == FieldNames.EqualsFolded(changed, lower),
+                        $"{cased} with byte {at} as 0x{b:x2}");
+                }
+            }
+        }
+    }
+
     // The fields as Kestrel holds them (a name's values together, in the order they came) and as the head's lines.
     private static (CallerFields Kestrel, CallerFields Head) Both(string lines)
     {
