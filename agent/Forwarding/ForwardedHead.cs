@@ -48,9 +48,9 @@ internal sealed class ForwardedHead(CallerFields fields, ForwardedValues forward
 /// </summary>
 internal readonly struct MessageHeaders(HttpRequestMessage request) : IHeaderTarget
 {
-    public void Add(string name, string value) => request.Headers.TryAddWithoutValidation(name, value);
+    public void Add(FieldName name, string value) => request.Headers.TryAddWithoutValidation(name.Text, value);
 
-    public void Add(string name, scoped ReadOnlySpan<char> value) => request.Headers.TryAddWithoutValidation(name, value.ToString());
+    public void Add(FieldName name, scoped ReadOnlySpan<char> value) => request.Headers.TryAddWithoutValidation(name.Text, value.ToString());
 
     public void AddLine(scoped ReadOnlySpan<char> name, scoped ReadOnlySpan<byte> nameBytes, scoped ReadOnlySpan<byte> value) =>
         AddValues(name.ToString(), System.Text.Encoding.Latin1.GetString(value));

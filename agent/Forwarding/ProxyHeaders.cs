@@ -40,6 +40,13 @@ internal sealed record ForwardedValues(string For, string Proto, string? Host, s
 /// </summary>
 internal static class ProxyHeaders
 {
+    private static readonly FieldName XForwardedFor = new("X-Forwarded-For");
+    private static readonly FieldName XForwardedProto = new("X-Forwarded-Proto");
+    private static readonly FieldName XForwardedHost = new("X-Forwarded-Host");
+    private static readonly FieldName Via = new("Via");
+    private static readonly FieldName Forwarded = new("Forwarded");
+    private static readonly FieldName XRealIp = new("X-Real-IP");
+
     /// <param name="context">The caller's request.</param>
     /// <param name="via">This agent's <c>Via</c> entry (<c>1.1 {pseudonym}</c>), appended to the caller's.</param>
     /// <param name="span">The agent's own span when tracing is on: its id is the parent the instance sees.</param>
@@ -176,14 +183,14 @@ internal static class ProxyHeaders
             }
         }
 
-        target.Add("X-Forwarded-For", forwarded.For);
-        target.Add("X-Forwarded-Proto", forwarded.Proto);
+        target.Add(XForwardedFor, forwarded.For);
+        target.Add(XForwardedProto, forwarded.Proto);
         if (forwarded.Host is not null)
         {
-            target.Add("X-Forwarded-Host", forwarded.Host);
+            target.Add(XForwardedHost, forwarded.Host);
         }
 
-        target.Add("Via", forwarded.Via);
+        target.Add(Via, forwarded.Via);
         return null;
     }
 
@@ -222,12 +229,12 @@ internal static class ProxyHeaders
     {
         if (fields["Forwarded"] is { Count: > 0 } previous)
         {
-            target.Add("Forwarded", $"{string.Join(", ", (IEnumerable<string?>)previous)}, {ForwardedHop(forwarded)}");
+            target.Add(Forwarded, $"{string.Join(", ", (IEnumerable<string?>)previous)}, {ForwardedHop(forwarded)}");
         }
 
         if (fields["X-Real-IP"].Count > 0)
         {
-            target.Add("X-Real-IP", forwarded.Remote?.ToString() ?? "unknown");
+            target.Add(XRealIp, forwarded.Remote?.ToString() ?? "unknown");
         }
     }
 

@@ -39,6 +39,14 @@ internal static class TracePropagation
     public const string B3Flags = "X-B3-Flags";
     public const string B3ParentSpanId = "X-B3-ParentSpanId";
 
+    // The names as written: their bytes made once (FieldName).
+    private static readonly FieldName TraceParentField = new("traceparent");
+    private static readonly FieldName TraceStateField = new("tracestate");
+    private static readonly FieldName B3Field = new(B3Header);
+    private static readonly FieldName B3TraceIdField = new(B3TraceId);
+    private static readonly FieldName B3SpanIdField = new(B3SpanId);
+    private static readonly FieldName B3SampledField = new(B3Sampled);
+
     /// <summary>The caller's trace as a <c>traceparent</c>, and its <c>tracestate</c> (W3C only); null when none valid came in a configured format.</summary>
     public static (string? TraceParent, string? TraceState) Extract(IHeaderDictionary headers, Propagators formats) =>
         Extract(new CallerFields(headers), formats);
@@ -134,16 +142,16 @@ internal static class TracePropagation
         {
             if (text is not null)
             {
-                target.Add("traceparent", text);
+                target.Add(TraceParentField, text);
             }
             else
             {
-                target.Add("traceparent", traceParent);
+                target.Add(TraceParentField, traceParent);
             }
 
             if (traceState is not null)
             {
-                target.Add("tracestate", traceState);
+                target.Add(TraceStateField, traceState);
             }
         }
 
@@ -164,16 +172,16 @@ internal static class TracePropagation
             spanId.CopyTo(single[33..]);
             single[49] = '-';
             single[50] = sampled[0];
-            target.Add(B3Header, deferred ? single[..49] : single);
+            target.Add(B3Field, deferred ? single[..49] : single);
         }
 
         if ((formats & Propagators.B3Multi) != 0)
         {
-            target.Add(B3TraceId, traceId);
-            target.Add(B3SpanId, spanId);
+            target.Add(B3TraceIdField, traceId);
+            target.Add(B3SpanIdField, spanId);
             if (!deferred)
             {
-                target.Add(B3Sampled, sampled);
+                target.Add(B3SampledField, sampled);
             }
         }
     }

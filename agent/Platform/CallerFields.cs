@@ -12,16 +12,30 @@ namespace Sidecar.Platform;
 internal interface IHeaderTarget
 {
     /// <summary>A header the agent makes (one value).</summary>
-    public void Add(string name, string value);
+    public void Add(FieldName name, string value);
 
     /// <summary>A header the agent composes, without a string of its own.</summary>
-    public void Add(string name, scoped ReadOnlySpan<char> value);
+    public void Add(FieldName name, scoped ReadOnlySpan<char> value);
 
     /// <summary>A caller's header, its values as they came.</summary>
     public void AddValues(string name, StringValues values);
 
     /// <summary>A caller's field line as it came in a request head: its name (as characters, and as the bytes it came in), and its value's bytes (Latin-1).</summary>
     public void AddLine(scoped ReadOnlySpan<char> name, scoped ReadOnlySpan<byte> nameBytes, scoped ReadOnlySpan<byte> value);
+}
+
+/// <summary>
+/// The name of a header the agent writes itself (<c>X-Forwarded-For</c>, <c>traceparent</c>...), with its bytes made once:
+/// a request head's line copies them, where a name given as a string is encoded for each line.
+/// </summary>
+internal sealed class FieldName(string text)
+{
+    public string Text { get; } = text;
+
+    /// <summary>The name's bytes (ASCII: a token).</summary>
+    public byte[] Bytes { get; } = Encoding.ASCII.GetBytes(text);
+
+    public override string ToString() => Text;
 }
 
 /// <summary>Comma-separated field values (RFC 9110 section 5.6.1), as <c>Connection</c>'s; the characters no field value may hold.</summary>

@@ -33,9 +33,9 @@ internal readonly struct HeadLines(HeadBuffer output, bool hasContent) : IHeader
     private static readonly SearchValues<char> TokenChars =
         SearchValues.Create("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
 
-    public void Add(string name, string value) => RequestHeadWriter.Header(output, name, value);
+    public void Add(FieldName name, string value) => RequestHeadWriter.Header(output, name, value);
 
-    public void Add(string name, scoped ReadOnlySpan<char> value) => RequestHeadWriter.Header(output, name, value);
+    public void Add(FieldName name, scoped ReadOnlySpan<char> value) => RequestHeadWriter.Header(output, name, value);
 
     public void AddValues(string name, StringValues values)
     {

@@ -166,6 +166,22 @@ internal static class RequestHeadWriter
         }
     }
 
+    /// <summary>One line of a header the agent writes: the name's bytes made once (<see cref="Platform.FieldName"/>), the value checked and encoded as <see cref="Header(HeadBuffer, string, ReadOnlySpan{char})"/> does.</summary>
+    internal static void Header(HeadBuffer output, Platform.FieldName name, scoped ReadOnlySpan<char> value)
+    {
+        if (value.IndexOfAny('\r', '\n', '\0') >= 0)
+        {
+            throw Refused(name.Text);
+        }
+
+        var nameBytes = output.Line(name.Bytes.Length, value.Length, out var valueBytes);
+        name.Bytes.CopyTo(nameBytes);
+        if (Encoding.Latin1.GetBytes(value, valueBytes) != value.Length)
+        {
+            throw Refused(name.Text);
+        }
+    }
+
     /// <summary>Refuses values of which one holds a CR, LF or NUL (they are about to be one line).</summary>
     internal static void Refuse(string name, Microsoft.Extensions.Primitives.StringValues values)
     {

@@ -107,6 +107,31 @@ public sealed class RequestHeadWriterTests
         Assert.DoesNotContain("orders:8080", head, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("127.0.0.1")]
+    [InlineData("caf\u00e9")]
+    [InlineData("a\U0001F600b")]
+    [InlineData("\u20ac1")]
+    [InlineData("")]
+    public void AnAgentsField_IsTheLineOfTheSameNameAsAString(string value)
+    {
+        var expected = new HeadBuffer(8);
+        RequestHeadWriter.Header(expected, "X-Forwarded-For", value);
+        var output = new HeadBuffer(8);
+
+        RequestHeadWriter.Header(output, new Sidecar.Platform.FieldName("X-Forwarded-For"), value);
+
+        Assert.Equal(Encoding.Latin1.GetString(expected.Written), Encoding.Latin1.GetString(output.Written));
+        Assert.StartsWith("X-Forwarded-For: ", Encoding.Latin1.GetString(output.Written), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("a\rb")]
+    [InlineData("a\nb")]
+    [InlineData("a\0b")]
+    public void AnAgentsFieldWithALineBreakOrNul_IsRefused(string value) =>
+        Assert.Throws<HttpRequestException>(() => RequestHeadWriter.Header(new HeadBuffer(64), new Sidecar.Platform.FieldName("Via"), value));
+
     [Fact]
     public void ALineBreakInAValue_IsRefused()
     {
