@@ -295,30 +295,42 @@ internal sealed class HeadFields
         while (at < block.Length)
         {
             var rest = block[at..];
-            var end = rest.IndexOf((byte)'\n');
-            if (end < 1 || rest[end - 1] != '\r')
+            ReadOnlySpan<byte> line;
+            var end = FieldLines.Scan(rest, out var colon);
+            if (end >= 0)
             {
-                return Refuse();
+                // The common line, read in one pass: what the general reading below finds in it, it finds the same.
+                line = rest[..end];
+                end++; // at its LF, as below
             }
-
-            var line = rest[..(end - 1)];
-            if (line.IsEmpty)
+            else
             {
-                // The empty line ends the head: nothing may follow it in the block.
-                return at + end + 1 == block.Length || Refuse();
-            }
+                end = rest.IndexOf((byte)'\n');
+                if (end < 1 || rest[end - 1] != '\r')
+                {
+                    return Refuse();
+                }
 
-            var colon = line.IndexOf((byte)':');
-            if (colon < 1 || line[..colon].ContainsAnyExcept(TokenBytes))
-            {
-                return Refuse(); // no name, a folded line (it starts with white space), white space before the colon, a non-token name
+                line = rest[..(end - 1)];
+                if (line.IsEmpty)
+                {
+                    // The empty line ends the head: nothing may follow it in the block.
+                    return at + end + 1 == block.Length || Refuse();
+                }
+
+                colon = line.IndexOf((byte)':');
+                if (colon < 1 || line[..colon].ContainsAnyExcept(TokenBytes))
+                {
+                    return Refuse(); // no name, a folded line (it starts with white space), white space before the colon, a non-token name
+                }
+
+                if (line[(colon + 1)..].IndexOfAny((byte)'\0', (byte)'\r') >= 0)
+                {
+                    return Refuse();
+                }
             }
 
             var value = FieldLists.TrimOws(line[(colon + 1)..], out var skipped);
-            if (value.IndexOfAny((byte)'\0', (byte)'\r') >= 0)
-            {
-                return Refuse();
-            }
 
             if (_names.Length < names + colon)
             {

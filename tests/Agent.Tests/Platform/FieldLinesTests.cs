@@ -1,0 +1,111 @@
+using System.Text;
+using Sidecar.Platform;
+
+namespace Sidecar.Tests.Platform;
+
+/// <summary>A head's field line of the common shape, read in one pass: exactly the lines of that shape, wherever a byte is.</summary>
+[Trait("Category", "Unit")]
+public sealed class FieldLinesTests
+{
+    [Fact]
+    public void LineBytes_AreTheTokensAndTheValuesBytes()
+    {
+        const string TChar = "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+        for (var b = 0; b < 256; b++)
+        {
+            var classes = FieldLines.LineBytes[b];
+            Assert.True(((classes & 1) != 0) == TChar.Contains((char)b, StringComparison.Ordinal), $"name byte 0x{b:x2}");
+            Assert.True(((classes & 2) != 0) == !FieldLists.ControlBytes.Contains((byte)b), $"value byte 0x{b:x2}");
+        }
+    }
+
+    [Fact]
+    public void Scan_TakesExactlyTheLinesOfTheCommonShape_ForEveryLineOfTenBytesUpToSix()
+    {
+        // Every line of up to 6 bytes over a name's byte, a colon, SP, HTAB, CR, LF, NUL, DEL, obs-text and a separator,
+        // then CRLF (1,111,111 lines): taken when, and only when, it is a token, a colon and a value of no control byte.
+        byte[] alphabet = [(byte)'a', (byte)':', (byte)' ', (byte)'\t', (byte)'\r', (byte)'\n', 0, 0x7F, 0xE9, (byte)'('];
+        var shape = Shape();
+        var taken = 0;
+        for (var length = 0; length <= 6; length++)
+        {
+            var line = new byte[length + 2];
+            line[length] = (byte)'\r';
+            line[length + 1] = (byte)'\n';
+            for (var n = 0; n < (int)Math.Pow(10, length); n++)
+            {
+                for (int i = 0, rest = n; i < length; i++, rest /= 10)
+                {
+                    line[i] = alphabet[rest % 10];
+                }
+
+                var text = Encoding.Latin1.GetString(line);
+                var match = shape.Match(text);
+                var end = FieldLines.Scan(line, out var colon);
+                if (!match.Success)
+                {
+                    Assert.True(end == -1, $"taken: {Escaped(text)}");
+                    continue;
+                }
+
+                Assert.True(end == match.Length - 2 && colon == match.Groups[1].Length, $"{Escaped(text)}: {end}, {colon}");
+                taken++;
+            }
+        }
+
+        Assert.True(taken > 1000, $"{taken} lines taken");
+    }
+
+    [Fact]
+    public void Scan_ReadsLongValuesEightBytesAtATime_AsItReadsThemOneAtATime()
+    {
+        // A 24-byte value (three words) with every byte at every place, and every pair of bytes near the limits at every
+        // two places: the word's test stops where the table would.
+        byte[] near = [0x00, 0x09, 0x0A, 0x0D, 0x1F, 0x20, 0x21, 0x7E, 0x7F, 0x80, 0xFF];
+        var shape = Shape();
+        var checkedLines = 0;
+        void Check(byte[] line)
+        {
+            var text = Encoding.Latin1.GetString(line);
+            var match = shape.Match(text);
+            var end = FieldLines.Scan(line, out var colon);
+            Assert.True(match.Success ? end == match.Length - 2 && colon == 1 : end == -1, $"{Escaped(text)}: {end}");
+            checkedLines++;
+        }
+
+        static byte[] Line() => Encoding.ASCII.GetBytes("a:xxxxxxxxxxxxxxxxxxxxxxxx\r\n");
+
+        for (var at = 2; at < 26; at++)
+        {
+            for (var b = 0; b < 256; b++)
+            {
+                var line = Line();
+                line[at] = (byte)b;
+                Check(line);
+            }
+
+            for (var second = at + 1; second < 26; second++)
+            {
+                foreach (var x in near)
+                {
+                    foreach (var y in near)
+                    {
+                        var line = Line();
+                        line[at] = x;
+                        line[second] = y;
+                        Check(line);
+                    }
+                }
+            }
+        }
+
+        Assert.Equal((24 * 256) + (24 * 23 / 2 * near.Length * near.Length), checkedLines);
+    }
+
+    // A field line of the common shape: a token, a colon, a value of no control byte but HTAB, then CRLF.
+    private static System.Text.RegularExpressions.Regex Shape() =>
+        new("^([!#$%&'*+\\-.^_`|~0-9A-Za-z]+):[\\t\\x20-\\x7E\\x80-\\xFF]*\r\n", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+    private static string Escaped(string text) =>
+        text.Replace("\r", "\\r", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal).Replace("\0", "\\0", StringComparison.Ordinal);
+}
