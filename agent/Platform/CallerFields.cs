@@ -277,6 +277,9 @@ internal sealed class HeadFields
     /// <summary>Whether a <c>Connection</c> field came.</summary>
     public bool HasConnection { get; private set; }
 
+    /// <summary>Whether a value holds a control character (<see cref="FieldLists.ControlBytes"/>: what <see cref="TryRead"/> lets pass of them).</summary>
+    public bool HasControl { get; private set; }
+
     /// <summary>
     /// Reads <paramref name="block"/>: the field lines after the request line, each ended by CRLF, and the empty
     /// line that ends the head or not. False, with nothing kept, for a block Kestrel would answer with 400.
@@ -328,6 +331,8 @@ internal sealed class HeadFields
                 {
                     return Refuse();
                 }
+
+                HasControl |= line[(colon + 1)..].ContainsAny(FieldLists.ControlBytes); // a common line has none
             }
 
             var value = FieldLists.TrimOws(line[(colon + 1)..], out var skipped);
@@ -426,6 +431,7 @@ internal sealed class HeadFields
     {
         Count = 0;
         HasConnection = false;
+        HasControl = false;
         _nameBits = 0;
         return false;
     }

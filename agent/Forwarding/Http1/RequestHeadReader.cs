@@ -79,7 +79,7 @@ internal static class RequestHeadReader
         }
 
         var block = head[(lineEnd + 2)..];
-        if (block.Length > MaxFieldsTotal || !fields.TryRead(block) || fields.Count > MaxFieldCount)
+        if (block.Length > MaxFieldsTotal || !fields.TryRead(block) || fields.Count > MaxFieldCount || fields.HasControl)
         {
             return false;
         }
@@ -89,10 +89,14 @@ internal static class RequestHeadReader
         var connections = 0;
         for (var i = 0; i < fields.Count; i++)
         {
-            var field = fields.Field(i);
-            var name = field.Name;
+            var name = fields.Field(i).Name;
+            if (name.Length is not (4 or 6 or 7 or 10 or 14 or 17))
+            {
+                continue; // not the length of a name below (Host, Expect, Upgrade, Connection, Content-Length, Transfer-Encoding)
+            }
+
             var value = fields.ValueBytes(i);
-            if (value.ContainsAny(FieldLists.ControlBytes) || IsLeftToKestrel(name))
+            if (IsLeftToKestrel(name))
             {
                 return false;
             }

@@ -236,6 +236,23 @@ public sealed class RequestHeadReaderTests : IClassFixture<RequestHeadReaderTest
         Assert.Equal("/v1/invoke/a/x", line.RawTarget);
     }
 
+    [Theory]
+    [InlineData("X-A: ab", false)]
+    [InlineData("X-A: a\tb", false)]
+    [InlineData("X-A: a\u0001b", true)]
+    [InlineData("X-A: ab\u007f", true)]
+    [InlineData("X-A: \u001f", true)]
+    [InlineData("X-A: caf\u00e9", false)]
+    public void AValuesControlCharacter_IsSeen_WhicheverReadingTookItsLine(string lines, bool control)
+    {
+        var fields = new HeadFields();
+        Assert.True(fields.TryRead(Encoding.Latin1.GetBytes($"Host: a\r\n{lines}\r\nX-C: c\r\n\r\n")));
+        Assert.Equal(control, fields.HasControl);
+
+        var line = default(RequestLine);
+        Assert.Equal(!control, RequestHeadReader.TryRead(Encoding.Latin1.GetBytes($"GET / HTTP/1.1\r\nHost: a\r\n{lines}\r\n\r\n"), ref line, fields));
+    }
+
     // What the reader read, written as the echo server writes what Kestrel read.
     private static (bool Taken, string View) Read(ReadOnlySpan<byte> head)
     {
