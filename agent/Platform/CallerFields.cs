@@ -299,11 +299,15 @@ internal sealed class HeadFields
         {
             var rest = block[at..];
             ReadOnlySpan<byte> line;
-            var end = FieldLines.Scan(rest, out var colon);
+            ReadOnlySpan<byte> value;
+            int skipped;
+            var end = FieldLines.Scan(rest, out var colon, out var valueStart, out var valueEnd);
             if (end >= 0)
             {
                 // The common line, read in one pass: what the general reading below finds in it, it finds the same.
                 line = rest[..end];
+                value = rest[valueStart..valueEnd];
+                skipped = valueStart - colon - 1;
                 end++; // at its LF, as below
             }
             else
@@ -333,9 +337,8 @@ internal sealed class HeadFields
                 }
 
                 HasControl |= line[(colon + 1)..].ContainsAny(FieldLists.ControlBytes); // a common line has none
+                value = FieldLists.TrimOws(line[(colon + 1)..], out skipped);
             }
-
-            var value = FieldLists.TrimOws(line[(colon + 1)..], out var skipped);
 
             if (_names.Length < names + colon)
             {

@@ -14,12 +14,14 @@ internal static class FieldLines
 {
     /// <summary>
     /// The length of a field line of the common shape at the start of <paramref name="rest"/> (a token, a colon, a value
-    /// of no control character, then CRLF) and its colon's index; -1 for any other line (the empty one that ends the
-    /// head, or one the general reading judges). A reader takes such a line as its general reading would, with none of
-    /// that reading's searches.
+    /// of no control character, then CRLF), its colon's index and where its value starts and ends without the white
+    /// space around it (<see cref="FieldLists.TrimOws(ReadOnlySpan{byte})"/>'s); -1 for any other line (the empty one that ends
+    /// the head, or one the general reading judges). A reader takes such a line as its general reading would, with none
+    /// of that reading's searches.
     /// </summary>
-    public static int Scan(ReadOnlySpan<byte> rest, out int colon)
+    public static int Scan(ReadOnlySpan<byte> rest, out int colon, out int valueStart, out int valueEnd)
     {
+        valueStart = valueEnd = 0;
         var classes = LineBytes;
         var i = 0;
         while (i < rest.Length && (classes[rest[i]] & NameByte) != 0)
@@ -33,9 +35,16 @@ internal static class FieldLines
             return -1;
         }
 
-        // The value eight bytes at a time while none is below 0x20 or DEL (each test exact for the first such byte, which
-        // borrows from none before it); from that byte (a CR, or HTAB, or one refused) a byte at a time.
+        // The white space before the value, then the value eight bytes at a time while none is below 0x20 or DEL (each test
+        // exact for the first such byte, which borrows from none before it); from that byte (a CR, or HTAB, or one refused)
+        // a byte at a time.
         i++;
+        while (i < rest.Length && IsOws(rest[i]))
+        {
+            i++;
+        }
+
+        var start = i;
         while (i <= rest.Length - 8)
         {
             var bytes = MemoryMarshal.Read<ulong>(rest[i..]);
@@ -55,8 +64,23 @@ internal static class FieldLines
             i++;
         }
 
-        return i + 1 < rest.Length && rest[i] == (byte)'\r' && rest[i + 1] == (byte)'\n' ? i : -1;
+        if (i + 1 >= rest.Length || rest[i] != (byte)'\r' || rest[i + 1] != (byte)'\n')
+        {
+            return -1;
+        }
+
+        var end = i;
+        while (end > start && IsOws(rest[end - 1]))
+        {
+            end--;
+        }
+
+        valueStart = start;
+        valueEnd = end;
+        return i;
     }
+
+    private static bool IsOws(byte b) => b == (byte)' ' || b == (byte)'\t';
 
     private const byte NameByte = 1;
     private const byte ValueByte = 2;

@@ -108,12 +108,12 @@ internal static class ResponseHeadParser
             ReadOnlySpan<byte> name;
             ReadOnlySpan<byte> value;
             var control = -1;
-            var end = FieldLines.Scan(rest, out var colon);
+            var end = FieldLines.Scan(rest, out var colon, out var valueStart, out var valueEnd);
             if (end >= 0)
             {
                 // The common line, read in one pass: what the general reading below finds in it, it finds the same.
                 name = rest[..colon];
-                value = FieldLists.TrimOws(rest[(colon + 1)..end]);
+                value = rest[valueStart..valueEnd];
                 rest = rest[(end + 2)..];
             }
             else

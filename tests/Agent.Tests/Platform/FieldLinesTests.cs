@@ -41,7 +41,7 @@ public sealed class FieldLinesTests
 
                 var text = Encoding.Latin1.GetString(line);
                 var match = shape.Match(text);
-                var end = FieldLines.Scan(line, out var colon);
+                var end = FieldLines.Scan(line, out var colon, out var valueStart, out var valueEnd);
                 if (!match.Success)
                 {
                     Assert.True(end == -1, $"taken: {Escaped(text)}");
@@ -49,6 +49,7 @@ public sealed class FieldLinesTests
                 }
 
                 Assert.True(end == match.Length - 2 && colon == match.Groups[1].Length, $"{Escaped(text)}: {end}, {colon}");
+                AssertTrimmed(line, colon, end, valueStart, valueEnd);
                 taken++;
             }
         }
@@ -68,8 +69,13 @@ public sealed class FieldLinesTests
         {
             var text = Encoding.Latin1.GetString(line);
             var match = shape.Match(text);
-            var end = FieldLines.Scan(line, out var colon);
+            var end = FieldLines.Scan(line, out var colon, out var valueStart, out var valueEnd);
             Assert.True(match.Success ? end == match.Length - 2 && colon == 1 : end == -1, $"{Escaped(text)}: {end}");
+            if (match.Success)
+            {
+                AssertTrimmed(line, colon, end, valueStart, valueEnd);
+            }
+
             checkedLines++;
         }
 
@@ -105,6 +111,13 @@ public sealed class FieldLinesTests
     // A field line of the common shape: a token, a colon, a value of no control byte but HTAB, then CRLF.
     private static System.Text.RegularExpressions.Regex Shape() =>
         new("^([!#$%&'*+\\-.^_`|~0-9A-Za-z]+):[\\t\\x20-\\x7E\\x80-\\xFF]*\r\n", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+
+    // The value's place is where FieldLists.TrimOws puts it (the general reading's).
+    private static void AssertTrimmed(byte[] line, int colon, int end, int valueStart, int valueEnd)
+    {
+        var value = FieldLists.TrimOws(line.AsSpan(colon + 1, end - colon - 1), out var skipped);
+        Assert.True(valueStart == colon + 1 + skipped && valueEnd == valueStart + value.Length, $"{Escaped(Encoding.Latin1.GetString(line))}: value {valueStart}..{valueEnd}");
+    }
 
     private static string Escaped(string text) =>
         text.Replace("\r", "\\r", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal).Replace("\0", "\\0", StringComparison.Ordinal);
