@@ -72,7 +72,8 @@ internal static class TargetPath
         var path = target.AsSpan(0, pathEnd);
         if (!escapes)
         {
-            return ClimbsAboveRoot(path) ? DotDot : null;
+            // Only a ".." segment climbs (a ";params" stripped from it leaves it one): a path with no two dots in a row has none.
+            return path.IndexOf("..") >= 0 && ClimbsAboveRoot(path) ? DotDot : null;
         }
 
         // Read as an upstream would after decoding, as many times as it takes.
