@@ -296,15 +296,15 @@ internal sealed class LeanHttp1Handler : DelegatingHandler
         }
     }
 
-    [AsyncMethodBuilder(typeof(Sidecar.Platform.PooledFrameBuilder))]
-    private static async ValueTask SendBodyAsync(Http1Connection connection, HttpRequestMessage request, RequestFraming framing, long length, CancellationToken cancellationToken)
-    {
-        if (framing == RequestFraming.None || (framing == RequestFraming.Length && length == 0))
-        {
-            await connection.FlushAsync(cancellationToken).ConfigureAwait(false);
-            return;
-        }
+    // A head with no body after it is only flushed: no frame of its own (docs/performance.md#the-instructions-per-call-2026-12-05-tenth-session).
+    private static ValueTask SendBodyAsync(Http1Connection connection, HttpRequestMessage request, RequestFraming framing, long length, CancellationToken cancellationToken) =>
+        framing == RequestFraming.None || (framing == RequestFraming.Length && length == 0)
+            ? connection.FlushAsync(cancellationToken)
+            : SendContentAsync(connection, request, framing, length, cancellationToken);
 
+    [AsyncMethodBuilder(typeof(Sidecar.Platform.PooledFrameBuilder))]
+    private static async ValueTask SendContentAsync(Http1Connection connection, HttpRequestMessage request, RequestFraming framing, long length, CancellationToken cancellationToken)
+    {
         var body = new RequestBodyStream(connection, framing, length);
         await request.Content!.CopyToAsync(body, cancellationToken).ConfigureAwait(false);
         await body.CompleteAsync(cancellationToken).ConfigureAwait(false);
