@@ -141,7 +141,8 @@ def main():
             figures.append(figure)
             print(f"round {r + 1} ({'A' if r % 2 == 0 else 'B'} started first): A {figure[1]:.1f} µs, B {figure[2]:.1f} µs per call; "
                   f"B/A x{figure[0]:.3f} (seconds {min(ratios):.3f}-{max(ratios):.3f})" + split_text(split), flush=True)
-            splits.append(split)
+            if split:
+                splits.append(split)
     finally:
         bench.stop_all()
     ratios = sorted(f[0] for f in figures)
