@@ -368,6 +368,25 @@ internal sealed class HeadFields
         return new CallerField(_names.AsSpan(line.NameStart, line.NameLength), _bytes.AsSpan(line.LineStart, line.NameLength), _bytes.AsSpan(line.ValueStart, line.ValueLength));
     }
 
+    /// <summary>Whether a line is named <paramref name="name"/> (compared ignoring case): most answers come from the name bits alone.</summary>
+    public bool Has(string name)
+    {
+        if (name.Length == 0 || (_nameBits & NameBit(name.Length, name[0], name[^1])) == 0)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < Count; i++)
+        {
+            if (NameOf(i).Equals(name, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>The values of the lines named <paramref name="name"/> (compared ignoring case), as strings: one per line.</summary>
     public StringValues Values(string name)
     {

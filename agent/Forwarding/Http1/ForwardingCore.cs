@@ -303,22 +303,14 @@ internal sealed class CoreConnection
             return false;
         }
 
-        string? host = null;
-        for (var i = 0; i < _fields.Count; i++)
+        if (_fields.Has("Sec-Fetch-Site") || _fields.Has("Origin"))
         {
-            var name = _fields.Field(i).Name;
-            if (name.Equals("Sec-Fetch-Site", StringComparison.OrdinalIgnoreCase) || name.Equals("Origin", StringComparison.OrdinalIgnoreCase))
-            {
-                return false; // a browser's request: the forward-proxy middleware's to judge
-            }
-
-            if (name.Equals("Host", StringComparison.OrdinalIgnoreCase))
-            {
-                // A new string only for a new Host (the reader took only host characters: ASCII).
-                var bytes = _fields.ValueBytes(i);
-                host = _host is { } last && System.Text.Ascii.Equals(bytes, last) ? last : (_host = System.Text.Encoding.ASCII.GetString(bytes));
-            }
+            return false; // a browser's request: the forward-proxy middleware's to judge
         }
+
+        // The reader took one Host, of host characters only (ASCII): a new string only for a new Host.
+        var bytes = _fields.ValueBytes(_line.HostField);
+        var host = _host is { } last && System.Text.Ascii.Equals(bytes, last) ? last : (_host = System.Text.Encoding.ASCII.GetString(bytes));
 
         // A connection's calls often repeat their target and Host: named again only when either is new, and the service's
         // pool found again only when the catalog moved (ServicePools.IsCurrent).
@@ -333,10 +325,10 @@ internal sealed class CoreConnection
                 pool = _named.Pool = forwarder.Pools.Find(service);
             }
         }
-        else if (TryName(host!, out service, out target))
+        else if (TryName(host, out service, out target))
         {
             pool = forwarder.Pools.Find(service);
-            _named = (_line.RawTarget, host!, service, target, pool);
+            _named = (_line.RawTarget, host, service, target, pool);
         }
         else
         {
@@ -351,7 +343,7 @@ internal sealed class CoreConnection
 
         headLength = end + 4;
         var deadline = requested is { } value && value < pool.Policy.Timeout ? value : pool.Policy.Timeout;
-        call = new CoreCall(pool, service, target, host!, deadline);
+        call = new CoreCall(pool, service, target, host, deadline);
         return true;
     }
 

@@ -19,6 +19,9 @@ internal struct RequestLine
     /// <summary>The caller sent <c>Connection: close</c>.</summary>
     public bool Close;
 
+    /// <summary>The index of the one <c>Host</c> field among the head's fields.</summary>
+    public int HostField;
+
     /// <summary>The absolute form's authority (<c>orders</c> of <c>http://orders/x</c>); empty in origin form.</summary>
     public readonly ReadOnlySpan<char> Authority =>
         PathStart > 0 ? RawTarget.AsSpan(RequestHeadReader.AbsolutePrefix.Length, PathStart - RequestHeadReader.AbsolutePrefix.Length) : default;
@@ -108,6 +111,8 @@ internal static class RequestHeadReader
                 {
                     return false;
                 }
+
+                line.HostField = i;
             }
             else if (name.Equals("Connection", StringComparison.OrdinalIgnoreCase))
             {

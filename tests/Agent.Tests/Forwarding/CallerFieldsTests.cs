@@ -181,6 +181,7 @@ public sealed class CallerFieldsTests
             foreach (var casing in new[] { name, name.ToUpperInvariant(), name.ToLowerInvariant() })
             {
                 Assert.Equal(values, string.Join(',', head.Values(casing).ToArray()));
+                Assert.True(head.Has(casing), casing);
             }
         }
 
@@ -188,6 +189,7 @@ public sealed class CallerFieldsTests
         foreach (var name in new[] { "Forwarded", "X-Real-IP", "tracestate", "X-B", "Vib", "X-Forwarded-Far", "", "ZZ" })
         {
             Assert.Equal(0, head.Values(name).Count);
+            Assert.False(head.Has(name), name);
         }
 
         // A head read after it forgets its names.

@@ -253,6 +253,20 @@ public sealed class RequestHeadReaderTests : IClassFixture<RequestHeadReaderTest
         Assert.Equal(!control, RequestHeadReader.TryRead(Encoding.Latin1.GetBytes($"GET / HTTP/1.1\r\nHost: a\r\n{lines}\r\n\r\n"), ref line, fields));
     }
 
+    [Theory]
+    [InlineData("Host: a\r\nX-A: 1\r\n", 0)]
+    [InlineData("X-A: 1\r\nhost: a\r\n", 1)]
+    [InlineData("X-A: 1\r\nX-B: 2\r\nHOST: a\r\nX-C: 3\r\n", 2)]
+    public void TheHostsField_IsTheOneTheReaderTook(string lines, int index)
+    {
+        var line = default(RequestLine);
+        var fields = new HeadFields();
+        Assert.True(RequestHeadReader.TryRead(Encoding.Latin1.GetBytes($"GET / HTTP/1.1\r\n{lines}\r\n"), ref line, fields));
+
+        Assert.Equal(index, line.HostField);
+        Assert.Equal("a", Encoding.Latin1.GetString(fields.ValueBytes(line.HostField)));
+    }
+
     // What the reader read, written as the echo server writes what Kestrel read.
     private static (bool Taken, string View) Read(ReadOnlySpan<byte> head)
     {
