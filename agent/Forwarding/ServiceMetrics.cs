@@ -68,19 +68,24 @@ internal sealed class ServiceMetrics
     /// <summary>One forwarded request answered with <paramref name="status"/> after <paramref name="elapsedTicks"/> (Stopwatch ticks).</summary>
     public void Completed(int methodClass, int status, long elapsedTicks)
     {
-        Count(methodClass, status);
+        CountCode(methodClass, status);
         var seconds = Math.Max(0, elapsedTicks) / (double)Stopwatch.Frequency;
         _latency?.Observe(seconds, Exemplar.None);
-        History.Latency(seconds);
+        History.Completed(status, seconds);
     }
 
     /// <summary>A request refused before it was forwarded (bad path, unknown service...): counted, not timed.</summary>
     public void Count(int methodClass, int status)
     {
+        CountCode(methodClass, status);
+        History.Request(status);
+    }
+
+    private void CountCode(int methodClass, int status)
+    {
         var cells = Volatile.Read(ref _requests[methodClass]) ?? Allocate(methodClass);
         var index = status is >= 100 and <= 599 ? status - 100 : CodeCells - 1;
         Interlocked.Increment(ref cells[index]);
-        History.Request(status);
     }
 
     public void Retried(RetryReason reason) => Interlocked.Increment(ref _retries[(int)reason]);

@@ -43,7 +43,20 @@ internal sealed class ServiceHistory
 
     public void Rejection() => Interlocked.Increment(ref _rejections[Slot()]);
 
-    public void Latency(double seconds)
+    /// <summary>A request answered, and its latency (counted as <see cref="Request"/> counts, in the same look at the clock).</summary>
+    public void Completed(int status, double seconds)
+    {
+        var slot = Slot();
+        Interlocked.Increment(ref _requests[slot]);
+        if (status >= 500)
+        {
+            Interlocked.Increment(ref _errors[slot]);
+        }
+
+        Latency(slot, seconds);
+    }
+
+    private void Latency(int slot, double seconds)
     {
         var ms = seconds * 1000;
         var bucket = 0;
@@ -52,7 +65,7 @@ internal sealed class ServiceHistory
             bucket++;
         }
 
-        Interlocked.Increment(ref _latency[(Slot() * 15) + bucket]);
+        Interlocked.Increment(ref _latency[(slot * 15) + bucket]);
     }
 
     /// <summary>The ring from oldest to newest: per slot the requests, errors, refusals and p99 in ms (null without requests).</summary>

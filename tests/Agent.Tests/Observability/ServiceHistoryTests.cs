@@ -12,10 +12,8 @@ public sealed class ServiceHistoryTests
         long now = 1_000_000;
         var history = new ServiceHistory(() => now);
 
-        history.Request(200);
-        history.Request(503);
-        history.Latency(0.004); // 5 ms bucket
-        history.Latency(0.150); // 200 ms bucket
+        history.Completed(200, 0.004); // 5 ms bucket
+        history.Completed(503, 0.150); // 200 ms bucket
         history.Rejection();
         now += 15_000;
         history.Request(200);
@@ -47,7 +45,7 @@ public sealed class ServiceHistoryTests
         var history = new ServiceHistory(() => 0);
         for (var i = 0; i < 100; i++)
         {
-            history.Latency(i < 98 ? 0.0001 : seconds);
+            history.Completed(200, i < 98 ? 0.0001 : seconds);
         }
 
         Assert.Equal(expected, history.Read().P99Ms[^1]);
