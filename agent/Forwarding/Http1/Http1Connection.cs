@@ -349,11 +349,40 @@ internal sealed class Http1Connection : IDisposable
         await SendAsync(bytes, cancellationToken).ConfigureAwait(false);
     }
 
+    // The usual send, every byte taken before the socket's call returns, needs no frame (docs/performance.md#fewer-instructions-per-call-2026-12-05-eleventh-session);
+    // a send that waits, or takes part of the bytes, or fails, goes on in one.
+    private ValueTask SendAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+    {
+        if (bytes.IsEmpty)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        ValueTask<int> sending;
+        try
+        {
+            sending = _socket.SendAsync(bytes, SocketFlags.None, cancellationToken);
+        }
+        catch (SocketException ex)
+        {
+            throw WriteFailure(ex);
+        }
+
+        if (!sending.IsCompletedSuccessfully)
+        {
+            return SendRestAsync(sending, bytes, cancellationToken);
+        }
+
+        var sent = sending.Result;
+        return sent == bytes.Length ? ValueTask.CompletedTask : SendRestAsync(new ValueTask<int>(sent), bytes, cancellationToken);
+    }
+
     [AsyncMethodBuilder(typeof(Sidecar.Platform.PooledFrameBuilder))]
-    private async ValueTask SendAsync(ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
+    private async ValueTask SendRestAsync(ValueTask<int> sending, ReadOnlyMemory<byte> bytes, CancellationToken cancellationToken)
     {
         try
         {
+            bytes = bytes[await sending.ConfigureAwait(false)..];
             while (!bytes.IsEmpty)
             {
                 var sent = await _socket.SendAsync(bytes, SocketFlags.None, cancellationToken).ConfigureAwait(false);
@@ -362,9 +391,11 @@ internal sealed class Http1Connection : IDisposable
         }
         catch (SocketException ex)
         {
-            throw new Http1WriteException($"Unable to write data to the transport connection: {ex.Message}.", ex);
+            throw WriteFailure(ex);
         }
     }
+
+    private static Http1WriteException WriteFailure(SocketException ex) => new($"Unable to write data to the transport connection: {ex.Message}.", ex);
 
     // Reads more into the buffer (moved to its front first, grown up to limit); the count read, 0 at end of stream.
     [AsyncMethodBuilder(typeof(Sidecar.Platform.PooledFrameBuilder<>))]
