@@ -132,8 +132,8 @@ internal static class FieldNames
     /// Whether <paramref name="bytes"/> (a token, or a value of a head the parser took: neither holds a CR) equal
     /// <paramref name="lower"/> (lower-case letters and '-') in any casing: each byte's 0x20 bit set, eight at a time.
     /// Only a letter's other case folds onto a letter, and only a CR onto '-'.
-    /// About a tenth of <see cref="Ascii.EqualsIgnoreCase(ReadOnlySpan{byte}, ReadOnlySpan{byte})"/>'s instructions for these lengths
-    /// (docs/performance.md#the-instructions-per-call-2026-12-05-tenth-session).
+    /// About 37 instructions a name where <see cref="Ascii.EqualsIgnoreCase(ReadOnlySpan{byte}, ReadOnlySpan{byte})"/> took 57
+    /// (docs/performance.md#fewer-instructions-per-call-2026-12-05-eleventh-session).
     /// </summary>
     internal static bool EqualsFolded(ReadOnlySpan<byte> bytes, ReadOnlySpan<byte> lower)
     {

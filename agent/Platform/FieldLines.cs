@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 namespace Sidecar.Platform;
 
 /// <summary>
-/// A head's field line of the common shape, read in one pass (docs/performance.md#the-instructions-per-call-2026-12-05-tenth-session):
+/// A head's field line of the common shape, read in one pass (docs/performance.md#fewer-instructions-per-call-2026-12-05-eleventh-session):
 /// the request's (<see cref="HeadFields"/>) and the answer's (<c>ResponseHeadParser</c>) readers take such a line
 /// here and leave any other to their general reading. A byte at a time through a table, a value eight bytes at a time:
 /// for a head's short lines, the general reading's vectorized searches (the line's end, the colon, the name's

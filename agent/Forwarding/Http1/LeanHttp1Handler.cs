@@ -296,7 +296,7 @@ internal sealed class LeanHttp1Handler : DelegatingHandler
         }
     }
 
-    // A head with no body after it is only flushed: no frame of its own (docs/performance.md#the-instructions-per-call-2026-12-05-tenth-session).
+    // A head with no body after it is only flushed: no frame of its own (docs/performance.md#fewer-instructions-per-call-2026-12-05-eleventh-session).
     private static ValueTask SendBodyAsync(Http1Connection connection, HttpRequestMessage request, RequestFraming framing, long length, CancellationToken cancellationToken) =>
         framing == RequestFraming.None || (framing == RequestFraming.Length && length == 0)
             ? connection.FlushAsync(cancellationToken)
