@@ -39,18 +39,7 @@ public sealed class FieldLinesTests
                     line[i] = alphabet[rest % 10];
                 }
 
-                var text = Encoding.Latin1.GetString(line);
-                var match = shape.Match(text);
-                var end = FieldLines.Scan(line, out var colon, out var valueStart, out var valueEnd);
-                if (!match.Success)
-                {
-                    Assert.True(end == -1, $"taken: {Escaped(text)}");
-                    continue;
-                }
-
-                Assert.True(end == match.Length - 2 && colon == match.Groups[1].Length, $"{Escaped(text)}: {end}, {colon}");
-                AssertTrimmed(line, colon, end, valueStart, valueEnd);
-                taken++;
+                taken += Check(shape, line) ? 1 : 0;
             }
         }
 
@@ -58,54 +47,70 @@ public sealed class FieldLinesTests
     }
 
     [Fact]
-    public void Scan_ReadsLongValuesEightBytesAtATime_AsItReadsThemOneAtATime()
+    public void Scan_ReadsLongNamesAndValuesSixteenBytesAtATime_AsItReadsThemOneAtATime()
     {
-        // A 24-byte value (three words) with every byte at every place, and every pair of bytes near the limits at every
-        // two places: the word's test stops where the table would.
-        byte[] near = [0x00, 0x09, 0x0A, 0x0D, 0x1F, 0x20, 0x21, 0x7E, 0x7F, 0x80, 0xFF];
+        // A 20-byte name and a 40-byte value (more than two blocks of sixteen) with every byte at every place, and every
+        // pair of bytes near the limits at every two places of the name, or of the value: the blocks stop where the table would.
+        byte[] nearName = [(byte)':', (byte)'-', (byte)'_', (byte)'A', (byte)'Z', (byte)'a', (byte)'z', (byte)'0', (byte)'9', (byte)'@', (byte)'[', (byte)'`', (byte)'{', (byte)'/', 0x20, 0xC1];
+        byte[] nearValue = [0x00, 0x09, 0x0A, 0x0D, 0x1F, 0x20, 0x21, 0x7E, 0x7F, 0x80, 0xFF];
         var shape = Shape();
+        var template = Encoding.ASCII.GetBytes($"{new string('x', 20)}:{new string('y', 40)}\r\n");
         var checkedLines = 0;
-        void Check(byte[] line)
+        void Vary(int from, int to, byte[] near)
         {
-            var text = Encoding.Latin1.GetString(line);
-            var match = shape.Match(text);
-            var end = FieldLines.Scan(line, out var colon, out var valueStart, out var valueEnd);
-            Assert.True(match.Success ? end == match.Length - 2 && colon == 1 : end == -1, $"{Escaped(text)}: {end}");
-            if (match.Success)
+            for (var at = from; at < to; at++)
             {
-                AssertTrimmed(line, colon, end, valueStart, valueEnd);
-            }
-
-            checkedLines++;
-        }
-
-        static byte[] Line() => Encoding.ASCII.GetBytes("a:xxxxxxxxxxxxxxxxxxxxxxxx\r\n");
-
-        for (var at = 2; at < 26; at++)
-        {
-            for (var b = 0; b < 256; b++)
-            {
-                var line = Line();
-                line[at] = (byte)b;
-                Check(line);
-            }
-
-            for (var second = at + 1; second < 26; second++)
-            {
-                foreach (var x in near)
+                for (var b = 0; b < 256; b++)
                 {
-                    foreach (var y in near)
+                    var line = (byte[])template.Clone();
+                    line[at] = (byte)b;
+                    Check(shape, line);
+                    checkedLines++;
+                }
+
+                for (var second = at + 1; second < to; second++)
+                {
+                    foreach (var x in near)
                     {
-                        var line = Line();
-                        line[at] = x;
-                        line[second] = y;
-                        Check(line);
+                        foreach (var y in near)
+                        {
+                            var line = (byte[])template.Clone();
+                            line[at] = x;
+                            line[second] = y;
+                            Check(shape, line);
+                            checkedLines++;
+                        }
                     }
                 }
             }
         }
 
-        Assert.Equal((24 * 256) + (24 * 23 / 2 * near.Length * near.Length), checkedLines);
+        Vary(0, 20, nearName);
+        Vary(21, 61, nearValue);
+
+        Assert.Equal((60 * 256) + (20 * 19 / 2 * nearName.Length * nearName.Length) + (40 * 39 / 2 * nearValue.Length * nearValue.Length), checkedLines);
+    }
+
+    // The line alone, and followed by the next line and the head's end (where the blocks of sixteen reach further): taken
+    // when, and only when, it has the shape, with its colon, its end and its value where the general reading finds them.
+    private static bool Check(System.Text.RegularExpressions.Regex shape, byte[] line)
+    {
+        var text = Encoding.Latin1.GetString(line);
+        var match = shape.Match(text);
+        foreach (var rest in new[] { line, [.. line, .. "Next-Field: its value\r\n\r\n"u8] })
+        {
+            var end = FieldLines.Scan(rest, out var colon, out var valueStart, out var valueEnd);
+            if (!match.Success)
+            {
+                Assert.True(end == -1, $"taken: {Escaped(text)}");
+                continue;
+            }
+
+            Assert.True(end == match.Length - 2 && colon == match.Groups[1].Length, $"{Escaped(text)}: {end}, {colon}");
+            AssertTrimmed(line, colon, end, valueStart, valueEnd);
+        }
+
+        return match.Success;
     }
 
     // A field line of the common shape: a token, a colon, a value of no control byte but HTAB, then CRLF.
