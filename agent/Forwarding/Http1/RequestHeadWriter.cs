@@ -14,16 +14,23 @@ internal sealed class HeadBuffer(int size)
 
     public ReadOnlySpan<byte> Written => Array.AsSpan(0, Count);
 
+    /// <summary>The free part of the buffer, at least <paramref name="count"/> bytes (the buffer grown when it has fewer).</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     public Span<byte> Reserve(int count)
     {
         if (Array.Length - Count < count)
         {
-            var larger = new byte[Math.Max(Array.Length * 2, Count + count)];
-            Array.AsSpan(0, Count).CopyTo(larger);
-            Array = larger;
+            Grow(count); // rarely: a head past the buffer's first size
         }
 
         return Array.AsSpan(Count);
+    }
+
+    private void Grow(int count)
+    {
+        var larger = new byte[Math.Max(Array.Length * 2, Count + count)];
+        Array.AsSpan(0, Count).CopyTo(larger);
+        Array = larger;
     }
 
     /// <summary>
