@@ -444,7 +444,8 @@ internal sealed class HeadFields
         return false;
     }
 
-    private ReadOnlySpan<char> NameOf(int index) => _names.AsSpan(_lines[index].NameStart, _lines[index].NameLength);
+    /// <summary>Field <paramref name="index"/>'s name, widened to characters.</summary>
+    public ReadOnlySpan<char> NameOf(int index) => _names.AsSpan(_lines[index].NameStart, _lines[index].NameLength);
 
     /// <summary>Field <paramref name="index"/>'s value as it came (without the white space around it).</summary>
     public ReadOnlySpan<byte> ValueBytes(int index) => _bytes.AsSpan(_lines[index].ValueStart, _lines[index].ValueLength);

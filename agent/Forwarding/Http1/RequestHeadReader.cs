@@ -92,7 +92,7 @@ internal static class RequestHeadReader
         var connections = 0;
         for (var i = 0; i < fields.Count; i++)
         {
-            var name = fields.Field(i).Name;
+            var name = fields.NameOf(i);
             if (name.Length is not (4 or 6 or 7 or 10 or 14 or 17))
             {
                 continue; // not the length of a name below (Host, Expect, Upgrade, Connection, Content-Length, Transfer-Encoding)
