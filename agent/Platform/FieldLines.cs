@@ -102,6 +102,7 @@ internal static class FieldLines
 
     // Each byte's top bit set when it is an ASCII letter (either case: its 0x20 bit set, a letter's and only a letter's
     // other case lands on a lower-case one), a digit or '-'.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private static Vector128<byte> NameLike(Vector128<byte> bytes) =>
         Vector128.LessThanOrEqual((bytes | Vector128.Create((byte)0x20)) - Vector128.Create((byte)'a'), Vector128.Create((byte)('z' - 'a'))) |
         Vector128.LessThanOrEqual(bytes - Vector128.Create((byte)'0'), Vector128.Create((byte)9)) |

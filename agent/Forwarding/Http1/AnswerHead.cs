@@ -119,7 +119,8 @@ internal sealed class AnswerHead
     /// <param name="kind">What the name is (not a hop-by-hop one: those are never passed on).</param>
     /// <param name="refused">The value holds a control character that Kestrel's headers refuse.</param>
     /// <param name="length">The value of a <c>Content-Length</c>, read by the parser.</param>
-    public void Take(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value, AnswerFieldKind kind, bool refused, long length)
+    /// <param name="line">The line as it came when it is already "name: value" and CRLF (copied whole); else empty.</param>
+    public void Take(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value, AnswerFieldKind kind, bool refused, long length, ReadOnlySpan<byte> line = default)
     {
         if (_dropped && IsDropped(name))
         {
@@ -141,8 +142,16 @@ internal sealed class AnswerHead
         _hasDate |= kind == AnswerFieldKind.Date;
         ContentLength = kind == AnswerFieldKind.ContentLength ? length : ContentLength;
         var start = _lines.Count;
-        name.CopyTo(_lines.Line(name.Length, value.Length, out var valueBytes));
-        value.CopyTo(valueBytes);
+        if (line.Length == name.Length + value.Length + 4)
+        {
+            _lines.Append(line);
+        }
+        else
+        {
+            name.CopyTo(_lines.Line(name.Length, value.Length, out var valueBytes));
+            value.CopyTo(valueBytes);
+        }
+
         AddField(start, name.Length, _lines.Count - start);
     }
 

@@ -107,6 +107,7 @@ internal static class ResponseHeadParser
         {
             ReadOnlySpan<byte> name;
             ReadOnlySpan<byte> value;
+            ReadOnlySpan<byte> canonical = default;
             var control = -1;
             var end = FieldLines.Scan(rest, out var colon, out var valueStart, out var valueEnd);
             if (end >= 0)
@@ -114,6 +115,11 @@ internal static class ResponseHeadParser
                 // The common line, read in one pass: what the general reading below finds in it, it finds the same.
                 name = rest[..colon];
                 value = rest[valueStart..valueEnd];
+                if (valueStart == colon + 2 && valueEnd == end && rest[colon + 1] == (byte)' ')
+                {
+                    canonical = rest[..(end + 2)]; // "name: value" and CRLF as the answer's head writes it: copied whole
+                }
+
                 rest = rest[(end + 2)..];
             }
             else
@@ -191,7 +197,7 @@ internal static class ResponseHeadParser
                 // field only passed on; the forwarder reads Retry-After, and a Connection that names other fields drops them.
                 if (kind is AnswerFieldKind.Other or AnswerFieldKind.Date or AnswerFieldKind.ContentLength or AnswerFieldKind.RetryAfter)
                 {
-                    answer.Take(name, value, kind, control >= 0, parsed);
+                    answer.Take(name, value, kind, control >= 0, parsed, canonical);
                 }
 
                 if (kind == AnswerFieldKind.RetryAfter || (kind == AnswerFieldKind.Connection && !IsKeepAlive(value)))

@@ -62,6 +62,27 @@ public sealed class LeanResponseTests
             System.Text.Encoding.Latin1.GetString(output.WrittenSpan));
     }
 
+    // A line already in the written form is copied whole, any other one written from its name and value: the same line.
+    [Theory]
+    [InlineData("X-A: v w")]
+    [InlineData("X-A:v w")]
+    [InlineData("X-A:  v w")]
+    [InlineData("X-A: v w ")]
+    [InlineData("X-A:\tv w\t")]
+    [InlineData("X-A: \tv w")]
+    public void AFieldsLine_IsWrittenNameColonSpaceValue_HoweverItsWhiteSpaceCame(string line)
+    {
+        var head = new AnswerHead();
+        using var response = new LeanResponse(head);
+        var bytes = System.Text.Encoding.Latin1.GetBytes($"HTTP/1.1 200 OK\r\n{line}\r\nX-B: b\r\n\r\n");
+        Assert.Null(ResponseHeadParser.Parse(bytes, false, response, out _));
+        bytes.AsSpan().Clear();
+        var output = new System.Buffers.ArrayBufferWriter<byte>();
+        head.Write(output, "GET", keepAlive: true, ended: true, "now");
+
+        Assert.Equal("HTTP/1.1 200 OK\r\nX-A: v w\r\nX-B: b\r\nContent-Length: 0\r\nDate: now\r\n\r\n", System.Text.Encoding.Latin1.GetString(output.WrittenSpan));
+    }
+
     [Theory]
     [InlineData(3)]
     [InlineData(40)]
