@@ -69,6 +69,7 @@ public sealed class LeanResponseTests
     [InlineData("X-A:  v w")]
     [InlineData("X-A: v w ")]
     [InlineData("X-A:\tv w\t")]
+    [InlineData("X-A:\tv w")]
     [InlineData("X-A: \tv w")]
     public void AFieldsLine_IsWrittenNameColonSpaceValue_HoweverItsWhiteSpaceCame(string line)
     {
