@@ -51,7 +51,8 @@ internal static class TraceParent
     // Lower-case hex, a byte at a time, each byte's two digits one 32-bit store from a table of the 256 pairs (a string:
     // its characters lie in memory as the pair's two, whatever the byte order). Convert's vector path costs more for
     // 24 bytes once per call (its shuffle is a call on the processors NativeAOT targets by default;
-    // docs/performance.md#fewer-lookups-per-call-2026-12-04-third-session), and a digit at a time costs twice this.
+    // docs/performance.md#fewer-lookups-per-call-2026-12-04-third-session), and a digit at a time cost half again as much (510
+    // instructions a call against 326: docs/performance.md#fewer-instructions-per-call-2026-12-05-eleventh-session).
     private static void Hex(ReadOnlySpan<byte> bytes, Span<char> chars)
     {
         var pairs = MemoryMarshal.Cast<char, uint>(HexPairs.AsSpan());
