@@ -31,15 +31,7 @@ internal sealed class ServiceHistory
         Array.Fill(_ids, -1);
     }
 
-    public void Request(int status)
-    {
-        var slot = Slot();
-        Interlocked.Increment(ref _requests[slot]);
-        if (status >= 500)
-        {
-            Interlocked.Increment(ref _errors[slot]);
-        }
-    }
+    public void Request(int status) => Count(Slot(), status);
 
     public void Rejection() => Interlocked.Increment(ref _rejections[Slot()]);
 
@@ -47,13 +39,17 @@ internal sealed class ServiceHistory
     public void Completed(int status, double seconds)
     {
         var slot = Slot();
+        Count(slot, status);
+        Latency(slot, seconds);
+    }
+
+    private void Count(int slot, int status)
+    {
         Interlocked.Increment(ref _requests[slot]);
         if (status >= 500)
         {
             Interlocked.Increment(ref _errors[slot]);
         }
-
-        Latency(slot, seconds);
     }
 
     private void Latency(int slot, double seconds)

@@ -371,7 +371,7 @@ internal sealed class HeadFields
     /// <summary>Whether a line is named <paramref name="name"/> (compared ignoring case): most answers come from the name bits alone.</summary>
     public bool Has(string name)
     {
-        if (name.Length == 0 || (_nameBits & NameBit(name.Length, name[0], name[^1])) == 0)
+        if (!MayHave(name))
         {
             return false;
         }
@@ -390,9 +390,9 @@ internal sealed class HeadFields
     /// <summary>The values of the lines named <paramref name="name"/> (compared ignoring case), as strings: one per line.</summary>
     public StringValues Values(string name)
     {
-        if (name.Length == 0 || (_nameBits & NameBit(name.Length, name[0], name[^1])) == 0)
+        if (!MayHave(name))
         {
-            return default; // no line has a name of this length, first and last letter
+            return default;
         }
 
         string? first = null;
@@ -462,6 +462,9 @@ internal sealed class HeadFields
     // A name's bit, from its length and its first and last characters with ASCII's case bit set: ASCII names equal ignoring
     // case get the same bit (a line's name is a token, the rules' names are ASCII); different names may too, and are then
     // told apart by the walk.
+    // False when no line has a name of this length, first and last letter (the name bits): then no line has the name.
+    private bool MayHave(string name) => name.Length != 0 && (_nameBits & NameBit(name.Length, name[0], name[^1])) != 0;
+
     private static ulong NameBit(int length, int first, int last) => 1UL << (int)((uint)((length * 7) + ((first | 0x20) * 3) + (last | 0x20)) & 63);
 
     // As ReadOnlySpan<char>.Trim trims a Connection entry Kestrel read (FieldLists.Contains): every white-space character of Latin-1.
