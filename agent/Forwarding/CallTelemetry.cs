@@ -19,6 +19,9 @@ internal sealed class CallTelemetry
     private RequestLogScope? _logScope;
     private string? _errorCode;
 
+    // The last call's added fields, kept across Restart: the next call on the same connection usually has the same (ForwardedLines).
+    private ForwardedLines? _lines;
+
     /// <summary>Another call starts with this object (a <see cref="ForwardCall"/> kept for a connection's next call): timed from now, nothing of the last one kept.</summary>
     public void Restart()
     {
@@ -36,7 +39,8 @@ internal sealed class CallTelemetry
     public ForwardedValues Start(Forwarder forwarder, HttpContext context, string service, string target)
     {
         _activity = forwarder.Tracing.StartForward(context, service, target);
-        var forwarded = ProxyHeaders.ForwardedValues(context, forwarder.Via, _activity, forwarder.Tracing.Propagators);
+        var forwarded = ProxyHeaders.ForwardedValues(context, forwarder.Via, _activity, forwarder.Tracing.Propagators, _lines);
+        _lines = forwarded.Lines;
         Scope(service, forwarded, RequestLogScope.Current);
         return forwarded;
     }
@@ -48,7 +52,8 @@ internal sealed class CallTelemetry
     /// </summary>
     public ForwardedValues Start(Forwarder forwarder, CallerFields fields, System.Net.IPAddress? remote, string scheme, string? host, string service, RequestLogScope? logScope)
     {
-        var forwarded = ProxyHeaders.ForwardedValues(fields, remote, scheme, host, forwarder.Via, null, forwarder.Tracing.Propagators);
+        var forwarded = ProxyHeaders.ForwardedValues(fields, remote, scheme, host, forwarder.Via, null, forwarder.Tracing.Propagators, _lines);
+        _lines = forwarded.Lines;
         Scope(service, forwarded, logScope);
         return forwarded;
     }

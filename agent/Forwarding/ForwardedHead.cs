@@ -52,6 +52,12 @@ internal readonly struct MessageHeaders(HttpRequestMessage request) : IHeaderTar
 
     public void Add(FieldName name, scoped ReadOnlySpan<char> value) => request.Headers.TryAddWithoutValidation(name.Text, value.ToString());
 
+    public void AddForwarded(ForwardedLines lines)
+    {
+        var target = this;
+        lines.WriteTo(ref target);
+    }
+
     public void AddLine(scoped ReadOnlySpan<char> name, scoped ReadOnlySpan<byte> nameBytes, scoped ReadOnlySpan<byte> value) =>
         AddValues(name.ToString(), System.Text.Encoding.Latin1.GetString(value));
 

@@ -5,13 +5,26 @@ using Sidecar.Platform;
 namespace Sidecar.Forwarding;
 
 /// <summary>The X-Forwarded-* and trace values of one call, computed once for all its attempts.</summary>
+/// <param name="Lines">The four fields this hop adds (<c>X-Forwarded-For</c>, <c>-Proto</c>, <c>-Host</c>, <c>Via</c>).</param>
 /// <param name="TraceParent">The trace the instance sees (W3C form, whatever the formats written); null when no propagation is configured.</param>
 /// <param name="Formats">The trace header formats written (<c>OTEL_PROPAGATORS</c>).</param>
 /// <param name="Remote">The caller's address as this hop saw it, if any.</param>
-internal sealed record ForwardedValues(string For, string Proto, string? Host, string? TraceParent, string? TraceState, string Via,
+internal sealed record ForwardedValues(ForwardedLines Lines, string? TraceParent, string? TraceState,
     Propagators Formats = Propagators.TraceContext, System.Net.IPAddress? Remote = null)
 {
     private string? _traceParent = TraceParent;
+
+    /// <summary>The caller's <c>X-Forwarded-For</c> with the caller's address appended.</summary>
+    public string For => Lines.For;
+
+    /// <summary>The scheme the caller used.</summary>
+    public string Proto => Lines.Proto;
+
+    /// <summary>The caller's <c>Host</c>, if any.</summary>
+    public string? Host => Lines.Host;
+
+    /// <summary>The caller's <c>Via</c> with this agent's entry appended.</summary>
+    public string Via => Lines.Via;
 
     /// <summary>The trace the agent started without recording it (no caller trace, tracing off): written into a head from its ids, no string made per call.</summary>
     public NewTrace? NewTrace { get; init; }
@@ -40,10 +53,6 @@ internal sealed record ForwardedValues(string For, string Proto, string? Host, s
 /// </summary>
 internal static class ProxyHeaders
 {
-    private static readonly FieldName XForwardedFor = new("X-Forwarded-For");
-    private static readonly FieldName XForwardedProto = new("X-Forwarded-Proto");
-    private static readonly FieldName XForwardedHost = new("X-Forwarded-Host");
-    private static readonly FieldName Via = new("Via");
     private static readonly FieldName Forwarded = new("Forwarded");
     private static readonly FieldName XRealIp = new("X-Real-IP");
 
@@ -51,10 +60,12 @@ internal static class ProxyHeaders
     /// <param name="via">This agent's <c>Via</c> entry (<c>1.1 {pseudonym}</c>), appended to the caller's.</param>
     /// <param name="span">The agent's own span when tracing is on: its id is the parent the instance sees.</param>
     /// <param name="formats">The trace header formats read and written (<c>OTEL_PROPAGATORS</c>).</param>
-    public static ForwardedValues ForwardedValues(HttpContext context, string via, System.Diagnostics.Activity? span = null, Propagators formats = Propagators.TraceContext)
+    /// <param name="previous">The last call's added fields on the same connection, taken again when this call's are the same.</param>
+    public static ForwardedValues ForwardedValues(HttpContext context, string via, System.Diagnostics.Activity? span = null, Propagators formats = Propagators.TraceContext,
+        ForwardedLines? previous = null)
     {
         var host = context.Request.Host;
-        return ForwardedValues(new CallerFields(context.Request.Headers), context.Connection.RemoteIpAddress, context.Request.Scheme, host.HasValue ? host.Value : null, via, span, formats);
+        return ForwardedValues(new CallerFields(context.Request.Headers), context.Connection.RemoteIpAddress, context.Request.Scheme, host.HasValue ? host.Value : null, via, span, formats, previous);
     }
 
     /// <param name="fields">The caller's fields.</param>
@@ -64,12 +75,13 @@ internal static class ProxyHeaders
     /// <param name="via">This agent's <c>Via</c> entry (<c>1.1 {pseudonym}</c>), appended to the caller's.</param>
     /// <param name="span">The agent's own span when tracing is on: its id is the parent the instance sees.</param>
     /// <param name="formats">The trace header formats read and written (<c>OTEL_PROPAGATORS</c>).</param>
+    /// <param name="previous">The last call's added fields on the same connection, taken again when this call's are the same.</param>
     public static ForwardedValues ForwardedValues(CallerFields fields, System.Net.IPAddress? remote, string scheme, string? host, string via,
-        System.Diagnostics.Activity? span = null, Propagators formats = Propagators.TraceContext)
+        System.Diagnostics.Activity? span = null, Propagators formats = Propagators.TraceContext, ForwardedLines? previous = null)
     {
         var address = remote?.ToString() ?? "unknown";
-        var previous = fields["X-Forwarded-For"];
-        var forwardedFor = previous.Count == 0 ? address : $"{string.Join(", ", (IEnumerable<string?>)previous)}, {address}";
+        var previousFor = fields["X-Forwarded-For"];
+        var forwardedFor = previousFor.Count == 0 ? address : $"{string.Join(", ", (IEnumerable<string?>)previousFor)}, {address}";
 
         string? traceState = null;
         string? parent = null;
@@ -93,7 +105,8 @@ internal static class ProxyHeaders
         var previousVia = fields.Via;
         var viaValue = previousVia.Count == 0 ? via : $"{string.Join(", ", (IEnumerable<string?>)previousVia)}, {via}";
 
-        return new ForwardedValues(forwardedFor, scheme, host, parent, traceState, viaValue, formats, remote) { NewTrace = newTrace };
+        var lines = previous is not null && previous.Matches(forwardedFor, scheme, host, viaValue) ? previous : new ForwardedLines(forwardedFor, scheme, host, viaValue);
+        return new ForwardedValues(lines, parent, traceState, formats, remote) { NewTrace = newTrace };
     }
 
     /// <summary>
@@ -183,14 +196,7 @@ internal static class ProxyHeaders
             }
         }
 
-        target.Add(XForwardedFor, forwarded.For);
-        target.Add(XForwardedProto, forwarded.Proto);
-        if (forwarded.Host is not null)
-        {
-            target.Add(XForwardedHost, forwarded.Host);
-        }
-
-        target.Add(Via, forwarded.Via);
+        target.AddForwarded(forwarded.Lines);
         return null;
     }
 

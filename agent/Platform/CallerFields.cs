@@ -17,6 +17,9 @@ internal interface IHeaderTarget
     /// <summary>A header the agent composes, without a string of its own.</summary>
     public void Add(FieldName name, scoped ReadOnlySpan<char> value);
 
+    /// <summary>The fields this hop adds to every forwarded request (<see cref="ForwardedLines"/>).</summary>
+    public void AddForwarded(ForwardedLines lines);
+
     /// <summary>A caller's header, its values as they came.</summary>
     public void AddValues(string name, StringValues values);
 

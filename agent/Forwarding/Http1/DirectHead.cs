@@ -37,6 +37,18 @@ internal readonly struct HeadLines(HeadBuffer output, bool hasContent) : IHeader
 
     public void Add(FieldName name, scoped ReadOnlySpan<char> value) => RequestHeadWriter.Header(output, name, value);
 
+    /// <summary>The four lines as <see cref="ForwardedLines.WriteTo"/> writes them here, made once per object (a connection's calls share one) and copied.</summary>
+    public void AddForwarded(ForwardedLines lines) => output.Append(lines.Encoded ??= Encode(lines));
+
+    private static byte[] Encode(ForwardedLines lines)
+    {
+        // Each value checked as RequestHeadWriter.Header checks it: one with a CR, LF or NUL is refused here, and again for each call that brings it.
+        var buffer = new HeadBuffer(256);
+        var target = new HeadLines(buffer, false);
+        lines.WriteTo(ref target);
+        return buffer.Written.ToArray();
+    }
+
     public void AddValues(string name, StringValues values)
     {
         if (name.Length == 0 || name.AsSpan().ContainsAnyExcept(TokenChars) || (!hasContent && ResponseFieldNames.IsContent(name)))

@@ -126,6 +126,67 @@ public sealed class ForwardedHeadTests
         Assert.Empty(request.Headers.NonValidated);
     }
 
+    public static TheoryData<string, string, string?, bool> NextCalls() => new()
+    {
+        // the next call on the connection: its caller's headers, its Host (null: none), whether the last call's lines are taken again
+        { "the same", "Accept: */*", "127.0.0.1:8078", true },
+        { "other fields only", "X-A: 2\ntraceparent: " + TraceParent, "127.0.0.1:8078", true },
+        { "another Host", "Accept: */*", "localhost:8078", false },
+        { "no Host", "Accept: */*", null, false },
+        { "an X-Forwarded-For", "X-Forwarded-For: 10.0.0.1", "127.0.0.1:8078", false },
+        { "a Via", "Via: 1.0 edge", "127.0.0.1:8078", false },
+        { "a Host that differs in case", "Accept: */*", "LOCALHOST:8078", false },
+    };
+
+    [Theory]
+    [MemberData(nameof(NextCalls))]
+    public void TheLastCallsAddedLines_AreTakenAgain_OnlyForTheSameValues(string name, string headers, string? host, bool same)
+    {
+        var first = Caller("GET", "Accept: */*");
+        var last = ProxyHeaders.ForwardedValues(first, Via, null, Propagators.None); // no new trace: the two heads below are comparable
+        WriteDirect(first, last, "GET", "", null, out _); // the lines are made once written
+        Assert.NotNull(last.Lines.Encoded);
+        var next = Caller("GET", headers);
+        next.Request.Host = host is null ? default : new HostString(host);
+
+        var taken = ProxyHeaders.ForwardedValues(next, Via, null, Propagators.None, last.Lines);
+        var fresh = ProxyHeaders.ForwardedValues(next, Via, null, Propagators.None);
+
+        Assert.True(same == ReferenceEquals(last.Lines, taken.Lines), name);
+        var written = WriteDirect(next, taken, "GET", "", null, out _);
+        Assert.Equal(WriteThroughMessage(next, fresh, "GET", "", null, out _), written);
+        Assert.Contains(host is null ? "" : $"\r\nX-Forwarded-Host: {host}\r\n", written, StringComparison.Ordinal);
+        Assert.Equal(host is not null, written.Contains("X-Forwarded-Host", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void AnAddedValueWithALineBreak_IsRefusedAtEveryWrite()
+    {
+        var lines = new ForwardedLines("192.0.2.7", "http", "a\r\nX-Injected: 1", Via);
+
+        for (var i = 0; i < 2; i++)
+        {
+            var output = new HeadBuffer(16);
+            var target = new HeadLines(output, false);
+            Assert.Throws<HttpRequestException>(() => target.AddForwarded(lines));
+            Assert.Null(lines.Encoded);
+        }
+    }
+
+    [Fact]
+    public void TheAddedLines_AreTheFourFieldsInOrder()
+    {
+        var lines = new ForwardedLines("10.0.0.1, 192.0.2.7", "http", "orders.example", Via);
+        var output = new HeadBuffer(16);
+        var target = new HeadLines(output, false);
+
+        target.AddForwarded(lines);
+        target.AddForwarded(lines); // the second from the bytes made by the first
+
+        var once = $"X-Forwarded-For: 10.0.0.1, 192.0.2.7\r\nX-Forwarded-Proto: http\r\nX-Forwarded-Host: orders.example\r\nVia: {Via}\r\n";
+        Assert.Equal(once + once, Encoding.Latin1.GetString(output.Written));
+    }
+
     // OTEL_PROPAGATORS as the options read it (docs/observability.md).
     internal static Propagators Formats(string list) => list.Split(',').Aggregate(Propagators.None, (all, name) => all | name switch
     {

@@ -224,6 +224,38 @@ public sealed partial class ForwardingCoreTests
     [Theory]
     [InlineData("true")]
     [InlineData("false")]
+    public async Task TheAddedFields_AreEachCallsOwn_OnAConnectionThatChangesThem(string core)
+    {
+        // A connection's call takes the last call's added lines when its values are the same (ForwardedLines): each call
+        // below changes one of them, or goes back to the first ones.
+        await using var instance = new KeepAliveUpstream((_, request) => Answer(request));
+        await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?> { ["ROUTES"] = $"orders={instance.Url.ToString().TrimEnd('/')}", ["Forwarding__Core"] = core });
+        var port = agent.BaseUri.Port;
+        string[] calls = [$"Host: 127.0.0.1:{port}", $"Host: 127.0.0.1:{port}", $"Host: 127.0.0.1:{port}\r\nX-Forwarded-For: 10.0.0.1", $"Host: 127.0.0.1:{port}",
+            $"Host: 127.0.0.1:{port}\r\nVia: 1.0 edge", $"Host: localhost:{port}", $"Host: 127.0.0.1:{port}"];
+        var before = instance.Requests.Count;
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(IPAddress.Loopback, port);
+        var reader = new AnswerReader(socket);
+        foreach (var fields in calls)
+        {
+            await socket.SendAsync(Encoding.Latin1.GetBytes($"GET /v1/invoke/orders/len HTTP/1.1\r\n{fields}\r\n\r\n"));
+            Assert.StartsWith("HTTP/1.1 200 OK", await reader.ReadAsync(head: false), StringComparison.Ordinal);
+        }
+
+        var seen = instance.Requests.Skip(before).Select(r => Fields(r.Head, instance: true).Split('\n')
+            .Where(f => f.StartsWith("x-forwarded-", StringComparison.Ordinal) || f.StartsWith("via:", StringComparison.Ordinal))).Select(f => string.Join(" | ", f)).ToList();
+        var agentOnly = $"via: 1.1 sidecar-(agent) | x-forwarded-for: 127.0.0.1 | x-forwarded-host: 127.0.0.1:{port} | x-forwarded-proto: http";
+        Assert.Equal(
+            [agentOnly, agentOnly, agentOnly.Replace("for: 127", "for: 10.0.0.1, 127", StringComparison.Ordinal), agentOnly,
+                agentOnly.Replace("via: ", "via: 1.0 edge, ", StringComparison.Ordinal), agentOnly.Replace("host: 127.0.0.1", "host: localhost", StringComparison.Ordinal), agentOnly],
+            seen);
+        Assert.Equal(core == "true" ? calls.Length : 0, agent.Get<ForwardingCore>().Served);
+    }
+
+    [Theory]
+    [InlineData("true")]
+    [InlineData("false")]
     public async Task ACallerThatLeaves_EndsTheCallToTheInstance(string core)
     {
         var ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
