@@ -52,6 +52,8 @@ internal readonly struct MessageHeaders(HttpRequestMessage request) : IHeaderTar
 
     public void Add(FieldName name, scoped ReadOnlySpan<char> value) => request.Headers.TryAddWithoutValidation(name.Text, value.ToString());
 
+    public void Add(FieldName name, scoped ReadOnlySpan<byte> ascii) => request.Headers.TryAddWithoutValidation(name.Text, System.Text.Encoding.ASCII.GetString(ascii));
+
     public void AddForwarded(ForwardedLines lines)
     {
         var target = this;

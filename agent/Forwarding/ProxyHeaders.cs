@@ -220,9 +220,7 @@ internal static class ProxyHeaders
         }
         else if (forwarded.NewTrace is { } created)
         {
-            Span<char> traceParent = stackalloc char[NewTrace.Length];
-            created.Format(traceParent);
-            TracePropagation.Inject(ref target, forwarded.Formats, traceParent, forwarded.TraceState, forwarded.TraceCreated);
+            TracePropagation.Inject(ref target, forwarded.Formats, created);
         }
         else if (forwarded.TraceParent is { } traceParent)
         {

@@ -135,6 +135,30 @@ internal static class TracePropagation
     public static void Inject<T>(ref T target, Propagators formats, ReadOnlySpan<char> traceParent, string? traceState, bool deferred = false)
         where T : struct, IHeaderTarget => Inject(ref target, formats, traceParent, null, traceState, deferred);
 
+    /// <summary>
+    /// A trace the agent started (<see cref="NewTrace"/>: tracing off, no caller trace, so no tracestate either) in every configured
+    /// format; W3C's alone, the usual case, is written as bytes, with no characters to encode.
+    /// </summary>
+    public static void Inject<T>(ref T target, Propagators formats, NewTrace created)
+        where T : struct, IHeaderTarget
+    {
+        if ((formats & (Propagators.B3 | Propagators.B3Multi)) == 0)
+        {
+            if ((formats & Propagators.TraceContext) != 0)
+            {
+                Span<byte> ascii = stackalloc byte[NewTrace.Length];
+                created.Format(ascii);
+                target.Add(TraceParentField, ascii);
+            }
+
+            return;
+        }
+
+        Span<char> traceParent = stackalloc char[NewTrace.Length];
+        created.Format(traceParent);
+        Inject(ref target, formats, traceParent, null, null, deferred: true);
+    }
+
     private static void Inject<T>(ref T target, Propagators formats, ReadOnlySpan<char> traceParent, string? text, string? traceState, bool deferred)
         where T : struct, IHeaderTarget
     {

@@ -17,6 +17,9 @@ internal interface IHeaderTarget
     /// <summary>A header the agent composes, without a string of its own.</summary>
     public void Add(FieldName name, scoped ReadOnlySpan<char> value);
 
+    /// <summary>A header the agent composes as ASCII bytes with no control character (a new trace's <c>traceparent</c>).</summary>
+    public void Add(FieldName name, scoped ReadOnlySpan<byte> ascii);
+
     /// <summary>The fields this hop adds to every forwarded request (<see cref="ForwardedLines"/>).</summary>
     public void AddForwarded(ForwardedLines lines);
 

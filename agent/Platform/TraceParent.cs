@@ -48,6 +48,16 @@ internal static class TraceParent
         "-00".CopyTo(chars[52..]);
     }
 
+    /// <summary>As <see cref="Format(ReadOnlySpan{byte}, Span{char})"/>, into ASCII bytes (a request head's, with no encoding after).</summary>
+    internal static void Format(ReadOnlySpan<byte> random, Span<byte> ascii)
+    {
+        "00-"u8.CopyTo(ascii);
+        Hex(random[..16], ascii.Slice(3, 32));
+        ascii[35] = (byte)'-';
+        Hex(random[16..], ascii.Slice(36, 16));
+        "-00"u8.CopyTo(ascii[52..]);
+    }
+
     // Lower-case hex, a byte at a time, each byte's two digits one 32-bit store from a table of the 256 pairs (a string:
     // its characters lie in memory as the pair's two, whatever the byte order). Convert's vector path costs more for
     // 24 bytes once per call (its shuffle is a call on the processors NativeAOT targets by default;
@@ -57,6 +67,17 @@ internal static class TraceParent
     {
         var pairs = MemoryMarshal.Cast<char, uint>(HexPairs.AsSpan());
         var output = MemoryMarshal.Cast<char, uint>(chars[..(bytes.Length * 2)]);
+        for (var i = 0; i < bytes.Length; i++)
+        {
+            output[i] = pairs[bytes[i]];
+        }
+    }
+
+    // The same, each byte's two digits one 16-bit store from the table's ASCII twin.
+    private static void Hex(ReadOnlySpan<byte> bytes, Span<byte> ascii)
+    {
+        var pairs = MemoryMarshal.Cast<byte, ushort>(HexPairBytes);
+        var output = MemoryMarshal.Cast<byte, ushort>(ascii[..(bytes.Length * 2)]);
         for (var i = 0; i < bytes.Length; i++)
         {
             output[i] = pairs[bytes[i]];
@@ -73,6 +94,8 @@ internal static class TraceParent
             chars[(2 * b) + 1] = Digits[b & 0xF];
         }
     });
+
+    private static readonly byte[] HexPairBytes = System.Text.Encoding.ASCII.GetBytes(HexPairs);
 
     internal static bool IsZeroBytes(ReadOnlySpan<byte> span) => !span.ContainsAnyExcept((byte)0);
 
@@ -133,6 +156,16 @@ internal readonly struct NewTrace
         MemoryMarshal.Write(random[8..], in _trace1);
         MemoryMarshal.Write(random[16..], in _parent);
         TraceParent.Format(random, chars);
+    }
+
+    /// <summary>Writes its <c>traceparent</c> value as ASCII (<see cref="Length"/> bytes).</summary>
+    public void Format(Span<byte> ascii)
+    {
+        Span<byte> random = stackalloc byte[24];
+        MemoryMarshal.Write(random, in _trace0);
+        MemoryMarshal.Write(random[8..], in _trace1);
+        MemoryMarshal.Write(random[16..], in _parent);
+        TraceParent.Format(random, ascii);
     }
 
     public override string ToString() => string.Create(Length, this, static (chars, trace) => trace.Format(chars));

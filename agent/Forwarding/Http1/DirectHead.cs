@@ -37,6 +37,12 @@ internal readonly struct HeadLines(HeadBuffer output, bool hasContent) : IHeader
 
     public void Add(FieldName name, scoped ReadOnlySpan<char> value) => RequestHeadWriter.Header(output, name, value);
 
+    public void Add(FieldName name, scoped ReadOnlySpan<byte> ascii)
+    {
+        name.Bytes.CopyTo(output.Line(name.Bytes.Length, ascii.Length, out var value));
+        ascii.CopyTo(value);
+    }
+
     /// <summary>The four lines as <see cref="ForwardedLines.WriteTo"/> writes them here, made once per object (a connection's calls share one) and copied.</summary>
     public void AddForwarded(ForwardedLines lines) => output.Append(lines.Encoded ??= Encode(lines));
 

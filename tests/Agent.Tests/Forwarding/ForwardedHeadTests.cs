@@ -159,6 +159,24 @@ public sealed class ForwardedHeadTests
         Assert.Equal(host is not null, written.Contains("X-Forwarded-Host", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("tracecontext", true)]
+    [InlineData("tracecontext,baggage", true)]
+    [InlineData("b3", false)]
+    [InlineData("baggage", false)]
+    public void ANewTrace_IsWrittenAsTheValueItsIdsMake(string propagators, bool w3c)
+    {
+        var context = Caller("GET", "X-A: 1");
+        var forwarded = ProxyHeaders.ForwardedValues(context, Via, null, Formats(propagators));
+
+        var head = WriteDirect(context, forwarded, "GET", "", null, out _);
+
+        Assert.Equal(propagators != "baggage", forwarded.TraceCreated);
+        Assert.Equal(w3c, head.Contains($"\r\ntraceparent: {forwarded.TraceParent}\r\n", StringComparison.Ordinal));
+        Assert.Equal(w3c, head.Contains("traceparent", StringComparison.Ordinal));
+        Assert.Equal(propagators == "b3", head.Contains($"\r\nb3: {forwarded.TraceParent?[3..35]}-{forwarded.TraceParent?[36..52]}\r\n", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void AnAddedValueWithALineBreak_IsRefusedAtEveryWrite()
     {

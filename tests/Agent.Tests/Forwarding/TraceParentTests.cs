@@ -44,8 +44,12 @@ public sealed class TraceParentTests
 
             var chars = new char[NewTrace.Length];
             TraceParent.Format(random, chars);
+            var ascii = new byte[NewTrace.Length];
+            TraceParent.Format(random, ascii);
 
-            Assert.Equal($"00-{Convert.ToHexStringLower(random, 0, 16)}-{Convert.ToHexStringLower(random, 16, 8)}-00", new string(chars));
+            var expected = $"00-{Convert.ToHexStringLower(random, 0, 16)}-{Convert.ToHexStringLower(random, 16, 8)}-00";
+            Assert.Equal(expected, new string(chars));
+            Assert.Equal(expected, System.Text.Encoding.ASCII.GetString(ascii));
         }
     }
 
@@ -56,7 +60,11 @@ public sealed class TraceParentTests
         Span<char> chars = stackalloc char[NewTrace.Length];
         trace.Format(chars);
 
+        Span<byte> ascii = stackalloc byte[NewTrace.Length];
+        trace.Format(ascii);
+
         Assert.Equal(trace.ToString(), chars.ToString());
+        Assert.Equal(trace.ToString(), System.Text.Encoding.ASCII.GetString(ascii));
         Assert.Equal(trace.ToString(), trace.ToString()); // its ids are kept, not drawn again
         Assert.True(TraceParent.IsValid(trace.ToString()));
         Assert.NotEqual(trace.ToString(), NewTrace.Create().ToString());
