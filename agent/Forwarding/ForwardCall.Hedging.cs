@@ -41,11 +41,11 @@ internal abstract partial class ForwardCall
     }
 
     /// <summary>The first attempt's source, cancelled, given back for a fresh one for <paramref name="remaining"/> (the time-out, or a lost race, no longer applies).</summary>
-    private void Renew(ref CancellationTokenSource cts, ref CancellationTokenRegistration registration, TimeSpan remaining)
+    private void Renew(ref TimeoutSource cts, ref CancellationTokenRegistration registration, TimeSpan remaining)
     {
         registration.Dispose();
         TimeoutSources.Return(cts, Pool.Time);
         cts = TimeoutSources.Rent(Pool.Time, remaining);
-        registration = Aborted.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), cts);
+        registration = Aborted.UnsafeRegister(static s => ((CancellationTokenSource)s!).Cancel(), cts.Source);
     }
 }
