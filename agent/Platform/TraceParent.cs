@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Sidecar.Platform;
@@ -73,14 +74,21 @@ internal static class TraceParent
         }
     }
 
-    // The same, each byte's two digits one 16-bit store from the table's ASCII twin.
+    // The same, each byte's two digits one 16-bit store from the table's ASCII twin, with no bounds checks: the table
+    // has a pair for every byte value, and the output holds two bytes for each byte (checked once).
     private static void Hex(ReadOnlySpan<byte> bytes, Span<byte> ascii)
     {
-        var pairs = MemoryMarshal.Cast<byte, ushort>(HexPairBytes);
-        var output = MemoryMarshal.Cast<byte, ushort>(ascii[..(bytes.Length * 2)]);
+        if (ascii.Length < bytes.Length * 2)
+        {
+            throw new ArgumentException("two bytes of output for each byte", nameof(ascii));
+        }
+
+        ref var pairs = ref Unsafe.As<byte, ushort>(ref MemoryMarshal.GetArrayDataReference(HexPairBytes));
+        ref var output = ref Unsafe.As<byte, ushort>(ref MemoryMarshal.GetReference(ascii));
+        ref var input = ref MemoryMarshal.GetReference(bytes);
         for (var i = 0; i < bytes.Length; i++)
         {
-            output[i] = pairs[bytes[i]];
+            Unsafe.WriteUnaligned(ref Unsafe.As<ushort, byte>(ref Unsafe.Add(ref output, i)), Unsafe.Add(ref pairs, Unsafe.Add(ref input, i)));
         }
     }
 

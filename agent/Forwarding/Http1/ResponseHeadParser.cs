@@ -42,10 +42,13 @@ internal static class ResponseHeadParser
     /// The status of a head (its first line only), or -1 when the status line is not valid. An interim
     /// answer (1xx but 101) is skipped by the caller without reading its headers.
     /// </summary>
-    public static int StatusOf(ReadOnlySpan<byte> head, out bool http10)
+    public static int StatusOf(ReadOnlySpan<byte> head, out bool http10) => StatusOf(head, out http10, out _);
+
+    // The status line's length (up to its CRLF) in end.
+    private static int StatusOf(ReadOnlySpan<byte> head, out bool http10, out int end)
     {
         http10 = false;
-        var end = IndexOfCrlf(head);
+        end = IndexOfCrlf(head);
         if (end < 0)
         {
             return -1;
@@ -89,7 +92,7 @@ internal static class ResponseHeadParser
     public static string? Parse(ReadOnlySpan<byte> head, bool requestWasHead, HttpResponseMessage? response, out ResponseHead result, ResponseValues? values = null)
     {
         result = default;
-        var status = StatusOf(head, out var http10);
+        var status = StatusOf(head, out var http10, out var statusLine);
         if (status < 0)
         {
             return "invalid status line";
@@ -98,7 +101,7 @@ internal static class ResponseHeadParser
         var lean = response as LeanResponse;
         var answer = lean?.Answer;
         answer?.Reset(status);
-        var rest = head[(IndexOfCrlf(head) + 2)..];
+        var rest = head[(statusLine + 2)..];
         long length = -1;
         var chunked = false;
         var transferEncoding = false;
