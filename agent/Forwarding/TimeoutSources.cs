@@ -5,7 +5,7 @@ namespace Sidecar.Forwarding;
 /// <summary>
 /// A call's time-out (the forwarder's fast path, <c>ForwardCall.RunAttemptsAsync</c>): a <see cref="CancellationTokenSource"/>
 /// that fires when the time-out is due, kept for the calls after (<see cref="TimeoutSources"/>), with a timer of its own
-/// that is moved only when it must (docs/performance.md#a-time-out-timer-moved-only-when-it-must-2026-12-05-twelfth-session).
+/// that is moved only when it must (docs/performance.md#the-added-fields-and-the-time-out-once-per-connection-2026-12-05-twelfth-session).
 /// A use's due time is a field: starting a use, or moving its time-out later, changes the timer only when the new due
 /// time comes before the one the timer is set for. When the timer fires for a due time that has moved on (the use
 /// ended, or the next use is due later), it is set again for the current one, or left unset when there is none. Calls

@@ -6,7 +6,7 @@ namespace Sidecar.Platform;
 /// A connection's calls usually carry the same four values, so a call takes the last call's object when its values are
 /// the same (<c>ProxyHeaders.ForwardedValues</c>),
 /// and with it the head lines the lean client made of them once (<see cref="Encoded"/>;
-/// docs/performance.md#the-added-fields-made-once-per-connection-2026-12-05-twelfth-session).
+/// docs/performance.md#the-added-fields-and-the-time-out-once-per-connection-2026-12-05-twelfth-session).
 /// </summary>
 internal sealed class ForwardedLines(string @for, string proto, string? host, string via) : IEquatable<ForwardedLines>
 {

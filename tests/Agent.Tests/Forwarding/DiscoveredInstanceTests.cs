@@ -180,6 +180,33 @@ public sealed class DiscoveredInstanceTests
     }
 
     [Fact]
+    public async Task AnInstanceThatRefusesEveryFirstAttempt_IsEjected_WithNoRetryToCountIt()
+    {
+        // Retries off: every failure is a call's first attempt (ForwardCall.RunAttemptsAsync), which must count it.
+        var refusing = LoopbackServer.RefusingPort();
+        await using var good = await Upstream.StartAsync("good");
+        var source = new FakeServiceInstanceSource();
+        source.Set("orders", FakeServiceInstanceSource.Instance("orders", refusing), FakeServiceInstanceSource.Instance("orders", good.Port));
+        await using var agent = await StartAgentAsync(source, null, ("Forwarding__Retries", "0"));
+
+        var failed = 0;
+        for (var i = 0; i < 30; i++)
+        {
+            using var response = await agent.Client.GetAsync("v1/invoke/orders/x");
+            failed += response.StatusCode == HttpStatusCode.OK ? 0 : 1;
+        }
+
+        var state = agent.Get<Sidecar.Forwarding.ServicePools>().Find("orders")!.Instances.Single(s => s.Instance.Port == refusing);
+        Assert.True(state.IsEjected(System.Diagnostics.Stopwatch.GetTimestamp()), $"not ejected after {failed} failed calls");
+        Assert.InRange(failed, 5, 10);
+        for (var i = 0; i < 10; i++)
+        {
+            using var response = await agent.Client.GetAsync("v1/invoke/orders/x");
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+    }
+
+    [Fact]
     public async Task FourHundreds_NeverEject()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
