@@ -160,20 +160,23 @@ internal readonly struct NewTrace
     public void Format(Span<char> chars)
     {
         Span<byte> random = stackalloc byte[24];
-        MemoryMarshal.Write(random, in _trace0);
-        MemoryMarshal.Write(random[8..], in _trace1);
-        MemoryMarshal.Write(random[16..], in _parent);
-        TraceParent.Format(random, chars);
+        TraceParent.Format(Ids(random), chars);
     }
 
     /// <summary>Writes its <c>traceparent</c> value as ASCII (<see cref="Length"/> bytes).</summary>
     public void Format(Span<byte> ascii)
     {
         Span<byte> random = stackalloc byte[24];
+        TraceParent.Format(Ids(random), ascii);
+    }
+
+    // Its ids as the 24 random bytes they were made from.
+    private Span<byte> Ids(Span<byte> random)
+    {
         MemoryMarshal.Write(random, in _trace0);
         MemoryMarshal.Write(random[8..], in _trace1);
         MemoryMarshal.Write(random[16..], in _parent);
-        TraceParent.Format(random, ascii);
+        return random;
     }
 
     public override string ToString() => string.Create(Length, this, static (chars, trace) => trace.Format(chars));
