@@ -43,16 +43,24 @@ internal readonly struct HeadLines(HeadBuffer output, bool hasContent) : IHeader
         ascii.CopyTo(value);
     }
 
-    /// <summary>The four lines as <see cref="ForwardedLines.WriteTo"/> writes them here, made once per object (a connection's calls share one) and copied.</summary>
-    public void AddForwarded(ForwardedLines lines) => output.Append(lines.Encoded ??= Encode(lines));
-
-    private static byte[] Encode(ForwardedLines lines)
+    /// <summary>
+    /// The four lines as <see cref="ForwardedLines.WriteTo"/> writes them here. The first call with these values writes them as
+    /// any field (each value checked as <see cref="RequestHeadWriter.Header(HeadBuffer, FieldName, ReadOnlySpan{char})"/>
+    /// checks it: a CR, LF or NUL is refused, again for each call that brings it), and their bytes are kept on the object
+    /// for the calls after (a connection's calls share one), which copy them.
+    /// </summary>
+    public void AddForwarded(ForwardedLines lines)
     {
-        // Each value checked as RequestHeadWriter.Header checks it: one with a CR, LF or NUL is refused here, and again for each call that brings it.
-        var buffer = new HeadBuffer(256);
-        var target = new HeadLines(buffer, false);
+        if (lines.Encoded is { } encoded)
+        {
+            output.Append(encoded);
+            return;
+        }
+
+        var start = output.Count;
+        var target = this;
         lines.WriteTo(ref target);
-        return buffer.Written.ToArray();
+        lines.Encoded = output.Written[start..].ToArray();
     }
 
     public void AddValues(string name, StringValues values)
