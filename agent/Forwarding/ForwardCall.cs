@@ -249,7 +249,7 @@ internal abstract partial class ForwardCall
                 var (request, attempt) = StartAttempt(instance, null);
                 try
                 {
-                    outcome = Answered(instance, attempt, await Send(request, cts.Token).ConfigureAwait(false));
+                    outcome = Answered(instance, attempt, await (await Send(request, cts.Token)).ConfigureAwait(false));
                 }
 #pragma warning disable CA1031 // every failure becomes an outcome the retry strategy judges
                 catch (Exception ex)
@@ -381,7 +381,7 @@ internal abstract partial class ForwardCall
         var (request, attempt) = StartAttempt(instance, leg);
         try
         {
-            return Answered(instance, attempt, await Send(request, cancellationToken).ConfigureAwait(false));
+            return Answered(instance, attempt, await (await Send(request, cancellationToken)).ConfigureAwait(false));
         }
 #pragma warning disable CA1031 // every failure becomes an outcome the retry strategy judges
         catch (Exception ex)
@@ -399,11 +399,12 @@ internal abstract partial class ForwardCall
         return (CreateRequest(instance, attempt, racing: leg is not null), attempt);
     }
 
-    // A request aimed at the lean client goes to it directly: no Task per attempt (docs/performance.md#what-was-tuned).
-    private ValueTask<HttpResponseMessage> Send(Http1.OriginFormRequest request, CancellationToken cancellationToken) =>
+    // A request aimed at the lean client goes to it directly: no Task per attempt (docs/performance.md#what-was-tuned), and
+    // its answer's read awaited in the caller's frame (docs/performance.md#the-answers-read-in-the-callers-frame-2026-12-05-thirteenth-session).
+    private Http1.LeanExchange Send(Http1.OriginFormRequest request, CancellationToken cancellationToken) =>
         request.Head is not null && Http1.LeanHttp1Handler.Takes(request)
-            ? Forwarder.Lean!.SendDirectAsync(request, cancellationToken)
-            : new(Forwarder.Invoker.SendAsync(request, cancellationToken));
+            ? Forwarder.Lean!.Exchange(request, cancellationToken)
+            : new(new ValueTask<HttpResponseMessage>(Forwarder.Invoker.SendAsync(request, cancellationToken)));
 
     /// <summary>The instance answered: its span stopped, the answer told to the pool (<see cref="SendAsync"/>'s end).</summary>
     private Outcome<HttpResponseMessage> Answered(InstanceState instance, System.Diagnostics.Activity? attempt, HttpResponseMessage response)

@@ -25,6 +25,12 @@ internal sealed class Http1Connection : IDisposable
     private ValueTask<int> _readAhead;
     private bool _readAheadPending;
 
+    // An exchange whose caller awaits the read-ahead in its own frame (LeanExchange): its request and token, and the
+    // token's registration that ends the read (AwaitAnswer, then TakeAnswer).
+    private HttpRequestMessage? _awaiting;
+    private CancellationToken _awaitingToken;
+    private CancellationTokenRegistration _awaitingRegistration;
+
     // A body still going out while the answer is read (LeanHttp1Handler.SendWhileReadingAsync): closing the connection stops it.
     private CancellationTokenSource? _sending;
 
@@ -170,6 +176,32 @@ internal sealed class Http1Connection : IDisposable
         registration = cancellationToken.UnsafeRegister(static s => ((Socket)s!).Dispose(), _socket);
         read = _readAhead;
         return true;
+    }
+
+    /// <summary>
+    /// <see cref="TakeReadAhead"/> for an exchange its caller awaits in its own frame (<see cref="LeanExchange"/>): the
+    /// read, <see cref="AnswerRead"/>, is kept here with the exchange's request and token until <see cref="TakeAnswer"/>.
+    /// </summary>
+    public bool AwaitAnswer(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        if (!TakeReadAhead(cancellationToken, out _, out var registration))
+        {
+            return false;
+        }
+
+        (_awaiting, _awaitingToken, _awaitingRegistration) = (request, cancellationToken, registration);
+        return true;
+    }
+
+    /// <summary>The read an <see cref="AwaitAnswer"/> exchange waits for (the read-ahead).</summary>
+    public ValueTask<int> AnswerRead => _readAhead;
+
+    /// <summary>The <see cref="AwaitAnswer"/> exchange's read, request, token and registration, once the read ended; the connection keeps none of them.</summary>
+    public (ValueTask<int> Read, HttpRequestMessage Request, CancellationToken Token, CancellationTokenRegistration Registration) TakeAnswer()
+    {
+        var taken = (_readAhead, _awaiting!, _awaitingToken, _awaitingRegistration);
+        (_readAhead, _awaiting, _awaitingToken, _awaitingRegistration) = (default, null, default, default);
+        return taken;
     }
 
     /// <summary>The read-ahead's bytes, taken into the buffer; returns their count.</summary>

@@ -46,7 +46,7 @@ internal sealed class LeanHttp1Handler : DelegatingHandler
     {
         if (Takes(request))
         {
-            return SendLeanAsync(request, cancellationToken).AsTask();
+            return ExchangeAsync(request, cancellationToken).AsTask();
         }
 
         // SocketsHttpHandler needs the absolute URI a request aimed without one (OriginFormRequest) has not made.
@@ -106,12 +106,127 @@ internal sealed class LeanHttp1Handler : DelegatingHandler
         return endpoint;
     }
 
+    [AsyncMethodBuilder(typeof(Sidecar.Platform.PooledFrameBuilder<>))]
+    private async ValueTask<HttpResponseMessage> ExchangeAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+        await (await Exchange(request, cancellationToken)).ConfigureAwait(false);
+
     /// <summary>
-    /// A forwarded call's request aimed at a plain instance (<see cref="OriginFormRequest.Head"/> set, so <see cref="Takes"/> holds):
-    /// sent as <see cref="HttpMessageInvoker"/> would send it, without the task it allocates (docs/performance.md#what-was-tuned).
+    /// A request <see cref="Takes"/> holds for, sent as <see cref="HttpMessageInvoker"/> would send it (its caller awaits
+    /// <c>await (await exchange)</c>). Without a body and with a kept connection, the head goes out here and the exchange
+    /// is the connection's pending read for the caller to await in its own frame, then <see cref="Answer"/>: no frame of
+    /// this client's to resume on every answer (docs/performance.md#the-answers-read-in-the-callers-frame-2026-12-05-thirteenth-session).
+    /// Any other way, the whole exchange (<see cref="SendLeanAsync"/>).
     /// </summary>
-    internal ValueTask<HttpResponseMessage> SendDirectAsync(OriginFormRequest request, CancellationToken cancellationToken) =>
-        SendLeanAsync(request, cancellationToken);
+    internal LeanExchange Exchange(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        if (request.Content is not null || EndpointOf(request).Rent() is not { } connection)
+        {
+            return new LeanExchange(SendLeanAsync(request, cancellationToken));
+        }
+
+        connection.Received = false;
+        ValueTask sent;
+        try
+        {
+            WriteHead(connection, request, out _); // no content: no body, at most a Content-Length of 0 (SendBodyAsync's flush alone)
+            sent = connection.FlushAsync(cancellationToken);
+        }
+#pragma warning disable CA1031 // every failure is the exchange's outcome, as SendLeanAsync's catch makes it
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            return new LeanExchange(AfterFailure(ex, connection, request, cancellationToken));
+        }
+
+        if (sent.IsCompletedSuccessfully && connection.AwaitAnswer(request, cancellationToken))
+        {
+            sent.GetAwaiter().GetResult();
+            return new LeanExchange(connection);
+        }
+
+        return new LeanExchange(ContinueAsync(connection, request, sent, cancellationToken));
+    }
+
+    /// <summary>
+    /// The answer of an <see cref="Exchange"/> whose first read on <paramref name="connection"/> ended
+    /// (<see cref="Http1Connection.AwaitAnswer"/>): taken at once when its head came whole; its head's rest (or the final
+    /// answer after an interim one) read in a frame of its own; a failure treated as <see cref="SendLeanAsync"/> treats it.
+    /// </summary>
+    internal static ValueTask<HttpResponseMessage> Answer(Http1Connection connection)
+    {
+        var (read, request, cancellationToken, registration) = connection.TakeAnswer();
+        var handler = (LeanHttp1Handler)connection.Endpoint.Owner!;
+        try
+        {
+            int count;
+            try
+            {
+                count = connection.ReadAheadDone(read.GetAwaiter().GetResult());
+            }
+            catch (Exception ex) when (Http1Connection.IsReadAheadFailure(ex, cancellationToken))
+            {
+                throw Http1Connection.ReadAheadFailure(ex, cancellationToken);
+            }
+            finally
+            {
+                registration.Unregister();
+            }
+
+            Http1Connection.ThrowIfHeadEnded(count);
+            var searched = 0;
+            var headLength = connection.FindHead(ref searched);
+            if (headLength >= 0 && TakeResponse(connection, request, request.Method == HttpMethod.Head, headLength) is { } response)
+            {
+                return new ValueTask<HttpResponseMessage>(response);
+            }
+
+            // The head split over reads, or an interim answer before the final one.
+            return handler.ContinueAsync(connection, request, ValueTask.CompletedTask, cancellationToken);
+        }
+#pragma warning disable CA1031 // every failure is the exchange's outcome, as SendLeanAsync's catch makes it
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            return handler.AfterFailure(ex, connection, request, cancellationToken);
+        }
+    }
+
+    /// <summary>An <see cref="Exchange"/> whose request went out on <paramref name="connection"/> (or is going: <paramref name="sent"/>), read the long way.</summary>
+    [AsyncMethodBuilder(typeof(Sidecar.Platform.PooledFrameBuilder<>))]
+    private async ValueTask<HttpResponseMessage> ContinueAsync(Http1Connection connection, HttpRequestMessage request, ValueTask sent, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await sent.ConfigureAwait(false);
+            return await ReadResponseAsync(connection, request, request.Method == HttpMethod.Head, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (IsIdleClose(ex, connection, request, cancellationToken))
+        {
+            connection.Dispose();
+        }
+        catch (Exception ex)
+        {
+            connection.Dispose();
+            throw Translate(ex, cancellationToken);
+        }
+
+        return await SendLeanAsync(request, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>An <see cref="Exchange"/>'s failure: sent again on another connection when it is the instance's idle close (<see cref="IsIdleClose"/>), else the failure SocketsHttpHandler would report.</summary>
+    private ValueTask<HttpResponseMessage> AfterFailure(Exception exception, Http1Connection connection, HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        var idleClose = IsIdleClose(exception, connection, request, cancellationToken);
+        connection.Dispose();
+        return idleClose ? SendLeanAsync(request, cancellationToken) : ValueTask.FromException<HttpResponseMessage>(Translate(exception, cancellationToken));
+    }
+
+    /// <summary>
+    /// The instance closed this idle connection as the request went out (its keep-alive time-out): not a byte of an answer
+    /// came. Sent again on another connection, as SocketsHttpHandler does; with a body it is the retry rules' call, not this client's.
+    /// </summary>
+    private static bool IsIdleClose(Exception exception, Http1Connection connection, HttpRequestMessage request, CancellationToken cancellationToken) =>
+        exception is IOException && connection.Reused && !connection.Received && request.Content is null && !cancellationToken.IsCancellationRequested;
 
     [AsyncMethodBuilder(typeof(Sidecar.Platform.PooledFrameBuilder<>))]
     private async ValueTask<HttpResponseMessage> SendLeanAsync(HttpRequestMessage request, CancellationToken cancellationToken)
@@ -187,12 +302,9 @@ internal sealed class LeanHttp1Handler : DelegatingHandler
                     searched = 0; // an interim answer was skipped: the next head starts where it ended
                 }
             }
-            catch (IOException) when (connection.Reused && !connection.Received && request.Content is null && !cancellationToken.IsCancellationRequested)
+            catch (IOException ex) when (IsIdleClose(ex, connection, request, cancellationToken))
             {
-                // The instance closed this idle connection as the request went out (its keep-alive time-out):
-                // not a byte of an answer came. Sent again on another connection, as SocketsHttpHandler does;
-                // with a body it is the retry rules' call, not this client's.
-                connection.Dispose();
+                connection.Dispose(); // sent again on another connection
             }
             catch (Exception ex)
             {

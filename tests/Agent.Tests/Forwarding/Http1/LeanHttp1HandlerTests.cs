@@ -178,6 +178,91 @@ public sealed class LeanHttp1HandlerTests
         Assert.Equal("ok", await next);
     }
 
+    [Fact]
+    public async Task OnAKeptConnection_TheAnswerIsTakenInTheCallersAwait_WithNoFrameOfTheClients()
+    {
+        await using var upstream = new KeepAliveUpstream((_, _) => new Reply(Ok));
+        using var handler = new LeanHttp1Handler(new SocketsHttpHandler { UseProxy = false }, TimeSpan.FromSeconds(2), TimeSpan.FromMinutes(1));
+        using (var first = Get(upstream.Url))
+        using (var response = await await handler.Exchange(first, CancellationToken.None))
+        {
+            Assert.Equal("ok", await response.Content.ReadAsStringAsync());
+        }
+
+        // The second request goes out on the kept connection; its exchange is that connection's read, and once the read
+        // ended the answer is there, with nothing left to await.
+        using var second = Get(upstream.Url);
+        var answer = await handler.Exchange(second, CancellationToken.None);
+
+        Assert.True(answer.IsCompletedSuccessfully, "the answer was taken when its read ended");
+        using (var response = await answer)
+        {
+            Assert.Equal("ok", await response.Content.ReadAsStringAsync());
+        }
+
+        Assert.Equal(1, upstream.Connections);
+    }
+
+    [Fact]
+    public async Task OnAKeptConnection_AnInterimAnswer_AndAHeadInPieces_AreReadToTheFinalAnswer()
+    {
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        var url = new Uri($"http://127.0.0.1:{((IPEndPoint)listener.LocalEndPoint!).Port}/");
+        using var client = Client();
+        var call = GetStringAsync(client, url);
+        using var accepted = await listener.AcceptAsync();
+        await ReadHeadAsync(accepted);
+        await accepted.SendAsync(Ok, SocketFlags.None);
+        Assert.Equal("ok", await call);
+
+        // The kept connection's next answer: an interim answer first, then the final one's head in two writes.
+        call = GetStringAsync(client, url);
+        using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        await ReadHeadAsync(accepted, wait.Token);
+        await accepted.SendAsync("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Le"u8.ToArray(), SocketFlags.None);
+        await Task.Delay(50);
+        await accepted.SendAsync("ngth: 4\r\n\r\nlate"u8.ToArray(), SocketFlags.None);
+        Assert.Equal("late", await call);
+
+        // Its head alone in the first write, then its body: the connection is kept for the next one.
+        call = GetStringAsync(client, url);
+        await ReadHeadAsync(accepted, wait.Token);
+        await accepted.SendAsync("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n"u8.ToArray(), SocketFlags.None);
+        await Task.Delay(50);
+        await accepted.SendAsync("body"u8.ToArray(), SocketFlags.None);
+        Assert.Equal("body", await call);
+    }
+
+    [Fact]
+    public async Task OnAKeptConnection_ACancelledExchange_ClosesItsConnection()
+    {
+        using var held = new SemaphoreSlim(0);
+        await using var upstream = new KeepAliveUpstream((n, _) =>
+        {
+            if (n == 2)
+            {
+                held.Wait(TimeSpan.FromSeconds(10)); // answers only once the client gave up
+            }
+
+            return new Reply(Ok);
+        });
+        using var client = Client();
+        Assert.Equal("ok", await GetStringAsync(client, upstream.Url));
+        using var cts = new CancellationTokenSource();
+
+        var sending = client.SendAsync(Get(upstream.Url), cts.Token);
+        await Eventually.TrueAsync(() => Task.FromResult(upstream.Requests.Count == 2), "the request arrived", TimeSpan.FromSeconds(10));
+        await cts.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => sending);
+        held.Release();
+        Assert.Equal("ok", await GetStringAsync(client, upstream.Url));
+        Assert.Equal(2, upstream.Connections);
+        Assert.Equal([1, 1, 2], upstream.Requests.Select(r => r.Connection));
+    }
+
     private static async Task ReadHeadAsync(Socket socket, CancellationToken cancellationToken = default)
     {
         var buffer = new byte[4096];
