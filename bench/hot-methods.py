@@ -34,10 +34,10 @@ LIST = os.path.join(ROOT, "agent", "hot-methods.txt")
 
 
 def publish():
-    rid = "linux-" + {"x86_64": "x64", "aarch64": "arm64"}.get(os.uname().machine, os.uname().machine)
     print(f"hot-methods: publishing the agent with its symbols into {OUT}", flush=True)
-    subprocess.run(["dotnet", "publish", os.path.join(ROOT, "agent", "Agent.csproj"), "-c", "Release", "-r", rid,
-                    "-o", OUT, "-p:StripSymbols=false"], check=True, stdout=subprocess.DEVNULL)
+    # bench/tools.sh's publish_with_symbols: a publish that finds the native link up to date copies the binary as last
+    # linked, stripped when the last publish stripped it; then it is linked afresh.
+    subprocess.run(["bash", "-c", f". bench/tools.sh && publish_with_symbols agent/Agent.csproj {OUT}"], cwd=ROOT, check=True)
 
 
 def load(url, rate=None, proxy=None, host=None):

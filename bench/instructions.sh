@@ -22,19 +22,18 @@ case "$target" in agent | kestrel-core | kestrel-conn | nginx) ;; *) echo "usage
 . bench/tools.sh
 install_missing instructions nginx hey valgrind objcopy=binutils
 
-rid="linux-$(uname -m | sed -e 's/x86_64/x64/' -e 's/aarch64/arm64/')"
 case "$target" in
   agent)
     binary=artifacts/agent-symbols/agent
     if stale "$binary" agent Directory.Build.props Directory.Packages.props; then
       echo "instructions: publishing the NativeAOT agent with symbols into artifacts/agent-symbols"
-      dotnet publish agent/Agent.csproj -c Release -r "$rid" -o artifacts/agent-symbols -p:StripSymbols=false >/dev/null
+      publish_with_symbols agent/Agent.csproj artifacts/agent-symbols
     fi ;;
   kestrel-*)
     binary=artifacts/kestrel-symbols/kestrel
     if stale "$binary" bench/kestrel bench/shared Directory.Build.props Directory.Packages.props; then
       echo "instructions: publishing bench/kestrel with symbols into artifacts/kestrel-symbols"
-      dotnet publish bench/kestrel/Kestrel.csproj -c Release -r "$rid" -o artifacts/kestrel-symbols -p:StripSymbols=false >/dev/null
+      publish_with_symbols bench/kestrel/Kestrel.csproj artifacts/kestrel-symbols
     fi ;;
 esac
 

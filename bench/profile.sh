@@ -16,8 +16,7 @@ install_missing profile nginx wrk perf=linux-perf
 out="${PROFILE_AGENT_DIR:-artifacts/agent-symbols}"
 if [ -z "${PROFILE_AGENT_DIR:-}" ] && stale "$out/agent" agent Directory.Build.props Directory.Packages.props; then
   echo "profile: publishing the NativeAOT agent with symbols into $out"
-  rid="linux-$(uname -m | sed -e 's/x86_64/x64/' -e 's/aarch64/arm64/')"
-  dotnet publish agent/Agent.csproj -c Release -r "$rid" -o "$out" -p:StripSymbols=false >/dev/null
+  publish_with_symbols agent/Agent.csproj "$out"
 fi
 
 work=$(mktemp -d /tmp/sidecar-profile-XXXXXX); chmod 755 "$work"

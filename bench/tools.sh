@@ -21,6 +21,21 @@ stale() {
   [ ! -x "$1" ] || [ -n "$(find "${@:2}" \( -path '*/obj' -o -path '*/bin' \) -prune -o \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name 'hot-methods.txt' \) -newer "$1" -print -quit)" ]
 }
 
+# publish_with_symbols PROJECT OUT: the NativeAOT binary of PROJECT published into OUT with its symbol table (for perf,
+# callgrind and nm). A publish that finds the native link up to date copies the binary as last linked, stripped when the
+# last publish stripped it (the default, StripSymbols=true): then the project's native output is removed and it is
+# published again, linked afresh.
+publish_with_symbols() {
+  local project=$1 out=$2 rid binary
+  rid="linux-$(uname -m | sed -e 's/x86_64/x64/' -e 's/aarch64/arm64/')"
+  binary="$out/$(basename "$project" .csproj | tr '[:upper:]' '[:lower:]')"
+  dotnet publish "$project" -c Release -r "$rid" -o "$out" -p:StripSymbols=false >/dev/null
+  if [ -z "$(nm "$binary" 2>/dev/null | head -1)" ]; then # nm says "no symbols" and succeeds
+    rm -rf "$(dirname "$project")/obj/Release/net10.0/$rid/native"
+    dotnet publish "$project" -c Release -r "$rid" -o "$out" -p:StripSymbols=false >/dev/null
+  fi
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # start_upstream WORK PORT: nginx serving a 1 KiB body at /1k on 127.0.0.1:PORT from WORK (one worker, keep-alive, no
