@@ -528,7 +528,8 @@ internal abstract partial class ForwardCall
         try
         {
             // The lean client's body is at hand (no Task<Stream>); another handler's is asked for as it expects.
-            var body = response.Content is Http1.ResponseContent lean ? lean.ReadAsStream(cancellationToken) : await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            // (Its body as set, not ReadAsStream's, which HttpContent keeps: a kept answer's content has the next body.)
+            var body = response.Content is Http1.ResponseContent lean ? lean.Body : await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
             await body.CopyToAsync(answer, cancellationToken).ConfigureAwait(false);
             AnswerCopied();
             return Outcome.FromResult(true);

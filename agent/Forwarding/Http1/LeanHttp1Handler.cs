@@ -451,12 +451,16 @@ internal sealed class LeanHttp1Handler : DelegatingHandler
         // (the forwarding core's); another request's gets HttpHeaders' collections.
         var lean = request is OriginFormRequest;
         // The head's lines less its status line and empty line: its fields (obs-fold aside, which the parser refuses).
-        var response = request is OriginFormRequest { Answer: { } answer } ? new LeanResponse(answer)
+        var response = request is OriginFormRequest { Answer: { } answer } origin ? LeanResponse.For(origin, answer)
             : lean ? new LeanResponse(bytes.Count("\r\n"u8) - 2) : new HttpResponseMessage();
         response.RequestMessage = request;
         response.Version = HttpVersion.Version11;
-        var content = new ResponseContent();
-        response.Content = content;
+        if (response.Content is not ResponseContent content)
+        {
+            content = new ResponseContent();
+            response.Content = content;
+        }
+
         if (ResponseHeadParser.Parse(bytes, isHead, response, out var head, lean ? connection.Values : null) is { } reason)
         {
             response.Dispose();
@@ -488,7 +492,7 @@ internal sealed class LeanHttp1Handler : DelegatingHandler
         }
         else
         {
-            content.Body = new ResponseBodyStream(connection, head.Framing, head.ContentLength);
+            content.Body = response is LeanResponse kept ? kept.BodyStream(connection, head.Framing, head.ContentLength) : new ResponseBodyStream(connection, head.Framing, head.ContentLength);
         }
 
         return response;

@@ -43,6 +43,63 @@ internal sealed class LeanResponse : HttpResponseMessage
     /// <summary>The head this answer's fields were written into (the forwarding core's), or null: the fields are all kept here.</summary>
     public AnswerHead? Answer { get; }
 
+    // The request that takes this answer again once it is disposed (For), or null: disposed as any message.
+    private OriginFormRequest? _owner;
+
+    /// <summary>
+    /// The answer to <paramref name="request"/>, whose fields go into <paramref name="answer"/> (the forwarding core's call):
+    /// the request's last answer when it was disposed since, taken again with its content and body stream
+    /// (docs/performance.md#the-answers-read-in-the-callers-frame-2026-12-05-thirteenth-session), else a new one. A call
+    /// answered on its request's kept connection allocates none of the three.
+    /// </summary>
+    public static LeanResponse For(OriginFormRequest request, AnswerHead answer)
+    {
+        if (request.KeptAnswer is { } kept && ReferenceEquals(kept.Answer, answer))
+        {
+            request.KeptAnswer = null;
+            kept._count = 0;
+            kept.HasRepeatedNames = false;
+            kept.ReasonPhrase = null;
+            return kept;
+        }
+
+        return new LeanResponse(answer) { _owner = request, Content = new ResponseContent() };
+    }
+
+    /// <summary>The body stream of this answer's next use (<see cref="For"/>), kept with its content; a new one for any other answer.</summary>
+    internal ResponseBodyStream BodyStream(Http1Connection connection, BodyFraming framing, long length)
+    {
+        if (_owner is not null && Content is ResponseContent { Kept: { } kept })
+        {
+            kept.Reset(connection, framing, length);
+            return kept;
+        }
+
+        return new ResponseBodyStream(connection, framing, length);
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing && _owner is { } owner && Content is ResponseContent content)
+        {
+            // Its body ends as a disposed body ends (the connection released, drained or closed); the answer, its content
+            // and the body stream are kept for the request's next answer, none of them disposed.
+            var body = content.Body;
+            content.Body = Stream.Null;
+            if (body is ResponseBodyStream stream)
+            {
+                stream.Dispose();
+                content.Kept = stream;
+            }
+
+            RequestMessage = null;
+            owner.KeptAnswer = this;
+            return;
+        }
+
+        base.Dispose(disposing);
+    }
+
     /// <summary>The fields in the order they came.</summary>
     public ReadOnlySpan<ResponseField> Fields => _fields.AsSpan(0, _count);
 

@@ -31,6 +31,12 @@ internal sealed class OriginFormRequest(HttpMethod method) : HttpRequestMessage(
     /// <summary>The head the answer's fields are written into as they are read (<see cref="LeanResponse.Answer"/>, the forwarding core's); null: they are kept in the answer.</summary>
     public AnswerHead? Answer { get; set; }
 
+    /// <summary>
+    /// The answer to this request's last exchange once disposed (<see cref="LeanResponse.For"/>): the forwarding core's
+    /// next call on the same request takes it again, with its content and body stream, rather than three new objects.
+    /// </summary>
+    internal LeanResponse? KeptAnswer { get; set; }
+
     /// <summary>True when <paramref name="target"/> may be sent without a URI (see <see cref="PlainTargetChars"/>).</summary>
     public static bool IsPlain(string target) => target.StartsWith('/') && !target.AsSpan().ContainsAnyExcept(PlainTargetChars);
 

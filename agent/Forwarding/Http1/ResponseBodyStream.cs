@@ -17,7 +17,7 @@ internal sealed class ResponseBodyStream : AsyncReadOnlyStream
     private const int MaxDrain = 64 * 1024;
     private static readonly TimeSpan DrainTime = TimeSpan.FromSeconds(2);
 
-    private readonly BodyFraming _framing;
+    private BodyFraming _framing;
     private Http1Connection? _connection;
     private long _remaining;
     private ChunkState _chunk;
@@ -27,6 +27,16 @@ internal sealed class ResponseBodyStream : AsyncReadOnlyStream
         _connection = connection;
         _framing = framing;
         _remaining = length;
+    }
+
+    /// <summary>The stream of another answer's body (a kept answer's, <see cref="LeanResponse.For"/>), once this one was disposed.</summary>
+    internal void Reset(Http1Connection connection, BodyFraming framing, long length)
+    {
+        System.Diagnostics.Debug.Assert(_connection is null, "a body stream is used again only once disposed");
+        _connection = connection;
+        _framing = framing;
+        _remaining = length;
+        _chunk = ChunkState.Size;
     }
 
     private enum ChunkState
@@ -275,6 +285,9 @@ internal sealed class ResponseContent : HttpContent
 {
     /// <summary>Set once the head was read (the content headers are added first).</summary>
     public Stream Body { get; set; } = Stream.Null;
+
+    /// <summary>A kept answer's body stream, disposed, for its next body (<see cref="LeanResponse.BodyStream"/>).</summary>
+    internal ResponseBodyStream? Kept { get; set; }
 
     protected override Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context) =>
         Body.CopyToAsync(stream);

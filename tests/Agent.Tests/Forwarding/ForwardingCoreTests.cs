@@ -256,6 +256,30 @@ public sealed partial class ForwardingCoreTests
     [Theory]
     [InlineData("true")]
     [InlineData("false")]
+    public async Task EachAnswer_OnOneConnection_CarriesItsOwnBody_AfterOnesWithNone(string core)
+    {
+        // The core takes a connection's last answer again, with its content and body stream (LeanResponse.For): a body
+        // follows an answer without one, and the reverse, on the same connection to the same instance.
+        await using var instance = new KeepAliveUpstream((_, request) => Answer(request));
+        await using var agent = await AgentHarness.StartAsync(new Dictionary<string, string?> { ["ROUTES"] = $"orders={instance.Url.ToString().TrimEnd('/')}", ["Forwarding__Core"] = core });
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(IPAddress.Loopback, agent.BaseUri.Port);
+        var reader = new AnswerReader(socket);
+        var answers = new List<string>();
+        foreach (var path in new[] { "/204", "/len", "/304", "/201", "/chunked", "/204", "/404", "/len" })
+        {
+            await socket.SendAsync(Encoding.Latin1.GetBytes($"GET /v1/invoke/orders{path} HTTP/1.1\r\n{Host}\r\n\r\n"));
+            var answer = await reader.ReadAsync(head: false);
+            answers.Add($"{answer[9..12]} {answer[(answer.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..].Replace("\r\n", "|", StringComparison.Ordinal)}");
+        }
+
+        Assert.Equal(["204 ", "200 hello", "304 ", "201 ok", "200 (chunked)abcdefg", "204 ", "404 non", "200 hello"], answers);
+        Assert.Equal(1, instance.Connections);
+    }
+
+    [Theory]
+    [InlineData("true")]
+    [InlineData("false")]
     public async Task ACallerThatLeaves_EndsTheCallToTheInstance(string core)
     {
         var ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -263,6 +263,54 @@ public sealed class LeanHttp1HandlerTests
         Assert.Equal([1, 1, 2], upstream.Requests.Select(r => r.Connection));
     }
 
+    [Fact]
+    public async Task AForwardedCallsAnswer_IsTakenAgainOnceDisposed_WithEachAnswersOwnStatusFieldsAndBody()
+    {
+        string[] answers =
+        [
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst",
+            "HTTP/1.1 204 No Content\r\n\r\n",
+            "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 7\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nsecond\r\n0\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nthird",
+        ];
+        await using var upstream = new KeepAliveUpstream((n, _) => new Reply(KeepAliveUpstream.Text(answers[n - 1])));
+        using var handler = new LeanHttp1Handler(new SocketsHttpHandler { UseProxy = false }, TimeSpan.FromSeconds(2), TimeSpan.FromMinutes(1));
+        var origin = new Http1Origin(upstream.Url.GetLeftPart(UriPartial.Authority));
+        using var request = new OriginFormRequest(HttpMethod.Get) { Version = HttpVersion.Version11, Answer = new AnswerHead() };
+
+        // As the forwarding core calls: one request kept for the connection's calls, each answer disposed before the next.
+        var seen = new List<string>();
+        var taken = new List<HttpResponseMessage>();
+        foreach (var _ in answers)
+        {
+            request.Aim(origin, "/x");
+            request.Answer!.Reset(200);
+            var response = await await handler.Exchange(request, CancellationToken.None);
+            var body = await new StreamReader(((ResponseContent)response.Content).Body).ReadToEndAsync();
+            seen.Add($"{(int)response.StatusCode} {body} {ResponseHeaders.RetryAfter(response)?.Delta?.TotalSeconds}");
+            taken.Add(response);
+            response.Dispose();
+        }
+
+        Assert.Equal(["200 first ", "204  ", "503 second 7", "200 third "], seen);
+        Assert.Single(taken.Distinct()); // one answer, taken again each time
+        Assert.Equal(1, upstream.Connections);
+
+        // An answer still held (not disposed) is never taken again: the next exchange gets its own.
+        await using var second = new KeepAliveUpstream((_, _) => new Reply(Ok));
+        var secondOrigin = new Http1Origin(second.Url.GetLeftPart(UriPartial.Authority));
+        request.Aim(secondOrigin, "/x");
+        request.Answer!.Reset(200);
+        using var held = await await handler.Exchange(request, CancellationToken.None);
+        Assert.Same(taken[0], held);
+        Assert.Equal("ok", await new StreamReader(((ResponseContent)held.Content).Body).ReadToEndAsync());
+        request.Aim(secondOrigin, "/x");
+        request.Answer!.Reset(200);
+        using var other = await await handler.Exchange(request, CancellationToken.None);
+        Assert.NotSame(held, other);
+        Assert.Equal("ok", await new StreamReader(((ResponseContent)other.Content).Body).ReadToEndAsync());
+    }
+
     private static async Task ReadHeadAsync(Socket socket, CancellationToken cancellationToken = default)
     {
         var buffer = new byte[4096];
