@@ -59,7 +59,11 @@ internal sealed class LeanResponse : HttpResponseMessage
             request.KeptAnswer = null;
             kept._count = 0;
             kept.HasRepeatedNames = false;
-            kept.ReasonPhrase = null;
+            if (kept.ReasonPhrase is not null)
+            {
+                kept.ReasonPhrase = null;
+            }
+
             return kept;
         }
 
