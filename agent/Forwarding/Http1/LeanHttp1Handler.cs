@@ -451,15 +451,12 @@ internal sealed class LeanHttp1Handler : DelegatingHandler
         // (the forwarding core's); another request's gets HttpHeaders' collections.
         var lean = request is OriginFormRequest;
         // The head's lines less its status line and empty line: its fields (obs-fold aside, which the parser refuses).
-        var response = request is OriginFormRequest { Answer: { } answer } origin ? LeanResponse.For(origin, answer)
-            : lean ? new LeanResponse(bytes.Count("\r\n"u8) - 2) : new HttpResponseMessage();
+        var kept = request is OriginFormRequest { Answer: { } answer } origin ? LeanResponse.For(origin, answer) : null;
+        var response = kept ?? (lean ? new LeanResponse(bytes.Count("\r\n"u8) - 2) : new HttpResponseMessage());
         response.RequestMessage = request;
         response.Version = HttpVersion.Version11;
-        if (response.Content is not ResponseContent content)
-        {
-            content = new ResponseContent();
-            response.Content = content;
-        }
+        var content = kept?.KeptContent ?? new ResponseContent();
+        response.Content = content;
 
         if (ResponseHeadParser.Parse(bytes, isHead, response, out var head, lean ? connection.Values : null) is { } reason)
         {
@@ -492,7 +489,7 @@ internal sealed class LeanHttp1Handler : DelegatingHandler
         }
         else
         {
-            content.Body = response is LeanResponse kept ? kept.BodyStream(connection, head.Framing, head.ContentLength) : new ResponseBodyStream(connection, head.Framing, head.ContentLength);
+            content.Body = kept is not null ? kept.BodyStream(connection, head.Framing, head.ContentLength) : new ResponseBodyStream(connection, head.Framing, head.ContentLength);
         }
 
         return response;

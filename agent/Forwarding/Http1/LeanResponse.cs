@@ -70,10 +70,13 @@ internal sealed class LeanResponse : HttpResponseMessage
         return new LeanResponse(answer) { _owner = request, Content = new ResponseContent() };
     }
 
-    /// <summary>The body stream of this answer's next use (<see cref="For"/>), kept with its content; a new one for any other answer.</summary>
+    /// <summary>The content of an answer <see cref="For"/> gave, kept with it (set there: read without making one).</summary>
+    internal ResponseContent KeptContent => (ResponseContent)Content;
+
+    /// <summary>The body stream of an answer <see cref="For"/> gave: its last one, disposed, taken again; a new one the first time.</summary>
     internal ResponseBodyStream BodyStream(Http1Connection connection, BodyFraming framing, long length)
     {
-        if (_owner is not null && Content is ResponseContent { Kept: { } kept })
+        if (KeptContent.Kept is { } kept)
         {
             kept.Reset(connection, framing, length);
             return kept;
