@@ -60,10 +60,7 @@ public sealed class LeanHttp1HandlerTests
     {
         // An instance's server sees its idle keep-alive connection end as a client's close (end of stream), not as
         // a reset, which servers such as Python's http.server report with a traceback in the app's log.
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen();
-        var url = new Uri($"http://127.0.0.1:{((IPEndPoint)listener.LocalEndPoint!).Port}/");
+        using var listener = Listen(out var url);
         var handler = new LeanHttp1Handler(new SocketsHttpHandler { UseProxy = false }, TimeSpan.FromSeconds(2), TimeSpan.FromMilliseconds(how == "the idle time-out" ? 50 : 60_000));
         using var client = new HttpMessageInvoker(handler, disposeHandler: true);
         var call = GetStringAsync(client, url);
@@ -152,10 +149,7 @@ public sealed class LeanHttp1HandlerTests
     public async Task AnAnswerDroppedBeforeItsSmallBodyArrived_IsDrained_AndItsConnectionKept()
     {
         // Python's http.server writes a head and its body apart: a retried 502's body may still be on its way.
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen();
-        var url = new Uri($"http://127.0.0.1:{((IPEndPoint)listener.LocalEndPoint!).Port}/");
+        using var listener = Listen(out var url);
         using var client = Client();
         var call = client.SendAsync(Get(url), CancellationToken.None);
         using var accepted = await listener.AcceptAsync();
@@ -206,10 +200,7 @@ public sealed class LeanHttp1HandlerTests
     [Fact]
     public async Task OnAKeptConnection_AnInterimAnswer_AndAHeadInPieces_AreReadToTheFinalAnswer()
     {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen();
-        var url = new Uri($"http://127.0.0.1:{((IPEndPoint)listener.LocalEndPoint!).Port}/");
+        using var listener = Listen(out var url);
         using var client = Client();
         var call = GetStringAsync(client, url);
         using var accepted = await listener.AcceptAsync();
@@ -281,6 +272,16 @@ public sealed class LeanHttp1HandlerTests
         using var other = await await handler.Exchange(request, CancellationToken.None);
         Assert.NotSame(held, other);
         Assert.Equal("ok", await new StreamReader(((ResponseContent)other.Content).Body).ReadToEndAsync());
+    }
+
+    /// <summary>A hand-driven instance on loopback: its listening socket, and <paramref name="url"/> to call it at.</summary>
+    private static Socket Listen(out Uri url)
+    {
+        var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        url = new Uri($"http://127.0.0.1:{((IPEndPoint)listener.LocalEndPoint!).Port}/");
+        return listener;
     }
 
     private static async Task ReadHeadAsync(Socket socket, CancellationToken cancellationToken = default)
