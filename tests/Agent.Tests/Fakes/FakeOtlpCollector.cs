@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.AspNetCore.Http;
+using Sidecar.Observability;
 using Sidecar.Tests.Support;
 
 namespace Sidecar.Tests.Fakes;
@@ -45,11 +46,34 @@ public sealed class FakeOtlpCollector : IAsyncDisposable
         return collector;
     }
 
-    /// <summary>True when some export's body holds these bytes (protobuf keeps ids and strings as raw bytes).</summary>
     /// <summary>Every span of every export so far (OTLP/HTTP protobuf exports only).</summary>
     public IReadOnlyList<OtlpSpan> Spans => [.. _exports.Where(e => e.Path == "/v1/traces").SelectMany(e => OtlpSpans.Read(e.Body))];
 
+    /// <summary>True when some export's body holds these bytes (protobuf keeps ids and strings as raw bytes).</summary>
     public bool Received(byte[] bytes) => _exports.Any(e => e.Body.AsSpan().IndexOf(bytes) >= 0);
+
+    /// <summary>
+    /// Flushes the agent's spans until <paramref name="received"/> holds. One flush is not enough: the SDK's flush
+    /// returns once the batch has left its queue, which can be before the batch's POST reached this collector (its
+    /// wait wakes every second to look at the queue). And a caller may have its whole answer before the agent ends the
+    /// call's span (after the answer's last byte).
+    /// </summary>
+    public Task ExportedAsync(AgentHarness agent, Func<FakeOtlpCollector, bool> received, string what) =>
+        Eventually.TrueAsync(
+            () =>
+            {
+                Assert.True(agent.Get<AgentTracing>().Flush());
+                return received(this);
+            },
+            what);
+
+    /// <summary>At least <paramref name="count"/> spans of the trace, once the agent exported them (<see cref="ExportedAsync"/>).</summary>
+    public async Task<List<OtlpSpan>> SpansAsync(AgentHarness agent, string traceId, int count)
+    {
+        List<OtlpSpan> spans = [];
+        await ExportedAsync(agent, c => (spans = [.. c.Spans.Where(s => s.TraceId == traceId)]).Count >= count, $"{count} span(s) of trace {traceId} exported");
+        return spans;
+    }
 
     public ValueTask DisposeAsync() => _server.DisposeAsync();
 }

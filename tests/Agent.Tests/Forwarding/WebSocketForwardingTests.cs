@@ -49,13 +49,13 @@ public sealed class WebSocketForwardingTests
         await using var server = await EchoServer.StartAsync();
         await using var agent = await StartAgentAsync(server, ("OTEL_EXPORTER_OTLP_ENDPOINT", collector.Endpoint));
 
-        await ClientAsync(agent, "echo", "invoke");
-        Assert.True(agent.Get<Sidecar.Observability.AgentTracing>().Flush());
+        // A trace of its own: the agents of tests running beside it in this process export their calls' spans too
+        // (one ActivitySource per process).
+        var traceId = ActivityTraceId.CreateRandom().ToHexString();
+        await ClientAsync(agent, "echo", "invoke", traceParent: $"00-{traceId}-{ActivitySpanId.CreateRandom().ToHexString()}-01");
 
-        // Its handshake's call span: the agents of tests running beside it in this process export their calls' spans too
-        // (one ActivitySource per process), none of them a 101.
-        var spans = collector.Spans;
-        var call = Assert.Single(spans, s => s.Name == "GET orders" && s.Attributes.TryGetValue("http.response.status_code", out var code) && code is 101L);
+        var spans = await collector.SpansAsync(agent, traceId, 2);
+        var call = Assert.Single(spans, s => s.Name == "GET orders");
         Assert.Equal(101L, call.Attributes["http.response.status_code"]);
         Assert.Equal("orders", call.Attributes["peer.service"]);
         Assert.Equal(0, call.StatusCode);
@@ -195,9 +195,10 @@ public sealed class WebSocketForwardingTests
         return AgentHarness.StartAsync(environment);
     }
 
-    private static async Task<List<JsonElement>> ClientAsync(AgentHarness agent, string mode, string way, string service = "orders")
+    private static async Task<List<JsonElement>> ClientAsync(AgentHarness agent, string mode, string way, string service = "orders", string? traceParent = null)
     {
-        var (_, stdout, stderr) = await Ws.NodeAsync(["ws.js", "client", mode, agent.BaseUri.Port.ToString(CultureInfo.InvariantCulture), service, way], "the ws client");
+        string[] arguments = ["ws.js", "client", mode, agent.BaseUri.Port.ToString(CultureInfo.InvariantCulture), service, way];
+        var (_, stdout, stderr) = await Ws.NodeAsync(traceParent is null ? arguments : [.. arguments, traceParent], "the ws client");
         var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
         Assert.True(lines.Count > 0 && !lines[^1].TryGetProperty("error", out _), $"ws client: {stdout} {stderr}");
         return lines;

@@ -35,25 +35,6 @@ public sealed class PropagationTests
     // spans of its own trace only (a clean clone's full run once found two other tests' call spans in this class's collector).
     private static string NewTraceId() => System.Diagnostics.ActivityTraceId.CreateRandom().ToHexString();
 
-    private static List<OtlpSpan> SpansOf(FakeOtlpCollector collector, string traceId) => [.. collector.Spans.Where(s => s.TraceId == traceId)];
-
-    // At least `count` spans of the trace, once the agent exported them: the caller may read the whole answer before the
-    // agent ends the call's span (after the answer's last byte), so a flush right after the call can come before the span
-    // ended (a whole-suite run once found no span of a recorded call).
-    internal static async Task<List<OtlpSpan>> ExportedSpansAsync(AgentHarness agent, FakeOtlpCollector collector, string traceId, int count)
-    {
-        List<OtlpSpan> spans = [];
-        await Eventually.TrueAsync(
-            () =>
-            {
-                Assert.True(agent.Get<AgentTracing>().Flush());
-                spans = SpansOf(collector, traceId);
-                return spans.Count >= count;
-            },
-            $"{count} span(s) of trace {traceId} exported");
-        return spans;
-    }
-
     internal static Task<HttpStatusCode> CallAsync(AgentHarness agent) => CallAsync(agent, []);
 
     internal static Task<HttpStatusCode> CallAsync(AgentHarness agent, (string Name, string Value) header, params (string Name, string Value)[] more) =>
@@ -135,7 +116,7 @@ public sealed class PropagationTests
         var traceId = NewTraceId();
         Assert.Equal(HttpStatusCode.OK, await CallAsync(agent, ("X-B3-TraceId", traceId), ("X-B3-SpanId", CallerSpan), ("X-B3-Sampled", "1")));
 
-        var spans = await ExportedSpansAsync(agent, collector, traceId, 2);
+        var spans = await collector.SpansAsync(agent, traceId, 2);
         var call = Assert.Single(spans, s => s.Name == "GET orders");
         var attempt = Assert.Single(spans, s => s.Name == "GET");
         Assert.Equal(traceId, call.TraceId);
@@ -163,7 +144,7 @@ public sealed class PropagationTests
         var traceId = NewTraceId();
         Assert.Equal(HttpStatusCode.OK, await CallAsync(agent, ("traceparent", $"00-{traceId}-{CallerSpan}-01")));
 
-        var spans = await ExportedSpansAsync(agent, collector, traceId, 3);
+        var spans = await collector.SpansAsync(agent, traceId, 3);
         var call = Assert.Single(spans, s => s.Name == "GET orders");
         var attempts = spans.Where(s => s.Name == "GET").ToList();
         Assert.Equal(2, attempts.Count);
@@ -256,7 +237,7 @@ public sealed class SamplerTests
         await PropagationTests.CallAsync(agent); // a root: only the parent-based sampler's root rule applies
         if (recorded)
         {
-            await PropagationTests.ExportedSpansAsync(agent, collector, traceId, 1);
+            await collector.SpansAsync(agent, traceId, 1);
         }
         else
         {

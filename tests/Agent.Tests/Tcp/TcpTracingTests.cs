@@ -176,10 +176,11 @@ public sealed class TcpTracingTests
     private static async Task<OtlpSpan> SpanAsync(AgentHarness agent, FakeOtlpCollector collector)
     {
         await Eventually.TrueAsync(() => agent.Get<TcpListeners>().OpenConnections == 0, "the connection ended");
-        Assert.True(agent.Get<AgentTracing>().Flush());
         var listeners = agent.Get<Sidecar.Forwarding.ForwardingOptions>().TcpListeners.Select(l => (long)l.Port).ToHashSet();
-        return Assert.Single(collector.Spans, s => s.Name.StartsWith("tcp ", StringComparison.Ordinal) &&
-            s.Attributes.TryGetValue("sidecar.tcp.listener", out var listener) && listener is long port && listeners.Contains(port));
+        bool Ours(OtlpSpan s) => s.Name.StartsWith("tcp ", StringComparison.Ordinal) &&
+            s.Attributes.TryGetValue("sidecar.tcp.listener", out var listener) && listener is long port && listeners.Contains(port);
+        await collector.ExportedAsync(agent, c => c.Spans.Any(Ours), "the connection's span exported");
+        return Assert.Single(collector.Spans, Ours);
     }
 
     // An instance that echoes what one connection sends until its FIN, then closes.

@@ -1,10 +1,11 @@
 // A real WebSocket server and client from npm's ws, for Forwarding/WebSocketForwardingTests.cs.
 //   node ws.js server               an echo instance: prints {"port":N}; "close-me" closes with 4000;
 //                                   GET /refuse answers the handshake 426 with a body; headers seen go to stderr
-//   node ws.js client MODE AGENT_PORT SERVICE WAY
+//   node ws.js client MODE AGENT_PORT SERVICE WAY [TRACEPARENT]
 //     WAY: invoke (/v1/invoke/SERVICE/echo), proxy (absolute-form GET http://SERVICE/echo), host (Host: SERVICE)
 //     MODE: echo (text and binary both ways, then the client closes), server-close (the instance closes),
 //           hold (one echo, then wait for the close), refused (handshake to /refuse)
+//     TRACEPARENT: sent as the handshake's traceparent
 // Each event is one JSON line on stdout.
 'use strict';
 const http = require('http');
@@ -33,9 +34,12 @@ if (process.argv[2] === 'server') {
   });
   server.listen(0, '127.0.0.1', () => out({ port: server.address().port }));
 } else {
-  const [, , , mode, agentPort, service, way] = process.argv;
+  const [, , , mode, agentPort, service, way, traceparent] = process.argv;
   const path = mode === 'refused' ? '/refuse' : '/echo';
   const options = { headers: {} };
+  if (traceparent) {
+    options.headers.traceparent = traceparent;
+  }
   let url = `ws://127.0.0.1:${agentPort}${path}`;
   if (way === 'invoke') {
     url = `ws://127.0.0.1:${agentPort}/v1/invoke/${service}${path}`;
