@@ -55,10 +55,11 @@ public sealed class GuardedCostTests(ITestOutputHelper output)
         // same code read -16 to +304 in 10 runs of this test alone (4 of them with a longer warm-up and 6 rounds, which did
         // not narrow it) and +257 in a whole-suite run; the NativeAOT agents of bench/run.sh differed by +177 and +216
         // (agent-guarded against agent-invoke). The limit was 400 then: above that spread, below the +750 and +1,680 regressions.
-        // With 20 short rounds (Rounds) the figure was +146 to +155 here (2026-12-04), +312 in four runs on 2026-12-05 before the
-        // answer's read moved into the caller's frame, and +368 in four of five after it (one +632, the guarded agent's rounds
-        // never at its floor): both agents' floors fell (8,896 → 8,608 and 9,208 → 8,976 bytes), the plain one's by an async
-        // frame of the lean client's, the guarded one's by 56 bytes less (its attempt's frame holds the exchange's awaiter).
+        // With 20 short rounds (Rounds) the figure was +146 to +155 here (2026-12-04), +312 in four runs on 2026-12-05 (the
+        // plain agent's floor fell that day, the guarded one's did not: docs/resilience.md#cost) before the answer's read
+        // moved into the caller's frame, and +368 in four of five after it (one +632, the guarded agent's rounds never at its
+        // floor): both agents' floors fell (8,896 → 8,608 and 9,208 → 8,976 bytes), the plain one's by an async frame of the
+        // lean client's, the guarded one's by 56 bytes less (its attempt's frame holds the exchange's awaiter).
         // The limit is 600 since: a regression of +250 over that fails it.
         var added = guardedBytes.Min() - plainBytes.Min();
         output.WriteLine($"plain {plainBytes.Min():F0} B/request, guarded {guardedBytes.Min():F0} B/request, added {added:F0}");
